@@ -1,0 +1,324 @@
+"""The whole stack on one machine: control-plane Postgres, host agent, origin and edge, on loopback.
+
+`scripts/dev` runs it in the foreground; the tests start one per session in a temporary directory.
+Each service is its own process (as in production), started in dependency order and health-checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from hosts.ports import free_port
+from hosts.postgres import PostgresInstance
+from hosts.service_user import service_user
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONTROL_DATABASE = "breakwater"
+
+
+class StackError(Exception):
+    pass
+
+
+@dataclass
+class StackConfig:
+    root: Path
+    edge_port: int = 0  # 0: any free port
+    origin_port: int = 0
+    hosts_port: int = 0
+    durable: bool = True
+    edge_mode: str = "local"  # local | wrangler
+    revocation_ttl: float = 5.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    health_url: str
+
+
+class Stack:
+    def __init__(self, config: StackConfig, progress: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.root = config.root.resolve()
+        self.progress = progress or (lambda _msg: None)
+        self.services: list[Service] = []
+        self.control: PostgresInstance | None = None
+        self.secrets: dict[str, str] = {}
+        self.ports = {
+            "edge": config.edge_port or free_port(),
+            "origin": config.origin_port or free_port(),
+            "hosts": config.hosts_port or free_port(),
+        }
+
+    # --- addresses ------------------------------------------------------------------------------
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['edge']}"
+
+    @property
+    def origin_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['origin']}"
+
+    @property
+    def hosts_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['hosts']}"
+
+    @property
+    def hosts_root(self) -> Path:
+        return self.root / "hosts"
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._stop_leftovers()
+        self.secrets = self._load_secrets()
+        started = time.monotonic()
+        self.progress("starting the control-plane Postgres")
+        self.control = PostgresInstance(self.root / "control", service_user())
+        if not self.control.exists():
+            self.control.create(durable=self.config.durable)
+        self.control.start()
+        asyncio.run(_ensure_database(self.control.dsn("postgres"), CONTROL_DATABASE))
+        try:
+            for name, label in (("hosts", "the host agent"), ("origin", "the origin"), ("edge", "the edge")):
+                self.progress(f"starting {label}")
+                self._spawn(name)
+        except BaseException:
+            self.stop()
+            raise
+        self._write_state()
+        self.progress(f"stack up in {time.monotonic() - started:.1f}s")
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            _terminate(service.process)
+        self.services.clear()
+        # Instances run in their own sessions so they outlive agent restarts; stop them here.
+        for meta in sorted(self.hosts_root.glob("instances/*/instance.json")):
+            PostgresInstance(meta.parent, service_user()).stop()
+        if self.control is not None:
+            self.control.stop()
+        (self.root / "stack.json").unlink(missing_ok=True)
+
+    def restart_service(self, name: str, kill: bool = False) -> None:
+        """Stop one service (SIGKILL when `kill`, as a crash) and start it again."""
+        service = next(s for s in self.services if s.name == name)
+        if kill:
+            os.killpg(service.process.pid, signal.SIGKILL)
+            service.process.wait()
+        else:
+            _terminate(service.process)
+        self.services.remove(service)
+        self._spawn(name)
+
+    def _service_spec(self, name: str) -> tuple[list[str], dict[str, str], str, float]:
+        """argv, environment, health URL and start-up timeout of a service."""
+        if name == "hosts":
+            argv = [sys.executable, "-m", "hosts", "--port", str(self.ports["hosts"])]
+            return argv, self.env_hosts(), f"{self.hosts_url}/health", 30
+        if name == "origin":
+            argv = [sys.executable, "-m", "origin", "--port", str(self.ports["origin"])]
+            return argv, self.env_origin(), f"{self.origin_url}/_bw/health", 30
+        wrangler = self.config.edge_mode == "wrangler"
+        return self._edge_argv(), self.env_edge(), f"{self.edge_url}/_bw/health", 120 if wrangler else 30
+
+    # --- environments ---------------------------------------------------------------------------
+
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BREAKWATER_")}
+        env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT / "edge"), str(PROJECT_ROOT)])
+        env.update(self.config.extra_env)
+        return env
+
+    def env_hosts(self) -> dict[str, str]:
+        return {
+            **self._base_env(),
+            "BREAKWATER_HOSTS_ROOT": str(self.hosts_root),
+            "BREAKWATER_HOSTS_TOKEN": self.secrets["hosts_token"],
+            "BREAKWATER_PG_FAST": "" if self.config.durable else "1",
+        }
+
+    def env_origin(self) -> dict[str, str]:
+        assert self.control is not None
+        return {
+            **self._base_env(),
+            "BREAKWATER_CONTROL_DSN": self.control.dsn(CONTROL_DATABASE),
+            "BREAKWATER_SERVICE_SECRET": self.secrets["service_secret"],
+            "BREAKWATER_KEY_SECRET": self.secrets["key_secret"],
+            "BREAKWATER_ADMIN_TOKEN": self.secrets["admin_token"],
+            "BREAKWATER_HOSTS_URL": self.hosts_url,
+            "BREAKWATER_HOSTS_TOKEN": self.secrets["hosts_token"],
+            "BREAKWATER_EDGE_URL": self.edge_url,
+            "BREAKWATER_ORIGIN_ID": "o1",
+            **{k: v for k, v in self.config.extra_env.items() if k.startswith("BREAKWATER_")},
+        }
+
+    def env_edge(self) -> dict[str, str]:
+        return {
+            **self._base_env(),
+            "KEY_SECRET": self.secrets["key_secret"],
+            "SERVICE_SECRET": self.secrets["service_secret"],
+            "ORIGIN_URL": self.origin_url,
+            "ORIGIN_ID": "o1",
+            "REVOCATION_TTL_SECONDS": str(self.config.revocation_ttl),
+            "EDGE_STATE_DIR": str(self.root / "edge"),
+        }
+
+    def _edge_argv(self) -> list[str]:
+        if self.config.edge_mode == "local":
+            return [sys.executable, "-m", "edge_local", "--port", str(self.ports["edge"])]
+        # wrangler dev reads secrets from .dev.vars beside wrangler.toml.
+        dev_vars = PROJECT_ROOT / ".dev.vars"
+        env = self.env_edge()
+        dev_vars.write_text(
+            "".join(f'{k}="{env[k]}"\n' for k in ("KEY_SECRET", "SERVICE_SECRET", "ORIGIN_URL", "ORIGIN_ID"))
+        )
+        dev_vars.chmod(0o600)
+        return ["npx", "wrangler", "dev", "--ip", "127.0.0.1", "--port", str(self.ports["edge"])]
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _spawn(self, name: str) -> None:
+        argv, env, health_url, timeout = self._service_spec(name)
+        logs = self.root / "logs"
+        logs.mkdir(exist_ok=True)
+        log_path = logs / f"{name}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # Ctrl-C reaches only the runner, which stops services in order
+            )
+        service = Service(name, process, log_path, health_url)
+        self.services.append(service)
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if process.poll() is not None:
+                    raise StackError(
+                        f"{name} exited during start-up (code {process.returncode}):\n{_tail(log_path)}"
+                    )
+                try:
+                    if client.get(health_url).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise StackError(f"{name} was not healthy after {timeout}s:\n{_tail(log_path)}")
+                time.sleep(0.02)
+        self._write_state()
+
+    def _load_secrets(self) -> dict[str, str]:
+        path = self.root / "secrets.json"
+        if path.exists():
+            loaded: dict[str, str] = json.loads(path.read_text())
+            return loaded
+        made = {
+            name: secrets.token_urlsafe(32)
+            for name in ("key_secret", "service_secret", "admin_token", "hosts_token")
+        }
+        path.write_text(json.dumps(made, indent=2))
+        path.chmod(0o600)
+        return made
+
+    def _write_state(self) -> None:
+        state = {s.name: s.process.pid for s in self.services if s.process.poll() is None}
+        (self.root / "stack.json").write_text(json.dumps({"pids": state, "ports": self.ports}))
+
+    def _stop_leftovers(self) -> None:
+        """A runner that was killed leaves its services behind: stop them before starting anew."""
+        path = self.root / "stack.json"
+        if not path.exists():
+            return
+        for pid in json.loads(path.read_text()).get("pids", {}).values():
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                continue
+        path.unlink()
+
+    # --- control-plane operations (what the CLI does) -------------------------------------------
+
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        with httpx.Client(timeout=60.0) as client:
+            response = client.request(
+                method,
+                self.origin_url + path,
+                json=body,
+                headers={"authorization": f"Bearer {self.secrets['admin_token']}"},
+            )
+        if response.status_code >= 400:
+            raise StackError(f"{method} {path} failed ({response.status_code}): {response.text}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    def dev_info(self, database: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "edge_url": self.edge_url,
+            "origin_url": self.origin_url,
+            "hosts_url": self.hosts_url,
+            "database": database["database"]["name"],
+            "api_key": database["api_key"],
+            "url": database["url"],
+            "postgres_dsn": database["postgres_dsn"],
+            "admin_token": self.secrets["admin_token"],
+        }
+
+
+async def _ensure_database(dsn: str, name: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def _terminate(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def remove(root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,157 @@
+"""The edge's request pipeline: route → authenticate → authorize → (cache) → forward to the origin.
+
+Runtime-neutral: the Worker shell and edge_local both build an `EdgeApp` over their own ports and
+call `handle` for every request.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode, urlsplit
+
+from . import errors, keys, routes, service
+from .config import EdgeConfig
+from .errors import EdgeError
+from .http import EdgeRequest, EdgeResponse, Headers
+from .keys import KeyClaims
+from .ports import Clock, Context, OriginPort
+from .revocation import RevocationView
+from .txid import origin_of
+
+# Headers that describe one hop, or that only the edge may see.
+_NOT_FORWARDED = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "authorization",
+        "cookie",
+        service.HEADER,
+    }
+)
+_NOT_RETURNED = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "date", "server"}
+)
+
+Handler = Callable[[EdgeRequest, routes.Route, KeyClaims, Context], Awaitable[EdgeResponse]]
+
+
+class EdgeApp:
+    def __init__(self, config: EdgeConfig, origin: OriginPort, revocations: RevocationView, clock: Clock):
+        self.config = config
+        self.origin = origin
+        self.revocations = revocations
+        self.clock = clock
+        # Route kinds served by authenticated handlers; capabilities register theirs here.
+        self.handlers: dict[str, Handler] = {
+            "query": self.forward,
+            "schema": self.forward,
+            "tx_start": self.forward,
+            "tx_op": self.forward,
+            "connection_info": self.forward,
+        }
+
+    async def handle(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
+        try:
+            route = routes.classify(request.method, request.path)
+            if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
+                raise errors.not_found(request.path)
+            if route.kind == "health":
+                return EdgeResponse.json(200, {"status": "ok"})
+            if route.kind == "internal":
+                return await self._internal(request)
+            claims = await self.authenticate(request)
+            return await self.handlers[route.kind](request, route, claims, ctx)
+        except EdgeError as exc:
+            return exc.response()
+
+    async def authenticate(self, request: EdgeRequest) -> KeyClaims:
+        query = request.query
+        key = keys.key_from_request(request.headers.get("authorization"), query)
+        try:
+            claims = keys.verify(key, self.config.key_secrets)
+        except keys.InvalidKey as exc:
+            raise errors.invalid_key(exc.reason) from None
+        named = request.headers.get("x-breakwater-database") or query.get("database")
+        if named and named not in (claims.database_id, claims.database_name):
+            raise errors.invalid_key(f"this key is for database {claims.database_name!r}, not {named!r}")
+        if await self.revocations.is_revoked(claims.key_id, claims.database_id):
+            raise errors.invalid_key("this key has been revoked")
+        return claims
+
+    async def forward(
+        self, request: EdgeRequest, route: routes.Route, claims: KeyClaims, ctx: Context
+    ) -> EdgeResponse:
+        """Send the request on to the origin, signed, and relay the origin's answer."""
+        target = self.origin_target(request)
+        headers = Headers((n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED)
+        parts = urlsplit(request.url)
+        headers["x-forwarded-host"] = parts.netloc
+        headers["x-forwarded-proto"] = parts.scheme or "http"
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        headers["x-request-id"] = request_id
+        claim_values = {
+            "k": claims.key_id,
+            "w": claims.workspace_id,
+            "d": claims.database_id,
+            "n": claims.database_name,
+            "s": claims.scope,
+            "rid": request_id,
+        }
+        headers[service.HEADER] = service.sign(
+            self.config.service_secrets[0],
+            "origin",
+            claim_values,
+            request.method,
+            target,
+            request.body,
+            self.clock(),
+        )
+        origin_id = origin_of(route.tx_id) if route.tx_id else None
+        if origin_id is not None and origin_id not in self.config.origins:
+            raise EdgeError(
+                409, "P2028", f"Transaction {route.tx_id} belongs to an origin this edge does not know."
+            )
+        response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
+        returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
+        return EdgeResponse(response.status, returned, response.body)
+
+    @staticmethod
+    def origin_target(request: EdgeRequest) -> str:
+        """Path and query for the origin; the API key stays at the edge."""
+        parts = urlsplit(request.url)
+        query = [(k, v) for k, v in request.query.items() if k != "api_key"]
+        return parts.path + (f"?{urlencode(query)}" if query else "")
+
+    async def _internal(self, request: EdgeRequest) -> EdgeResponse:
+        """Control-plane calls from the origin, signed with the service secret (audience "edge")."""
+        try:
+            service.verify(
+                request.headers.get(service.HEADER),
+                self.config.service_secrets,
+                "edge",
+                request.method,
+                self.origin_target(request),
+                request.body,
+                self.clock(),
+            )
+        except service.InvalidServiceSignature as exc:
+            raise EdgeError(401, "BW2001", str(exc)) from None
+        try:
+            body = json.loads(request.body)
+            key_ids = [str(k) for k in body.get("key_ids", [])]
+            database_ids = [str(d) for d in body.get("database_ids", [])]
+        except (ValueError, AttributeError, TypeError):
+            raise errors.bad_request("BW1001", "expected {key_ids: [...], database_ids: [...]}") from None
+        await self.revocations.revoke(key_ids, database_ids)
+        return EdgeResponse.json(200, {"revoked": {"key_ids": key_ids, "database_ids": database_ids}})

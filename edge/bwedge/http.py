@@ -1,0 +1,88 @@
+"""Plain request/response values that cross the edge's boundary in both runtimes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+
+class Headers:
+    """Case-insensitive header map keeping the last value per name (enough for this protocol)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] | None = None) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        if items is None:
+            return
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for name, value in pairs:
+            self[name] = value
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._items[name.lower()] = (name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self._items.pop(name.lower(), None)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        item = self._items.get(name.lower())
+        return item[1] if item else default
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items.values())
+
+    def copy(self) -> Headers:
+        return Headers(self.items())
+
+    def __repr__(self) -> str:
+        return f"Headers({self.items()!r})"
+
+
+@dataclass
+class EdgeRequest:
+    method: str
+    url: str
+    headers: Headers
+    body: bytes = b""
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class EdgeResponse:
+    status: int
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> EdgeResponse:
+        h = Headers({"content-type": "application/json"})
+        for name, value in (headers or {}).items():
+            h[name] = value
+        return cls(status, h, json.dumps(payload, separators=(",", ":")).encode())
+
+    @classmethod
+    def text(cls, status: int, text: str, headers: Mapping[str, str] | None = None) -> EdgeResponse:
+        h = Headers({"content-type": "text/plain; charset=utf-8"})
+        for name, value in (headers or {}).items():
+            h[name] = value
+        return cls(status, h, text.encode())

@@ -1,0 +1,52 @@
+"""Which protocol a request speaks, decided from its method and path alone.
+
+Prisma 6 (Data Proxy, JSON protocol) paths start with `/{clientVersion}/{schemaHash}/`; Prisma 7
+(query plans) uses fixed paths; `/v1/...` is Breakwater's own API for our Python client and curl.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # health | query | schema | tx_start | tx_op | invalidate | connection_info | stream | internal
+    protocol: str  # prisma6 | prisma7 | v1 | edge
+    tx_id: str | None = None
+    tx_op: str | None = None  # query | graphql | commit | rollback
+
+
+_VERSION = r"[0-9A-Za-z.+-]{1,64}"
+_HASH = r"[0-9A-Za-z_-]{1,128}"
+_TXID = r"[0-9A-Za-z~_.-]{1,128}"
+
+_TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
+    ("GET", re.compile(r"/_bw/health"), Route("health", "edge")),
+    ("POST", re.compile(r"/_bw/revocations"), Route("internal", "edge")),
+    ("GET", re.compile(r"/connection-info"), Route("connection_info", "prisma7")),
+    ("POST", re.compile(r"/query"), Route("query", "prisma7")),
+    ("POST", re.compile(r"/transaction/start"), Route("tx_start", "prisma7")),
+    ("POST", re.compile(rf"/transaction/(?P<tx>{_TXID})/(?P<op>query|commit|rollback)"), None),
+    ("POST", re.compile(r"/v1/query"), Route("query", "v1")),
+    ("GET", re.compile(r"/v1/schema"), Route("query", "v1")),
+    ("POST", re.compile(rf"/{_VERSION}/{_HASH}/graphql"), Route("query", "prisma6")),
+    ("PUT", re.compile(rf"/{_VERSION}/{_HASH}/schema"), Route("schema", "prisma6")),
+    ("POST", re.compile(rf"/{_VERSION}/{_HASH}/transaction/start"), Route("tx_start", "prisma6")),
+    ("POST", re.compile(rf"/{_VERSION}/{_HASH}/itx/(?P<tx>{_TXID})/(?P<op>graphql|commit|rollback)"), None),
+]
+
+
+def classify(method: str, path: str) -> Route | None:
+    for want_method, pattern, route in _TABLE:
+        if method != want_method:
+            continue
+        match = pattern.fullmatch(path)
+        if not match:
+            continue
+        if route is not None:
+            return route
+        protocol = "v1" if path.startswith("/v1/") else "prisma6" if "/itx/" in path else "prisma7"
+        return Route("tx_op", protocol, tx_id=match["tx"], tx_op=match["op"])
+    return None

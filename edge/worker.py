@@ -1,0 +1,133 @@
+"""The Cloudflare Worker shell: converts Workers types at the boundary and delegates to `bwedge`.
+
+Only this module touches `js` / `workers`; everything it calls is the same code the local runtime
+(edge_local) runs on CPython. Keep logic out of here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from bwedge.app import EdgeApp
+from bwedge.config import EdgeConfig
+from bwedge.http import EdgeRequest, EdgeResponse, Headers
+from bwedge.revocation import RevocationStore, RevocationView
+from workers import DurableObject, Response, WorkerEntrypoint, fetch
+
+_ENV_NAMES = (
+    "KEY_SECRET",
+    "KEY_SECRET_PREVIOUS",
+    "SERVICE_SECRET",
+    "SERVICE_SECRET_PREVIOUS",
+    "ORIGIN_URL",
+    "ORIGIN_ID",
+    "ORIGINS",
+    "REVOCATION_TTL_SECONDS",
+)
+
+# One app per isolate: config parsing and the revocation cache survive across requests.
+_app: EdgeApp | None = None
+
+
+def _env_mapping(env: Any) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name in _ENV_NAMES:
+        value = getattr(env, name, None)
+        if isinstance(value, str | int | float) and str(value):
+            values[name] = str(value)
+    return values
+
+
+class _WorkerSql:
+    """Durable Object SQLite storage as the core's SqlStorage port."""
+
+    def __init__(self, storage: Any) -> None:
+        raw = getattr(storage, "_binding", storage)
+        self._sql = raw.sql
+
+    def exec(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        cursor = self._sql.exec(sql, *params)
+        return [tuple(row) for row in cursor.raw().toArray().to_py()]
+
+
+class _WorkerOrigin:
+    def __init__(self, config: EdgeConfig) -> None:
+        self._config = config
+
+    async def fetch(
+        self, origin_id: str | None, method: str, target: str, headers: Headers, body: bytes
+    ) -> EdgeResponse:
+        base = self._config.origins[origin_id or self._config.default_origin]
+        response = await fetch(
+            base + target,
+            method=method,
+            headers=dict(headers.items()),
+            body=body if body and method not in ("GET", "HEAD") else None,
+        )
+        payload = await response.bytes()
+        return EdgeResponse(response.status, Headers(dict(response.headers).items()), payload)
+
+
+class _DurableRevocations:
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    def _stub(self) -> Any:
+        return self._env.REVOCATIONS.getByName("global")
+
+    async def is_revoked(self, key_id: str, database_id: str) -> bool:
+        return bool(await self._stub().is_revoked(key_id, database_id))
+
+    async def revoke(self, key_ids: list[str], database_ids: list[str]) -> None:
+        await self._stub().revoke(json.dumps(key_ids), json.dumps(database_ids))
+
+
+class _WorkerContext:
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+
+    def wait_until(self, awaitable: Any) -> None:
+        self._ctx.waitUntil(asyncio.ensure_future(awaitable))
+
+
+def _get_app(env: Any) -> EdgeApp:
+    global _app
+    if _app is None:
+        config = EdgeConfig.from_env(_env_mapping(env))
+        revocations = RevocationView(_DurableRevocations(env), time.time, config.revocation_ttl)
+        _app = EdgeApp(config, _WorkerOrigin(config), revocations, time.time)
+    return _app
+
+
+async def _edge_request(request: Any) -> EdgeRequest:
+    # The runtime hands over a workers.Request, or the JS Request itself on older SDKs.
+    js_request = getattr(request, "js_object", request)
+    headers = Headers((str(pair[0]), str(pair[1])) for pair in js_request.headers.entries())
+    body = b""
+    if js_request.method not in ("GET", "HEAD"):
+        body = bytes((await js_request.arrayBuffer()).to_py())
+    return EdgeRequest(str(js_request.method), str(js_request.url), headers, body)
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request: Any) -> Response:
+        app = _get_app(self.env)
+        response = await app.handle(await _edge_request(request), _WorkerContext(self.ctx))
+        return Response(response.body, status=response.status, headers=dict(response.headers.items()))
+
+
+class Revocations(DurableObject):
+    """The one, strongly consistent revocation list (a single instance named "global")."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        self.store = RevocationStore(_WorkerSql(ctx.storage), time.time)
+
+    async def is_revoked(self, key_id: str, database_id: str) -> bool:
+        return self.store.is_revoked(key_id, database_id)
+
+    async def revoke(self, key_ids_json: str, database_ids_json: str) -> None:
+        self.store.revoke(json.loads(key_ids_json), json.loads(database_ids_json))

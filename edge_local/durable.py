@@ -1,0 +1,50 @@
+"""Durable Objects on the host: one instance per name, its calls serialized like an input gate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from bwedge.revocation import RevocationStore
+
+from .storage import SqliteStorage, object_path
+
+T = TypeVar("T")
+
+
+class LocalNamespace(Generic[T]):
+    def __init__(self, name: str, state_dir: Path | None, factory: Callable[[SqliteStorage], T]) -> None:
+        self._name = name
+        self._state_dir = state_dir
+        self._factory = factory
+        self._objects: dict[str, tuple[T, asyncio.Lock]] = {}
+
+    def get_by_name(self, name: str) -> tuple[T, asyncio.Lock]:
+        found = self._objects.get(name)
+        if found is None:
+            storage = SqliteStorage(object_path(self._state_dir, self._name, name))
+            found = (self._factory(storage), asyncio.Lock())
+            self._objects[name] = found
+        return found
+
+
+class LocalRevocations:
+    """The `Revocations` Durable Object, called as the Worker calls it over RPC."""
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self._namespace = LocalNamespace(
+            "Revocations", state_dir, lambda storage: RevocationStore(storage, time.time)
+        )
+
+    async def is_revoked(self, key_id: str, database_id: str) -> bool:
+        store, lock = self._namespace.get_by_name("global")
+        async with lock:
+            return store.is_revoked(key_id, database_id)
+
+    async def revoke(self, key_ids: list[str], database_ids: list[str]) -> None:
+        store, lock = self._namespace.get_by_name("global")
+        async with lock:
+            store.revoke(key_ids, database_ids)

@@ -1,0 +1,100 @@
+"""ASGI server around `bwedge.app.EdgeApp`, with the host's ports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bwedge.app import EdgeApp
+from bwedge.config import EdgeConfig
+from bwedge.http import EdgeRequest, Headers
+from bwedge.revocation import RevocationView
+
+from .durable import LocalRevocations
+from .origin import HttpOrigin
+
+log = logging.getLogger("breakwater.edge")
+
+Scope = dict[str, Any]
+
+
+class LocalContext:
+    """`ctx.waitUntil`: background work that outlives the response, as in a Worker."""
+
+    def __init__(self, tasks: set[asyncio.Task[Any]]) -> None:
+        self._tasks = tasks
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+
+class LocalEdge:
+    def __init__(self, env: Mapping[str, str], state_dir: Path | None) -> None:
+        self.config = EdgeConfig.from_env(env)
+        self.origin = HttpOrigin(self.config)
+        revocations = RevocationView(LocalRevocations(state_dir), time.time, self.config.revocation_ttl)
+        self.app = EdgeApp(self.config, self.origin, revocations, time.time)
+        self.background: set[asyncio.Task[Any]] = set()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request = EdgeRequest(scope["method"], _url(scope), _headers(scope), bytes(body))
+        response = await self.app.handle(request, LocalContext(self.background))
+        headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.items()]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.background:
+                    await asyncio.wait(self.background, timeout=5)
+                await self.origin.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _headers(scope: Scope) -> Headers:
+    return Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"])
+
+
+def _url(scope: Scope) -> str:
+    host = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    query = scope.get("query_string", b"").decode("latin-1")
+    path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+    return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def create_app() -> LocalEdge:
+    """uvicorn factory: settings come from the environment, as wrangler vars do in the Worker."""
+    state = os.environ.get("EDGE_STATE_DIR")
+    return LocalEdge(os.environ, Path(state) if state else None)

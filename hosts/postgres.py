@@ -1,0 +1,265 @@
+"""One Postgres instance: create it from the machine's PostgreSQL 15 binaries, start, stop.
+
+Start spawns `postgres` directly and watches `postmaster.pid` for the "ready" status rather than
+using `pg_ctl -w`, which polls every 100 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TypedDict
+from urllib.parse import quote
+
+from .ports import free_port
+from .service_user import ServiceUser
+
+PG_BIN = Path(os.environ.get("BREAKWATER_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+# Small footprint, logical decoding on (change capture needs it), loopback only.
+BASE_SETTINGS: dict[str, str] = {
+    "listen_addresses": "127.0.0.1",
+    "shared_buffers": "16MB",
+    "max_connections": "100",
+    "wal_level": "logical",
+    "max_wal_senders": "10",
+    "max_replication_slots": "10",
+    "dynamic_shared_memory_type": "posix",
+    "huge_pages": "off",
+    "logging_collector": "off",
+    "log_min_messages": "warning",
+    "log_line_prefix": "%m [%p] ",
+    "timezone": "UTC",
+    "password_encryption": "scram-sha-256",
+}
+# For tests and throwaway dev data: fast, and still crash-safe against process kills (the OS keeps
+# the page cache), just not against power loss.
+FAST_SETTINGS: dict[str, str] = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+class PostgresError(Exception):
+    pass
+
+
+class _AsUser(TypedDict):
+    user: int | None
+    group: int | None
+    extra_groups: list[int] | None
+
+
+@dataclass
+class InstanceMeta:
+    name: str
+    port: int
+    superuser: str
+    superuser_password: str
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+class PostgresInstance:
+    """An instance rooted at `root`: `data/` (PGDATA), `instance.json`, `postgres.log`."""
+
+    def __init__(self, root: Path, user: ServiceUser) -> None:
+        self.root = root
+        self.user = user
+        self.data_dir = root / "data"
+        self.meta_path = root / "instance.json"
+        self.log_path = root / "postgres.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._meta: InstanceMeta | None = None
+
+    # --- identity -------------------------------------------------------------------------------
+
+    @property
+    def meta(self) -> InstanceMeta:
+        if self._meta is None:
+            self._meta = InstanceMeta(**json.loads(self.meta_path.read_text()))
+        return self._meta
+
+    @property
+    def port(self) -> int:
+        return self.meta.port
+
+    def exists(self) -> bool:
+        return self.meta_path.exists() and (self.data_dir / "PG_VERSION").exists()
+
+    def dsn(self, database: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        user = user or self.meta.superuser
+        password = self.meta.superuser_password if password is None else password
+        return (
+            f"postgresql://{quote(user)}:{quote(password, safe='')}@127.0.0.1:{self.port}/{quote(database)}"
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def create(
+        self, *, port: int | None = None, durable: bool = True, settings: dict[str, str] | None = None
+    ) -> None:
+        """initdb a new cluster with a random superuser password, scram auth on loopback only."""
+        if self.exists():
+            raise PostgresError(f"instance at {self.root} already exists")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+        self.user.make_dir(self.data_dir)
+        self.user.own(self.root)
+        meta = InstanceMeta(
+            name=self.root.name,
+            port=port or free_port(),
+            superuser="postgres",
+            superuser_password=secrets.token_urlsafe(24),
+            settings={**BASE_SETTINGS, **({} if durable else FAST_SETTINGS), **(settings or {})},
+        )
+        pwfile = self.root / ".pwfile"
+        pwfile.write_text(meta.superuser_password + "\n")
+        pwfile.chmod(0o600)
+        self.user.own(pwfile)
+        try:
+            self._run_as_service_user(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    meta.superuser,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    *([] if durable else ["--no-sync"]),
+                ]
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        conf = "\n".join(f"{k} = '{v}'" for k, v in meta.settings.items())
+        (self.data_dir / "postgresql.conf").write_text(
+            (self.data_dir / "postgresql.conf").read_text() + "\n# breakwater\n" + conf + "\n"
+        )
+        (self.data_dir / "pg_hba.conf").write_text(
+            "local all all scram-sha-256\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+            "local replication all scram-sha-256\n"
+            "host replication all 127.0.0.1/32 scram-sha-256\n"
+        )
+        self.meta_path.write_text(json.dumps(asdict(meta), indent=2))
+        self.meta_path.chmod(0o600)
+        self._meta = meta
+
+    def pid(self) -> int | None:
+        """The postmaster's pid if it is alive (ours or adopted from an earlier agent)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        if self._process is not None and self._process.pid == pid:
+            return pid if self._process.poll() is None else None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def is_ready(self) -> bool:
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except FileNotFoundError:
+            return False
+        return len(lines) >= 8 and lines[7].strip() == "ready" and self.pid() is not None
+
+    def start(self, timeout: float = 60.0) -> None:
+        if self.is_ready():
+            return
+        log = open(self.log_path, "ab")
+        try:
+            self._process = subprocess.Popen(
+                [
+                    str(PG_BIN / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    f"unix_socket_directories={self.socket_dir() or ''}",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # instances outlive an agent restart
+                **self._user_kwargs(),
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if self._process.poll() is not None:
+                raise PostgresError(f"postgres exited during start-up:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise PostgresError(f"postgres did not become ready in {timeout}s:\n{self.log_tail()}")
+            time.sleep(0.002)
+
+    def stop(self, mode: str = "fast", timeout: float = 60.0) -> None:
+        """Shut down: "fast" rolls back sessions and checkpoints; "immediate" is a crash."""
+        pid = self.pid()
+        if pid is None:
+            return
+        sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
+        os.kill(pid, sig)
+        self.wait_stopped(pid, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, as a crash would (children exit when they notice)."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            self.wait_stopped(pid, 10)
+
+    def wait_stopped(self, pid: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process is not None and self._process.pid == pid:
+                if self._process.poll() is not None:
+                    return
+            else:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+            if time.monotonic() > deadline:
+                raise PostgresError(f"postgres (pid {pid}) did not stop within {timeout}s")
+            time.sleep(0.002)
+
+    def socket_dir(self) -> Path | None:
+        """The data directory, when a socket path there fits the kernel's 107-byte limit; else TCP only."""
+        socket_path = self.data_dir / f".s.PGSQL.{self.port}"
+        return self.data_dir if len(str(socket_path)) <= 100 else None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _user_kwargs(self) -> _AsUser:
+        if self.user.is_current:
+            return {"user": None, "group": None, "extra_groups": None}
+        return {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
+
+    def _run_as_service_user(self, argv: list[str]) -> None:
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            cwd=self.root,
+            check=False,
+            **self._user_kwargs(),
+        )
+        if result.returncode != 0:
+            raise PostgresError(f"{Path(argv[0]).name} failed:\n{result.stderr.decode(errors='replace')}")

@@ -1,0 +1,1 @@
+"""The origin: stateless pool service behind the edge (Starlette + uvicorn + asyncpg)."""

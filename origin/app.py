@@ -1,0 +1,77 @@
+"""The origin's Starlette application: fronts + control-plane admin API over shared state."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from . import logs
+from .control import admin
+from .control.clients import EdgeClient, HostsClient
+from .control.keygate import KeyGate
+from .control.migrate import migrate
+from .control.store import ControlStore
+from .errors import BreakwaterError
+from .fronts import v1
+from .http import handle_breakwater_error, handle_unexpected
+from .schemas import SchemaCache
+from .settings import Settings
+from .state import OriginState
+from .tenants import Tenants
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok", "origin": request.app.state.bw.settings.origin_id})
+
+
+def all_routes() -> list[BaseRoute]:
+    return [Route("/_bw/health", health), *admin.routes, *v1.routes]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    logs.configure()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        control = await asyncpg.create_pool(settings.control_dsn, min_size=1, max_size=10)
+        async with control.acquire() as conn:
+            await migrate(conn)
+        store = ControlStore(control, settings.key_secret)
+        workspace_id = await store.ensure_workspace("default")
+        await store.ensure_host("local", settings.hosts_url)
+        keygate = KeyGate(store, settings.key_cache_seconds)
+        await keygate.start(settings.control_dsn)
+        http = httpx.AsyncClient(timeout=60.0)
+        tenants = Tenants(store)
+        app.state.bw = OriginState(
+            settings=settings,
+            store=store,
+            keygate=keygate,
+            hosts=HostsClient(settings.hosts_url, settings.hosts_token, http),
+            edge=EdgeClient(settings.edge_url, settings.service_secrets[0], http),
+            tenants=tenants,
+            schemas=SchemaCache(),
+            http=http,
+            workspace_id=workspace_id,
+        )
+        try:
+            yield
+        finally:
+            await tenants.close()
+            await keygate.stop()
+            await http.aclose()
+            await control.close()
+
+    return Starlette(
+        routes=all_routes(),
+        lifespan=lifespan,
+        exception_handlers={BreakwaterError: handle_breakwater_error, Exception: handle_unexpected},
+    )

@@ -1,0 +1,76 @@
+"""Who is calling: the edge's signed service header, verified, then checked against the control plane."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bwedge import service
+from starlette.requests import Request
+
+from .errors import Forbidden, Unauthorized
+from .state import state_of
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    workspace_id: str
+    database_id: str
+    database_name: str
+    scope: str
+    request_id: str
+
+    def can_write(self) -> bool:
+        return self.scope in ("read-write", "admin")
+
+    def require_write(self, what: str) -> None:
+        if not self.can_write():
+            raise Forbidden(
+                f"This API key is read-only and cannot {what}.",
+                hint="Create a read-write key with `breakwater key create NAME`.",
+            )
+
+
+def request_target(request: Request) -> str:
+    """The path and query exactly as sent, which is what the edge signed."""
+    path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string", b"")
+    return path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+
+
+async def caller_of(request: Request) -> Caller:
+    cached: Caller | None = getattr(request.state, "caller", None)
+    if cached is not None:
+        return cached
+    state = state_of(request)
+    try:
+        claims = service.verify(
+            request.headers.get(service.HEADER),
+            state.settings.service_secrets,
+            "origin",
+            request.method,
+            request_target(request),
+            await request.body(),
+            time.time(),
+        ).values
+        caller = Caller(
+            key_id=str(claims["k"]),
+            workspace_id=str(claims["w"]),
+            database_id=str(claims["d"]),
+            database_name=str(claims["n"]),
+            scope=str(claims["s"]),
+            request_id=str(claims.get("rid", "")),
+        )
+    except service.InvalidServiceSignature as exc:
+        raise Unauthorized(
+            f"The origin only serves requests signed by the edge: {exc}.",
+            code="BW2001",
+            hint="Send requests to the edge URL, not to the origin.",
+        ) from None
+    except KeyError:
+        raise Unauthorized("The service claims are incomplete.", code="BW2001") from None
+    if not await state.keygate.is_active(caller.key_id, caller.database_id):
+        raise Unauthorized("API key is invalid: this key has been revoked or its database deleted.")
+    request.state.caller = caller
+    return caller

@@ -1,0 +1,171 @@
+"""The operator API the `breakwater` CLI talks to (`/admin/...`, Bearer admin token)."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..errors import BadRequest, NotFound, Unauthorized
+from ..state import OriginState, state_of
+from .ids import new_id
+from .store import ApiKey, Database
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_SCOPES = ("read", "read-write", "admin")
+
+
+def connection_url(public_url: str, api_key: str) -> str:
+    """`prisma+postgres://HOST:PORT/?api_key=KEY`: what Prisma clients and ours take."""
+    return f"prisma+postgres://{urlsplit(public_url).netloc}/?api_key={api_key}"
+
+
+def _authorize(request: Request) -> OriginState:
+    state = state_of(request)
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), state.settings.admin_token.encode()):
+        raise Unauthorized(
+            "The admin token is missing or wrong.",
+            code="BW2002",
+            hint="The CLI reads it from .breakwater/dev.json, or set BREAKWATER_ADMIN_TOKEN.",
+        )
+    return state
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("The request body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+def _database_json(db: Database) -> dict[str, Any]:
+    return {
+        "id": db.id,
+        "name": db.name,
+        "host": db.host_id,
+        "instance": db.instance,
+        "placement": db.placement,
+        "created_at": db.created_at.isoformat(),
+    }
+
+
+def _key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "database_id": key.database_id,
+        "scope": key.scope,
+        "label": key.label,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+async def _database_named(state: OriginState, name: str) -> Database:
+    db = await state.store.database_by_name(state.workspace_id, name)
+    if db is None:
+        raise NotFound(f"There is no database named {name!r}.", hint="`breakwater db list` shows them.")
+    return db
+
+
+async def create_database(request: Request) -> JSONResponse:
+    state = _authorize(request)
+    body = await _json_body(request)
+    name = body.get("name")
+    placement = body.get("placement", "shared")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise BadRequest(
+            "A database name is 1-63 letters, digits, '_' or '-', starting with a letter or digit."
+        )
+    if placement not in ("shared", "dedicated"):
+        raise BadRequest("placement is 'shared' or 'dedicated'.")
+    if await state.store.database_by_name(state.workspace_id, name) is not None:
+        raise BadRequest(f"A database named {name!r} exists already.", code="BW1409", status=409)
+    database_id = new_id("db")
+    provisioned = await state.hosts.create_database(database_id, placement)
+    db = await state.store.insert_database(
+        database_id,
+        state.workspace_id,
+        name,
+        provisioned["host"],
+        provisioned["instance"],
+        provisioned["placement"],
+        provisioned["dsn"],
+    )
+    key, token = await state.store.create_key(db, "read-write", "default")
+    return JSONResponse(
+        {
+            "database": _database_json(db),
+            "key": _key_json(key),
+            "api_key": token,
+            "url": connection_url(state.settings.public_url, token),
+            "postgres_dsn": db.dsn,
+        },
+        status_code=201,
+    )
+
+
+async def list_databases(request: Request) -> JSONResponse:
+    state = _authorize(request)
+    return JSONResponse(
+        {"databases": [_database_json(d) for d in await state.store.list_databases(state.workspace_id)]}
+    )
+
+
+async def delete_database(request: Request) -> JSONResponse:
+    state = _authorize(request)
+    db = await _database_named(state, request.path_params["name"])
+    revoked = await state.store.mark_deleted(db.id)
+    state.keygate.forget()
+    await state.tenants.forget(db.id)
+    await state.edge.push_revocations(revoked, [db.id])
+    await state.hosts.drop_database(db.id)
+    return JSONResponse({"deleted": _database_json(db), "revoked_keys": revoked})
+
+
+async def create_key(request: Request) -> JSONResponse:
+    state = _authorize(request)
+    body = await _json_body(request)
+    scope = body.get("scope", "read-write")
+    if scope not in _SCOPES:
+        raise BadRequest(f"scope is one of {', '.join(_SCOPES)}.")
+    db = await _database_named(state, str(body.get("database", "")))
+    key, token = await state.store.create_key(db, scope, str(body.get("label", "")))
+    return JSONResponse(
+        {"key": _key_json(key), "api_key": token, "url": connection_url(state.settings.public_url, token)},
+        status_code=201,
+    )
+
+
+async def list_keys(request: Request) -> JSONResponse:
+    state = _authorize(request)
+    db = await _database_named(state, request.query_params.get("database", ""))
+    return JSONResponse({"keys": [_key_json(k) for k in await state.store.list_keys(db.id)]})
+
+
+async def revoke_key(request: Request) -> JSONResponse:
+    state = _authorize(request)
+    key = await state.store.revoke_key(request.path_params["key_id"])
+    if key is None:
+        raise NotFound(f"There is no key {request.path_params['key_id']!r}.")
+    state.keygate.forget()
+    await state.edge.push_revocations([key.id], [])
+    return JSONResponse({"key": _key_json(key)})
+
+
+routes = [
+    Route("/admin/databases", create_database, methods=["POST"]),
+    Route("/admin/databases", list_databases, methods=["GET"]),
+    Route("/admin/databases/{name}", delete_database, methods=["DELETE"]),
+    Route("/admin/keys", create_key, methods=["POST"]),
+    Route("/admin/keys", list_keys, methods=["GET"]),
+    Route("/admin/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
+]

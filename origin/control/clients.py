@@ -1,0 +1,69 @@
+"""The control plane's calls out: to host agents (provision, drop) and to the edge (revocations)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from bwedge import service
+
+from ..errors import UpstreamError
+
+
+class HostsClient:
+    def __init__(self, url: str, token: str, http: httpx.AsyncClient) -> None:
+        self.url = url
+        self._token = token
+        self._http = http
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            response = await self._http.request(
+                method, self.url + path, json=body, headers={"authorization": f"Bearer {self._token}"}
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"The host agent at {self.url} could not be reached: {exc}",
+                hint="Check that the host agent is running (scripts/dev starts it).",
+            ) from None
+        if response.status_code >= 400:
+            raise UpstreamError(f"The host agent refused {method} {path}: {response.text}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def create_database(self, database_id: str, placement: str) -> dict[str, Any]:
+        return await self._call("POST", "/databases", {"id": database_id, "placement": placement})
+
+    async def drop_database(self, database_id: str) -> None:
+        await self._call("DELETE", f"/databases/{database_id}")
+
+
+class EdgeClient:
+    def __init__(self, url: str, secret: bytes, http: httpx.AsyncClient) -> None:
+        self.url = url
+        self._secret = secret
+        self._http = http
+
+    async def push_revocations(self, key_ids: list[str], database_ids: list[str]) -> None:
+        path = "/_bw/revocations"
+        body = json.dumps({"key_ids": key_ids, "database_ids": database_ids}).encode()
+        signature = service.sign(self._secret, "edge", {"op": "revoke"}, "POST", path, body, time.time())
+        try:
+            response = await self._http.post(
+                self.url + path,
+                content=body,
+                headers={service.HEADER: signature, "content-type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"The revocation is recorded, but the edge at {self.url} could not be told: {exc}",
+                hint="The origin refuses the key already; run the revoke again once the edge is up.",
+            ) from None
+        if response.status_code != 200:
+            raise UpstreamError(
+                f"The revocation is recorded, but the edge refused it "
+                f"({response.status_code}): {response.text}",
+                hint="Check that the edge and the origin share SERVICE_SECRET.",
+            )

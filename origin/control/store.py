@@ -1,0 +1,159 @@
+"""Control-plane records: workspaces, hosts, databases, API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+from bwedge import keys
+
+from .ids import new_id
+
+
+@dataclass(frozen=True)
+class Database:
+    id: str
+    workspace_id: str
+    name: str
+    host_id: str
+    instance: str
+    placement: str
+    dsn: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    database_id: str
+    scope: str
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+_DB_COLUMNS = "id, workspace_id, name, host_id, instance, placement, dsn, created_at"
+_KEY_COLUMNS = "id, database_id, scope, label, created_at, revoked_at"
+
+
+class ControlStore:
+    def __init__(self, pool: asyncpg.Pool, key_secret: bytes) -> None:
+        self.pool = pool
+        self._key_secret = key_secret
+
+    async def ensure_workspace(self, name: str) -> str:
+        row = await self.pool.fetchrow(
+            "INSERT INTO workspaces (id, name) VALUES ($1, $2) "
+            "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+            new_id("ws"),
+            name,
+        )
+        return str(row["id"])
+
+    async def ensure_host(self, host_id: str, url: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO hosts (id, url) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url",
+            host_id,
+            url,
+        )
+
+    async def insert_database(
+        self,
+        database_id: str,
+        workspace_id: str,
+        name: str,
+        host_id: str,
+        instance: str,
+        placement: str,
+        dsn: str,
+    ) -> Database:
+        row = await self.pool.fetchrow(
+            f"INSERT INTO databases (id, workspace_id, name, host_id, instance, placement, dsn) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_DB_COLUMNS}",
+            database_id,
+            workspace_id,
+            name,
+            host_id,
+            instance,
+            placement,
+            dsn,
+        )
+        return Database(**dict(row))
+
+    async def database_by_name(self, workspace_id: str, name: str) -> Database | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_DB_COLUMNS} FROM databases "
+            "WHERE workspace_id = $1 AND name = $2 AND deleted_at IS NULL",
+            workspace_id,
+            name,
+        )
+        return Database(**dict(row)) if row else None
+
+    async def database_by_id(self, database_id: str) -> Database | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_DB_COLUMNS} FROM databases WHERE id = $1 AND deleted_at IS NULL", database_id
+        )
+        return Database(**dict(row)) if row else None
+
+    async def list_databases(self, workspace_id: str) -> list[Database]:
+        rows = await self.pool.fetch(
+            f"SELECT {_DB_COLUMNS} FROM databases "
+            "WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY created_at",
+            workspace_id,
+        )
+        return [Database(**dict(r)) for r in rows]
+
+    async def mark_deleted(self, database_id: str) -> list[str]:
+        """Delete a database record and revoke its keys; returns the revoked key ids."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE databases SET deleted_at = now() WHERE id = $1", database_id)
+            rows = await conn.fetch(
+                "UPDATE api_keys SET revoked_at = now() "
+                "WHERE database_id = $1 AND revoked_at IS NULL RETURNING id",
+                database_id,
+            )
+            await conn.execute("SELECT pg_notify('breakwater_revocations', $1)", database_id)
+        return [str(r["id"]) for r in rows]
+
+    async def create_key(self, database: Database, scope: str, label: str = "") -> tuple[ApiKey, str]:
+        key_id = new_id("key")
+        token = keys.mint(
+            keys.KeyClaims(key_id, database.workspace_id, database.id, database.name, scope), self._key_secret
+        )
+        row = await self.pool.fetchrow(
+            f"INSERT INTO api_keys (id, database_id, scope, key_hash, label) VALUES ($1, $2, $3, $4, $5) "
+            f"RETURNING {_KEY_COLUMNS}",
+            key_id,
+            database.id,
+            scope,
+            keys.key_hash(token),
+            label,
+        )
+        return ApiKey(**dict(row)), token
+
+    async def revoke_key(self, key_id: str) -> ApiKey | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
+                f"WHERE id = $1 RETURNING {_KEY_COLUMNS}",
+                key_id,
+            )
+            if row is not None:
+                await conn.execute("SELECT pg_notify('breakwater_revocations', $1)", key_id)
+        return ApiKey(**dict(row)) if row else None
+
+    async def list_keys(self, database_id: str) -> list[ApiKey]:
+        rows = await self.pool.fetch(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE database_id = $1 ORDER BY created_at", database_id
+        )
+        return [ApiKey(**dict(r)) for r in rows]
+
+    async def key_is_active(self, key_id: str, database_id: str) -> bool:
+        row = await self.pool.fetchrow(
+            "SELECT 1 FROM api_keys k JOIN databases d ON d.id = k.database_id "
+            "WHERE k.id = $1 AND k.database_id = $2 AND k.revoked_at IS NULL AND d.deleted_at IS NULL",
+            key_id,
+            database_id,
+        )
+        return row is not None

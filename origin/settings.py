@@ -1,0 +1,52 @@
+"""Origin settings from the environment (`BREAKWATER_*`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    control_dsn: str
+    service_secrets: tuple[bytes, ...]
+    key_secret: bytes
+    admin_token: str
+    hosts_url: str
+    hosts_token: str
+    edge_url: str
+    public_url: str
+    origin_id: str = "o1"
+    key_cache_seconds: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def need(name: str) -> str:
+            value = env.get(name, "")
+            if not value:
+                raise SettingsError(f"set {name} (scripts/dev writes it for you)")
+            return value
+
+        service = [need("BREAKWATER_SERVICE_SECRET").encode()]
+        if env.get("BREAKWATER_SERVICE_SECRET_PREVIOUS"):
+            service.append(env["BREAKWATER_SERVICE_SECRET_PREVIOUS"].encode())
+        edge_url = need("BREAKWATER_EDGE_URL").rstrip("/")
+        return cls(
+            control_dsn=need("BREAKWATER_CONTROL_DSN"),
+            service_secrets=tuple(service),
+            key_secret=need("BREAKWATER_KEY_SECRET").encode(),
+            admin_token=need("BREAKWATER_ADMIN_TOKEN"),
+            hosts_url=need("BREAKWATER_HOSTS_URL").rstrip("/"),
+            hosts_token=need("BREAKWATER_HOSTS_TOKEN"),
+            edge_url=edge_url,
+            public_url=env.get("BREAKWATER_PUBLIC_URL", edge_url).rstrip("/"),
+            origin_id=env.get("BREAKWATER_ORIGIN_ID", "o1"),
+            key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
+        )

@@ -1,0 +1,33 @@
+"""Everything a request handler may need, built once at start-up (see app.py's lifespan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from starlette.requests import Request
+
+from .control.clients import EdgeClient, HostsClient
+from .control.keygate import KeyGate
+from .control.store import ControlStore
+from .schemas import SchemaCache
+from .settings import Settings
+from .tenants import Tenants
+
+
+@dataclass
+class OriginState:
+    settings: Settings
+    store: ControlStore
+    keygate: KeyGate
+    hosts: HostsClient
+    edge: EdgeClient
+    tenants: Tenants
+    schemas: SchemaCache
+    http: httpx.AsyncClient
+    workspace_id: str
+
+
+def state_of(request: Request) -> OriginState:
+    state: OriginState = request.app.state.bw
+    return state

@@ -1,0 +1,109 @@
+"""Shared fixtures: real Postgres (through the project's host code) and the whole stack.
+
+One stack per test session (control Postgres, host agent, origin, edge on the local runtime, each a
+subprocess); tests isolate themselves by creating their own databases in it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from breakwater.stack import Stack, StackConfig
+from hosts.postgres import PostgresInstance
+from hosts.service_user import service_user
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Iterator[Path]:
+    base = Path(os.environ.get("BREAKWATER_TEST_TMP", tempfile.gettempdir()))
+    with tempfile.TemporaryDirectory(prefix="bw-test-", dir=base) as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope="session")
+def postgres(session_dir: Path) -> Iterator[PostgresInstance]:
+    """A plain Postgres instance for tests that need only a database, not the stack."""
+    instance = PostgresInstance(session_dir / "pg", service_user())
+    instance.create(durable=False)
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+async def pg_database(postgres: PostgresInstance) -> AsyncIterator[str]:
+    """A fresh, empty database on `postgres`; yields its superuser DSN."""
+    name = f"test_{os.getpid()}_{next(_names)}"
+    admin = await asyncpg.connect(postgres.dsn("postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield postgres.dsn(name)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def stack(session_dir: Path) -> Iterator[Stack]:
+    running = Stack(StackConfig(root=session_dir / "stack", durable=False))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@dataclass
+class TenantDatabase:
+    name: str
+    id: str
+    api_key: str
+    url: str
+    dsn: str
+    key_id: str
+
+    async def sql(self, statement: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return list(await conn.fetch(statement, *args))
+        finally:
+            await conn.close()
+
+
+def create_tenant(stack: Stack, prefix: str = "db") -> TenantDatabase:
+    name = f"{prefix}{next(_names)}"
+    made = stack.admin("POST", "/admin/databases", {"name": name})
+    return TenantDatabase(
+        name=name,
+        id=made["database"]["id"],
+        api_key=made["api_key"],
+        url=made["url"],
+        dsn=made["postgres_dsn"],
+        key_id=made["key"]["id"],
+    )
+
+
+@pytest.fixture
+def tenant(stack: Stack) -> TenantDatabase:
+    return create_tenant(stack)
+
+
+@pytest.fixture
+async def edge(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.edge_url, timeout=60) as client:
+        yield client

@@ -1,0 +1,77 @@
+"""The `breakwater` CLI against the running stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from breakwater.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "breakwater.cli",
+            "--origin",
+            stack.origin_url,
+            "--admin-token",
+            stack.secrets["admin_token"],
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_db_create_prints_a_working_connection_url(stack: Stack) -> None:
+    result = cli(stack, "db", "create", "from-cli")
+    assert result.returncode == 0, result.stderr
+    url = result.stdout.splitlines()[0]
+    assert url.startswith(f"prisma+postgres://127.0.0.1:{stack.ports['edge']}/?api_key=bw1.")
+    listed = json.loads(cli(stack, "--json", "db", "list").stdout)
+    assert "from-cli" in [d["name"] for d in listed["databases"]]
+
+
+def test_key_create_revoke_and_list(stack: Stack) -> None:
+    made = json.loads(cli(stack, "--json", "db", "create", "keys-cli").stdout)
+    key = json.loads(cli(stack, "--json", "key", "create", "keys-cli", "--read-only").stdout)
+    assert key["key"]["scope"] == "read" and key["url"].endswith(key["api_key"])
+    assert cli(stack, "key", "revoke", key["key"]["id"]).returncode == 0
+    keys = json.loads(cli(stack, "--json", "key", "list", "keys-cli").stdout)["keys"]
+    states = {k["id"]: k["revoked_at"] is not None for k in keys}
+    assert states == {made["key"]["id"]: False, key["key"]["id"]: True}
+    response = httpx.post(f"{stack.edge_url}/v1/query?api_key={key['api_key']}", json={})
+    assert response.status_code == 401
+
+
+def test_errors_say_what_to_do(stack: Stack) -> None:
+    result = cli(stack, "key", "create", "no-such-db")
+    assert result.returncode == 1
+    assert "no database named" in result.stderr and "hint:" in result.stderr
+    bad_token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "breakwater.cli",
+            "--origin",
+            stack.origin_url,
+            "--admin-token",
+            "wrong",
+            "db",
+            "list",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad_token.returncode == 1 and "admin token" in bad_token.stderr

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from bwedge import keys, service
+from bwedge.app import EdgeApp
+from bwedge.config import EdgeConfig
+from bwedge.http import EdgeRequest, EdgeResponse, Headers
+from bwedge.revocation import RevocationStore, RevocationView
+
+from tests.edge.test_revocation import Clock, CountingPort, MemorySql
+
+KEY_SECRET = "k" * 32
+SERVICE_SECRET = "s" * 32
+CLAIMS = keys.KeyClaims("key1", "ws1", "db1", "alpha", "read")
+
+
+class RecordingOrigin:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str | None, str, str, Headers, bytes]] = []
+
+    async def fetch(
+        self, origin_id: str | None, method: str, target: str, headers: Headers, body: bytes
+    ) -> EdgeResponse:
+        self.seen.append((origin_id, method, target, headers, body))
+        return EdgeResponse.json(200, {"data": []}, {"x-origin": "yes", "transfer-encoding": "chunked"})
+
+
+class NoContext:
+    def wait_until(self, awaitable: Any) -> None:
+        raise AssertionError("no background work expected")
+
+
+def make_app() -> tuple[EdgeApp, RecordingOrigin, Clock]:
+    clock = Clock()
+    config = EdgeConfig.from_env(
+        {"KEY_SECRET": KEY_SECRET, "SERVICE_SECRET": SERVICE_SECRET, "ORIGIN_URL": "http://origin"}
+    )
+    origin = RecordingOrigin()
+    revocations = RevocationView(CountingPort(RevocationStore(MemorySql(), clock)), clock, ttl=5)
+    return EdgeApp(config, origin, revocations, clock), origin, clock
+
+
+def request(path: str, key: str | None, body: bytes = b"{}", **headers: str) -> EdgeRequest:
+    h = Headers(headers)
+    if key is not None:
+        h["Authorization"] = f"Bearer {key}"
+    return EdgeRequest("POST", f"http://edge.test{path}", h, body)
+
+
+async def test_a_good_key_is_forwarded_signed_without_the_key() -> None:
+    app, origin, clock = make_app()
+    token = keys.mint(CLAIMS, KEY_SECRET.encode())
+    response = await app.handle(request(f"/v1/query?api_key={token}&x=1", None, cookie="c=1"), NoContext())
+    assert response.status == 200
+    assert response.headers.get("x-origin") == "yes"
+    assert "transfer-encoding" not in response.headers
+    (_, method, target, headers, body) = origin.seen[0]
+    assert target == "/v1/query?x=1"
+    assert "authorization" not in headers and "cookie" not in headers
+    assert headers["x-forwarded-host"] == "edge.test"
+    claims = service.verify(
+        headers[service.HEADER], [SERVICE_SECRET.encode()], "origin", method, target, body, clock()
+    ).values
+    assert claims["d"] == "db1" and claims["s"] == "read" and claims["k"] == "key1"
+
+
+@pytest.mark.parametrize("key", [None, "", "garbage", "bw1.e30.AAAA"])
+async def test_bad_keys_get_p6002_and_never_reach_the_origin(key: str | None) -> None:
+    app, origin, _ = make_app()
+    response = await app.handle(request("/v1/query", key), NoContext())
+    assert response.status == 401
+    assert response.headers["Prisma-Error-Code"] == "P6002"
+    assert json.loads(response.body)["code"] == "P6002"
+    assert origin.seen == []
+
+
+async def test_a_key_naming_another_database_is_refused() -> None:
+    app, _, _ = make_app()
+    token = keys.mint(CLAIMS, KEY_SECRET.encode())
+    response = await app.handle(request("/v1/query?database=beta", token), NoContext())
+    assert response.status == 401 and b"not 'beta'" in response.body
+    ok = await app.handle(request("/v1/query?database=alpha", token), NoContext())
+    assert ok.status == 200
+
+
+async def test_a_revocation_pushed_by_the_origin_locks_the_key_out() -> None:
+    app, _, clock = make_app()
+    token = keys.mint(CLAIMS, KEY_SECRET.encode())
+    assert (await app.handle(request("/v1/query", token), NoContext())).status == 200
+    body = json.dumps({"key_ids": ["key1"], "database_ids": []}).encode()
+    unsigned = EdgeRequest("POST", "http://edge.test/_bw/revocations", Headers(), body)
+    assert (await app.handle(unsigned, NoContext())).status == 401
+    signature = service.sign(SERVICE_SECRET.encode(), "edge", {}, "POST", "/_bw/revocations", body, clock())
+    push = EdgeRequest("POST", "http://edge.test/_bw/revocations", Headers({service.HEADER: signature}), body)
+    assert (await app.handle(push, NoContext())).status == 200
+    response = await app.handle(request("/v1/query", token), NoContext())
+    assert response.status == 401 and b"revoked" in response.body
+
+
+async def test_an_edge_signature_is_not_accepted_as_an_origin_one() -> None:
+    """The audience is signed: a header the edge made for the origin cannot push revocations."""
+    app, _, clock = make_app()
+    body = b'{"key_ids":["key1"]}'
+    signature = service.sign(SERVICE_SECRET.encode(), "origin", {}, "POST", "/_bw/revocations", body, clock())
+    push = EdgeRequest("POST", "http://edge.test/_bw/revocations", Headers({service.HEADER: signature}), body)
+    assert (await app.handle(push, NoContext())).status == 401
+
+
+async def test_unknown_paths_are_404_before_authentication() -> None:
+    app, _, _ = make_app()
+    response = await app.handle(request("/nowhere", None), NoContext())
+    assert response.status == 404 and json.loads(response.body)["code"] == "BW1404"
+
+
+async def test_transactions_route_to_the_origin_that_owns_them() -> None:
+    app, origin, _ = make_app()
+    token = keys.mint(CLAIMS, KEY_SECRET.encode())
+    await app.handle(request("/transaction/o1~abc/commit", token), NoContext())
+    assert origin.seen[0][0] == "o1"
+    unknown = await app.handle(request("/transaction/o9~abc/commit", token), NoContext())
+    assert unknown.status == 409
