@@ -11,11 +11,12 @@ import json
 import time
 from typing import Any
 
+from workers import DurableObject, Response, WorkerEntrypoint, fetch
+
 from bwedge.app import EdgeApp
 from bwedge.config import EdgeConfig
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from bwedge.revocation import RevocationStore, RevocationView
-from workers import DurableObject, Response, WorkerEntrypoint, fetch
 
 _ENV_NAMES = (
     "KEY_SECRET",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from bwedge.config import EdgeConfig
 from bwedge.errors import origin_unreachable
 from bwedge.http import EdgeResponse, Headers

@@ -25,6 +25,7 @@ from .schemas import SchemaCache
 from .settings import Settings
 from .state import OriginState
 from .tenants import Tenants
+from .transactions import TransactionManager
 
 
 async def health(request: Request) -> JSONResponse:
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await keygate.start(settings.control_dsn)
         http = httpx.AsyncClient(timeout=60.0)
         tenants = Tenants(store)
+        transactions = TransactionManager(tenants, settings.origin_id)
         app.state.bw = OriginState(
             settings=settings,
             store=store,
@@ -59,12 +61,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             edge=EdgeClient(settings.edge_url, settings.service_secrets[0], http),
             tenants=tenants,
             schemas=SchemaCache(),
+            transactions=transactions,
             http=http,
             workspace_id=workspace_id,
         )
         try:
             yield
         finally:
+            await transactions.close_all()
             await tenants.close()
             await keygate.stop()
             await http.aclose()

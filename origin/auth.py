@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
-from bwedge import service
 from starlette.requests import Request
 
-from .errors import Forbidden, Unauthorized
+from bwedge import service
+
+from .caller import Caller
+from .errors import Unauthorized
 from .state import state_of
-
-
-@dataclass(frozen=True)
-class Caller:
-    key_id: str
-    workspace_id: str
-    database_id: str
-    database_name: str
-    scope: str
-    request_id: str
-
-    def can_write(self) -> bool:
-        return self.scope in ("read-write", "admin")
-
-    def require_write(self, what: str) -> None:
-        if not self.can_write():
-            raise Forbidden(
-                f"This API key is read-only and cannot {what}.",
-                hint="Create a read-write key with `breakwater key create NAME`.",
-            )
 
 
 def request_target(request: Request) -> str:

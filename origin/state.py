@@ -13,6 +13,7 @@ from .control.store import ControlStore
 from .schemas import SchemaCache
 from .settings import Settings
 from .tenants import Tenants
+from .transactions import TransactionManager
 
 
 @dataclass
@@ -24,6 +25,7 @@ class OriginState:
     edge: EdgeClient
     tenants: Tenants
     schemas: SchemaCache
+    transactions: TransactionManager
     http: httpx.AsyncClient
     workspace_id: str
 

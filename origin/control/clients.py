@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+
 from bwedge import service
 
 from ..errors import UpstreamError

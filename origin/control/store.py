@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import asyncpg
+
 from bwedge import keys
 
 from .ids import new_id

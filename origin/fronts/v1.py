@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..auth import Caller, caller_of
+from ..auth import caller_of
+from ..caller import Caller
 from ..engine import engine, request
 from ..engine.schema import Schema
 from ..errors import BadRequest, QueryValidationError
@@ -27,8 +28,7 @@ async def run_query(http: Request, caller: Caller, query: request.JsonQuery) -> 
     state = state_of(http)
     if engine.is_write(query.action):
         caller.require_write(f"run {query.action}")
-    pool = await state.tenants.pool(caller.database_id)
-    async with pool.acquire() as conn:
+    async with state.tenants.connection(caller.database_id) as conn:
         # A read-only key's queries run in a read-only transaction: Postgres itself refuses writes.
         async with conn.transaction(readonly=not caller.can_write()):
             schema = await state.schemas.get(caller.database_id, conn)
@@ -68,8 +68,7 @@ def _schema_json(schema: Schema) -> dict[str, Any]:
 async def schema(http: Request) -> JSONResponse:
     caller = await caller_of(http)
     state = state_of(http)
-    pool = await state.tenants.pool(caller.database_id)
-    async with pool.acquire() as conn:
+    async with state.tenants.connection(caller.database_id) as conn:
         found = await state.schemas.get(caller.database_id, conn, refresh=True)
     return JSONResponse(_schema_json(found))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from bwedge import b64
 
 from breakwater.stack import Stack
+from bwedge import b64
 from tests.conftest import TenantDatabase, create_tenant
 
 pytestmark = pytest.mark.e2e

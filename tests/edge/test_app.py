@@ -4,12 +4,12 @@ import json
 from typing import Any
 
 import pytest
+
 from bwedge import keys, service
 from bwedge.app import EdgeApp
 from bwedge.config import EdgeConfig
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from bwedge.revocation import RevocationStore, RevocationView
-
 from tests.edge.test_revocation import Clock, CountingPort, MemorySql
 
 KEY_SECRET = "k" * 32

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from bwedge import b64, keys
-from bwedge.keys import InvalidKey, KeyClaims
 from hypothesis import given
 from hypothesis import strategies as st
+
+from bwedge import b64, keys
+from bwedge.keys import InvalidKey, KeyClaims
 
 SECRET = b"s" * 32
 CLAIMS = KeyClaims("key1", "ws1", "db1", "alpha", "read-write")

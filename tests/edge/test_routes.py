@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bwedge.routes import Route, classify
 
 HASH = "a98a5835bb4906afd668e03bca0438e0926d4b1e8c7553f5d5a3e0bac90c3c06"

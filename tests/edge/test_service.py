@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bwedge import service
 from bwedge.service import InvalidServiceSignature
 

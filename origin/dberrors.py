@@ -1,0 +1,102 @@
+"""Database errors → Prisma's user-facing codes, in one place for every front.
+
+The SQLSTATE decides the code; the fields asyncpg exposes (constraint, table, column, detail) go into
+`meta` so fronts can shape it the way their client expects.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+
+from .errors import BreakwaterError, Forbidden, KnownRequestError
+
+_KEY_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
+
+
+def _columns_from_detail(detail: str | None) -> list[str]:
+    match = _KEY_COLUMNS.search(detail or "")
+    if not match:
+        return []
+    return [c.strip().strip('"') for c in match["columns"].split(",")]
+
+
+def database_fields(exc: asyncpg.PostgresError) -> dict[str, Any]:
+    fields = {
+        "sqlstate": exc.sqlstate,
+        "message": exc.message if hasattr(exc, "message") else str(exc),
+        "constraint": getattr(exc, "constraint_name", None),
+        "table": getattr(exc, "table_name", None),
+        "column": getattr(exc, "column_name", None),
+        "detail": getattr(exc, "detail", None),
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> BreakwaterError:
+    """The Prisma error for `exc`. Raw queries report every failure as P2010, as Prisma does."""
+    fields = database_fields(exc)
+    if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
+        return Forbidden(
+            "This API key is read-only and cannot write.",
+            hint="Create a read-write key with `breakwater key create NAME`.",
+        )
+    if raw:
+        return KnownRequestError(
+            f"Raw query failed. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
+            code="P2010",
+            meta={"code": exc.sqlstate, "message": fields["message"], "database": fields},
+        )
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return KnownRequestError(
+            f"Unique constraint failed on the {_target_text(fields)}",
+            code="P2002",
+            meta={
+                "target": _columns_from_detail(fields.get("detail")) or fields.get("constraint"),
+                "database": fields,
+            },
+        )
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return KnownRequestError(
+            f"Foreign key constraint violated on the constraint: `{fields.get('constraint')}`",
+            code="P2003",
+            meta={"field_name": fields.get("constraint"), "database": fields},
+        )
+    if isinstance(exc, asyncpg.NotNullViolationError):
+        return KnownRequestError(
+            f"Null constraint violation on the fields: (`{fields.get('column')}`)",
+            code="P2011",
+            meta={"constraint": [fields.get("column")], "database": fields},
+        )
+    if isinstance(exc, asyncpg.StringDataRightTruncationError):
+        return KnownRequestError(
+            "The provided value for the column is too long for the column's type.",
+            code="P2000",
+            meta={"column_name": fields.get("column"), "database": fields},
+        )
+    if isinstance(exc, asyncpg.CheckViolationError):
+        return KnownRequestError(
+            f"A check constraint failed: `{fields.get('constraint')}`",
+            code="P2004",
+            meta={"database": fields},
+        )
+    if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
+        return KnownRequestError(
+            "Transaction failed due to a write conflict or a deadlock. Please retry your transaction",
+            code="P2034",
+            meta={"database": fields},
+        )
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return BreakwaterError("The query was cancelled (it ran too long).", code="P6004", status=504)
+    return KnownRequestError(
+        f"Database error: {fields['message']}", code="P2010", meta={"code": exc.sqlstate, "database": fields}
+    )
+
+
+def _target_text(fields: dict[str, Any]) -> str:
+    columns = _columns_from_detail(fields.get("detail"))
+    if columns:
+        return "fields: (" + ", ".join(f"`{c}`" for c in columns) + ")"
+    return f"constraint: `{fields.get('constraint')}`"
