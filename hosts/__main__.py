@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
-import uvicorn
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="hosts", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8789)
-    parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args()
-    uvicorn.run(
-        "hosts.agent:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-    )
-
+from breakwater.serve import serve
 
 if __name__ == "__main__":
-    main()
+    serve("hosts", "hosts.agent:create_app", 8789, __doc__)

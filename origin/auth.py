@@ -7,6 +7,7 @@ import time
 from starlette.requests import Request
 
 from bwedge import service
+from bwedge.keys import KeyClaims
 
 from .caller import Caller
 from .errors import Unauthorized
@@ -35,13 +36,14 @@ async def caller_of(request: Request) -> Caller:
             await request.body(),
             time.time(),
         ).values
+        key = KeyClaims.from_dict(claims)
         caller = Caller(
-            key_id=str(claims["k"]),
-            workspace_id=str(claims["w"]),
-            database_id=str(claims["d"]),
-            database_name=str(claims["n"]),
-            scope=str(claims["s"]),
-            request_id=str(claims.get("rid", "")),
+            key.key_id,
+            key.workspace_id,
+            key.database_id,
+            key.database_name,
+            key.scope,
+            str(claims.get("rid", "")),
         )
     except service.InvalidServiceSignature as exc:
         raise Unauthorized(
@@ -49,7 +51,7 @@ async def caller_of(request: Request) -> Caller:
             code="BW2001",
             hint="Send requests to the edge URL, not to the origin.",
         ) from None
-    except KeyError:
+    except (KeyError, ValueError):
         raise Unauthorized("The service claims are incomplete.", code="BW2001") from None
     if not await state.keygate.is_active(caller.key_id, caller.database_id):
         raise Unauthorized("API key is invalid: this key has been revoked or its database deleted.")

@@ -100,14 +100,7 @@ class EdgeApp:
         headers["x-forwarded-proto"] = parts.scheme or "http"
         request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
         headers["x-request-id"] = request_id
-        claim_values = {
-            "k": claims.key_id,
-            "w": claims.workspace_id,
-            "d": claims.database_id,
-            "n": claims.database_name,
-            "s": claims.scope,
-            "rid": request_id,
-        }
+        claim_values = {**claims.as_dict(), "rid": request_id}
         headers[service.HEADER] = service.sign(
             self.config.service_secrets[0],
             "origin",

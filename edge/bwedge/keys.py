@@ -35,6 +35,27 @@ class KeyClaims:
     database_name: str
     scope: str
 
+    def as_dict(self) -> dict[str, str]:
+        """The compact form carried in keys and in the edge's service claims."""
+        return {
+            "k": self.key_id,
+            "w": self.workspace_id,
+            "d": self.database_id,
+            "n": self.database_name,
+            "s": self.scope,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> KeyClaims:
+        """Inverse of `as_dict`; raises ValueError/KeyError on anything incomplete."""
+        return cls(
+            key_id=_text(data["k"]),
+            workspace_id=_text(data["w"]),
+            database_id=_text(data["d"]),
+            database_name=_text(data["n"]),
+            scope=_text(data["s"]),
+        )
+
     def allows_writes(self) -> bool:
         return self.scope in ("read-write", "admin")
 
@@ -49,17 +70,7 @@ def _signature(secret: bytes, signed_part: str) -> bytes:
 def mint(claims: KeyClaims, secret: bytes) -> str:
     if claims.scope not in SCOPES:
         raise ValueError(f"unknown scope {claims.scope!r}")
-    payload = json.dumps(
-        {
-            "k": claims.key_id,
-            "w": claims.workspace_id,
-            "d": claims.database_id,
-            "n": claims.database_name,
-            "s": claims.scope,
-        },
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
+    payload = json.dumps(claims.as_dict(), separators=(",", ":"), sort_keys=True).encode()
     signed_part = f"{PREFIX}.{b64.encode(payload)}"
     return f"{signed_part}.{b64.encode(_signature(secret, signed_part))}"
 
@@ -81,14 +92,7 @@ def verify(key: str, secrets: Sequence[bytes]) -> KeyClaims:
     if not any(hmac.compare_digest(signature, _signature(s, signed_part)) for s in secrets):
         raise InvalidKey("the API key's signature does not match")
     try:
-        data = json.loads(b64.decode(parts[1]))
-        claims = KeyClaims(
-            key_id=_text(data["k"]),
-            workspace_id=_text(data["w"]),
-            database_id=_text(data["d"]),
-            database_name=_text(data["n"]),
-            scope=_text(data["s"]),
-        )
+        claims = KeyClaims.from_dict(json.loads(b64.decode(parts[1])))
     except (ValueError, KeyError, TypeError):
         # Signed by us but unreadable: only a bug in mint() could produce this.
         raise InvalidKey("the API key is malformed") from None

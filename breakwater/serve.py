@@ -1,0 +1,19 @@
+"""The one way every Breakwater service is started: `python -m <service> --port N`, on uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+
+def serve(prog: str, factory: str, default_port: int, description: str | None) -> None:
+    """Parse --host/--port/--log-level and run the ASGI app built by `factory` ("module:function")."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    uvicorn.run(
+        factory, factory=True, host=args.host, port=args.port, log_level=args.log_level, access_log=False
+    )
