@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bwedge.cache.key import cache_key, canonical
+from bwedge.cache.key import cache_key, canonical, fingerprint
 
 json_values = st.recursive(
     st.none()
@@ -116,3 +116,20 @@ def test_the_key_depends_on_database_epoch_versions_and_material() -> None:
         )
         == 7
     )
+
+
+@given(json_values, json_values)
+def test_fingerprints_of_unequal_values_never_match(a: Any, b: Any) -> None:
+    raw_a, raw_b = json.dumps(a).encode(), json.dumps(b).encode()
+    if typed(a) != typed(b):
+        assert fingerprint(a, raw_a) != fingerprint(b, raw_b)
+        assert fingerprint(a, raw_a, ordered=True) != fingerprint(b, raw_b, ordered=True)
+    elif without_order_by(a):
+        assert fingerprint(shuffled(a), json.dumps(shuffled(a)).encode()) == fingerprint(b, raw_b)
+
+
+def test_fingerprints_fall_back_to_the_canonical_form_where_order_matters() -> None:
+    ordered = {"orderBy": {"b": "asc", "a": "desc"}}
+    assert fingerprint(ordered, json.dumps(ordered).encode()) == "c" + canonical(ordered)
+    plain = {"where": {"b": 1, "a": 2}}
+    assert fingerprint(plain, json.dumps(plain).encode()) == 's{"where":{"a":2,"b":1}}'

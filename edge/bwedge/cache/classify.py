@@ -15,7 +15,7 @@ from typing import Any
 from ..http import EdgeRequest
 from ..routes import Route
 from . import tags
-from .key import canonical
+from .key import canonical, fingerprint
 
 # Actions whose result depends only on the data they read.
 READ_ACTIONS = frozenset(
@@ -113,11 +113,11 @@ def _material(route: Route, request: EdgeRequest, body: dict[str, Any]) -> str:
         # SQL comments (sqlcommenter) that can carry per-request trace ids and never change results.
         identity = "plan:" + (request.headers.get("prisma-engine-hash") or "")
         body = {k: v for k, v in body.items() if k != "comments"}
-        encoded = canonical(body, ordered=True)
+        encoded = fingerprint(body, request.body, ordered=True)
     else:
         # Prisma 6 paths carry the client version and the schema hash; /v1 uses the live schema.
         identity = f"{route.protocol}:{request.path}"
-        encoded = canonical(body)
+        encoded = fingerprint(body, request.body)
     varying = [f"{name}={request.headers.get(name) or ''}" for name in _VARYING_HEADERS]
     params = sorted((k, v) for k, v in request.query.items() if k != "api_key")
     return "\n".join([identity, *varying, canonical([list(p) for p in params]), encoded])

@@ -9,6 +9,7 @@ sorts by a then b, so those objects keep their order. Plans (Prisma 7) keep ever
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,6 +54,20 @@ def canonical(value: Any, ordered: bool = False) -> str:
         else:
             raise TypeError(f"not a JSON value: {type(node).__name__}")
     return "".join(out)
+
+
+def fingerprint(value: Any, raw: bytes, ordered: bool = False) -> str:
+    """`canonical`'s job, faster where it can be: the C JSON encoder when no `orderBy` is present
+    (or for plans, where every object keeps its order). Each form has its own prefix, so the forms
+    never collide; the same value sent two ways at worst takes two entries, never shares one."""
+    try:
+        if ordered:
+            return "o" + json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if b'"orderBy"' not in raw:
+            return "s" + json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    except (RecursionError, ValueError):
+        pass  # nested deeper than the C encoder goes
+    return "c" + canonical(value, ordered)
 
 
 def digest(parts: Iterable[str]) -> str:
