@@ -131,5 +131,7 @@ def test_fingerprints_of_unequal_values_never_match(a: Any, b: Any) -> None:
 def test_fingerprints_fall_back_to_the_canonical_form_where_order_matters() -> None:
     ordered = {"orderBy": {"b": "asc", "a": "desc"}}
     assert fingerprint(ordered, json.dumps(ordered).encode()) == "c" + canonical(ordered)
+    escaped = b'{"order\\u0042y": {"b": "asc", "a": "desc"}}'
+    assert fingerprint(json.loads(escaped), escaped) == "c" + canonical(ordered)
     plain = {"where": {"b": 1, "a": 2}}
     assert fingerprint(plain, json.dumps(plain).encode()) == 's{"where":{"a":2,"b":1}}'

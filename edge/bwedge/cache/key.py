@@ -63,7 +63,8 @@ def fingerprint(value: Any, raw: bytes, ordered: bool = False) -> str:
     try:
         if ordered:
             return "o" + json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        if b'"orderBy"' not in raw:
+        # `\u` escapes could spell "orderBy" without these bytes: those bodies take the slow path.
+        if b'"orderBy"' not in raw and b"\\u" not in raw:
             return "s" + json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
     except (RecursionError, ValueError):
         pass  # nested deeper than the C encoder goes
