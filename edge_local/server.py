@@ -48,7 +48,10 @@ class LocalEdge:
         self.config = EdgeConfig.from_env(env)
         self.origin = HttpOrigin(self.config)
         revocations = RevocationView(LocalRevocations(state_dir), time.time, self.config.revocation_ttl)
-        cache = CacheParts(LocalCacheStorage(), LocalTagVersions(state_dir), CacheSettings.from_env(env))
+        # The Cache API's memory here; Cloudflare's cache has no such budget to configure.
+        budget = int(env.get("LOCAL_CACHE_MAX_BYTES", str(256 * 1024 * 1024)))
+        store = LocalCacheStorage(time.time, budget)
+        cache = CacheParts(store, LocalTagVersions(state_dir), CacheSettings.from_env(env))
         self.app = EdgeApp(self.config, self.origin, revocations, time.time, cache)
         self.background: set[asyncio.Task[Any]] = set()
 

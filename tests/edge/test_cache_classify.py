@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bwedge.cache.classify import Shape, shape_of
 from bwedge.http import EdgeRequest, Headers
@@ -87,3 +89,26 @@ def test_plan_bodies_keep_their_order_json_bodies_do_not() -> None:
     assert shape("/query", flipped_plan).material != shape("/query", PLAN_READ).material
     flipped = dict(reversed(list(READ.items())))
     assert shape("/v1/query", flipped).material == shape("/v1/query", READ).material
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"modelName": json_values, "action": st.sampled_from(["findMany", "createOne", "queryRaw", "x"])},
+        optional={"query": json_values, "batch": st.lists(json_values, max_size=3)},
+    ),
+)
+
+
+@given(st.sampled_from(["/v1/query", f"/6.19.3/{HASH}/graphql", "/query", "/transaction/o1~a/query"]), bodies)
+def test_any_body_gets_a_shape_without_raising(path: str, body: Any) -> None:
+    found = shape(path, body)
+    assert found.cacheable == (found.reason == "")
+    assert not found.cacheable or found.material

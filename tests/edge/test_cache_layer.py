@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bwedge import service
 from bwedge.cache.settings import CacheSettings
+from bwedge.errors import EdgeError
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from tests.edge.cache_support import (
     CREATE_POST,
@@ -375,3 +381,56 @@ async def test_the_origin_can_push_an_invalidation_signed_for_the_edge() -> None
         {"invalidated": {"database_id": "db1", "tags": [], "models": ["Post"]}},
     )
     assert status_of(await edge.send(FIND_POSTS, KEY)) == "miss"
+
+
+invalidation_bodies = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["tags", "models", "other"]), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(invalidation_bodies)
+def test_any_invalidation_body_is_accepted_whole_or_refused_with_a_400(payload: Any) -> None:
+    layer = make_cache_edge().app.cache
+    assert layer is not None
+    try:
+        parsed = layer.parse_invalidation(payload)
+    except EdgeError as exc:
+        assert exc.status == 400 and exc.code in ("BW1201", "BW1202", "BW1204")
+    else:
+        assert parsed["tags"] == "all" or all(isinstance(t, str) for t in parsed["tags"])
+        assert set(parsed) <= {"tags", "models"}
+
+
+@pytest.mark.parametrize("tags", [["posts"], "all"])
+async def test_an_unreachable_tag_versions_object_fails_an_invalidation_loudly(tags: Any) -> None:
+    edge = make_cache_edge()
+
+    async def broken(*args: Any) -> None:
+        raise ConnectionError("Durable Object unavailable")
+
+    edge.versions.bump = broken  # type: ignore[method-assign]
+    response = await invalidate(edge, {"tags": tags})
+    assert (response.status, json.loads(response.body)["code"]) == (503, "BW3001")
+
+
+async def test_an_unreachable_tag_versions_object_means_uncached_answers_not_errors() -> None:
+    edge = make_cache_edge()
+
+    async def broken(*args: Any) -> None:
+        raise ConnectionError("Durable Object unavailable")
+
+    edge.versions.read = broken  # type: ignore[method-assign]
+    edge.versions.bump = broken  # type: ignore[method-assign]
+    read = await edge.send(FIND_POSTS, KEY)
+    assert (read.status, status_of(read), read.headers["x-breakwater-cache"]) == (
+        200,
+        "none",
+        "versions-unavailable",
+    )
+    wrote = await edge.send(CREATE_POST, KEY, cache=None)
+    assert (wrote.status, wrote.headers["x-breakwater-cache"]) == (200, "write; invalidation-failed")
