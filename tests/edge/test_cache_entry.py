@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bwedge.cache.entry import CacheEntry, cache_url, decode, encode, http_date
 from bwedge.http import EdgeResponse, Headers
@@ -46,6 +50,11 @@ def test_anything_else_in_the_cache_is_not_an_entry(meta: str | None) -> None:
 def test_keys_become_get_urls_on_the_requests_own_host() -> None:
     assert cache_url("http://127.0.0.1:8787/v1/query?x=1", "ab") == "https://127.0.0.1:8787/_bw/cache/ab"
     assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+@given(st.integers(min_value=0, max_value=4_000_000_000))
+def test_http_dates_match_the_standard_librarys(timestamp: int) -> None:
+    assert http_date(timestamp) == formatdate(timestamp, usegmt=True)
 
 
 def response(cache_control: str, body: bytes = BODY) -> EdgeResponse:

@@ -8,8 +8,8 @@ header, with `cache-control: max-age=<ttl + swr>` telling the Cache API when to 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from urllib.parse import urlsplit
 
 from ..http import EdgeResponse, Headers
@@ -63,6 +63,15 @@ def decode(stored: EdgeResponse) -> CacheEntry | None:
     return CacheEntry(stored.status, headers, stored.body, produced_at, models)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(timestamp: float) -> str:
-    """`last-modified` format (what `withAccelerateInfo()` parses with `new Date(...)`)."""
-    return formatdate(timestamp, usegmt=True)
+    """`last-modified` format (what `withAccelerateInfo()` parses with `new Date(...)`); written out
+    here rather than importing `email.utils`, which the Worker would load at every cold start."""
+    t = time.gmtime(timestamp)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
