@@ -11,9 +11,14 @@ import json
 import time
 from typing import Any
 
+import js
 from workers import DurableObject, Response, WorkerEntrypoint, fetch
 
 from bwedge.app import EdgeApp
+from bwedge.cache.layer import CacheParts
+from bwedge.cache.settings import ENV_NAMES as CACHE_ENV_NAMES
+from bwedge.cache.settings import CacheSettings
+from bwedge.cache.versions import TagVersionStore, Versions
 from bwedge.config import EdgeConfig
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from bwedge.revocation import RevocationStore, RevocationView
@@ -27,6 +32,7 @@ _ENV_NAMES = (
     "ORIGIN_ID",
     "ORIGINS",
     "REVOCATION_TTL_SECONDS",
+    *CACHE_ENV_NAMES,
 )
 
 # One app per isolate: config parsing and the revocation cache survive across requests.
@@ -86,6 +92,44 @@ class _DurableRevocations:
         await self._stub().revoke(json.dumps(key_ids), json.dumps(database_ids))
 
 
+class _WorkerCache:
+    """`caches.default` as the cache's ResponseCache port (synthetic GET URLs, real Responses)."""
+
+    async def match(self, url: str) -> EdgeResponse | None:
+        found = await js.caches.default.match(url)
+        if found is None:
+            return None
+        body = bytes((await found.arrayBuffer()).to_py())
+        headers = Headers((str(pair[0]), str(pair[1])) for pair in found.headers.entries())
+        return EdgeResponse(int(found.status), headers, body)
+
+    async def put(self, url: str, response: EdgeResponse) -> None:
+        stored = Response(response.body, status=response.status, headers=dict(response.headers.items()))
+        await js.caches.default.put(url, stored.js_object)
+
+
+class _DurableTagVersions:
+    """One TagVersions Durable Object per database, called over RPC with JSON strings."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    def _stub(self, database_id: str) -> Any:
+        return self._env.TAG_VERSIONS.getByName(database_id)
+
+    async def read(self, database_id: str, tags: list[str]) -> Versions:
+        return Versions.from_json(str(await self._stub(database_id).read(json.dumps(tags))))
+
+    async def bump(self, database_id: str, tags: list[str]) -> Versions:
+        return Versions.from_json(str(await self._stub(database_id).bump(json.dumps(tags))))
+
+    async def hold(self, database_id: str, tx_id: str, tags: list[str]) -> None:
+        await self._stub(database_id).hold(tx_id, json.dumps(tags))
+
+    async def release(self, database_id: str, tx_id: str, commit: bool) -> Versions:
+        return Versions.from_json(str(await self._stub(database_id).release(tx_id, bool(commit))))
+
+
 class _WorkerContext:
     def __init__(self, ctx: Any) -> None:
         self._ctx = ctx
@@ -97,9 +141,11 @@ class _WorkerContext:
 def _get_app(env: Any) -> EdgeApp:
     global _app
     if _app is None:
-        config = EdgeConfig.from_env(_env_mapping(env))
+        values = _env_mapping(env)
+        config = EdgeConfig.from_env(values)
         revocations = RevocationView(_DurableRevocations(env), time.time, config.revocation_ttl)
-        _app = EdgeApp(config, _WorkerOrigin(config), revocations, time.time)
+        cache = CacheParts(_WorkerCache(), _DurableTagVersions(env), CacheSettings.from_env(values))
+        _app = EdgeApp(config, _WorkerOrigin(config), revocations, time.time, cache)
     return _app
 
 
@@ -132,3 +178,23 @@ class Revocations(DurableObject):
 
     async def revoke(self, key_ids_json: str, database_ids_json: str) -> None:
         self.store.revoke(json.loads(key_ids_json), json.loads(database_ids_json))
+
+
+class TagVersions(DurableObject):
+    """Cache tag versions of one database (named by its id); see bwedge.cache.versions."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        self.store = TagVersionStore(_WorkerSql(ctx.storage), time.time)
+
+    async def read(self, tags_json: str) -> str:
+        return self.store.read(json.loads(tags_json)).to_json()
+
+    async def bump(self, tags_json: str) -> str:
+        return self.store.bump(json.loads(tags_json)).to_json()
+
+    async def hold(self, tx_id: str, tags_json: str) -> None:
+        self.store.hold(tx_id, json.loads(tags_json))
+
+    async def release(self, tx_id: str, commit: bool) -> str:
+        return self.store.release(tx_id, bool(commit)).to_json()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from bwedge.cache.versions import TagVersionStore, Versions
 from bwedge.revocation import RevocationStore
 
 from .storage import SqliteStorage, object_path
@@ -48,3 +49,32 @@ class LocalRevocations:
         store, lock = self._namespace.get_by_name("global")
         async with lock:
             store.revoke(key_ids, database_ids)
+
+
+class LocalTagVersions:
+    """The `TagVersions` Durable Objects (one per database), called as the Worker calls them."""
+
+    def __init__(self, state_dir: Path | None, clock: Callable[[], float] = time.time) -> None:
+        self._namespace = LocalNamespace(
+            "TagVersions", state_dir, lambda storage: TagVersionStore(storage, clock)
+        )
+
+    async def read(self, database_id: str, tags: list[str]) -> Versions:
+        store, lock = self._namespace.get_by_name(database_id)
+        async with lock:
+            return store.read(tags)
+
+    async def bump(self, database_id: str, tags: list[str]) -> Versions:
+        store, lock = self._namespace.get_by_name(database_id)
+        async with lock:
+            return store.bump(tags)
+
+    async def hold(self, database_id: str, tx_id: str, tags: list[str]) -> None:
+        store, lock = self._namespace.get_by_name(database_id)
+        async with lock:
+            store.hold(tx_id, tags)
+
+    async def release(self, database_id: str, tx_id: str, commit: bool) -> Versions:
+        store, lock = self._namespace.get_by_name(database_id)
+        async with lock:
+            return store.release(tx_id, commit)

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from bwedge.app import EdgeApp
+from bwedge.cache.layer import CacheParts
+from bwedge.cache.settings import CacheSettings
 from bwedge.config import EdgeConfig
 from bwedge.http import EdgeRequest, Headers
 from bwedge.revocation import RevocationView
 
-from .durable import LocalRevocations
+from .cache import LocalCacheStorage
+from .durable import LocalRevocations, LocalTagVersions
 from .origin import HttpOrigin
 
 log = logging.getLogger("breakwater.edge")
@@ -45,7 +48,11 @@ class LocalEdge:
         self.config = EdgeConfig.from_env(env)
         self.origin = HttpOrigin(self.config)
         revocations = RevocationView(LocalRevocations(state_dir), time.time, self.config.revocation_ttl)
-        self.app = EdgeApp(self.config, self.origin, revocations, time.time)
+        # The Cache API's memory here; Cloudflare's cache has no such budget to configure.
+        budget = int(env.get("LOCAL_CACHE_MAX_BYTES", str(256 * 1024 * 1024)))
+        store = LocalCacheStorage(time.time, budget)
+        cache = CacheParts(store, LocalTagVersions(state_dir), CacheSettings.from_env(env))
+        self.app = EdgeApp(self.config, self.origin, revocations, time.time, cache)
         self.background: set[asyncio.Task[Any]] = set()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
 
 from . import errors, keys, routes, service
+from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
@@ -47,7 +48,14 @@ Handler = Callable[[EdgeRequest, routes.Route, KeyClaims, Context], Awaitable[Ed
 
 
 class EdgeApp:
-    def __init__(self, config: EdgeConfig, origin: OriginPort, revocations: RevocationView, clock: Clock):
+    def __init__(
+        self,
+        config: EdgeConfig,
+        origin: OriginPort,
+        revocations: RevocationView,
+        clock: Clock,
+        cache: CacheParts | None = None,
+    ):
         self.config = config
         self.origin = origin
         self.revocations = revocations
@@ -60,6 +68,10 @@ class EdgeApp:
             "tx_op": self.forward,
             "connection_info": self.forward,
         }
+        # The query cache wraps the query and transaction handlers and serves invalidation.
+        self.cache = CacheLayer(cache, self.forward, clock) if cache is not None else None
+        if self.cache is not None:
+            self.handlers.update(self.cache.handlers())
 
     async def handle(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
         try:
@@ -140,6 +152,8 @@ class EdgeApp:
             )
         except service.InvalidServiceSignature as exc:
             raise EdgeError(401, "BW2001", str(exc)) from None
+        if request.path == "/_bw/invalidate":
+            return await self._pushed_invalidation(request)
         try:
             body = json.loads(request.body)
             key_ids = [str(k) for k in body.get("key_ids", [])]
@@ -148,3 +162,18 @@ class EdgeApp:
             raise errors.bad_request("BW1001", "expected {key_ids: [...], database_ids: [...]}") from None
         await self.revocations.revoke(key_ids, database_ids)
         return EdgeResponse.json(200, {"revoked": {"key_ids": key_ids, "database_ids": database_ids}})
+
+    async def _pushed_invalidation(self, request: EdgeRequest) -> EdgeResponse:
+        """`{"database_id", "tags"?, "models"?}` from the origin (e.g. change capture saw a write)."""
+        if self.cache is None:
+            raise errors.not_found(request.path)
+        try:
+            payload = json.loads(request.body)
+            database_id = payload.pop("database_id")
+        except (ValueError, AttributeError, TypeError, KeyError):
+            raise errors.bad_request("BW1204", "expected {database_id, tags?, models?}") from None
+        if not isinstance(database_id, str) or not database_id:
+            raise errors.bad_request("BW1204", "database_id must be a non-empty string")
+        body = self.cache.parse_invalidation(payload)
+        await self.cache.apply_invalidation(database_id, body)
+        return EdgeResponse.json(200, {"invalidated": {"database_id": database_id, **body}})

@@ -65,13 +65,85 @@ const storage = {
   },
 };
 
+// caches.default as workerd exposes it: match/put keyed by GET URL, holding real Response objects.
+const cachePuts = [];
+const cacheStore = new Map();
+globalThis.caches = {
+  default: {
+    match: async (key) => {
+      const found = cacheStore.get(typeof key === "string" ? key : key.url);
+      return found ? found.clone() : undefined;
+    },
+    put: async (key, response) => {
+      const url = typeof key === "string" ? key : key.url;
+      if (!(response instanceof Response)) throw new TypeError("put() takes a Response");
+      cachePuts.push([url, response.headers.get("cache-control")]);
+      cacheStore.set(url, response.clone());
+    },
+  },
+};
+
+// Durable Object SQL storage for TagVersions: just the statements TagVersionStore issues, over
+// Maps, in the cursor shape the shell adapter reads (exec() -> cursor.raw().toArray()).
+function tagVersionStorage() {
+  const versions = new Map();
+  let held = [];
+  const exec = (query, ...params) => {
+    let rows = [];
+    if (query.startsWith("SELECT tag, version FROM tag_versions")) {
+      rows = params.filter((t) => versions.has(t)).map((t) => [t, versions.get(t)]);
+    } else if (query.startsWith("INSERT INTO tag_versions")) {
+      versions.set(params[0], params[1]);
+    } else if (query.startsWith("INSERT OR IGNORE INTO held_writes")) {
+      if (!held.some((h) => h[0] === params[0] && h[1] === params[1])) held.push(params);
+    } else if (query.startsWith("SELECT tag FROM held_writes")) {
+      rows = held.filter((h) => h[0] === params[0]).map((h) => [h[1]]);
+    } else if (query.startsWith("DELETE FROM held_writes WHERE tx_id")) {
+      held = held.filter((h) => h[0] !== params[0]);
+    } else if (query.startsWith("DELETE FROM held_writes WHERE held_at")) {
+      held = held.filter((h) => h[2] >= params[0]);
+    } else if (!query.startsWith("CREATE TABLE")) {
+      throw new Error(`unexpected SQL: ${query}`);
+    }
+    return { raw: () => ({ toArray: () => rows }) };
+  };
+  return { sql: { exec } };
+}
+// The TAG_VERSIONS namespace: one real worker.TagVersions object per name (made by the Python side),
+// called across the JS boundary with strings in and out, as over RPC.
+const tagObjects = new Map();
+const tagVersionsNamespace = {
+  getByName: (name) => {
+    if (!tagObjects.has(name)) tagObjects.set(name, globalThis.__bw.makeTagVersions(name));
+    const object = tagObjects.get(name);
+    const call = (method) => async (...args) => {
+      const result = await object[method](...args);
+      return result === undefined ? undefined : String(result);
+    };
+    return { read: call("read"), bump: call("bump"), hold: call("hold"), release: call("release") };
+  },
+};
+// ctx.waitUntil: promises kept until the script drains them. A Python task arrives as a borrowed
+// proxy; keeping our own copy is what workerd's patchWaitUntil does for Python awaitables.
+const waiting = [];
+const ctx = { waitUntil: (task) => waiting.push(task.copy ? task.copy() : task) };
+const drain = async () => {
+  while (waiting.length) await waiting.shift();
+};
+
 const env = {
   KEY_SECRET: "k".repeat(32),
   SERVICE_SECRET: "s".repeat(32),
   ORIGIN_URL: originUrl,
   REVOCATIONS: revocationsNamespace,
+  TAG_VERSIONS: tagVersionsNamespace,
 };
-globalThis.__bw = { env, storage, Request, revoked, sqlCalls };
+let originCalls = 0;
+origin.on("request", () => (originCalls += 1));
+globalThis.__bw = {
+  env, storage, Request, revoked, sqlCalls, ctx, drain, cachePuts, tagVersionStorage,
+  originCalls: () => originCalls,
+};
 
 let results;
 try {
@@ -96,12 +168,22 @@ core = {
 
 import js
 import worker
+from pyodide.ffi import create_proxy, to_js
 bw = js.__bw
 shell = {}
 
+def make_tag_versions(name):
+    state = js.Object.new()
+    state.storage = bw.tagVersionStorage()
+    return worker.TagVersions(state, bw.env)
+
+bw.makeTagVersions = create_proxy(make_tag_versions)
+
 async def call(url, **init):
-    request = bw.Request.new(url, **init) if init else bw.Request.new(url)
-    response = await worker.Default(js.Object.new(), bw.env).fetch(request)
+    if "headers" in init:
+        init["headers"] = to_js(init["headers"], dict_converter=js.Object.fromEntries)
+    request = bw.Request.new(url, to_js(init, dict_converter=js.Object.fromEntries)) if init else bw.Request.new(url)
+    response = await worker.Default(bw.ctx, bw.env).fetch(request)
     return response.js_object if hasattr(response, "js_object") else response
 
 ok = await call(f"http://edge.test/query?api_key={token}", method="POST", body='{"x":1}')
@@ -124,6 +206,49 @@ shell["revoked_status"] = gone.status
 
 store = worker.RevocationStore(worker._WorkerSql(bw.storage), lambda: 0.0)
 shell["do_sql_adapter"] = [store.is_revoked("key1", "db1"), store.is_revoked("key2", "db1")]
+
+# The cache: Cache API and TagVersions Durable Object paths of the shell.
+bw.revoked.delete("key1")
+worker._app.revocations.forget()
+auth = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+find = '{"modelName":"Post","action":"findMany","query":{"arguments":{},"selection":{"$scalars":true}}}'
+create = '{"modelName":"Post","action":"createOne","query":{"arguments":{"data":{}},"selection":{}}}'
+
+async def cached(strategy, tags="posts", path="/v1/query", body=find):
+    headers = {**auth, "cache-control": strategy, "accelerate-cache-tags": tags}
+    response = await call(f"http://edge.test{path}", method="POST", body=body, headers=headers)
+    return response.headers.get("accelerate-cache-status"), await response.text()
+
+async def post(path, body):
+    response = await call(f"http://edge.test{path}", method="POST", body=body, headers=auth)
+    return response.status
+
+cache = {}
+calls = bw.originCalls()
+miss, miss_body = await cached("max-age=60")
+hit, hit_body = await cached("max-age=60")
+cache["miss_then_hit"] = [miss, hit]
+cache["hit_body_is_the_origins"] = hit_body == miss_body
+cache["origin_calls"] = bw.originCalls() - calls
+cache["puts"] = [list(p) for p in bw.cachePuts.to_py()]
+cache["invalidate_status"] = await post("/invalidate", '{"tags":["posts"]}')
+cache["after_invalidate"] = (await cached("max-age=60"))[0]
+cache["after_hit"] = (await cached("max-age=60"))[0]
+cache["write_status"] = await post("/v1/query", create)
+cache["after_write"] = (await cached("max-age=60"))[0]
+cache["tx_write"] = await post("/transaction/o1~abc/query", '{"model":"Post","operation":"createOne","plan":{}}')
+cache["after_tx_write"] = (await cached("max-age=60"))[0]
+cache["tx_commit"] = await post("/transaction/o1~abc/commit", "")
+cache["after_commit"] = (await cached("max-age=60"))[0]
+calls = bw.originCalls()
+stale = [(await cached("max-age=0,stale-while-revalidate=60", "swr"))[0] for _ in range(2)]
+await bw.drain()
+cache["swr"] = stale
+cache["swr_refreshed_in_background"] = bw.originCalls() - calls
+cache["do_versions"] = json.loads(worker.TagVersions(
+    js.Object.fromEntries(to_js({"storage": bw.tagVersionStorage()})), bw.env
+).store.bump(["t:a"]).to_json())["tags"]
+shell["cache"] = cache
 
 json.dumps({"imported": imported, "core": core, "shell": shell})
 `);

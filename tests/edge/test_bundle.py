@@ -28,5 +28,7 @@ def test_wrangler_bundles_the_worker(tmp_path: Path) -> None:
     assert (tmp_path / "python_modules/workers/__init__.py").exists()
     assert "bwedge/app.py" in result.stdout
     assert "REVOCATIONS" in result.stdout  # the Durable Object binding is declared
+    assert "TAG_VERSIONS" in result.stdout  # and the cache's
+    assert "bwedge/cache/layer.py" in result.stdout
     bundled = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.py")}
     assert not any(name.startswith(("origin/", "hosts/", "edge_local/", "tests/")) for name in bundled)

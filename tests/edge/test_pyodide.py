@@ -32,10 +32,15 @@ def test_it_is_the_workers_python(smoke: dict) -> None:  # type: ignore[type-arg
 
 
 def test_every_edge_module_imports_under_pyodide(smoke: dict) -> None:  # type: ignore[type-arg]
+    root = PROJECT_ROOT / "edge/bwedge"
     on_disk = sorted(
-        "bwedge." + p.relative_to(PROJECT_ROOT / "edge/bwedge").with_suffix("").as_posix().replace("/", ".")
-        for p in (PROJECT_ROOT / "edge/bwedge").rglob("*.py")
-        if p.name != "__init__.py"
+        "bwedge."
+        + (p.parent if p.name == "__init__.py" else p.with_suffix(""))
+        .relative_to(root)
+        .as_posix()
+        .replace("/", ".")
+        for p in root.rglob("*.py")
+        if p != root / "__init__.py"
     )
     assert sorted(smoke["imported"]) == on_disk
 
@@ -57,3 +62,27 @@ def test_the_worker_shell_refuses_bad_and_revoked_keys(smoke: dict) -> None:  # 
     assert (shell["bad_status"], shell["bad_code"]) == (401, "P6002")
     assert shell["revoked_status"] == 401
     assert shell["do_sql_adapter"] == [True, False]
+
+
+def test_the_worker_shell_caches_through_the_cache_api_and_tag_versions_objects(smoke: dict) -> None:  # type: ignore[type-arg]
+    cache = smoke["shell"]["cache"]
+    [(url, cache_control)] = cache.pop("puts")
+    assert url.startswith("https://edge.test/_bw/cache/") and len(url.rsplit("/", 1)[1]) == 64
+    assert cache_control == "max-age=60"
+    assert cache == {
+        "miss_then_hit": ["miss", "ttl"],
+        "hit_body_is_the_origins": True,
+        "origin_calls": 1,
+        "invalidate_status": 200,
+        "after_invalidate": "miss",
+        "after_hit": "ttl",
+        "write_status": 200,
+        "after_write": "miss",  # the write bumped Post in the TagVersions object
+        "tx_write": 200,
+        "after_tx_write": "ttl",  # held until the commit
+        "tx_commit": 200,
+        "after_commit": "miss",
+        "swr": ["miss", "swr"],
+        "swr_refreshed_in_background": 2,  # the miss, then the refresh run through ctx.waitUntil
+        "do_versions": {"t:a": 1},
+    }

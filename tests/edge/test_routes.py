@@ -20,6 +20,9 @@ HASH = "a98a5835bb4906afd668e03bca0438e0926d4b1e8c7553f5d5a3e0bac90c3c06"
         ("POST", f"/6.19.3/{HASH}/itx/o1~abc/graphql", Route("tx_op", "prisma6", "o1~abc", "graphql")),
         ("POST", "/v1/query", Route("query", "v1")),
         ("GET", "/_bw/health", Route("health", "edge")),
+        ("POST", "/invalidate", Route("invalidate", "prisma7")),
+        ("POST", "/v1/invalidate", Route("invalidate", "v1")),
+        ("POST", "/_bw/invalidate", Route("internal", "edge")),
     ],
 )
 def test_requests_are_classified_by_method_and_path(method: str, path: str, expected: Route) -> None:

@@ -1,0 +1,316 @@
+"""The cache stage of the edge pipeline: the handlers `EdgeApp` registers for queries,
+transaction operations and invalidation.
+
+A cacheable read (see `classify`) with a strategy (see `policy`) is looked up under a key that folds
+in its client tags' versions; a hit whose model tags are still current is served (`ttl`), or served
+and refreshed in the background (`swr`); otherwise the origin answers (`miss`) and the answer is
+stored when it may be. Everything else passes through (`none`), and whatever the origin says a
+request wrote bumps those models' versions, so the next cached read is fresh.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import errors
+from ..errors import EdgeError
+from ..http import EdgeRequest, EdgeResponse
+from ..keys import KeyClaims
+from ..ports import Clock, Context
+from ..routes import Route
+from . import classify, entry, policy, tags
+from .coalesce import SingleFlight
+from .key import cache_key
+from .ports import ResponseCache, TagVersionsPort
+from .settings import CacheSettings
+from .versions import TagVersionView, Versions
+
+Handler = Callable[[EdgeRequest, Route, KeyClaims, Context], Awaitable[EdgeResponse]]
+
+STATUS_HEADER = "accelerate-cache-status"
+# Why a response was or was not cached: stored | no-strategy | write | raw | batch | transaction |
+# error | too-large; size=…; limit=… | raced-write | versions-unavailable | cache-unavailable | ….
+NOTE_HEADER = "x-breakwater-cache"
+MODELS_READ = "x-breakwater-models-read"
+MODELS_WRITTEN = "x-breakwater-models-written"
+
+
+@dataclass(frozen=True)
+class CacheParts:
+    """What a runtime hands `EdgeApp` to switch the cache on."""
+
+    store: ResponseCache
+    versions: TagVersionsPort
+    settings: CacheSettings
+
+
+class CacheLayer:
+    def __init__(self, parts: CacheParts, forward: Handler, clock: Clock) -> None:
+        self.store = parts.store
+        self.settings = parts.settings
+        self.versions = TagVersionView(parts.versions, clock, parts.settings.versions_ttl)
+        self.forward = forward
+        self.clock = clock
+        self.flight: SingleFlight[EdgeResponse] = SingleFlight()
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"query": self.query, "tx_op": self.tx_op, "invalidate": self.invalidate}
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    async def query(
+        self, request: EdgeRequest, route: Route, claims: KeyClaims, ctx: Context
+    ) -> EdgeResponse:
+        """A query outside a transaction: served from the cache when it asks to be and may be."""
+        strategy = policy.parse(
+            request.headers.get("cache-control"), request.headers.get("accelerate-cache-tags"), self.settings
+        )
+        shape = classify.shape_of(route, request)
+        if strategy is None or not shape.cacheable:
+            return await self._pass(request, route, claims, ctx, shape, shape.reason or "no-strategy")
+        database_id = claims.database_id
+        keyed = [tags.ALL, *(tags.client(t) for t in strategy.tags)]
+        try:
+            before = await self.versions.read(database_id, keyed)
+        except Exception:  # the Durable Object is unreachable: answer uncached rather than fail
+            return await self._pass(request, route, claims, ctx, shape, "versions-unavailable")
+        key = cache_key(database_id, shape.material, before.epoch, [(t, before.tags[t]) for t in keyed])
+        url = entry.cache_url(request.url, key)
+
+        async def fetch() -> EdgeResponse:
+            return await self._refresh(request, route, claims, ctx, url, strategy, before, shape)
+
+        found = await self._lookup(database_id, url)
+        if found is not None:
+            now = self.clock()
+            outcome = policy.outcome(now - found.produced_at, strategy)
+            if outcome is policy.Outcome.SWR and not self.flight.busy(url):
+                ctx.wait_until(self.flight.run(url, fetch))
+            if outcome is not policy.Outcome.MISS:
+                return self._serve(found, outcome.value, now)
+
+        shared, _ = await self.flight.run(url, fetch)
+        response = EdgeResponse(shared.status, shared.headers.copy(), shared.body)
+        response.headers[STATUS_HEADER] = policy.Outcome.MISS.value
+        return response
+
+    async def _lookup(self, database_id: str, url: str) -> entry.CacheEntry | None:
+        try:
+            stored = await self.store.match(url)
+        except Exception:  # a failing cache is a miss, never an error
+            return None
+        found = entry.decode(stored) if stored is not None else None
+        if found is None or not found.models:
+            return found
+        try:
+            now = await self.versions.read(database_id, list(found.models))
+        except Exception:
+            return None
+        # Any model written since the entry was produced makes it unreachable.
+        return found if all(now.tags[t] == v for t, v in found.models.items()) else None
+
+    async def _refresh(
+        self,
+        request: EdgeRequest,
+        route: Route,
+        claims: KeyClaims,
+        ctx: Context,
+        url: str,
+        strategy: policy.Strategy,
+        before: Versions,
+        shape: classify.Shape,
+    ) -> EdgeResponse:
+        """Ask the origin, store the answer when it may be, return it (shared by coalesced misses)."""
+        response = await self.forward(request, route, claims, ctx)
+        produced_at = self.clock()
+        note = await self._store(claims.database_id, url, strategy, before, shape, response, produced_at)
+        response.headers[NOTE_HEADER] = note
+        response.headers["last-modified"] = entry.http_date(produced_at)
+        return response
+
+    async def _store(
+        self,
+        database_id: str,
+        url: str,
+        strategy: policy.Strategy,
+        before: Versions,
+        shape: classify.Shape,
+        response: EdgeResponse,
+        produced_at: float,
+    ) -> str:
+        if response.status != 200 or _has_errors(response):
+            return "error"
+        if len(response.body) > self.settings.max_entry_bytes:
+            return f"too-large; size={len(response.body)}; limit={self.settings.max_entry_bytes}"
+        models = tags.models_from_header(response.headers.get(MODELS_READ))
+        if models is None:  # the origin did not say: the query's own model is the best we know
+            models = (shape.model,) if shape.model else ()
+        model_tags = [tags.model(m) for m in models]
+        try:
+            current = await self.versions.read(database_id, model_tags)
+        except Exception:
+            return "versions-unavailable"
+        # A model bumped after this query started may not be in the answer: storing it under the
+        # new version would serve pre-write data as current.
+        if current.epoch != before.epoch or any(v > before.seq for v in current.tags.values()):
+            return "raced-write"
+        stored = entry.CacheEntry(response.status, response.headers, response.body, produced_at, current.tags)
+        try:
+            await self.store.put(url, entry.encode(stored, strategy.lifetime))
+        except Exception:
+            return "cache-unavailable"
+        return "stored"
+
+    def _serve(self, found: entry.CacheEntry, status: str, now: float) -> EdgeResponse:
+        headers = found.headers.copy()
+        headers[STATUS_HEADER] = status
+        headers["last-modified"] = entry.http_date(found.produced_at)
+        headers["age"] = str(max(int(now - found.produced_at), 0))
+        return EdgeResponse(found.status, headers, found.body)
+
+    async def _pass(
+        self,
+        request: EdgeRequest,
+        route: Route,
+        claims: KeyClaims,
+        ctx: Context,
+        shape: classify.Shape,
+        reason: str,
+    ) -> EdgeResponse:
+        """Not cached: forward, and bump whatever the request wrote."""
+        response = await self.forward(request, route, claims, ctx)
+        written = _written(response, shape)
+        if written:
+            try:
+                await self.versions.bump(claims.database_id, list(written))
+            except Exception:
+                # The write happened; failing the response would make clients retry it.
+                reason = f"{reason}; invalidation-failed"
+        response.headers[STATUS_HEADER] = "none"
+        response.headers[NOTE_HEADER] = reason
+        response.headers["last-modified"] = entry.http_date(self.clock())
+        return response
+
+    # --- transactions -----------------------------------------------------------------------------
+
+    async def tx_op(
+        self, request: EdgeRequest, route: Route, claims: KeyClaims, ctx: Context
+    ) -> EdgeResponse:
+        """Inside a transaction nothing is cached; writes are bumped when the transaction commits."""
+        response = await self.forward(request, route, claims, ctx)
+        database_id, tx_id = claims.database_id, route.tx_id or ""
+        note = "transaction"
+        try:
+            if route.tx_op in ("commit", "rollback"):
+                committed = route.tx_op == "commit" and 200 <= response.status < 300
+                await self.versions.release(database_id, tx_id, committed)
+                also = tags.models_from_header(response.headers.get(MODELS_WRITTEN))
+                if committed and also:
+                    await self.versions.bump(database_id, [tags.model(m) for m in also])
+            else:
+                written = _written(response, classify.shape_of(route, request))
+                if written:
+                    await self.versions.hold(database_id, tx_id, list(written))
+        except Exception:
+            note = "transaction; invalidation-failed"
+        response.headers[STATUS_HEADER] = "none"
+        response.headers[NOTE_HEADER] = note
+        return response
+
+    # --- invalidation -----------------------------------------------------------------------------
+
+    async def invalidate(
+        self, request: EdgeRequest, route: Route, claims: KeyClaims, ctx: Context
+    ) -> EdgeResponse:
+        """`POST /invalidate` (`$accelerate.invalidate`) and `/v1/invalidate`:
+        `{"tags": [...]}`, `{"tags": "all"}`, and for `/v1` also `{"models": [...]}`."""
+        if not claims.allows_writes():
+            raise errors.forbidden(
+                "Invalidating the cache needs a read-write or admin key; this key is read-only.",
+                "Create a read-write key with `breakwater key create NAME`.",
+            )
+        body = self.parse_invalidation(_invalidation_body(request))
+        await self.apply_invalidation(claims.database_id, body)
+        return EdgeResponse.json(200, {"invalidated": body}, {STATUS_HEADER: "none"})
+
+    async def apply_invalidation(self, database_id: str, body: dict[str, Any]) -> None:
+        """Bump the tags of a validated invalidation body (`_invalidation_body`)."""
+        if body.get("tags") == "all":
+            bumped = [tags.ALL]
+        else:
+            bumped = [tags.client(t) for t in body.get("tags", [])]
+            bumped += [tags.model(m) for m in body.get("models", [])]
+        if not bumped:
+            return
+        try:
+            await self.versions.bump(database_id, bumped)
+        except Exception:
+            raise EdgeError(
+                503,
+                "BW3001",
+                "The cache's tag versions could not be updated, so nothing was invalidated.",
+                "Retry the invalidation.",
+            ) from None
+
+    def parse_invalidation(self, payload: Any) -> dict[str, Any]:
+        """Validate `{"tags": [...] | "all", "models"?: [...]}`."""
+        if not isinstance(payload, dict) or not set(payload) <= {"tags", "models"} or not payload:
+            raise errors.bad_request(
+                "BW1204",
+                'An invalidation is {"tags": ["tag", ...]} or {"tags": "all"}.',
+                '`/v1/invalidate` also takes {"models": ["Model", ...]}.',
+            )
+        result: dict[str, Any] = {}
+        raw_tags = payload.get("tags", [])
+        if raw_tags == "all":
+            result["tags"] = "all"
+        elif isinstance(raw_tags, list):
+            result["tags"] = list(tags.validate(raw_tags, self.settings.max_invalidate_tags, "tags"))
+        else:
+            raise errors.bad_request("BW1204", '`tags` is a list of tags or the string "all".')
+        raw_models = payload.get("models", [])
+        if not isinstance(raw_models, list) or not all(isinstance(m, str) for m in raw_models):
+            raise errors.bad_request("BW1204", "`models` is a list of model names.")
+        models = tags.models_from_header(",".join(raw_models)) or ()
+        if len(models) != len(set(raw_models)) or len(models) > self.settings.max_invalidate_tags:
+            raise errors.bad_request(
+                "BW1204",
+                "`models` holds names without spaces or commas, at most "
+                f"{self.settings.max_invalidate_tags} of them.",
+            )
+        if models:
+            result["models"] = list(models)
+        return result
+
+
+def _invalidation_body(request: EdgeRequest) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, RecursionError):
+        raise errors.bad_request("BW1204", "The invalidation body is not JSON.") from None
+
+
+def _has_errors(response: EdgeResponse) -> bool:
+    """JSON-protocol query errors come back with status 200 and an `errors` member."""
+    if b'"errors"' not in response.body:
+        return False
+    try:
+        payload = json.loads(response.body)
+    except (ValueError, RecursionError):
+        return True
+    return not isinstance(payload, dict) or "errors" in payload
+
+
+def _written(response: EdgeResponse, shape: classify.Shape) -> tuple[str, ...]:
+    """Model tags to bump after a request: what the origin says it wrote, else the body's guess."""
+    said = tags.models_from_header(response.headers.get(MODELS_WRITTEN))
+    if said is not None:
+        return tuple(tags.model(m) for m in said)
+    if tags.models_from_header(response.headers.get(MODELS_READ)) is not None:
+        return ()  # the origin described the request as a read
+    if 200 <= response.status < 300:
+        return shape.guessed_writes
+    return ()
