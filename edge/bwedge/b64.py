@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 
 def encode(raw: bytes) -> str:
@@ -12,7 +13,7 @@ def encode(raw: bytes) -> str:
 
 def decode(text: str) -> bytes:
     """Decode unpadded base64url; raises ValueError on anything else (padding, other alphabets)."""
-    if not text or any(c not in _ALPHABET for c in text) or len(text) % 4 == 1:
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -20,4 +21,4 @@ def decode(text: str) -> bytes:
         raise ValueError("not base64url") from exc
 
 
-_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
