@@ -79,6 +79,7 @@ class RelationField:
     on_update: str | None = None
     link: Link | None = None
     back: str = ""  # the relation field on the other side
+    owner: str = ""  # the model this field belongs to
 
     def joined(self) -> Link:
         if self.link is None:
@@ -170,6 +171,7 @@ class Schema:
         """Resolve every relation field's `Link` and back relation; returns self."""
         for model in self.models.values():
             for rel in model.relations.values():
+                rel.owner = model.name
                 _resolve(self, model, rel)
         return self
 
@@ -189,9 +191,7 @@ def _resolve(schema: Schema, model: Model, rel: RelationField) -> None:
     ]
     if model.name == target.name:
         # A self relation: the two ends are the two fields of the model with this relation name.
-        backs = [
-            r for r in model.relations.values() if r.relation_name == rel.relation_name and r is not rel
-        ]
+        backs = [r for r in model.relations.values() if r.relation_name == rel.relation_name and r is not rel]
     back = backs[0] if backs else None
     rel.back = back.name if back else ""
     if rel.fields:

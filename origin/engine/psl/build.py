@@ -80,9 +80,7 @@ def build(blocks: list[Block]) -> Schema:
 def _check_datasource(block: Block) -> None:
     provider = block.settings.get("provider")
     if provider is not None and provider.value not in ("postgresql", "postgres"):
-        raise _fail(
-            f"Breakwater serves PostgreSQL; this schema's provider is {provider.value!r}", provider
-        )
+        raise _fail(f"Breakwater serves PostgreSQL; this schema's provider is {provider.value!r}", provider)
 
 
 def _enum(block: Block) -> Enum:
@@ -282,7 +280,9 @@ def _relations(block: Block, schema: Schema) -> None:
                 target = schema.models[decl.type]
                 for r in references:
                     if r not in target.fields:
-                        raise _fail(f"@relation references `{r}`, which is not a field of {target.name}", relation)
+                        raise _fail(
+                            f"@relation references `{r}`, which is not a field of {target.name}", relation
+                        )
             on_delete = _action(relation.arg("onDelete", None), relation)
             on_update = _action(relation.arg("onUpdate", None), relation)
         if not name:

@@ -183,9 +183,7 @@ class _Parser:
         attrs = []
         while self.tok.kind == "punct" and self.tok.text == "@":
             attrs.append(self.attribute())
-        return FieldDecl(
-            name.text, type_name, optional, is_list, unsupported, attrs, name.line, name.column
-        )
+        return FieldDecl(name.text, type_name, optional, is_list, unsupported, attrs, name.line, name.column)
 
     def attribute(self) -> Attribute:
         at = self.next()
