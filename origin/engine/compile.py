@@ -64,7 +64,7 @@ def compile_operation(schema: Schema, action: str, model_name: str | None, query
             or_throw = Expect(
                 "P2025",
                 NOT_FOUND + _NOT_FOUND_CAUSE,
-                {"modelName": model.name, "cause": _NOT_FOUND_CAUSE},
+                {"cause": _NOT_FOUND_CAUSE},
             )
         return Program(
             (Statement(sql, tuple(b.sources), result=True),),

@@ -75,13 +75,12 @@ def cache_of(schema: Schema) -> ShapeCache:
 
 def prepare(schema: Schema, query: JsonQuery) -> tuple[programs.Program, Env]:
     """The compiled program for the query's shape, and its values ready to bind."""
-    body = {"action": query.action, "modelName": query.model, "query": query.body}
-    key, leaves = fingerprint(body)
+    shape_key, leaves = fingerprint(query.body)
+    key = f"{query.model}.{query.action}:{shape_key}"
     cache = cache_of(schema)
     compiled = cache.get(key)
     if compiled is None:
-        shaped = skeleton(body)
-        compiled = compile_operation(schema, query.action, query.model, shaped["query"])
+        compiled = compile_operation(schema, query.action, query.model, skeleton(query.body))
         cache.put(key, compiled)
     return compiled, Env(leaves)
 

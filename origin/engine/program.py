@@ -7,6 +7,8 @@ feeds its children), sometimes with a branch (upsert, connectOrCreate); those ru
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,8 +97,25 @@ async def run(conn: asyncpg.Connection, program: Program, env: Env) -> Any:
         params = resolve(single.params, env)
         return await _statement(conn, single, params, env)
     check_leaves(program.steps, env)
-    async with conn.transaction():
+    async with atomic(conn):
         return await _steps(conn, program.steps, env)
+
+
+@contextlib.asynccontextmanager
+async def atomic(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """All or nothing: a transaction, or a savepoint inside one already open (asyncpg's own
+    transaction() refuses to nest in a transaction begun with a plain BEGIN, as interactive ones are)."""
+    if not conn.is_in_transaction():
+        async with conn.transaction():
+            yield
+        return
+    await conn.execute("SAVEPOINT bw_operation")
+    try:
+        yield
+    except BaseException:
+        await conn.execute("ROLLBACK TO SAVEPOINT bw_operation")
+        raise
+    await conn.execute("RELEASE SAVEPOINT bw_operation")
 
 
 async def _steps(conn: asyncpg.Connection, steps: tuple[Step, ...], env: Env) -> Any:
