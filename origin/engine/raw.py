@@ -120,7 +120,7 @@ def _bind(value: Any, pg_type: Any) -> Any:
         if name == "uuid":
             return str(value)
         if isinstance(value, dt.datetime):
-            return value.isoformat()
+            return _format_time(value)
         if isinstance(value, bytes):
             return base64.b64encode(value).decode()
         if isinstance(value, dict | list):

@@ -190,6 +190,10 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
         return f"{col} IS NULL"
     if op == "notnull":
         return f"{col} IS NOT NULL"
+    if op == "isEmpty":
+        return f"cardinality({col}) = 0"
+    if op == "notEmpty":
+        return f"cardinality({col}) > 0"
     if c.other is not None:
         other = column(alias, c.other.column)
         return f"{col} {op} {other}"
@@ -231,10 +235,6 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
         return f"{col} @> {b.param(c.value)}"
     if op == "hasSome":
         return f"{col} && {b.param(c.value)}"
-    if op == "isEmpty":
-        return f"cardinality({col}) = 0"
-    if op == "notEmpty":
-        return f"cardinality({col}) > 0"
     return f"{col} {op} {b.param(c.value)}"
 
 

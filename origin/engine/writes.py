@@ -267,6 +267,8 @@ class WriteCompiler:
         then = tuple(self.steps)
         self.steps = []
         created = self.create(model, arg["create"], f"{path}.create", fixed=fixed)
+        if link_to is not None and link_to[0].joined().kind == "m2m":
+            self.join_rows(link_to[0], link_to[1], created)
         self.steps.append(Rebind(result, created))
         otherwise = tuple(self.steps)
         self.steps = outer

@@ -37,10 +37,13 @@ def user_facing(exc: BreakwaterError) -> dict[str, Any]:
     """One entry of `errors[]` the way the 6.x client reads it."""
     # The database's own fields (`meta.database`) are for our fronts' logs, not Prisma's meta.
     meta = {k: v for k, v in exc.meta.items() if k != "database"}
-    return {
-        "error": f"PrismaClientKnownRequestError: {exc.message}",
-        "user_facing_error": {"is_panic": False, "message": exc.message, "meta": meta, "error_code": exc.code},
-    }
+    facing: dict[str, Any] = {"is_panic": False, "message": exc.message, "meta": meta, "error_code": exc.code}
+    if exc.code in ("P2009", "P2012"):
+        # The 6.x client renders these from a structured `meta` of its own; without one it fails.
+        # Leaving the code out makes it a PrismaClientUnknownRequestError carrying our message.
+        del facing["error_code"]
+    name = "PrismaClientKnownRequestError" if "error_code" in facing else "Error"
+    return {"error": f"{name}: {exc.message}", "user_facing_error": facing}
 
 
 def known_error(exc: BreakwaterError) -> Response:

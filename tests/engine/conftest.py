@@ -35,7 +35,9 @@ async def rich_db(pg_database: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-def query(model: str | None, action: str, arguments: dict[str, Any] | None = None, selection: Any = None) -> Any:
+def query(
+    model: str | None, action: str, arguments: dict[str, Any] | None = None, selection: Any = None
+) -> Any:
     return parse(
         {
             "modelName": model,
@@ -49,7 +51,9 @@ def query(model: str | None, action: str, arguments: dict[str, Any] | None = Non
 def run(rich_db: asyncpg.Connection, rich_schema: Schema) -> Run:
     """`await run(model, action, arguments, selection)` → the operation's result value."""
 
-    async def go(model: str | None, action: str, arguments: dict[str, Any] | None = None, selection: Any = None) -> Any:
+    async def go(
+        model: str | None, action: str, arguments: dict[str, Any] | None = None, selection: Any = None
+    ) -> Any:
         outcome = await engine.run(rich_schema, query(model, action, arguments, selection), rich_db)
         return outcome.value()
 

@@ -33,7 +33,9 @@ def generate_client(schema: str) -> Path:
     staging = folder.with_name(digest + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    text = schema.replace('provider = "prisma-client-js"', 'provider = "prisma-client-js"\n  output   = "./client"', 1)
+    text = schema.replace(
+        'provider = "prisma-client-js"', 'provider = "prisma-client-js"\n  output   = "./client"', 1
+    )
     (staging / "schema.prisma").write_text(text)
     env = {
         **os.environ,
@@ -43,7 +45,13 @@ def generate_client(schema: str) -> Path:
         "CHECKPOINT_DISABLE": "1",
     }
     subprocess.run(
-        [str(HERE / "node_modules" / ".bin" / "prisma"), "generate", "--no-engine", "--schema", str(staging / "schema.prisma")],
+        [
+            str(HERE / "node_modules" / ".bin" / "prisma"),
+            "generate",
+            "--no-engine",
+            "--schema",
+            str(staging / "schema.prisma"),
+        ],
         cwd=HERE,
         env=env,
         check=True,

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.e2e
 
 CAPTURES = Path("/work/shared/protocol/captures/prisma6-client.jsonl")
 if not CAPTURES.exists():
-    CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "protocol" / "captures" / "prisma6-client.jsonl"
+    CAPTURES = (
+        Path(__file__).resolve().parents[3] / "shared" / "protocol" / "captures" / "prisma6-client.jsonl"
+    )
 
 BLOG = """
 CREATE TABLE "User" (id SERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT);
@@ -68,10 +70,16 @@ async def test_the_recorded_prisma6_session_gets_the_answers_the_client_accepted
             path = entry["path"]
             for theirs, ours in tx_ids.items():
                 path = path.replace(theirs, ours)
-            headers = {k: v for k, v in entry["req_headers"].items() if k.lower() not in ("host", "content-length")}
+            headers = {
+                k: v for k, v in entry["req_headers"].items() if k.lower() not in ("host", "content-length")
+            }
             headers["Authorization"] = f"Bearer {blog.api_key}"
             body = entry["req_body"]
-            content = b"" if body is None else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+            content = (
+                b""
+                if body is None
+                else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+            )
             response = await edge.request(entry["method"], path, content=content, headers=headers)
             assert response.status_code == entry["status"], (path, response.text)
             if entry["resp_body"] is None:
@@ -80,7 +88,10 @@ async def test_the_recorded_prisma6_session_gets_the_answers_the_client_accepted
             if path.endswith("/transaction/start"):
                 tx_ids[entry["resp_body"]["id"]] = answer["id"]
                 prefix = str(edge.base_url).rstrip("/")
-                assert answer["data-proxy"]["endpoint"] == f"{prefix}{path.rsplit('/transaction/start', 1)[0]}/itx/{answer['id']}"
+                assert (
+                    answer["data-proxy"]["endpoint"]
+                    == f"{prefix}{path.rsplit('/transaction/start', 1)[0]}/itx/{answer['id']}"
+                )
                 continue
             expected = normalize(entry["resp_body"], {})
             got = normalize(answer, tx_ids)
