@@ -215,7 +215,7 @@ def _compile_write(
         _require(args, {"where"}, {"where"}, action)
         unique = unique_filter(schema, model, args["where"])
         b = Builder(schema)
-        c.wrote(model)
+        c.wrote(model, deleting=True)
         sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {render_filter(b, unique, 't')} RETURNING {ident('t')}.*"
         expect = Expect(
             "P2025",
@@ -240,7 +240,7 @@ def _compile_write(
             )
         else:
             condition = render_filter(b, many, "t") if many is not None else "TRUE"
-        c.wrote(model)
+        c.wrote(model, deleting=action == "deleteMany")
         if action == "deleteMany":
             sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
             steps = (Statement(sql, tuple(b.sources), count=True),)

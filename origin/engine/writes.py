@@ -69,9 +69,10 @@ class WriteCompiler:
     def builder(self) -> Builder:
         return Builder(self.schema)
 
-    def wrote(self, model: Model) -> None:
+    def wrote(self, model: Model, *, deleting: bool = False) -> None:
         self.written.add(model.name)
-        self.written.update(cascades(self.schema, model))
+        if deleting:
+            self.written.update(cascades(self.schema, model))
 
     # --- scalar data ------------------------------------------------------------------------------
 
@@ -521,7 +522,7 @@ class WriteCompiler:
         planned = plan_where(self.schema, target, item.get("where"), f"{path}.where")
         if planned is not None:
             condition += f" AND {render_filter(b, planned, 't')}"
-        self.wrote(target)
+        self.wrote(target, deleting=delete)
         if delete:
             sql = f"DELETE FROM {model_table(target)} AS {ident('t')} WHERE {condition}"
         else:
@@ -548,7 +549,7 @@ class WriteCompiler:
                 )
                 if planned is not None:
                     condition += f" AND {render_filter(b, planned, 't')}"
-            self.wrote(target)
+            self.wrote(target, deleting=True)
             expect = Expect(
                 "P2017" if rel.is_list else "P2025",
                 f"The records for relation `{rel.relation_name}` between the `{model.name}` and `{target.name}` models are not connected."
@@ -628,6 +629,7 @@ class WriteCompiler:
             for f in model.fields.values():
                 if f.updated_at and f.name not in names and assigned:
                     assigned.append((f, b.param(Generated("now", (f.native_type or "").lower()))))
+        self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
         return ", ".join(f"{ident(f.column)} = {expr}" for f, expr in assigned)
 
     def update_record(self, model: Model, current: str, data: Any, path: str) -> str:
@@ -778,6 +780,24 @@ def default_source(f: ScalarField) -> Source | None:
     return None
 
 
+def _on_delete(schema: Schema, owner: Model, rel: RelationField) -> str:
+    if rel.on_delete:
+        return rel.on_delete
+    # Prisma's defaults: SetNull for an optional relation, Restrict for a required one.
+    return "Restrict" if any(owner.fields[f].required for f in rel.fields) else "SetNull"
+
+
+def referencing(schema: Schema, model: Model, changed: set[str]) -> set[str]:
+    """Models whose foreign keys follow an update of `changed` fields of `model` (onUpdate, default Cascade)."""
+    found = set()
+    for other in schema.models.values():
+        for rel in other.relations.values():
+            if rel.target == model.name and rel.fields and set(rel.references) & changed:
+                if (rel.on_update or "Cascade") in ("Cascade", "SetNull", "SetDefault"):
+                    found.add(other.name)
+    return found
+
+
 def cascades(schema: Schema, model: Model, seen: set[str] | None = None) -> set[str]:
     """Models whose rows change when rows of `model` are deleted (onDelete Cascade / SetNull / SetDefault)."""
     seen = seen if seen is not None else set()
@@ -785,7 +805,10 @@ def cascades(schema: Schema, model: Model, seen: set[str] | None = None) -> set[
         for rel in other.relations.values():
             if rel.target != model.name or not rel.fields:
                 continue
-            if rel.on_delete in ("Cascade", "SetNull", "SetDefault") and other.name not in seen:
+            if (
+                _on_delete(schema, other, rel) in ("Cascade", "SetNull", "SetDefault")
+                and other.name not in seen
+            ):
                 seen.add(other.name)
                 cascades(schema, other, seen)
         for rel in other.relations.values():
