@@ -122,7 +122,7 @@ class Operation:
         unwrap: Callable[[Any], Any] | None = None,
     ) -> None:
         self.client = client
-        self.body = {
+        self.body: dict[str, Any] = {
             "modelName": model,
             "action": action,
             "query": {"arguments": arguments, "selection": sel},
@@ -450,7 +450,8 @@ class Client(_Models):
     def transaction(
         self, *, max_wait: int = 2000, timeout: int = 5000, isolation_level: str | None = None
     ) -> Transaction:
-        """`async with db.transaction() as tx:` an interactive transaction; commits unless the block raises."""
+        """`async with db.transaction() as tx:` an interactive transaction; it commits unless the block
+        raises."""
         return Transaction(self, max_wait, timeout, isolation_level)
 
     async def run_in_transaction(self, work: Callable[[Transaction], Awaitable[Any]], **options: Any) -> Any:

@@ -151,6 +151,7 @@ def _compile_write(
 ) -> Program:
     c = WriteCompiler(schema)
     read_models: set[str] = {model.name}
+    table, t = model_table(model), ident("t")
     output = "one"
     if action == "createOne":
         _require(args, {"data"}, {"data"}, action)
@@ -187,9 +188,9 @@ def _compile_write(
             sets = c.set_clause(b, model, data, "data")
             condition = render_filter(b, where, "t")
             if sets:
-                sql = f"UPDATE {model_table(model)} AS {ident('t')} SET {sets} WHERE {condition} RETURNING {ident('t')}.*"
+                sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
             else:
-                sql = f"SELECT {ident('t')}.* FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1"
+                sql = f"SELECT {t}.* FROM {table} AS {t} WHERE {condition} LIMIT 1"
             steps = (
                 _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
             )
@@ -216,7 +217,8 @@ def _compile_write(
         unique = unique_filter(schema, model, args["where"])
         b = Builder(schema)
         c.wrote(model, deleting=True)
-        sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {render_filter(b, unique, 't')} RETURNING {ident('t')}.*"
+        condition = render_filter(b, unique, "t")
+        sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
         expect = Expect(
             "P2025",
             NOT_FOUND + "Record to delete does not exist.",
@@ -281,7 +283,8 @@ def _selection_reads(schema: Schema, model: Model, selection: Any) -> set[str]:
 def _find_for_update(c: WriteCompiler, model: Model, where: Any, expect: Expect | None) -> str:
     b = Builder(c.schema)
     bound = c.name()
-    sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {render_filter(b, where, 't')} LIMIT 1 FOR UPDATE"
+    condition = render_filter(b, where, "t")
+    sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE"
     c.steps.append(Statement(sql, tuple(b.sources), bind=bound, expect=expect))
     return bound
 

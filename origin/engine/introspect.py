@@ -45,9 +45,11 @@ _FOREIGN_KEYS = """
 SELECT con.conname, src.relname AS table_name, dst.relname AS target_table,
        con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
        array(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+             ORDER BY k.ord) AS columns,
        array(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord) AS refs
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+             ORDER BY k.ord) AS refs
 FROM pg_constraint con
 JOIN pg_class src ON src.oid = con.conrelid
 JOIN pg_class dst ON dst.oid = con.confrelid
@@ -217,9 +219,7 @@ def _relations(
             on_update=_ACTIONS.get(row["on_update"]),
         )
         unique = cols in source.unique_criteria()
-        back = _field_name(
-            target, source.name if not unique or source.name in target.relations else source.name
-        )
+        back = _field_name(target, source.name)
         if back == forward and target is source:
             back = _field_name(target, f"{source.name}_by_{forward}")
         target.relations[back] = RelationField(

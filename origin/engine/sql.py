@@ -209,7 +209,10 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
         if op == "json_like":
             return f"(jsonb_typeof({col}) = 'string' AND ({col} #>> '{{}}') LIKE {b.param(c.value)})"
         if op == "array_contains":
-            return f"(jsonb_typeof({col}) = 'array' AND {col} @> (CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} ELSE jsonb_build_array({value}) END))"
+            wanted = (
+                f"CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} ELSE jsonb_build_array({value}) END"
+            )
+            return f"(jsonb_typeof({col}) = 'array' AND {col} @> ({wanted}))"
         if op == "array_starts_with":
             return f"(jsonb_typeof({col}) = 'array' AND {col} -> 0 = {value})"
         if op == "array_ends_with":
@@ -330,7 +333,8 @@ def nested_json(b: Builder, read: ReadPlan, parent: str) -> str:
             where += f" AND {render_filter(b, read.filter, child)}"
         return f"(SELECT {body} FROM {model_table(read.model)} AS {ident(child)} WHERE {where} LIMIT 1)"
     rows = rows_query(b, read, child, extra=condition)
-    return f"(SELECT coalesce(json_agg(s.j{' ORDER BY s.n DESC' if read.reverse else ''}), '[]'::json) FROM ({rows}) AS s)"
+    ordering = " ORDER BY s.n DESC" if read.reverse else ""
+    return f"(SELECT coalesce(json_agg(s.j{ordering}), '[]'::json) FROM ({rows}) AS s)"
 
 
 def rows_query(
@@ -351,7 +355,8 @@ def rows_query(
         partition = ", ".join(column(alias, f.column) for f in read.distinct)
         window_order = f" ORDER BY {order_sql}" if order_sql else ""
         src = (
-            f"(SELECT {ident(alias)}.*, row_number() OVER (PARTITION BY {partition}{window_order}) AS __bw_rn "
+            f"(SELECT {ident(alias)}.*, "
+            f"row_number() OVER (PARTITION BY {partition}{window_order}) AS __bw_rn "
             f"FROM {src} AS {ident(alias)}{inner_where})"
         )
         conditions = [f"{ident(alias)}.__bw_rn = 1"]
@@ -374,7 +379,8 @@ def _cursor(b: Builder, read: ReadPlan, alias: str) -> str:
     """Rows at or after the cursor record in the query's order (lexicographic over the order terms)."""
     assert read.cursor_where is not None
     c = b.alias()
-    cursor_row = f"(SELECT * FROM {model_table(read.model)} AS {ident(c)} WHERE {render_filter(b, read.cursor_where, c)} LIMIT 1)"
+    found = render_filter(b, read.cursor_where, c)
+    cursor_row = f"(SELECT * FROM {model_table(read.model)} AS {ident(c)} WHERE {found} LIMIT 1)"
     terms = [o for o in read.order if o.field is not None and not o.path and not o.aggregate]
     if not terms:
         return "TRUE"

@@ -363,15 +363,17 @@ class WriteCompiler:
         joined = rel.joined()
         if joined.kind == "m2m":
             j = ident("j")
+            this = b.param(Bound(parent, owner.fields[joined.this_key].column))
+            other = column(alias, target.fields[joined.other_key].column)
             return (
                 f"EXISTS (SELECT 1 FROM {table(joined.join_schema, joined.join_table)} AS {j} WHERE "
-                f"{j}.{ident(joined.this_column)} = {b.param(Bound(parent, owner.fields[joined.this_key].column))} "
-                f"AND {j}.{ident(joined.other_column)} = {column(alias, target.fields[joined.other_key].column)})"
+                f"{j}.{ident(joined.this_column)} = {this} AND {j}.{ident(joined.other_column)} = {other})"
             )
-        return " AND ".join(
-            f"{column(alias, target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
-            for mine, theirs in joined.pairs
-        )
+        conditions = []
+        for mine, theirs in joined.pairs:
+            value = b.param(Bound(parent, owner.fields[mine].column))
+            conditions.append(f"{column(alias, target.fields[theirs].column)} = {value}")
+        return " AND ".join(conditions)
 
     def join_rows(self, rel: RelationField, parent: str, child: str) -> None:
         joined = rel.joined()
@@ -435,15 +437,18 @@ class WriteCompiler:
         if joined.kind == "m2m":
             b = self.builder()
             owner = self.schema.models[rel.owner]
+            j = ident("j")
+            this = b.param(Bound(parent, owner.fields[joined.this_key].column))
             sql = (
-                f"DELETE FROM {table(joined.join_schema, joined.join_table)} AS {ident('j')} WHERE "
-                f"{ident('j')}.{ident(joined.this_column)} = {b.param(Bound(parent, owner.fields[joined.this_key].column))}"
+                f"DELETE FROM {table(joined.join_schema, joined.join_table)} AS {j} "
+                f"WHERE {j}.{ident(joined.this_column)} = {this}"
             )
             if not everything and arg is not True:
                 items = _items(arg, path)
                 conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
+                key = column("t", target.fields[joined.other_key].column)
                 sql += (
-                    f" AND {ident('j')}.{ident(joined.other_column)} IN (SELECT {column('t', target.fields[joined.other_key].column)} "
+                    f" AND {j}.{ident(joined.other_column)} IN (SELECT {key} "
                     f"FROM {model_table(target)} AS {ident('t')} WHERE {' OR '.join(conds)})"
                 )
             self.written.update({model.name, target.name})
@@ -495,14 +500,8 @@ class WriteCompiler:
             if planned is not None:
                 condition += f" AND {render_filter(b, planned, 't')}"
         found = self.name()
-        expect = Expect(
-            "P2025",
-            NOT_FOUND
-            + f"No '{target.name}' record was found for a nested update on relation '{rel.relation_name}'.",
-            {
-                "cause": f"No '{target.name}' record was found for a nested update on relation '{rel.relation_name}'."
-            },
-        )
+        cause = f"No '{target.name}' record was found for a nested update on relation '{rel.relation_name}'."
+        expect = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
         self.steps.append(
             self.statement(
                 b,
@@ -550,14 +549,16 @@ class WriteCompiler:
                 if planned is not None:
                     condition += f" AND {render_filter(b, planned, 't')}"
             self.wrote(target, deleting=True)
-            expect = Expect(
-                "P2017" if rel.is_list else "P2025",
-                f"The records for relation `{rel.relation_name}` between the `{model.name}` and `{target.name}` models are not connected."
-                if rel.is_list
-                else NOT_FOUND
-                + f"No '{target.name}' record was found for a nested delete on relation '{rel.relation_name}'.",
-                {"relation_name": rel.relation_name, "parent_name": model.name, "child_name": target.name},
-            )
+            if rel.is_list:
+                message = (
+                    f"The records for relation `{rel.relation_name}` between the `{model.name}` and "
+                    f"`{target.name}` models are not connected."
+                )
+            else:
+                cause = f"No '{target.name}' record was found for a nested delete on relation "
+                message = NOT_FOUND + cause + f"'{rel.relation_name}'."
+            meta = {"relation_name": rel.relation_name, "parent_name": model.name, "child_name": target.name}
+            expect = Expect("P2017" if rel.is_list else "P2025", message, meta)
             sql = f"DELETE FROM {model_table(target)} AS {ident('t')} WHERE {condition} RETURNING 1"
             self.steps.append(self.statement(b, sql, expect=expect))
 
@@ -656,7 +657,8 @@ class WriteCompiler:
                 for k in model.identity()
             )
             updated = self.name()
-            sql = f"UPDATE {model_table(model)} AS {ident('t')} SET {sets} WHERE {where} RETURNING {ident('t')}.*"
+            t = ident("t")
+            sql = f"UPDATE {model_table(model)} AS {t} SET {sets} WHERE {where} RETURNING {t}.*"
             self.steps.append(self.statement(b, sql, bind=updated))
         for rel, ops, at in after:
             self.nested(model, rel, updated, ops, at, creating=False)
@@ -788,7 +790,8 @@ def _on_delete(schema: Schema, owner: Model, rel: RelationField) -> str:
 
 
 def referencing(schema: Schema, model: Model, changed: set[str]) -> set[str]:
-    """Models whose foreign keys follow an update of `changed` fields of `model` (onUpdate, default Cascade)."""
+    """Models whose foreign keys follow an update of `changed` fields of `model` (onUpdate; Cascade
+    by default)."""
     found = set()
     for other in schema.models.values():
         for rel in other.relations.values():

@@ -23,8 +23,8 @@ async def test_every_scalar_type_comes_back_tagged(pg_database: str) -> None:
             CREATE TYPE role AS ENUM ('ADMIN', 'USER');
             CREATE TABLE things (id bigint PRIMARY KEY, at timestamptz, day date, price numeric(10,2),
                                  ratio float8, meta jsonb, blob bytea, role role, tags text[], ok boolean);
-            INSERT INTO things VALUES (1, '2024-05-06T07:08:09.123Z', '2024-05-06', 12.30, 0.5, '{"a":[1,"x"]}',
-                                       'hi', 'ADMIN', '{a,b}', true);
+            INSERT INTO things VALUES (1, '2024-05-06T07:08:09.123Z', '2024-05-06', 12.30, 0.5,
+                                       '{"a":[1,"x"]}', 'hi', 'ADMIN', '{a,b}', true);
         """)
         schema = await introspect(conn)
         where = {"where": {"id": {"$type": "BigInt", "value": "1"}}}
@@ -143,8 +143,8 @@ async def test_raw_queries_bind_by_type_and_report_columns(run: Run) -> None:
         None,
         "queryRaw",
         {
-            "query": "SELECT id, email, $1::bigint AS big, $2::numeric AS dec, $3::bytea AS b, now() > $4 AS past "
-            "FROM users WHERE id = $5",
+            "query": "SELECT id, email, $1::bigint AS big, $2::numeric AS dec, $3::bytea AS b, "
+            "now() > $4 AS past FROM users WHERE id = $5",
             "parameters": '[{"prisma__type":"bigint","prisma__value":"9007199254740993"},'
             '{"prisma__type":"decimal","prisma__value":"1.50"},{"prisma__type":"bytes","prisma__value":"aGk="},'
             '{"prisma__type":"date","prisma__value":"2000-01-01T00:00:00.000Z"},1]',

@@ -218,7 +218,8 @@ def test_an_upsert_branches_on_the_locked_row() -> None:
             "IF r0",
             [
                 (
-                    'UPDATE "public"."users" AS "t" SET "display_name" = $1 WHERE "t"."id" = $2 RETURNING "t".*',
+                    'UPDATE "public"."users" AS "t" SET "display_name" = $1 WHERE "t"."id" = $2 '
+                    'RETURNING "t".*',
                     ["b", "<r0.id>"],
                 ),
                 ("SET r1 = r2",),

@@ -273,7 +273,8 @@ EXPECTED: dict[str, Any] = {
             "error": {
                 "name": "PrismaClientUnknownRequestError",
                 "code": None,
-                "message": "Error: Invalid value for argument `where.email.contains`: expected a String, got 5.",
+                "message": "Error: Invalid value for argument `where.email.contains`: "
+                "expected a String, got 5.",
             }
         },
     },
