@@ -55,7 +55,7 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> Non
     if isinstance(node, dict):
         if len(node) == 2 and "$type" in node and "value" in node:
             tag = node["$type"]
-            if structural or tag in _STRUCTURAL_TAGS or not isinstance(tag, str):
+            if structural or not isinstance(tag, str) or tag in _STRUCTURAL_TAGS:
                 out.append(_literal(node))
             else:
                 leaves.append(node["value"])
@@ -116,7 +116,7 @@ def _skeleton(node: Any, counter: list[int], structural: bool) -> Any:
     if isinstance(node, dict):
         if len(node) == 2 and "$type" in node and "value" in node:
             tag = node["$type"]
-            if structural or tag in _STRUCTURAL_TAGS or not isinstance(tag, str):
+            if structural or not isinstance(tag, str) or tag in _STRUCTURAL_TAGS:
                 return node
             return {"$type": tag, "value": _next(counter, tag)}
         out: dict[str, Any] = {}

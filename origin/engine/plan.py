@@ -191,7 +191,7 @@ def count_source(node: Any, path: str) -> Source:
     raise fail(f"`{path}` must be a non-negative integer.", path)
 
 
-def _items(node: Any, path: str) -> list[Any]:
+def items_of(node: Any, path: str) -> list[Any]:
     if isinstance(node, dict):
         return [node]
     if isinstance(node, list):
@@ -199,7 +199,7 @@ def _items(node: Any, path: str) -> list[Any]:
     raise fail(f"`{path}` takes an object or a list of objects.", path)
 
 
-def _is_null_marker(node: Any) -> str:
+def null_marker(node: Any) -> str:
     if isinstance(node, dict) and node.get("$type") == "Enum" and len(node) == 2:
         return str(node.get("value"))
     return ""
@@ -217,7 +217,7 @@ def plan_where(schema: Schema, model: Model, where: Any, path: str = "where") ->
     for key, value in where.items():
         at = f"{path}.{key}"
         if key in ("AND", "OR", "NOT"):
-            parts = [plan_where(schema, model, w, at) for w in _items(value, at)]
+            parts = [plan_where(schema, model, w, at) for w in items_of(value, at)]
             subs = tuple(p if p is not None else Constant(True) for p in parts)
             if key == "AND":
                 items.append(All(subs))
@@ -348,7 +348,7 @@ def _compare(
     def compare(sql_op: str, value: Source | None = None, **extra: Any) -> Compare:
         return Compare(f, sql_op, value, insensitive, jpath, aggregate=aggregate, **extra)
 
-    marker = _is_null_marker(operand)
+    marker = null_marker(operand)
     if f.type == "Json" and marker:
         if op not in ("equals", "not"):
             raise fail(f"`{marker}` can only be compared with equals / not.", path)
@@ -806,7 +806,7 @@ def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter
     for key, value in having.items():
         at = f"{path}.{key}"
         if key in ("AND", "OR", "NOT"):
-            subs = tuple(_plan_having(schema, model, h, at) or Constant(True) for h in _items(value, at))
+            subs = tuple(_plan_having(schema, model, h, at) or Constant(True) for h in items_of(value, at))
             items.append(
                 All(subs)
                 if key == "AND"

@@ -15,12 +15,13 @@ from typing import Any
 from .fingerprint import Slot
 from .params import Bound, Const, Generated, Source
 from .plan import (
+    All,
     Compare,
     Filter,
     ReadPlan,
-    _is_null_marker,
-    _items,
     fail,
+    items_of,
+    null_marker,
     plan_selection,
     plan_where,
     unique_filter,
@@ -77,7 +78,7 @@ class WriteCompiler:
     # --- scalar data ------------------------------------------------------------------------------
 
     def scalar_value(self, model: Model, f: ScalarField, value: Any, path: str) -> Source:
-        marker = _is_null_marker(value)
+        marker = null_marker(value)
         if marker:
             if f.type != "Json":
                 raise fail(f"`{marker}` only applies to Json fields.", path)
@@ -301,7 +302,7 @@ class WriteCompiler:
             ):
                 raise fail(f"`{op}` is not available when creating (`{at}`).", at)
             if op == "create":
-                for i, item in enumerate(_items(arg, at) if rel.is_list else [arg]):
+                for i, item in enumerate(items_of(arg, at) if rel.is_list else [arg]):
                     created = self.create(
                         target,
                         item,
@@ -320,11 +321,11 @@ class WriteCompiler:
                     target, arg["data"], f"{at}.data", bool(arg.get("skipDuplicates")), fixed=child_fixed
                 )
             elif op == "connect":
-                for item in _items(arg, at) if rel.is_list else [arg]:
+                for item in items_of(arg, at) if rel.is_list else [arg]:
                     found = self.find_one(target, item, at, connect_expect(model, rel, target))
                     self.connect_existing(rel, parent, found)
             elif op == "connectOrCreate":
-                for item in _items(arg, at) if rel.is_list else [arg]:
+                for item in items_of(arg, at) if rel.is_list else [arg]:
                     self.connect_or_create(target, item, at, fixed=child_fixed, link_to=(rel, parent))
             elif op == "disconnect":
                 self.disconnect(model, rel, parent, arg, at)
@@ -336,18 +337,18 @@ class WriteCompiler:
                     found = self.find_one(target, item, at, connect_expect(model, rel, target))
                     self.connect_existing(rel, parent, found)
             elif op == "update":
-                for item in _items(arg, at) if rel.is_list else [arg]:
+                for item in items_of(arg, at) if rel.is_list else [arg]:
                     self.nested_update(model, rel, parent, item, at)
             elif op == "updateMany":
-                for item in _items(arg, at):
+                for item in items_of(arg, at):
                     self.nested_many(rel, parent, item, at, delete=False)
             elif op == "deleteMany":
-                for item in _items(arg, at) if not isinstance(arg, bool) else [{}]:
+                for item in items_of(arg, at) if not isinstance(arg, bool) else [{}]:
                     self.nested_many(rel, parent, {"where": item}, at, delete=True)
             elif op == "delete":
                 self.nested_delete(model, rel, parent, arg, at)
             elif op == "upsert":
-                for item in _items(arg, at) if rel.is_list else [arg]:
+                for item in items_of(arg, at) if rel.is_list else [arg]:
                     self.nested_upsert(model, rel, parent, item, at)
 
     def child_fixed(self, model: Model, rel: RelationField, parent: str) -> dict[str, Source]:
@@ -444,7 +445,7 @@ class WriteCompiler:
                 f"WHERE {j}.{ident(joined.this_column)} = {this}"
             )
             if not everything and arg is not True:
-                items = _items(arg, path)
+                items = items_of(arg, path)
                 conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
                 key = column("t", target.fields[joined.other_key].column)
                 sql += (
@@ -463,7 +464,7 @@ class WriteCompiler:
         sets = ", ".join(f"{ident(f.column)} = NULL" for f in fk_fields)
         where = self.linked(b, rel, parent, "t")
         if not everything and arg is not True:
-            items = _items(arg, path)
+            items = items_of(arg, path)
             where += (
                 " AND ("
                 + " OR ".join(
@@ -534,7 +535,7 @@ class WriteCompiler:
 
     def nested_delete(self, model: Model, rel: RelationField, parent: str, arg: Any, path: str) -> None:
         target = self.schema.models[rel.target]
-        items: list[Any] = [None] if arg is True else (_items(arg, path) if rel.is_list else [arg])
+        items: list[Any] = [None] if arg is True else (items_of(arg, path) if rel.is_list else [arg])
         if arg is False:
             return
         for where in items:
@@ -704,7 +705,7 @@ class WriteCompiler:
         fixed: dict[str, Source] | None = None,
         returning: bool = False,
     ) -> Statement:
-        rows = _items(data, path)
+        rows = items_of(data, path)
         self.wrote(model)
         fixed = fixed or {}
         b = self.builder()
@@ -827,8 +828,6 @@ def identity_read(schema: Schema, model: Model, selection: Any, bound: str, path
     conditions: list[Filter] = [
         Compare(model.fields[k], "=", Bound(bound, model.fields[k].column)) for k in model.identity()
     ]
-    from .plan import All
-
     read.filter = All(tuple(conditions)) if len(conditions) > 1 else conditions[0]
     return read
 

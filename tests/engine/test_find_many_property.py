@@ -1,5 +1,5 @@
 """Property: findMany over a seeded table returns exactly what an independent Python evaluation of the
-same where / orderBy / take / skip returns (SQL's three-valued logic, Postgres' null ordering)."""
+same where / orderBy / take / skip / cursor returns (SQL's three-valued logic, Postgres' null ordering)."""
 
 from __future__ import annotations
 
@@ -195,10 +195,18 @@ class _Reversed:
         return isinstance(other, _Reversed) and self.value == other.value
 
 
-def expected(w: dict[str, Any], order: list[dict[str, Any]], take: int | None, skip: int | None) -> list[int]:
+def expected(
+    w: dict[str, Any],
+    order: list[dict[str, Any]],
+    take: int | None,
+    skip: int | None,
+    cursor: int | None = None,
+) -> list[int]:
     rows = [r for r in ROWS if evaluate(r, w) is True]
     rows.sort(key=order_key([*order, {"id": {"sort": "asc"}}]))
     ids = [r["id"] for r in rows]
+    if cursor is not None:  # only with the id order: the cursor row's position, inclusive
+        ids = [i for i in ids if (i <= cursor if take is not None and take < 0 else i >= cursor)]
     skip = skip or 0
     if take is None:
         return ids[skip:]
@@ -235,6 +243,7 @@ def seeded(pg_database: str) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncp
     order=st.lists(order_term, max_size=2),
     take=st.one_of(st.none(), st.integers(-6, 6)),
     skip=st.one_of(st.none(), st.integers(0, 5)),
+    cursor=st.one_of(st.none(), st.integers(1, 45)),
 )
 def test_find_many_agrees_with_an_independent_evaluation(
     seeded: tuple[asyncio.AbstractEventLoop, asyncpg.Connection, Schema],
@@ -242,9 +251,14 @@ def test_find_many_agrees_with_an_independent_evaluation(
     order: list[dict[str, Any]],
     take: int | None,
     skip: int | None,
+    cursor: int | None,
 ) -> None:
     loop, conn, schema = seeded
     arguments: dict[str, Any] = {"where": w, "orderBy": [*order, {"id": "asc"}]}
+    if order:
+        cursor = None
+    if cursor is not None:
+        arguments["cursor"] = {"id": cursor}
     if take is not None:
         arguments["take"] = take
     if skip is not None:
@@ -257,4 +271,8 @@ def test_find_many_agrees_with_an_independent_evaluation(
         }
     )
     outcome = loop.run_until_complete(engine.run(schema, query, conn))
-    assert [r["id"] for r in outcome.value()] == expected(w, order, take, skip)
+    found = [r["id"] for r in outcome.value()]
+    if cursor is not None and cursor > len(ROWS):
+        assert found == []  # a cursor on a missing record finds nothing, as in Prisma
+    else:
+        assert found == expected(w, order, take, skip, cursor)
