@@ -184,3 +184,73 @@ async def test_two_tenants_with_the_same_query_shape_never_share_compiled_sql() 
     program_b, _ = prepare(b, query("User", "findUnique", {"where": {"id": 1}}))
     assert "a_users" in str(program_a.steps) and "b_users" in str(program_b.steps)
     assert cache_of(a) is not cache_of(b)
+
+
+async def test_nested_relation_operations_on_optional_and_to_one_relations(run: Run) -> None:
+    now = {"createdAt": {"$type": "DateTime", "value": "2024-01-01T00:00:00.000Z"}}
+    boss = await run("User", "createOne", {"data": {"email": "boss@x.io", **now}}, {"id": True})
+    for email in ("a@x.io", "b@x.io", "c@x.io"):
+        await run("User", "createOne", {"data": {"email": email}})
+    reports = {
+        "email": True,
+        "reports": {"arguments": {"orderBy": {"email": "asc"}}, "selection": {"email": True}},
+    }
+
+    async def update(data: dict[str, Any]) -> Any:
+        return await run("User", "updateOne", {"where": {"id": boss["id"]}, "data": data}, reports)
+
+    assert (await update({"reports": {"connect": [{"email": "a@x.io"}, {"email": "b@x.io"}]}}))[
+        "reports"
+    ] == [
+        {"email": "a@x.io"},
+        {"email": "b@x.io"},
+    ]
+    assert (await update({"reports": {"disconnect": [{"email": "a@x.io"}]}}))["reports"] == [
+        {"email": "b@x.io"}
+    ]
+    assert (await update({"reports": {"set": [{"email": "c@x.io"}]}}))["reports"] == [{"email": "c@x.io"}]
+    made = await update(
+        {"reports": {"connectOrCreate": {"where": {"email": "d@x.io"}, "create": {"email": "d@x.io"}}}}
+    )
+    assert made["reports"] == [{"email": "c@x.io"}, {"email": "d@x.io"}]
+    profile = {"email": True, "profile": {"arguments": {}, "selection": {"bio": True}}}
+    upserts = [
+        await run(
+            "User",
+            "updateOne",
+            {
+                "where": {"email": "a@x.io"},
+                "data": {"profile": {"upsert": {"create": {"bio": bio}, "update": {"bio": bio}}}},
+            },
+            profile,
+        )
+        for bio in ("new", "changed")
+    ]
+    assert [u["profile"] for u in upserts] == [{"bio": "new"}, {"bio": "changed"}]
+    assert (
+        await run(
+            "User",
+            "updateOne",
+            {"where": {"email": "a@x.io"}, "data": {"profile": {"delete": True}}},
+            profile,
+        )
+    )["profile"] is None
+    with pytest.raises(QueryValidationError, match="violate the required relation"):
+        await run(
+            "User",
+            "updateOne",
+            {"where": {"email": "a@x.io"}, "data": {"posts": {"disconnect": [{"id": 1}]}}},
+        )
+    with pytest.raises(KnownRequestError) as info:
+        await run(
+            "User", "updateOne", {"where": {"email": "a@x.io"}, "data": {"posts": {"delete": [{"id": 99}]}}}
+        )
+    assert info.value.code == "P2017"
+    assert (
+        await run(
+            "User",
+            "findUnique",
+            {"where": {"email": "c@x.io"}},
+            {"manager": {"arguments": {}, "selection": {"email": True}}},
+        )
+    ) == {"manager": {"email": "boss@x.io"}}
