@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,14 @@ class Timings:
         self.samples: list[float] = []
         self.wall = 0.0
 
+    @staticmethod
+    def merge(runs: list[Timings]) -> Timings:
+        merged = Timings()
+        for run in runs:
+            merged.samples += run.samples
+            merged.wall += run.wall
+        return merged
+
     def line(self, label: str, baseline: Timings | None = None) -> str:
         ops = len(self.samples) / self.wall
         q = statistics.quantiles(self.samples, n=100)
@@ -144,34 +152,65 @@ async def in_process(dsn: str, ops: int, concurrency: int) -> None:
     pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
     async with pool.acquire() as conn:
         schema = await introspect(conn)  # the schema /v1 compiles against
-    print(f"(a) in-process, {ops} ops each, {concurrency} concurrent, one pool of {concurrency}")
+    print(f"(a) in-process, 3 rounds x {ops} ops each, {concurrency} concurrent, one pool of {concurrency}")
     for name, make in OPERATIONS.items():
+        rounds: dict[str, list[Timings]] = {"raw": [], "engine": []}
+        for round_ in range(4):  # alternate the two, so drift on a shared machine hits both alike
+            bodies = [make() for _ in range(ops)]
+            statements = []
+            for body in [make() for _ in range(ops)]:
+                # The baseline gets its SQL and values ready-made, outside the timing.
+                program, env = prepare(schema, parse(body))
+                statement = program.steps[0]
+                assert isinstance(statement, Statement)
+                statements.append((statement.sql, resolve(statement.params, env)))
+            engine_next, raw_next = iter(bodies), iter(statements)
 
-        async def via_engine(make: Callable[[], dict[str, Any]] = make) -> Any:
-            query = parse(make())
-            async with pool.acquire() as conn:
-                return (await engine.run(schema, query, conn)).json
+            async def via_engine(engine_next: Iterator[dict[str, Any]] = engine_next) -> Any:
+                query = parse(next(engine_next))
+                async with pool.acquire() as conn:
+                    return (await engine.run(schema, query, conn)).json
 
-        async def via_asyncpg(make: Callable[[], dict[str, Any]] = make) -> Any:
-            program, env = prepare(schema, parse(make()))  # only to get the same SQL and values
-            statement = program.steps[0]
-            assert isinstance(statement, Statement)
-            params = resolve(statement.params, env)
-            async with pool.acquire() as conn:
-                return await conn.fetchval(statement.sql, *params)
+            async def via_asyncpg(raw_next: Iterator[tuple[str, list[Any]]] = raw_next) -> Any:
+                sql, params = next(raw_next)
+                async with pool.acquire() as conn:
+                    return await conn.fetchval(sql, *params)
 
-        for _ in range(2):  # warm both paths (prepared statements, shape cache)
-            await load(200, concurrency, via_engine)
-            await load(200, concurrency, via_asyncpg)
-        raw = await load(ops, concurrency, via_asyncpg)
-        eng = await load(ops, concurrency, via_engine)
-        raw2 = await load(ops, concurrency, via_asyncpg)
-        raw.samples += raw2.samples
-        raw.wall += raw2.wall
+            engine_timings = await load(ops, concurrency, via_engine)
+            raw_timings = await load(ops, concurrency, via_asyncpg)
+            if round_ > 0:  # the first round warms prepared statements and the shape cache
+                rounds["engine"].append(engine_timings)
+                rounds["raw"].append(raw_timings)
+        raw, eng = Timings.merge(rounds["raw"]), Timings.merge(rounds["engine"])
         print(f" {name}")
-        print(raw.line("raw asyncpg (same SQL)"))
-        print(eng.line("engine", raw))
+        print(raw.line("raw asyncpg (same SQL, prepared)"))
+        print(eng.line("engine (parse → … → result)", raw))
+        added = await _overhead(pool, schema, make)
+        print(f"      sequential on one connection: the engine adds {added:.1f} µs per query")
     await pool.close()
+
+
+async def _overhead(pool: asyncpg.Pool, schema: Schema, make: Callable[[], dict[str, Any]]) -> float:
+    """Median latency of the engine minus that of raw asyncpg, one query at a time (less noisy)."""
+    n = 1500
+    bodies = [make() for _ in range(n)]
+    ready = []
+    for body in [make() for _ in range(n)]:
+        program, env = prepare(schema, parse(body))
+        statement = program.steps[0]
+        assert isinstance(statement, Statement)
+        ready.append((statement.sql, resolve(statement.params, env)))
+    eng: list[float] = []
+    raw: list[float] = []
+    async with pool.acquire() as conn:
+        for body, (sql, params) in zip(bodies, ready, strict=True):
+            start = time.perf_counter()
+            (await engine.run(schema, parse(body), conn)).json  # noqa: B018
+            eng.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            await conn.fetchval(sql, *params)
+            raw.append(time.perf_counter() - start)
+    return (statistics.median(eng) - statistics.median(raw)) * 1e6
 
 
 # --- (b) over HTTP ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def is_write(action: str) -> bool:
     return action in WRITE_ACTIONS
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     """An operation's result as JSON text, and the models it read and may have written."""
 

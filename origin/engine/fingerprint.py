@@ -51,33 +51,37 @@ def fingerprint(body: Any) -> tuple[str, list[Any]]:
     return "".join(parts), leaves
 
 
+_LEAF = {str: "<s>", int: "<i>", float: "<f>"}
+_RESETS = frozenset({*_STRUCTURAL, "selection"})
+
+
 def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> None:
-    if isinstance(node, dict):
+    # The hot path of every query: plain loops and local lookups, no helper calls per node.
+    kind = type(node)
+    if kind is dict:
         if len(node) == 2 and "$type" in node and "value" in node:
             tag = node["$type"]
             if structural or not isinstance(tag, str) or tag in _STRUCTURAL_TAGS:
-                out.append(_literal(node))
+                out.append(repr(node))
             else:
                 leaves.append(node["value"])
                 out.append(f"<{tag}>")
             return
         out.append("{")
         for key, value in node.items():
-            out.append(_literal(key))
-            out.append(":")
-            if key == "take" and isinstance(value, int) and not isinstance(value, bool) and not structural:
-                out.append("-" if value < 0 else "+")
+            out.append(repr(key))
+            if key == "take" and type(value) is int and not structural:
+                out.append("-<i>," if value < 0 else "+<i>,")
                 leaves.append(value)
-                out.append("<i>")
                 continue
             if key == "arguments":
                 _walk(value, leaves, out, False)
             else:
-                _walk(value, leaves, out, structural or key in _STRUCTURAL or key == "selection")
+                _walk(value, leaves, out, structural or key in _RESETS)
             out.append(",")
         out.append("}")
         return
-    if isinstance(node, list):
+    if kind is list:
         if not structural and _is_leaf_list(node):
             leaves.append(node)
             out.append("<l>")
@@ -88,11 +92,12 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> Non
             out.append(",")
         out.append("]")
         return
-    if structural or node is None or isinstance(node, bool):
-        out.append(_literal(node))
+    leaf = _LEAF.get(kind)
+    if structural or leaf is None:
+        out.append(repr(node))
         return
     leaves.append(node)
-    out.append(f"<{_kind(node)}>")
+    out.append(leaf)
 
 
 def _literal(value: Any) -> str:

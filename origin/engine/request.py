@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import QueryValidationError
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class JsonQuery:
     model: str | None
     action: str
