@@ -252,16 +252,24 @@ def _cpu_seconds(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / ticks
 
 
-def _postgres_pids() -> list[int]:
-    pids = []
+def _postgres_pids(root: Path) -> list[int]:
+    """This stack's Postgres processes: postmasters whose data directory is under `root`, and their
+    children (other Postgres servers on the machine are not ours to count)."""
+    parents: dict[int, int] = {}
+    masters = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    pids.append(int(entry.name))
-            except OSError:
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() not in ("postgres", "postmaster"):
                 continue
-    return pids
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(stat[1])
+            if str(root) in (entry / "cmdline").read_text():
+                masters.append(int(entry.name))
+        except OSError:
+            continue
+    return masters + [pid for pid, parent in parents.items() if parent in masters]
 
 
 class CpuMeter:
@@ -269,13 +277,14 @@ class CpuMeter:
 
     def __init__(self, stack: Stack) -> None:
         self.pids = {s.name: s.process.pid for s in stack.services}
+        self.root = stack.root
 
     def snapshot(self) -> dict[str, float]:
         own = os.times()
         return {
             "origin": _cpu_seconds(self.pids["origin"]),
             "edge": _cpu_seconds(self.pids["edge"]),
-            "postgres": sum(_cpu_seconds(p) for p in _postgres_pids()),
+            "postgres": sum(_cpu_seconds(p) for p in _postgres_pids(self.root)),
             "client": own.user + own.system,
         }
 
