@@ -1,6 +1,6 @@
 """Breakwater's Python client and CLI. `from breakwater import Client`."""
 
-from .client import Client, QueryError
+from .client import Client, Json, Operation, QueryError, Transaction
 from .url import InvalidUrl, parse_url
 
-__all__ = ["Client", "InvalidUrl", "QueryError", "parse_url"]
+__all__ = ["Client", "InvalidUrl", "Json", "Operation", "QueryError", "Transaction", "parse_url"]

@@ -35,6 +35,8 @@ _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
     ("POST", re.compile(rf"/transaction/(?P<tx>{_TXID})/(?P<op>query|commit|rollback)"), None),
     ("POST", re.compile(r"/v1/query"), Route("query", "v1")),
     ("GET", re.compile(r"/v1/schema"), Route("query", "v1")),
+    ("POST", re.compile(r"/v1/transaction/start"), Route("tx_start", "v1")),
+    ("POST", re.compile(rf"/v1/transaction/(?P<tx>{_TXID})/(?P<op>query|commit|rollback)"), None),
     ("POST", re.compile(rf"/{_VERSION}/{_HASH}/graphql"), Route("query", "prisma6")),
     ("PUT", re.compile(rf"/{_VERSION}/{_HASH}/schema"), Route("schema", "prisma6")),
     ("POST", re.compile(rf"/{_VERSION}/{_HASH}/transaction/start"), Route("tx_start", "prisma6")),

@@ -1,6 +1,13 @@
-"""The query engine: Prisma JSON protocol → plan → SQL → rows → JSON-protocol result.
+"""The query engine: Prisma JSON protocol → plan → SQL → execute → shape, one module per stage.
 
-Stages, each a module: `schema` (the model), `introspect` (model from a live database), `request`
-(parse and validate the JSON protocol against the model), `plan`, `sql` (text + bind parameters;
-identifiers quoted only in `quoting`), `execute`, `shape` (tagged JSON values).
+- the schema model: `schema`, built from a Prisma schema (`psl/`) or a live database (`introspect`);
+- parse: `request` (bodies → typed queries), `fingerprint` (the query's shape and its values);
+- plan: `plan` (filters, selections, order, windows, aggregates) and `writes` (nested writes →
+  ordered statements), joined up by `compile` into a `program.Program`;
+- SQL: `sql` renders plans with `$n` parameters (`params` says where each value comes from, `values`
+  converts and validates them); identifiers and schema-derived names are quoted only in `quoting`;
+- execute: `program.run`, one statement or several in one transaction; `raw` for queryRaw/executeRaw;
+- shape: `shape` (results are built as JSON-protocol values inside Postgres, see `sql`).
+
+`engine.run(schema, query, conn)` is the entry point; compiled programs are cached per schema by shape.
 """

@@ -1,46 +1,94 @@
-"""Run one JSON-protocol query end to end on a connection."""
+"""Run JSON-protocol operations: fingerprint → (cached) compile → bind → execute → shape.
+
+The compiled program of a query shape is cached on its schema (a new schema is a new cache), so a
+repeated shape skips parsing, planning and SQL rendering; only its values are converted and bound.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from ..errors import KnownRequestError
-from . import execute, plan, request, shape, sql
+from . import program as programs
+from . import raw
+from .compile import WRITE_ACTIONS, compile_operation
+from .fingerprint import fingerprint, skeleton
+from .params import Env
+from .request import JsonQuery
 from .schema import Schema
+from .shape import shape
 
-WRITE_ACTIONS = frozenset(
-    {
-        "createOne",
-        "createMany",
-        "createManyAndReturn",
-        "updateOne",
-        "updateMany",
-        "updateManyAndReturn",
-        "upsertOne",
-        "deleteOne",
-        "deleteMany",
-        "executeRaw",
-        "runCommandRaw",
-    }
-)
+CACHE_SIZE = 2000
+_MAX_KEY = 20_000  # a shape this large (e.g. createMany of many rows) is compiled each time
 
 
 def is_write(action: str) -> bool:
     return action in WRITE_ACTIONS
 
 
-async def run(schema: Schema, query: request.JsonQuery, conn: asyncpg.Connection) -> Any:
-    read = plan.plan_read(schema, query)
-    text, params = sql.render_read(read)
-    rows = await execute.fetch(conn, text, params)
-    result = shape.shape_read(read, rows)
-    if result is None and read.or_throw:
-        raise KnownRequestError(
-            "An operation failed because it depends on one or more records that were required but not found. "
-            "No record was found for a query.",
-            code="P2025",
-            meta={"modelName": read.model.name, "cause": "No record was found for a query."},
-        )
-    return result
+@dataclass(slots=True)
+class Outcome:
+    """An operation's result as JSON text, and the models it read and may have written."""
+
+    json: str
+    models_read: frozenset[str]
+    models_written: frozenset[str]
+
+    def value(self) -> Any:
+        return json.loads(self.json)
+
+
+class ShapeCache:
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, programs.Program] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> programs.Program | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+            self.hits += 1
+        return found
+
+    def put(self, key: str, compiled: programs.Program) -> None:
+        self.misses += 1
+        if len(key) > _MAX_KEY:
+            return
+        self.entries[key] = compiled
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+def cache_of(schema: Schema) -> ShapeCache:
+    found: ShapeCache | None = getattr(schema, "_shape_cache", None)
+    if found is None:
+        found = ShapeCache()
+        schema._shape_cache = found  # type: ignore[attr-defined]
+    return found
+
+
+def prepare(schema: Schema, query: JsonQuery) -> tuple[programs.Program, Env]:
+    """The compiled program for the query's shape, and its values ready to bind."""
+    shape_key, leaves = fingerprint(query.body)
+    key = f"{query.model}.{query.action}:{shape_key}"
+    cache = cache_of(schema)
+    compiled = cache.get(key)
+    if compiled is None:
+        compiled = compile_operation(schema, query.action, query.model, skeleton(query.body))
+        cache.put(key, compiled)
+    return compiled, Env(leaves)
+
+
+async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
+    """Run one operation on `conn` (which the caller has put in a transaction if it needs one)."""
+    if query.action in ("queryRaw", "executeRaw"):
+        return await raw.run(schema, query, conn)
+    compiled, env = prepare(schema, query)
+    result = await programs.run(conn, compiled, env)
+    return Outcome(shape(compiled, result), compiled.models_read, compiled.models_written)

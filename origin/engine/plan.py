@@ -1,5 +1,7 @@
-"""Resolve a parsed query against the schema into a plan: which columns, which conditions, which
-order and window. Everything the SQL stage needs, and nothing that did not come from the schema."""
+"""Resolve a query skeleton (see `fingerprint`) against the schema into a read plan: filters,
+selections, ordering and windows as plain data. Everything the SQL stage needs, nothing that did not
+come from the schema, and no request values: those stay behind `params.Source`s.
+"""
 
 from __future__ import annotations
 
@@ -7,139 +9,828 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import QueryValidationError
-from .request import JsonQuery
-from .schema import Model, ScalarField, Schema
-from .values import decode_input
+from .fingerprint import Slot
+from .params import Const, Leaf, Source, Template
+from .schema import Model, RelationField, ScalarField, Schema
+from .values import converter, count, json_path, like_pattern
 
-READ_ACTIONS = frozenset({"findMany", "findFirst", "findFirstOrThrow", "findUnique", "findUniqueOrThrow"})
+# --- filters ------------------------------------------------------------------------------------
+
+
+class Filter:
+    pass
 
 
 @dataclass(frozen=True)
-class Condition:
+class All(Filter):
+    items: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Any_(Filter):
+    items: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Negate(Filter):
+    item: Filter
+
+
+@dataclass(frozen=True)
+class Constant(Filter):
+    value: bool
+
+
+@dataclass(frozen=True)
+class Compare(Filter):
+    """`column op value`; op: = <> < <= > >= in notin like isnull notnull has hasEvery hasSome
+    isEmpty notEmpty, or a Json op with `json_path`. `aggregate` wraps the column (groupBy having)."""
+
     field: ScalarField
-    value: Any  # a decoded Python value; None means IS NULL
+    op: str
+    value: Source | None = None
+    insensitive: bool = False
+    json_path: Source | None = None
+    other: ScalarField | None = None  # a field reference instead of a value
+    aggregate: str = ""
+
+
+@dataclass(frozen=True)
+class Related(Filter):
+    """some | every | none | is | isNot over a relation."""
+
+    relation: RelationField
+    model: Model  # the related model
+    kind: str
+    inner: Filter
+
+
+# --- selection and order ------------------------------------------------------------------------
+
+
+@dataclass
+class Selection:
+    model: Model
+    # In output order: ("scalar", name, ScalarField) | ("relation", name, ReadPlan) | ("count", name, counts)
+    entries: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RelationCount:
+    relation: RelationField
+    model: Model
+    filter: Filter | None
+
+
+@dataclass(frozen=True)
+class Order:
+    """ORDER BY one term: a field reached through to-one `path`, or a relation's `_count`."""
+
+    path: tuple[RelationField, ...]
+    field: ScalarField | None
+    descending: bool
+    nulls: str = ""  # "" | first | last
+    count_of: RelationField | None = None
+    aggregate: str = ""  # groupBy: _count _avg _sum _min _max
 
 
 @dataclass
 class ReadPlan:
     model: Model
-    action: str
-    columns: list[ScalarField]
-    conditions: list[Condition] = field(default_factory=list)
-    order: list[tuple[ScalarField, bool]] = field(default_factory=list)  # (field, descending)
-    limit: int | None = None
-    offset: int | None = None
-
-    @property
-    def single(self) -> bool:
-        return not self.action.startswith("findMany")
-
-    @property
-    def or_throw(self) -> bool:
-        return self.action.endswith("OrThrow")
+    selection: Selection
+    filter: Filter | None = None
+    order: list[Order] = field(default_factory=list)
+    take: Source | None = None
+    reverse: bool = False  # a negative take: read backwards, return in order
+    skip: Source | None = None
+    cursor: Filter | None = None  # rows at or after the cursor record in `order`
+    cursor_where: Filter | None = None
+    distinct: list[ScalarField] = field(default_factory=list)
+    single: bool = False
+    relation: RelationField | None = None  # set on nested reads: how they join their parent
 
 
-def _field(model: Model, name: str, path: str) -> ScalarField:
-    found = model.fields.get(name)
+@dataclass
+class AggregatePlan:
+    model: Model
+    read: ReadPlan  # the rows aggregated (filter, order, window)
+    # (output key, op, [(name, field or None for _all)])
+    parts: list[tuple[str, list[tuple[str, ScalarField | None]]]]
+
+
+@dataclass
+class GroupByPlan:
+    model: Model
+    by: list[ScalarField]
+    filter: Filter | None
+    having: Filter | None
+    order: list[Order]
+    take: Source | None
+    skip: Source | None
+    # output entries: ("field", name, ScalarField) | ("agg", op, [(name, field|None)])
+    entries: list[tuple[str, str, Any]]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def fail(message: str, path: str, **meta: Any) -> QueryValidationError:
+    return QueryValidationError(message, meta={"argumentPath": path, **meta})
+
+
+def model_of(schema: Schema, name: str | None) -> Model:
+    found = schema.models.get(name or "")
     if found is None:
         raise QueryValidationError(
-            f"Unknown argument `{name}` in `{path}` of model {model.name}. "
-            f"Available: {', '.join(model.fields)}.",
-            meta={"argumentPath": f"{path}.{name}", "modelName": model.name},
+            f"Unknown model `{name}`.", meta={"modelName": name, "available": sorted(schema.models)}
         )
     return found
 
 
-def _conditions(model: Model, where: Any) -> list[Condition]:
-    if not isinstance(where, dict):
-        raise QueryValidationError("`where` must be an object.", meta={"argumentPath": "where"})
-    found: list[Condition] = []
-    for name, raw in where.items():
-        if name not in model.fields and isinstance(raw, dict):
-            # A compound unique selector: {"a_b": {"a": 1, "b": 2}}.
-            found.extend(_conditions(model, raw))
-            continue
-        f = _field(model, name, "where")
-        value = raw
-        if isinstance(raw, dict) and "$type" not in raw:
-            if set(raw) != {"equals"}:
-                raise QueryValidationError(
-                    f"Only equality filters are supported on `{name}` here.",
-                    meta={"argumentPath": f"where.{name}"},
-                )
-            value = raw["equals"]
-        found.append(Condition(f, decode_input(f, value)))
-    return found
+def has_slot(node: Any) -> bool:
+    if isinstance(node, Slot):
+        return True
+    if isinstance(node, dict):
+        return any(has_slot(v) for v in node.values())
+    if isinstance(node, list | tuple):
+        return any(has_slot(v) for v in node)
+    return False
 
 
-def _columns(model: Model, selection: dict[str, Any]) -> list[ScalarField]:
-    if selection.get("$scalars"):
-        return list(model.fields.values())
-    picked = [
-        _field(model, name, "select") for name, on in selection.items() if not name.startswith("$") and on
-    ]
-    if not picked:
-        raise QueryValidationError("The selection is empty.", meta={"argumentPath": "select"})
-    return picked
+def value_source(schema: Schema, f: ScalarField, node: Any, path: str, *, element: bool = False) -> Source:
+    """The bind parameter for a value given for field `f` (a slot, a tagged slot, or a literal)."""
+    enum = schema.enums.get(f.type) if f.is_enum else None
+    if isinstance(node, Slot):
+        return Leaf(node.index, converter(f, enum, None, path, element=element))
+    if isinstance(node, dict) and len(node) == 2 and "$type" in node and "value" in node:
+        tag = node["$type"]
+        if tag in ("FieldRef", "Enum"):
+            raise fail(f"A {tag} cannot be used as a value of `{path}`.", path)
+        inner = node["value"]
+        convert = converter(f, enum, tag, path, element=element)
+        if isinstance(inner, Slot):
+            return Leaf(inner.index, convert)
+        return Const(convert(inner))
+    if isinstance(node, tuple):  # a `take`-shaped leaf where a value was meant
+        return Leaf(node[1].index, converter(f, enum, None, path, element=element))
+    convert = converter(f, enum, None, path, element=element)
+    if f.type == "Json" and has_slot(node):
+        return Template(node, convert)
+    if f.is_list and not element and isinstance(node, list) and has_slot(node):
+        return Template(node, convert)
+    return Const(convert(node))
 
 
-def _order(model: Model, raw: Any) -> list[tuple[ScalarField, bool]]:
-    items = raw if isinstance(raw, list) else [raw]
-    order: list[tuple[ScalarField, bool]] = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise QueryValidationError(
-                "`orderBy` takes {field: 'asc' | 'desc'}.", meta={"argumentPath": "orderBy"}
-            )
-        for name, direction in item.items():
-            if direction not in ("asc", "desc"):
-                raise QueryValidationError(
-                    f"`orderBy.{name}` must be 'asc' or 'desc'.", meta={"argumentPath": f"orderBy.{name}"}
-                )
-            order.append((_field(model, name, "orderBy"), direction == "desc"))
-    return order
+def count_source(node: Any, path: str) -> Source:
+    if isinstance(node, tuple):
+        return Leaf(node[1].index, count(path, allow_negative=True))
+    if isinstance(node, Slot):
+        return Leaf(node.index, count(path))
+    if isinstance(node, int) and not isinstance(node, bool) and node >= 0:
+        return Const(node)
+    raise fail(f"`{path}` must be a non-negative integer.", path)
 
 
-def _count(arguments: dict[str, Any], name: str) -> int | None:
-    raw = arguments.get(name)
-    if raw is None:
+def items_of(node: Any, path: str) -> list[Any]:
+    if isinstance(node, dict):
+        return [node]
+    if isinstance(node, list):
+        return node
+    raise fail(f"`{path}` takes an object or a list of objects.", path)
+
+
+def null_marker(node: Any) -> str:
+    if isinstance(node, dict) and node.get("$type") == "Enum" and len(node) == 2:
+        return str(node.get("value"))
+    return ""
+
+
+# --- where --------------------------------------------------------------------------------------
+
+
+def plan_where(schema: Schema, model: Model, where: Any, path: str = "where") -> Filter | None:
+    if where is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise QueryValidationError(f"`{name}` must be a non-negative integer.", meta={"argumentPath": name})
-    return raw
+    if not isinstance(where, dict):
+        raise fail(f"`{path}` must be an object.", path)
+    items: list[Filter] = []
+    for key, value in where.items():
+        at = f"{path}.{key}"
+        if key in ("AND", "OR", "NOT"):
+            parts = [plan_where(schema, model, w, at) for w in items_of(value, at)]
+            subs = tuple(p if p is not None else Constant(True) for p in parts)
+            if key == "AND":
+                items.append(All(subs))
+            elif key == "OR":
+                items.append(Any_(subs) if subs else Constant(False))
+            else:
+                items.extend(Negate(s) for s in subs)
+            continue
+        scalar = model.fields.get(key)
+        if scalar is not None:
+            items.append(_scalar_filter(schema, scalar, value, at))
+            continue
+        relation = model.relations.get(key)
+        if relation is not None:
+            items.append(_relation_filter(schema, relation, value, at))
+            continue
+        compound = next((k for k in model.unique_keys() if k.name == key and len(k.fields) > 1), None)
+        if compound is not None and isinstance(value, dict):
+            missing = [f for f in compound.fields if f not in value]
+            if missing:
+                raise fail(f"`{at}` needs {', '.join(missing)}.", at)
+            for name in compound.fields:
+                items.append(
+                    Compare(
+                        model.fields[name],
+                        "=",
+                        value_source(schema, model.fields[name], value[name], f"{at}.{name}"),
+                    )
+                )
+            continue
+        raise fail(
+            f"Unknown argument `{key}` in `{path}` of model {model.name}. "
+            f"Available: {', '.join([*model.fields, *model.relations])}.",
+            at,
+            modelName=model.name,
+        )
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else All(tuple(items))
 
 
-def plan_read(schema: Schema, query: JsonQuery) -> ReadPlan:
-    if query.action not in READ_ACTIONS:
-        raise QueryValidationError(f"The action `{query.action}` is not supported.")
-    model = schema.models.get(query.model or "")
-    if model is None:
-        raise QueryValidationError(
-            f"Unknown model `{query.model}`.",
-            meta={"modelName": query.model, "available": sorted(schema.models)},
+_COMPARE_OPS = {"equals": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_JSON_OPS = frozenset(
+    {
+        "string_contains",
+        "string_starts_with",
+        "string_ends_with",
+        "array_contains",
+        "array_starts_with",
+        "array_ends_with",
+    }
+)
+_FILTER_KEYS = frozenset(
+    {
+        *_COMPARE_OPS,
+        "not",
+        "in",
+        "notIn",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "mode",
+        "has",
+        "hasEvery",
+        "hasSome",
+        "isEmpty",
+        "path",
+        *_JSON_OPS,
+    }
+)
+
+
+def _field_ref(schema: Schema, f: ScalarField, node: Any, path: str) -> ScalarField | None:
+    if isinstance(node, dict) and node.get("$type") == "FieldRef":
+        ref = node.get("value") or {}
+        model = schema.models.get(ref.get("_container", ""))
+        other = model.fields.get(ref.get("_ref", "")) if model else None
+        if other is None:
+            raise fail(f"Unknown field reference in `{path}`.", path)
+        return other
+    return None
+
+
+def _scalar_filter(schema: Schema, f: ScalarField, value: Any, path: str, aggregate: str = "") -> Filter:
+    is_ops = (
+        isinstance(value, dict)
+        and not ("$type" in value and "value" in value and len(value) == 2)
+        and (f.type != "Json" or set(value) <= _FILTER_KEYS)
+        and set(value) <= _FILTER_KEYS
+    )
+    if not is_ops:
+        return _compare(schema, f, "equals", value, path, False, None, aggregate)
+    insensitive = value.get("mode") == "insensitive"
+    if "mode" in value and value["mode"] not in ("default", "insensitive"):
+        raise fail("`mode` is 'default' or 'insensitive'.", f"{path}.mode")
+    if insensitive and f.type != "String":
+        raise fail("`mode: insensitive` only applies to String fields.", f"{path}.mode")
+    jpath: Source | None = None
+    if "path" in value:
+        if f.type != "Json":
+            raise fail("`path` only applies to Json fields.", f"{path}.path")
+        raw = value["path"]
+        jpath = (
+            Leaf(raw.index, json_path(f"{path}.path"))
+            if isinstance(raw, Slot)
+            else Const(json_path(path)(raw))
         )
-    args = query.arguments
-    allowed = {"where", "take", "skip", "orderBy"}
-    unknown = set(args) - allowed
-    if unknown:
-        raise QueryValidationError(
-            f"Unsupported argument(s) {', '.join(sorted(unknown))} for {query.action}.",
-            meta={"argumentPath": sorted(unknown)[0]},
-        )
-    plan = ReadPlan(model, query.action, _columns(model, query.selection))
-    plan.conditions = _conditions(model, args.get("where", {}))
-    plan.order = _order(model, args["orderBy"]) if "orderBy" in args else []
-    plan.limit = _count(args, "take")
-    plan.offset = _count(args, "skip")
-    if query.action.startswith("findUnique"):
-        named = {c.field.name for c in plan.conditions}
-        if not any(set(criteria) <= named for criteria in model.unique_criteria()):
-            raise QueryValidationError(
-                f"`where` of {query.action} must name a unique criterion of {model.name}: "
-                + " or ".join("(" + ", ".join(c) + ")" for c in model.unique_criteria()),
-                meta={"argumentPath": "where"},
+    items: list[Filter] = []
+    for op, operand in value.items():
+        if op in ("mode", "path"):
+            continue
+        items.append(_compare(schema, f, op, operand, f"{path}.{op}", insensitive, jpath, aggregate))
+    if not items:
+        return Constant(True)
+    return items[0] if len(items) == 1 else All(tuple(items))
+
+
+def _compare(
+    schema: Schema,
+    f: ScalarField,
+    op: str,
+    operand: Any,
+    path: str,
+    insensitive: bool,
+    jpath: Source | None,
+    aggregate: str,
+) -> Filter:
+    def compare(sql_op: str, value: Source | None = None, **extra: Any) -> Compare:
+        return Compare(f, sql_op, value, insensitive, jpath, aggregate=aggregate, **extra)
+
+    marker = null_marker(operand)
+    if f.type == "Json" and marker:
+        if op not in ("equals", "not"):
+            raise fail(f"`{marker}` can only be compared with equals / not.", path)
+        if marker == "DbNull":
+            return compare("isnull" if op == "equals" else "notnull")
+        if marker == "JsonNull":
+            return compare("=" if op == "equals" else "<>", Const("null"))
+        anynull = Any_((compare("isnull"), compare("=", Const("null"))))
+        return anynull if op == "equals" else Negate(anynull)
+    other = _field_ref(schema, f, operand, path)
+    if op in _COMPARE_OPS:
+        if operand is None:
+            if op != "equals":
+                raise fail(f"`{path}` cannot be null.", path)
+            return compare("isnull")
+        if other is not None:
+            return compare(_COMPARE_OPS[op], other=other)
+        return compare(_COMPARE_OPS[op], value_source(schema, f, operand, path))
+    if op == "not":
+        if operand is None:
+            return compare("notnull")
+        if (
+            isinstance(operand, dict)
+            and not ("$type" in operand and len(operand) == 2)
+            and (f.type != "Json" or set(operand) <= _FILTER_KEYS)
+        ):
+            return Negate(_scalar_filter(schema, f, operand, path, aggregate))
+        if other is not None:
+            return compare("<>", other=other)
+        return compare("<>", value_source(schema, f, operand, path))
+    if op in ("in", "notIn"):
+        if operand == []:
+            return Constant(op == "notIn")
+        if f.is_list:
+            raise fail(f"`{op}` does not apply to list fields.", path)
+        source = _list_source(schema, f, operand, path)
+        return compare("in" if op == "in" else "notin", source)
+    if op in ("contains", "startsWith", "endsWith"):
+        if f.type != "String" or f.is_list:
+            raise fail(f"`{op}` only applies to String fields.", path)
+        if isinstance(operand, Slot):
+            return compare("like", Leaf(operand.index, like_pattern(op, path)))
+        return compare("like", Const(like_pattern(op, path)(operand)))
+    if op in ("has", "hasEvery", "hasSome", "isEmpty"):
+        if not f.is_list:
+            raise fail(f"`{op}` only applies to list fields.", path)
+        if op == "isEmpty":
+            if not isinstance(operand, bool):
+                raise fail("`isEmpty` takes true or false.", path)
+            return compare("isEmpty" if operand else "notEmpty")
+        if op == "has":
+            if operand is None:
+                raise fail("`has` cannot be null.", path)
+            return compare("has", value_source(schema, f, operand, path, element=True))
+        if operand == []:
+            return Constant(op == "hasEvery")
+        return compare(op, value_source(schema, f, operand, path))
+    if op in _JSON_OPS:
+        if f.type != "Json":
+            raise fail(f"`{op}` only applies to Json fields.", path)
+        if op.startswith("string_"):
+            kind = {"string_contains": "contains", "string_starts_with": "startsWith"}.get(op, "endsWith")
+            pattern = like_pattern(kind, path)
+            src = Leaf(operand.index, pattern) if isinstance(operand, Slot) else Const(pattern(operand))
+            return compare("json_like", src)
+        return compare(op, value_source(schema, f, operand, path))
+    raise fail(f"Unknown filter `{op}` for field {f.name}.", path)
+
+
+def _list_source(schema: Schema, f: ScalarField, operand: Any, path: str) -> Source:
+    enum = schema.enums.get(f.type) if f.is_enum else None
+    item = converter(f, enum, None, path, element=True)
+
+    def convert(values: Any) -> Any:
+        if not isinstance(values, list):
+            values = [values]
+        return [item(v) for v in values]
+
+    if isinstance(operand, Slot):
+        return Leaf(operand.index, convert)
+    if isinstance(operand, list) and has_slot(operand):
+
+        def convert_tagged(values: Any) -> Any:
+            return [item(v) for v in values]
+
+        return Template(operand, convert_tagged)
+    return Const(convert(operand))
+
+
+def _relation_filter(schema: Schema, relation: RelationField, value: Any, path: str) -> Filter:
+    target = schema.models[relation.target]
+    if relation.is_list:
+        if not isinstance(value, dict) or not set(value) <= {"some", "every", "none"} or not value:
+            raise fail(f"`{path}` takes some, every or none.", path)
+        items: list[Filter] = []
+        for kind, inner in value.items():
+            planned = plan_where(schema, target, inner, f"{path}.{kind}") or Constant(True)
+            items.append(Related(relation, target, kind, planned))
+        return items[0] if len(items) == 1 else All(tuple(items))
+    if value is None:
+        return Related(relation, target, "isNot", Constant(True))
+    if isinstance(value, dict) and value and set(value) <= {"is", "isNot"}:
+        items = []
+        for kind, inner in value.items():
+            if inner is None:
+                items.append(Related(relation, target, "isNot" if kind == "is" else "is", Constant(True)))
+            else:
+                planned = plan_where(schema, target, inner, f"{path}.{kind}") or Constant(True)
+                items.append(Related(relation, target, kind, planned))
+        return items[0] if len(items) == 1 else All(tuple(items))
+    planned = plan_where(schema, target, value, path) or Constant(True)
+    return Related(relation, target, "is", planned)
+
+
+def unique_filter(schema: Schema, model: Model, where: Any, path: str = "where") -> Filter:
+    """A `where` that must name one of the model's unique criteria (findUnique, update, delete, connect)."""
+    if not isinstance(where, dict):
+        raise fail(f"`{path}` must be an object.", path)
+    named = set()
+    for key, value in where.items():
+        if (
+            key in model.fields
+            and value is not None
+            and not (
+                isinstance(value, dict)
+                and not ("$type" in value and len(value) == 2)
+                and set(value) - {"equals"}
             )
-        plan.limit = 1
-    elif plan.single:
-        plan.limit = 1
-    return plan
+        ):
+            named.add(key)
+        for unique in model.unique_keys():
+            if unique.name == key and len(unique.fields) > 1 and isinstance(value, dict):
+                named.update(unique.fields)
+    if not any(set(criteria) <= named for criteria in model.unique_criteria()):
+        options = " or ".join("(" + ", ".join(c) + ")" for c in model.unique_criteria()) or "(none)"
+        raise fail(
+            f"Argument `{path}` of type {model.name}WhereUniqueInput needs at least one of its unique "
+            f"criteria: {options}.",
+            path,
+            modelName=model.name,
+        )
+    planned = plan_where(schema, model, where, path)
+    assert planned is not None
+    return planned
+
+
+# --- selection ----------------------------------------------------------------------------------
+
+
+def plan_selection(schema: Schema, model: Model, selection: Any, path: str) -> Selection:
+    if not isinstance(selection, dict):
+        raise fail(f"`{path}` must be an object.", path)
+    out = Selection(model)
+    scalars = bool(selection.get("$scalars"))
+    explicit = {k: v for k, v in selection.items() if not k.startswith("$")}
+    if scalars:
+        for name, f in model.fields.items():
+            if explicit.get(name) is False:
+                continue
+            out.entries.append(("scalar", name, f))
+    for name, value in explicit.items():
+        at = f"{path}.{name}"
+        if name in model.fields:
+            if value is True and not scalars:
+                out.entries.append(("scalar", name, model.fields[name]))
+            elif value not in (True, False):
+                raise fail(f"`{at}` takes true or false.", at)
+            continue
+        relation = model.relations.get(name)
+        if relation is not None:
+            if value is False:
+                continue
+            nested = value if isinstance(value, dict) else {"arguments": {}, "selection": {"$scalars": True}}
+            if value is True:
+                nested = {"arguments": {}, "selection": {"$scalars": True, "$composites": True}}
+            out.entries.append(("relation", name, plan_nested(schema, relation, nested, at)))
+            continue
+        if name == "_count":
+            if value is False:
+                continue
+            out.entries.append(("count", name, _plan_counts(schema, model, value, at)))
+            continue
+        raise fail(
+            f"Unknown field `{name}` for select statement on model `{model.name}`. "
+            f"Available: {', '.join([*model.fields, *model.relations, '_count'])}.",
+            at,
+            modelName=model.name,
+        )
+    if not out.entries:
+        raise fail(f"The selection of `{path}` must select at least one field.", path)
+    return out
+
+
+def _plan_counts(schema: Schema, model: Model, value: Any, path: str) -> list[tuple[str, RelationCount]]:
+    lists = [r for r in model.relations.values() if r.is_list]
+    if value is True:
+        return [(r.name, RelationCount(r, schema.models[r.target], None)) for r in lists]
+    selection = value.get("selection", {}) if isinstance(value, dict) else None
+    if not isinstance(selection, dict):
+        raise fail(f"`{path}` takes true or a selection of relations.", path)
+    counts = []
+    for name, spec in selection.items():
+        relation = model.relations.get(name)
+        if relation is None or not relation.is_list:
+            raise fail(f"`{path}.{name}` is not a list relation of {model.name}.", f"{path}.{name}")
+        if spec is False:
+            continue
+        where = None
+        if isinstance(spec, dict):
+            where = plan_where(
+                schema,
+                schema.models[relation.target],
+                spec.get("arguments", {}).get("where"),
+                f"{path}.{name}.where",
+            )
+        counts.append((name, RelationCount(relation, schema.models[relation.target], where)))
+    return counts
+
+
+def plan_nested(schema: Schema, relation: RelationField, node: dict[str, Any], path: str) -> ReadPlan:
+    target = schema.models[relation.target]
+    args = node.get("arguments") or {}
+    selection = node.get("selection") or {"$scalars": True}
+    if not relation.is_list:
+        extra = set(args) - {"where"}
+        if extra:
+            raise fail(f"A to-one relation takes no {', '.join(sorted(extra))}.", path)
+    read = plan_find(schema, target, args, selection, path, single=not relation.is_list)
+    read.relation = relation
+    return read
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+_FIND_ARGS = frozenset({"where", "orderBy", "take", "skip", "cursor", "distinct", "relationLoadStrategy"})
+
+
+def plan_find(
+    schema: Schema, model: Model, args: dict[str, Any], selection: Any, path: str, *, single: bool
+) -> ReadPlan:
+    unknown = set(args) - _FIND_ARGS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise fail(f"Unknown argument `{name}`.", f"{path}.{name}" if path else name)
+    read = ReadPlan(model, plan_selection(schema, model, selection, f"{path}.select" if path else "select"))
+    read.single = single
+    read.filter = plan_where(schema, model, args.get("where"), _at(path, "where"))
+    read.order = plan_order(schema, model, args.get("orderBy"), _at(path, "orderBy"))
+    if "take" in args and args["take"] is not None:
+        take = args["take"]
+        read.reverse = (isinstance(take, tuple) and take[0]) or (isinstance(take, int) and take < 0)
+        if isinstance(take, int) and not isinstance(take, bool):
+            read.take = Const(abs(take))
+        else:
+            read.take = count_source(take, _at(path, "take"))
+    if args.get("skip") is not None:
+        read.skip = count_source(args["skip"], _at(path, "skip"))
+    if args.get("distinct") is not None:
+        names = args["distinct"] if isinstance(args["distinct"], list) else [args["distinct"]]
+        for name in names:
+            if name not in model.fields:
+                raise fail(f"`distinct` names unknown field {name!r}.", _at(path, "distinct"))
+            read.distinct.append(model.fields[name])
+    if args.get("cursor") is not None:
+        read.cursor_where = unique_filter(schema, model, args["cursor"], _at(path, "cursor"))
+    if read.take is not None or read.skip is not None or read.cursor_where is not None or read.reverse:
+        # Pagination needs a total order: the identity breaks ties, as Prisma does.
+        have = {o.field.name for o in read.order if o.field is not None and not o.path}
+        for name in model.identity():
+            if name not in have:
+                read.order.append(Order((), model.fields[name], False))
+    if read.reverse and not read.order:
+        raise fail("A negative `take` needs an `orderBy` or an id.", _at(path, "take"))
+    return read
+
+
+def _at(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def plan_order(schema: Schema, model: Model, raw: Any, path: str, *, group: bool = False) -> list[Order]:
+    if raw is None:
+        return []
+    orders: list[Order] = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        if not isinstance(item, dict):
+            raise fail(f"`{path}` takes {{field: 'asc' | 'desc'}}.", path)
+        for name, spec in item.items():
+            orders.extend(_order_term(schema, model, name, spec, f"{path}.{name}", (), group))
+    return orders
+
+
+def _direction(spec: Any, path: str) -> tuple[bool, str]:
+    if spec in ("asc", "desc"):
+        return spec == "desc", ""
+    if isinstance(spec, dict) and spec.get("sort") in ("asc", "desc") and set(spec) <= {"sort", "nulls"}:
+        nulls = spec.get("nulls", "")
+        if nulls not in ("", "first", "last"):
+            raise fail("`nulls` is 'first' or 'last'.", path)
+        return spec["sort"] == "desc", nulls
+    raise fail(f"`{path}` must be 'asc', 'desc' or {{sort, nulls}}.", path)
+
+
+def _order_term(
+    schema: Schema,
+    model: Model,
+    name: str,
+    spec: Any,
+    path: str,
+    via: tuple[RelationField, ...],
+    group: bool,
+) -> list[Order]:
+    if name in model.fields:
+        desc, nulls = _direction(spec, path)
+        return [Order(via, model.fields[name], desc, nulls)]
+    if group and name in ("_count", "_avg", "_sum", "_min", "_max") and not via:
+        if not isinstance(spec, dict):
+            raise fail(f"`{path}` takes {{field: 'asc' | 'desc'}}.", path)
+        terms = []
+        for field_name, direction in spec.items():
+            if field_name not in model.fields:
+                raise fail(f"Unknown field `{field_name}` in `{path}`.", f"{path}.{field_name}")
+            desc, nulls = _direction(direction, f"{path}.{field_name}")
+            terms.append(Order((), model.fields[field_name], desc, nulls, aggregate=name))
+        return terms
+    relation = model.relations.get(name)
+    if relation is None or not isinstance(spec, dict):
+        raise fail(f"Unknown field `{name}` in `{path}` of model {model.name}.", path)
+    target = schema.models[relation.target]
+    if relation.is_list:
+        if set(spec) != {"_count"}:
+            raise fail(f"A list relation is ordered by its `_count` only (`{path}`).", path)
+        desc, nulls = _direction(spec["_count"], f"{path}._count")
+        return [Order(via, None, desc, nulls, count_of=relation)]
+    terms = []
+    for inner, direction in spec.items():
+        terms.extend(
+            _order_term(schema, target, inner, direction, f"{path}.{inner}", (*via, relation), group)
+        )
+    return terms
+
+
+READ_ACTIONS = frozenset({"findMany", "findFirst", "findFirstOrThrow", "findUnique", "findUniqueOrThrow"})
+
+
+def plan_read(schema: Schema, model: Model, action: str, args: dict[str, Any], selection: Any) -> ReadPlan:
+    if action.startswith("findUnique"):
+        extra = set(args) - {"where", "relationLoadStrategy"}
+        if extra:
+            raise fail(f"Unknown argument `{sorted(extra)[0]}` for {action}.", sorted(extra)[0])
+        if "where" not in args:
+            raise fail(f"Argument `where` is missing in {action}.", "where")
+        read = plan_find(schema, model, {}, selection, "", single=True)
+        read.filter = unique_filter(schema, model, args["where"])
+        return read
+    read = plan_find(schema, model, args, selection, "", single=action != "findMany")
+    return read
+
+
+# --- aggregates ---------------------------------------------------------------------------------
+
+_AGGREGATES = ("_count", "_avg", "_sum", "_min", "_max")
+_NUMERIC = frozenset({"Int", "BigInt", "Float", "Decimal"})
+
+
+def _aggregate_fields(model: Model, op: str, node: Any, path: str) -> list[tuple[str, ScalarField | None]]:
+    if op == "_count" and node is True:
+        return [("_all", None)]
+    selection = node.get("selection") if isinstance(node, dict) else None
+    if not isinstance(selection, dict):
+        raise fail(f"`{path}` takes a selection of fields.", path)
+    fields: list[tuple[str, ScalarField | None]] = []
+    for name, on in selection.items():
+        if not on:
+            continue
+        if name == "_all" and op == "_count":
+            fields.append(("_all", None))
+            continue
+        f = model.fields.get(name)
+        if f is None:
+            raise fail(f"Unknown field `{name}` in `{path}`.", f"{path}.{name}")
+        if op in ("_avg", "_sum") and (f.type not in _NUMERIC or f.is_list):
+            raise fail(f"`{op}` needs a number field; {name} is {f.type}.", f"{path}.{name}")
+        if op in ("_min", "_max") and (f.is_list or f.type in ("Json", "Bytes")):
+            raise fail(f"`{op}` cannot apply to {name}.", f"{path}.{name}")
+        fields.append((name, f))
+    return fields
+
+
+def plan_aggregate(schema: Schema, model: Model, args: dict[str, Any], selection: Any) -> AggregatePlan:
+    if not isinstance(selection, dict):
+        raise fail("`selection` must be an object.", "selection")
+    parts = []
+    for op, node in selection.items():
+        if op not in _AGGREGATES:
+            raise fail(f"Unknown aggregate `{op}`.", op)
+        parts.append((op, _aggregate_fields(model, op, node, op)))
+    read = plan_find(schema, model, args, {"$scalars": True}, "", single=False)
+    return AggregatePlan(model, read, parts)
+
+
+def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection: Any) -> GroupByPlan:
+    unknown = set(args) - {"by", "where", "having", "orderBy", "take", "skip"}
+    if unknown:
+        raise fail(f"Unknown argument `{sorted(unknown)[0]}` for groupBy.", sorted(unknown)[0])
+    raw_by = args.get("by")
+    names = raw_by if isinstance(raw_by, list) else [raw_by]
+    by = []
+    for name in names:
+        if name not in model.fields:
+            raise fail(f"`by` names unknown field {name!r}.", "by")
+        by.append(model.fields[name])
+    if not by:
+        raise fail("`by` must name at least one field.", "by")
+    entries: list[tuple[str, str, Any]] = []
+    for name, node in (selection or {}).items():
+        if name in _AGGREGATES:
+            entries.append(("agg", name, _aggregate_fields(model, name, node, name)))
+        elif name in model.fields:
+            if model.fields[name] not in by:
+                raise fail(f"Every selected field must be in `by`; {name} is not.", name)
+            if node:
+                entries.append(("field", name, model.fields[name]))
+        else:
+            raise fail(f"Unknown field `{name}` in the groupBy selection.", name)
+    order = plan_order(schema, model, args.get("orderBy"), "orderBy", group=True)
+    for o in order:
+        if not o.aggregate and (o.field not in by or o.path):
+            raise fail("groupBy orders by `by` fields or aggregates only.", "orderBy")
+    take = skip = None
+    if args.get("take") is not None:
+        take = count_source(args["take"], "take")
+        if isinstance(args["take"], tuple) and args["take"][0]:
+            raise fail("groupBy does not take a negative `take`.", "take")
+    if args.get("skip") is not None:
+        skip = count_source(args["skip"], "skip")
+    return GroupByPlan(
+        model,
+        by,
+        plan_where(schema, model, args.get("where")),
+        _plan_having(schema, model, args.get("having"), "having"),
+        order,
+        take,
+        skip,
+        entries,
+    )
+
+
+def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter | None:
+    if having is None:
+        return None
+    if not isinstance(having, dict):
+        raise fail(f"`{path}` must be an object.", path)
+    items: list[Filter] = []
+    for key, value in having.items():
+        at = f"{path}.{key}"
+        if key in ("AND", "OR", "NOT"):
+            subs = tuple(_plan_having(schema, model, h, at) or Constant(True) for h in items_of(value, at))
+            items.append(
+                All(subs)
+                if key == "AND"
+                else Any_(subs)
+                if key == "OR"
+                else All(tuple(Negate(s) for s in subs))
+            )
+            continue
+        f = model.fields.get(key)
+        if f is None:
+            raise fail(f"Unknown field `{key}` in `having`.", at)
+        if isinstance(value, dict) and set(value) & set(_AGGREGATES):
+            for op, inner in value.items():
+                if op not in _AGGREGATES:
+                    items.append(_scalar_filter(schema, f, {op: inner}, at))
+                    continue
+                target = f
+                if op in ("_count",):
+                    target = ScalarField(f.name, f.column, "Int")
+                elif op == "_avg":
+                    target = ScalarField(f.name, f.column, "Decimal" if f.type == "Decimal" else "Float")
+                items.append(_scalar_filter(schema, target, inner, f"{at}.{op}", aggregate=op))
+        else:
+            items.append(_scalar_filter(schema, f, value, at))
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else All(tuple(items))

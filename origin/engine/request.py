@@ -1,5 +1,5 @@
-"""Parse a JSON-protocol query body into a typed request (structure only; the plan checks it
-against the schema)."""
+"""Parse a JSON-protocol body into typed requests (structure only; the planner checks them against
+the schema): one query, or a batch with an optional transaction."""
 
 from __future__ import annotations
 
@@ -9,12 +9,28 @@ from typing import Any
 from ..errors import QueryValidationError
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class JsonQuery:
     model: str | None
     action: str
-    arguments: dict[str, Any]
-    selection: dict[str, Any]
+    body: dict[str, Any]  # {"arguments": …, "selection": …}
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        args: dict[str, Any] = self.body.get("arguments") or {}
+        return args
+
+    @property
+    def selection(self) -> dict[str, Any]:
+        sel: dict[str, Any] = self.body.get("selection") or {}
+        return sel
+
+
+@dataclass(frozen=True)
+class Batch:
+    queries: list[JsonQuery]
+    transaction: bool
+    isolation: str | None
 
 
 def parse(body: Any) -> JsonQuery:
@@ -33,4 +49,21 @@ def parse(body: Any) -> JsonQuery:
     selection = query.get("selection", {"$scalars": True})
     if not isinstance(arguments, dict) or not isinstance(selection, dict):
         raise QueryValidationError("`query.arguments` and `query.selection` must be objects.")
-    return JsonQuery(model, action, arguments, selection)
+    return JsonQuery(model, action, {"arguments": arguments, "selection": selection})
+
+
+def parse_batch(body: dict[str, Any]) -> Batch:
+    items = body.get("batch")
+    if not isinstance(items, list):
+        raise QueryValidationError("`batch` must be a list of queries.")
+    tx = body.get("transaction")
+    if tx is not None and not isinstance(tx, dict):
+        raise QueryValidationError("`transaction` must be an object.")
+    isolation = (tx or {}).get("isolationLevel")
+    if isolation is not None and not isinstance(isolation, str):
+        raise QueryValidationError("`transaction.isolationLevel` must be a string.")
+    return Batch([parse(item) for item in items], tx is not None, isolation)
+
+
+def is_batch(body: Any) -> bool:
+    return isinstance(body, dict) and "batch" in body

@@ -1,16 +1,24 @@
-"""Rows → the JSON-protocol result of the query."""
+"""A program's raw result → the JSON-protocol result text of the operation.
+
+Records are already JSON-protocol values when Postgres returns them (see `sql`); what is left is the
+envelope of each kind of operation, and Prisma's "not found" error for the OrThrow actions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from .plan import ReadPlan
-from .values import encode_output
+from ..errors import QueryValidationError
+from .program import Program
 
 
-def shape_read(plan: ReadPlan, rows: Sequence[Sequence[Any]]) -> Any:
-    records = [{f.name: encode_output(f, row[i]) for i, f in enumerate(plan.columns)} for row in rows]
-    if plan.single:
-        return records[0] if records else None
-    return records
+def shape(compiled: Program, result: Any) -> str:
+    if compiled.output == "count":
+        return f'{{"count":{int(result or 0)}}}'
+    if result is None:
+        if compiled.or_throw is not None:
+            raise compiled.or_throw.error()
+        return "[]" if compiled.output == "many" else "null"
+    if not isinstance(result, str):
+        raise QueryValidationError("The operation produced no JSON result.")
+    return result

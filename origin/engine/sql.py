@@ -1,40 +1,481 @@
-"""A plan as SQL text with `$n` bind parameters. Values never enter the text."""
+"""Plans as SQL text with `$n` bind parameters. Values never enter the text; names come from the
+schema through `quoting`.
+
+Results are built as JSON inside Postgres: each record is a `json_build_object` whose values are
+already in the JSON protocol's shape (tagged BigInt/DateTime/Decimal/Bytes/Json, enum names), and
+relations are correlated subqueries aggregated with `json_agg`, so a query with nested includes is
+one statement and one round trip, and the result text can go to the client as it is.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
-from .plan import ReadPlan
-from .quoting import ident, table
+from .params import Source
+from .plan import (
+    AggregatePlan,
+    All,
+    Any_,
+    Compare,
+    Constant,
+    Filter,
+    GroupByPlan,
+    Negate,
+    Order,
+    ReadPlan,
+    Related,
+    RelationCount,
+    Selection,
+)
+from .quoting import column, ident, literal, table
+from .schema import Model, RelationField, ScalarField, Schema
+
+# json_build_object takes at most 100 arguments (FUNC_MAX_ARGS).
+_MAX_PAIRS = 50
 
 
-class Params:
-    def __init__(self) -> None:
-        self.values: list[Any] = []
+@dataclass
+class Builder:
+    schema: Schema
+    sources: list[Source] = field(default_factory=list)
+    aliases: int = 0
 
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
+    def param(self, source: Source) -> str:
+        self.sources.append(source)
+        return f"${len(self.sources)}"
+
+    def alias(self) -> str:
+        name = f"t{self.aliases}"
+        self.aliases += 1
+        return name
 
 
-def render_read(plan: ReadPlan) -> tuple[str, list[Any]]:
-    params = Params()
-    columns = ", ".join(ident(f.column) for f in plan.columns)
-    sql = f"SELECT {columns} FROM {table(plan.model.schema, plan.model.table)}"
-    clauses = [
-        f"{ident(c.field.column)} IS NULL"
-        if c.value is None
-        else f"{ident(c.field.column)} = {params.add(c.value)}"
-        for c in plan.conditions
-    ]
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    if plan.order:
-        sql += " ORDER BY " + ", ".join(
-            f"{ident(f.column)}{' DESC' if desc else ''}" for f, desc in plan.order
+def model_table(model: Model) -> str:
+    return table(model.schema, model.table)
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+def _datetime_text(expr: str, native: str) -> str:
+    if native.startswith("timestamptz"):
+        moment = f"({expr} AT TIME ZONE 'UTC')"
+    elif native == "date":
+        moment = f"({expr})::timestamp"
+    elif native.startswith("time") and not native.startswith("timestamp"):
+        # A time of day is reported on 1970-01-01, as Prisma does.
+        moment = f"('1970-01-01'::date + ({expr})::time)"
+    else:
+        moment = f"({expr})::timestamp"
+    return f'to_char({moment}, \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
+
+
+def _tagged(tag: str, text: str) -> str:
+    return f"json_build_object('$type', {literal(tag)}, 'value', {text})"
+
+
+def scalar_json(schema: Schema, f: ScalarField, expr: str) -> str:
+    """An SQL expression giving the JSON-protocol value of field `f` held in `expr`."""
+    if f.is_list:
+        element = ScalarField(f.name, f.column, f.type, native_type=f.native_type, is_enum=f.is_enum)
+        inner = scalar_json(schema, element, "u.x")
+        # A list field is never null for Prisma: a NULL array reads as [].
+        if inner == "u.x":
+            return f"coalesce(to_json({expr}), '[]'::json)"
+        return (
+            f"coalesce((SELECT json_agg({inner} ORDER BY u.o) "
+            f"FROM unnest({expr}) WITH ORDINALITY AS u(x, o)), '[]'::json)"
         )
-    if plan.limit is not None:
-        sql += f" LIMIT {params.add(plan.limit)}"
-    if plan.offset:
-        sql += f" OFFSET {params.add(plan.offset)}"
-    return sql, params.values
+    native = (f.native_type or "").lower()
+    text: str | None = None
+    tag = f.type
+    if f.is_enum:
+        enum = schema.enums.get(f.type)
+        if enum is not None and enum.mapped:
+            cases = " ".join(f"WHEN {literal(v.db_name)} THEN {literal(v.name)}" for v in enum.values)
+            return f"(CASE ({expr})::text {cases} END)"
+        return f"({expr})::text"
+    if f.type == "BigInt":
+        text = f"({expr})::text"
+    elif f.type == "DateTime":
+        text = _datetime_text(expr, native)
+    elif f.type == "Decimal":
+        text = f"trim_scale({expr})::text"
+    elif f.type == "Json":
+        text = f"({expr})::text"
+    elif f.type == "Bytes":
+        text = f"translate(encode({expr}, 'base64'), E'\\n', '')"
+    elif f.type == "Float" and native not in ("", "doubleprecision", "float8", "real", "float4"):
+        return f"({expr})::float8"
+    if text is None:
+        return expr
+    return f"CASE WHEN {expr} IS NULL THEN NULL ELSE {_tagged(tag, text)} END"
+
+
+def json_object(pairs: list[tuple[str, str]]) -> str:
+    if len(pairs) <= _MAX_PAIRS:
+        return "json_build_object(" + ", ".join(f"{literal(k)}, {v}" for k, v in pairs) + ")"
+    chunks = [pairs[i : i + _MAX_PAIRS] for i in range(0, len(pairs), _MAX_PAIRS)]
+    merged = " || ".join(f"({json_object(c)})::jsonb" for c in chunks)
+    return f"({merged})::json"
+
+
+# --- joins --------------------------------------------------------------------------------------
+
+
+def link(schema: Schema, relation: RelationField, parent: str, child: str) -> str:
+    """The condition joining rows of `relation`'s target (alias `child`) to the parent row."""
+    joined = relation.joined()
+    owner = schema.models[relation.owner]
+    target = schema.models[relation.target]
+    if joined.kind == "m2m":
+        j = ident("j")
+        return (
+            f"EXISTS (SELECT 1 FROM {table(joined.join_schema, joined.join_table)} AS {j} "
+            f"WHERE {j}.{ident(joined.this_column)} = {column(parent, owner.fields[joined.this_key].column)} "
+            f"AND {j}.{ident(joined.other_column)} = {column(child, target.fields[joined.other_key].column)})"
+        )
+    return " AND ".join(
+        f"{column(child, target.fields[other].column)} = {column(parent, owner.fields[this].column)}"
+        for this, other in joined.pairs
+    )
+
+
+# --- filters ------------------------------------------------------------------------------------
+
+
+def render_filter(b: Builder, f: Filter, alias: str) -> str:
+    if isinstance(f, All):
+        if not f.items:
+            return "TRUE"
+        return "(" + " AND ".join(render_filter(b, i, alias) for i in f.items) + ")"
+    if isinstance(f, Any_):
+        if not f.items:
+            return "FALSE"
+        return "(" + " OR ".join(render_filter(b, i, alias) for i in f.items) + ")"
+    if isinstance(f, Negate):
+        return f"(NOT {render_filter(b, f.item, alias)})"
+    if isinstance(f, Constant):
+        return "TRUE" if f.value else "FALSE"
+    if isinstance(f, Compare):
+        return _compare(b, f, alias)
+    if isinstance(f, Related):
+        child = b.alias()
+        target = model_table(f.model)
+        joined = link(b.schema, f.relation, alias, child)
+        inner = render_filter(b, f.inner, child)
+        head = f"SELECT 1 FROM {target} AS {ident(child)} WHERE {joined}"
+        if f.kind in ("some", "is"):
+            return f"EXISTS ({head} AND {inner})"
+        if f.kind in ("none", "isNot"):
+            return f"NOT EXISTS ({head} AND {inner})"
+        # every: no related row for which the condition is not true (NULL counts as not true).
+        return f"NOT EXISTS ({head} AND ({inner}) IS NOT TRUE)"
+    raise TypeError(f"unknown filter {f!r}")
+
+
+_AGG_SQL = {"_count": "count", "_avg": "avg", "_sum": "sum", "_min": "min", "_max": "max"}
+
+
+def _compare(b: Builder, c: Compare, alias: str) -> str:
+    col = column(alias, c.field.column)
+    if c.aggregate:
+        col = f"{_AGG_SQL[c.aggregate]}({col})"
+    if c.json_path is not None:
+        col = f"({col}::jsonb #> {b.param(c.json_path)}::text[])"
+    elif c.field.type == "Json" and c.op not in ("isnull", "notnull"):
+        col = f"{col}::jsonb"
+    op = c.op
+    if op == "isnull":
+        return f"{col} IS NULL"
+    if op == "notnull":
+        return f"{col} IS NOT NULL"
+    if op == "isEmpty":
+        return f"cardinality({col}) = 0"
+    if op == "notEmpty":
+        return f"cardinality({col}) > 0"
+    if c.other is not None:
+        other = column(alias, c.other.column)
+        return f"{col} {op} {other}"
+    assert c.value is not None
+    if c.field.type == "Json":
+        value = f"{b.param(c.value)}::jsonb"
+        if op in ("=", "<>", "<", "<=", ">", ">="):
+            return f"{col} {op} {value}"
+        if op == "in":
+            return f"{col} = ANY({b.param(c.value)}::jsonb[])"
+        if op == "notin":
+            return f"{col} <> ALL({b.param(c.value)}::jsonb[])"
+        if op == "json_like":
+            return f"(jsonb_typeof({col}) = 'string' AND ({col} #>> '{{}}') LIKE {b.param(c.value)})"
+        if op == "array_contains":
+            wanted = (
+                f"CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} ELSE jsonb_build_array({value}) END"
+            )
+            return f"(jsonb_typeof({col}) = 'array' AND {col} @> ({wanted}))"
+        if op == "array_starts_with":
+            return f"(jsonb_typeof({col}) = 'array' AND {col} -> 0 = {value})"
+        if op == "array_ends_with":
+            return f"(jsonb_typeof({col}) = 'array' AND {col} -> -1 = {value})"
+        raise TypeError(op)
+    if c.insensitive:
+        if op == "like":
+            return f"{col} ILIKE {b.param(c.value)}"
+        if op == "in":
+            return f"lower({col}) = ANY(SELECT lower(x) FROM unnest({b.param(c.value)}::text[]) AS x)"
+        if op == "notin":
+            return f"lower({col}) <> ALL(SELECT lower(x) FROM unnest({b.param(c.value)}::text[]) AS x)"
+        return f"lower({col}) {op} lower({b.param(c.value)})"
+    if op == "like":
+        return f"{col} LIKE {b.param(c.value)}"
+    if op == "in":
+        return f"{col} = ANY({b.param(c.value)})"
+    if op == "notin":
+        return f"{col} <> ALL({b.param(c.value)})"
+    if op == "has":
+        return f"{b.param(c.value)} = ANY({col})"
+    if op == "hasEvery":
+        return f"{col} @> {b.param(c.value)}"
+    if op == "hasSome":
+        return f"{col} && {b.param(c.value)}"
+    return f"{col} {op} {b.param(c.value)}"
+
+
+# --- order --------------------------------------------------------------------------------------
+
+
+def order_expr(b: Builder, o: Order, alias: str, model: Model) -> str:
+    if o.aggregate:
+        assert o.field is not None
+        expr = f"{_AGG_SQL[o.aggregate]}({column(alias, o.field.column)})"
+    elif not o.path and o.count_of is None:
+        assert o.field is not None
+        expr = column(alias, o.field.column)
+    else:
+        expr = _path_expr(b, o, alias, model, 0)
+    direction = " DESC" if o.descending else " ASC"
+    nulls = f" NULLS {o.nulls.upper()}" if o.nulls else ""
+    return expr + direction + nulls
+
+
+def _path_expr(b: Builder, o: Order, alias: str, model: Model, depth: int) -> str:
+    if depth == len(o.path):
+        if o.count_of is not None:
+            child = b.alias()
+            target = b.schema.models[o.count_of.target]
+            return (
+                f"(SELECT count(*) FROM {model_table(target)} AS {ident(child)} "
+                f"WHERE {link(b.schema, o.count_of, alias, child)})"
+            )
+        assert o.field is not None
+        return column(alias, o.field.column)
+    relation = o.path[depth]
+    target = b.schema.models[relation.target]
+    child = b.alias()
+    inner = _path_expr(b, o, child, target, depth + 1)
+    return (
+        f"(SELECT {inner} FROM {model_table(target)} AS {ident(child)} "
+        f"WHERE {link(b.schema, relation, alias, child)} LIMIT 1)"
+    )
+
+
+def reversed_order(order: list[Order]) -> list[Order]:
+    flip = {"first": "last", "last": "first", "": ""}
+    return [
+        Order(
+            o.path,
+            o.field,
+            not o.descending,
+            flip[o.nulls] if o.nulls else ("first" if not o.descending else "last"),
+            o.count_of,
+            o.aggregate,
+        )
+        for o in order
+    ]
+
+
+# --- selections ---------------------------------------------------------------------------------
+
+
+def selection_json(b: Builder, sel: Selection, alias: str) -> str:
+    pairs: list[tuple[str, str]] = []
+    for kind, name, payload in sel.entries:
+        if kind == "scalar":
+            pairs.append((name, scalar_json(b.schema, payload, column(alias, payload.column))))
+        elif kind == "relation":
+            pairs.append((name, nested_json(b, payload, alias)))
+        else:
+            pairs.append((name, _counts_json(b, payload, alias)))
+    return json_object(pairs)
+
+
+def _counts_json(b: Builder, counts: list[tuple[str, RelationCount]], alias: str) -> str:
+    pairs = []
+    for name, rc in counts:
+        child = b.alias()
+        where = link(b.schema, rc.relation, alias, child)
+        if rc.filter is not None:
+            where += f" AND {render_filter(b, rc.filter, child)}"
+        pairs.append(
+            (name, f"(SELECT count(*) FROM {model_table(rc.model)} AS {ident(child)} WHERE {where})")
+        )
+    return json_object(pairs) if pairs else "'{}'::json"
+
+
+def nested_json(b: Builder, read: ReadPlan, parent: str) -> str:
+    assert read.relation is not None
+    child = b.alias()
+    condition = link(b.schema, read.relation, parent, child)
+    if read.single:
+        body = selection_json(b, read.selection, child)
+        where = condition
+        if read.filter is not None:
+            where += f" AND {render_filter(b, read.filter, child)}"
+        return f"(SELECT {body} FROM {model_table(read.model)} AS {ident(child)} WHERE {where} LIMIT 1)"
+    rows = rows_query(b, read, child, extra=condition)
+    ordering = " ORDER BY s.n DESC" if read.reverse else ""
+    return f"(SELECT coalesce(json_agg(s.j{ordering}), '[]'::json) FROM ({rows}) AS s)"
+
+
+def rows_query(
+    b: Builder, read: ReadPlan, alias: str, *, extra: str = "", source: str = "", label: bool = True
+) -> str:
+    """SELECT <record json> AS j [, row number AS n] FROM ... WHERE ... ORDER BY ... LIMIT ... OFFSET."""
+    body = selection_json(b, read.selection, alias)
+    conditions = [extra] if extra else []
+    if read.filter is not None:
+        conditions.append(render_filter(b, read.filter, alias))
+    order = reversed_order(read.order) if read.reverse else read.order
+    order_sql = ", ".join(order_expr(b, o, alias, read.model) for o in order)
+    if read.cursor_where is not None:
+        conditions.append(_cursor(b, read, alias))
+    src = source or model_table(read.model)
+    if read.distinct:
+        inner_where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        partition = ", ".join(column(alias, f.column) for f in read.distinct)
+        window_order = f" ORDER BY {order_sql}" if order_sql else ""
+        src = (
+            f"(SELECT {ident(alias)}.*, "
+            f"row_number() OVER (PARTITION BY {partition}{window_order}) AS __bw_rn "
+            f"FROM {src} AS {ident(alias)}{inner_where})"
+        )
+        conditions = [f"{ident(alias)}.__bw_rn = 1"]
+    number = f", row_number() OVER (ORDER BY {order_sql}) AS n" if read.reverse else ""
+    sql = f"SELECT {body}{' AS j' if label else ''}{number} FROM {src} AS {ident(alias)}"
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    if order_sql:
+        sql += f" ORDER BY {order_sql}"
+    if read.take is not None:
+        sql += f" LIMIT {b.param(read.take)}"
+    elif read.single:
+        sql += " LIMIT 1"
+    if read.skip is not None:
+        sql += f" OFFSET {b.param(read.skip)}"
+    return sql
+
+
+def _cursor(b: Builder, read: ReadPlan, alias: str) -> str:
+    """Rows at or after the cursor record in the query's order (lexicographic over the order terms)."""
+    assert read.cursor_where is not None
+    c = b.alias()
+    found = render_filter(b, read.cursor_where, c)
+    cursor_row = f"(SELECT * FROM {model_table(read.model)} AS {ident(c)} WHERE {found} LIMIT 1)"
+    terms = [o for o in read.order if o.field is not None and not o.path and not o.aggregate]
+    if not terms:
+        return "TRUE"
+    cur = ident("c")
+    ors = []
+    for i, o in enumerate(terms):
+        assert o.field is not None
+        eqs = [
+            f"{column(alias, p.field.column)} IS NOT DISTINCT FROM {cur}.{ident(p.field.column)}"
+            for p in terms[:i]
+            if p.field is not None
+        ]
+        last = i == len(terms) - 1
+        forward = o.descending == read.reverse
+        op = (">=" if forward else "<=") if last else (">" if forward else "<")
+        eqs.append(f"{column(alias, o.field.column)} {op} {cur}.{ident(o.field.column)}")
+        ors.append("(" + " AND ".join(eqs) + ")")
+    return f"EXISTS (SELECT 1 FROM {cursor_row} AS {cur} WHERE {' OR '.join(ors)})"
+
+
+# --- statements ---------------------------------------------------------------------------------
+
+
+def render_read(b: Builder, read: ReadPlan, source: str = "") -> str:
+    alias = b.alias()
+    if read.single and not read.reverse:
+        return rows_query(b, read, alias, source=source, label=False)
+    rows = rows_query(b, read, alias, source=source)
+    if read.single:
+        return f"SELECT s.j FROM ({rows}) AS s"
+    ordering = " ORDER BY s.n DESC" if read.reverse else ""
+    return f"SELECT coalesce(json_agg(s.j{ordering}), '[]'::json) FROM ({rows}) AS s"
+
+
+def _aggregate_value(b: Builder, op: str, f: ScalarField | None, src: str) -> str:
+    if f is None:
+        return "count(*)"
+    col = column(src, f.column)
+    if op == "_count":
+        return f"count({col})"
+    if op == "_avg":
+        if f.type == "Decimal":
+            return scalar_json(b.schema, f, f"avg({col})")
+        return f"avg({col})::float8"
+    if op == "_sum":
+        if f.type in ("Int",):
+            return f"sum({col})"
+        if f.type == "Float":
+            return f"sum({col})::float8"
+        return scalar_json(b.schema, f, f"sum({col})")
+    return scalar_json(b.schema, f, f"{_AGG_SQL[op]}({col})")
+
+
+def render_aggregate(b: Builder, agg: AggregatePlan) -> str:
+    alias = b.alias()
+    read = agg.read
+    conditions = []
+    if read.filter is not None:
+        conditions.append(render_filter(b, read.filter, alias))
+    if read.cursor_where is not None:
+        conditions.append(_cursor(b, read, alias))
+    inner = f"SELECT {ident(alias)}.* FROM {model_table(agg.model)} AS {ident(alias)}"
+    if conditions:
+        inner += " WHERE " + " AND ".join(conditions)
+    order = reversed_order(read.order) if read.reverse else read.order
+    if order:
+        inner += " ORDER BY " + ", ".join(order_expr(b, o, alias, agg.model) for o in order)
+    if read.take is not None:
+        inner += f" LIMIT {b.param(read.take)}"
+    if read.skip is not None:
+        inner += f" OFFSET {b.param(read.skip)}"
+    pairs = []
+    for op, fields in agg.parts:
+        pairs.append((op, json_object([(name, _aggregate_value(b, op, f, "s")) for name, f in fields])))
+    return f"SELECT {json_object(pairs)} FROM ({inner}) AS s"
+
+
+def render_group_by(b: Builder, g: GroupByPlan) -> str:
+    alias = b.alias()
+    pairs = []
+    for kind, name, payload in g.entries:
+        if kind == "field":
+            pairs.append((name, scalar_json(b.schema, payload, column(alias, payload.column))))
+        else:
+            pairs.append((name, json_object([(n, _aggregate_value(b, name, f, alias)) for n, f in payload])))
+    sql = f"SELECT {json_object(pairs)} AS j FROM {model_table(g.model)} AS {ident(alias)}"
+    if g.filter is not None:
+        sql += f" WHERE {render_filter(b, g.filter, alias)}"
+    sql += " GROUP BY " + ", ".join(column(alias, f.column) for f in g.by)
+    if g.having is not None:
+        sql += f" HAVING {render_filter(b, g.having, alias)}"
+    if g.order:
+        sql += " ORDER BY " + ", ".join(order_expr(b, o, alias, g.model) for o in g.order)
+    if g.take is not None:
+        sql += f" LIMIT {b.param(g.take)}"
+    if g.skip is not None:
+        sql += f" OFFSET {b.param(g.skip)}"
+    return f"SELECT coalesce(json_agg(s.j), '[]'::json) FROM ({sql}) AS s"

@@ -1,5 +1,9 @@
-"""Scalar values across the JSON protocol: tagged input → Python value for a bind parameter, and
-database value → JSON-protocol output (`{"$type": "DateTime", "value": …}` and friends)."""
+"""JSON-protocol input values → the Python values asyncpg binds, validated against a field's type.
+
+`converter(field, ...)` returns a function; compiled queries keep it, so a cached shape validates and
+converts each new value exactly as the first one was. Tagged inputs (`{"$type": "DateTime", "value": …}`)
+reach a converter with the tag split off: the tag is part of the query's shape.
+"""
 
 from __future__ import annotations
 
@@ -8,127 +12,256 @@ import binascii
 import datetime as dt
 import decimal
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import QueryValidationError
-from .schema import ScalarField
+from .schema import Enum, ScalarField
+
+Convert = Callable[[Any], Any]
+
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
 
 
-def _invalid(field: ScalarField, raw: Any, expected: str) -> QueryValidationError:
+def invalid(path: str, raw: Any, expected: str) -> QueryValidationError:
+    shown = json.dumps(raw, default=str)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
     return QueryValidationError(
-        f"Invalid value for argument `{field.name}`: expected {expected}, got {json.dumps(raw)[:80]}.",
-        meta={"argumentPath": field.name, "expected": expected},
+        f"Invalid value for argument `{path}`: expected {expected}, got {shown}.",
+        meta={"argumentPath": path, "expected": expected},
     )
 
 
-def _untag(raw: Any) -> tuple[str | None, Any]:
-    if isinstance(raw, dict) and set(raw) == {"$type", "value"}:
-        return str(raw["$type"]), raw["value"]
-    return None, raw
+def converter(
+    field: ScalarField, enum: Enum | None, tag: str | None, path: str, *, element: bool = False
+) -> Convert:
+    """How to turn a value given for `field` at `path` into a bind parameter.
+
+    `element` asks for one item of a list field (for `has`, `push`); otherwise a list field takes a list.
+    """
+    if field.is_list and not element:
+        single = _scalar(field, enum, tag, path)
+
+        def convert_list(value: Any) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, list):
+                raise invalid(path, value, f"a list of {field.type}")
+            return [single(v) for v in value]
+
+        return convert_list
+    return _scalar(field, enum, tag, path)
 
 
-def decode_input(field: ScalarField, raw: Any) -> Any:
-    """A JSON-protocol input value for `field` as the Python value asyncpg binds."""
-    if raw is None:
-        return None
-    if field.is_list:
-        if not isinstance(raw, list):
-            raise _invalid(field, raw, f"a list of {field.type}")
-        single = ScalarField(**{**field.__dict__, "is_list": False})
-        return [decode_input(single, item) for item in raw]
-    tag, value = _untag(raw)
+def _scalar(field: ScalarField, enum: Enum | None, tag: str | None, path: str) -> Convert:
     kind = field.type
-    try:
-        if kind == "Int":
-            if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
-                raise _invalid(field, raw, "a 32-bit Int")
-            return value
-        if kind == "BigInt":
-            if isinstance(value, bool) or not isinstance(value, int | str):
-                raise _invalid(field, raw, "a BigInt")
-            number = int(value)
-            if not -(2**63) <= number < 2**63:
-                raise _invalid(field, raw, "a 64-bit BigInt")
-            return number
-        if kind == "Float":
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise _invalid(field, raw, "a Float")
-            return float(value)
-        if kind == "Decimal":
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                raise _invalid(field, raw, "a Decimal")
-            return decimal.Decimal(str(value))
-        if kind == "Boolean":
-            if not isinstance(value, bool):
-                raise _invalid(field, raw, "a Boolean")
-            return value
-        if kind == "DateTime":
-            if not isinstance(value, str):
-                raise _invalid(field, raw, "an ISO-8601 DateTime")
-            return _parse_datetime(value, field)
-        if kind == "Json":
-            return value if tag == "Json" else json.dumps(value)
-        if kind == "Bytes":
-            if not isinstance(value, str):
-                raise _invalid(field, raw, "base64 Bytes")
-            return base64.b64decode(value, validate=True)
-        if not isinstance(value, str):
-            raise _invalid(field, raw, f"a {kind}")
+    native = (field.native_type or "").lower()
+    if enum is not None:
+        mapping = {v.name: v.db_name for v in enum.values}
+
+        def convert_enum(value: Any) -> Any:
+            if value is None:
+                return None
+            found = mapping.get(value) if isinstance(value, str) else None
+            if found is None:
+                raise invalid(path, value, f"one of {', '.join(mapping)} (enum {enum.name})")
+            return found
+
+        return convert_enum
+    maker = _MAKERS.get(kind)
+    if maker is None:
+        raise QueryValidationError(f"The type {kind} of `{path}` cannot be used here.")
+    return maker(path, native, tag)
+
+
+def _int(path: str, native: str, tag: str | None) -> Convert:
+    low, high = _INT32
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise invalid(path, value, "a 32-bit Int")
         return value
-    except (ValueError, decimal.InvalidOperation, binascii.Error):
-        raise _invalid(field, raw, f"a {kind}") from None
+
+    return convert
 
 
-def _parse_datetime(text: str, field: ScalarField) -> Any:
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _bigint(path: str, native: str, tag: str | None) -> Convert:
+    low, high = _INT64
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise invalid(path, value, "a BigInt")
+        try:
+            number = int(value)
+        except ValueError:
+            raise invalid(path, value, "a BigInt") from None
+        if not low <= number <= high:
+            raise invalid(path, value, "a 64-bit BigInt")
+        return number
+
+    return convert
+
+
+def _float(path: str, native: str, tag: str | None) -> Convert:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise invalid(path, value, "a Float")
+        try:
+            return float(value)
+        except ValueError:
+            raise invalid(path, value, "a Float") from None
+
+    return convert
+
+
+def _decimal(path: str, native: str, tag: str | None) -> Convert:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise invalid(path, value, "a Decimal")
+        try:
+            number = decimal.Decimal(str(value))
+        except decimal.InvalidOperation:
+            raise invalid(path, value, "a Decimal") from None
+        if not number.is_finite() and not math.isnan(number):
+            raise invalid(path, value, "a finite Decimal")
+        return number
+
+    return convert
+
+
+def _string(path: str, native: str, tag: str | None) -> Convert:
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise invalid(path, value, "a String")
+        if "\x00" in value:
+            raise invalid(path, value, "a String without NUL characters")
+        return value
+
+    return convert
+
+
+def _boolean(path: str, native: str, tag: str | None) -> Convert:
+    def convert(value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise invalid(path, value, "a Boolean")
+        return value
+
+    return convert
+
+
+def _datetime(path: str, native: str, tag: str | None) -> Convert:
+    def convert(value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            parsed = value
+        elif isinstance(value, str):
+            try:
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise invalid(path, value, "an ISO-8601 DateTime") from None
+        else:
+            raise invalid(path, value, "an ISO-8601 DateTime")
+        return datetime_param(parsed, native)
+
+    return convert
+
+
+def datetime_param(parsed: dt.datetime, native: str) -> Any:
+    """A moment as the Python value the column type binds: naive UTC for `timestamp`, a date, ..."""
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    native = (field.native_type or "").lower()
-    if native.startswith("timestamp without") or native == "timestamp":
-        return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    if native.startswith("timestamptz"):
+        return parsed
+    utc = parsed.astimezone(dt.UTC)
+    if native.startswith("timestamp") or not native:
+        return utc.replace(tzinfo=None)
     if native == "date":
-        return parsed.date()
-    return parsed
+        return utc.date()
+    if native.startswith("timetz"):
+        return utc.timetz()
+    if native.startswith("time"):
+        return utc.time()
+    return utc.replace(tzinfo=None)
 
 
-def encode_output(field: ScalarField, value: Any) -> Any:
-    if value is None:
-        return None
-    if field.is_list:
-        single = ScalarField(**{**field.__dict__, "is_list": False})
-        return [encode_output(single, v) for v in value]
-    kind = field.type
-    if kind == "BigInt":
-        return {"$type": "BigInt", "value": str(value)}
-    if kind == "DateTime":
-        return {"$type": "DateTime", "value": format_datetime(value)}
-    if kind == "Decimal":
-        return {"$type": "Decimal", "value": _decimal_text(value)}
-    if kind == "Json":
-        return {"$type": "Json", "value": value if isinstance(value, str) else json.dumps(value)}
-    if kind == "Bytes":
-        return {"$type": "Bytes", "value": base64.b64encode(bytes(value)).decode()}
-    if kind == "Float":
-        return float(value)
-    return value
+def _json(path: str, native: str, tag: str | None) -> Convert:
+    def convert(value: Any) -> Any:
+        if tag == "Json":
+            # Already serialized by the client; check it is JSON so the error names the argument.
+            if not isinstance(value, str):
+                raise invalid(path, value, "JSON text")
+            try:
+                json.loads(value)
+            except ValueError:
+                raise invalid(path, value, "valid JSON") from None
+            return value
+        return json.dumps(value, separators=(",", ":"))
+
+    return convert
 
 
-def format_datetime(value: Any) -> str:
-    """Prisma's DateTime: UTC, millisecond precision, `Z`."""
-    if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    elif isinstance(value, dt.date):
-        moment = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    elif isinstance(value, dt.time):
-        moment = dt.datetime.combine(dt.date(1970, 1, 1), value.replace(tzinfo=None), tzinfo=dt.UTC)
-    else:
-        raise TypeError(f"not a date/time: {value!r}")
-    moment = moment.astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def _bytes(path: str, native: str, tag: str | None) -> Convert:
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise invalid(path, value, "base64 Bytes")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid(path, value, "base64 Bytes") from None
+
+    return convert
 
 
-def _decimal_text(value: Any) -> str:
-    text = format(decimal.Decimal(value), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+_MAKERS: dict[str, Callable[[str, str, str | None], Convert]] = {
+    "Int": _int,
+    "BigInt": _bigint,
+    "Float": _float,
+    "Decimal": _decimal,
+    "String": _string,
+    "Boolean": _boolean,
+    "DateTime": _datetime,
+    "Json": _json,
+    "Bytes": _bytes,
+}
+
+
+def count(path: str, *, allow_negative: bool = False) -> Convert:
+    """`take` / `skip`: a non-negative integer (take's sign is part of the shape)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or (value < 0 and not allow_negative):
+            raise invalid(path, value, "a non-negative integer")
+        return abs(value)
+
+    return convert
+
+
+def like_pattern(kind: str, path: str) -> Convert:
+    """contains / startsWith / endsWith → a LIKE pattern with the value's wildcards escaped."""
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise invalid(path, value, "a String")
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        if kind == "contains":
+            return f"%{escaped}%"
+        if kind == "startsWith":
+            return f"{escaped}%"
+        return f"%{escaped}"
+
+    return convert
+
+
+def json_path(path: str) -> Convert:
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list) or not all(isinstance(p, str | int) for p in value):
+            raise invalid(path, value, "a list of keys")
+        return [str(p) for p in value]
+
+    return convert

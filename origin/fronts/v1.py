@@ -1,51 +1,123 @@
-"""`/v1/...`: Breakwater's own API for the Python client and curl (JSON protocol, introspected schema)."""
+"""`/v1/...`: Breakwater's own API for the Python client and curl (JSON protocol, introspected schema).
+
+- `POST /v1/query`: one query `{modelName, action, query}` → `{"data": …}`, or a batch
+  `{"batch": [q…], "transaction"?: {"isolationLevel"?}}` → `{"batchResult": [{"data"}|{"errors"}]}`.
+  Raw SQL is the `queryRaw` / `executeRaw` action with `query.arguments` `{query, parameters}`.
+- `POST /v1/transaction/start` `{"maxWait"?, "timeout"?, "isolationLevel"?}` → `{"id"}`, then
+  `POST /v1/transaction/{id}/query` (same bodies as /v1/query), `/commit`, `/rollback`.
+- `GET /v1/schema`: the introspected models.
+Errors are `{"code", "message", "meta"?, "hint"?}` with the HTTP status of their kind.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import asyncpg
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..auth import caller_of
 from ..caller import Caller
-from ..engine import engine, request
+from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
-from ..errors import BadRequest, QueryValidationError
+from ..errors import BadRequest, BreakwaterError
 from ..state import state_of
+from .operations import Models, SchemaFor, run_batch, run_one
+
+_JSON = "application/json; charset=utf-8"
 
 
 async def _body(http: Request) -> Any:
+    raw = await http.body()
+    if not raw:
+        return {}
     try:
-        return json.loads(await http.body())
+        return json.loads(raw)
     except ValueError:
         raise BadRequest("The request body is not JSON.") from None
 
 
-async def run_query(http: Request, caller: Caller, query: request.JsonQuery) -> Any:
+def _introspected(http: Request, caller: Caller) -> SchemaFor:
     state = state_of(http)
-    if engine.is_write(query.action):
-        caller.require_write(f"run {query.action}")
-    async with state.tenants.connection(caller.database_id) as conn:
-        # A read-only key's queries run in a read-only transaction: Postgres itself refuses writes.
-        async with conn.transaction(readonly=not caller.can_write()):
-            schema = await state.schemas.get(caller.database_id, conn)
-            try:
-                return await engine.run(schema, query, conn)
-            except QueryValidationError:
-                if query.model in schema.models:
-                    raise
-            # The model may have been created since the schema was read: look again, once.
-            fresh = await state.schemas.get(caller.database_id, conn, refresh=True)
-            return await engine.run(fresh, query, conn)
+
+    async def schema_for(conn: asyncpg.Connection, refresh: bool) -> Schema:
+        return await state.schemas.get(caller.database_id, conn, refresh=refresh)
+
+    return schema_for
 
 
-async def query(http: Request) -> JSONResponse:
+async def run_query(http: Request, caller: Caller, query: JsonQuery) -> Any:
+    """One query for `caller`, its result as a Python value (used by tests and tools)."""
+    outcome = await run_one(state_of(http), caller, _introspected(http, caller), query)
+    return outcome.value()
+
+
+async def _run(http: Request, tx_id: str | None) -> Response:
     caller = await caller_of(http)
-    parsed = request.parse(await _body(http))
-    return JSONResponse({"data": await run_query(http, caller, parsed)})
+    state = state_of(http)
+    body = await _body(http)
+    schema_for = _introspected(http, caller)
+    models = Models()
+    if is_batch(body):
+        batch = parse_batch(body)
+        results = await run_batch(state, caller, schema_for, batch, tx_id)
+        parts = []
+        for result in results:
+            if isinstance(result, BreakwaterError):
+                parts.append(json.dumps({"errors": [result.body()]}))
+            else:
+                models.add(result)
+                parts.append(f'{{"data":{result.json}}}')
+        text = '{"batchResult":[' + ",".join(parts) + "]}"
+    else:
+        outcome = await run_one(state, caller, schema_for, parse(body), tx_id)
+        models.add(outcome)
+        text = f'{{"data":{outcome.json}}}'
+    return Response(text, media_type=_JSON, headers=models.headers())
+
+
+async def query(http: Request) -> Response:
+    return await _run(http, None)
+
+
+async def tx_query(http: Request) -> Response:
+    return await _run(http, http.path_params["tx"])
+
+
+def _option(body: dict[str, Any], name: str, default: int) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"`{name}` must be a number of milliseconds.")
+    return int(value)
+
+
+async def tx_start(http: Request) -> JSONResponse:
+    caller = await caller_of(http)
+    body = await _body(http)
+    if not isinstance(body, dict):
+        raise BadRequest("The transaction options must be a JSON object.")
+    tx = await state_of(http).transactions.start(
+        caller,
+        max_wait_ms=_option(body, "maxWait", 2000),
+        timeout_ms=_option(body, "timeout", 5000),
+        isolation=body.get("isolationLevel"),
+    )
+    return JSONResponse({"id": tx.id})
+
+
+async def tx_commit(http: Request) -> JSONResponse:
+    caller = await caller_of(http)
+    await state_of(http).transactions.commit(caller, http.path_params["tx"])
+    return JSONResponse({})
+
+
+async def tx_rollback(http: Request) -> JSONResponse:
+    caller = await caller_of(http)
+    await state_of(http).transactions.rollback(caller, http.path_params["tx"])
+    return JSONResponse({})
 
 
 def _schema_json(schema: Schema) -> dict[str, Any]:
@@ -55,13 +127,23 @@ def _schema_json(schema: Schema) -> dict[str, Any]:
                 "table": m.table,
                 "primaryKey": list(m.primary_key),
                 "fields": {
-                    f.name: {"type": f.type, "required": f.required, "list": f.is_list, "unique": f.is_unique}
+                    f.name: {
+                        "type": f.type,
+                        "required": f.required,
+                        "list": f.is_list,
+                        "unique": f.is_unique,
+                        "default": f.has_default,
+                    }
                     for f in m.fields.values()
+                },
+                "relations": {
+                    r.name: {"model": r.target, "list": r.is_list, "fields": list(r.fields)}
+                    for r in m.relations.values()
                 },
             }
             for m in schema.models.values()
         },
-        "enums": schema.enums,
+        "enums": {e.name: e.names() for e in schema.enums.values()},
     }
 
 
@@ -76,4 +158,8 @@ async def schema(http: Request) -> JSONResponse:
 routes = [
     Route("/v1/query", query, methods=["POST"]),
     Route("/v1/schema", schema, methods=["GET"]),
+    Route("/v1/transaction/start", tx_start, methods=["POST"]),
+    Route("/v1/transaction/{tx}/query", tx_query, methods=["POST"]),
+    Route("/v1/transaction/{tx}/commit", tx_commit, methods=["POST"]),
+    Route("/v1/transaction/{tx}/rollback", tx_rollback, methods=["POST"]),
 ]

@@ -1,0 +1,306 @@
+"""One JSON-protocol operation (as a skeleton, see `fingerprint`) → a `Program`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import QueryValidationError
+from .plan import (
+    READ_ACTIONS,
+    GroupByPlan,
+    ReadPlan,
+    Related,
+    count_source,
+    fail,
+    model_of,
+    plan_aggregate,
+    plan_group_by,
+    plan_read,
+    plan_selection,
+    plan_where,
+    unique_filter,
+)
+from .program import Branch, Expect, Program, Rebind, Statement
+from .quoting import ident
+from .schema import Model, Schema
+from .sql import Builder, model_table, render_aggregate, render_filter, render_group_by, render_read
+from .writes import NOT_FOUND, WriteCompiler, read_back
+
+WRITE_ACTIONS = frozenset(
+    {
+        "createOne",
+        "createMany",
+        "createManyAndReturn",
+        "updateOne",
+        "updateMany",
+        "updateManyAndReturn",
+        "upsertOne",
+        "deleteOne",
+        "deleteMany",
+        "executeRaw",
+    }
+)
+QUERY_ACTIONS = frozenset({*READ_ACTIONS, *WRITE_ACTIONS, "aggregate", "groupBy"})
+
+_NOT_FOUND_CAUSE = "No record was found for a query."
+
+
+def compile_operation(schema: Schema, action: str, model_name: str | None, query: Any) -> Program:
+    if action not in QUERY_ACTIONS or action == "executeRaw":
+        raise QueryValidationError(f"The action `{action}` is not supported.", meta={"action": action})
+    model = model_of(schema, model_name)
+    if not isinstance(query, dict):
+        raise QueryValidationError("The query has no `query` object with `arguments` and `selection`.")
+    args = query.get("arguments") or {}
+    selection = query.get("selection") or {"$scalars": True}
+    if not isinstance(args, dict) or not isinstance(selection, dict):
+        raise QueryValidationError("`query.arguments` and `query.selection` must be objects.")
+    if action in READ_ACTIONS:
+        read = plan_read(schema, model, action, args, selection)
+        b = Builder(schema)
+        sql = render_read(b, read)
+        or_throw = None
+        if action.endswith("OrThrow"):
+            or_throw = Expect(
+                "P2025",
+                NOT_FOUND + _NOT_FOUND_CAUSE,
+                {"cause": _NOT_FOUND_CAUSE},
+            )
+        return Program(
+            (Statement(sql, tuple(b.sources), result=True),),
+            "many" if action == "findMany" else "one",
+            or_throw,
+            models_read=frozenset(reads_of(schema, read)),
+        )
+    if action == "aggregate":
+        agg = plan_aggregate(schema, model, args, selection)
+        b = Builder(schema)
+        sql = render_aggregate(b, agg)
+        return Program(
+            (Statement(sql, tuple(b.sources), result=True),),
+            "one",
+            models_read=frozenset(reads_of(schema, agg.read)),
+        )
+    if action == "groupBy":
+        group = plan_group_by(schema, model, args, selection)
+        b = Builder(schema)
+        sql = render_group_by(b, group)
+        return Program(
+            (Statement(sql, tuple(b.sources), result=True),),
+            "many",
+            models_read=frozenset(_group_reads(group)),
+        )
+    return _compile_write(schema, model, action, args, selection)
+
+
+def reads_of(schema: Schema, read: ReadPlan) -> set[str]:
+    """The model and every model its filters, orders and selection go through."""
+    found = {read.model.name}
+    _filter_models(read.filter, found)
+    _filter_models(read.cursor_where, found)
+    for o in read.order:
+        found.update(r.target for r in o.path)
+        if o.count_of is not None:
+            found.add(o.count_of.target)
+    for kind, _name, payload in read.selection.entries:
+        if kind == "relation":
+            found.update(reads_of(schema, payload))
+        elif kind == "count":
+            for _n, rc in payload:
+                found.add(rc.model.name)
+                _filter_models(rc.filter, found)
+    return found
+
+
+def _group_reads(group: GroupByPlan) -> set[str]:
+    found = {group.model.name}
+    _filter_models(group.filter, found)
+    return found
+
+
+def _filter_models(f: Any, found: set[str]) -> None:
+    if f is None:
+        return
+    if isinstance(f, Related):
+        found.add(f.model.name)
+        _filter_models(f.inner, found)
+    for attr in ("items",):
+        for item in getattr(f, attr, ()):
+            _filter_models(item, found)
+    if hasattr(f, "item"):
+        _filter_models(f.item, found)
+
+
+def _require(args: dict[str, Any], allowed: set[str], required: set[str], action: str) -> None:
+    unknown = set(args) - allowed
+    if unknown:
+        name = sorted(unknown)[0]
+        raise fail(f"Unknown argument `{name}` for {action}.", name)
+    missing = required - set(args)
+    if missing:
+        name = sorted(missing)[0]
+        raise fail(f"Argument `{name}` is missing in {action}.", name)
+
+
+def _has_relations(model: Model, data: Any) -> bool:
+    return isinstance(data, dict) and any(k in model.relations for k in data)
+
+
+def _compile_write(
+    schema: Schema, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> Program:
+    c = WriteCompiler(schema)
+    read_models: set[str] = {model.name}
+    table, t = model_table(model), ident("t")
+    output = "one"
+    if action == "createOne":
+        _require(args, {"data"}, {"data"}, action)
+        if not _has_relations(model, args["data"]):
+            c.create(model, args["data"], "data")
+            insert = c.steps.pop()
+            assert isinstance(insert, Statement)
+            steps: tuple[Any, ...] = (_returning(c, insert, model, selection, single=True),)
+        else:
+            bound = c.create(model, args["data"], "data")
+            steps = (*c.steps, read_back(c, model, selection, bound))
+    elif action in ("createMany", "createManyAndReturn"):
+        _require(args, {"data", "skipDuplicates"}, {"data"}, action)
+        returning = action == "createManyAndReturn"
+        statement = c.create_many(
+            model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
+        )
+        if returning:
+            steps = (_returning(c, statement, model, selection, single=False),)
+            output = "many"
+        else:
+            steps = tuple(c.steps)
+            output = "count"
+    elif action == "updateOne":
+        _require(args, {"where", "data"}, {"where", "data"}, action)
+        where = unique_filter(schema, model, args["where"])
+        expect = Expect(
+            "P2025", NOT_FOUND + "Record to update not found.", {"cause": "Record to update not found."}
+        )
+        if not _has_relations(model, args["data"]):
+            b = Builder(schema)
+            data = c.check_data(model, args["data"], "data")
+            c.wrote(model)
+            sets = c.set_clause(b, model, data, "data")
+            condition = render_filter(b, where, "t")
+            if sets:
+                sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
+            else:
+                sql = f"SELECT {t}.* FROM {table} AS {t} WHERE {condition} LIMIT 1"
+            steps = (
+                _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
+            )
+        else:
+            found = _find_for_update(c, model, where, expect)
+            updated = c.update_record(model, found, args["data"], "data")
+            steps = (*c.steps, read_back(c, model, selection, updated))
+    elif action == "upsertOne":
+        _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
+        where = unique_filter(schema, model, args["where"])
+        found = _find_for_update(c, model, where, None)
+        outer = c.steps
+        c.steps = []
+        result = c.name()
+        c.steps.append(Rebind(result, c.update_record(model, found, args["update"], "update")))
+        then = tuple(c.steps)
+        c.steps = []
+        c.steps.append(Rebind(result, c.create(model, args["create"], "create")))
+        otherwise = tuple(c.steps)
+        c.steps = [*outer, Branch(found, then, otherwise)]
+        steps = (*c.steps, read_back(c, model, selection, result))
+    elif action == "deleteOne":
+        _require(args, {"where"}, {"where"}, action)
+        unique = unique_filter(schema, model, args["where"])
+        b = Builder(schema)
+        c.wrote(model, deleting=True)
+        condition = render_filter(b, unique, "t")
+        sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
+        expect = Expect(
+            "P2025",
+            NOT_FOUND + "Record to delete does not exist.",
+            {"cause": "Record to delete does not exist."},
+        )
+        steps = (
+            _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
+        )
+    elif action in ("updateMany", "updateManyAndReturn", "deleteMany"):
+        allowed = {"where", "limit"} | ({"data"} if action != "deleteMany" else set())
+        _require(args, allowed, {"data"} if action != "deleteMany" else set(), action)
+        b = Builder(schema)
+        many = plan_where(schema, model, args.get("where"))
+        if args.get("limit") is not None:
+            # Prisma's `limit`: at most n rows, chosen by the database.
+            inner = render_filter(b, many, "l") if many is not None else "TRUE"
+            limit = b.param(count_source(args["limit"], "limit"))
+            condition = (
+                f"{ident('t')}.ctid IN (SELECT {ident('l')}.ctid FROM {model_table(model)} AS {ident('l')} "
+                f"WHERE {inner} LIMIT {limit})"
+            )
+        else:
+            condition = render_filter(b, many, "t") if many is not None else "TRUE"
+        c.wrote(model, deleting=action == "deleteMany")
+        if action == "deleteMany":
+            sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
+            steps = (Statement(sql, tuple(b.sources), count=True),)
+            output = "count"
+        else:
+            data = c.check_data(model, args["data"], "data")
+            if _has_relations(model, data):
+                raise fail(f"`{action}` does not take nested relations.", "data")
+            sets = c.set_clause(b, model, data, "data")
+            if not sets:
+                sets = ", ".join(
+                    f"{ident(f.column)} = {ident('t')}.{ident(f.column)}"
+                    for f in list(model.fields.values())[:1]
+                )
+            sql = f"UPDATE {model_table(model)} AS {ident('t')} SET {sets} WHERE {condition}"
+            if action == "updateMany":
+                steps = (Statement(sql, tuple(b.sources), count=True),)
+                output = "count"
+            else:
+                sql += f" RETURNING {ident('t')}.*"
+                steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
+                output = "many"
+    else:  # pragma: no cover - QUERY_ACTIONS is exhaustive
+        raise QueryValidationError(f"The action `{action}` is not supported.")
+    if output != "count":
+        read_models |= _selection_reads(schema, model, selection)
+    read_models |= c.read
+    return Program(
+        tuple(steps), output, models_read=frozenset(read_models), models_written=frozenset(c.written)
+    )
+
+
+def _selection_reads(schema: Schema, model: Model, selection: Any) -> set[str]:
+    sel = plan_selection(schema, model, selection, "select")
+    return reads_of(schema, ReadPlan(model, sel))
+
+
+def _find_for_update(c: WriteCompiler, model: Model, where: Any, expect: Expect | None) -> str:
+    b = Builder(c.schema)
+    bound = c.name()
+    condition = render_filter(b, where, "t")
+    sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE"
+    c.steps.append(Statement(sql, tuple(b.sources), bind=bound, expect=expect))
+    return bound
+
+
+def _returning(
+    c: WriteCompiler,
+    statement: Statement,
+    model: Model,
+    selection: Any,
+    *,
+    single: bool,
+    expect: Expect | None = None,
+) -> Statement:
+    """`WITH w AS (<write> RETURNING *) <selection over w>`: the write and its result in one statement."""
+    b = Builder(c.schema, list(statement.params))
+    read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=single)
+    body = render_read(b, read, source=ident("w"))
+    sql = f"WITH {ident('w')} AS ({statement.sql}) {body}"
+    return Statement(sql, tuple(b.sources), expect=expect, result=True)

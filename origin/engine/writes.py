@@ -1,0 +1,840 @@
+"""Write operations → programs of statements (see `program`).
+
+A write without nested writes is one statement: the INSERT/UPDATE/DELETE runs in a CTE and the
+selection is read from its RETURNING rows. Nested writes run in dependency order: records the new
+row points at first (their keys fill its foreign keys), then the row, then records pointing at it
+(and implicit many-to-many join rows); the selection is read back last by the row's identity.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fingerprint import Slot
+from .params import Bound, Const, Generated, Source
+from .plan import (
+    All,
+    Compare,
+    Filter,
+    ReadPlan,
+    fail,
+    items_of,
+    null_marker,
+    plan_selection,
+    plan_where,
+    unique_filter,
+    value_source,
+)
+from .program import Branch, Expect, Rebind, Statement, Step
+from .quoting import column, ident, table
+from .schema import Model, RelationField, ScalarField, Schema
+from .sql import Builder, model_table, render_filter, render_read
+
+_ATOMIC = {"increment": "+", "decrement": "-", "multiply": "*", "divide": "/"}
+_SCALAR_OPS = frozenset({"set", *_ATOMIC, "push", "unset"})
+_NESTED = frozenset(
+    {
+        "create",
+        "createMany",
+        "connect",
+        "connectOrCreate",
+        "disconnect",
+        "set",
+        "update",
+        "updateMany",
+        "upsert",
+        "delete",
+        "deleteMany",
+    }
+)
+
+NOT_FOUND = "An operation failed because it depends on one or more records that were required but not found. "
+
+
+@dataclass
+class WriteCompiler:
+    schema: Schema
+    steps: list[Step] = field(default_factory=list)
+    written: set[str] = field(default_factory=set)
+    read: set[str] = field(default_factory=set)
+    _names: itertools.count[int] = field(default_factory=itertools.count)
+
+    def name(self) -> str:
+        return f"r{next(self._names)}"
+
+    def statement(self, b: Builder, sql: str, **kwargs: Any) -> Statement:
+        return Statement(sql, tuple(b.sources), **kwargs)
+
+    def builder(self) -> Builder:
+        return Builder(self.schema)
+
+    def wrote(self, model: Model, *, deleting: bool = False) -> None:
+        self.written.add(model.name)
+        if deleting:
+            self.written.update(cascades(self.schema, model))
+
+    # --- scalar data ------------------------------------------------------------------------------
+
+    def scalar_value(self, model: Model, f: ScalarField, value: Any, path: str) -> Source:
+        marker = null_marker(value)
+        if marker:
+            if f.type != "Json":
+                raise fail(f"`{marker}` only applies to Json fields.", path)
+            return Const("null" if marker == "JsonNull" else None)
+        if value is None:
+            if f.required:
+                raise fail(f"Argument `{f.name}` must not be null.", path)
+            return Const(None)
+        return value_source(self.schema, f, value, path)
+
+    def assignments(
+        self, b: Builder, model: Model, data: dict[str, Any], path: str, *, update: bool, alias: str = ""
+    ) -> list[tuple[ScalarField, str]]:
+        """(field, SQL expression) for the scalar fields in `data`."""
+        out: list[tuple[ScalarField, str]] = []
+        for name, value in data.items():
+            f = model.fields.get(name)
+            if f is None:
+                continue
+            at = f"{path}.{name}"
+            is_ops = (
+                isinstance(value, dict)
+                and value
+                and set(value) <= _SCALAR_OPS
+                and not ("$type" in value and len(value) == 2)
+                and f.type != "Json"
+            )
+            if not is_ops:
+                out.append((f, b.param(self.scalar_value(model, f, value, at))))
+                continue
+            if len(value) != 1:
+                raise fail(f"`{at}` takes exactly one operation.", at)
+            op, operand = next(iter(value.items()))
+            col = column(alias, f.column) if alias else ident(f.column)
+            if op == "set":
+                out.append((f, b.param(self.scalar_value(model, f, operand, f"{at}.set"))))
+            elif op in _ATOMIC:
+                if not update:
+                    raise fail(f"`{op}` is only available in updates.", at)
+                if f.type not in ("Int", "BigInt", "Float", "Decimal") or f.is_list:
+                    raise fail(f"`{op}` needs a number field; {f.name} is {f.type}.", at)
+                out.append((f, f"{col} {_ATOMIC[op]} {b.param(value_source(self.schema, f, operand, at))}"))
+            elif op == "push":
+                if not f.is_list or not update:
+                    raise fail("`push` applies to list fields in updates.", at)
+                element = not isinstance(operand, list) and not (
+                    isinstance(operand, Slot) and operand.kind == "l"
+                )
+                src = value_source(self.schema, f, operand, at, element=element)
+                expr = f"array_append({col}, {b.param(src)})" if element else f"{col} || {b.param(src)}"
+                out.append((f, f"coalesce({expr}, {expr})"))
+            else:
+                raise fail(f"`{op}` is not available here.", at)
+        return out
+
+    # --- create -----------------------------------------------------------------------------------
+
+    def check_data(self, model: Model, data: Any, path: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise fail(f"`{path}` must be an object.", path)
+        for name in data:
+            if name not in model.fields and name not in model.relations:
+                raise fail(
+                    f"Unknown argument `{name}` in `{path}` of model {model.name}. "
+                    f"Available: {', '.join([*model.fields, *model.relations])}.",
+                    f"{path}.{name}",
+                    modelName=model.name,
+                )
+        return data
+
+    def create(
+        self,
+        model: Model,
+        data: Any,
+        path: str,
+        *,
+        fixed: dict[str, Source] | None = None,
+        skip_relation: str = "",
+    ) -> str:
+        """Steps inserting one record (and its nested writes); returns the name its row is bound to."""
+        data = self.check_data(model, data, path)
+        self.wrote(model)
+        fixed = dict(fixed or {})
+        relations = {k: v for k, v in data.items() if k in model.relations and k != skip_relation}
+        # Records this one points at come first: their keys fill its foreign-key columns.
+        for name, ops in relations.items():
+            rel = model.relations[name]
+            if rel.joined().kind == "fk_here":
+                fixed.update(self.resolve_parent_side(model, rel, ops, f"{path}.{name}"))
+        b = self.builder()
+        assigned = self.assignments(b, model, data, path, update=False)
+        names = {f.name for f, _ in assigned}
+        for fname, source in fixed.items():
+            if fname in names:
+                raise fail(f"`{fname}` is set both directly and through a relation.", f"{path}.{fname}")
+            assigned.append((model.fields[fname], b.param(source)))
+            names.add(fname)
+        for f in model.fields.values():
+            if f.name in names:
+                continue
+            generated = default_source(f)
+            if generated is not None:
+                assigned.append((f, b.param(generated)))
+            elif f.required and not f.has_default and not f.is_list:
+                raise fail(
+                    f"Argument `{f.name}` is missing in `{path}` (model {model.name}).",
+                    f"{path}.{f.name}",
+                    modelName=model.name,
+                )
+        target = model_table(model)
+        if assigned:
+            cols = ", ".join(ident(f.column) for f, _ in assigned)
+            vals = ", ".join(v for _, v in assigned)
+            sql = f"INSERT INTO {target} ({cols}) VALUES ({vals}) RETURNING *"
+        else:
+            sql = f"INSERT INTO {target} DEFAULT VALUES RETURNING *"
+        bound = self.name()
+        self.steps.append(self.statement(b, sql, bind=bound))
+        for name, ops in relations.items():
+            rel = model.relations[name]
+            if rel.joined().kind != "fk_here":
+                self.nested(model, rel, bound, ops, f"{path}.{name}", creating=True)
+        return bound
+
+    def resolve_parent_side(self, model: Model, rel: RelationField, ops: Any, path: str) -> dict[str, Source]:
+        """Nested ops on a relation whose foreign key this model holds, before its row is written:
+        the referenced record is found or created, and its key fills this model's columns."""
+        target = self.schema.models[rel.target]
+        if not isinstance(ops, dict):
+            raise fail(f"`{path}` takes create, connect or connectOrCreate.", path)
+        found = ""
+        for op, arg in ops.items():
+            at = f"{path}.{op}"
+            if op == "create":
+                found = self.create(target, arg, at)
+            elif op == "connect":
+                found = self.find_one(target, arg, at, connect_expect(model, rel, target))
+            elif op == "connectOrCreate":
+                found = self.connect_or_create(target, arg, at)
+            elif op in ("disconnect", "delete", "update", "upsert"):
+                raise fail(f"`{op}` is not available when creating (`{at}`).", at)
+            else:
+                raise fail(f"Unknown nested operation `{op}`.", at)
+        if not found:
+            raise fail(f"`{path}` needs create, connect or connectOrCreate.", path)
+        joined = rel.joined()
+        return {mine: Bound(found, target.fields[theirs].column) for mine, theirs in joined.pairs}
+
+    def find_one(
+        self,
+        model: Model,
+        where: Any,
+        path: str,
+        expect: Expect | None,
+        *,
+        extra: str = "",
+        extra_b: Builder | None = None,
+    ) -> str:
+        b = extra_b or self.builder()
+        condition = render_filter(b, unique_filter(self.schema, model, where, path), "t")
+        if extra:
+            condition += f" AND {extra}"
+        self.read.add(model.name)
+        bound = self.name()
+        sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1"
+        self.steps.append(self.statement(b, sql, bind=bound, expect=expect))
+        return bound
+
+    def connect_or_create(
+        self,
+        model: Model,
+        arg: Any,
+        path: str,
+        *,
+        fixed: dict[str, Source] | None = None,
+        link_to: tuple[RelationField, str] | None = None,
+    ) -> str:
+        if not isinstance(arg, dict) or set(arg) != {"where", "create"}:
+            raise fail(f"`{path}` takes where and create.", path)
+        found = self.find_one(model, arg["where"], f"{path}.where", None)
+        outer = self.steps
+        self.steps = []
+        result = self.name()
+        if link_to is not None:
+            rel, parent = link_to
+            self.connect_existing(rel, parent, found)
+        self.steps.append(Rebind(result, found))
+        then = tuple(self.steps)
+        self.steps = []
+        created = self.create(model, arg["create"], f"{path}.create", fixed=fixed)
+        if link_to is not None and link_to[0].joined().kind == "m2m":
+            self.join_rows(link_to[0], link_to[1], created)
+        self.steps.append(Rebind(result, created))
+        otherwise = tuple(self.steps)
+        self.steps = outer
+        self.steps.append(Branch(found, then, otherwise))
+        return result
+
+    # --- relations from an existing (or just created) parent --------------------------------------
+
+    def nested(
+        self, model: Model, rel: RelationField, parent: str, ops: Any, path: str, *, creating: bool
+    ) -> None:
+        if not isinstance(ops, dict):
+            raise fail(f"`{path}` takes nested operations ({', '.join(sorted(_NESTED))}).", path)
+        target = self.schema.models[rel.target]
+        joined = rel.joined()
+        child_fixed = self.child_fixed(model, rel, parent)
+        for op, arg in ops.items():
+            at = f"{path}.{op}"
+            if op not in _NESTED:
+                raise fail(f"Unknown nested operation `{op}`.", at)
+            if creating and op in (
+                "disconnect",
+                "set",
+                "update",
+                "updateMany",
+                "upsert",
+                "delete",
+                "deleteMany",
+            ):
+                raise fail(f"`{op}` is not available when creating (`{at}`).", at)
+            if op == "create":
+                for i, item in enumerate(items_of(arg, at) if rel.is_list else [arg]):
+                    created = self.create(
+                        target,
+                        item,
+                        f"{at}.{i}" if rel.is_list else at,
+                        fixed=child_fixed,
+                        skip_relation=rel.back,
+                    )
+                    if joined.kind == "m2m":
+                        self.join_rows(rel, parent, created)
+            elif op == "createMany":
+                if not rel.is_list or joined.kind == "m2m":
+                    raise fail("`createMany` applies to one-to-many relations.", at)
+                if not isinstance(arg, dict) or "data" not in arg:
+                    raise fail(f"`{at}` takes data.", at)
+                self.create_many(
+                    target, arg["data"], f"{at}.data", bool(arg.get("skipDuplicates")), fixed=child_fixed
+                )
+            elif op == "connect":
+                for item in items_of(arg, at) if rel.is_list else [arg]:
+                    found = self.find_one(target, item, at, connect_expect(model, rel, target))
+                    self.connect_existing(rel, parent, found)
+            elif op == "connectOrCreate":
+                for item in items_of(arg, at) if rel.is_list else [arg]:
+                    self.connect_or_create(target, item, at, fixed=child_fixed, link_to=(rel, parent))
+            elif op == "disconnect":
+                self.disconnect(model, rel, parent, arg, at)
+            elif op == "set":
+                if not rel.is_list:
+                    raise fail("`set` applies to list relations.", at)
+                self.disconnect(model, rel, parent, True, at, everything=True)
+                for item in arg if isinstance(arg, list) else [arg]:
+                    found = self.find_one(target, item, at, connect_expect(model, rel, target))
+                    self.connect_existing(rel, parent, found)
+            elif op == "update":
+                for item in items_of(arg, at) if rel.is_list else [arg]:
+                    self.nested_update(model, rel, parent, item, at)
+            elif op == "updateMany":
+                for item in items_of(arg, at):
+                    self.nested_many(rel, parent, item, at, delete=False)
+            elif op == "deleteMany":
+                for item in items_of(arg, at) if not isinstance(arg, bool) else [{}]:
+                    self.nested_many(rel, parent, {"where": item}, at, delete=True)
+            elif op == "delete":
+                self.nested_delete(model, rel, parent, arg, at)
+            elif op == "upsert":
+                for item in items_of(arg, at) if rel.is_list else [arg]:
+                    self.nested_upsert(model, rel, parent, item, at)
+
+    def child_fixed(self, model: Model, rel: RelationField, parent: str) -> dict[str, Source]:
+        joined = rel.joined()
+        if joined.kind != "fk_there":
+            return {}
+        return {theirs: Bound(parent, model.fields[mine].column) for mine, theirs in joined.pairs}
+
+    def linked(self, b: Builder, rel: RelationField, parent: str, alias: str) -> str:
+        """SQL: the row `alias` of rel's target is related to the bound parent row."""
+        owner = self.schema.models[rel.owner]
+        target = self.schema.models[rel.target]
+        joined = rel.joined()
+        if joined.kind == "m2m":
+            j = ident("j")
+            this = b.param(Bound(parent, owner.fields[joined.this_key].column))
+            other = column(alias, target.fields[joined.other_key].column)
+            return (
+                f"EXISTS (SELECT 1 FROM {table(joined.join_schema, joined.join_table)} AS {j} WHERE "
+                f"{j}.{ident(joined.this_column)} = {this} AND {j}.{ident(joined.other_column)} = {other})"
+            )
+        conditions = []
+        for mine, theirs in joined.pairs:
+            value = b.param(Bound(parent, owner.fields[mine].column))
+            conditions.append(f"{column(alias, target.fields[theirs].column)} = {value}")
+        return " AND ".join(conditions)
+
+    def join_rows(self, rel: RelationField, parent: str, child: str) -> None:
+        joined = rel.joined()
+        owner = self.schema.models[rel.owner]
+        target = self.schema.models[rel.target]
+        b = self.builder()
+        this = b.param(Bound(parent, owner.fields[joined.this_key].column))
+        other = b.param(Bound(child, target.fields[joined.other_key].column))
+        sql = (
+            f"INSERT INTO {table(joined.join_schema, joined.join_table)} "
+            f"({ident(joined.this_column)}, {ident(joined.other_column)}) VALUES ({this}, {other}) "
+            "ON CONFLICT DO NOTHING"
+        )
+        self.written.update({owner.name, target.name})
+        self.steps.append(self.statement(b, sql, count=True))
+
+    def connect_existing(self, rel: RelationField, parent: str, child: str) -> None:
+        joined = rel.joined()
+        target = self.schema.models[rel.target]
+        owner = self.schema.models[rel.owner]
+        if joined.kind == "m2m":
+            self.join_rows(rel, parent, child)
+            return
+        if joined.kind == "fk_there":
+            b = self.builder()
+            sets = ", ".join(
+                f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
+                for mine, theirs in joined.pairs
+            )
+            where = " AND ".join(
+                f"{ident(target.fields[k].column)} = {b.param(Bound(child, target.fields[k].column))}"
+                for k in target.identity()
+            )
+            self.wrote(target)
+            self.steps.append(
+                self.statement(b, f"UPDATE {model_table(target)} SET {sets} WHERE {where}", count=True)
+            )
+            return
+        # fk_here on an existing parent: point the parent at the child.
+        b = self.builder()
+        sets = ", ".join(
+            f"{ident(owner.fields[mine].column)} = {b.param(Bound(child, target.fields[theirs].column))}"
+            for mine, theirs in joined.pairs
+        )
+        where = " AND ".join(
+            f"{ident(owner.fields[k].column)} = {b.param(Bound(parent, owner.fields[k].column))}"
+            for k in owner.identity()
+        )
+        self.wrote(owner)
+        self.steps.append(
+            self.statement(b, f"UPDATE {model_table(owner)} SET {sets} WHERE {where}", count=True)
+        )
+
+    def disconnect(
+        self, model: Model, rel: RelationField, parent: str, arg: Any, path: str, *, everything: bool = False
+    ) -> None:
+        joined = rel.joined()
+        target = self.schema.models[rel.target]
+        if arg is False:
+            return
+        if joined.kind == "m2m":
+            b = self.builder()
+            owner = self.schema.models[rel.owner]
+            j = ident("j")
+            this = b.param(Bound(parent, owner.fields[joined.this_key].column))
+            sql = (
+                f"DELETE FROM {table(joined.join_schema, joined.join_table)} AS {j} "
+                f"WHERE {j}.{ident(joined.this_column)} = {this}"
+            )
+            if not everything and arg is not True:
+                items = items_of(arg, path)
+                conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
+                key = column("t", target.fields[joined.other_key].column)
+                sql += (
+                    f" AND {j}.{ident(joined.other_column)} IN (SELECT {key} "
+                    f"FROM {model_table(target)} AS {ident('t')} WHERE {' OR '.join(conds)})"
+                )
+            self.written.update({model.name, target.name})
+            self.steps.append(self.statement(b, sql, count=True))
+            return
+        if joined.kind == "fk_here":
+            raise AssertionError("handled by the parent update")
+        fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
+        if any(f.required for f in fk_fields):
+            raise _required_relation(rel, model, target, path)
+        b = self.builder()
+        sets = ", ".join(f"{ident(f.column)} = NULL" for f in fk_fields)
+        where = self.linked(b, rel, parent, "t")
+        if not everything and arg is not True:
+            items = items_of(arg, path)
+            where += (
+                " AND ("
+                + " OR ".join(
+                    render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items
+                )
+                + ")"
+            )
+        self.wrote(target)
+        self.steps.append(
+            self.statement(
+                b, f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {where}", count=True
+            )
+        )
+
+    def nested_update(self, model: Model, rel: RelationField, parent: str, item: Any, path: str) -> None:
+        target = self.schema.models[rel.target]
+        if rel.is_list:
+            if not isinstance(item, dict) or set(item) != {"where", "data"}:
+                raise fail(f"`{path}` takes where and data.", path)
+            where, data = item["where"], item["data"]
+        else:
+            if isinstance(item, dict) and set(item) <= {"where", "data"} and "data" in item:
+                where, data = item.get("where"), item["data"]
+            else:
+                where, data = None, item
+        b = self.builder()
+        condition = self.linked(b, rel, parent, "t")
+        if where is not None:
+            planned = (
+                unique_filter(self.schema, target, where, f"{path}.where")
+                if rel.is_list
+                else plan_where(self.schema, target, where, f"{path}.where")
+            )
+            if planned is not None:
+                condition += f" AND {render_filter(b, planned, 't')}"
+        found = self.name()
+        cause = f"No '{target.name}' record was found for a nested update on relation '{rel.relation_name}'."
+        expect = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+        self.steps.append(
+            self.statement(
+                b,
+                f"SELECT * FROM {model_table(target)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE",
+                bind=found,
+                expect=expect,
+            )
+        )
+        self.update_record(target, found, data, f"{path}.data")
+
+    def nested_many(self, rel: RelationField, parent: str, item: Any, path: str, *, delete: bool) -> None:
+        target = self.schema.models[rel.target]
+        if not isinstance(item, dict):
+            raise fail(f"`{path}` must be an object.", path)
+        b = self.builder()
+        condition = self.linked(b, rel, parent, "t")
+        planned = plan_where(self.schema, target, item.get("where"), f"{path}.where")
+        if planned is not None:
+            condition += f" AND {render_filter(b, planned, 't')}"
+        self.wrote(target, deleting=delete)
+        if delete:
+            sql = f"DELETE FROM {model_table(target)} AS {ident('t')} WHERE {condition}"
+        else:
+            data = self.check_data(target, item.get("data"), f"{path}.data")
+            sets = self.set_clause(b, target, data, f"{path}.data")
+            if not sets:
+                return
+            sql = f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {condition}"
+        self.steps.append(self.statement(b, sql, count=True))
+
+    def nested_delete(self, model: Model, rel: RelationField, parent: str, arg: Any, path: str) -> None:
+        target = self.schema.models[rel.target]
+        items: list[Any] = [None] if arg is True else (items_of(arg, path) if rel.is_list else [arg])
+        if arg is False:
+            return
+        for where in items:
+            b = self.builder()
+            condition = self.linked(b, rel, parent, "t")
+            if where is not None:
+                planned = (
+                    unique_filter(self.schema, target, where, path)
+                    if rel.is_list
+                    else plan_where(self.schema, target, where, path)
+                )
+                if planned is not None:
+                    condition += f" AND {render_filter(b, planned, 't')}"
+            self.wrote(target, deleting=True)
+            if rel.is_list:
+                message = (
+                    f"The records for relation `{rel.relation_name}` between the `{model.name}` and "
+                    f"`{target.name}` models are not connected."
+                )
+            else:
+                cause = f"No '{target.name}' record was found for a nested delete on relation "
+                message = NOT_FOUND + cause + f"'{rel.relation_name}'."
+            meta = {"relation_name": rel.relation_name, "parent_name": model.name, "child_name": target.name}
+            expect = Expect("P2017" if rel.is_list else "P2025", message, meta)
+            sql = f"DELETE FROM {model_table(target)} AS {ident('t')} WHERE {condition} RETURNING 1"
+            self.steps.append(self.statement(b, sql, expect=expect))
+
+    def nested_upsert(self, model: Model, rel: RelationField, parent: str, item: Any, path: str) -> None:
+        target = self.schema.models[rel.target]
+        keys = {"where", "create", "update"} if rel.is_list else {"create", "update"}
+        if (
+            not isinstance(item, dict)
+            or not set(item) - {"where"} == {"create", "update"}
+            or not set(item) <= keys | {"where"}
+        ):
+            raise fail(f"`{path}` takes {', '.join(sorted(keys))}.", path)
+        b = self.builder()
+        condition = self.linked(b, rel, parent, "t")
+        if item.get("where") is not None:
+            planned = (
+                unique_filter(self.schema, target, item["where"], f"{path}.where")
+                if rel.is_list
+                else plan_where(self.schema, target, item["where"], f"{path}.where")
+            )
+            if planned is not None:
+                condition += f" AND {render_filter(b, planned, 't')}"
+        found = self.name()
+        self.steps.append(
+            self.statement(
+                b,
+                f"SELECT * FROM {model_table(target)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE",
+                bind=found,
+            )
+        )
+        outer = self.steps
+        self.steps = []
+        self.update_record(target, found, item["update"], f"{path}.update")
+        then = tuple(self.steps)
+        self.steps = []
+        if rel.joined().kind == "fk_here":
+            created = self.create(target, item["create"], f"{path}.create")
+            self.connect_existing(rel, parent, created)
+        else:
+            created = self.create(
+                target,
+                item["create"],
+                f"{path}.create",
+                fixed=self.child_fixed(model, rel, parent),
+                skip_relation=rel.back,
+            )
+            if rel.joined().kind == "m2m":
+                self.join_rows(rel, parent, created)
+        otherwise = tuple(self.steps)
+        self.steps = outer
+        self.steps.append(Branch(found, then, otherwise))
+
+    # --- update -----------------------------------------------------------------------------------
+
+    def set_clause(
+        self,
+        b: Builder,
+        model: Model,
+        data: dict[str, Any],
+        path: str,
+        fixed: dict[str, Source] | None = None,
+        alias: str = "t",
+    ) -> str:
+        assigned = self.assignments(b, model, data, path, update=True, alias=alias)
+        for name, source in (fixed or {}).items():
+            assigned.append((model.fields[name], b.param(source)))
+        if assigned or any(k in model.relations for k in data):
+            names = {f.name for f, _ in assigned}
+            for f in model.fields.values():
+                if f.updated_at and f.name not in names and assigned:
+                    assigned.append((f, b.param(Generated("now", (f.native_type or "").lower()))))
+        self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
+        return ", ".join(f"{ident(f.column)} = {expr}" for f, expr in assigned)
+
+    def update_record(self, model: Model, current: str, data: Any, path: str) -> str:
+        """Steps updating the bound row `current`; returns the name of its new row."""
+        data = self.check_data(model, data, path)
+        self.wrote(model)
+        fixed: dict[str, Source] = {}
+        after: list[tuple[RelationField, Any, str]] = []
+        for name, ops in data.items():
+            rel = model.relations.get(name)
+            if rel is None:
+                continue
+            at = f"{path}.{name}"
+            if rel.joined().kind == "fk_here":
+                fixed.update(self.parent_side_update(model, rel, current, ops, at))
+            else:
+                after.append((rel, ops, at))
+        b = self.builder()
+        sets = self.set_clause(b, model, data, path, fixed)
+        updated = current
+        if sets:
+            where = " AND ".join(
+                f"{column('t', model.fields[k].column)} = {b.param(Bound(current, model.fields[k].column))}"
+                for k in model.identity()
+            )
+            updated = self.name()
+            t = ident("t")
+            sql = f"UPDATE {model_table(model)} AS {t} SET {sets} WHERE {where} RETURNING {t}.*"
+            self.steps.append(self.statement(b, sql, bind=updated))
+        for rel, ops, at in after:
+            self.nested(model, rel, updated, ops, at, creating=False)
+        return updated
+
+    def parent_side_update(
+        self, model: Model, rel: RelationField, current: str, ops: Any, path: str
+    ) -> dict[str, Source]:
+        target = self.schema.models[rel.target]
+        joined = rel.joined()
+        if not isinstance(ops, dict):
+            raise fail(f"`{path}` takes nested operations.", path)
+        fixed: dict[str, Source] = {}
+        for op, arg in ops.items():
+            at = f"{path}.{op}"
+            if op in ("create", "connect", "connectOrCreate"):
+                fixed.update(self.resolve_parent_side(model, rel, {op: arg}, path))
+            elif op == "disconnect":
+                if arg is False:
+                    continue
+                if any(model.fields[mine].required for mine, _ in joined.pairs):
+                    raise _required_relation(rel, model, target, at)
+                fixed.update({mine: Const(None) for mine, _ in joined.pairs})
+            elif op == "update":
+                self.nested_update(model, rel, current, arg, at)
+            elif op == "upsert":
+                self.nested_upsert(model, rel, current, arg, at)
+            elif op == "delete":
+                self.nested_delete(model, rel, current, arg, at)
+            else:
+                raise fail(f"`{op}` is not available on a to-one relation.", at)
+        return fixed
+
+    # --- many ---------------------------------------------------------------------------------------
+
+    def create_many(
+        self,
+        model: Model,
+        data: Any,
+        path: str,
+        skip_duplicates: bool,
+        *,
+        fixed: dict[str, Source] | None = None,
+        returning: bool = False,
+    ) -> Statement:
+        rows = items_of(data, path)
+        self.wrote(model)
+        fixed = fixed or {}
+        b = self.builder()
+        columns: list[ScalarField] = []
+        per_row: list[dict[str, str]] = []
+        for i, row in enumerate(rows):
+            at = f"{path}.{i}"
+            row = self.check_data(model, row, at)
+            for name in row:
+                if name in model.relations:
+                    raise fail("`createMany` does not take nested relations.", f"{at}.{name}")
+            assigned = dict((f.name, expr) for f, expr in self.assignments(b, model, row, at, update=False))
+            for name, source in fixed.items():
+                assigned[name] = b.param(source)
+            for f in model.fields.values():
+                if f.name not in assigned:
+                    generated = default_source(f)
+                    if generated is not None:
+                        assigned[f.name] = b.param(generated)
+                    elif f.required and not f.has_default and not f.is_list:
+                        raise fail(f"Argument `{f.name}` is missing in `{at}`.", f"{at}.{f.name}")
+            per_row.append(assigned)
+            for name in assigned:
+                if model.fields[name] not in columns:
+                    columns.append(model.fields[name])
+        target = model_table(model)
+        if not per_row:
+            sql = f"SELECT 0 FROM {target} WHERE FALSE"
+        elif not columns:
+            sql = f"INSERT INTO {target} SELECT FROM generate_series(1, {len(per_row)})"
+        else:
+            values = ", ".join(
+                "(" + ", ".join(r.get(c.name, "DEFAULT") for c in columns) + ")" for r in per_row
+            )
+            sql = f"INSERT INTO {target} ({', '.join(ident(c.column) for c in columns)}) VALUES {values}"
+        if skip_duplicates and per_row:
+            sql += " ON CONFLICT DO NOTHING"
+        if returning:
+            sql += " RETURNING *"
+        statement = self.statement(b, sql, count=not returning)
+        if not returning:
+            self.steps.append(statement)
+        return statement
+
+
+def _required_relation(rel: RelationField, model: Model, target: Model, path: str) -> Exception:
+    return fail(
+        f"The change you are trying to make would violate the required relation '{rel.relation_name}' "
+        f"between the `{model.name}` and `{target.name}` models (`{path}`).",
+        path,
+    )
+
+
+def connect_expect(model: Model, rel: RelationField, target: Model) -> Expect:
+    kind = "one-to-many" if rel.is_list or (rel.back and not rel.is_list) else "one-to-one"
+    cause = (
+        f"No '{target.name}' record(s) (needed to inline the relation on '{model.name}' record(s)) was found "
+        f"for a nested connect on {kind} relation '{rel.relation_name}'."
+    )
+    return Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+
+
+def default_source(f: ScalarField) -> Source | None:
+    """What the engine fills in for a field the data leaves out (Postgres fills autoincrement/dbgenerated)."""
+    native = (f.native_type or "").lower()
+    if f.updated_at:
+        return Generated("now", native)
+    d = f.default
+    if d is None or d.in_database:
+        return None
+    if d.kind == "now":
+        return Generated("now", native)
+    if d.kind in ("uuid", "cuid", "nanoid", "ulid"):
+        return Generated(d.kind, version=d.version)
+    return None
+
+
+def _on_delete(schema: Schema, owner: Model, rel: RelationField) -> str:
+    if rel.on_delete:
+        return rel.on_delete
+    # Prisma's defaults: SetNull for an optional relation, Restrict for a required one.
+    return "Restrict" if any(owner.fields[f].required for f in rel.fields) else "SetNull"
+
+
+def referencing(schema: Schema, model: Model, changed: set[str]) -> set[str]:
+    """Models whose foreign keys follow an update of `changed` fields of `model` (onUpdate; Cascade
+    by default)."""
+    found = set()
+    for other in schema.models.values():
+        for rel in other.relations.values():
+            if rel.target == model.name and rel.fields and set(rel.references) & changed:
+                if (rel.on_update or "Cascade") in ("Cascade", "SetNull", "SetDefault"):
+                    found.add(other.name)
+    return found
+
+
+def cascades(schema: Schema, model: Model, seen: set[str] | None = None) -> set[str]:
+    """Models whose rows change when rows of `model` are deleted (onDelete Cascade / SetNull / SetDefault)."""
+    seen = seen if seen is not None else set()
+    for other in schema.models.values():
+        for rel in other.relations.values():
+            if rel.target != model.name or not rel.fields:
+                continue
+            if (
+                _on_delete(schema, other, rel) in ("Cascade", "SetNull", "SetDefault")
+                and other.name not in seen
+            ):
+                seen.add(other.name)
+                cascades(schema, other, seen)
+        for rel in other.relations.values():
+            joined = rel.link
+            if joined is not None and joined.kind == "m2m" and rel.target == model.name:
+                seen.add(other.name)
+    return seen
+
+
+def identity_read(schema: Schema, model: Model, selection: Any, bound: str, path: str = "select") -> ReadPlan:
+    """The selection of the record bound under `bound`, found by its identity."""
+    read = ReadPlan(model, plan_selection(schema, model, selection, path), single=True)
+    conditions: list[Filter] = [
+        Compare(model.fields[k], "=", Bound(bound, model.fields[k].column)) for k in model.identity()
+    ]
+    read.filter = All(tuple(conditions)) if len(conditions) > 1 else conditions[0]
+    return read
+
+
+def read_back(compiler: WriteCompiler, model: Model, selection: Any, bound: str) -> Statement:
+    if not model.identity():
+        raise fail(f"Model {model.name} has no id or required unique field to read the result by.", "select")
+    b = compiler.builder()
+    sql = render_read(b, identity_read(compiler.schema, model, selection, bound))
+    return Statement(sql, tuple(b.sources), result=True)

@@ -1,0 +1,128 @@
+"""Running JSON-protocol operations for a caller, shared by the Prisma 6 and `/v1` fronts.
+
+Where the work runs: on a pooled connection, inside the caller's interactive transaction, or in one
+transaction for a transactional batch. A read-only key never writes: write actions are refused up
+front, and its work runs in READ ONLY transactions so Postgres refuses anything that slips through
+(a raw query that writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from ..caller import Caller
+from ..engine import engine
+from ..engine.engine import Outcome
+from ..engine.request import Batch, JsonQuery
+from ..engine.schema import Schema
+from ..errors import BreakwaterError, QueryValidationError
+from ..state import OriginState
+from ..transactions import ISOLATION_LEVELS
+
+SchemaFor = Callable[[asyncpg.Connection, bool], Awaitable[Schema]]
+
+_ASYNCPG_ISOLATION = {
+    "READ UNCOMMITTED": "read_uncommitted",
+    "READ COMMITTED": "read_committed",
+    "REPEATABLE READ": "repeatable_read",
+    "SERIALIZABLE": "serializable",
+}
+
+
+@dataclass
+class Models:
+    read: set[str] = field(default_factory=set)
+    written: set[str] = field(default_factory=set)
+
+    def add(self, outcome: Outcome) -> None:
+        self.read.update(outcome.models_read)
+        self.written.update(outcome.models_written)
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.read:
+            headers["x-breakwater-models-read"] = ",".join(sorted(self.read))
+        if self.written:
+            headers["x-breakwater-models-written"] = ",".join(sorted(self.written))
+        return headers
+
+
+def check_writes(caller: Caller, queries: list[JsonQuery]) -> None:
+    for query in queries:
+        if engine.is_write(query.action):
+            caller.require_write(f"run {query.action}")
+
+
+async def _run(schema_for: SchemaFor, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
+    schema = await schema_for(conn, False)
+    try:
+        return await engine.run(schema, query, conn)
+    except QueryValidationError:
+        if query.model is None or query.model in schema.models:
+            raise
+    # The model may have been created since the schema was read: look again, once.
+    fresh = await schema_for(conn, True)
+    if fresh is schema:
+        raise QueryValidationError(f"Unknown model `{query.model}`.", meta={"modelName": query.model})
+    return await engine.run(fresh, query, conn)
+
+
+async def run_one(
+    state: OriginState, caller: Caller, schema_for: SchemaFor, query: JsonQuery, tx_id: str | None = None
+) -> Outcome:
+    check_writes(caller, [query])
+    if tx_id is not None:
+        return await state.transactions.run(caller, tx_id, lambda conn: _run(schema_for, query, conn))
+    async with state.tenants.connection(caller.database_id) as conn:
+        if caller.can_write():
+            return await _run(schema_for, query, conn)
+        async with conn.transaction(readonly=True):
+            return await _run(schema_for, query, conn)
+
+
+def isolation_of(batch: Batch) -> str | None:
+    if batch.isolation is None:
+        return None
+    level = ISOLATION_LEVELS.get(batch.isolation)
+    if level is None:
+        raise QueryValidationError(
+            f"Invalid isolation level `{batch.isolation}`; Postgres supports "
+            "ReadUncommitted, ReadCommitted, RepeatableRead and Serializable.",
+            code="P2023",
+        )
+    return _ASYNCPG_ISOLATION[level]
+
+
+async def run_batch(
+    state: OriginState, caller: Caller, schema_for: SchemaFor, batch: Batch, tx_id: str | None = None
+) -> list[Outcome | BreakwaterError]:
+    """Each query's outcome or error. In a transactional batch the first error fails the whole batch
+    (raised, nothing kept); otherwise queries succeed or fail one by one."""
+    check_writes(caller, batch.queries)
+    isolation = isolation_of(batch)
+
+    async def in_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
+        if batch.transaction and tx_id is None:
+            async with conn.transaction(isolation=isolation, readonly=not caller.can_write()):
+                return [await _run(schema_for, q, conn) for q in batch.queries]
+        results: list[Outcome | BreakwaterError] = []
+        for q in batch.queries:
+            try:
+                if caller.can_write() or tx_id is not None:
+                    results.append(await _run(schema_for, q, conn))
+                else:
+                    async with conn.transaction(readonly=True):
+                        results.append(await _run(schema_for, q, conn))
+            except BreakwaterError as exc:
+                if batch.transaction:
+                    raise
+                results.append(exc)
+        return results
+
+    if tx_id is not None:
+        return await state.transactions.run(caller, tx_id, in_connection)
+    async with state.tenants.connection(caller.database_id) as conn:
+        return await in_connection(conn)

@@ -1,0 +1,198 @@
+"""Prisma 6 Data Proxy routes (`DataProxyEngine`): `/{clientVersion}/{schemaHash}/…`, through the edge.
+
+The client sends the JSON protocol and, when we do not have it yet, its schema: a query for an
+unknown hash gets 404 `{"EngineNotStarted":{"reason":"SchemaMissing"}}`, the client PUTs the schema
+(base64) and retries. Query errors come back as 200 with `errors[].user_facing_error`, as the client
+expects; interactive transactions get an absolute `data-proxy.endpoint` on the edge's address.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..auth import caller_of
+from ..caller import Caller
+from ..engine.engine import Outcome
+from ..engine.request import JsonQuery, is_batch, parse, parse_batch
+from ..engine.schema import Schema
+from ..errors import BadRequest, BreakwaterError
+from ..state import OriginState, state_of
+from .operations import Models, run_batch, run_one
+
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+_JSON = "application/json; charset=utf-8"
+
+
+def _schema_missing() -> Response:
+    return JSONResponse({"EngineNotStarted": {"reason": "SchemaMissing"}}, status_code=404)
+
+
+def user_facing(exc: BreakwaterError) -> dict[str, Any]:
+    """One entry of `errors[]` the way the 6.x client reads it."""
+    # The database's own fields (`meta.database`) are for our fronts' logs, not Prisma's meta.
+    meta = {k: v for k, v in exc.meta.items() if k != "database"}
+    facing: dict[str, Any] = {"is_panic": False, "message": exc.message, "meta": meta, "error_code": exc.code}
+    if exc.code in ("P2009", "P2012"):
+        # The 6.x client renders these from a structured `meta` of its own; without one it fails.
+        # Leaving the code out makes it a PrismaClientUnknownRequestError carrying our message.
+        del facing["error_code"]
+    name = "PrismaClientKnownRequestError" if "error_code" in facing else "Error"
+    return {"error": f"{name}: {exc.message}", "user_facing_error": facing}
+
+
+def known_error(exc: BreakwaterError) -> Response:
+    """A non-2xx answer the 6.x client turns into a known request error with `error_code`."""
+    body = {**exc.body(), "is_panic": False, "error_code": exc.code}
+    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+
+
+def _result_key(query: JsonQuery) -> str:
+    if query.action in ("queryRaw", "executeRaw"):
+        return query.action
+    return f"{query.action}{query.model or ''}"
+
+
+def _data(query: JsonQuery, outcome: Outcome) -> str:
+    return f'{{"data":{{{json.dumps(_result_key(query))}:{outcome.json}}}}}'
+
+
+async def _json_body(http: Request) -> Any:
+    try:
+        return json.loads(await http.body())
+    except ValueError:
+        raise BadRequest("The request body is not JSON.") from None
+
+
+async def _schema(state: OriginState, caller: Caller, hash_: str) -> Schema | None:
+    return await state.schemas.uploaded(state.store.pool, caller.database_id, hash_)
+
+
+async def _graphql(http: Request, tx_id: str | None) -> Response:
+    caller = await caller_of(http)
+    state = state_of(http)
+    schema = await _schema(state, caller, http.path_params["hash"])
+    if schema is None:
+        return _schema_missing()
+    found: Schema = schema
+
+    async def schema_for(_conn: Any, _refresh: bool) -> Schema:
+        return found
+
+    models = Models()
+    try:
+        body = await _json_body(http)
+        if is_batch(body):
+            batch = parse_batch(body)
+            results = await run_batch(state, caller, schema_for, batch, tx_id)
+            parts = []
+            for query, result in zip(batch.queries, results, strict=True):
+                if isinstance(result, BreakwaterError):
+                    parts.append(json.dumps({"errors": [user_facing(result)]}))
+                else:
+                    models.add(result)
+                    parts.append(_data(query, result))
+            text = '{"batchResult":[' + ",".join(parts) + '],"extensions":{}}'
+        else:
+            query = parse(body)
+            outcome = await run_one(state, caller, schema_for, query, tx_id)
+            models.add(outcome)
+            text = _data(query, outcome)
+    except BreakwaterError as exc:
+        if exc.status == 401:
+            raise
+        return JSONResponse({"errors": [user_facing(exc)]}, headers={"Prisma-Error-Code": exc.code})
+    return Response(text, media_type=_JSON, headers=models.headers())
+
+
+async def graphql(http: Request) -> Response:
+    return await _graphql(http, None)
+
+
+async def itx_graphql(http: Request) -> Response:
+    return await _graphql(http, http.path_params["tx"])
+
+
+async def upload_schema(http: Request) -> Response:
+    # Read-only keys upload too: a client needs its schema on the server to read.
+    caller = await caller_of(http)
+    state = state_of(http)
+    try:
+        await state.schemas.upload(
+            state.store.pool, caller.database_id, http.path_params["hash"], await http.body()
+        )
+    except BreakwaterError as exc:
+        return known_error(exc)
+    return JSONResponse({})
+
+
+def endpoint_base(http: Request, state: OriginState) -> str:
+    """The edge's address as the client reached it (the edge sends x-forwarded-host/proto)."""
+    host = http.headers.get("x-forwarded-host", "")
+    proto = http.headers.get("x-forwarded-proto", "")
+    if host and _HOST.match(host) and proto in ("http", "https"):
+        return f"{proto}://{host}"
+    return state.settings.public_url
+
+
+async def start_transaction(http: Request) -> Response:
+    caller = await caller_of(http)
+    state = state_of(http)
+    try:
+        body = await _json_body(http) if await http.body() else {}
+        if not isinstance(body, dict):
+            raise BadRequest("The transaction options must be a JSON object.")
+        max_wait = _millis(body.get("max_wait", 2000), "max_wait")
+        timeout = _millis(body.get("timeout", 5000), "timeout")
+        isolation = body.get("isolation_level")
+        tx = await state.transactions.start(
+            caller, max_wait_ms=max_wait, timeout_ms=timeout, isolation=isolation
+        )
+    except BreakwaterError as exc:
+        return known_error(exc)
+    version, hash_ = http.path_params["version"], http.path_params["hash"]
+    endpoint = f"{endpoint_base(http, state)}/{version}/{hash_}/itx/{tx.id}"
+    return JSONResponse({"id": tx.id, "extensions": {}, "data-proxy": {"endpoint": endpoint}})
+
+
+def _millis(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"`{name}` must be a number of milliseconds.")
+    return int(value)
+
+
+async def _finish(http: Request, commit: bool) -> Response:
+    caller = await caller_of(http)
+    state = state_of(http)
+    tx_id = http.path_params["tx"]
+    try:
+        if commit:
+            await state.transactions.commit(caller, tx_id)
+        else:
+            await state.transactions.rollback(caller, tx_id)
+    except BreakwaterError as exc:
+        return known_error(exc)
+    return JSONResponse({})
+
+
+async def commit(http: Request) -> Response:
+    return await _finish(http, True)
+
+
+async def rollback(http: Request) -> Response:
+    return await _finish(http, False)
+
+
+routes = [
+    Route("/{version}/{hash}/graphql", graphql, methods=["POST"]),
+    Route("/{version}/{hash}/schema", upload_schema, methods=["PUT"]),
+    Route("/{version}/{hash}/transaction/start", start_transaction, methods=["POST"]),
+    Route("/{version}/{hash}/itx/{tx}/graphql", itx_graphql, methods=["POST"]),
+    Route("/{version}/{hash}/itx/{tx}/commit", commit, methods=["POST"]),
+    Route("/{version}/{hash}/itx/{tx}/rollback", rollback, methods=["POST"]),
+]

@@ -1,0 +1,82 @@
+"""Query shapes: values come out, structure stays in, and the skeleton's slots give the values back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from origin.engine.fingerprint import Slot, fingerprint, skeleton
+from origin.engine.params import _fill
+
+KEYS = [
+    "where",
+    "id",
+    "take",
+    "skip",
+    "orderBy",
+    "mode",
+    "selection",
+    "arguments",
+    "in",
+    "data",
+    "$type",
+    "value",
+    "x",
+]
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=3)
+)
+bodies = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=250, deadline=None)
+@given(bodies)
+def test_the_skeleton_and_the_leaves_rebuild_the_query(body: Any) -> None:
+    _key, leaves = fingerprint(body)
+    shaped = skeleton(body)
+    assert _fill(shaped, leaves) == body
+    slots: list[Slot] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, Slot):
+            slots.append(node)
+        elif isinstance(node, dict):
+            for v in node.values():
+                collect(v)
+        elif isinstance(node, list | tuple):
+            for v in node:
+                collect(v)
+
+    collect(shaped)
+    assert sorted(s.index for s in slots) == list(range(len(leaves)))
+
+
+def test_values_leave_the_key_and_structure_stays() -> None:
+    def key(body: Any) -> str:
+        return fingerprint(body)[0]
+
+    a = {"arguments": {"where": {"email": "a@x.io"}, "take": 5}, "selection": {"$scalars": True}}
+    b = {"arguments": {"where": {"email": "b@y.io"}, "take": 9}, "selection": {"$scalars": True}}
+    assert key(a) == key(b) and fingerprint(a)[1] == ["a@x.io", 5]
+    for changed in (
+        {"arguments": {"where": {"email": None}, "take": 5}, "selection": {"$scalars": True}},
+        {"arguments": {"where": {"email": "a"}, "take": -5}, "selection": {"$scalars": True}},
+        {"arguments": {"where": {"email": 1}, "take": 5}, "selection": {"$scalars": True}},
+        {"arguments": {"where": {"name": "a"}, "take": 5}, "selection": {"$scalars": True}},
+        {"arguments": {"where": {"email": "a"}, "take": 5}, "selection": {"$scalars": False}},
+        {"arguments": {"where": {"email": {"$type": "DateTime", "value": "x"}}, "take": 5}, "selection": {}},
+    ):
+        assert key(changed) != key(a)
+    assert key({"arguments": {"orderBy": {"id": "asc"}}}) != key({"arguments": {"orderBy": {"id": "desc"}}})
+    assert key({"arguments": {"where": {"s": {"contains": "a", "mode": "insensitive"}}}}) != key(
+        {"arguments": {"where": {"s": {"contains": "a", "mode": "default"}}}}
+    )
+    assert fingerprint({"arguments": {"where": {"id": {"in": [1, 2, 3]}}}})[1] == [[1, 2, 3]]
