@@ -26,7 +26,7 @@ def _columns_from_detail(detail: str | None) -> list[str]:
 def database_fields(exc: asyncpg.PostgresError) -> dict[str, Any]:
     fields = {
         "sqlstate": exc.sqlstate,
-        "message": exc.message if hasattr(exc, "message") else str(exc),
+        "message": getattr(exc, "message", None) or str(exc),
         "constraint": getattr(exc, "constraint_name", None),
         "table": getattr(exc, "table_name", None),
         "column": getattr(exc, "column_name", None),

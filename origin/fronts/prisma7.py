@@ -67,9 +67,50 @@ def parse_plan_request(body: bytes) -> PlanRequest:
     return PlanRequest(str(data.get("operation", "")), str(model) if model else None, data["plan"], params)
 
 
+_ADAPTER_KINDS = {
+    "23505": "UniqueConstraintViolation",
+    "23503": "ForeignKeyConstraintViolation",
+    "23502": "NullConstraintViolation",
+    "42P01": "TableDoesNotExist",
+    "42703": "ColumnNotFound",
+    "40001": "TransactionWriteConflict",
+}
+
+
+def _wire_error(exc: BreakwaterError) -> tuple[str, dict[str, Any]]:
+    """Message and meta of a database error as Prisma 7 clients see them (a `driverAdapterError`)."""
+    meta = dict(exc.meta or {})
+    database = meta.pop("database", None)
+    if not isinstance(database, dict) or "sqlstate" not in database:
+        return exc.message, meta
+    meta.pop("code", None)
+    meta.pop("message", None)
+    sqlstate = str(database["sqlstate"])
+    cause: dict[str, Any] = {
+        "originalCode": sqlstate,
+        "originalMessage": database.get("message", ""),
+        "kind": _ADAPTER_KINDS.get(sqlstate, "postgres"),
+    }
+    if sqlstate in ("23505", "23503") and database.get("constraint"):
+        cause["constraint"] = {"index": database["constraint"]}
+    elif sqlstate == "23502" and database.get("column"):
+        cause["constraint"] = {"fields": [database["column"]]}
+    if cause["kind"] == "postgres":
+        cause.update(code=sqlstate, message=database.get("message", ""), detail=database.get("detail"))
+    if database.get("table"):
+        cause["table"] = database["table"]
+        meta["table"] = database["table"]
+    meta["driverAdapterError"] = {"name": "DriverAdapterError", "cause": cause}
+    message = exc.message
+    if exc.code == "P2002" and database.get("constraint"):
+        message = f"Unique constraint failed on the constraint: `{database['constraint']}`"
+    return message, meta
+
+
 def _error(exc: BreakwaterError, capture: Capture, request: Request) -> JSONResponse:
     capture.log("error", "Error processing request", error=exc.message, code=exc.code, path=request.url.path)
-    body: dict[str, Any] = {"code": exc.code, "error": exc.message, "meta": exc.meta or {}}
+    message, meta = _wire_error(exc)
+    body: dict[str, Any] = {"code": exc.code, "error": message, "meta": meta}
     if exc.hint:
         body["hint"] = exc.hint
     if capture.logs:

@@ -201,6 +201,11 @@ _BY_PG_TYPE: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def element_type_name(array_type_name: str) -> str:
+    """`int4[]` (asyncpg's spelling) or `_int4` (the catalog's) → `int4`."""
+    return array_type_name.removesuffix("[]").removeprefix("_")
+
+
 def bind_value(value: Any, pg_type: Any, scalar_type: str) -> Any:
     """`value` as asyncpg must see it for a parameter of Postgres type `pg_type` (an asyncpg `Type`)."""
     if value is None:
@@ -212,7 +217,7 @@ def bind_value(value: Any, pg_type: Any, scalar_type: str) -> Any:
                     value = json.loads(value)
                 else:
                     raise ValueError("expected a list")
-            element = pg_type.name.removeprefix("_")
+            element = element_type_name(pg_type.name)
             return [_bind_scalar(item, element, scalar_type) for item in value]
         return _bind_scalar(value, pg_type.name, scalar_type)
     except (ValueError, TypeError, ArithmeticError, binascii.Error) as exc:

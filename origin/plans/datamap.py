@@ -88,12 +88,11 @@ def _decimal_text(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, decimal.Decimal):
-        if value.is_nan():
-            return "NaN"
-        text = str(value)
-        if "E" in text or "e" in text:
-            text = format(value, "f")
-        return text
+        if not value.is_finite():
+            return str(value)
+        # Decimal.js prints without trailing zeros or an exponent: 10.50 → "10.5", 1E+1 → "10".
+        text = format(value.normalize(), "f")
+        return text if text != "-0" else "0"
     return str(value)
 
 
@@ -142,7 +141,7 @@ def map_scalar(value: Any, field_type: Mapping[str, Any], enums: Mapping[str, Ma
 def map_field(value: Any, field_type: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
     if field_type.get("arity") == "list":
         if value is None:
-            return None
+            return []  # a NULL array column reads as an empty list, as Prisma's own executor answers
         if isinstance(value, str) and value.startswith("["):
             value = parse_json(value)
         if isinstance(value, str) and value.startswith("{"):

@@ -150,6 +150,9 @@ class Database:
                 # The schema may have changed under the cached parameter types: learn them again next time.
                 self.param_types.forget(self.database_id, statement.sql)
             self._still_read_only()
+            if not getattr(exc, "sqlstate", None):
+                # asyncpg refused to encode a value before sending anything.
+                raise PlanError(f"A value does not fit its parameter: {exc}") from None
             raise map_database_error(exc, raw=self.raw) from None
         self._still_read_only()
         if self.on_query is not None:

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from .binds import element_type_name
+
 UTC = dt.UTC
 
 _TYPE_NAMES = {
@@ -48,9 +50,10 @@ _TYPE_NAMES = {
 def column_type(pg_type: Any) -> str:
     """The client's name for a result column of Postgres type `pg_type` (an asyncpg `Type`)."""
     if pg_type.kind == "array":
-        element = _TYPE_NAMES.get(pg_type.name.removeprefix("_"))
+        name = element_type_name(pg_type.name)
+        element = _TYPE_NAMES.get(name)
         if element is None:
-            return "string-array" if pg_type.name.removeprefix("_") not in ("unknown",) else "unknown"
+            element = "enum" if pg_type.schema not in ("pg_catalog", "information_schema") else "string"
         return f"{element}-array"
     if pg_type.name in _TYPE_NAMES:
         return _TYPE_NAMES[pg_type.name]
