@@ -126,7 +126,9 @@ def map_scalar(value: Any, field_type: Mapping[str, Any], enums: Mapping[str, Ma
     if kind == "datetime":
         return {"$type": "DateTime", "value": iso_datetime(value)}
     if kind == "json":
-        return {"$type": "Json", "value": value if isinstance(value, str) else dumps_json(value)}
+        # Re-serialised compactly, as Prisma's executor does (Postgres prints jsonb with spaces).
+        document = json.loads(value) if isinstance(value, str) else value
+        return {"$type": "Json", "value": dumps_json(document)}
     if kind == "bytes":
         return {"$type": "Bytes", "value": _bytes_b64(value)}
     if kind == "enum":
