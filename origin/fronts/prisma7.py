@@ -113,8 +113,7 @@ def _error(exc: BreakwaterError, capture: Capture, request: Request) -> JSONResp
     body: dict[str, Any] = {"code": exc.code, "error": message, "meta": meta}
     if exc.hint:
         body["hint"] = exc.hint
-    if capture.logs:
-        body["extensions"] = capture.extensions()
+    body["extensions"] = capture.extensions()
     return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
 
 

@@ -75,7 +75,11 @@ class Interpreter:
         self.generators = generators or Generators()
 
     async def run(self, plan: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
-        return await self.eval(plan, dict(params))
+        """The plan's result. A plan whose shape does not fit its node types is a PlanError (400)."""
+        try:
+            return await self.eval(plan, dict(params))
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError, ArithmeticError) as exc:
+            raise PlanError(f"The query plan is malformed ({type(exc).__name__}: {exc}).") from exc
 
     # --- values ---------------------------------------------------------------------------------
 
