@@ -5,6 +5,7 @@ tables its SQL reads and writes (for the `x-breakwater-models-*` headers the edg
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -211,7 +212,8 @@ def _unquote(name: str) -> str:
     return last[1:-1].replace('""', '"') if last.startswith('"') else last
 
 
-def tables_of(sql: str) -> tuple[set[str], set[str]]:
+@functools.lru_cache(maxsize=4096)
+def tables_of(sql: str) -> tuple[frozenset[str], frozenset[str]]:
     """Tables a statement reads and writes, by name without schema (`"public"."User"` → `User`)."""
     read: set[str] = set()
     written: set[str] = set()
@@ -231,4 +233,4 @@ def tables_of(sql: str) -> tuple[set[str], set[str]]:
             written.add(name)
         else:
             read.add(name)
-    return read, written
+    return frozenset(read), frozenset(written)

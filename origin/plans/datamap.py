@@ -13,8 +13,7 @@ import base64
 import datetime as dt
 import decimal
 import json
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import PlanError
@@ -40,13 +39,14 @@ def _json_default(value: Any) -> Any:
 
 def iso_datetime(value: Any) -> str:
     """A timestamp, date or time as Prisma prints DateTime: UTC, milliseconds, `Z`."""
-    moment = to_datetime(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if type(value) is dt.datetime and value.tzinfo is None:
+        return value.isoformat(timespec="milliseconds") + "Z"
+    return to_datetime(value).isoformat(timespec="milliseconds") + "Z"
 
 
 def to_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value.astimezone(UTC) if value.tzinfo else value
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     if isinstance(value, dt.time):
@@ -96,115 +96,182 @@ def _decimal_text(value: Any) -> str:
     return str(value)
 
 
-def map_scalar(value: Any, field_type: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
-    """One database value → its JSON-protocol form for a Prisma field type (not a list)."""
-    if value is None:
-        return None
-    kind = field_type.get("type")
-    if kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            return int(decimal.Decimal(value))
-        return int(value)
-    if kind == "string":
-        if isinstance(value, str):
-            return value
-        if isinstance(value, uuid.UUID):
-            return str(value)
-        if isinstance(value, dict | list):
-            return dumps_json(value)
-        return str(value)
-    if kind == "boolean":
-        return bool(value) if not isinstance(value, str) else value.lower() in ("true", "t", "1")
-    if kind == "float":
-        return float(value)
-    if kind == "bigint":
-        return {"$type": "BigInt", "value": str(int(value) if not isinstance(value, str) else value)}
-    if kind == "decimal":
-        return {"$type": "Decimal", "value": _decimal_text(value)}
-    if kind == "datetime":
-        return {"$type": "DateTime", "value": iso_datetime(value)}
-    if kind == "json":
-        # Re-serialised compactly, as Prisma's executor does (Postgres prints jsonb with spaces).
-        document = json.loads(value) if isinstance(value, str) else value
-        return {"$type": "Json", "value": dumps_json(document)}
-    if kind == "bytes":
-        return {"$type": "Bytes", "value": _bytes_b64(value)}
-    if kind == "enum":
-        names = enums.get(str(field_type.get("name")), {})
-        return names.get(value, value) if isinstance(value, str) else value
-    # object (composite types) and unsupported types pass through as JSON.
-    if isinstance(value, str | int | float | bool | list | dict):
+Convert = Callable[[Any], Any]
+
+
+def _int(value: Any) -> Any:
+    if type(value) is int:
         return value
+    if isinstance(value, str):
+        return int(decimal.Decimal(value))
+    return int(value)
+
+
+def _string(value: Any) -> Any:
+    if type(value) is str:
+        return value
+    if isinstance(value, dict | list):
+        return dumps_json(value)
     return str(value)
 
 
-def map_field(value: Any, field_type: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
-    if field_type.get("arity") == "list":
+def _boolean(value: Any) -> Any:
+    return bool(value) if not isinstance(value, str) else value.lower() in ("true", "t", "1")
+
+
+def _bigint(value: Any) -> Any:
+    return {"$type": "BigInt", "value": value if isinstance(value, str) else str(int(value))}
+
+
+def _decimal(value: Any) -> Any:
+    return {"$type": "Decimal", "value": _decimal_text(value)}
+
+
+def _datetime(value: Any) -> Any:
+    return {"$type": "DateTime", "value": iso_datetime(value)}
+
+
+def _json(value: Any) -> Any:
+    # Re-serialised compactly, as Prisma's executor does (Postgres prints jsonb with spaces).
+    document = json.loads(value) if isinstance(value, str) else value
+    return {"$type": "Json", "value": dumps_json(document)}
+
+
+def _bytes(value: Any) -> Any:
+    return {"$type": "Bytes", "value": _bytes_b64(value)}
+
+
+def _passthrough(value: Any) -> Any:
+    # object (composite types) and unsupported types pass through as JSON.
+    return value if isinstance(value, str | int | float | bool | list | dict) else str(value)
+
+
+_SCALARS: dict[str, Convert] = {
+    "int": _int,
+    "string": _string,
+    "boolean": _boolean,
+    "float": float,
+    "bigint": _bigint,
+    "decimal": _decimal,
+    "datetime": _datetime,
+    "json": _json,
+    "bytes": _bytes,
+}
+
+
+def scalar_converter(field_type: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Convert:
+    """A function from one database value (not null) to its JSON-protocol form for a Prisma type."""
+    kind = str(field_type.get("type"))
+    if kind == "enum":
+        names = enums.get(str(field_type.get("name")), {})
+        return lambda value: names.get(value, value) if isinstance(value, str) else value
+    return _SCALARS.get(kind, _passthrough)
+
+
+def field_converter(field_type: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Convert:
+    """A function from a column value (maybe null, maybe a list) to its JSON-protocol form."""
+    convert = scalar_converter(field_type, enums)
+    if field_type.get("arity") != "list":
+        return lambda value: None if value is None else convert(value)
+
+    def convert_list(value: Any) -> Any:
         if value is None:
             return []  # a NULL array column reads as an empty list, as Prisma's own executor answers
-        if isinstance(value, str) and value.startswith("["):
+        if isinstance(value, str):
+            if not value.startswith("["):
+                raise PlanError("A list column came back as a Postgres array literal; expected an array.")
             value = parse_json(value)
-        if isinstance(value, str) and value.startswith("{"):
-            raise PlanError("A list column came back as a Postgres array literal; expected an array.")
-        return [map_scalar(item, field_type, enums) for item in value]
-    return map_scalar(value, field_type, enums)
+        return [None if item is None else convert(item) for item in value]
+
+    return convert_list
 
 
-def apply(data: Any, structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
-    """The `dataMap` of `data` (a record, a list of records, an affected-row count or null)."""
+def map_scalar(value: Any, field_type: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
+    """One database value → its JSON-protocol form for a Prisma field type (not a list)."""
+    return None if value is None else scalar_converter(field_type, enums)(value)
+
+
+def map_field(value: Any, field_type: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
+    return field_converter(field_type, enums)(value)
+
+
+def compile_structure(structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Convert:
+    """The mapping of a `dataMap` structure, built once and applied to every row."""
     kind = structure.get("type")
     if kind == "affectedRows":
-        if isinstance(data, int) and not isinstance(data, bool):
-            return {"count": data}
-        if isinstance(data, list):
-            return {"count": len(data)}
-        raise PlanError("An affectedRows result needs a row count.")
-    if kind == "object":
-        return _map_objects(data, structure, enums)
+        return _affected_rows
     if kind == "field":
-        return map_field(data, structure.get("fieldType") or {}, enums)
+        return field_converter(structure.get("fieldType") or {}, enums)
+    if kind == "object":
+        return _objects(_object(structure, enums))
     raise PlanError(f"Unknown result structure `{kind}`.")
 
 
-def _map_objects(data: Any, structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
-    if data is None:
-        return None
-    if isinstance(data, str):
-        data = parse_json(data)
+def _affected_rows(data: Any) -> Any:
+    if isinstance(data, int) and not isinstance(data, bool):
+        return {"count": data}
     if isinstance(data, list):
-        return [_map_object(row, structure, enums) for row in data]
-    return _map_object(data, structure, enums)
+        return {"count": len(data)}
+    raise PlanError("An affectedRows result needs a row count.")
 
 
-def _map_object(row: Any, structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
-    if not isinstance(row, Mapping):
-        # A scalar where an object was expected: e.g. a single-column aggregate value.
-        return row
-    out: dict[str, Any] = {}
-    skip_nulls = bool(structure.get("skipNulls"))
+def _objects(map_one: Convert) -> Convert:
+    def map_many(data: Any) -> Any:
+        if data is None:
+            return None
+        if isinstance(data, str):
+            data = parse_json(data)
+        if isinstance(data, list):
+            return [map_one(row) for row in data]
+        return map_one(data)
+
+    return map_many
+
+
+_FIELD, _NESTED, _GROUP = 0, 1, 2
+
+
+def _object(structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Convert:
+    steps: list[tuple[str, int, Any, Convert]] = []
     for name, node in (structure.get("fields") or {}).items():
         kind = node.get("type")
         if kind == "field":
-            db_name = node.get("dbName", name)
-            if db_name not in row:
-                continue
-            value = map_field(row[db_name], node.get("fieldType") or {}, enums)
+            steps.append(
+                (name, _FIELD, node.get("dbName", name), field_converter(node.get("fieldType") or {}, enums))
+            )
         elif kind == "object":
             source = node.get("serializedName")
             if source is None:
                 # A group of fields kept at this level of the row (e.g. `_count$_all` of an aggregate).
-                value = _map_object(row, node, enums)
-            elif source in row:
-                value = _map_objects(row[source], node, enums)
+                steps.append((name, _GROUP, None, _object(node, enums)))
             else:
-                continue
+                steps.append((name, _NESTED, source, _objects(_object(node, enums))))
         elif kind == "affectedRows":
-            value = apply(row, node, enums)
+            steps.append((name, _GROUP, None, _affected_rows))
         else:
             raise PlanError(f"Unknown result structure `{kind}`.")
-        if value is None and skip_nulls:
-            continue
-        out[name] = value
-    return out
+    skip_nulls = bool(structure.get("skipNulls"))
+
+    def map_one(row: Any) -> Any:
+        if not isinstance(row, dict):
+            # A scalar where an object was expected: e.g. a single-column aggregate value.
+            return row
+        out: dict[str, Any] = {}
+        for name, kind, key, convert in steps:
+            if kind == _GROUP:
+                value = convert(row)
+            elif key in row:
+                value = convert(row[key])
+            else:
+                continue
+            if value is None and skip_nulls:
+                continue
+            out[name] = value
+        return out
+
+    return map_one
+
+
+def apply(data: Any, structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]) -> Any:
+    """The `dataMap` of `data` (a record, a list of records, an affected-row count or null)."""
+    return compile_structure(structure, enums)(data)
