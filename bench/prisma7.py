@@ -119,33 +119,40 @@ def phase(client: Path, url: str, operation: str, seconds: float, concurrency: i
     return result
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of processes so far (Linux /proc)."""
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU time of each process so far (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
+    spent = {}
+    for name, pid in pids.items():
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        spent[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return spent
 
 
 @dataclass
 class Totals:
     count: int = 0
+    phases: int = 0
     seconds: float = 0.0
-    cpu: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
 
-    def add(self, result: dict[str, Any], cpu: float) -> None:
-        # The workload's warm-up requests also cost CPU; they are counted as requests too.
+    def add(self, result: dict[str, Any], cpu: dict[str, float]) -> None:
         self.count += result["count"]
+        self.phases += 1
         self.seconds += result["seconds"]
-        self.cpu += cpu
+        for name, seconds in cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
         self.latencies += result["latencies_ms"]
+
+    def cpu_ms(self, name: str | None = None) -> float:
+        # Each phase also sends 21 warm-up requests, which cost CPU like the others.
+        spent = self.cpu[name] if name else sum(self.cpu.values())
+        return 1000 * spent / (self.count + 21 * self.phases)
 
     @property
     def cpu_ms_per_request(self) -> float:
-        return 1000 * self.cpu / (self.count + 21)
+        return self.cpu_ms()
 
     @property
     def throughput(self) -> float:
@@ -173,6 +180,11 @@ def report(results: dict[str, dict[str, Totals]]) -> None:
         p99 = ours.percentile(0.99) / theirs.percentile(0.99)
         cpu = ours.cpu_ms_per_request / theirs.cpu_ms_per_request
         print(f"{operation:<17}{ratio:>17.2f}x{p99:>11.2f}x{cpu:>15.2f}x")
+    print()
+    print("Breakwater's CPU ms per request by process:")
+    for operation in OPERATIONS:
+        ours = results["breakwater"][operation]
+        print(f"{operation:<17}edge {ours.cpu_ms('edge'):.2f}  origin {ours.cpu_ms('origin'):.2f}")
 
 
 def main() -> None:
@@ -196,8 +208,8 @@ def main() -> None:
             bw_url = ours["url"].replace("localhost", "127.0.0.1")
             sides = {"breakwater": bw_url, "qpe": qpe_url}
             pids = {
-                "breakwater": [s.process.pid for s in stack.services if s.name in ("edge", "origin")],
-                "qpe": [executor.pid],
+                "breakwater": {s.name: s.process.pid for s in stack.services if s.name in ("edge", "origin")},
+                "qpe": {"executor": executor.pid},
             }
             results = {side: {op: Totals() for op in OPERATIONS} for side in sides}
             per_round = args.seconds / args.rounds
@@ -208,7 +220,8 @@ def main() -> None:
                     for side in order:
                         before = cpu_seconds(pids[side])
                         result = phase(client, sides[side], operation, per_round, args.concurrency)
-                        results[side][operation].add(result, cpu_seconds(pids[side]) - before)
+                        after = cpu_seconds(pids[side])
+                        results[side][operation].add(result, {k: after[k] - before[k] for k in after})
             report(results)
         finally:
             if executor is not None:

@@ -150,15 +150,14 @@ async def _take_snapshot(conn: asyncpg.Connection) -> None:
 
 
 async def _read_only(conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture) -> Any:
-    tx = conn.transaction(readonly=True)
-    await tx.start()
+    # Our own fixed text, so one simple-query round trip may carry both statements: the SELECT takes
+    # the snapshot inside the READ ONLY transaction (see _take_snapshot). Plan SQL never goes this way.
+    await conn.execute("BEGIN READ ONLY; SELECT 1")
     try:
-        await _take_snapshot(conn)
-        result = await _run_plan(conn, caller, request, capture, in_transaction=True)
+        return await _run_plan(conn, caller, request, capture, in_transaction=True)
     finally:
         if not conn.is_closed():
-            await tx.rollback()
-    return result
+            await conn.execute("ROLLBACK")
 
 
 async def connection_info(http: Request) -> Response:
