@@ -31,6 +31,19 @@ from ..plans.telemetry import Capture
 from ..state import state_of
 
 log = logging.getLogger("breakwater.prisma7")
+_seen_versions: set[str] = set()
+
+
+def _client_version(http: Request) -> str | None:
+    """The client's version (`Prisma-Engine-Hash` in 7.x); untested versions are logged once."""
+    version = http.headers.get("prisma-engine-hash")
+    if version and version not in check.TESTED_CLIENT_VERSIONS and version not in _seen_versions:
+        _seen_versions.add(version)
+        log.warning(
+            "untested Prisma Client version; unknown plan nodes will be refused",
+            extra={"fields": {"version": version, "tested": list(check.TESTED_CLIENT_VERSIONS)}},
+        )
+    return version
 
 MODELS_READ = "x-breakwater-models-read"
 MODELS_WRITTEN = "x-breakwater-models-written"
@@ -172,7 +185,7 @@ async def query(http: Request) -> Response:
     state = state_of(http)
     try:
         request = parse_plan_request(await http.body())
-        facts = check.check(request.plan, http.headers.get("prisma-engine-hash"))
+        facts = check.check(request.plan, _client_version(http))
         async with state.tenants.connection(caller.database_id) as conn:
             if caller.can_write():
                 data = await _run_plan(conn, caller, request, capture, in_transaction=False)
@@ -219,7 +232,7 @@ async def transaction_query(http: Request) -> Response:
     tx_id = http.path_params["tx_id"]
     try:
         request = parse_plan_request(await http.body())
-        facts = check.check(request.plan, http.headers.get("prisma-engine-hash"))
+        facts = check.check(request.plan, _client_version(http))
 
         async def run(conn: asyncpg.Connection) -> Any:
             return await _run_plan(conn, caller, request, capture, in_transaction=True)
