@@ -45,6 +45,7 @@ def _client_version(http: Request) -> str | None:
         )
     return version
 
+
 MODELS_READ = "x-breakwater-models-read"
 MODELS_WRITTEN = "x-breakwater-models-written"
 _RAW_OPERATIONS = frozenset({"queryRaw", "executeRaw"})
