@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from ..dberrors import map_database_error
-from ..errors import Forbidden
+from ..errors import Forbidden, KnownRequestError
 from . import raw
 from .binds import bind_value
 from .errors import PlanError
@@ -145,6 +145,13 @@ class Database:
                     result = await self.conn.fetch(statement.sql, *values)
                 else:
                     result = await self.conn.execute(statement.sql, *values)
+        except PlanError as exc:
+            if self.raw:
+                # Prisma reports every failure of a raw query, a value that does not fit included, as P2010.
+                raise KnownRequestError(
+                    f"Raw query failed. Message: `{exc.message}`", code="P2010", meta={"message": exc.message}
+                ) from None
+            raise
         except asyncpg.PostgresError as exc:
             if isinstance(exc, asyncpg.InvalidCachedStatementError | asyncpg.DataError):
                 # The schema may have changed under the cached parameter types: learn them again next time.

@@ -97,6 +97,22 @@ async def test_errors_are_logged_for_the_client_at_the_error_level(
     assert [log["level"] for log in payload["extensions"]["logs"]] == ["error"]
 
 
+async def test_a_statement_is_one_statement(edge: httpx.AsyncClient, notes: TenantDatabase) -> None:
+    plan = body(raw("execute", 'SELECT 1; DELETE FROM "Note"'), operation="executeRaw")
+    response = await edge.post("/query", json=plan, headers=auth(notes))
+    assert response.status_code == 400
+    assert response.json()["code"] == "P2010"
+    assert "cannot insert multiple commands into a prepared statement" in response.json()["error"]
+
+
+async def test_a_raw_value_that_does_not_fit_is_p2010(edge: httpx.AsyncClient, notes: TenantDatabase) -> None:
+    plan = body(raw("query", 'SELECT * FROM "Note" WHERE id = $1', 1.5), operation="queryRaw")
+    response = await edge.post("/query", json=plan, headers=auth(notes))
+    assert response.status_code == 400
+    assert response.json()["code"] == "P2010"
+    assert response.json()["error"].startswith("Raw query failed. Message: `Cannot bind 1.5 to a parameter")
+
+
 async def test_a_plan_with_an_unknown_node_names_it_and_the_supported_versions(
     edge: httpx.AsyncClient, notes: TenantDatabase
 ) -> None:
