@@ -90,7 +90,7 @@ def test_more_placeholders_than_arguments_is_a_plan_error() -> None:
 
 fragments = st.lists(
     st.one_of(
-        st.text(max_size=5).map(lambda t: ("chunk", t)),
+        st.text(alphabet=" abc,()=", max_size=5).map(lambda t: ("chunk", t)),
         st.integers().map(lambda v: ("param", v)),
         st.lists(st.integers(), max_size=4).map(lambda v: ("tuple", v)),
     ),
@@ -104,7 +104,7 @@ def test_every_value_gets_the_next_placeholder_number(parts: list[tuple[str, Any
     args: list[Any] = []
     for kind, value in parts:
         if kind == "chunk":
-            frags.append(chunk(value.replace("$", "")))
+            frags.append(chunk(value))
         else:
             frags.append(P if kind == "param" else TUPLE)
             args.append(value)
