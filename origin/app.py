@@ -19,7 +19,7 @@ from .control.keygate import KeyGate
 from .control.migrate import migrate
 from .control.store import ControlStore
 from .errors import BreakwaterError
-from .fronts import prisma6, v1
+from .fronts import prisma6, prisma7, v1
 from .http import handle_breakwater_error, handle_unexpected
 from .schemas import SchemaCache
 from .settings import Settings
@@ -33,7 +33,7 @@ async def health(request: Request) -> JSONResponse:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [Route("/_bw/health", health), *admin.routes, *v1.routes, *prisma6.routes]
+    return [Route("/_bw/health", health), *admin.routes, *v1.routes, *prisma6.routes, *prisma7.routes]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

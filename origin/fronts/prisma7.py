@@ -1,0 +1,271 @@
+"""Prisma 7 routes (`accelerateUrl` clients): the client compiles every query into a plan that carries
+its SQL and posts it here; we run it with `origin.plans` (see PRISMA-WIRE.md §2).
+
+    GET  /connection-info                   what the client's compiler needs to know about us
+    POST /query                             run one plan
+    POST /transaction/start                 open an interactive (or batch) transaction
+    POST /transaction/{id}/query|commit|rollback
+
+Errors use the shape the client reads: `{"code", "error", "meta"}` with the error's HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..auth import caller_of
+from ..caller import Caller
+from ..errors import BadRequest, BreakwaterError, NotFound
+from ..plans import check
+from ..plans.executor import Database
+from ..plans.interpreter import Interpreter
+from ..plans.telemetry import Capture
+from ..state import state_of
+
+log = logging.getLogger("breakwater.prisma7")
+_seen_versions: set[str] = set()
+
+
+def _client_version(http: Request) -> str | None:
+    """The client's version (`Prisma-Engine-Hash` in 7.x); untested versions are logged once."""
+    version = http.headers.get("prisma-engine-hash")
+    if version and version not in check.TESTED_CLIENT_VERSIONS and version not in _seen_versions:
+        _seen_versions.add(version)
+        log.warning(
+            "untested Prisma Client version; unknown plan nodes will be refused",
+            extra={"fields": {"version": version, "tested": list(check.TESTED_CLIENT_VERSIONS)}},
+        )
+    return version
+
+
+MODELS_READ = "x-breakwater-models-read"
+MODELS_WRITTEN = "x-breakwater-models-written"
+_RAW_OPERATIONS = frozenset({"queryRaw", "executeRaw"})
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    operation: str
+    model: str | None
+    plan: dict[str, Any]
+    params: dict[str, Any]
+
+    @property
+    def raw(self) -> bool:
+        return self.operation in _RAW_OPERATIONS
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else {}
+    except ValueError:
+        raise BadRequest("The request body is not JSON.") from None
+
+
+def parse_plan_request(body: bytes) -> PlanRequest:
+    data = _json_body(body)
+    if not isinstance(data, dict) or not isinstance(data.get("plan"), dict):
+        raise BadRequest('Expected {"operation", "plan", "params"} (a Prisma 7 query plan).')
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        raise BadRequest("`params` must be an object of placeholder values.")
+    model = data.get("model")
+    return PlanRequest(str(data.get("operation", "")), str(model) if model else None, data["plan"], params)
+
+
+_ADAPTER_KINDS = {
+    "23505": "UniqueConstraintViolation",
+    "23503": "ForeignKeyConstraintViolation",
+    "23502": "NullConstraintViolation",
+    "42P01": "TableDoesNotExist",
+    "42703": "ColumnNotFound",
+    "40001": "TransactionWriteConflict",
+}
+
+
+def _wire_error(exc: BreakwaterError) -> tuple[str, dict[str, Any]]:
+    """Message and meta of a database error as Prisma 7 clients see them (a `driverAdapterError`)."""
+    meta = dict(exc.meta or {})
+    database = meta.pop("database", None)
+    if not isinstance(database, dict) or "sqlstate" not in database:
+        return exc.message, meta
+    meta.pop("code", None)
+    meta.pop("message", None)
+    sqlstate = str(database["sqlstate"])
+    cause: dict[str, Any] = {
+        "originalCode": sqlstate,
+        "originalMessage": database.get("message", ""),
+        "kind": _ADAPTER_KINDS.get(sqlstate, "postgres"),
+    }
+    if sqlstate in ("23505", "23503") and database.get("constraint"):
+        cause["constraint"] = {"index": database["constraint"]}
+    elif sqlstate == "23502" and database.get("column"):
+        cause["constraint"] = {"fields": [database["column"]]}
+    if cause["kind"] == "postgres":
+        cause.update(code=sqlstate, message=database.get("message", ""), detail=database.get("detail"))
+    if database.get("table"):
+        cause["table"] = database["table"]
+        meta["table"] = database["table"]
+    meta["driverAdapterError"] = {"name": "DriverAdapterError", "cause": cause}
+    message = exc.message
+    if exc.code == "P2002" and database.get("constraint"):
+        message = f"Unique constraint failed on the constraint: `{database['constraint']}`"
+    return message, meta
+
+
+def _error(exc: BreakwaterError, capture: Capture, request: Request) -> JSONResponse:
+    capture.log("error", "Error processing request", error=exc.message, code=exc.code, path=request.url.path)
+    message, meta = _wire_error(exc)
+    body: dict[str, Any] = {"code": exc.code, "error": message, "meta": meta}
+    if exc.hint:
+        body["hint"] = exc.hint
+    body["extensions"] = capture.extensions()
+    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+
+
+def _ok(payload: dict[str, Any], capture: Capture, headers: dict[str, str] | None = None) -> JSONResponse:
+    payload["extensions"] = capture.extensions()
+    return JSONResponse(payload, headers=headers)
+
+
+def _model_headers(facts: check.PlanFacts) -> dict[str, str]:
+    headers = {MODELS_READ: ",".join(sorted(facts.tables_read | facts.tables_written))}
+    if facts.tables_written:
+        headers[MODELS_WRITTEN] = ",".join(sorted(facts.tables_written))
+    return headers
+
+
+async def _run_plan(
+    conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture, in_transaction: bool
+) -> Any:
+    db = Database(
+        conn,
+        caller.database_id,
+        read_only=not caller.can_write(),
+        in_transaction=in_transaction,
+        raw=request.raw,
+        on_query=capture.on_query,
+    )
+    return await Interpreter(db).run(request.plan, request.params)
+
+
+async def _take_snapshot(conn: asyncpg.Connection) -> None:
+    # Once a statement has taken the transaction's snapshot, Postgres refuses `SET TRANSACTION READ
+    # WRITE`: a plan cannot turn a read-only transaction into a writing one.
+    await conn.fetchval("SELECT 1")
+
+
+async def _read_only(conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture) -> Any:
+    # Our own fixed text, so one simple-query round trip may carry both statements: the SELECT takes
+    # the snapshot inside the READ ONLY transaction (see _take_snapshot). Plan SQL never goes this way.
+    await conn.execute("BEGIN READ ONLY; SELECT 1")
+    try:
+        return await _run_plan(conn, caller, request, capture, in_transaction=True)
+    finally:
+        if not conn.is_closed():
+            await conn.execute("ROLLBACK")
+
+
+async def connection_info(http: Request) -> Response:
+    await caller_of(http)
+    capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
+    return _ok({"provider": "postgres", "connectionInfo": {"supportsRelationJoins": True}}, capture)
+
+
+async def query(http: Request) -> Response:
+    caller = await caller_of(http)
+    capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
+    state = state_of(http)
+    try:
+        request = parse_plan_request(await http.body())
+        facts = check.check(request.plan, _client_version(http))
+        async with state.tenants.connection(caller.database_id) as conn:
+            if caller.can_write():
+                data = await _run_plan(conn, caller, request, capture, in_transaction=False)
+            else:
+                data = await _read_only(conn, caller, request, capture)
+    except BreakwaterError as exc:
+        return _error(exc, capture, http)
+    return _ok({"data": data}, capture, _model_headers(facts))
+
+
+def _int_option(body: dict[str, Any], name: str, default: int) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"`{name}` must be a number of milliseconds.")
+    return int(value)
+
+
+async def transaction_start(http: Request) -> Response:
+    caller = await caller_of(http)
+    capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
+    state = state_of(http)
+    try:
+        body = _json_body(await http.body())
+        if not isinstance(body, dict):
+            raise BadRequest('Expected {"maxWait"?, "timeout"?, "isolationLevel"?}.')
+        isolation = body.get("isolationLevel")
+        tx = await state.transactions.start(
+            caller,
+            max_wait_ms=_int_option(body, "maxWait", 2000),
+            timeout_ms=_int_option(body, "timeout", 5000),
+            isolation=str(isolation) if isolation is not None else None,
+        )
+        if not caller.can_write():
+            await state.transactions.run(caller, tx.id, _take_snapshot)
+    except BreakwaterError as exc:
+        return _error(exc, capture, http)
+    return _ok({"id": tx.id}, capture, {"Prisma-Transaction-Id": tx.id})
+
+
+async def transaction_query(http: Request) -> Response:
+    caller = await caller_of(http)
+    capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
+    state = state_of(http)
+    tx_id = http.path_params["tx_id"]
+    try:
+        request = parse_plan_request(await http.body())
+        facts = check.check(request.plan, _client_version(http))
+
+        async def run(conn: asyncpg.Connection) -> Any:
+            return await _run_plan(conn, caller, request, capture, in_transaction=True)
+
+        data = await state.transactions.run(caller, tx_id, run)
+    except BreakwaterError as exc:
+        return _error(exc, capture, http)
+    return _ok({"data": data}, capture, _model_headers(facts))
+
+
+async def transaction_end(http: Request) -> Response:
+    caller = await caller_of(http)
+    capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
+    state = state_of(http)
+    tx_id = http.path_params["tx_id"]
+    op = http.path_params["op"]
+    try:
+        if op not in ("commit", "rollback"):
+            raise NotFound(f"No route POST /transaction/{tx_id}/{op}; use query, commit or rollback.")
+        if op == "commit":
+            await state.transactions.commit(caller, tx_id)
+        else:
+            await state.transactions.rollback(caller, tx_id)
+    except BreakwaterError as exc:
+        return _error(exc, capture, http)
+    return _ok({}, capture)
+
+
+routes = [
+    Route("/connection-info", connection_info, methods=["GET"]),
+    Route("/query", query, methods=["POST"]),
+    Route("/transaction/start", transaction_start, methods=["POST"]),
+    Route("/transaction/{tx_id}/query", transaction_query, methods=["POST"]),
+    Route("/transaction/{tx_id}/{op:str}", transaction_end, methods=["POST"]),
+]

@@ -1,0 +1,19 @@
+"""Errors a plan can raise besides database errors (those go through `origin.dberrors`)."""
+
+from __future__ import annotations
+
+from ..errors import BreakwaterError
+
+
+class PlanError(BreakwaterError):
+    """The plan is malformed: a missing field, a value of the wrong shape, an unbound name."""
+
+    status = 400
+    code = "BW1103"
+
+
+class UnsupportedPlan(BreakwaterError):
+    """The plan uses a node or option this server does not know (a newer client's plan format)."""
+
+    status = 400
+    code = "BW1102"
