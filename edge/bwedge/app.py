@@ -44,6 +44,10 @@ _NOT_RETURNED = frozenset(
 )
 
 Handler = Callable[[EdgeRequest, routes.Route, KeyClaims, Context], Awaitable[EdgeResponse]]
+# Calls from the origin on `/_bw/...` routes, given the verified service claims.
+InternalHandler = Callable[[EdgeRequest, service.ServiceClaims], Awaitable[EdgeResponse]]
+# Called after the event queue stored a batch: (database id, model names the batch changed).
+ChangeListener = Callable[[str, list[str]], Awaitable[None]]
 
 
 class EdgeApp:
@@ -60,6 +64,9 @@ class EdgeApp:
             "tx_op": self.forward,
             "connection_info": self.forward,
         }
+        self.internal_handlers: dict[str, InternalHandler] = {}
+        # Change events bump cache tag versions through here (the cache registers a listener).
+        self.change_listeners: list[ChangeListener] = []
 
     async def handle(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
         try:
@@ -68,6 +75,8 @@ class EdgeApp:
                 raise errors.not_found(request.path)
             if route.kind == "health":
                 return EdgeResponse.json(200, {"status": "ok"})
+            if route.kind in self.internal_handlers:
+                return await self.internal_handlers[route.kind](request, self.verify_service(request))
             if route.kind == "internal":
                 return await self._internal(request)
             claims = await self.authenticate(request)
@@ -133,10 +142,10 @@ class EdgeApp:
         query = [(k, v) for k, v in request.query.items() if k != "api_key"]
         return parts.path + (f"?{urlencode(query)}" if query else "")
 
-    async def _internal(self, request: EdgeRequest) -> EdgeResponse:
-        """Control-plane calls from the origin, signed with the service secret (audience "edge")."""
+    def verify_service(self, request: EdgeRequest) -> service.ServiceClaims:
+        """Calls from the origin are signed with the service secret (audience "edge")."""
         try:
-            service.verify(
+            return service.verify(
                 request.headers.get(service.HEADER),
                 self.config.service_secrets,
                 "edge",
@@ -147,6 +156,10 @@ class EdgeApp:
             )
         except service.InvalidServiceSignature as exc:
             raise EdgeError(401, "BW2001", str(exc)) from None
+
+    async def _internal(self, request: EdgeRequest) -> EdgeResponse:
+        """Control-plane calls from the origin: revocations."""
+        self.verify_service(request)
         try:
             body = json.loads(request.body)
             key_ids = [str(k) for k in body.get("key_ids", [])]
