@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from .stream import EventStream
 from .url import parse_url
 
 
@@ -132,3 +133,7 @@ class ModelClient:
     ) -> dict[str, Any] | None:
         result: dict[str, Any] | None = await self._run("findUnique", {"where": where}, select)
         return result
+
+    def stream(self, **options: Any) -> EventStream:
+        """Change events of this model: `async with db.user.stream(name=...) as events` (see stream.py)."""
+        return EventStream(self._client, self._accessor, **options)
