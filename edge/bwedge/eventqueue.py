@@ -91,7 +91,7 @@ ENV_NAMES = (
 class EventQueue:
     def __init__(
         self,
-        database_id: str,
+        name: str,
         sql: SqlStorage,
         blobs: BlobStore,
         sockets: Sockets,
@@ -104,7 +104,7 @@ class EventQueue:
         self._clock = clock
         self.settings = settings
         self._schedule = schedule
-        self.log = EventLog(sql, blobs, clock, f"events/{database_id}", settings.limits)
+        self.log = EventLog(sql, blobs, clock, f"events/{name}", settings.limits)
         for statement in SCHEMA:
             sql.exec(statement)
         self._pumping: set[str] = set()

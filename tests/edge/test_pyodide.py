@@ -57,3 +57,26 @@ def test_the_worker_shell_refuses_bad_and_revoked_keys(smoke: dict) -> None:  # 
     assert (shell["bad_status"], shell["bad_code"]) == (401, "P6002")
     assert shell["revoked_status"] == 401
     assert shell["do_sql_adapter"] == [True, False]
+
+
+def test_the_worker_hands_a_stream_upgrade_to_the_databases_queue(smoke: dict) -> None:  # type: ignore[type-arg]
+    queue = smoke["queue"]
+    assert (queue["stream_status"], queue["stream_from_queue"]) == (200, "db1")
+    assert queue["stream_handed_to"] == ["db1", "websocket", {"id": {"gt": 1}}]
+    assert queue["plain_get_status"] == 426
+
+
+def test_the_worker_stores_signed_event_batches_and_tells_listeners(smoke: dict) -> None:  # type: ignore[type-arg]
+    queue = smoke["queue"]
+    assert (queue["push_status"], queue["push_answer"], queue["push_reached_queue"]) == (200, 1, ["db1"])
+    assert queue["change_listener"] == [["db1", ["users"]]]
+    assert queue["unsigned_push_status"] == 401
+    assert queue["r2_round_trip"] == ['{"big":true}', None] and queue["r2_deleted"]
+
+
+def test_the_event_queue_object_runs_its_hibernation_handlers(smoke: dict) -> None:  # type: ignore[type-arg]
+    queue = smoke["queue"]
+    assert queue["do_upgrade"] == [101, "client", "server", 16]
+    assert queue["do_ready"] == "ready"
+    assert queue["do_append"] == [1, ["users"], True]
+    assert queue["do_bad_batch"] and queue["do_sql_ran"]
