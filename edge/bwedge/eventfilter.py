@@ -5,10 +5,10 @@
 Records carry values encoded like query results (`{"$type": "DateTime", "value": …}` and friends);
 a filter may give a value plainly or tagged, and is compared in the record value's own type.
 
-An old image may be partial (only the key, without REPLICA IDENTITY FULL). A condition on a field the
-record does not carry is *unknown*, and logic is three-valued (SQL's, with unknown kept apart from
-false): an event is delivered unless its filter is definitely false, so a partial image never hides
-an event that might have matched.
+A filter matches a record exactly when the same `where` would select the row in SQL (NULLs
+included). An old image may be partial (only the key, without REPLICA IDENTITY FULL): a field the
+record does not carry could hold anything, so an event is delivered unless its filter is false for
+every value that field could have — a partial image never hides an event that might have matched.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ LOGIC = ("AND", "OR", "NOT")
 MAX_NODES = 500
 MAX_DEPTH = 16
 
-Verdict = bool | None  # None: unknown (the record lacks a field the filter names)
+Verdict = bool | None  # None: may match (the record lacks a field the filter names)
 
 
 class FilterError(ValueError):
@@ -114,94 +114,131 @@ def _validate_value(value: Any, path: str) -> None:
 
 
 # --- evaluation ---------------------------------------------------------------------------------
+#
+# Conditions are evaluated as SQL evaluates a query's WHERE: with NULLs, three-valued (True, False,
+# None for SQL's unknown), and an event matches only when the whole filter is True. A field the record
+# does not carry could hold any value, so its conditions yield every truth value; results are sets of
+# the values the filter could take, and an event is delivered when True is among them.
+
+T: frozenset[Any] = frozenset({True})
+F: frozenset[Any] = frozenset({False})
+N: frozenset[Any] = frozenset({None})
+ANY: frozenset[Any] = frozenset({True, False, None})
+
+
+def _and3(a: bool | None, b: bool | None) -> bool | None:
+    if a is False or b is False:
+        return False
+    return None if a is None or b is None else True
+
+
+def _or3(a: bool | None, b: bool | None) -> bool | None:
+    if a is True or b is True:
+        return True
+    return None if a is None or b is None else False
+
+
+def _not3(a: bool | None) -> bool | None:
+    return None if a is None else not a
+
+
+def _and(sets: Any) -> frozenset[Any]:
+    result = T
+    for found in sets:
+        result = frozenset(_and3(a, b) for a in result for b in found)
+        if result == F:
+            return F
+    return result
+
+
+def _or(sets: Any) -> frozenset[Any]:
+    result = F
+    for found in sets:
+        result = frozenset(_or3(a, b) for a in result for b in found)
+        if result == T:
+            return T
+    return result
+
+
+def _not(found: frozenset[Any]) -> frozenset[Any]:
+    return frozenset(_not3(a) for a in found)
+
+
+def _one(verdict: bool | None) -> frozenset[Any]:
+    return T if verdict is True else F if verdict is False else N
 
 
 def matches(where: dict[str, Any] | None, record: dict[str, Any] | None) -> Verdict:
-    """True, False, or None (unknown). Deliver an event unless this is False."""
+    """True (matches), False (cannot match), None (may match: the record lacks a field it names).
+    Deliver an event unless this is False."""
     if not where:
         return True
-    if record is None:
-        return None
-    return _all(_node(name, spec, record) for name, spec in where.items())
+    found = _filter(where, record or {}, record is None)
+    if True not in found:
+        return False
+    return True if found == T else None
 
 
-def _all(verdicts: Any) -> Verdict:
-    unknown = False
-    for verdict in verdicts:
-        if verdict is False:
-            return False
-        if verdict is None:
-            unknown = True
-    return None if unknown else True
+def _filter(where: dict[str, Any], record: dict[str, Any], unknown: bool) -> frozenset[Any]:
+    return _and(_node(name, spec, record, unknown) for name, spec in where.items())
 
 
-def _any(verdicts: Any) -> Verdict:
-    unknown = False
-    for verdict in verdicts:
-        if verdict is True:
-            return True
-        if verdict is None:
-            unknown = True
-    return None if unknown else False
-
-
-def _negate(verdict: Verdict) -> Verdict:
-    return None if verdict is None else not verdict
-
-
-def _node(name: str, spec: Any, record: dict[str, Any]) -> Verdict:
+def _node(name: str, spec: Any, record: dict[str, Any], unknown: bool) -> frozenset[Any]:
     if name == "AND":
-        return _all(matches(item, record) for item in (spec if isinstance(spec, list) else [spec]))
+        return _and(_filter(item, record, unknown) for item in (spec if isinstance(spec, list) else [spec]))
     if name == "OR":
-        return _any(matches(item, record) for item in spec)
+        return _or(_filter(item, record, unknown) for item in spec)
     if name == "NOT":
-        # Prisma's NOT over a list negates each and requires all: NOT a AND NOT b.
-        return _all(_negate(matches(item, record)) for item in (spec if isinstance(spec, list) else [spec]))
-    if name not in record:
-        return None
+        # Prisma's NOT: every listed filter must be false (NOT a AND NOT b).
+        return _and(
+            _not(_filter(item, record, unknown)) for item in (spec if isinstance(spec, list) else [spec])
+        )
+    if unknown or name not in record:
+        return ANY
     value = record[name]
     if not _is_condition(spec):
-        return _equals(value, spec)
+        return _one(_equals_or_null(value, spec))
     return _condition(value, spec)
 
 
-def _condition(value: Any, spec: dict[str, Any]) -> Verdict:
+def _condition(value: Any, spec: dict[str, Any]) -> frozenset[Any]:
     insensitive = spec.get("mode") == "insensitive"
-    verdicts: list[Verdict] = []
+    parts: list[frozenset[Any]] = []
     for op, operand in spec.items():
         if op == "mode":
             continue
         if op == "equals":
-            verdicts.append(_equals(value, operand, insensitive))
+            parts.append(_one(_equals_or_null(value, operand, insensitive)))
         elif op == "not":
             if _is_condition(operand):
-                verdicts.append(_negate_sql(value, _condition(value, {**operand, **_mode(spec)})))
+                parts.append(_not(_condition(value, {**operand, **_mode(spec)})))
+            elif operand is None:
+                parts.append(_one(value is not None))  # IS NOT NULL
             else:
-                verdicts.append(
-                    value is not None if operand is None else _not_equals(value, operand, insensitive)
-                )
-        elif op == "in":
-            verdicts.append(value is not None and any(_equals(value, item, insensitive) for item in operand))
-        elif op == "notIn":
-            verdicts.append(
-                value is not None and not any(_equals(value, item, insensitive) for item in operand)
-            )
-        elif op in ("lt", "lte", "gt", "gte"):
-            verdicts.append(_order(value, operand, op, insensitive))
+                parts.append(_one(_not3(_compare(value, operand, "equals", insensitive))))
+        elif op in ("in", "notIn"):
+            verdict = _or3_all(_compare(value, item, "equals", insensitive) for item in operand)
+            parts.append(_one(verdict if op == "in" else _not3(verdict)))
         else:
-            verdicts.append(_text(value, operand, op, insensitive))
-    return _all(verdicts)
+            parts.append(_one(_compare(value, operand, op, insensitive)))
+    return _and(parts)
+
+
+def _or3_all(verdicts: Any) -> bool | None:
+    result: bool | None = False
+    for verdict in verdicts:
+        result = _or3(result, verdict)
+    return result
 
 
 def _mode(spec: dict[str, Any]) -> dict[str, Any]:
     return {"mode": spec["mode"]} if "mode" in spec else {}
 
 
-def _negate_sql(value: Any, verdict: Verdict) -> Verdict:
-    # As in SQL, NOT (x > 5) is not true for a NULL x.
-    if value is None:
-        return False
-    return _negate(verdict)
+def _equals_or_null(value: Any, operand: Any, insensitive: bool = False) -> bool | None:
+    if operand is None:
+        return value is None  # `field: null` is IS NULL
+    return _compare(value, operand, "equals", insensitive)
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -282,27 +319,24 @@ def _pair(value: Any, operand: Any, insensitive: bool) -> tuple[Any, Any] | None
     return left, right
 
 
-def _equals(value: Any, operand: Any, insensitive: bool = False) -> bool:
+def _compare(value: Any, operand: Any, op: str, insensitive: bool) -> bool | None:
+    """One SQL comparison: unknown (None) when the record's value is NULL."""
     if value is None or operand is None:
-        return value is None and operand is None
-    pair = _pair(value, operand, insensitive)
-    return pair is not None and pair[0] == pair[1]
-
-
-def _not_equals(value: Any, operand: Any, insensitive: bool) -> bool:
-    if value is None:
-        return False  # SQL: NULL <> x is not true
-    return not _equals(value, operand, insensitive)
-
-
-def _order(value: Any, operand: Any, op: str, insensitive: bool) -> bool:
-    if value is None or operand is None:
-        return False
+        return None
+    if op in ("contains", "startsWith", "endsWith"):
+        if not isinstance(value, str) or not isinstance(operand, str):
+            return False
+        left, right = (value.casefold(), operand.casefold()) if insensitive else (value, operand)
+        if op == "contains":
+            return right in left
+        return left.startswith(right) if op == "startsWith" else left.endswith(right)
     pair = _pair(value, operand, insensitive)
     if pair is None:
-        return False
+        return False  # not comparable (a filter value of another type): never a match
     left, right = pair
     try:
+        if op == "equals":
+            return bool(left == right)
         if op == "lt":
             return bool(left < right)
         if op == "lte":
@@ -312,14 +346,3 @@ def _order(value: Any, operand: Any, op: str, insensitive: bool) -> bool:
         return bool(left >= right)
     except TypeError:
         return False
-
-
-def _text(value: Any, operand: str, op: str, insensitive: bool) -> bool:
-    if not isinstance(value, str):
-        return False
-    left, right = (value.casefold(), operand.casefold()) if insensitive else (value, operand)
-    if op == "contains":
-        return right in left
-    if op == "startsWith":
-        return left.startswith(right)
-    return left.endswith(right)

@@ -230,17 +230,17 @@ class EventLog:
         return written
 
     async def expire(self, floor: Position) -> int:
-        """Delete events past retention that no named stream still needs (at or before `floor`)."""
+        """Delete old events no stream still needs (at or before `floor`); returns how many."""
         cutoff = self._clock() - self.limits.retention_seconds
         doomed_segments = self._sql.exec(
-            "SELECT first_lsn, first_seq, blob, blobs FROM segments"
+            "SELECT first_lsn, first_seq, blob, blobs, count FROM segments"
             " WHERE stored_at < ? AND (last_lsn, last_seq) <= (?, ?)",
             cutoff,
             floor.lsn,
             floor.seq,
         )
         blobs = [str(r[2]) for r in doomed_segments]
-        for lsn, seq, blob, referenced in doomed_segments:
+        for lsn, seq, blob, referenced, _count in doomed_segments:
             if referenced:
                 text = await self._blobs.get(str(blob)) or ""
                 blobs += [json.loads(line)[5] for line in text.splitlines() if json.loads(line)[5]]
@@ -259,4 +259,4 @@ class EventLog:
         if blobs:
             # After the rows are gone: a crash in between leaves an orphan object, never a dangling row.
             await self._blobs.delete(blobs)
-        return count + sum(1 for _ in doomed_segments)
+        return count + sum(int(r[4]) for r in doomed_segments)
