@@ -177,7 +177,9 @@ def event(
         return {**base, "action": "create", "created": record(table, change.new), "commitTime": when}
     if isinstance(change, pgoutput.Delete):
         partial = change.old_is_key_only or pgoutput.UNCHANGED in change.old
-        found = {**base, "action": "delete", "deleted": record(table, change.old), "commitTime": when}
+        # A key-only old tuple lists every column, NULL but for the key's: keep just the key.
+        deleted = record(table, change.old, table.key if change.old_is_key_only else None)
+        found = {**base, "action": "delete", "deleted": deleted, "commitTime": when}
         return {**found, "partial": True} if partial else found
     after = record(table, change.new)
     if change.old is not None and not change.old_is_key_only:
