@@ -81,6 +81,9 @@ class EventStream:
         self._buffer: deque[dict[str, Any]] = deque()
         self._parts: list[str] = []
         self._seen: str | None = None  # highest offset received in this session
+        self._acked: str | None = None  # highest offset the application acknowledged
+        self._ack_sent: str | None = None  # highest acknowledgement sent on the current socket
+        self._ack_task: asyncio.Task[None] | None = None
         self._unacked: dict[str, Any] | None = None
         self.connections = 0
         self.closed = False
@@ -109,17 +112,29 @@ class EventStream:
         return event
 
     async def ack(self, event: dict[str, Any] | str) -> None:
-        """Everything up to this event is processed (cumulative). Lost acks just mean redelivery."""
+        """Everything up to this event is processed (cumulative). Acknowledgements are coalesced: one
+        message carries the latest whenever the loop next waits. Lost acks just mean redelivery."""
         offset = event if isinstance(event, str) else str(event["offset"])
-        if self._ws is None:
-            return
-        try:
-            await self._ws.send(json.dumps({"type": "ack", "offset": offset}))
-        except ConnectionClosed:
-            pass
+        if self._acked is None or offset > self._acked:
+            self._acked = offset
+        if self._ack_task is None or self._ack_task.done():
+            self._ack_task = asyncio.ensure_future(self._send_acks())
+
+    async def _send_acks(self) -> None:
+        await asyncio.sleep(0)
+        while self._ws is not None and self._acked is not None and self._acked != self._ack_sent:
+            offset = self._acked
+            try:
+                await self._ws.send(json.dumps({"type": "ack", "offset": offset}))
+            except ConnectionClosed:
+                return
+            self._ack_sent = offset
 
     async def close(self) -> None:
         self.closed = True
+        if self._ack_task is not None:
+            await self._ack_task
+        await self._send_acks()
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
@@ -160,6 +175,7 @@ class EventStream:
                     raise
             else:
                 self.connections += 1
+                self._ack_sent = None
                 return
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 (jitter)
             delay = min(delay * 2, self._backoff[1])
@@ -180,24 +196,31 @@ class EventStream:
             return
         message = json.loads(text)
         kind = message.get("type")
-        if kind == "events":
-            for event in message["events"]:
-                self._accept(event)
-        elif kind == "part":
-            self._parts.append(message["data"])
-            if message["last"]:
-                self._accept(json.loads("".join(self._parts)))
-                self._parts = []
+        if kind in ("events", "part"):
+            if kind == "events":
+                redelivered = [e["offset"] for e in message["events"] if not self._accept(e)]
+            else:
+                self._parts.append(message["data"])
+                redelivered = []
+                if message["last"]:
+                    event = json.loads("".join(self._parts))
+                    self._parts = []
+                    redelivered = [] if self._accept(event) else [event["offset"]]
+            # Sent again after a reconnect though the application already acknowledged them (the
+            # acknowledgement was lost with the old socket): acknowledge again, or the window stays full.
+            if self._acked is not None and any(offset <= self._acked for offset in redelivered):
+                await self.ack(self._acked)
         elif kind == "error":
             raise StreamError(400, str(message.get("code")), str(message.get("message")))
 
-    def _accept(self, event: dict[str, Any]) -> None:
+    def _accept(self, event: dict[str, Any]) -> bool:
         # Redelivered after a reconnect but already handed out in this session: skip it. Offsets are
         # fixed-width hex, so they compare as strings.
         if self._seen is not None and event["offset"] <= self._seen:
-            return
+            return False
         self._seen = event["offset"]
         self._buffer.append(event)
+        return True
 
 
 def _refusal(exc: InvalidStatus) -> StreamError:

@@ -87,6 +87,8 @@ def _validate_condition(spec: dict[str, Any], path: str, depth: int, budget: lis
         elif op == "not" and _is_condition(operand):
             if depth + 1 > MAX_DEPTH:
                 raise FilterError("the filter is nested too deeply", here)
+            if "mode" in operand:
+                raise FilterError("mode goes beside `not`, not inside it (it applies to both)", here)
             _validate_condition(operand, here, depth + 1, budget)
         elif op in ("in", "notIn"):
             if not isinstance(operand, list):
@@ -211,7 +213,8 @@ def _condition(value: Any, spec: dict[str, Any]) -> frozenset[Any]:
             parts.append(_one(_equals_or_null(value, operand, insensitive)))
         elif op == "not":
             if _is_condition(operand):
-                parts.append(_not(_condition(value, {**operand, **_mode(spec)})))
+                inner = {k: v for k, v in operand.items() if k != "mode"}
+                parts.append(_not(_condition(value, {**inner, **_mode(spec)})))
             elif operand is None:
                 parts.append(_one(value is not None))  # IS NOT NULL
             else:

@@ -265,9 +265,12 @@ class EventQueue:
             return False
         subscription, cursor = loaded
         room = cursors.room(cursor, subscription.window)
-        if room <= 0:
+        # Refill in bulk: a consumer acknowledging one event at a time must not cost a read each.
+        if room <= 0 or (cursor.inflight and room < max(1, subscription.window // 4)):
             return False
-        page = await self.log.read_after(cursor.scanned, self.settings.scan_limit)
+        selective = subscription.where or subscription.models or len(subscription.actions) < 3
+        limit = self.settings.scan_limit if selective else min(self.settings.scan_limit, room)
+        page = await self.log.read_after(cursor.scanned, limit)
         if not page:
             return False
         reloaded = self._load_socket(socket_id)  # the read awaited: an ack may have come in

@@ -32,7 +32,8 @@ ROW = """
 INSERT INTO sample (small, n, big, f, d, price, flag, label, code, letter, uid, at, naive, day, clock,
   clock_tz, doc, raw, blob, feeling, tags, scores, grid, stamps)
 VALUES (-3, 42, 9007199254740993, 1.5, -2.25e-10, 1234.5600, true, 'quote " and \\ and ,{}',
-  'ab', 'x', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29 23:59:59.123456+05', '2024-01-02 03:04:05.678',
+  'ab', 'x', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29 23:59:59.123456+05',
+  '2024-01-02 03:04:05.678',
   '2024-03-01', '13:14:15.5', '13:14:15+02', '{"b": [1, 2], "a": null}', '{"keep": "order"}', '\\x00ff10',
   'sad', ARRAY['a', 'b c', NULL, '"q"'], ARRAY[1, NULL, 3], ARRAY[[1, 2], [3, 4]],
   ARRAY['2024-01-01 00:00:00+00'::timestamptz]),
@@ -49,7 +50,8 @@ async def read_changes(dsn: str, slot: str, count: int) -> list[Any]:
     begin: pgoutput.Begin | None = None
     try:
         await conn.start_replication(
-            f"START_REPLICATION SLOT \"{slot}\" LOGICAL 0/0 (proto_version '1', publication_names 'everything')"
+            f'START_REPLICATION SLOT "{slot}" LOGICAL 0/0 '
+            "(proto_version '1', publication_names 'everything')"
         )
         while len(found) < count:
             data = await asyncio.wait_for(conn.read_copy(), 10)
@@ -114,7 +116,9 @@ async def test_updates_and_deletes_carry_key_images_unless_the_table_has_full_id
     await sample.execute("DELETE FROM sample WHERE n = 2")
     schema = await introspect(sample)
     changes = await read_changes(pg_database, "decode_test", 5)
-    events = [decode.event(decode.resolve(r, schema), c, Position(b.final_lsn, 0), "t") for r, c, b in changes[2:]]
+    events = [
+        decode.event(decode.resolve(r, schema), c, Position(b.final_lsn, 0), "t") for r, c, b in changes[2:]
+    ]
     key_only, full_update, full_delete = events
     one = {"$type": "BigInt", "value": "1"}
     assert (key_only["before"], key_only["after"]["label"], key_only["partial"]) == ({"id": one}, "uno", True)
@@ -129,7 +133,9 @@ async def test_an_untouched_large_value_is_named_not_invented(sample: Any, pg_da
     await sample.execute("UPDATE sample SET n = 2")
     schema = await introspect(sample)
     changes = await read_changes(pg_database, "decode_test", 2)
-    created, updated = (decode.event(decode.resolve(r, schema), c, Position(0, 0), "t") for r, c, _ in changes)
+    created, updated = (
+        decode.event(decode.resolve(r, schema), c, Position(0, 0), "t") for r, c, _ in changes
+    )
     assert created["created"]["label"] == big
     assert "label" not in updated["after"] and updated["unchanged"] == ["label"]
 

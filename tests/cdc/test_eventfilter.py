@@ -37,7 +37,12 @@ def text_condition() -> st.SearchStrategy[Any]:
         texts,
         st.booleans(),
     )
-    negated = st.builds(lambda inner: {"not": inner}, single)
+    negated = st.builds(
+        lambda op, v, insensitive: {"not": {op: v}, **({"mode": "insensitive"} if insensitive else {})},
+        ops,
+        texts,
+        st.booleans(),
+    )
     return st.one_of(texts, single, negated)
 
 
@@ -128,7 +133,7 @@ def sql_verdict(where: dict[str, Any], record: dict[str, Any]) -> bool | None:
     return None if value is None else bool(value)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(filters, records)
 def test_a_filter_selects_a_record_exactly_when_sql_would(
     where: dict[str, Any], record: dict[str, Any]
@@ -195,6 +200,7 @@ def test_a_condition_on_a_field_the_record_lacks_may_match() -> None:
         ({"s": {"contains": 3}}, "contains takes a string"),
         ({"s": {"equals": [1]}}, "a value is a string"),
         ({"s": {"mode": "loud", "equals": "x"}}, "mode is"),
+        ({"s": {"not": {"equals": "x", "mode": "insensitive"}}}, "mode goes beside"),
         ({"a": {}}, "an empty condition"),
     ],
 )

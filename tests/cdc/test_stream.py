@@ -38,7 +38,8 @@ def plain(event: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 async def db(tenant: TenantDatabase) -> AsyncIterator[Client]:
     await tenant.sql(
-        "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL, age int, joined timestamptz, bio text)"
+        "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL, age int, joined timestamptz,"
+        " bio text)"
     )
     async with Client(tenant.url) as client:
         yield client
@@ -49,7 +50,8 @@ async def test_creates_updates_and_deletes_arrive_in_commit_order_encoded_like_q
 ) -> None:
     async with db.users.stream() as events:
         await tenant.sql(
-            "INSERT INTO users (email, age, joined) VALUES ('a@x.io', 30, '2024-05-01T10:00:00Z'), ('b@y.io', 5, NULL)"
+            "INSERT INTO users (email, age, joined)"
+            " VALUES ('a@x.io', 30, '2024-05-01T10:00:00Z'), ('b@y.io', 5, NULL)"
         )
         await tenant.sql("UPDATE users SET age = 31 WHERE email = 'a@x.io'")
         await tenant.sql("DELETE FROM users WHERE email = 'b@y.io'")
@@ -58,8 +60,18 @@ async def test_creates_updates_and_deletes_arrive_in_commit_order_encoded_like_q
     a = {"id": 1, "email": "a@x.io", "age": 30, "joined": joined, "bio": None}
     assert [plain(e) for e in received] == [
         {"modelName": "users", "action": "create", "created": a},
-        {"modelName": "users", "action": "create", "created": {"id": 2, "email": "b@y.io", "age": 5, "joined": None, "bio": None}},
-        {"modelName": "users", "action": "update", "before": {"id": 1}, "after": {**a, "age": 31}, "partial": True},
+        {
+            "modelName": "users",
+            "action": "create",
+            "created": {"id": 2, "email": "b@y.io", "age": 5, "joined": None, "bio": None},
+        },
+        {
+            "modelName": "users",
+            "action": "update",
+            "before": {"id": 1},
+            "after": {**a, "age": 31},
+            "partial": True,
+        },
         {"modelName": "users", "action": "delete", "deleted": {"id": 2}, "partial": True},
     ]
     offsets = [e["offset"] for e in received]
@@ -89,7 +101,9 @@ async def test_filters_and_action_selection_deliver_exactly_the_matching_events(
     ]
 
 
-async def test_a_named_stream_resumes_after_its_last_acknowledgement(db: Client, tenant: TenantDatabase) -> None:
+async def test_a_named_stream_resumes_after_its_last_acknowledgement(
+    db: Client, tenant: TenantDatabase
+) -> None:
     async with db.users.stream(name="resume", offset="latest") as events:
         await tenant.sql("INSERT INTO users (email) VALUES ('1@x.io'), ('2@x.io'), ('3@x.io')")
         first = await take(events, 3)
@@ -101,7 +115,9 @@ async def test_a_named_stream_resumes_after_its_last_acknowledgement(db: Client,
     assert [e["offset"] for e in again[:2]] == [e["offset"] for e in first[1:]]
 
 
-async def test_an_event_larger_than_a_tier1_value_is_delivered_whole(db: Client, tenant: TenantDatabase) -> None:
+async def test_an_event_larger_than_a_tier1_value_is_delivered_whole(
+    db: Client, tenant: TenantDatabase
+) -> None:
     bio = "".join(chr(0x41 + i % 26) + str(i) for i in range(400_000))  # ~2.6 MB: over the 1 MB tier-1 limit
     async with db.users.stream() as events:
         await tenant.sql("INSERT INTO users (email, bio) VALUES ('big@x.io', $1)", bio)
@@ -149,7 +165,9 @@ async def test_a_key_of_one_database_can_never_open_or_read_anothers_stream(stac
     assert received[0]["created"]["email"] == "mine@a.io"
 
 
-async def test_full_images_can_be_turned_on_per_table(stack: Stack, db: Client, tenant: TenantDatabase) -> None:
+async def test_full_images_can_be_turned_on_per_table(
+    stack: Stack, db: Client, tenant: TenantDatabase
+) -> None:
     answer = stack.admin("PUT", f"/admin/databases/{tenant.name}/tables/users/full-images", {"full": True})
     assert answer == {"database": tenant.name, "table": "users", "fullImages": True}
     async with db.users.stream(actions=["update"], filter_on="before", where={"age": 1}) as events:
