@@ -204,12 +204,19 @@ class CaptureSupervisor:
             task = self._readers[database_id][1]
             if database_id not in wanted or task.done():
                 await self._release(database_id)
-        for database_id, target in wanted.items():
-            if database_id in self._readers:
-                continue
-            if await self._locks.fetchval(
-                "SELECT pg_try_advisory_lock($1, $2)", LEADER_LOCK, lock_key(database_id)
-            ):
+        free = [database_id for database_id in wanted if database_id not in self._readers]
+        if not free:
+            return
+        # One round trip per round, however many databases other processes lead.
+        won = await self._locks.fetch(
+            "SELECT d FROM unnest($1::text[], $2::int[]) AS t(d, k) WHERE pg_try_advisory_lock($3, k)",
+            free,
+            [lock_key(d) for d in free],
+            LEADER_LOCK,
+        )
+        for row in won:
+            database_id, target = row["d"], wanted[row["d"]]
+            if database_id not in self._readers:
                 reader = Reader(target, self._push, self._schema_source(database_id), self.settings)
                 self._readers[database_id] = (reader, asyncio.ensure_future(reader.run()))
                 log.info("leading capture", extra={"fields": {"database": database_id}})
