@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from .stream import EventStream
 from .url import parse_url
 
 _READ_ARGS = ("where", "orderBy", "take", "skip", "cursor", "distinct")
@@ -149,6 +150,12 @@ class ModelClient:
     @property
     def name(self) -> str:
         return self._client._model_name(self._accessor)
+
+    def stream(self, **options: Any) -> EventStream:
+        """Change events of this model: `async with db.user.stream(name=...) as events` (see stream.py)."""
+        if not isinstance(self._client, Client):
+            raise TypeError("Open streams on the client (db.<model>.stream), not inside a transaction.")
+        return EventStream(self._client, self._accessor, **options)
 
     def _op(
         self,

@@ -61,6 +61,7 @@ class Stack:
         self.root = config.root.resolve()
         self.progress = progress or (lambda _msg: None)
         self.services: list[Service] = []
+        self._restarted: list[PostgresInstance] = []
         self.control: PostgresInstance | None = None
         self.secrets: dict[str, str] = {}
         self.ports = {
@@ -114,6 +115,9 @@ class Stack:
         for service in reversed(self.services):
             _terminate(service.process)
         self.services.clear()
+        for postgres in self._restarted:
+            postgres.stop()
+        self._restarted.clear()
         # Instances run in their own sessions so they outlive agent restarts; stop them here.
         for meta in sorted(self.hosts_root.glob("instances/*/instance.json")):
             PostgresInstance(meta.parent, service_user()).stop()
@@ -131,6 +135,17 @@ class Stack:
             _terminate(service.process)
         self.services.remove(service)
         self._spawn(name)
+
+    def restart_postgres(self, instance: str = "shared-1", mode: str = "immediate") -> None:
+        """Stop one of the host's Postgres instances ("immediate" is a crash) and start it again."""
+        postgres = PostgresInstance(self.hosts_root / "instances" / instance, service_user())
+        pid = postgres.pid()
+        if pid is not None:
+            sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
+            os.kill(pid, sig)
+            _wait_exited(pid)
+        postgres.start()
+        self._restarted.append(postgres)  # its process is ours now: stop() reaps it
 
     def _service_spec(self, name: str) -> tuple[list[str], dict[str, str], str, float]:
         """argv, environment, health URL and start-up timeout of a service."""
@@ -311,6 +326,20 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def _wait_exited(pid: int, timeout: float = 60) -> None:
+    """Until `pid` is gone, or a zombie: another process (the host agent) is its parent and reaps it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.005)
+    raise StackError(f"process {pid} did not exit within {timeout}s")
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from typing import Any
 
 import js
+from pyodide.ffi import to_js
 from workers import DurableObject, Response, WorkerEntrypoint, fetch
 
+from bwedge import eventqueue
 from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
 from bwedge.cache.settings import ENV_NAMES as CACHE_ENV_NAMES
 from bwedge.cache.settings import CacheSettings
 from bwedge.cache.versions import TagVersionStore, Versions
 from bwedge.config import EdgeConfig
+from bwedge.eventlog import InvalidBatch
+from bwedge.eventroutes import EventRoutes
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from bwedge.revocation import RevocationStore, RevocationView
+from bwedge.subscription import Subscription
 
 _ENV_NAMES = (
     "KEY_SECRET",
@@ -33,7 +39,14 @@ _ENV_NAMES = (
     "ORIGINS",
     "REVOCATION_TTL_SECONDS",
     *CACHE_ENV_NAMES,
+    *eventqueue.ENV_NAMES,
 )
+SUBSCRIPTION_HEADER = "x-breakwater-subscription"
+
+try:  # JS null reaches Python as pyodide.ffi.jsnull on newer Pyodide, as None before
+    from pyodide.ffi import jsnull as _JS_NULL
+except ImportError:  # pragma: no cover
+    _JS_NULL = None
 
 # One app per isolate: config parsing and the revocation cache survive across requests.
 _app: EdgeApp | None = None
@@ -138,6 +151,29 @@ class _WorkerContext:
         self._ctx.waitUntil(asyncio.ensure_future(awaitable))
 
 
+def _js_object(value: dict[str, Any]) -> Any:
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+class _DurableQueues:
+    """The EventQueue namespace as the core's QueuesPort: RPC for appends, fetch for sockets."""
+
+    def __init__(self, env: Any) -> None:
+        self._namespace = getattr(env.EVENT_QUEUES, "_binding", env.EVENT_QUEUES)
+
+    async def append(self, database_id: str, body: str) -> dict[str, Any]:
+        answer = json.loads(str(await self._namespace.getByName(database_id).append(body)))
+        if "error" in answer:
+            raise InvalidBatch(answer["error"])
+        result: dict[str, Any] = answer
+        return result
+
+    async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
+        headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription)}
+        upgrade = js.Request.new(f"https://queue/{database_id}", _js_object({"headers": headers}))
+        return await self._namespace.getByName(database_id).fetch(upgrade)
+
+
 def _get_app(env: Any) -> EdgeApp:
     global _app
     if _app is None:
@@ -146,6 +182,7 @@ def _get_app(env: Any) -> EdgeApp:
         revocations = RevocationView(_DurableRevocations(env), time.time, config.revocation_ttl)
         cache = CacheParts(_WorkerCache(), _DurableTagVersions(env), CacheSettings.from_env(values))
         _app = EdgeApp(config, _WorkerOrigin(config), revocations, time.time, cache)
+        EventRoutes(_app, _DurableQueues(env)).install()
     return _app
 
 
@@ -163,6 +200,8 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Response:
         app = _get_app(self.env)
         response = await app.handle(await _edge_request(request), _WorkerContext(self.ctx))
+        if response.native is not None:
+            return Response(response.native)  # the queue's 101 with the consumer's WebSocket
         return Response(response.body, status=response.status, headers=dict(response.headers.items()))
 
 
@@ -198,3 +237,95 @@ class TagVersions(DurableObject):
 
     async def release(self, tx_id: str, commit: bool) -> str:
         return self.store.release(tx_id, bool(commit)).to_json()
+
+
+class _R2Blobs:
+    """An R2 bucket as the event log's tier 2."""
+
+    def __init__(self, bucket: Any) -> None:
+        self._bucket = getattr(bucket, "_binding", bucket)
+
+    async def put(self, key: str, text: str) -> None:
+        await self._bucket.put(key, text)
+
+    async def get(self, key: str) -> str | None:
+        found = await self._bucket.get(key)
+        if found is None or found is _JS_NULL:
+            return None
+        return str(await found.text())
+
+    async def delete(self, keys: list[str]) -> None:
+        await self._bucket.delete(to_js(keys))
+
+
+class _HibernatableSockets:
+    """Sockets accepted with the hibernation API, found again by their id tag after a wake-up."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+
+    def get(self, socket_id: str) -> eventqueue.Socket | None:
+        found = list(self._ctx.getWebSockets(socket_id))
+        return _Socket(found[0]) if found else None
+
+
+class _Socket:
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    def send(self, text: str) -> None:
+        self._ws.send(text)
+
+    def close(self, code: int, reason: str) -> None:
+        self._ws.close(code, reason)
+
+
+class EventQueue(DurableObject):
+    """One per database: the ordered event log and its consumers' WebSockets (bwedge.eventqueue)."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        settings = eventqueue.QueueSettings.from_env(_env_mapping(env))
+        storage = getattr(ctx.storage, "_binding", ctx.storage)
+
+        async def schedule(at: float) -> None:
+            await storage.setAlarm(at * 1000)
+
+        # R2 keys are prefixed with this object's id (one object per database).
+        self.queue = eventqueue.EventQueue(
+            str(ctx.id.toString()),
+            _WorkerSql(ctx.storage),
+            _R2Blobs(env.EVENTS_BUCKET),
+            _HibernatableSockets(ctx),
+            time.time,
+            settings,
+            schedule,
+        )
+
+    async def append(self, body: str) -> str:
+        try:
+            return json.dumps(await self.queue.append(body))
+        except InvalidBatch as exc:
+            return json.dumps({"error": str(exc)})
+
+    async def fetch(self, request: Any) -> Response:
+        js_request = getattr(request, "js_object", request)
+        subscription = Subscription.from_json(json.loads(str(js_request.headers.get(SUBSCRIPTION_HEADER))))
+        client, server = js.WebSocketPair.new().object_values()
+        socket_id = secrets.token_hex(8)
+        self.ctx.acceptWebSocket(server, to_js([socket_id]))
+        server.serializeAttachment(socket_id)
+        await self.queue.open(socket_id, subscription)
+        return Response(None, status=101, web_socket=client)
+
+    async def webSocketMessage(self, ws: Any, message: Any) -> None:
+        await self.queue.message(str(ws.deserializeAttachment()), str(message))
+
+    async def webSocketClose(self, ws: Any, code: int, reason: str, was_clean: bool) -> None:
+        await self.queue.closed(str(ws.deserializeAttachment()))
+
+    async def webSocketError(self, ws: Any, error: Any) -> None:
+        await self.queue.closed(str(ws.deserializeAttachment()))
+
+    async def alarm(self, *_info: Any) -> None:
+        await self.queue.alarm()

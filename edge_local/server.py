@@ -14,11 +14,14 @@ from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
 from bwedge.cache.settings import CacheSettings
 from bwedge.config import EdgeConfig
+from bwedge.eventqueue import QueueSettings
+from bwedge.eventroutes import EventRoutes
 from bwedge.http import EdgeRequest, Headers
 from bwedge.revocation import RevocationView
 
 from .cache import LocalCacheStorage
 from .durable import LocalRevocations, LocalTagVersions
+from .events import LocalQueues, LocalUpgrade
 from .origin import HttpOrigin
 
 log = logging.getLogger("breakwater.edge")
@@ -53,11 +56,16 @@ class LocalEdge:
         store = LocalCacheStorage(time.time, budget)
         cache = CacheParts(store, LocalTagVersions(state_dir), CacheSettings.from_env(env))
         self.app = EdgeApp(self.config, self.origin, revocations, time.time, cache)
+        self.queues = LocalQueues(state_dir, QueueSettings.from_env(env))
+        EventRoutes(self.app, self.queues).install()
         self.background: set[asyncio.Task[Any]] = set()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
             return
         if scope["type"] != "http":
             return
@@ -74,6 +82,27 @@ class LocalEdge:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
+    async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
+        """A WebSocket upgrade goes through the same pipeline; a 101 hands the socket to its queue."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        request = EdgeRequest("GET", _url(scope), _headers(scope))
+        response = await self.app.handle(request, LocalContext(self.background))
+        if response.status == 101 and isinstance(response.native, LocalUpgrade):
+            await send({"type": "websocket.accept"})
+            await self.queues.serve(response.native, receive, send)
+            return
+        if "websocket.http.response" in scope.get("extensions", {}):
+            headers = [
+                (n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.items()
+            ]
+            await send(
+                {"type": "websocket.http.response.start", "status": response.status, "headers": headers}
+            )
+            await send({"type": "websocket.http.response.body", "body": response.body})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": response.body.decode()[:120]})
+
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
             message = await receive()
@@ -82,6 +111,7 @@ class LocalEdge:
             elif message["type"] == "lifespan.shutdown":
                 if self.background:
                     await asyncio.wait(self.background, timeout=5)
+                await self.queues.aclose()
                 await self.origin.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -98,7 +128,8 @@ def _url(scope: Scope) -> str:
         host = f"{server[0]}:{server[1]}"
     query = scope.get("query_string", b"").decode("latin-1")
     path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-    return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
+    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
 
 
 def create_app() -> LocalEdge:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from . import capture
 from .postgres import PostgresInstance
 from .service_user import service_user
 from .shared import SharedCluster
@@ -107,10 +108,34 @@ async def drop_database(request: Request) -> JSONResponse:
         return _refused()
     agent: Agent = request.app.state.agent
     try:
+        await capture.drop_slots(agent.shared.instance, request.path_params["database_id"])
         await agent.shared.drop_database(request.path_params["database_id"])
     except ValueError as exc:
         return JSONResponse({"code": "BW1001", "message": str(exc)}, status_code=400)
     return JSONResponse({"dropped": request.path_params["database_id"]})
+
+
+async def enable_capture(request: Request) -> JSONResponse:
+    """Prepare a database for change capture (see capture.py); returns the capture DSN."""
+    if not _authorized(request):
+        return _refused()
+    agent: Agent = request.app.state.agent
+    try:
+        found = await capture.enable(agent.shared.instance, request.path_params["database_id"])
+    except ValueError as exc:
+        return JSONResponse({"code": "BW1001", "message": str(exc)}, status_code=400)
+    return JSONResponse(found)
+
+
+async def disable_capture(request: Request) -> JSONResponse:
+    if not _authorized(request):
+        return _refused()
+    agent: Agent = request.app.state.agent
+    try:
+        dropped = await capture.drop_slots(agent.shared.instance, request.path_params["database_id"])
+    except ValueError as exc:
+        return JSONResponse({"code": "BW1001", "message": str(exc)}, status_code=400)
+    return JSONResponse({"dropped_slots": dropped})
 
 
 def create_app(settings: AgentSettings | None = None) -> Starlette:
@@ -128,6 +153,8 @@ def create_app(settings: AgentSettings | None = None) -> Starlette:
             Route("/databases", create_database, methods=["POST"]),
             Route("/databases", list_databases, methods=["GET"]),
             Route("/databases/{database_id}", drop_database, methods=["DELETE"]),
+            Route("/databases/{database_id}/capture", enable_capture, methods=["POST"]),
+            Route("/databases/{database_id}/capture", disable_capture, methods=["DELETE"]),
         ],
         lifespan=lifespan,
     )

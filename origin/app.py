@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from . import logs
+from . import capture, logs
+from .capture import routes as capture_routes
 from .control import admin
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
@@ -33,7 +34,14 @@ async def health(request: Request) -> JSONResponse:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [Route("/_bw/health", health), *admin.routes, *v1.routes, *prisma6.routes, *prisma7.routes]
+    return [
+        Route("/_bw/health", health),
+        *admin.routes,
+        *capture_routes.routes,
+        *v1.routes,
+        *prisma6.routes,
+        *prisma7.routes,
+    ]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -53,6 +61,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         http = httpx.AsyncClient(timeout=60.0)
         tenants = Tenants(store)
         transactions = TransactionManager(tenants, settings.origin_id)
+        schemas = SchemaCache()
+        supervisor = capture.build(settings, control, http, tenants, schemas)
         app.state.bw = OriginState(
             settings=settings,
             store=store,
@@ -60,14 +70,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             hosts=HostsClient(settings.hosts_url, settings.hosts_token, http),
             edge=EdgeClient(settings.edge_url, settings.service_secrets[0], http),
             tenants=tenants,
-            schemas=SchemaCache(),
+            schemas=schemas,
             transactions=transactions,
             http=http,
             workspace_id=workspace_id,
+            capture=supervisor,
         )
+        await supervisor.start()
         try:
             yield
         finally:
+            await supervisor.stop()
             await transactions.close_all()
             await tenants.close()
             await keygate.stop()

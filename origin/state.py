@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.requests import Request
 
+from .capture.supervisor import CaptureSupervisor
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
@@ -28,6 +29,7 @@ class OriginState:
     transactions: TransactionManager
     http: httpx.AsyncClient
     workspace_id: str
+    capture: CaptureSupervisor
 
 
 def state_of(request: Request) -> OriginState:

@@ -45,6 +45,10 @@ _NOT_RETURNED = frozenset(
 )
 
 Handler = Callable[[EdgeRequest, routes.Route, KeyClaims, Context], Awaitable[EdgeResponse]]
+# Calls from the origin on `/_bw/...` routes, given the verified service claims.
+InternalHandler = Callable[[EdgeRequest, service.ServiceClaims], Awaitable[EdgeResponse]]
+# Called after the event queue stored a batch: (database id, model names the batch changed).
+ChangeListener = Callable[[str, list[str]], Awaitable[None]]
 
 
 class EdgeApp:
@@ -68,10 +72,15 @@ class EdgeApp:
             "tx_op": self.forward,
             "connection_info": self.forward,
         }
+        self.internal_handlers: dict[str, InternalHandler] = {}
+        # Change events bump cache tag versions through here (the cache registers a listener).
+        self.change_listeners: list[ChangeListener] = []
         # The query cache wraps the query and transaction handlers and serves invalidation.
         self.cache = CacheLayer(cache, self.forward, clock) if cache is not None else None
         if self.cache is not None:
             self.handlers.update(self.cache.handlers())
+            self.internal_handlers["invalidate_push"] = self._pushed_invalidation
+            self.change_listeners.append(self._changed_models)
 
     async def handle(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
         try:
@@ -80,6 +89,8 @@ class EdgeApp:
                 raise errors.not_found(request.path)
             if route.kind == "health":
                 return EdgeResponse.json(200, {"status": "ok"})
+            if route.kind in self.internal_handlers:
+                return await self.internal_handlers[route.kind](request, self.verify_service(request))
             if route.kind == "internal":
                 return await self._internal(request)
             claims = await self.authenticate(request)
@@ -138,10 +149,10 @@ class EdgeApp:
         query = [(k, v) for k, v in request.query.items() if k != "api_key"]
         return parts.path + (f"?{urlencode(query)}" if query else "")
 
-    async def _internal(self, request: EdgeRequest) -> EdgeResponse:
-        """Control-plane calls from the origin, signed with the service secret (audience "edge")."""
+    def verify_service(self, request: EdgeRequest) -> service.ServiceClaims:
+        """Calls from the origin are signed with the service secret (audience "edge")."""
         try:
-            service.verify(
+            return service.verify(
                 request.headers.get(service.HEADER),
                 self.config.service_secrets,
                 "edge",
@@ -152,8 +163,10 @@ class EdgeApp:
             )
         except service.InvalidServiceSignature as exc:
             raise EdgeError(401, "BW2001", str(exc)) from None
-        if request.path == "/_bw/invalidate":
-            return await self._pushed_invalidation(request)
+
+    async def _internal(self, request: EdgeRequest) -> EdgeResponse:
+        """Control-plane calls from the origin: revocations."""
+        self.verify_service(request)
         try:
             body = json.loads(request.body)
             key_ids = [str(k) for k in body.get("key_ids", [])]
@@ -163,10 +176,11 @@ class EdgeApp:
         await self.revocations.revoke(key_ids, database_ids)
         return EdgeResponse.json(200, {"revoked": {"key_ids": key_ids, "database_ids": database_ids}})
 
-    async def _pushed_invalidation(self, request: EdgeRequest) -> EdgeResponse:
-        """`{"database_id", "tags"?, "models"?}` from the origin (e.g. change capture saw a write)."""
-        if self.cache is None:
-            raise errors.not_found(request.path)
+    async def _pushed_invalidation(
+        self, request: EdgeRequest, _claims: service.ServiceClaims
+    ) -> EdgeResponse:
+        """`{"database_id", "tags"?, "models"?}` from the origin."""
+        assert self.cache is not None
         try:
             payload = json.loads(request.body)
             database_id = payload.pop("database_id")
@@ -177,3 +191,9 @@ class EdgeApp:
         body = self.cache.parse_invalidation(payload)
         await self.cache.apply_invalidation(database_id, body)
         return EdgeResponse.json(200, {"invalidated": {"database_id": database_id, **body}})
+
+    async def _changed_models(self, database_id: str, models: list[str]) -> None:
+        """Change capture stored a batch: reads of those models, from any writer, are stale now."""
+        assert self.cache is not None
+        if models:
+            await self.cache.apply_invalidation(database_id, {"models": models})

@@ -72,6 +72,7 @@ class EdgeResponse:
     status: int
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+    native: Any = None  # a runtime's own response (a WebSocket upgrade), returned as it is
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> EdgeResponse:

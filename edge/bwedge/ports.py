@@ -35,3 +35,15 @@ class RevocationsPort(Protocol):
 
 class Context(Protocol):
     def wait_until(self, awaitable: Awaitable[Any]) -> None: ...
+
+
+class QueuesPort(Protocol):
+    """The `EventQueue` Durable Objects, one per database."""
+
+    async def append(self, database_id: str, body: str) -> dict[str, Any]:
+        """Store a batch of events (`{"events": [...]}`); returns the queue's answer."""
+        ...
+
+    async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
+        """Hand a WebSocket upgrade to the database's queue; returns the runtime's 101 response."""
+        ...

@@ -25,10 +25,12 @@ _TXID = r"[0-9A-Za-z~_.-]{1,128}"
 _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
     ("GET", re.compile(r"/_bw/health"), Route("health", "edge")),
     ("POST", re.compile(r"/_bw/revocations"), Route("internal", "edge")),
-    ("POST", re.compile(r"/_bw/invalidate"), Route("internal", "edge")),
+    ("POST", re.compile(r"/_bw/invalidate"), Route("invalidate_push", "edge")),
+    ("POST", re.compile(r"/_bw/events/[a-z0-9]{1,40}"), Route("events_push", "edge")),
     # Prisma 6 and 7 both send `$accelerate.invalidate` here.
     ("POST", re.compile(r"/invalidate"), Route("invalidate", "prisma7")),
     ("POST", re.compile(r"/v1/invalidate"), Route("invalidate", "v1")),
+    ("GET", re.compile(r"/v1/stream"), Route("stream", "v1")),
     ("GET", re.compile(r"/connection-info"), Route("connection_info", "prisma7")),
     ("POST", re.compile(r"/query"), Route("query", "prisma7")),
     ("POST", re.compile(r"/transaction/start"), Route("tx_start", "prisma7")),

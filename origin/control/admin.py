@@ -126,6 +126,7 @@ async def delete_database(request: Request) -> JSONResponse:
     revoked = await state.store.mark_deleted(db.id)
     state.keygate.forget()
     await state.tenants.forget(db.id)
+    await state.capture.disable(db.id)
     await state.edge.push_revocations(revoked, [db.id])
     await state.hosts.drop_database(db.id)
     return JSONResponse({"deleted": _database_json(db), "revoked_keys": revoked})

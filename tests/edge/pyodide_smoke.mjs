@@ -130,6 +130,80 @@ const ctx = { waitUntil: (task) => waiting.push(task.copy ? task.copy() : task) 
 const drain = async () => {
   while (waiting.length) await waiting.shift();
 };
+// The EVENT_QUEUES namespace as the Worker reaches it: RPC append, fetch for a WebSocket upgrade.
+const queueCalls = [];
+const eventQueuesNamespace = {
+  getByName: (name) => ({
+    append: async (body) => {
+      queueCalls.push({ op: "append", name, body });
+      return JSON.stringify({ stored: 1, duplicates: 0, head: "0000000000000010-00000000", models: ["users"] });
+    },
+    fetch: async (request) => {
+      queueCalls.push({
+        op: "fetch",
+        name,
+        upgrade: request.headers.get("upgrade"),
+        subscription: request.headers.get("x-breakwater-subscription"),
+      });
+      // Node cannot build a 101 Response; any Response shows it is passed through untouched.
+      return new Response("from-queue", { status: 200, headers: { "x-queue": name } });
+    },
+  }),
+};
+// R2 as a Map of text objects.
+const objects = new Map();
+const bucket = {
+  put: async (key, value) => objects.set(key, String(value)),
+  get: async (key) => (objects.has(key) ? { text: async () => objects.get(key) } : null),
+  delete: async (keys) => keys.forEach((k) => objects.delete(k)),
+};
+// What the EventQueue Durable Object's shell touches on its ctx: SQL storage, alarms, the
+// hibernation API (acceptWebSocket / getWebSockets by tag) and the sockets' attachments.
+const doSql = [];
+const alarms = [];
+const accepted = [];
+const makeSocket = (side) => ({
+  side,
+  sent: [],
+  tags: [],
+  attachment: null,
+  send(text) {
+    this.sent.push(text);
+  },
+  close(code, reason) {
+    this.closedWith = [code, reason];
+  },
+  serializeAttachment(value) {
+    this.attachment = value;
+  },
+  deserializeAttachment() {
+    return this.attachment;
+  },
+});
+globalThis.WebSocketPair = class {
+  constructor() {
+    this[0] = makeSocket("client");
+    this[1] = makeSocket("server");
+  }
+};
+const doCtx = {
+  id: { toString: () => "0123abcd" },
+  storage: {
+    sql: {
+      exec: (query, ...params) => {
+        doSql.push(query);
+        const rows = query.startsWith("SELECT count(*)") ? [[0]] : [];
+        return { raw: () => ({ toArray: () => rows }) };
+      },
+    },
+    setAlarm: async (ms) => alarms.push(ms),
+  },
+  acceptWebSocket: (ws, tags) => {
+    ws.tags = Array.from(tags);
+    accepted.push(ws);
+  },
+  getWebSockets: (tag) => accepted.filter((ws) => ws.tags.includes(tag)),
+};
 
 const env = {
   KEY_SECRET: "k".repeat(32),
@@ -137,12 +211,15 @@ const env = {
   ORIGIN_URL: originUrl,
   REVOCATIONS: revocationsNamespace,
   TAG_VERSIONS: tagVersionsNamespace,
+  EVENT_QUEUES: eventQueuesNamespace,
+  EVENTS_BUCKET: bucket,
 };
 let originCalls = 0;
 origin.on("request", () => (originCalls += 1));
 globalThis.__bw = {
   env, storage, Request, revoked, sqlCalls, ctx, drain, cachePuts, tagVersionStorage,
   originCalls: () => originCalls,
+  queueCalls, objects, bucket, doCtx, doSql, alarms, accepted,
 };
 
 let results;
@@ -250,7 +327,61 @@ cache["do_versions"] = json.loads(worker.TagVersions(
 ).store.bump(["t:a"]).to_json())["tags"]
 shell["cache"] = cache
 
-json.dumps({"imported": imported, "core": core, "shell": shell})
+# --- the event queue's shell paths ---------------------------------------------------------------
+from bwedge import service
+queue = {}
+reader_token = keys.mint(KeyClaims("key2", "ws1", "db1", "alpha", "read"), b"k" * 32)  # key1 is revoked now
+wanted = "models=users&actions=create&name=s1&where=" + js.encodeURIComponent('{"id":{"gt":1}}')
+upgrade = await call(f"http://edge.test/v1/stream?{wanted}", headers=js.Object.fromEntries(
+    js.JSON.parse('[["upgrade","websocket"],["authorization","Bearer ' + reader_token + '"]]')))
+queue["stream_status"] = upgrade.status
+queue["stream_from_queue"] = upgrade.headers.get("x-queue")
+handed = [c for c in bw.queueCalls.to_py() if c["op"] == "fetch"][0]
+queue["stream_handed_to"] = [handed["name"], handed["upgrade"], json.loads(handed["subscription"])["where"]]
+no_upgrade = await call(f"http://edge.test/v1/stream?api_key={reader_token}")
+queue["plain_get_status"] = no_upgrade.status
+
+body = b'{"events":[{"offset":"0000000000000010-00000000","modelName":"users","action":"create"}]}'
+path = "/_bw/events/db1"
+changed = []
+async def listener(database_id, models):
+    changed.append([database_id, models])
+worker._app.change_listeners.append(listener)
+signed = service.sign(b"s" * 32, "edge", {"op": "events", "d": "db1"}, "POST", path, body, __import__("time").time())
+pushed = await call(f"http://edge.test{path}", method="POST", body=body.decode(),
+                    headers=js.Object.fromEntries(js.JSON.parse('[["x-breakwater-service","' + signed + '"]]')))
+queue["push_status"] = pushed.status
+queue["push_answer"] = json.loads(await pushed.text())["stored"]
+queue["push_reached_queue"] = [c["name"] for c in bw.queueCalls.to_py() if c["op"] == "append"]
+queue["change_listener"] = changed
+unsigned = await call(f"http://edge.test{path}", method="POST", body=body.decode())
+queue["unsigned_push_status"] = unsigned.status
+
+blobs = worker._R2Blobs(bw.env.EVENTS_BUCKET)
+await blobs.put("events/x/a.json", '{"big":true}')
+queue["r2_round_trip"] = [await blobs.get("events/x/a.json"), await blobs.get("events/x/missing")]
+await blobs.delete(["events/x/a.json"])
+queue["r2_deleted"] = await blobs.get("events/x/a.json") is None
+
+responses = []
+worker.Response = lambda *args, **kwargs: responses.append(kwargs) or kwargs  # Node cannot make a 101
+durable = worker.EventQueue(bw.doCtx, bw.env)
+sub = json.dumps({"models": ["users"], "actions": ["create"], "name": None, "offset": "latest", "window": 10})
+request = bw.Request.new("https://queue/db1", headers=js.Object.fromEntries(
+    js.JSON.parse(json.dumps([["upgrade", "websocket"], ["x-breakwater-subscription", sub]]))))
+answer = await durable.fetch(request)
+server_socket = bw.accepted[0]
+queue["do_upgrade"] = [answer["status"], answer["web_socket"].side, server_socket.side, len(server_socket.attachment)]
+queue["do_ready"] = json.loads(server_socket.sent[0])["type"]
+await durable.webSocketMessage(server_socket, '{"type":"ack","offset":"0000000000000000-00000000"}')
+await durable.webSocketClose(server_socket, 1000, "bye", True)
+stored = json.loads(await durable.append(body.decode()))
+queue["do_append"] = [stored["stored"], stored["models"], len(bw.alarms) == 1]
+queue["do_bad_batch"] = "error" in json.loads(await durable.append("{}"))
+await durable.alarm()
+queue["do_sql_ran"] = any(q.startswith("INSERT INTO events") for q in bw.doSql.to_py())
+
+json.dumps({"imported": imported, "core": core, "shell": shell, "queue": queue})
 `);
 } catch (error) {
   // Pyodide errors carry the Python traceback in their message; the rest is minified noise.

@@ -86,3 +86,26 @@ def test_the_worker_shell_caches_through_the_cache_api_and_tag_versions_objects(
         "swr_refreshed_in_background": 2,  # the miss, then the refresh run through ctx.waitUntil
         "do_versions": {"t:a": 1},
     }
+
+
+def test_the_worker_hands_a_stream_upgrade_to_the_databases_queue(smoke: dict) -> None:  # type: ignore[type-arg]
+    queue = smoke["queue"]
+    assert (queue["stream_status"], queue["stream_from_queue"]) == (200, "db1")
+    assert queue["stream_handed_to"] == ["db1", "websocket", {"id": {"gt": 1}}]
+    assert queue["plain_get_status"] == 426
+
+
+def test_the_worker_stores_signed_event_batches_and_tells_listeners(smoke: dict) -> None:  # type: ignore[type-arg]
+    queue = smoke["queue"]
+    assert (queue["push_status"], queue["push_answer"], queue["push_reached_queue"]) == (200, 1, ["db1"])
+    assert queue["change_listener"] == [["db1", ["users"]]]
+    assert queue["unsigned_push_status"] == 401
+    assert queue["r2_round_trip"] == ['{"big":true}', None] and queue["r2_deleted"]
+
+
+def test_the_event_queue_object_runs_its_hibernation_handlers(smoke: dict) -> None:  # type: ignore[type-arg]
+    queue = smoke["queue"]
+    assert queue["do_upgrade"] == [101, "client", "server", 16]
+    assert queue["do_ready"] == "ready"
+    assert queue["do_append"] == [1, ["users"], True]
+    assert queue["do_bad_batch"] and queue["do_sql_ran"]

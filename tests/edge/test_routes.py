@@ -22,7 +22,7 @@ HASH = "a98a5835bb4906afd668e03bca0438e0926d4b1e8c7553f5d5a3e0bac90c3c06"
         ("GET", "/_bw/health", Route("health", "edge")),
         ("POST", "/invalidate", Route("invalidate", "prisma7")),
         ("POST", "/v1/invalidate", Route("invalidate", "v1")),
-        ("POST", "/_bw/invalidate", Route("internal", "edge")),
+        ("POST", "/_bw/invalidate", Route("invalidate_push", "edge")),
     ],
 )
 def test_requests_are_classified_by_method_and_path(method: str, path: str, expected: Route) -> None:

@@ -1,0 +1,262 @@
+"""One database's ordered event log, in two tiers.
+
+Tier 1 is the Durable Object's SQLite storage: the hot tail, one row per event, keyed by position.
+Tier 2 is R2: `compact` moves the oldest rows out in segments (JSON lines), and an event too large
+for a tier-1 value is written to R2 on its own and kept in tier 1 as a reference. `read_after` reads
+across both, so consumers never see the difference. Appends are idempotent: an event at or before the
+head is a duplicate (redelivery after a crash) and is dropped, and positions must rise.
+
+SQL runs synchronously between awaits, so every check-and-write section is atomic in a Durable
+Object; R2 writes happen before the rows that point at them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .offsets import ZERO, Position
+from .ports import SqlStorage
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS events (lsn INTEGER NOT NULL, seq INTEGER NOT NULL, model TEXT NOT NULL,"
+    " action TEXT NOT NULL, body TEXT, blob TEXT, size INTEGER NOT NULL, stored_at REAL NOT NULL,"
+    " PRIMARY KEY (lsn, seq)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS segments (first_lsn INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
+    " last_lsn INTEGER NOT NULL, last_seq INTEGER NOT NULL, blob TEXT NOT NULL, count INTEGER NOT NULL,"
+    " stored_at REAL NOT NULL, blobs INTEGER NOT NULL, PRIMARY KEY (first_lsn, first_seq)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+
+class BlobStore(Protocol):
+    """R2 (or local files): text objects by key."""
+
+    async def put(self, key: str, text: str) -> None: ...
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def delete(self, keys: list[str]) -> None: ...
+
+
+class InvalidBatch(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LogLimits:
+    inline_limit: int = 1_000_000  # bytes; DO SQLite caps a value at 2 MB
+    hot_events: int = 50_000  # tier 1 keeps at most this many rows after compaction
+    segment_events: int = 2_000
+    retention_seconds: float = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: Position
+    model: str
+    action: str
+    body: str  # the event's JSON
+
+
+@dataclass(frozen=True)
+class Appended:
+    stored: list[StoredEvent]
+    duplicates: int
+    head: Position
+
+
+def _position(event: Any) -> Position:
+    if not isinstance(event, dict) or not isinstance(event.get("offset"), str):
+        raise InvalidBatch("every event needs an offset")
+    return Position.parse(event["offset"])
+
+
+class EventLog:
+    def __init__(
+        self, sql: SqlStorage, blobs: BlobStore, clock: Callable[[], float], prefix: str, limits: LogLimits
+    ) -> None:
+        self._sql = sql
+        self._blobs = blobs
+        self._clock = clock
+        self._prefix = prefix
+        self.limits = limits
+        for statement in SCHEMA:
+            sql.exec(statement)
+
+    # --- head -------------------------------------------------------------------------------------
+
+    def head(self) -> Position:
+        rows = self._sql.exec("SELECT value FROM log_meta WHERE key = 'head'")
+        return Position.parse(str(rows[0][0])) if rows else ZERO
+
+    def oldest(self) -> Position | None:
+        segment = self._sql.exec(
+            "SELECT first_lsn, first_seq FROM segments ORDER BY first_lsn, first_seq LIMIT 1"
+        )
+        if segment:
+            return Position(int(segment[0][0]), int(segment[0][1]))
+        row = self._sql.exec("SELECT lsn, seq FROM events ORDER BY lsn, seq LIMIT 1")
+        return Position(int(row[0][0]), int(row[0][1])) if row else None
+
+    # --- append -----------------------------------------------------------------------------------
+
+    async def append(self, events: list[Any]) -> Appended:
+        """Store the events after the head, in order; returns what was new."""
+        positions = [_position(e) for e in events]
+        if any(b <= a for a, b in itertools.pairwise(positions)):
+            raise InvalidBatch("event positions must rise within a batch")
+        head = self.head()
+        fresh: list[tuple[StoredEvent, str | None]] = []
+        for event, position in zip(events, positions, strict=True):
+            if position <= head:
+                continue
+            body = json.dumps(event, separators=(",", ":"))
+            blob = None
+            if len(body.encode()) > self.limits.inline_limit:
+                # Written before the row that points at it; the key is the position, so a redelivered
+                # event overwrites the same object.
+                blob = f"{self._prefix}/oversize/{position.offset}.json"
+                await self._blobs.put(blob, body)
+            model, action = str(event.get("modelName", "")), str(event.get("action", ""))
+            fresh.append((StoredEvent(position, model, action, body), blob))
+        # Synchronous from here: the head may have moved while R2 was written (a concurrent push).
+        head = self.head()
+        stored: list[StoredEvent] = []
+        now = self._clock()
+        for stored_event, blob in fresh:
+            if stored_event.position <= head:
+                continue
+            p = stored_event.position
+            self._sql.exec(
+                "INSERT INTO events (lsn, seq, model, action, body, blob, size, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                p.lsn,
+                p.seq,
+                stored_event.model,
+                stored_event.action,
+                None if blob else stored_event.body,
+                blob,
+                len(stored_event.body),
+                now,
+            )
+            stored.append(stored_event)
+            head = p
+        if stored:
+            self._sql.exec("INSERT OR REPLACE INTO log_meta (key, value) VALUES ('head', ?)", head.offset)
+        return Appended(stored, len(events) - len(stored), head)
+
+    # --- read -------------------------------------------------------------------------------------
+
+    async def read_after(self, after: Position, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events after `after`, oldest first, from whichever tier holds them."""
+        segment = self._sql.exec(
+            "SELECT blob FROM segments WHERE (last_lsn, last_seq) > (?, ?)"
+            " ORDER BY first_lsn, first_seq LIMIT 1",
+            after.lsn,
+            after.seq,
+        )
+        if segment:
+            text = await self._blobs.get(str(segment[0][0]))
+            if text is not None:
+                found = []
+                for line in text.splitlines():
+                    lsn, seq, model, action, body, blob = json.loads(line)
+                    position = Position(lsn, seq)
+                    if position > after:
+                        found.append(await self._event(position, model, action, body, blob))
+                        if len(found) >= limit:
+                            break
+                if found:
+                    return found
+        rows = self._sql.exec(
+            "SELECT lsn, seq, model, action, body, blob FROM events WHERE (lsn, seq) > (?, ?)"
+            " ORDER BY lsn, seq LIMIT ?",
+            after.lsn,
+            after.seq,
+            limit,
+        )
+        return [
+            await self._event(Position(int(r[0]), int(r[1])), str(r[2]), str(r[3]), r[4], r[5]) for r in rows
+        ]
+
+    async def _event(self, position: Position, model: str, action: str, body: Any, blob: Any) -> StoredEvent:
+        if body is None and blob is not None:
+            body = await self._blobs.get(str(blob))
+            if body is None:
+                raise LookupError(f"event {position.offset} is missing from tier 2 ({blob})")
+        return StoredEvent(position, model, action, str(body))
+
+    # --- tiering and retention --------------------------------------------------------------------
+
+    def tier1_count(self) -> int:
+        return int(self._sql.exec("SELECT count(*) FROM events")[0][0])
+
+    async def compact(self, max_segments: int = 20) -> int:
+        """Move the oldest tier-1 rows beyond `hot_events` into R2 segments; returns segments written."""
+        written = 0
+        while written < max_segments and self.tier1_count() > self.limits.hot_events:
+            excess = self.tier1_count() - self.limits.hot_events
+            rows = self._sql.exec(
+                "SELECT lsn, seq, model, action, body, blob, stored_at FROM events ORDER BY lsn, seq LIMIT ?",
+                min(excess, self.limits.segment_events),
+            )
+            first, last = Position(rows[0][0], rows[0][1]), Position(rows[-1][0], rows[-1][1])
+            key = f"{self._prefix}/segments/{first.offset}_{last.offset}.jsonl"
+            text = "\n".join(json.dumps(list(r[:6]), separators=(",", ":")) for r in rows)
+            await self._blobs.put(key, text)
+            self._sql.exec(
+                "INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                first.lsn,
+                first.seq,
+                last.lsn,
+                last.seq,
+                key,
+                len(rows),
+                max(float(r[6]) for r in rows),
+                sum(1 for r in rows if r[5] is not None),  # oversize events it still points at
+            )
+            self._sql.exec(
+                "DELETE FROM events WHERE (lsn, seq) >= (?, ?) AND (lsn, seq) <= (?, ?)",
+                first.lsn,
+                first.seq,
+                last.lsn,
+                last.seq,
+            )
+            written += 1
+        return written
+
+    async def expire(self, floor: Position) -> int:
+        """Delete old events no stream still needs (at or before `floor`); returns how many."""
+        cutoff = self._clock() - self.limits.retention_seconds
+        doomed_segments = self._sql.exec(
+            "SELECT first_lsn, first_seq, blob, blobs, count FROM segments"
+            " WHERE stored_at < ? AND (last_lsn, last_seq) <= (?, ?)",
+            cutoff,
+            floor.lsn,
+            floor.seq,
+        )
+        blobs = [str(r[2]) for r in doomed_segments]
+        for lsn, seq, blob, referenced, _count in doomed_segments:
+            if referenced:
+                text = await self._blobs.get(str(blob)) or ""
+                blobs += [json.loads(line)[5] for line in text.splitlines() if json.loads(line)[5]]
+            self._sql.exec("DELETE FROM segments WHERE first_lsn = ? AND first_seq = ?", lsn, seq)
+        where = "stored_at < ? AND (lsn, seq) <= (?, ?)"
+        blobs += [
+            str(r[0])
+            for r in self._sql.exec(
+                f"SELECT blob FROM events WHERE {where} AND blob IS NOT NULL", cutoff, floor.lsn, floor.seq
+            )
+        ]
+        count = int(
+            self._sql.exec(f"SELECT count(*) FROM events WHERE {where}", cutoff, floor.lsn, floor.seq)[0][0]
+        )
+        self._sql.exec(f"DELETE FROM events WHERE {where}", cutoff, floor.lsn, floor.seq)
+        if blobs:
+            # After the rows are gone: a crash in between leaves an orphan object, never a dangling row.
+            await self._blobs.delete(blobs)
+        return count + sum(int(r[4]) for r in doomed_segments)

@@ -1,0 +1,373 @@
+"""The `EventQueue` Durable Object's logic: one per database, runtime-neutral.
+
+It appends the origin's batches to the log (eventlog.py), serves consumers over WebSockets, and
+runs maintenance (tiering to R2, retention) from its alarm. Everything a socket needs survives
+hibernation in storage: a `sockets` row per connection (its subscription and cursor) and a `streams`
+row per named stream (its acknowledged cursor). Messages on the wire (JSON text frames):
+
+  server → consumer  {"type": "ready", "stream", "after", "head"}
+                     {"type": "events", "events": [event, ...]}      in log order
+                     {"type": "part", "offset", "index", "last", "data"}   an event too large for
+                                                                     one frame, in pieces
+                     {"type": "error", "code", "message"}
+  consumer → server  {"type": "ack", "offset": "…"}                  cumulative
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from . import cursors, offsets
+from .cursors import Cursor
+from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
+from .offsets import ZERO, Position
+from .ports import Clock, SqlStorage
+from .subscription import Subscription
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS sockets (id TEXT PRIMARY KEY, subscription TEXT NOT NULL,"
+    " cursor TEXT NOT NULL, stream TEXT)",
+    "CREATE TABLE IF NOT EXISTS streams (name TEXT PRIMARY KEY, cursor TEXT NOT NULL, socket TEXT)",
+)
+
+CLOSE_REPLACED = 4001  # another consumer connected to the same named stream
+CLOSE_BAD_MESSAGE = 4400
+
+
+class Socket(Protocol):
+    def send(self, text: str) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class Sockets(Protocol):
+    """The open, accepted WebSockets of this object (hibernation API: `ctx.getWebSockets`)."""
+
+    def get(self, socket_id: str) -> Socket | None: ...
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    limits: LogLimits = field(default_factory=LogLimits)
+    frame_bytes: int = 1_000_000  # one WebSocket message at most (Workers allow 32 MiB; stay well below)
+    scan_limit: int = 1_000  # events examined per read while serving a socket
+    pump_pages: int = 50  # reads per serving turn before yielding to the alarm
+    stream_ttl_seconds: float = 30 * 24 * 3600  # a named stream unused this long is dropped
+    maintenance_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> QueueSettings:
+        def number(name: str, default: float) -> float:
+            return float(env.get(name) or default)
+
+        base = cls()
+        return cls(
+            limits=LogLimits(
+                inline_limit=int(number("EVENTS_INLINE_LIMIT", base.limits.inline_limit)),
+                hot_events=int(number("EVENTS_HOT_EVENTS", base.limits.hot_events)),
+                segment_events=int(number("EVENTS_SEGMENT_EVENTS", base.limits.segment_events)),
+                retention_seconds=number("EVENTS_RETENTION_SECONDS", base.limits.retention_seconds),
+            ),
+            frame_bytes=int(number("EVENTS_FRAME_BYTES", base.frame_bytes)),
+            stream_ttl_seconds=number("EVENTS_STREAM_TTL_SECONDS", base.stream_ttl_seconds),
+            maintenance_seconds=number("EVENTS_MAINTENANCE_SECONDS", base.maintenance_seconds),
+        )
+
+
+ENV_NAMES = (
+    "EVENTS_INLINE_LIMIT",
+    "EVENTS_HOT_EVENTS",
+    "EVENTS_SEGMENT_EVENTS",
+    "EVENTS_RETENTION_SECONDS",
+    "EVENTS_FRAME_BYTES",
+    "EVENTS_STREAM_TTL_SECONDS",
+    "EVENTS_MAINTENANCE_SECONDS",
+)
+
+
+class EventQueue:
+    def __init__(
+        self,
+        name: str,
+        sql: SqlStorage,
+        blobs: BlobStore,
+        sockets: Sockets,
+        clock: Clock,
+        settings: QueueSettings,
+        schedule: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._sql = sql
+        self._sockets = sockets
+        self._clock = clock
+        self.settings = settings
+        self._schedule = schedule
+        self.log = EventLog(sql, blobs, clock, f"events/{name}", settings.limits)
+        for statement in SCHEMA:
+            sql.exec(statement)
+        self._pumping: set[str] = set()
+        self._again: set[str] = set()
+        self._alarm_at: float | None = None
+
+    # --- appending (the origin's pushes) ------------------------------------------------------------
+
+    async def append(self, body: str) -> dict[str, Any]:
+        """Store a batch (`{"events": [...]}` in commit order) and serve it; returns what was stored."""
+        try:
+            events = json.loads(body)["events"]
+            if not isinstance(events, list):
+                raise TypeError
+            appended = await self.log.append(events)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidBatch(str(exc) or "expected {events: [...]}") from None
+        if appended.stored:
+            await self._ensure_maintenance()
+            await self.pump_all()
+        return {
+            "stored": len(appended.stored),
+            "duplicates": appended.duplicates,
+            "head": appended.head.offset,
+            "models": sorted({e.model for e in appended.stored}),
+        }
+
+    # --- consumers --------------------------------------------------------------------------------
+
+    async def open(self, socket_id: str, subscription: Subscription) -> None:
+        """A consumer connected (its socket is accepted): place its cursor, greet it, serve it."""
+        now = self._clock()
+        head = self.log.head()
+        cursor = self._initial_cursor(subscription, head, now)
+        if subscription.name is not None:
+            rows = self._sql.exec("SELECT socket FROM streams WHERE name = ?", subscription.name)
+            previous = rows[0][0] if rows else None
+            if previous and previous != socket_id:
+                # One consumer per name: the newest wins (a dropped consumer's socket may linger).
+                self._sql.exec("DELETE FROM sockets WHERE id = ?", previous)
+                old = self._sockets.get(str(previous))
+                if old is not None:
+                    old.close(CLOSE_REPLACED, "another consumer connected to this stream")
+            self._sql.exec(
+                "INSERT INTO streams (name, cursor, socket) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET socket = excluded.socket",
+                subscription.name,
+                json.dumps(cursor.to_json()),
+                socket_id,
+            )
+        self._save_socket(socket_id, subscription, cursor)
+        socket = self._sockets.get(socket_id)
+        if socket is not None:
+            socket.send(
+                json.dumps(
+                    {
+                        "type": "ready",
+                        "stream": subscription.name,
+                        "after": cursor.acked.offset,
+                        "head": head.offset,
+                    }
+                )
+            )
+        await self.pump(socket_id)
+
+    def _initial_cursor(self, subscription: Subscription, head: Position, now: float) -> Cursor:
+        if subscription.name is not None:
+            rows = self._sql.exec("SELECT cursor FROM streams WHERE name = ?", subscription.name)
+            if rows:
+                return cursors.resume(Cursor.from_json(json.loads(rows[0][0])), now)
+        if subscription.offset == offsets.LATEST:
+            return cursors.start(head, now)
+        if subscription.offset == offsets.EARLIEST:
+            return cursors.start(ZERO, now)
+        return cursors.start(Position.parse(subscription.offset), now)
+
+    async def message(self, socket_id: str, text: str) -> None:
+        socket = self._sockets.get(socket_id)
+        try:
+            message = json.loads(text)
+            if not isinstance(message, dict) or message.get("type") != "ack":
+                raise ValueError("expected {type: ack, offset}")
+            position = Position.parse(str(message.get("offset")))
+            loaded = self._load_socket(socket_id)
+            if loaded is None:
+                return
+            subscription, cursor = loaded
+            cursor = cursors.ack(cursor, position, self._clock())
+        except (ValueError, cursors.AckError) as exc:
+            if socket is not None:
+                socket.send(json.dumps({"type": "error", "code": "BW1003", "message": str(exc)}))
+            return
+        self._save_socket(socket_id, subscription, cursor)
+        await self.pump(socket_id)
+
+    async def closed(self, socket_id: str) -> None:
+        self._sql.exec("DELETE FROM sockets WHERE id = ?", socket_id)
+        self._sql.exec("UPDATE streams SET socket = NULL WHERE socket = ?", socket_id)
+
+    def _load_socket(self, socket_id: str) -> tuple[Subscription, Cursor] | None:
+        rows = self._sql.exec("SELECT subscription, cursor FROM sockets WHERE id = ?", socket_id)
+        if not rows:
+            return None
+        return Subscription.from_json(json.loads(rows[0][0])), Cursor.from_json(json.loads(rows[0][1]))
+
+    def _save_socket(self, socket_id: str, subscription: Subscription, cursor: Cursor) -> None:
+        state = json.dumps(cursor.to_json())
+        self._sql.exec(
+            "INSERT INTO sockets (id, subscription, cursor, stream) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor",
+            socket_id,
+            json.dumps(subscription.to_json()),
+            state,
+            subscription.name,
+        )
+        if subscription.name is not None:
+            # Only the acknowledged position is the stream's; in-flight events are sent again next time.
+            saved = Cursor(cursor.acked, cursor.acked, (), cursor.active_at)
+            self._sql.exec(
+                "UPDATE streams SET cursor = ? WHERE name = ? AND socket = ?",
+                json.dumps(saved.to_json()),
+                subscription.name,
+                socket_id,
+            )
+
+    # --- serving ----------------------------------------------------------------------------------
+
+    async def pump_all(self) -> None:
+        for (socket_id,) in self._sql.exec("SELECT id FROM sockets"):
+            await self.pump(str(socket_id))
+
+    async def pump(self, socket_id: str) -> None:
+        """Send what this socket may receive now. Re-entrant calls fold into the running one."""
+        if socket_id in self._pumping:
+            self._again.add(socket_id)
+            return
+        self._pumping.add(socket_id)
+        try:
+            pages = 0
+            while True:
+                self._again.discard(socket_id)
+                progressed = await self._serve_page(socket_id)
+                pages += 1
+                if pages >= self.settings.pump_pages and (progressed or socket_id in self._again):
+                    await self._schedule_soon()  # a long backlog continues from the alarm
+                    return
+                if not progressed and socket_id not in self._again:
+                    return
+        finally:
+            self._pumping.discard(socket_id)
+
+    async def _serve_page(self, socket_id: str) -> bool:
+        loaded = self._load_socket(socket_id)
+        socket = self._sockets.get(socket_id)
+        if loaded is None or socket is None:
+            if loaded is not None:
+                await self.closed(socket_id)  # the runtime no longer knows the socket
+            return False
+        subscription, cursor = loaded
+        room = cursors.room(cursor, subscription.window)
+        # Refill in bulk: a consumer acknowledging one event at a time must not cost a read each.
+        if room <= 0 or (cursor.inflight and room < max(1, subscription.window // 4)):
+            return False
+        selective = subscription.where or subscription.models or len(subscription.actions) < 3
+        limit = self.settings.scan_limit if selective else min(self.settings.scan_limit, room)
+        page = await self.log.read_after(cursor.scanned, limit)
+        if not page:
+            return False
+        reloaded = self._load_socket(socket_id)  # the read awaited: an ack may have come in
+        if reloaded is None or reloaded[1].scanned != cursor.scanned:
+            return reloaded is not None
+        cursor = reloaded[1]
+        room = cursors.room(cursor, subscription.window)
+        chosen: list[StoredEvent] = []
+        scanned_to = cursor.scanned
+        for stored in page:
+            if len(chosen) >= room:
+                break
+            scanned_to = stored.position
+            if self._wanted(subscription, stored):
+                chosen.append(stored)
+        self._send(socket, chosen)
+        cursor = cursors.sent(cursor, [e.position for e in chosen], scanned_to, self._clock())
+        self._save_socket(socket_id, subscription, cursor)
+        return True
+
+    @staticmethod
+    def _wanted(subscription: Subscription, stored: StoredEvent) -> bool:
+        if subscription.models and stored.model not in subscription.models:
+            return False
+        if stored.action not in subscription.actions:
+            return False
+        if not subscription.where:
+            return True
+        return subscription.wants(json.loads(stored.body))
+
+    def _send(self, socket: Socket, events: list[StoredEvent]) -> None:
+        limit = self.settings.frame_bytes
+        frame: list[str] = []
+        size = 0
+        for stored in events:
+            if len(stored.body) > limit:
+                if frame:
+                    socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
+                    frame, size = [], 0
+                self._send_parts(socket, stored, limit)
+                continue
+            if frame and size + len(stored.body) > limit:
+                socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
+                frame, size = [], 0
+            frame.append(stored.body)
+            size += len(stored.body) + 1
+        if frame:
+            socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
+
+    @staticmethod
+    def _send_parts(socket: Socket, stored: StoredEvent, limit: int) -> None:
+        body = stored.body
+        pieces = [body[i : i + limit] for i in range(0, len(body), limit)]
+        for index, piece in enumerate(pieces):
+            socket.send(
+                json.dumps(
+                    {
+                        "type": "part",
+                        "offset": stored.position.offset,
+                        "index": index,
+                        "last": index == len(pieces) - 1,
+                        "data": piece,
+                    }
+                )
+            )
+
+    # --- maintenance (the alarm) ------------------------------------------------------------------
+
+    async def _ensure_maintenance(self) -> None:
+        now = self._clock()
+        if self._alarm_at is None or self._alarm_at < now:
+            await self._set_alarm(now + self.settings.maintenance_seconds)
+
+    async def _schedule_soon(self) -> None:
+        await self._set_alarm(self._clock())
+
+    async def _set_alarm(self, at: float) -> None:
+        if self._alarm_at is not None and self._alarm_at >= self._clock() and self._alarm_at <= at:
+            return
+        self._alarm_at = at
+        await self._schedule(at)
+
+    async def alarm(self) -> dict[str, int]:
+        """Expire idle named streams and old events, move the cold tail to R2, finish long serving."""
+        self._alarm_at = None
+        now = self._clock()
+        dropped = 0
+        for name, state, socket in self._sql.exec("SELECT name, cursor, socket FROM streams"):
+            cursor = Cursor.from_json(json.loads(state))
+            if socket is None and cursors.idle_for(cursor, now) > self.settings.stream_ttl_seconds:
+                self._sql.exec("DELETE FROM streams WHERE name = ?", name)
+                dropped += 1
+        held = [Cursor.from_json(json.loads(r[0])) for r in self._sql.exec("SELECT cursor FROM streams")]
+        held += [Cursor.from_json(json.loads(r[0])) for r in self._sql.exec("SELECT cursor FROM sockets")]
+        expired = await self.log.expire(cursors.retention_floor(held, self.log.head()))
+        segments = await self.log.compact()
+        await self.pump_all()
+        if self.log.tier1_count() or self._sql.exec("SELECT 1 FROM segments LIMIT 1"):
+            await self._set_alarm(self._clock() + self.settings.maintenance_seconds)
+        return {"expired": expired, "segments": segments, "streams_dropped": dropped}

@@ -1,0 +1,44 @@
+"""Positions in a database's event log: one small ordered value with one wire format.
+
+A change's position is the commit LSN of its transaction and its index inside that transaction, so
+it is the same every time the change is decoded again: redelivery cannot renumber anything. The wire
+form (`offset`) is fixed-width hex, so offsets also sort correctly as strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TEXT = re.compile(r"^([0-9A-F]{16})-([0-9A-F]{8})$")
+EARLIEST = "earliest"  # the oldest event the log still holds
+LATEST = "latest"  # the current end: only what is appended from now on
+
+
+class InvalidOffset(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    lsn: int
+    seq: int
+
+    @property
+    def offset(self) -> str:
+        return f"{self.lsn:016X}-{self.seq:08X}"
+
+    @property
+    def event_id(self) -> str:
+        """Stable event id: the same change always gets the same id, so consumers can deduplicate."""
+        return f"ev_{self.lsn:x}_{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        match = _TEXT.match(text.upper()) if isinstance(text, str) and len(text) == 25 else None
+        if match is None:
+            raise InvalidOffset(f"{text!r} is not an event offset (16 hex digits, '-', 8 hex digits)")
+        return cls(int(match[1], 16), int(match[2], 16))
+
+
+ZERO = Position(0, 0)

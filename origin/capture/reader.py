@@ -1,0 +1,260 @@
+"""The capture reader of one database: replication stream in, event batches out to the edge.
+
+Two loops share one replication session. `receive` decodes the stream as Postgres sends it (a
+commit reaches us ~0.2 ms after it happens; nothing polls) and queues events; `push` sends them to
+the edge in batches and, only once the edge answered that it stored a batch, tells Postgres the slot
+may advance past the transactions it completed. A crash anywhere therefore redelivers from the last
+confirmed commit, never skips; the edge drops the duplicates by position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import struct
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bwedge.offsets import Position
+
+from ..engine.schema import Schema
+from . import decode, pgoutput
+from .pgwire import Connection, WireError, lsn_text
+
+log = logging.getLogger("breakwater.capture")
+
+SchemaSource = Callable[[bool], Awaitable[Schema]]  # refresh -> the database's schema model
+Push = Callable[[str, list[str]], Awaitable[dict[str, Any]]]  # database id, event JSON texts
+
+
+@dataclass(frozen=True)
+class CaptureTarget:
+    database_id: str
+    dsn: str  # the capture role on the tenant database (may open replication sessions)
+    slot: str
+    publication: str
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    batch_events: int = 1000
+    batch_bytes: int = 4 * 1024 * 1024
+    max_pending_events: int = 20_000  # then stop reading: TCP backpressure reaches the walsender
+    status_interval: float = 10.0
+    confirm_delay: float = 0.0  # fault tests widen the push→confirm window with this
+    retry_initial: float = 0.05
+    retry_max: float = 5.0
+
+
+@dataclass
+class _Session:
+    pending: deque[tuple[str, Any]] = field(default_factory=deque)  # ("e", json) | ("c", end lsn)
+    pending_events: int = 0
+    commits_pending: int = 0
+    in_transaction: bool = False
+    pushing: bool = False
+    confirmed: int = 0  # the slot may advance to here: everything before is stored at the edge
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    room: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def idle(self) -> bool:
+        return not (self.pending or self.pushing or self.in_transaction)
+
+
+class Reader:
+    def __init__(
+        self,
+        target: CaptureTarget,
+        push: Push,
+        schema: SchemaSource,
+        settings: ReaderSettings | None = None,
+    ) -> None:
+        self.target = target
+        self._push = push
+        self._schema = schema
+        self.settings = settings or ReaderSettings()
+        self.stored_through: int = 0  # last commit end LSN confirmed to Postgres (for status)
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        """Stream until cancelled, reconnecting with backoff (Postgres restarts, slot still held by a
+        dying walsender, network errors)."""
+        delay = self.settings.retry_initial
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, EOFError, WireError, asyncio.IncompleteReadError, pgoutput.ProtocolError) as exc:
+                self.connected.clear()
+                log.info(
+                    "capture session ended",
+                    extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
+                )
+            except Exception:
+                self.connected.clear()
+                log.exception(
+                    "capture session failed", extra={"fields": {"database": self.target.database_id}}
+                )
+            if time.monotonic() - started > 30:
+                delay = self.settings.retry_initial
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.retry_max)
+
+    async def _session(self) -> None:
+        conn = await Connection.connect(self.target.dsn)
+        try:
+            publication = self.target.publication.replace("'", "''").replace('"', '""')
+            await conn.start_replication(
+                f'START_REPLICATION SLOT "{self.target.slot}" LOGICAL 0/0 '
+                f"(proto_version '1', publication_names '\"{publication}\"')"
+            )
+            self.connected.set()
+            session = _Session()
+            tasks = [
+                asyncio.ensure_future(self._receive(conn, session)),
+                asyncio.ensure_future(self._send(conn, session)),
+            ]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self.connected.clear()
+            conn.abort()
+
+    async def _receive(self, conn: Connection, session: _Session) -> None:
+        tables: dict[int, decode.Table] = {}
+        begin: pgoutput.Begin | None = None
+        when = ""
+        seq = 0
+        while True:
+            data = await conn.read_copy()
+            if data is None:
+                raise EOFError("the server ended the replication stream")
+            if data[:1] == b"k":
+                wal_end, _, reply = struct.unpack_from("!QqB", data, 1)
+                if session.idle() and wal_end > session.confirmed:
+                    # Everything the walsender decoded up to wal_end reached us and is stored: the
+                    # slot may move on (this keeps WAL of other busy tenants from piling up).
+                    session.confirmed = wal_end
+                if reply:
+                    self._status(conn, session.confirmed)
+                continue
+            if data[:1] != b"w":
+                continue
+            message = pgoutput.parse(data[25:])
+            if isinstance(message, pgoutput.Begin):
+                begin, seq, session.in_transaction = message, 0, True
+                when = decode.commit_time(message.commit_time_us)
+            elif isinstance(message, pgoutput.Commit):
+                session.in_transaction = False
+                session.pending.append(("c", message.end_lsn))
+                session.commits_pending += 1
+                session.wake.set()
+            elif isinstance(message, pgoutput.Relation):
+                tables[message.oid] = await self._resolve(message, refresh=message.oid in tables)
+            elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
+                if begin is None:
+                    raise pgoutput.ProtocolError("a change outside a transaction")
+                table = tables.get(message.relation_oid)
+                if table is None:
+                    raise pgoutput.ProtocolError("a change for a relation the stream never described")
+                position = Position(begin.final_lsn, seq)
+                seq += 1
+                text = json.dumps(decode.event(table, message, position, when), separators=(",", ":"))
+                session.pending.append(("e", text))
+                session.pending_events += 1
+                if session.pending_events >= self.settings.batch_events:
+                    session.wake.set()
+                while session.pending_events >= self.settings.max_pending_events:
+                    session.room.clear()
+                    await session.room.wait()
+
+    async def _resolve(self, relation: pgoutput.Relation, refresh: bool) -> decode.Table:
+        table = decode.resolve(relation, await self._schema(refresh))
+        if not refresh and table.model_name == relation.name and not any(table.fields):
+            # A table created since the schema was read: look again, once.
+            table = decode.resolve(relation, await self._schema(True))
+        return table
+
+    async def _send(self, conn: Connection, session: _Session) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(session.wake.wait(), self.settings.status_interval)
+            except TimeoutError:
+                self._status(conn, session.confirmed)
+                continue
+            session.wake.clear()
+            while session.commits_pending or session.pending_events >= self.settings.batch_events:
+                events, completed = self._take(session)
+                session.pushing = True
+                try:
+                    if events:
+                        await self._push_until_stored(events)
+                finally:
+                    session.pushing = False
+                session.room.set()
+                if completed is not None:
+                    if self.settings.confirm_delay:
+                        await asyncio.sleep(self.settings.confirm_delay)
+                    session.confirmed = max(session.confirmed, completed)
+                    self._status(conn, session.confirmed)
+                    await conn.drain()
+
+    def _take(self, session: _Session) -> tuple[list[str], int | None]:
+        """The next batch: events in order, and the end LSN of the last transaction it completes."""
+        events: list[str] = []
+        size = 0
+        completed: int | None = None
+        limit = self.settings
+        while session.pending and len(events) < limit.batch_events and size < limit.batch_bytes:
+            kind, item = session.pending.popleft()
+            if kind == "c":
+                completed = item
+                session.commits_pending -= 1
+            else:
+                events.append(item)
+                size += len(item)
+                session.pending_events -= 1
+        return events, completed
+
+    async def _push_until_stored(self, events: list[str]) -> None:
+        delay = self.settings.retry_initial
+        while True:
+            try:
+                await self._push(self.target.database_id, events)
+                return
+            except PushError as exc:
+                log.warning(
+                    "the edge did not store an event batch; retrying",
+                    extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.retry_max)
+
+    def _status(self, conn: Connection, flushed: int) -> None:
+        if flushed:
+            self.stored_through = max(self.stored_through, flushed)
+        conn.send_status(flushed, now_us=int(time.time() * 1_000_000))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "database": self.target.database_id,
+            "slot": self.target.slot,
+            "connected": self.connected.is_set(),
+            "confirmed": lsn_text(self.stored_through),
+        }
+
+
+class PushError(Exception):
+    """The edge did not confirm it stored a batch (unreachable, or answered with an error)."""

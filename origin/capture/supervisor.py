@@ -1,0 +1,262 @@
+"""Which databases this origin process captures: enabling capture, and leadership across processes.
+
+Any number of origin processes run a supervisor. Each holds one control-plane connection on which it
+takes a session advisory lock per captured database (`pg_try_advisory_lock`); whoever holds a
+database's lock runs its reader. When a process dies, Postgres drops its session and its locks, and
+another process takes the database over at its next round (every `takeover_interval`), or at once
+when told through NOTIFY. A process that loses its lock connection stops all its readers first: it
+can no longer know it leads. The replication slot itself admits one reader at a time as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+
+from ..errors import BreakwaterError, UpstreamError
+from .reader import CaptureTarget, Push, Reader, ReaderSettings, SchemaSource
+
+log = logging.getLogger("breakwater.capture")
+
+LEADER_LOCK = 0x42574344  # "BWCD": one reader per database
+ENABLE_LOCK = 0x42574345  # "BWCE": one enabler per database
+CHANNEL = "breakwater_capture"
+
+
+def lock_key(database_id: str) -> int:
+    """A stable 32-bit key per database (a collision only makes one process lead both)."""
+    return int.from_bytes(hashlib.sha256(database_id.encode()).digest()[:4], "big", signed=True)
+
+
+def slot_name(database_id: str) -> str:
+    return f"bw_{database_id}"
+
+
+@dataclass(frozen=True)
+class HostsEndpoint:
+    url: str
+    token: str
+
+
+class CaptureUnavailable(BreakwaterError):
+    status = 503
+    code = "BW3001"
+
+
+class CaptureSupervisor:
+    def __init__(
+        self,
+        control_dsn: str,
+        control: asyncpg.Pool,
+        hosts: HostsEndpoint,
+        http: httpx.AsyncClient,
+        push: Push,
+        schema_source: Callable[[str], SchemaSource],
+        settings: ReaderSettings | None = None,
+        takeover_interval: float = 1.0,
+    ) -> None:
+        self._control_dsn = control_dsn
+        self._control = control
+        self._hosts = hosts
+        self._http = http
+        self._push = push
+        self._schema_source = schema_source
+        self.settings = settings or ReaderSettings()
+        self._interval = takeover_interval
+        self._locks: asyncpg.Connection | None = None
+        self._readers: dict[str, tuple[Reader, asyncio.Task[None]]] = {}
+        self._enabled: set[str] = set()
+        self._poke = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.ensure_future(self._loop())
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        await self._stop_all_readers()
+        if self._locks is not None:
+            # Closing the session releases its locks; others take over at once through NOTIFY.
+            with contextlib.suppress(Exception):
+                await self._locks.execute("SELECT pg_notify($1, 'released')", CHANNEL)
+            with contextlib.suppress(Exception):
+                await self._locks.close()
+            self._locks = None
+
+    def leading(self) -> list[str]:
+        return sorted(self._readers)
+
+    def reader(self, database_id: str) -> Reader | None:
+        found = self._readers.get(database_id)
+        return found[0] if found else None
+
+    # --- enabling ---------------------------------------------------------------------------------
+
+    async def enable(self, database_id: str) -> None:
+        """Capture `database_id` from now on (idempotent). Returns once its slot exists, so every
+        change committed after this call will be delivered."""
+        if database_id in self._enabled:
+            return
+        async with self._control.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ENABLE_LOCK, lock_key(database_id))
+            found = await conn.fetchval("SELECT 1 FROM capture_databases WHERE database_id = $1", database_id)
+            if not found:
+                setup = await self._host_call("POST", database_id)
+                slot = slot_name(database_id)
+                await _ensure_slot(str(setup["dsn"]), slot)
+                await conn.execute(
+                    "INSERT INTO capture_databases (database_id, dsn, slot, publication)"
+                    " VALUES ($1, $2, $3, $4)",
+                    database_id,
+                    setup["dsn"],
+                    slot,
+                    setup["publication"],
+                )
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, database_id)
+                log.info("capture enabled", extra={"fields": {"database": database_id, "slot": slot}})
+        self._enabled.add(database_id)
+        self._poke.set()
+
+    async def disable(self, database_id: str) -> None:
+        """Stop capturing and drop the slot (before the database itself is dropped)."""
+        self._enabled.discard(database_id)
+        deleted = await self._control.fetchval(
+            "DELETE FROM capture_databases WHERE database_id = $1 RETURNING 1", database_id
+        )
+        if not deleted:
+            return
+        await self._control.execute("SELECT pg_notify($1, $2)", CHANNEL, database_id)
+        await self._release(database_id)
+        await self._host_call("DELETE", database_id)
+
+    async def _host_call(self, method: str, database_id: str) -> dict[str, Any]:
+        url = f"{self._hosts.url}/databases/{database_id}/capture"
+        try:
+            response = await self._http.request(
+                method, url, headers={"authorization": f"Bearer {self._hosts.token}"}, timeout=60
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"The host agent could not be reached to set up change capture: {exc}",
+                hint="Check that the host agent is running, then open the stream again.",
+            ) from None
+        if response.status_code >= 400:
+            raise UpstreamError(f"The host agent refused to set up change capture: {response.text[:300]}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    # --- leadership -------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                if self._locks is None or self._locks.is_closed():
+                    await self._connect_locks()
+                await self._reconcile()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("capture leadership is in doubt", extra={"fields": {"error": str(exc)}})
+                await self._stop_all_readers()
+                if self._locks is not None:
+                    self._locks.terminate()
+                    self._locks = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), self._interval)
+            self._poke.clear()
+
+    async def _connect_locks(self) -> None:
+        await self._stop_all_readers()  # locks of an earlier session are gone with it
+        self._locks = await asyncpg.connect(self._control_dsn)
+        self._locks.add_termination_listener(lambda _conn: self._on_lock_session_lost())
+        await self._locks.add_listener(CHANNEL, lambda *_args: self._poke.set())
+
+    def _on_lock_session_lost(self) -> None:
+        # Stop reading at once: another process may hold the lock by the time we notice again.
+        for _reader, task in self._readers.values():
+            task.cancel()
+        self._poke.set()
+
+    async def _reconcile(self) -> None:
+        assert self._locks is not None
+        rows = await self._locks.fetch(
+            "SELECT c.database_id, c.dsn, c.slot, c.publication FROM capture_databases c "
+            "JOIN databases d ON d.id = c.database_id WHERE d.deleted_at IS NULL"
+        )
+        wanted = {
+            r["database_id"]: CaptureTarget(r["database_id"], r["dsn"], r["slot"], r["publication"])
+            for r in rows
+        }
+        for database_id in list(self._readers):
+            task = self._readers[database_id][1]
+            if database_id not in wanted or task.done():
+                await self._release(database_id)
+        free = [database_id for database_id in wanted if database_id not in self._readers]
+        if not free:
+            return
+        # One round trip per round, however many databases other processes lead.
+        won = await self._locks.fetch(
+            "SELECT d FROM unnest($1::text[], $2::int[]) AS t(d, k) WHERE pg_try_advisory_lock($3, k)",
+            free,
+            [lock_key(d) for d in free],
+            LEADER_LOCK,
+        )
+        for row in won:
+            database_id, target = row["d"], wanted[row["d"]]
+            if database_id not in self._readers:
+                reader = Reader(target, self._push, self._schema_source(database_id), self.settings)
+                self._readers[database_id] = (reader, asyncio.ensure_future(reader.run()))
+                log.info("leading capture", extra={"fields": {"database": database_id}})
+
+    async def _release(self, database_id: str) -> None:
+        found = self._readers.pop(database_id, None)
+        if found is None:
+            return
+        found[1].cancel()
+        await asyncio.gather(found[1], return_exceptions=True)
+        if self._locks is not None and not self._locks.is_closed():
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await self._locks.execute(
+                    "SELECT pg_advisory_unlock($1, $2)", LEADER_LOCK, lock_key(database_id)
+                )
+
+    async def _stop_all_readers(self) -> None:
+        readers, self._readers = self._readers, {}
+        for _reader, task in readers.values():
+            task.cancel()
+        await asyncio.gather(*(task for _r, task in readers.values()), return_exceptions=True)
+
+
+async def _ensure_slot(dsn: str, slot: str) -> None:
+    """Create the logical slot unless it exists. It waits for transactions open in the cluster, so it
+    is bounded: a long-running transaction elsewhere makes the stream open fail with a retry hint."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):
+            return
+        await conn.execute("SET statement_timeout = '15s'")
+        try:
+            await conn.execute("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot)
+        except asyncpg.DuplicateObjectError:
+            return
+        except asyncpg.QueryCanceledError:
+            raise CaptureUnavailable(
+                "Change capture could not start: a long-running transaction on the database's host "
+                "kept the replication slot from being created.",
+                hint="Retry once long transactions on the host have finished.",
+            ) from None
+    finally:
+        await conn.close()
