@@ -6,6 +6,8 @@ import argparse
 
 import uvicorn
 
+from origin import logs
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="hosts", description=__doc__)
@@ -13,6 +15,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8789)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
+    logs.configure()
     uvicorn.run(
         "hosts.agent:create_app",
         factory=True,
