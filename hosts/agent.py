@@ -205,19 +205,22 @@ async def instance_action(request: Request, agent: Agent) -> JSONResponse:
     return await _act(agent, managed, request.url.path.rsplit("/", 1)[1])
 
 
-def create_app(settings: AgentSettings | None = None) -> Starlette:
-    agent = Agent(settings or AgentSettings.from_env())
+def create_app(settings: AgentSettings | None = None, agent: Agent | None = None) -> Starlette:
+    """The agent's app; its lifespan starts the agent (pass a started `agent` to serve it as is)."""
+    started = agent is not None
+    agent = agent or Agent(settings or AgentSettings.from_env())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await agent.start()
-        app.state.agent = agent
+        if not started:
+            await agent.start()
         try:
             yield
         finally:
-            await agent.stop()
+            if not started:
+                await agent.stop()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/health", health),
             Route("/databases", _guarded(create_database), methods=["POST"]),
@@ -236,3 +239,5 @@ def create_app(settings: AgentSettings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.agent = agent
+    return app

@@ -50,11 +50,12 @@ class FleetError(Exception):
 
 
 class RouteError(Exception):
-    """The proxy refuses a connection; `sqlstate` goes into the ErrorResponse."""
+    """The proxy refuses a connection; `sqlstate` and `detail` go into the ErrorResponse."""
 
-    def __init__(self, message: str, sqlstate: str) -> None:
+    def __init__(self, message: str, sqlstate: str, detail: str = "") -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
+        self.detail = detail
 
 
 @dataclass(eq=False)
@@ -129,6 +130,7 @@ class Fleet:
             self._refill_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refill_task
+            self._refill_task = None
 
     async def reconcile(self) -> None:
         records = self.registry.load()
@@ -521,9 +523,11 @@ class Fleet:
         if record is None:
             raise RouteError(f'database "{database}" does not exist', "3D000")
         if user != record.role:
+            # What Postgres itself answers a role without CONNECT on the database.
             raise RouteError(
-                f'role "{user}" may not connect to database "{database}": use the database\'s own role',
-                "28000",
+                f'permission denied for database "{database}"',
+                "42501",
+                f'Only the database\'s own role connects to it; "{user}" is not that role.',
             )
         managed = self.instances.get(record.instance)
         if managed is None or managed.state == "destroyed":
@@ -550,6 +554,10 @@ class Fleet:
             "name": managed.name,
             "placement": managed.placement,
             "state": managed.state,
+            # Paused and every task of it stopped (freezing completes asynchronously).
+            "frozen": managed.state == "paused"
+            and managed.pid is not None
+            and freezer.settled(managed.group, managed.pid),
             "pid": managed.pid,
             "port": managed.instance.meta.port,
             "databases": sorted(r.id for r in self.databases.values() if r.instance == managed.name),

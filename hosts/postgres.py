@@ -48,6 +48,28 @@ class PostgresError(Exception):
     pass
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs. A zombie does not: an exited child of ours that nobody reaped (an agent
+    restarted in the same process adopts what it started before) is reaped here."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    if state != "Z":
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return False
+
+
 class _AsUser(TypedDict):
     user: int | None
     group: int | None
@@ -181,13 +203,7 @@ class PostgresInstance:
             return None
         if self._process is not None and self._process.pid == pid:
             return pid if self._process.poll() is None else None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+        return pid if _alive(pid) else None
 
     def is_ready(self) -> bool:
         try:
@@ -259,11 +275,7 @@ class PostgresInstance:
     def is_stopped(self, pid: int) -> bool:
         if self._process is not None and self._process.pid == pid:
             return self._process.poll() is not None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
+        return not _alive(pid)
 
     def kill(self) -> None:
         """SIGKILL the postmaster, as a crash would (children exit when they notice)."""

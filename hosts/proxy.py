@@ -38,6 +38,7 @@ class Proxy:
         self.open = 0
         self.accepted = 0
         self.refused = 0
+        self.startup_timeout = STARTUP_TIMEOUT
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def listen(self, host: str, port: int) -> int:
@@ -92,7 +93,7 @@ class ClientSide(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.proxy.open += 1
-        self.timeout = asyncio.get_running_loop().call_later(STARTUP_TIMEOUT, transport.abort)
+        self.timeout = asyncio.get_running_loop().call_later(self.proxy.startup_timeout, transport.abort)
 
     def data_received(self, data: bytes) -> None:
         if self.relaying:
@@ -138,7 +139,7 @@ class ClientSide(asyncio.Protocol):
         try:
             managed = self.fleet.route(message.database, message.user)
         except RouteError as exc:
-            self.refuse(exc.sqlstate, str(exc))
+            self.refuse(exc.sqlstate, str(exc), exc.detail)
             return
         self.managed = managed
         managed.touch()
@@ -171,10 +172,10 @@ class ClientSide(asyncio.Protocol):
         self.relaying = True
         self.transport.resume_reading()
 
-    def refuse(self, sqlstate: str, message: str) -> None:
+    def refuse(self, sqlstate: str, message: str, detail: str = "") -> None:
         assert self.transport is not None
         self.proxy.refused += 1
-        self.transport.write(startup.error_response(sqlstate, message))
+        self.transport.write(startup.error_response(sqlstate, message, detail))
         self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:

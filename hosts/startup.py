@@ -126,12 +126,12 @@ def cancel_request(pid: int, key: int) -> bytes:
     return struct.pack("!iiii", 16, CANCEL_REQUEST, pid, key)
 
 
-def error_response(sqlstate: str, message: str, severity: str = "FATAL") -> bytes:
-    """An ErrorResponse as the server would send it; clients show `message` to their user."""
-    fields = b"".join(
-        tag + text.encode() + b"\x00"
-        for tag, text in ((b"S", severity), (b"V", severity), (b"C", sqlstate), (b"M", message))
-    )
+def error_response(sqlstate: str, message: str, detail: str = "", severity: str = "FATAL") -> bytes:
+    """An ErrorResponse as the server would send it; clients show `message` (and `detail`) to their user."""
+    parts = [(b"S", severity), (b"V", severity), (b"C", sqlstate), (b"M", message)]
+    if detail:
+        parts.append((b"D", detail))
+    fields = b"".join(tag + text.encode() + b"\x00" for tag, text in parts)
     body = fields + b"\x00"
     return b"E" + struct.pack("!i", 4 + len(body)) + body
 

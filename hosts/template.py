@@ -138,7 +138,14 @@ async def clone_async(template: Template, target: Path, mode: str) -> None:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await process.communicate()
+    try:
+        _, stderr = await process.communicate()
+    except BaseException:
+        # Cancelled (the agent stops): end the copy rather than leave it running unwatched.
+        process.kill()
+        await asyncio.shield(process.wait())
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     if process.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
         raise PostgresError(f"copying the template failed: {stderr.decode(errors='replace')}")

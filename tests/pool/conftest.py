@@ -69,4 +69,3 @@ async def world(postgres: PostgresInstance) -> AsyncIterator[PoolWorld]:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
-

@@ -23,7 +23,8 @@ async def test_a_pool_opens_on_first_use_and_reuses_its_connection(world: PoolWo
                 pids.add(await conn.fetchval("SELECT pg_backend_pid()"))
         assert len(pids) == 1
         [figures] = tenants.figures()["databases"]
-        assert {k: figures[k] for k in ("database_id", "in_use", "idle", "waiting", "acquired", "opened")} == {
+        keys = ("database_id", "in_use", "idle", "waiting", "acquired", "opened")
+        assert {k: figures[k] for k in keys} == {
             "database_id": "db0",
             "in_use": 0,
             "idle": 1,
