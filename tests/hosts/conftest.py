@@ -8,12 +8,14 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from breakwater.stack import Stack, StackConfig
 from hosts.agent import Agent
 from hosts.fleet import Managed
 from hosts.settings import AgentSettings
@@ -72,3 +74,48 @@ async def fetch(dsn: str, query: str, *args: Any) -> Any:
         return await conn.fetchval(query, *args)
     finally:
         await conn.close()
+
+
+@dataclass
+class EdgeTenant:
+    name: str
+    id: str
+    api_key: str
+    dsn: str
+    instance: str
+
+
+def stack_with(root: Path, **env: str) -> Stack:
+    """A stack of its own (tests that restart services must not share the session's)."""
+    return Stack(StackConfig(root=root, durable=False, extra_env=env))
+
+
+async def seeded_tenant(stack: Stack, placement: str) -> EdgeTenant:
+    """A database with a `notes` table holding one row, created through the admin API."""
+    name = f"{placement[:3]}-{secrets.token_hex(4)}"
+    made = stack.admin("POST", "/admin/databases", {"name": name, "placement": placement})
+    tenant = EdgeTenant(
+        name, made["database"]["id"], made["api_key"], made["postgres_dsn"], made["database"]["instance"]
+    )
+    conn = await asyncpg.connect(tenant.dsn)
+    try:
+        await conn.execute(
+            "CREATE TABLE notes (id serial PRIMARY KEY, body text); INSERT INTO notes (body) VALUES ('hi')"
+        )
+    finally:
+        await conn.close()
+    return tenant
+
+
+def instance_figures(stack: Stack, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        i for i in stack.admin("GET", "/admin/hosts")["instances"] if i["name"] == name
+    )
+    return found
+
+
+def pool_figures(stack: Stack, database_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        d for d in stack.admin("GET", "/admin/pool")["databases"] if d["database_id"] == database_id
+    )
+    return found
