@@ -104,6 +104,7 @@ class Fleet:
         self.dedicated_spares: spares.DedicatedSpares | None = None
         self.shared_spares: list[str] | None = None  # None: not looked at yet
         self._refill_task: asyncio.Task[None] | None = None
+        self._shared_spares_wanted = False
 
     @property
     def instances_dir(self) -> Path:
@@ -151,12 +152,24 @@ class Fleet:
                 _remove_instance(instance)
                 continue
             self.instances[root.name] = self._adopt(instance, "dedicated")
+        self._remove_stale_groups()
         for record in records.values():
             if record.instance not in self.instances:
                 log.warning("forgetting a database without its instance", extra={"fields": {"id": record.id}})
                 self.registry.remove(record.id)
                 continue
             self.databases[record.id] = record
+
+    def _remove_stale_groups(self) -> None:
+        """Empty freezer groups of instances that are gone (destroyed while no agent ran)."""
+        probe = self.freezer.group_for(self.scope, "-")
+        if not probe:
+            return
+        scope = Path(probe).parent
+        if scope.is_dir():
+            for group in list(scope.iterdir()):
+                if group.is_dir() and group.name not in self.instances:
+                    freezer.remove_group(str(group))
 
     def _adopt(self, instance: PostgresInstance, placement: str) -> Managed:
         pid = instance.pid()
@@ -342,27 +355,35 @@ class Fleet:
         """Make spares in the background (shared ones only when asked: it needs the cluster awake)."""
         if self.settings.spares <= 0:
             return
+        self._shared_spares_wanted |= shared
         if self._refill_task is None or self._refill_task.done():
-            self._refill_task = asyncio.create_task(self._refill(shared))
+            self._refill_task = asyncio.create_task(self._refill())
 
-    async def _refill(self, shared: bool) -> None:
+    async def _refill(self) -> None:
         try:
             assert self.template is not None and self.dedicated_spares is not None
-            while len(self.dedicated_spares.ready()) < self.settings.spares:
-                await self.dedicated_spares.make(self.template, self.copy_mode)
-            if shared:
-                managed = self.instances[SHARED_INSTANCE]
-                async with self.awake(managed):
-                    conn = await asyncpg.connect(managed.instance.dsn())
-                    try:
-                        if self.shared_spares is None:
-                            self.shared_spares = await spares.spare_databases(conn)
-                        while len(self.shared_spares) < self.settings.spares:
-                            self.shared_spares.append(await spares.make_spare_database(conn))
-                    finally:
-                        await conn.close()
+            while True:
+                if len(self.dedicated_spares.ready()) < self.settings.spares:
+                    await self.dedicated_spares.make(self.template, self.copy_mode)
+                elif self._shared_spares_wanted:
+                    self._shared_spares_wanted = False
+                    await self._refill_shared()
+                else:
+                    return
         except (OSError, PostgresError, asyncpg.PostgresError) as exc:
             log.warning("could not make spares", extra={"fields": {"error": str(exc)}})
+
+    async def _refill_shared(self) -> None:
+        managed = self.instances[SHARED_INSTANCE]
+        async with self.awake(managed):
+            conn = await asyncpg.connect(managed.instance.dsn())
+            try:
+                if self.shared_spares is None:
+                    self.shared_spares = await spares.spare_databases(conn)
+                while len(self.shared_spares) < self.settings.spares:
+                    self.shared_spares.append(await spares.make_spare_database(conn))
+            finally:
+                await conn.close()
 
     async def settle(self) -> None:
         """Wait for background work (spares) to finish: for tests and benchmarks."""
@@ -589,6 +610,10 @@ class Fleet:
             "freezer": self.freezer.kind,
             "copy": self.copy_mode,
             "proxy": f"{self.settings.public_host}:{self.proxy_port}",
+            "spares": {
+                "dedicated": len(self.dedicated_spares.ready()) if self.dedicated_spares else 0,
+                "shared": len(self.shared_spares or []),
+            },
             "memory_available_kb": resources.memory_available_kb(),
         }
 
