@@ -134,12 +134,14 @@ class Fleet:
             self._refill_task = None
 
     async def reconcile(self) -> None:
-        records = self.registry.load()
         shared = self.shared.instance
         if not shared.exists():
             shutil.rmtree(shared.root, ignore_errors=True)
             shared.create(durable=self.settings.durable, settings=SHARED_SETTINGS)
         self.instances[SHARED_INSTANCE] = self._adopt(shared, "shared")
+        if self.registry.new and shared.data_dir.joinpath("base").exists():
+            await self._import_shared_databases()
+        records = self.registry.load()
         for root in sorted(p for p in self.instances_dir.iterdir() if p.is_dir()):
             if root.name == SHARED_INSTANCE:
                 continue
@@ -159,6 +161,13 @@ class Fleet:
                 self.registry.remove(record.id)
                 continue
             self.databases[record.id] = record
+
+    async def _import_shared_databases(self) -> None:
+        """Record the databases an agent from before the registry made in the shared cluster."""
+        async with self.awake(self.instances[SHARED_INSTANCE]):
+            for database_id in await self.shared.list_databases():
+                with contextlib.suppress(ValueError):
+                    self.registry.add(database_id, "shared", SHARED_INSTANCE)
 
     def _remove_stale_groups(self) -> None:
         """Empty freezer groups of instances that are gone (destroyed while no agent ran)."""

@@ -55,6 +55,7 @@ class DatabaseRecord:
 class Registry:
     def __init__(self, root: Path) -> None:
         self.dir = root / "databases"
+        self.new = not self.dir.exists()  # an agent from before records existed ran here, or none did
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o700)
 
@@ -66,14 +67,16 @@ class Registry:
                 found[record.id] = record
         return found
 
-    def add(self, database_id: str, placement: str, instance: str) -> DatabaseRecord:
+    def add(
+        self, database_id: str, placement: str, instance: str, created_at: str | None = None
+    ) -> DatabaseRecord:
         if placement not in PLACEMENTS:
             raise ValueError(f"placement is 'shared' or 'dedicated', not {placement!r}")
         record = DatabaseRecord(
             id=checked_id(database_id),
             placement=placement,
             instance=instance,
-            created_at=dt.datetime.now(dt.UTC).isoformat(),
+            created_at=created_at or dt.datetime.now(dt.UTC).isoformat(),
         )
         path = self.dir / f"{record.id}.json"
         tmp = path.with_suffix(".tmp")

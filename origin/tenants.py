@@ -277,7 +277,8 @@ class DatabasePool:
         return None
 
     def _live_waiters(self) -> int:
-        return sum(1 for w in self.waiters if not w.done())
+        # Only pending waiters stay in the line: a served one is popped, one that gave up removes itself.
+        return len(self.waiters)
 
     # --- growing and shrinking ------------------------------------------------------------------
 

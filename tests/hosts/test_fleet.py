@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -226,3 +227,19 @@ async def test_a_client_that_bypassed_the_proxy_keeps_the_instance_awake(agent: 
     finally:
         fleet.settings = settings
         await fleet.wake(managed)
+
+
+async def test_shared_databases_from_before_the_registry_are_adopted(scratch: Path) -> None:
+    first = Agent(agent_settings(scratch / "upgraded"))
+    await first.start()
+    second: Agent | None = None
+    try:
+        database_id, dsn, _ = await provision(first, "shared")
+        await first.stop()
+        shutil.rmtree(scratch / "upgraded" / "databases")  # what the walking skeleton's agent left
+        second = Agent(first.settings)
+        await second.start()
+        assert second.fleet.databases[database_id].placement == "shared"
+        assert await fetch(dsn, "SELECT current_database()") == f"t_{database_id}"
+    finally:
+        await stop_everything(second or first)
