@@ -48,6 +48,7 @@ from hosts.postgres import PostgresInstance  # noqa: E402
 from hosts.service_user import service_user  # noqa: E402
 
 GIB_KB = 1024 * 1024
+SPARES = 2
 
 
 def say(message: str) -> None:
@@ -253,8 +254,9 @@ async def bench_resume(agent: AgentProcess, iterations: int) -> None:
 
 
 async def spare_ready(agent: AgentProcess, placement: str) -> None:
+    """Wait until the agent has made all its spares (so none is being made while we measure)."""
     deadline = time.monotonic() + 30
-    while (await agent.instances())["host"]["spares"][placement] < 1:
+    while (await agent.instances())["host"]["spares"][placement] < SPARES:
         if time.monotonic() > deadline:
             raise SystemExit(f"no {placement} spare was made within 30 s")
         await asyncio.sleep(0.02)
@@ -287,7 +289,7 @@ async def bench_provision(agent: AgentProcess, root: Path, n: int) -> None:
                 samples.append(time.perf_counter() - started)
             label = f"{placement}, {'a spare ready' if spare else 'cold (no spare)'}"
             row(label, ms(samples), base)
-            await agent.start(spares=0 if spare else 2)
+            await agent.start(spares=0 if spare else SPARES)
 
 
 # --- density ---------------------------------------------------------------------------------------
@@ -334,6 +336,10 @@ async def bench_density(agent: AgentProcess, root: Path, dedicated: int | None, 
     started = time.monotonic()
     made = set()
     for i in range(n):
+        if i % 10 == 0 and resources.memory_available_kb() < reserve_kb:
+            # Never starve the rest of the machine: what was reached is the measurement.
+            say(f"stopping at {i} instances: MemAvailable is down to the {reserve_kb // 1024} MiB kept free")
+            break
         database_id, _ = await agent.provision("dedicated")
         made.add(f"d-{database_id}")
         if (i + 1) % 100 == 0:
@@ -416,7 +422,7 @@ async def main() -> None:
     ).stdout
     agent = AgentProcess(root, args.freezer)
     try:
-        health = await agent.start(spares=2)
+        health = await agent.start(spares=SPARES)
         print(
             f"host agent: freezer {health['freezer']}, copies by {health['copy']}, root on {fs.strip()} "
             f"({base}), {os.cpu_count()} cores",
