@@ -38,6 +38,9 @@ log = logging.getLogger("breakwater.hosts")
 
 SHARED_INSTANCE = "shared-1"
 START_TIMEOUT = 60.0
+# The agent's own changes (names, passwords) must outlive a crash even on instances configured with
+# synchronous_commit = off.
+DURABLE_SESSION = {"synchronous_commit": "on"}
 STOP_TIMEOUT = 60.0
 
 
@@ -251,6 +254,17 @@ class Fleet:
         managed.state = "running"
         managed.resumes += 1
 
+    def notice_exit(self, managed: Managed) -> bool:
+        """If the postmaster is gone (a crash, an OOM kill), count the instance as hibernated so the
+        next connection starts it again; True if that happened."""
+        if managed.state not in ("running", "paused") or managed.instance.pid() is not None:
+            return False
+        log.warning("an instance exited on its own", extra={"fields": {"instance": managed.name}})
+        managed.state = "hibernated"
+        managed.pid = None
+        managed.upstream_ports.clear()
+        return True
+
     async def wake(self, managed: Managed) -> None:
         """Make the instance answer: thaw it if paused, start it if hibernated."""
         if managed.state == "running":
@@ -416,6 +430,7 @@ class Fleet:
         """One pass: pause or hibernate what has been idle long enough."""
         now = time.monotonic()
         for managed in list(self.instances.values()):
+            self.notice_exit(managed)
             action = idle.decide(
                 managed.state,
                 now - managed.last_active,
@@ -509,7 +524,7 @@ class Fleet:
             )
             superuser_password, password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
             async with self.awake(managed):
-                conn = await asyncpg.connect(instance.dsn())
+                conn = await asyncpg.connect(instance.dsn(), server_settings=DURABLE_SESSION)
                 try:
                     # Passwords cannot be bind parameters; token_urlsafe has no quote characters.
                     await conn.execute(

@@ -39,8 +39,8 @@ BASE_SETTINGS: dict[str, str] = {
     "timezone": "UTC",
     "password_encryption": "scram-sha-256",
 }
-# For tests and throwaway dev data: fast, and still crash-safe against process kills (the OS keeps
-# the page cache), just not against power loss.
+# For tests and throwaway dev data: fast. A killed process loses at most the commits of the last few
+# hundred milliseconds (synchronous_commit off; the OS keeps what was written); power loss, more.
 FAST_SETTINGS: dict[str, str] = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 

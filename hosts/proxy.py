@@ -143,18 +143,23 @@ class ClientSide(asyncio.Protocol):
             return
         self.managed = managed
         managed.touch()
-        try:
-            await self.fleet.wake(managed)
-            loop = asyncio.get_running_loop()
-            transport, server = await loop.create_connection(
-                lambda: ServerSide(self), "127.0.0.1", managed.instance.meta.port
-            )
-        except (OSError, PostgresError) as exc:
-            log.warning(
-                "could not reach an instance", extra={"fields": {"instance": managed.name, "error": str(exc)}}
-            )
-            self.refuse("57P03", f"the database could not be woken: {exc}")
-            return
+        loop = asyncio.get_running_loop()
+        for attempt in range(2):
+            try:
+                await self.fleet.wake(managed)
+                transport, server = await loop.create_connection(
+                    lambda: ServerSide(self), "127.0.0.1", managed.instance.meta.port
+                )
+                break
+            except (OSError, PostgresError) as exc:
+                if attempt == 0 and self.fleet.notice_exit(managed):
+                    continue  # it had died: the next round starts it again
+                log.warning(
+                    "could not reach an instance",
+                    extra={"fields": {"instance": managed.name, "error": str(exc)}},
+                )
+                self.refuse("57P03", f"the database could not be woken: {exc}")
+                return
         if self.transport.is_closing():
             transport.close()
             return
@@ -175,6 +180,8 @@ class ClientSide(asyncio.Protocol):
     def refuse(self, sqlstate: str, message: str, detail: str = "") -> None:
         assert self.transport is not None
         self.proxy.refused += 1
+        if self.transport.is_closing():
+            return
         self.transport.write(startup.error_response(sqlstate, message, detail))
         self.transport.close()
 

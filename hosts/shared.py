@@ -22,7 +22,8 @@ class SharedCluster:
         self.instance = instance
 
     async def _admin(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self.instance.dsn())
+        # The agent's changes must outlive a crash even where synchronous_commit is off.
+        return await asyncpg.connect(self.instance.dsn(), server_settings={"synchronous_commit": "on"})
 
     async def create_database(self, database_id: str, spare: str | None = None) -> str:
         """Create the database and its owner role; returns the password of the role.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -126,3 +127,14 @@ async def test_a_hibernated_database_is_started_by_its_first_connection(agent: A
     results = await asyncio.gather(*(fetch(dsn, "SELECT current_database()") for _ in range(5)))
     assert results == [f"t_{database_id}"] * 5  # five at once wake it once
     assert (managed.state, managed.hibernations) == ("running", 1)
+
+
+async def test_an_instance_that_crashed_is_started_again_by_the_next_connection(agent: Agent) -> None:
+    database_id, dsn, managed = await provision(agent, "dedicated")
+    managed.instance.kill()  # SIGKILL to the postmaster, as the OOM killer would
+    for _ in range(200):  # its children notice and exit
+        if not managed.group or not (Path(managed.group) / "cgroup.procs").read_text().split():
+            break
+        await asyncio.sleep(0.01)
+    assert await fetch(dsn, "SELECT current_database()") == f"t_{database_id}"
+    assert managed.state == "running" and managed.instance.pid() is not None
