@@ -83,6 +83,10 @@ def _error(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
+def _refused() -> JSONResponse:
+    return _error("BW2002", "The host agent token is missing or wrong.", 401)
+
+
 Handler = Callable[[Request, Agent], Awaitable[JSONResponse]]
 
 
@@ -91,7 +95,7 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
 
     async def endpoint(request: Request) -> JSONResponse:
         if not _authorized(request):
-            return _error("BW2002", "The host agent token is missing or wrong.", 401)
+            return _refused()
         try:
             return await handler(request, request.app.state.agent)
         except FleetError as exc:
