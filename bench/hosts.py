@@ -193,11 +193,18 @@ async def bench_resume(agent: AgentProcess, iterations: int) -> None:
     async def pause() -> None:
         await agent.act(database_id, "pause")
 
+    async def look() -> None:
+        # As long a call to the agent as a pause, without pausing: on a shared VM, processes that
+        # slept even a few milliseconds take longer to answer, paused or not.
+        await agent.http.get(f"/instances/d-{database_id}")
+
     query = lambda: conn.fetchval("SELECT 1")  # noqa: E731
     print("\nresume-to-first-query (dedicated instance, through the proxy)", flush=True)
     running = ms(await timed(iterations, nothing, query))
-    row("running instance, open connection (baseline)", running)
-    row("paused instance, pooled connection", ms(await timed(iterations, pause, query)), running)
+    row("running instance, back-to-back queries", running)
+    after_call = ms(await timed(iterations, look, query))
+    row("running instance, after an agent call (baseline)", after_call)
+    row("paused instance, pooled connection", ms(await timed(iterations, pause, query)), after_call)
     fresh = ms(await timed(max(20, iterations // 4), nothing, lambda: connect_and_query(dsn)))
     row("running instance, new connection (baseline)", fresh)
     row(
