@@ -75,19 +75,23 @@ async def spike(borrow: Borrow, requests: int) -> tuple[float, list[float], int]
     return requests / (time.perf_counter() - started), latencies, failures
 
 
+def p99(latencies: list[float]) -> float:
+    ordered = sorted(latencies) or [0.0]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 def report(
     label: str, result: tuple[float, list[float], int], base: tuple[float, list[float], int] | None
 ) -> None:
     throughput, latencies, failures = result
-    ordered = sorted(latencies) or [0.0]
-    p50 = statistics.median(ordered) * 1000
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    text = f"  {label:<28} {throughput:>8,.0f} req/s   p50 {p50:>8.1f} ms   p99 {p99:>8.1f} ms"
+    p50 = statistics.median(latencies or [0.0]) * 1000
+    text = (
+        f"  {label:<28} {throughput:>8,.0f} req/s   p50 {p50:>8.1f} ms   p99 {p99(latencies) * 1000:>8.1f} ms"
+    )
     text += f"   failed {failures}"
     if base is not None:
-        base_sorted = sorted(base[1]) or [1.0]
-        base_p99 = base_sorted[min(len(base_sorted) - 1, int(len(base_sorted) * 0.99))] * 1000
-        text += f"   throughput x{throughput / base[0]:.2f}, p99 x{p99 / base_p99:.2f} of asyncpg.Pool"
+        tail = p99(latencies) / p99(base[1])
+        text += f"   throughput x{throughput / base[0]:.2f}, p99 x{tail:.2f} of asyncpg.Pool"
     print(text, flush=True)
 
 
@@ -107,6 +111,7 @@ async def main() -> None:
         try:
             dsn = instance.dsn()
             print(f"{k} concurrent requests, {c} connections, Postgres max_connections 100", flush=True)
+            ratios: dict[str, list[tuple[float, float]]] = {}
             for round_ in range(1, args.rounds + 1):
                 print(f"round {round_}", flush=True)
                 settings = PoolSettings(per_database=c, per_host=c, wait_seconds=120)
@@ -114,10 +119,16 @@ async def main() -> None:
                 pool = await asyncpg.create_pool(dsn, min_size=0, max_size=c)
                 try:
                     for phase in ("cold", "warm"):
-                        base = await spike(pool.acquire, k)
-                        ours = await spike(functools.partial(tenants.connection, "db"), k)
+                        # Alternate who goes first, so neither always meets a warmer machine.
+                        if round_ % 2:
+                            base = await spike(pool.acquire, k)
+                            ours = await spike(functools.partial(tenants.connection, "db"), k)
+                        else:
+                            ours = await spike(functools.partial(tenants.connection, "db"), k)
+                            base = await spike(pool.acquire, k)
                         report(f"asyncpg.Pool, {phase}", base, None)
                         report(f"origin pool, {phase}", ours, base)
+                        ratios.setdefault(phase, []).append((ours[0] / base[0], p99(ours[1]) / p99(base[1])))
                 finally:
                     await pool.close()
                     await tenants.close()
@@ -131,6 +142,11 @@ async def main() -> None:
                         await conn.close()
 
                 report("no pool (connect each)", await spike(own_connection, k), None)
+            print("median over rounds, origin pool / asyncpg.Pool:", flush=True)
+            for phase, found in ratios.items():
+                throughput = statistics.median(r[0] for r in found)
+                tail = statistics.median(r[1] for r in found)
+                print(f"  {phase}: throughput x{throughput:.2f}, p99 x{tail:.2f}", flush=True)
         finally:
             instance.stop()
 
