@@ -41,6 +41,7 @@ START_TIMEOUT = 60.0
 # The agent's own changes (names, passwords) must outlive a crash even on instances configured with
 # synchronous_commit = off.
 DURABLE_SESSION = {"synchronous_commit": "on"}
+SPARES_AFTER = 0.5  # seconds after a provisioning before spares are made again
 STOP_TIMEOUT = 60.0
 
 
@@ -385,6 +386,8 @@ class Fleet:
     async def _refill(self) -> None:
         try:
             assert self.template is not None and self.dedicated_spares is not None
+            # A new database is usually connected to at once: let that go first.
+            await asyncio.sleep(SPARES_AFTER)
             while True:
                 if len(self.dedicated_spares.ready()) < self.settings.spares:
                     await self.dedicated_spares.make(self.template, self.copy_mode)

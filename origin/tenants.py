@@ -111,7 +111,12 @@ class HostBudget:
 
     def request(self, pool: DatabasePool) -> bool:
         """A slot for `pool`: True if taken at once; otherwise it is granted later via `slot_granted`."""
-        if self.used < self.limit and not self.queue:
+        if self.queue:
+            # Others asked first. (No idle connection is left anywhere while they wait: every one
+            # released meanwhile went to them.)
+            self.queue.append(pool)
+            return False
+        if self.used < self.limit:
             self.used += 1
             return True
         victim = self._idle_elsewhere(pool)

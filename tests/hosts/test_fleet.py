@@ -243,3 +243,21 @@ async def test_shared_databases_from_before_the_registry_are_adopted(scratch: Pa
         assert await fetch(dsn, "SELECT current_database()") == f"t_{database_id}"
     finally:
         await stop_everything(second or first)
+
+
+async def test_the_agent_applies_its_idle_policy_on_its_own(agent: Agent) -> None:
+    _, dsn, managed = await provision(agent, "dedicated")
+    fleet = agent.fleet
+    settings = fleet.settings
+    fleet.settings = dataclasses.replace(settings, pause_after=0.3, hibernate_after=0, idle_interval=0.05)
+    fleet.start_idle_policy()
+    try:
+        for _ in range(100):
+            if managed.state == "paused":
+                break
+            await asyncio.sleep(0.05)
+        assert managed.state == "paused"
+        assert await fetch(dsn, "SELECT 1") == 1  # and a query wakes it
+    finally:
+        await fleet.stop_idle_policy()
+        fleet.settings = settings
