@@ -210,7 +210,17 @@ class PostgresInstance:
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
         except FileNotFoundError:
             return False
-        return len(lines) >= 8 and lines[7].strip() == "ready" and self.pid() is not None
+        if len(lines) < 8 or lines[7].strip() != "ready":
+            return False
+        if (
+            self._process is not None
+            and self._process.poll() is None
+            and lines[0].strip() != str(self._process.pid)
+        ):
+            # A lock file left by an earlier postmaster (whose pid someone else may have now): the
+            # one we started has not written its own yet.
+            return False
+        return self.pid() is not None
 
     def start(self, timeout: float = 60.0) -> None:
         if self.is_ready():
