@@ -16,6 +16,7 @@ the files in it, so an agent restarted with other settings still thaws what an e
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import signal
@@ -201,13 +202,21 @@ def remove_group(group: str) -> None:
     if not group:
         return
     path = Path(group)
-    for candidate in (path, path.parent):
+    for _ in range(100):
         try:
-            candidate.rmdir()
+            path.rmdir()
+            break
         except FileNotFoundError:
-            continue
-        except OSError:
-            return
+            break
+        except OSError as exc:
+            # A group stays busy for a moment after its last task exits.
+            if exc.errno != errno.EBUSY:
+                return
+            time.sleep(0.002)
+    else:
+        return
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
 
 
 def scope_for(root: Path) -> str:
