@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from breakwater.serve import serve
+from origin import logs
 
 if __name__ == "__main__":
+    logs.configure()
     serve("hosts", "hosts.agent:create_app", 8789, __doc__)

@@ -1,13 +1,24 @@
-"""The host agent's HTTP service: provision, list and drop tenant databases on this machine."""
+"""The host agent's HTTP service: provision, list, pause, resume, hibernate and destroy the tenant
+databases and instances of this machine; the wake-on-connect proxy runs in the same process.
+
+Routes (Bearer token, except /health):
+  POST   /databases                        {"id", "placement": "shared" | "dedicated"} → its DSN
+  GET    /databases                        every database with its instance and state
+  DELETE /databases/{id}
+  POST   /databases/{id}/{action}          pause | resume | hibernate | start | restart its instance
+  GET    /instances[?disk=1]               every instance with state and resource figures
+  GET    /instances/{name}
+  POST   /instances/{name}/{action}
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,40 +26,52 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import capture
-from .postgres import PostgresInstance
-from .service_user import service_user
+from .fleet import Fleet, FleetError, Managed
+from .freezer import FreezerError
+from .postgres import PostgresError
+from .proxy import Proxy
+from .settings import AgentSettings
 from .shared import SharedCluster
 
+__all__ = ["Agent", "AgentSettings", "create_app"]
 
-@dataclass(frozen=True)
-class AgentSettings:
-    root: Path
-    token: str
-    host_id: str = "local"
-    durable: bool = True
-
-    @classmethod
-    def from_env(cls) -> AgentSettings:
-        return cls(
-            root=Path(os.environ.get("BREAKWATER_HOSTS_ROOT", ".breakwater/hosts")).resolve(),
-            token=os.environ["BREAKWATER_HOSTS_TOKEN"],
-            host_id=os.environ.get("BREAKWATER_HOST_ID", "local"),
-            durable=os.environ.get("BREAKWATER_PG_FAST", "") != "1",
-        )
+log = logging.getLogger("breakwater.hosts")
 
 
 class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
-        self.user = service_user()
-        self.shared = SharedCluster(PostgresInstance(settings.root / "instances" / "shared-1", self.user))
+        self.fleet = Fleet(settings)
+        self.proxy = Proxy(self.fleet)
 
-    def start(self) -> None:
-        """Create the shared cluster on first start; adopt it if it is running already."""
-        instance = self.shared.instance
-        if not instance.exists():
-            instance.create(durable=self.settings.durable)
-        instance.start()
+    @property
+    def shared(self) -> SharedCluster:
+        return self.fleet.shared
+
+    async def start(self) -> None:
+        """Adopt what is on disk and running, listen for proxied connections, apply the idle policy."""
+        await self.fleet.start()
+        await self.proxy.listen(self.settings.proxy_host, self._proxy_port())
+        self.fleet.start_idle_policy()
+
+    async def stop(self) -> None:
+        # Instances keep running: they outlive the agent, and the next one adopts them.
+        await self.fleet.stop()
+        await self.proxy.close()
+
+    def _proxy_port(self) -> int:
+        """The configured port, else the one picked on the first start: DSNs handed out name it."""
+        path = self.settings.root / "agent.json"
+        saved: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        if self.settings.proxy_port:
+            port = self.settings.proxy_port
+        else:
+            from .ports import free_port
+
+            port = int(saved.get("proxy_port") or free_port())
+        if saved.get("proxy_port") != port:
+            path.write_text(json.dumps({**saved, "proxy_port": port}))
+        return port
 
 
 def _authorized(request: Request) -> bool:
@@ -57,104 +80,192 @@ def _authorized(request: Request) -> bool:
     return hmac.compare_digest(given.encode(), agent.settings.token.encode())
 
 
+def _error(code: str, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
 def _refused() -> JSONResponse:
-    return JSONResponse(
-        {"code": "BW2002", "message": "The host agent token is missing or wrong."}, status_code=401
-    )
+    return _error("BW2002", "The host agent token is missing or wrong.", 401)
+
+
+Handler = Callable[[Request, Agent], Awaitable[JSONResponse]]
+
+
+def _guarded(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """Token check and error mapping for every route but /health."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        if not _authorized(request):
+            return _refused()
+        try:
+            return await handler(request, request.app.state.agent)
+        except FleetError as exc:
+            return _error("BW1001" if exc.status == 400 else f"BW1{exc.status}", str(exc), exc.status)
+        except ValueError as exc:
+            return _error("BW1001", str(exc), 400)
+        except (PostgresError, FreezerError, OSError) as exc:
+            log.warning("host operation failed", extra={"fields": {"error": str(exc)}})
+            return _error("P6008", f"The host could not do that: {exc}", 502)
+
+    return endpoint
 
 
 async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok", "host": request.app.state.agent.settings.host_id})
-
-
-async def create_database(request: Request) -> JSONResponse:
-    if not _authorized(request):
-        return _refused()
     agent: Agent = request.app.state.agent
-    body = await request.json()
-    placement = body.get("placement", "shared")
-    if placement != "shared":
-        return JSONResponse(
-            {
-                "code": "BW1001",
-                "message": f"This host offers the 'shared' placement only, not {placement!r}.",
-            },
-            status_code=400,
-        )
-    try:
-        dsn = await agent.shared.create_database(str(body.get("id", "")))
-    except ValueError as exc:
-        return JSONResponse({"code": "BW1001", "message": str(exc)}, status_code=400)
     return JSONResponse(
         {
+            "status": "ok",
             "host": agent.settings.host_id,
-            "instance": agent.shared.instance.root.name,
-            "placement": "shared",
-            "dsn": dsn,
-        },
-        status_code=201,
+            "proxy": f"{agent.settings.public_host}:{agent.fleet.proxy_port}",
+            "freezer": agent.fleet.freezer.kind,
+            "copy": agent.fleet.copy_mode,
+        }
     )
 
 
-async def list_databases(request: Request) -> JSONResponse:
-    if not _authorized(request):
-        return _refused()
-    agent: Agent = request.app.state.agent
-    return JSONResponse({"databases": await agent.shared.list_databases()})
-
-
-async def drop_database(request: Request) -> JSONResponse:
-    if not _authorized(request):
-        return _refused()
-    agent: Agent = request.app.state.agent
+async def create_database(request: Request, agent: Agent) -> JSONResponse:
     try:
-        await capture.drop_slots(agent.shared.instance, request.path_params["database_id"])
-        await agent.shared.drop_database(request.path_params["database_id"])
-    except ValueError as exc:
-        return JSONResponse({"code": "BW1001", "message": str(exc)}, status_code=400)
-    return JSONResponse({"dropped": request.path_params["database_id"]})
+        body = await request.json()
+    except ValueError:
+        return _error("BW1001", "The request body is not JSON.", 400)
+    if not isinstance(body, dict):
+        return _error("BW1001", "The request body must be a JSON object.", 400)
+    made = await agent.fleet.provision(str(body.get("id", "")), str(body.get("placement", "shared")))
+    return JSONResponse(made, status_code=201)
 
 
-async def enable_capture(request: Request) -> JSONResponse:
+async def list_databases(request: Request, agent: Agent) -> JSONResponse:
+    fleet = agent.fleet
+    return JSONResponse(
+        {
+            "databases": [
+                {
+                    "id": record.id,
+                    "placement": record.placement,
+                    "instance": record.instance,
+                    "state": fleet.instances[record.instance].state,
+                    "created_at": record.created_at,
+                }
+                for record in sorted(fleet.databases.values(), key=lambda r: r.created_at)
+            ]
+        }
+    )
+
+
+async def drop_database(request: Request, agent: Agent) -> JSONResponse:
+    database_id = request.path_params["database_id"]
+    managed = agent.fleet.managed_for(database_id)
+    async with agent.fleet.awake(managed):
+        # A logical slot keeps DROP DATABASE from succeeding: drop the database's slots first.
+        await capture.drop_slots(managed.instance, database_id)
+    await agent.fleet.destroy(database_id)
+    return JSONResponse({"dropped": database_id})
+
+
+async def enable_capture(request: Request, agent: Agent) -> JSONResponse:
     """Prepare a database for change capture (see capture.py); returns the capture DSN."""
-    if not _authorized(request):
-        return _refused()
-    agent: Agent = request.app.state.agent
-    try:
-        found = await capture.enable(agent.shared.instance, request.path_params["database_id"])
-    except ValueError as exc:
-        return JSONResponse({"code": "BW1001", "message": str(exc)}, status_code=400)
-    return JSONResponse(found)
+    database_id = request.path_params["database_id"]
+    managed = agent.fleet.managed_for(database_id)
+    async with agent.fleet.awake(managed):
+        return JSONResponse(await capture.enable(managed.instance, database_id))
 
 
-async def disable_capture(request: Request) -> JSONResponse:
-    if not _authorized(request):
-        return _refused()
-    agent: Agent = request.app.state.agent
-    try:
-        dropped = await capture.drop_slots(agent.shared.instance, request.path_params["database_id"])
-    except ValueError as exc:
-        return JSONResponse({"code": "BW1001", "message": str(exc)}, status_code=400)
+async def disable_capture(request: Request, agent: Agent) -> JSONResponse:
+    database_id = request.path_params["database_id"]
+    managed = agent.fleet.managed_for(database_id)
+    async with agent.fleet.awake(managed):
+        dropped = await capture.drop_slots(managed.instance, database_id)
     return JSONResponse({"dropped_slots": dropped})
 
 
-def create_app(settings: AgentSettings | None = None) -> Starlette:
-    agent = Agent(settings or AgentSettings.from_env())
+ACTIONS = ("pause", "resume", "hibernate", "start", "restart")
+
+
+async def _act(agent: Agent, managed: Managed, action: str) -> JSONResponse:
+    fleet = agent.fleet
+    if action == "pause":
+        await fleet.pause(managed)
+    elif action in ("resume", "start"):
+        await fleet.wake(managed)
+    elif action == "hibernate":
+        await fleet.hibernate(managed)
+    elif action == "restart":
+        await fleet.restart(managed)
+    else:
+        raise FleetError(f"unknown action {action!r}: {', '.join(ACTIONS)}", 404)
+    return JSONResponse(fleet.figures(managed))
+
+
+async def database_action(request: Request, agent: Agent) -> JSONResponse:
+    managed = agent.fleet.managed_for(request.path_params["database_id"])
+    return await _act(agent, managed, request.url.path.rsplit("/", 1)[1])
+
+
+def _instance(agent: Agent, name: str) -> Managed:
+    managed = agent.fleet.instances.get(name)
+    if managed is None:
+        raise FleetError(f"there is no instance {name!r} on this host", 404)
+    return managed
+
+
+async def list_instances(request: Request, agent: Agent) -> JSONResponse:
+    disk = request.query_params.get("disk") == "1"
+    fleet = agent.fleet
+    return JSONResponse(
+        {
+            "host": {**fleet.summary(), "proxy_connections": agent.proxy.open},
+            "instances": [
+                fleet.figures(m, disk) for m in sorted(fleet.instances.values(), key=lambda m: m.name)
+            ],
+        }
+    )
+
+
+async def get_instance(request: Request, agent: Agent) -> JSONResponse:
+    managed = _instance(agent, request.path_params["name"])
+    return JSONResponse(agent.fleet.figures(managed, disk=True))
+
+
+async def instance_action(request: Request, agent: Agent) -> JSONResponse:
+    managed = _instance(agent, request.path_params["name"])
+    return await _act(agent, managed, request.url.path.rsplit("/", 1)[1])
+
+
+def create_app(settings: AgentSettings | None = None, agent: Agent | None = None) -> Starlette:
+    """The agent's app; its lifespan starts the agent (pass a started `agent` to serve it as is)."""
+    started = agent is not None
+    agent = agent or Agent(settings or AgentSettings.from_env())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        agent.start()
-        app.state.agent = agent
-        yield
+        if not started:
+            await agent.start()
+        try:
+            yield
+        finally:
+            if not started:
+                await agent.stop()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/health", health),
-            Route("/databases", create_database, methods=["POST"]),
-            Route("/databases", list_databases, methods=["GET"]),
-            Route("/databases/{database_id}", drop_database, methods=["DELETE"]),
-            Route("/databases/{database_id}/capture", enable_capture, methods=["POST"]),
-            Route("/databases/{database_id}/capture", disable_capture, methods=["DELETE"]),
+            Route("/databases", _guarded(create_database), methods=["POST"]),
+            Route("/databases", _guarded(list_databases), methods=["GET"]),
+            Route("/databases/{database_id}", _guarded(drop_database), methods=["DELETE"]),
+            Route("/databases/{database_id}/capture", _guarded(enable_capture), methods=["POST"]),
+            Route("/databases/{database_id}/capture", _guarded(disable_capture), methods=["DELETE"]),
+            *[
+                Route(f"/databases/{{database_id}}/{action}", _guarded(database_action), methods=["POST"])
+                for action in ACTIONS
+            ],
+            Route("/instances", _guarded(list_instances), methods=["GET"]),
+            Route("/instances/{name}", _guarded(get_instance), methods=["GET"]),
+            *[
+                Route(f"/instances/{{name}}/{action}", _guarded(instance_action), methods=["POST"])
+                for action in ACTIONS
+            ],
         ],
         lifespan=lifespan,
     )
+    app.state.agent = agent
+    return app

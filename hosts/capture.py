@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 
 from .postgres import PostgresInstance
-from .shared import database_name
+from .registry import database_name
 
 CAPTURE_ROLE = "bw_capture"
 PUBLICATION = "breakwater_capture"
@@ -71,7 +71,7 @@ async def enable(instance: PostgresInstance, database_id: str) -> dict[str, str]
     """Prepare `database_id` for capture (idempotent); returns the DSN the origin reads the slot with."""
     db = database_name(database_id)
     password = _role_password(instance)
-    admin = await asyncpg.connect(instance.dsn("postgres"))
+    admin = await asyncpg.connect(instance.dsn())
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", CAPTURE_ROLE)
         verb = "ALTER" if exists else "CREATE"
@@ -101,7 +101,7 @@ async def drop_slots(instance: PostgresInstance, database_id: str, timeout: floa
 
     A reader still streaming from a slot is disconnected first; its walsender needs a moment to exit.
     """
-    admin = await asyncpg.connect(instance.dsn("postgres"))
+    admin = await asyncpg.connect(instance.dsn())
     dropped: list[str] = []
     try:
         deadline = asyncio.get_running_loop().time() + timeout

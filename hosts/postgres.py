@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypedDict
 from urllib.parse import quote
 
+from . import freezer
 from .ports import free_port
 from .service_user import ServiceUser
 
@@ -38,13 +39,35 @@ BASE_SETTINGS: dict[str, str] = {
     "timezone": "UTC",
     "password_encryption": "scram-sha-256",
 }
-# For tests and throwaway dev data: fast, and still crash-safe against process kills (the OS keeps
-# the page cache), just not against power loss.
+# For tests and throwaway dev data: fast. A killed process loses at most the commits of the last few
+# hundred milliseconds (synchronous_commit off; the OS keeps what was written); power loss, more.
 FAST_SETTINGS: dict[str, str] = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 class PostgresError(Exception):
     pass
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs. A zombie does not: an exited child of ours that nobody reaped (an agent
+    restarted in the same process adopts what it started before) is reaped here."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    if state != "Z":
+        return True
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    return False
 
 
 class _AsUser(TypedDict):
@@ -60,6 +83,10 @@ class InstanceMeta:
     superuser: str
     superuser_password: str
     settings: dict[str, str] = field(default_factory=dict)
+    # The database the agent's own connections use (dedicated instances have no `postgres` one).
+    admin_database: str = "postgres"
+    # The freezer group holding the process tree ("" when paused by signals, or never placed).
+    group: str = ""
 
 
 class PostgresInstance:
@@ -89,7 +116,8 @@ class PostgresInstance:
     def exists(self) -> bool:
         return self.meta_path.exists() and (self.data_dir / "PG_VERSION").exists()
 
-    def dsn(self, database: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+    def dsn(self, database: str | None = None, user: str | None = None, password: str | None = None) -> str:
+        database = database or self.meta.admin_database
         user = user or self.meta.superuser
         password = self.meta.superuser_password if password is None else password
         return (
@@ -99,9 +127,17 @@ class PostgresInstance:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def create(
-        self, *, port: int | None = None, durable: bool = True, settings: dict[str, str] | None = None
+        self,
+        *,
+        port: int | None = None,
+        durable: bool = True,
+        settings: dict[str, str] | None = None,
+        wal_segment_mb: int | None = None,
     ) -> None:
-        """initdb a new cluster with a random superuser password, scram auth on loopback only."""
+        """initdb a new cluster with a random superuser password, scram auth on loopback only.
+
+        `wal_segment_mb` below the default 16 keeps small instances small on disk (and quick to copy).
+        """
         if self.exists():
             raise PostgresError(f"instance at {self.root} already exists")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -132,6 +168,7 @@ class PostgresInstance:
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",
                     *([] if durable else ["--no-sync"]),
+                    *([f"--wal-segsize={wal_segment_mb}"] if wal_segment_mb else []),
                 ]
             )
         finally:
@@ -146,8 +183,16 @@ class PostgresInstance:
             "local replication all scram-sha-256\n"
             "host replication all 127.0.0.1/32 scram-sha-256\n"
         )
-        self.meta_path.write_text(json.dumps(asdict(meta), indent=2))
-        self.meta_path.chmod(0o600)
+        self._meta = meta
+        self.save_meta()
+
+    def save_meta(self, meta: InstanceMeta | None = None) -> None:
+        """Write instance.json atomically (it holds the superuser password: root-only)."""
+        meta = meta or self.meta
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(meta), indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(self.meta_path)
         self._meta = meta
 
     def pid(self) -> int | None:
@@ -158,24 +203,37 @@ class PostgresInstance:
             return None
         if self._process is not None and self._process.pid == pid:
             return pid if self._process.poll() is None else None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+        return pid if _alive(pid) else None
 
     def is_ready(self) -> bool:
         try:
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
         except FileNotFoundError:
             return False
-        return len(lines) >= 8 and lines[7].strip() == "ready" and self.pid() is not None
+        if len(lines) < 8 or lines[7].strip() != "ready":
+            return False
+        if (
+            self._process is not None
+            and self._process.poll() is None
+            and lines[0].strip() != str(self._process.pid)
+        ):
+            # A lock file left by an earlier postmaster (whose pid someone else may have now): the
+            # one we started has not written its own yet.
+            return False
+        return self.pid() is not None
 
     def start(self, timeout: float = 60.0) -> None:
         if self.is_ready():
             return
+        self.spawn()
+        deadline = time.monotonic() + timeout
+        while not self.started():
+            if time.monotonic() > deadline:
+                raise PostgresError(f"postgres did not become ready in {timeout}s:\n{self.log_tail()}")
+            time.sleep(0.002)
+
+    def spawn(self) -> int:
+        """Start the postmaster without waiting; returns its pid. Poll `started()` for readiness."""
         log = open(self.log_path, "ab")
         try:
             self._process = subprocess.Popen(
@@ -196,41 +254,50 @@ class PostgresInstance:
             )
         finally:
             log.close()
-        deadline = time.monotonic() + timeout
-        while not self.is_ready():
-            if self._process.poll() is not None:
-                raise PostgresError(f"postgres exited during start-up:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise PostgresError(f"postgres did not become ready in {timeout}s:\n{self.log_tail()}")
-            time.sleep(0.002)
+        return self._process.pid
+
+    def started(self) -> bool:
+        """Whether the postmaster `spawn()` started is ready; raises if it exited instead."""
+        if self.is_ready():
+            return True
+        if self._process is not None and self._process.poll() is not None:
+            raise PostgresError(f"postgres exited during start-up:\n{self.log_tail()}")
+        return False
 
     def stop(self, mode: str = "fast", timeout: float = 60.0) -> None:
         """Shut down: "fast" rolls back sessions and checkpoints; "immediate" is a crash."""
+        pid = self.request_stop(mode)
+        if pid is not None:
+            self.wait_stopped(pid, timeout)
+        freezer.remove_group(self._group())
+
+    def request_stop(self, mode: str = "fast") -> int | None:
+        """Signal the postmaster to shut down (thawing it first); returns its pid, None if not running."""
         pid = self.pid()
         if pid is None:
-            return
+            return None
+        # A frozen postmaster would never see the signal.
+        freezer.thaw_any(self._group(), pid)
         sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
         os.kill(pid, sig)
-        self.wait_stopped(pid, timeout)
+        return pid
+
+    def is_stopped(self, pid: int) -> bool:
+        if self._process is not None and self._process.pid == pid:
+            return self._process.poll() is not None
+        return not _alive(pid)
 
     def kill(self) -> None:
         """SIGKILL the postmaster, as a crash would (children exit when they notice)."""
         pid = self.pid()
         if pid is not None:
+            freezer.thaw_any(self._group(), pid)
             os.kill(pid, signal.SIGKILL)
             self.wait_stopped(pid, 10)
 
     def wait_stopped(self, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while True:
-            if self._process is not None and self._process.pid == pid:
-                if self._process.poll() is not None:
-                    return
-            else:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    return
+        while not self.is_stopped(pid):
             if time.monotonic() > deadline:
                 raise PostgresError(f"postgres (pid {pid}) did not stop within {timeout}s")
             time.sleep(0.002)
@@ -247,6 +314,9 @@ class PostgresInstance:
             return "(no log)"
 
     # --- helpers --------------------------------------------------------------------------------
+
+    def _group(self) -> str:
+        return self.meta.group if self.meta_path.exists() else ""
 
     def _user_kwargs(self) -> _AsUser:
         if self.user.is_current:

@@ -162,6 +162,29 @@ async def revoke_key(request: Request) -> JSONResponse:
     return JSONResponse({"key": _key_json(key)})
 
 
+_ACTIONS = ("pause", "resume", "hibernate")
+
+
+async def database_action(request: Request) -> JSONResponse:
+    """Pause, resume or hibernate a database's instance (it wakes by itself on the next query)."""
+    state = _authorize(request)
+    db = await _database_named(state, request.path_params["name"])
+    action = request.url.path.rsplit("/", 1)[1]
+    return JSONResponse(
+        {"database": _database_json(db), "instance": await state.hosts.database_action(db.id, action)}
+    )
+
+
+async def pool_figures(request: Request) -> JSONResponse:
+    """This origin's pools: per database in use, idle, waiting and wait times; per host the budget."""
+    return JSONResponse(_authorize(request).tenants.figures())
+
+
+async def host_figures(request: Request) -> JSONResponse:
+    """The host agent's instances with state and resource figures."""
+    return JSONResponse(await _authorize(request).hosts.instances())
+
+
 routes = [
     Route("/admin/databases", create_database, methods=["POST"]),
     Route("/admin/databases", list_databases, methods=["GET"]),
@@ -169,4 +192,7 @@ routes = [
     Route("/admin/keys", create_key, methods=["POST"]),
     Route("/admin/keys", list_keys, methods=["GET"]),
     Route("/admin/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
+    *[Route(f"/admin/databases/{{name}}/{action}", database_action, methods=["POST"]) for action in _ACTIONS],
+    Route("/admin/pool", pool_figures, methods=["GET"]),
+    Route("/admin/hosts", host_figures, methods=["GET"]),
 ]

@@ -40,6 +40,14 @@ class HostsClient:
     async def drop_database(self, database_id: str) -> None:
         await self._call("DELETE", f"/databases/{database_id}")
 
+    async def database_action(self, database_id: str, action: str) -> dict[str, Any]:
+        """pause | resume | hibernate | start | restart the instance holding a database."""
+        return await self._call("POST", f"/databases/{database_id}/{action}")
+
+    async def instances(self) -> dict[str, Any]:
+        """The host's instances with state and resource figures."""
+        return await self._call("GET", "/instances")
+
 
 class EdgeClient:
     def __init__(self, url: str, secret: bytes, http: httpx.AsyncClient) -> None:

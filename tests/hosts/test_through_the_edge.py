@@ -1,0 +1,109 @@
+"""Scale to zero, seen from a client of the edge: paused and hibernated databases answer the next
+query as if nothing happened, and so does every database after the host agent restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from breakwater.stack import Stack
+from tests.hosts.conftest import EdgeTenant, instance_figures, pool_figures, seeded_tenant, stack_with
+
+pytestmark = pytest.mark.e2e
+
+FIND_NOTES = {
+    "modelName": "notes",
+    "action": "findMany",
+    "query": {"arguments": {}, "selection": {"$scalars": True}},
+}
+NOTES = {"data": [{"id": 1, "body": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def stack(scratch: Path) -> Iterator[Stack]:
+    # No idle policy: the tests pause and hibernate on purpose.
+    running = stack_with(
+        scratch / "edge-stack", BREAKWATER_HOSTS_PAUSE_AFTER="0", BREAKWATER_HOSTS_HIBERNATE_AFTER="0"
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def edge(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.edge_url, timeout=60) as client:
+        yield client
+
+
+async def notes(edge: httpx.AsyncClient, tenant: EdgeTenant) -> tuple[int, object]:
+    response = await edge.post(
+        "/v1/query", json=FIND_NOTES, headers={"authorization": f"Bearer {tenant.api_key}"}
+    )
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("placement", ["shared", "dedicated"])
+async def test_a_paused_database_answers_the_next_query_unnoticed(
+    stack: Stack, edge: httpx.AsyncClient, placement: str
+) -> None:
+    tenant = await seeded_tenant(stack, placement)
+    assert await notes(edge, tenant) == (200, NOTES)
+    paused = stack.admin("POST", f"/admin/databases/{tenant.name}/pause")["instance"]
+    assert (paused["state"], paused["frozen"]) == ("paused", True)
+    resumes = paused["resumes"]
+
+    assert await notes(edge, tenant) == (200, NOTES)
+    after = instance_figures(stack, tenant.instance)
+    assert (after["state"], after["resumes"]) == ("running", resumes + 1)
+    # The origin's pooled connection lived through the pause: it never opened another.
+    assert pool_figures(stack, tenant.id)["opened"] == 1
+
+
+@pytest.mark.parametrize("placement", ["shared", "dedicated"])
+async def test_a_hibernated_database_answers_the_next_query_unnoticed(
+    stack: Stack, edge: httpx.AsyncClient, placement: str
+) -> None:
+    tenant = await seeded_tenant(stack, placement)
+    assert await notes(edge, tenant) == (200, NOTES)
+    asleep = stack.admin("POST", f"/admin/databases/{tenant.name}/hibernate")["instance"]
+    assert (asleep["state"], asleep["pid"], asleep["processes"]) == ("hibernated", None, 0)
+    starts = asleep["starts"]
+
+    assert await notes(edge, tenant) == (200, NOTES)
+    after = instance_figures(stack, tenant.instance)
+    assert (after["state"], after["starts"]) == ("running", starts + 1)
+    # Hibernation ended the pooled session; the pool replaced it without the client seeing it.
+    assert pool_figures(stack, tenant.id)["opened"] == 2
+
+
+async def test_every_database_still_works_after_the_agent_restarts(
+    stack: Stack, edge: httpx.AsyncClient
+) -> None:
+    running = await seeded_tenant(stack, "shared")
+    paused = await seeded_tenant(stack, "dedicated")
+    asleep = await seeded_tenant(stack, "dedicated")
+    for tenant in (running, paused, asleep):
+        assert await notes(edge, tenant) == (200, NOTES)
+    stack.admin("POST", f"/admin/databases/{paused.name}/pause")
+    stack.admin("POST", f"/admin/databases/{asleep.name}/hibernate")
+    before = {i["name"]: i["state"] for i in stack.admin("GET", "/admin/hosts")["instances"]}
+
+    stack.restart_service("hosts", kill=True)  # a crash: nothing is stopped or thawed on the way out
+
+    after = {i["name"]: i["state"] for i in stack.admin("GET", "/admin/hosts")["instances"]}
+    assert after == before
+    assert (after[paused.instance], after[asleep.instance]) == ("paused", "hibernated")
+    results = await asyncio.gather(*(notes(edge, t) for t in (running, paused, asleep)))
+    assert results == [(200, NOTES)] * 3
+    psql = await asyncio.create_subprocess_exec(
+        "psql", asleep.dsn, "-Atc", "SELECT body FROM notes", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await psql.communicate()
+    assert (psql.returncode, out) == (0, b"hi\n")  # the DSN handed out before the restart still works
