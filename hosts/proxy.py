@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
 from . import startup
 from .fleet import Fleet, Managed, RouteError
@@ -90,7 +90,8 @@ class ClientSide(asyncio.Protocol):
         self.timeout: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         self.proxy.open += 1
         self.timeout = asyncio.get_running_loop().call_later(self.proxy.startup_timeout, transport.abort)
@@ -213,7 +214,8 @@ class ServerSide(asyncio.Protocol):
         self.key: tuple[int, int] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
