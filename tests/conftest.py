@@ -23,6 +23,8 @@ from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The recorded Prisma client sessions (test vectors), copied from the founders' shared/protocol.
+CAPTURES = PROJECT_ROOT / "tests" / "protocol" / "captures"
 
 
 @pytest.fixture(scope="session")

@@ -94,8 +94,8 @@ def _fill(tree: Any, leaves: list[Any]) -> Any:
     if isinstance(tree, Slot):
         return leaves[tree.index]
     if isinstance(tree, dict):
-        if len(tree) == 2 and "$type" in tree and isinstance(tree.get("value"), Slot):
-            return _fill(tree["value"], leaves)
+        # A tagged leaf ({"$type", "value": slot}) is rebuilt with its tag: inside a Json value it is
+        # the user's own data, and must come back exactly as sent.
         return {k: _fill(v, leaves) for k, v in tree.items()}
     if isinstance(tree, list):
         return [_fill(v, leaves) for v in tree]

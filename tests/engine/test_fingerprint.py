@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from origin.engine.fingerprint import Slot, fingerprint, skeleton
@@ -39,6 +39,8 @@ bodies = st.recursive(
 
 @settings(max_examples=250, deadline=None)
 @given(bodies)
+@example({"$type": "", "value": None})  # a tagged leaf keeps its tag (a Json value's own data)
+@example({"data": {"doc": {"a": {"$type": "Note", "value": 1}}}})
 def test_the_skeleton_and_the_leaves_rebuild_the_query(body: Any) -> None:
     _key, leaves = fingerprint(body)
     shaped = skeleton(body)

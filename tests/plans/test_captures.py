@@ -13,22 +13,12 @@ import httpx
 import pytest
 
 from breakwater.stack import Stack
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import CAPTURES
 from tests.plans.conftest import tenant_with_tables
 
 pytestmark = pytest.mark.e2e
 
 
-def _captures_dir() -> Path:
-    # shared/ sits beside the checkout (CI) or beside the folder of worktrees.
-    for base in PROJECT_ROOT.parents:
-        found = base / "shared" / "protocol" / "captures"
-        if found.is_dir():
-            return found
-    return PROJECT_ROOT.parent / "shared" / "protocol" / "captures"
-
-
-CAPTURES = _captures_dir()
 SCRIPT = Path(__file__).with_name("captures.sql")
 _DROPPED_HEADERS = {"host", "content-length", "connection", "authorization", "accept-encoding"}
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -37,7 +27,7 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 def load(name: str) -> list[dict[str, Any]]:
     path = CAPTURES / name
     if not path.is_file():
-        pytest.fail(f"{path} is missing: the captures live in shared/protocol/captures beside the project")
+        pytest.fail(f"{path} is missing: the recorded captures live in tests/protocol/captures")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

@@ -1,4 +1,4 @@
-"""The recorded Prisma 6.19.3 session (shared/protocol/captures/prisma6-client.jsonl) replayed against
+"""The recorded Prisma 6.19.3 session (tests/protocol/captures/prisma6-client.jsonl) replayed against
 our edge: every response must be what the client accepted then (same status and body, modulo the
 values that cannot repeat: transaction ids, `now()`)."""
 
@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from breakwater.stack import Stack
+from tests.conftest import CAPTURES as CAPTURES_DIR
 from tests.conftest import TenantDatabase, create_tenant
 from tests.prisma6.conftest import run_script
 
 pytestmark = pytest.mark.e2e
 
-CAPTURES = Path("/work/shared/protocol/captures/prisma6-client.jsonl")
-if not CAPTURES.exists():
-    CAPTURES = (
-        Path(__file__).resolve().parents[3] / "shared" / "protocol" / "captures" / "prisma6-client.jsonl"
-    )
+CAPTURES = CAPTURES_DIR / "prisma6-client.jsonl"
 
 BLOG = """
 CREATE TABLE "User" (id SERIAL PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT);
