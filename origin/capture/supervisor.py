@@ -51,6 +51,10 @@ class CaptureUnavailable(BreakwaterError):
     code = "BW3001"
 
 
+# What the lock session can fail with; any of them means the session is no longer to be trusted.
+_LOCK_SESSION_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
 class CaptureSupervisor:
     def __init__(
         self,
@@ -72,6 +76,8 @@ class CaptureSupervisor:
         self.settings = settings or ReaderSettings()
         self._interval = takeover_interval
         self._locks: asyncpg.Connection | None = None
+        # The lock session is one connection: the leadership loop and disable() take turns on it.
+        self._locks_turn = asyncio.Lock()
         self._readers: dict[str, tuple[Reader, asyncio.Task[None]]] = {}
         self._enabled: set[str] = set()
         self._poke = asyncio.Event()
@@ -139,7 +145,8 @@ class CaptureSupervisor:
         if not deleted:
             return
         await self._control.execute("SELECT pg_notify($1, $2)", CHANNEL, database_id)
-        await self._release(database_id)
+        async with self._locks_turn:
+            await self._release(database_id)
         await self._host_call("DELETE", database_id)
 
     async def _host_call(self, method: str, database_id: str) -> dict[str, Any]:
@@ -163,12 +170,14 @@ class CaptureSupervisor:
     async def _loop(self) -> None:
         while True:
             try:
-                if self._locks is None or self._locks.is_closed():
-                    await self._connect_locks()
-                await self._reconcile()
+                async with self._locks_turn:
+                    if self._locks is None or self._locks.is_closed():
+                        await self._connect_locks()
+                    await self._reconcile()
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _LOCK_SESSION_ERRORS as exc:
+                # A lock session in any doubtful state is dropped; the next round starts a new one.
                 log.warning("capture leadership is in doubt", extra={"fields": {"error": str(exc)}})
                 await self._stop_all_readers()
                 if self._locks is not None:
@@ -228,7 +237,7 @@ class CaptureSupervisor:
         found[1].cancel()
         await asyncio.gather(found[1], return_exceptions=True)
         if self._locks is not None and not self._locks.is_closed():
-            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            with contextlib.suppress(*_LOCK_SESSION_ERRORS):
                 await self._locks.execute(
                     "SELECT pg_advisory_unlock($1, $2)", LEADER_LOCK, lock_key(database_id)
                 )
