@@ -206,3 +206,26 @@ async def test_a_table_without_a_primary_key_keeps_taking_updates_and_gets_full_
         {"modelName": "notes", "action": "update", "before": {"body": "a"}, "after": {"body": "b"}},
         {"modelName": "notes", "action": "delete", "deleted": {"body": "b"}},
     ]
+
+
+async def test_a_change_from_any_writer_makes_the_next_cached_read_fresh(
+    db: Client, tenant: TenantDatabase, edge: httpx.AsyncClient
+) -> None:
+    """Capture feeds the edge cache: a write that never passed through the edge (plain SQL here)
+    bumps the model's tag once its event is stored, so the cached read is not served stale."""
+    await tenant.sql("INSERT INTO users (email) VALUES ('first@x.io')")
+    selection = {"email": True}
+    find = {"modelName": "users", "action": "findMany", "query": {"arguments": {}, "selection": selection}}
+    headers = {"authorization": f"Bearer {tenant.api_key}", "cache-control": "max-age=600"}
+
+    async def read() -> tuple[str, list[str]]:
+        response = await edge.post("/v1/query", json=find, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.headers["accelerate-cache-status"], [r["email"] for r in response.json()["data"]]
+
+    async with db.users.stream() as events:  # opening a stream turns capture on
+        assert await read() == ("miss", ["first@x.io"])
+        assert await read() == ("ttl", ["first@x.io"])
+        await tenant.sql("INSERT INTO users (email) VALUES ('second@x.io')")
+        await take(events, 1)  # the queue stored the change, and with it bumped the tag
+    assert await read() == ("miss", ["first@x.io", "second@x.io"])
