@@ -18,6 +18,7 @@ import asyncpg
 
 from ..dberrors import map_database_error
 from ..errors import QueryValidationError
+from ..rawtypes import TYPE_NAMES
 from .request import JsonQuery
 from .schema import Schema
 from .values import datetime_param
@@ -25,33 +26,6 @@ from .values import datetime_param
 if TYPE_CHECKING:
     from .engine import Outcome
 
-_TYPE_NAMES = {
-    "int2": "int",
-    "int4": "int",
-    "oid": "int",
-    "int8": "bigint",
-    "float4": "float",
-    "float8": "double",
-    "numeric": "decimal",
-    "money": "decimal",
-    "text": "string",
-    "varchar": "string",
-    "bpchar": "string",
-    "name": "string",
-    "citext": "string",
-    "xml": "string",
-    "char": "char",
-    "bool": "bool",
-    "bytea": "bytes",
-    "json": "json",
-    "jsonb": "json",
-    "uuid": "uuid",
-    "timestamp": "datetime",
-    "timestamptz": "datetime",
-    "date": "date",
-    "time": "time",
-    "timetz": "time",
-}
 _WORDS = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
 _WRITES = re.compile(r"\b(insert|update|delete|merge|truncate|alter|drop|create)\b", re.IGNORECASE)
 
@@ -136,8 +110,8 @@ def _column_type(pg_type: Any, schema: Schema) -> str:
     if pg_type.kind == "array":
         element = getattr(pg_type, "element_type", None)
         return f"{_column_type(element, schema) if element is not None else 'unknown'}-array"
-    if pg_type.name in _TYPE_NAMES:
-        return _TYPE_NAMES[pg_type.name]
+    if pg_type.name in TYPE_NAMES:
+        return TYPE_NAMES[pg_type.name]
     return (
         "enum"
         if pg_type.name in schema.enums or (pg_type.kind == "scalar" and pg_type.schema != "pg_catalog")

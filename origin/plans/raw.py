@@ -14,49 +14,22 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from ..rawtypes import TYPE_NAMES
 from .binds import element_type_name
 
 UTC = dt.UTC
-
-_TYPE_NAMES = {
-    "int2": "int",
-    "int4": "int",
-    "oid": "int",
-    "int8": "bigint",
-    "float4": "float",
-    "float8": "double",
-    "numeric": "decimal",
-    "money": "decimal",
-    "bool": "bool",
-    "text": "string",
-    "varchar": "string",
-    "bpchar": "string",
-    "name": "string",
-    "char": "char",
-    "xml": "string",
-    "citext": "string",
-    "json": "json",
-    "jsonb": "json",
-    "bytea": "bytes",
-    "uuid": "uuid",
-    "timestamp": "datetime",
-    "timestamptz": "datetime",
-    "date": "date",
-    "time": "time",
-    "timetz": "time",
-}
 
 
 def column_type(pg_type: Any) -> str:
     """The client's name for a result column of Postgres type `pg_type` (an asyncpg `Type`)."""
     if pg_type.kind == "array":
         name = element_type_name(pg_type.name)
-        element = _TYPE_NAMES.get(name)
+        element = TYPE_NAMES.get(name)
         if element is None:
             element = "enum" if pg_type.schema not in ("pg_catalog", "information_schema") else "string"
         return f"{element}-array"
-    if pg_type.name in _TYPE_NAMES:
-        return _TYPE_NAMES[pg_type.name]
+    if pg_type.name in TYPE_NAMES:
+        return TYPE_NAMES[pg_type.name]
     if pg_type.kind == "scalar" and pg_type.schema not in ("pg_catalog", "information_schema"):
         return "enum"
     return "string"
