@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from ..errors import KnownRequestError
 from . import program as programs
 from . import raw
 from .compile import WRITE_ACTIONS, compile_operation
@@ -90,5 +91,22 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
     if query.action in ("queryRaw", "executeRaw"):
         return await raw.run(schema, query, conn)
     compiled, env = prepare(schema, query)
-    result = await programs.run(conn, compiled, env)
+    try:
+        result = await programs.run(conn, compiled, env)
+    except KnownRequestError as exc:
+        raise in_field_names(schema, exc) from None
     return Outcome(shape(compiled, result), compiled.models_read, compiled.models_written)
+
+
+def in_field_names(schema: Schema, exc: KnownRequestError) -> KnownRequestError:
+    """A unique violation names the Prisma fields (`@map`ped columns are the database's business)."""
+    columns = exc.meta.get("target")
+    table = exc.meta.get("database", {}).get("table")
+    model = next((m for m in schema.models.values() if m.table == table), None)
+    if exc.code != "P2002" or model is None or not isinstance(columns, list):
+        return exc
+    by_column = {f.column: f.name for f in model.fields.values()}
+    names = [by_column.get(c, c) for c in columns]
+    exc.meta["target"] = names
+    exc.message = "Unique constraint failed on the fields: (" + ", ".join(f"`{n}`" for n in names) + ")"
+    return exc

@@ -254,3 +254,27 @@ async def test_nested_relation_operations_on_optional_and_to_one_relations(run: 
             {"manager": {"arguments": {}, "selection": {"email": True}}},
         )
     ) == {"manager": {"email": "boss@x.io"}}
+
+
+async def test_a_unique_violation_names_the_prisma_fields_not_the_mapped_columns(pg_database: str) -> None:
+    schema = psl.load(
+        'datasource db {\n  provider = "postgresql"\n}\n'
+        "model Account {\n"
+        "  id     Int    @id\n"
+        '  handle String @unique @map("handle_text")\n'
+        '  @@map("accounts")\n'
+        "}\n"
+    )
+    conn = await asyncpg.connect(pg_database)
+    try:
+        await conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, handle_text text NOT NULL UNIQUE)")
+        create = query("Account", "createOne", {"data": {"id": 1, "handle": "ada"}})
+        await engine.run(schema, create, conn)
+        again = query("Account", "createOne", {"data": {"id": 2, "handle": "ada"}})
+        with pytest.raises(KnownRequestError) as info:
+            await engine.run(schema, again, conn)
+    finally:
+        await conn.close()
+    assert info.value.code == "P2002"
+    assert info.value.meta["target"] == ["handle"]
+    assert info.value.message == "Unique constraint failed on the fields: (`handle`)"
