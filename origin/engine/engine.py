@@ -33,11 +33,14 @@ def is_write(action: str) -> bool:
 
 @dataclass(slots=True)
 class Outcome:
-    """An operation's result as JSON text, and the models it read and may have written."""
+    """An operation's result as JSON text, and the models it read and may have written (also as
+    their tables: the edge cache tags by table, as change capture and Prisma 7 plans see them)."""
 
     json: str
     models_read: frozenset[str]
     models_written: frozenset[str]
+    tables_read: frozenset[str] = frozenset()
+    tables_written: frozenset[str] = frozenset()
 
     def value(self) -> Any:
         return json.loads(self.json)
@@ -95,7 +98,13 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
         result = await programs.run(conn, compiled, env)
     except KnownRequestError as exc:
         raise in_field_names(schema, exc) from None
-    return Outcome(shape(compiled, result), compiled.models_read, compiled.models_written)
+    return Outcome(
+        shape(compiled, result),
+        compiled.models_read,
+        compiled.models_written,
+        schema.tables_of(compiled.models_read),
+        schema.tables_of(compiled.models_written),
+    )
 
 
 def in_field_names(schema: Schema, exc: KnownRequestError) -> KnownRequestError:

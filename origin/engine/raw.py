@@ -183,7 +183,7 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
             status = statement.get_statusmsg() or ""
             tail = status.rsplit(" ", 1)[-1]
             count = int(tail) if tail.isdigit() else 0
-            return Outcome(str(count), models, models)
+            return Outcome(str(count), models, models, schema.tables_of(models), schema.tables_of(models))
         rows = await statement.fetch(*args)
         attributes = statement.get_attributes()
     except asyncpg.PostgresError as exc:
@@ -195,4 +195,10 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
         "rows": [[_value(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows],
     }
     written = models if _WRITES.search(sql) else frozenset()
-    return Outcome(json.dumps(body, separators=(",", ":")), models, frozenset(written))
+    return Outcome(
+        json.dumps(body, separators=(",", ":")),
+        models,
+        written,
+        schema.tables_of(models),
+        schema.tables_of(written),
+    )

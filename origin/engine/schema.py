@@ -163,6 +163,10 @@ class Schema:
     def model(self, name: str) -> Model:
         return self.models[name]
 
+    def tables_of(self, models: frozenset[str]) -> frozenset[str]:
+        """The tables of `models` (names the schema does not know are kept as they are)."""
+        return frozenset(self.models[m].table if m in self.models else m for m in models)
+
     def tables(self) -> dict[str, str]:
         """Table name → model name (for raw queries' models-read/written headers)."""
         return {m.table: m.name for m in self.models.values()}

@@ -38,8 +38,9 @@ class Models:
     written: set[str] = field(default_factory=set)
 
     def add(self, outcome: Outcome) -> None:
-        self.read.update(outcome.models_read)
-        self.written.update(outcome.models_written)
+        # Tables, not model names: the cache's tags must match what capture and Prisma 7 report.
+        self.read.update(outcome.tables_read)
+        self.written.update(outcome.tables_written)
 
     def headers(self) -> dict[str, str]:
         headers = {}

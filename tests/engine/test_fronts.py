@@ -215,3 +215,20 @@ async def test_schemas_and_transactions_belong_to_one_database(stack: Stack, db:
         bad = base64.b64encode(b"model {")
         invalid = await a.put(f"/6.19.3/{hashlib.sha256(bad).hexdigest()}/schema", content=bad)
         assert invalid.status_code == 400 and invalid.json()["meta"] == {"line": 1, "column": 7}
+
+
+async def test_the_prisma6_front_names_tables_in_its_models_headers(stack: Stack, db: TenantDatabase) -> None:
+    """`User` is `@@map("users")`: the cache tags by table, as change capture and Prisma 7 plans do,
+    so a write through any of them reaches reads made through the others."""
+    body = base64.b64encode(RICH_PRISMA.encode())
+    hash_ = hashlib.sha256(body).hexdigest()
+    async with httpx.AsyncClient(
+        base_url=stack.edge_url, headers={"authorization": f"Bearer {db.api_key}"}
+    ) as client:
+        assert (await client.put(f"/6.19.3/{hash_}/schema", content=body)).status_code == 200
+        made = await client.post(
+            f"/6.19.3/{hash_}/graphql", json=q("User", "createOne", {"data": {"email": "t@x.io"}})
+        )
+        found = await client.post(f"/6.19.3/{hash_}/graphql", json=q("User", "findMany", {}, {"email": True}))
+    assert made.headers["x-breakwater-models-written"] == "users"
+    assert found.headers["x-breakwater-models-read"] == "users"
