@@ -15,13 +15,14 @@ from collections.abc import Mapping
 import asyncpg
 import httpx
 
+from ..control.clients import HostsClient
 from ..engine.schema import Schema
 from ..schemas import SchemaCache
 from ..settings import Settings
 from ..tenants import Tenants
 from .push import EdgePusher
 from .reader import ReaderSettings, SchemaSource
-from .supervisor import CaptureSupervisor, HostsEndpoint
+from .supervisor import CaptureSupervisor
 
 
 def reader_settings(env: Mapping[str, str]) -> ReaderSettings:
@@ -49,8 +50,7 @@ def build(
     return CaptureSupervisor(
         settings.control_dsn,
         control,
-        HostsEndpoint(settings.hosts_url, settings.hosts_token),
-        http,
+        HostsClient(settings.hosts_url, settings.hosts_token, http),
         pusher.push,
         schema_source,
         reader_settings(os.environ),

@@ -15,13 +15,11 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
-import httpx
 
-from ..errors import BreakwaterError, UpstreamError
+from ..control.clients import HostsClient
+from ..errors import BreakwaterError
 from .reader import CaptureTarget, Push, Reader, ReaderSettings, SchemaSource
 
 log = logging.getLogger("breakwater.capture")
@@ -40,12 +38,6 @@ def slot_name(database_id: str) -> str:
     return f"bw_{database_id}"
 
 
-@dataclass(frozen=True)
-class HostsEndpoint:
-    url: str
-    token: str
-
-
 class CaptureUnavailable(BreakwaterError):
     status = 503
     code = "BW3001"
@@ -60,8 +52,7 @@ class CaptureSupervisor:
         self,
         control_dsn: str,
         control: asyncpg.Pool,
-        hosts: HostsEndpoint,
-        http: httpx.AsyncClient,
+        hosts: HostsClient,
         push: Push,
         schema_source: Callable[[str], SchemaSource],
         settings: ReaderSettings | None = None,
@@ -70,7 +61,6 @@ class CaptureSupervisor:
         self._control_dsn = control_dsn
         self._control = control
         self._hosts = hosts
-        self._http = http
         self._push = push
         self._schema_source = schema_source
         self.settings = settings or ReaderSettings()
@@ -120,7 +110,7 @@ class CaptureSupervisor:
             await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", ENABLE_LOCK, lock_key(database_id))
             found = await conn.fetchval("SELECT 1 FROM capture_databases WHERE database_id = $1", database_id)
             if not found:
-                setup = await self._host_call("POST", database_id)
+                setup = await self._hosts.enable_capture(database_id)
                 slot = slot_name(database_id)
                 await _ensure_slot(str(setup["dsn"]), slot)
                 await conn.execute(
@@ -147,23 +137,7 @@ class CaptureSupervisor:
         await self._control.execute("SELECT pg_notify($1, $2)", CHANNEL, database_id)
         async with self._locks_turn:
             await self._release(database_id)
-        await self._host_call("DELETE", database_id)
-
-    async def _host_call(self, method: str, database_id: str) -> dict[str, Any]:
-        url = f"{self._hosts.url}/databases/{database_id}/capture"
-        try:
-            response = await self._http.request(
-                method, url, headers={"authorization": f"Bearer {self._hosts.token}"}, timeout=60
-            )
-        except httpx.HTTPError as exc:
-            raise UpstreamError(
-                f"The host agent could not be reached to set up change capture: {exc}",
-                hint="Check that the host agent is running, then open the stream again.",
-            ) from None
-        if response.status_code >= 400:
-            raise UpstreamError(f"The host agent refused to set up change capture: {response.text[:300]}")
-        result: dict[str, Any] = response.json()
-        return result
+        await self._hosts.disable_capture(database_id)
 
     # --- leadership -------------------------------------------------------------------------------
 

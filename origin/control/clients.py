@@ -44,6 +44,13 @@ class HostsClient:
         """pause | resume | hibernate | start | restart the instance holding a database."""
         return await self._call("POST", f"/databases/{database_id}/{action}")
 
+    async def enable_capture(self, database_id: str) -> dict[str, Any]:
+        """Prepare a database for change capture; returns the capture DSN and publication."""
+        return await self._call("POST", f"/databases/{database_id}/capture")
+
+    async def disable_capture(self, database_id: str) -> None:
+        await self._call("DELETE", f"/databases/{database_id}/capture")
+
     async def instances(self) -> dict[str, Any]:
         """The host's instances with state and resource figures."""
         return await self._call("GET", "/instances")

@@ -20,7 +20,8 @@ from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from origin.capture.push import EdgePusher
 from origin.capture.reader import SchemaSource
-from origin.capture.supervisor import LEADER_LOCK, CaptureSupervisor, HostsEndpoint, lock_key
+from origin.capture.supervisor import LEADER_LOCK, CaptureSupervisor, lock_key
+from origin.control.clients import HostsClient
 from origin.engine.introspect import introspect
 from origin.engine.schema import Schema
 from tests.conftest import TenantDatabase
@@ -49,9 +50,9 @@ async def contenders(stack: Stack, tenant: TenantDatabase) -> AsyncIterator[list
         return get
 
     push = EdgePusher(stack.edge_url, stack.secrets["service_secret"].encode(), http).push
-    hosts = HostsEndpoint(stack.hosts_url, stack.secrets["hosts_token"])
+    hosts = HostsClient(stack.hosts_url, stack.secrets["hosts_token"], http)
     found = [
-        CaptureSupervisor(control_dsn(stack), pool, hosts, http, push, schema_source, takeover_interval=0.1)
+        CaptureSupervisor(control_dsn(stack), pool, hosts, push, schema_source, takeover_interval=0.1)
         for _ in range(2)
     ]
     for supervisor in found:
