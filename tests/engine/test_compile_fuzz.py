@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from origin.engine import psl
 from origin.engine.engine import prepare
-from origin.engine.params import Bound, Generated
-from origin.engine.program import Branch, Statement, Step
+from origin.engine.program import check_leaves
 from origin.engine.request import parse
 from origin.errors import BreakwaterError
 from tests.engine.conftest import RICH_PRISMA
@@ -141,17 +140,6 @@ json_values = st.recursive(
 )
 
 
-def _check(steps: tuple[Step, ...], env: Any) -> None:
-    for step in steps:
-        if isinstance(step, Statement):
-            for source in step.params:
-                if not isinstance(source, Bound | Generated):
-                    source.get(env)
-        elif isinstance(step, Branch):
-            _check(step.then, env)
-            _check(step.otherwise, env)
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from(["User", "Post", "Category", "Membership", "Profile", "Nope"]),
@@ -165,6 +153,6 @@ def test_a_query_compiles_or_fails_with_a_validation_error(
     body = {"modelName": model, "action": action, "query": {"arguments": arguments, "selection": selection}}
     try:
         program, env = prepare(SCHEMA, parse(body))
-        _check(program.steps, env)
+        check_leaves(program.steps, env)
     except BreakwaterError as exc:
         assert exc.status == 400
