@@ -1,4 +1,5 @@
-"""Values the engine generates for `@default(uuid() | cuid() | nanoid() | ulid())`."""
+"""Values generated for `@default(uuid() | cuid() | nanoid() | ulid())`: by the engine (Prisma 6, /v1) and
+for Prisma 7 plans' generator calls alike."""
 
 from __future__ import annotations
 
