@@ -37,13 +37,32 @@ def user_facing(exc: BreakwaterError) -> dict[str, Any]:
     """One entry of `errors[]` the way the 6.x client reads it."""
     # The database's own fields (`meta.database`) are for our fronts' logs, not Prisma's meta.
     meta = {k: v for k, v in exc.meta.items() if k != "database"}
-    facing: dict[str, Any] = {"is_panic": False, "message": exc.message, "meta": meta, "error_code": exc.code}
     if exc.code in ("P2009", "P2012"):
-        # The 6.x client renders these from a structured `meta` of its own; without one it fails.
-        # Leaving the code out makes it a PrismaClientUnknownRequestError carrying our message.
-        del facing["error_code"]
-    name = "PrismaClientKnownRequestError" if "error_code" in facing else "Error"
-    return {"error": f"{name}: {exc.message}", "user_facing_error": facing}
+        # The 6.x client renders these from the engine's structured validation error in `meta`
+        # (and throws PrismaClientValidationError); an unstructured meta crashes its renderer.
+        meta = engine_validation_meta(exc)
+    facing: dict[str, Any] = {"is_panic": False, "message": exc.message, "meta": meta, "error_code": exc.code}
+    return {"error": f"PrismaClientKnownRequestError: {exc.message}", "user_facing_error": facing}
+
+
+_ARGUMENT_PREFIX = re.compile(r"^Invalid value for argument `[^`]*`: ")
+
+
+def engine_validation_meta(exc: BreakwaterError) -> dict[str, Any]:
+    """Our validation error as the engine's `InvalidArgumentValue`, the kind whose rendering
+    carries a free-form reason: the client marks the argument at `argumentPath` in the call it
+    prints and appends our message."""
+    raw_path = exc.meta.get("argumentPath")
+    path = [part for part in raw_path.split(".") if part] if isinstance(raw_path, str) else []
+    reason = _ARGUMENT_PREFIX.sub("", exc.message).rstrip(".")
+    return {
+        "kind": "InvalidArgumentValue",
+        # The client drops the first element, the engine's root field; the rest is relative to the call.
+        "selectionPath": ["query"],
+        "argumentPath": path,
+        "argument": {"name": path[-1] if path else "query", "typeNames": []},
+        "underlyingError": reason,
+    }
 
 
 def known_error(exc: BreakwaterError) -> Response:

@@ -271,10 +271,9 @@ EXPECTED: dict[str, Any] = {
         },
         "invalid": {
             "error": {
-                "name": "PrismaClientUnknownRequestError",
+                "name": "PrismaClientValidationError",
                 "code": None,
-                "message": "Error: Invalid value for argument `where.email.contains`: "
-                "expected a String, got 5.",
+                "message": "Invalid value for argument `contains`: expected a String, got 5.",
             }
         },
     },
