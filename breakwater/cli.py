@@ -79,11 +79,13 @@ def _print(args: argparse.Namespace, payload: dict[str, Any], human: str) -> Non
 
 
 def cmd_db_create(args: argparse.Namespace) -> None:
-    result = _call(args, "POST", "/admin/databases", {"name": args.name})
+    placement = "dedicated" if args.dedicated else "shared"
+    result = _call(args, "POST", "/admin/databases", {"name": args.name, "placement": placement})
     _print(
         args,
         result,
         f"{result['url']}\n\ndatabase {result['database']['name']} ({result['database']['id']}) created"
+        f" ({result['database']['placement']})"
         f"\nkey {result['key']['id']} (read-write)\npostgres: {result['postgres_dsn']}",
     )
 
@@ -122,6 +124,18 @@ def cmd_key_revoke(args: argparse.Namespace) -> None:
     _print(args, result, f"revoked {args.key_id}")
 
 
+def cmd_table_full_images(args: argparse.Namespace) -> None:
+    full = args.state == "on"
+    path = f"/admin/databases/{args.name}/tables/{args.table}/full-images"
+    result = _call(args, "PUT", path, {"full": full})
+    meaning = (
+        "updates carry complete `before` images and deletes complete records"
+        if full
+        else "updates and deletes carry the primary key only in `before` / `deleted`"
+    )
+    _print(args, result, f"{args.name}.{args.table}: full images {args.state} ({meaning})")
+
+
 def cmd_dev(args: argparse.Namespace) -> None:
     from .dev import run_dev
 
@@ -138,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="databases").add_subparsers(dest="action", required=True)
     p = db.add_parser("create", help="provision a database and print its connection URL")
     p.add_argument("name")
+    p.add_argument(
+        "--dedicated",
+        action="store_true",
+        help="its own Postgres instance (pause/resume, own config) instead of a shared cluster",
+    )
     p.set_defaults(run=cmd_db_create)
     db.add_parser("list", help="list databases").set_defaults(run=cmd_db_list)
     p = db.add_parser("delete", help="delete a database and revoke its keys")
@@ -158,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = key.add_parser("revoke", help="revoke a key by its id")
     p.add_argument("key_id")
     p.set_defaults(run=cmd_key_revoke)
+
+    table = sub.add_parser("table", help="tables of a database").add_subparsers(dest="action", required=True)
+    p = table.add_parser(
+        "full-images", help="REPLICA IDENTITY FULL on or off: complete `before` images in change events"
+    )
+    p.add_argument("name", help="database")
+    p.add_argument("table", help="table name in Postgres")
+    p.add_argument("state", choices=["on", "off"])
+    p.set_defaults(run=cmd_table_full_images)
 
     p = sub.add_parser("dev", help="run the whole stack on loopback (what scripts/dev does)")
     p.add_argument("--wrangler", action="store_true", help="run the edge in `wrangler dev` (needs internet)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 
+import asyncpg
 import httpx
 import pytest
 
@@ -75,3 +77,38 @@ def test_errors_say_what_to_do(stack: Stack) -> None:
         check=False,
     )
     assert bad_token.returncode == 1 and "admin token" in bad_token.stderr
+
+
+def test_db_create_dedicated_gets_its_own_instance(stack: Stack) -> None:
+    made = json.loads(cli(stack, "--json", "db", "create", "own-cli", "--dedicated").stdout)
+    assert made["database"]["placement"] == "dedicated"
+    listed = json.loads(cli(stack, "--json", "db", "list").stdout)["databases"]
+    shared = {d["instance"] for d in listed if d["placement"] == "shared"}
+    assert made["database"]["instance"] not in shared
+
+
+def test_table_full_images_switches_replica_identity(stack: Stack) -> None:
+    made = json.loads(cli(stack, "--json", "db", "create", "images-cli").stdout)
+
+    async def identity() -> str:
+        conn = await asyncpg.connect(made["postgres_dsn"])
+        try:
+            return str(await conn.fetchval("SELECT relreplident::text FROM pg_class WHERE relname = 'notes'"))
+        finally:
+            await conn.close()
+
+    async def create_table() -> None:
+        conn = await asyncpg.connect(made["postgres_dsn"])
+        try:
+            await conn.execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        finally:
+            await conn.close()
+
+    asyncio.run(create_table())
+    on = cli(stack, "table", "full-images", "images-cli", "notes", "on")
+    assert on.returncode == 0, on.stderr
+    assert "full images on" in on.stdout and asyncio.run(identity()) == "f"
+    assert cli(stack, "table", "full-images", "images-cli", "notes", "off").returncode == 0
+    assert asyncio.run(identity()) == "d"
+    missing = cli(stack, "table", "full-images", "images-cli", "nope", "on")
+    assert missing.returncode == 1 and "no table" in missing.stderr
