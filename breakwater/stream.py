@@ -11,6 +11,7 @@ an event is acknowledged when the loop asks for the next one, i.e. once its body
 connection is re-opened with backoff when it drops; an unnamed stream then continues after the last
 event it received. Events are plain dicts: `id`, `offset`, `modelName`, `action`, `created` |
 `before`+`after` | `deleted`, `commitTime`, and `partial` when the old image carries only the key.
+A `truncate` event (the table was emptied) has no record; `cascade` / `restartIdentity` say how.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ from .registry import database_name
 
 CAPTURE_ROLE = "bw_capture"
 PUBLICATION = "breakwater_capture"
+# TRUNCATE too: it empties a table without a delete per row, and a consumer mirroring the table
+# (or the edge cache holding its reads) must hear of it.
+_PUBLISH = "insert, update, delete, truncate"
 
 # Runs as whoever ran the DDL (the table's owner), after CREATE/ALTER TABLE: a table with neither a
 # primary key nor a chosen identity index gets REPLICA IDENTITY FULL, so its updates keep working.
@@ -86,11 +89,15 @@ async def enable(instance: PostgresInstance, database_id: str) -> dict[str, str]
             await tenant.execute(_GUARD)
             for table in await tenant.fetch(_EXISTING):
                 await tenant.execute(f"ALTER TABLE {table[0]} REPLICA IDENTITY FULL")
-            if not await tenant.fetchval("SELECT 1 FROM pg_publication WHERE pubname = $1", PUBLICATION):
+            truncates = await tenant.fetchval(
+                "SELECT pubtruncate FROM pg_publication WHERE pubname = $1", PUBLICATION
+            )
+            if truncates is None:
                 await tenant.execute(
-                    f"CREATE PUBLICATION {PUBLICATION} FOR ALL TABLES "
-                    "WITH (publish = 'insert, update, delete')"
+                    f"CREATE PUBLICATION {PUBLICATION} FOR ALL TABLES WITH (publish = '{_PUBLISH}')"
                 )
+            elif not truncates:  # made before TRUNCATE was captured
+                await tenant.execute(f"ALTER PUBLICATION {PUBLICATION} SET (publish = '{_PUBLISH}')")
     finally:
         await tenant.close()
     return {"dsn": instance.dsn(db, CAPTURE_ROLE, password), "publication": PUBLICATION}

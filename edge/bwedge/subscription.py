@@ -2,7 +2,7 @@
 
 Parameters (query string):
   models    comma-separated model names (default: every model)
-  actions   comma-separated subset of create,update,delete (default: all three)
+  actions   comma-separated subset of create,update,delete,truncate (default: all of them)
   where     a JSON filter on the record, with the operators of a query's `where` (eventfilter.py)
   filterOn  for updates, which image `where` tests: after (default) or before
   name      a named stream keeps its cursor across connections (at least once); omit for a live tail
@@ -19,7 +19,7 @@ from typing import Any
 
 from . import eventfilter, offsets
 
-ACTIONS = ("create", "update", "delete")
+ACTIONS = ("create", "update", "delete", "truncate")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MODEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 DEFAULT_WINDOW = 500
@@ -50,7 +50,8 @@ class Subscription:
         action = event.get("action")
         if action not in self.actions:
             return False
-        if not self.where:
+        if not self.where or action == "truncate":
+            # A truncate carries no record: it removed every row, the matching ones among them.
             return True
         if action == "create":
             record = event.get("created")
@@ -97,7 +98,9 @@ def parse(query: dict[str, str]) -> Subscription:
     actions = _list(query, "actions") or list(ACTIONS)
     for action in actions:
         if action not in ACTIONS:
-            raise InvalidSubscription(f"unknown action {action!r}; use create, update, delete", "actions")
+            raise InvalidSubscription(
+                f"unknown action {action!r}; use create, update, delete, truncate", "actions"
+            )
     where = None
     if query.get("where"):
         if len(query["where"]) > MAX_WHERE_BYTES:

@@ -165,6 +165,24 @@ def _unchanged(table: Table, values: pgoutput.Tuple) -> list[str]:
     return [f.name for f, raw in zip(table.fields, values, strict=False) if f and raw is pgoutput.UNCHANGED]
 
 
+def truncate_event(
+    table: Table, truncate: pgoutput.Truncate, position: Position, when: str
+) -> dict[str, Any]:
+    """TRUNCATE emptied the table: one event for all its rows, which no per-row delete reports."""
+    found: dict[str, Any] = {
+        "id": position.event_id,
+        "offset": position.offset,
+        "modelName": table.model_name,
+        "action": "truncate",
+        "commitTime": when,
+    }
+    if truncate.cascade:
+        found["cascade"] = True
+    if truncate.restart_identity:
+        found["restartIdentity"] = True
+    return found
+
+
 def event(
     table: Table, change: pgoutput.Insert | pgoutput.Update | pgoutput.Delete, position: Position, when: str
 ) -> dict[str, Any]:

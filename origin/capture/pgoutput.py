@@ -72,13 +72,20 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class Truncate:
+    relation_oids: tuple[int, ...]
+    cascade: bool
+    restart_identity: bool
+
+
+@dataclass(frozen=True)
 class Other:
-    """Origin, Type, Truncate, Message: nothing an event is made of."""
+    """Origin, Type, Message: nothing an event is made of."""
 
     kind: str
 
 
-Message = Begin | Commit | Relation | Insert | Update | Delete | Other
+Message = Begin | Commit | Relation | Insert | Update | Delete | Truncate | Other
 
 
 class _Reader:
@@ -182,6 +189,11 @@ def parse(data: bytes) -> Message:
         if marker not in ("K", "O"):
             raise ProtocolError("delete without an old tuple")
         return Delete(oid, r.tuple(), marker == "K")
-    if kind in ("O", "Y", "T", "M"):
+    if kind == "T":
+        count = r.int32()
+        options = r.take(1)[0]  # 1: CASCADE, 2: RESTART IDENTITY
+        oids = tuple(r.uint32() for _ in range(count))
+        return Truncate(oids, bool(options & 1), bool(options & 2))
+    if kind in ("O", "Y", "M"):
         return Other(kind)
     raise ProtocolError(f"unknown pgoutput message {kind!r}")

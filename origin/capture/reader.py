@@ -163,17 +163,26 @@ class Reader:
                 session.wake.set()
             elif isinstance(message, pgoutput.Relation):
                 tables[message.oid] = await self._resolve(message, refresh=message.oid in tables)
-            elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
+            elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete | pgoutput.Truncate):
                 if begin is None:
                     raise pgoutput.ProtocolError("a change outside a transaction")
-                table = tables.get(message.relation_oid)
-                if table is None:
-                    raise pgoutput.ProtocolError("a change for a relation the stream never described")
-                position = Position(begin.final_lsn, seq)
-                seq += 1
-                text = json.dumps(decode.event(table, message, position, when), separators=(",", ":"))
-                session.pending.append(("e", text))
-                session.pending_events += 1
+                oids = (
+                    message.relation_oids
+                    if isinstance(message, pgoutput.Truncate)
+                    else (message.relation_oid,)
+                )
+                for oid in oids:  # a TRUNCATE of several tables: one event each
+                    table = tables.get(oid)
+                    if table is None:
+                        raise pgoutput.ProtocolError("a change for a relation the stream never described")
+                    position = Position(begin.final_lsn, seq)
+                    seq += 1
+                    if isinstance(message, pgoutput.Truncate):
+                        found = decode.truncate_event(table, message, position, when)
+                    else:
+                        found = decode.event(table, message, position, when)
+                    session.pending.append(("e", json.dumps(found, separators=(",", ":"))))
+                    session.pending_events += 1
                 if session.pending_events >= self.settings.batch_events:
                     session.wake.set()
                 while session.pending_events >= self.settings.max_pending_events:

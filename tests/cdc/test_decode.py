@@ -65,6 +65,9 @@ async def read_changes(dsn: str, slot: str, count: int) -> list[Any]:
             elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
                 assert begin is not None
                 found.append((relations[message.relation_oid], message, begin))
+            elif isinstance(message, pgoutput.Truncate):
+                assert begin is not None
+                found.append((tuple(relations[oid] for oid in message.relation_oids), message, begin))
     finally:
         conn.abort()
     return found
@@ -139,6 +142,23 @@ async def test_a_wrong_password_is_refused_with_the_servers_message(pg_database:
     with pytest.raises(WireError) as info:
         await Connection.connect(wrong)
     assert info.value.sqlstate == "28P01"
+
+
+async def test_truncate_is_an_event_per_table_with_its_options(sample: Any, pg_database: str) -> None:
+    await sample.execute("CREATE TABLE other (id int PRIMARY KEY)")
+    await sample.execute("INSERT INTO sample (n) VALUES (1)")
+    await sample.execute("TRUNCATE sample, other RESTART IDENTITY CASCADE")
+    schema = await introspect(sample)
+    (_, _, _), (relations, truncate, begin) = await read_changes(pg_database, "decode_test", 2)
+    assert isinstance(truncate, pgoutput.Truncate)
+    assert (truncate.cascade, truncate.restart_identity) == (True, True)
+    events = [
+        decode.truncate_event(decode.resolve(r, schema), truncate, Position(begin.final_lsn, i), "t")
+        for i, r in enumerate(relations)
+    ]
+    assert [(e["modelName"], e["action"]) for e in events] == [("sample", "truncate"), ("other", "truncate")]
+    assert events[0]["cascade"] is True and events[0]["restartIdentity"] is True
+    assert events[0]["id"] != events[1]["id"]
 
 
 def test_array_text_parses_quotes_escapes_nulls_and_nesting() -> None:

@@ -229,3 +229,32 @@ async def test_a_change_from_any_writer_makes_the_next_cached_read_fresh(
         await tenant.sql("INSERT INTO users (email) VALUES ('second@x.io')")
         await take(events, 1)  # the queue stored the change, and with it bumped the tag
     assert await read() == ("miss", ["first@x.io", "second@x.io"])
+
+
+async def test_a_truncate_reaches_consumers_and_the_cache(
+    db: Client, tenant: TenantDatabase, edge: httpx.AsyncClient
+) -> None:
+    """TRUNCATE removes every row without a delete per row: consumers get one `truncate` event
+    (whatever their filter), and cached reads of the table stop being served."""
+    await tenant.sql("INSERT INTO users (email) VALUES ('gone@x.io')")
+    find = {"modelName": "users", "action": "findMany", "query": {"arguments": {}, "selection": {"id": True}}}
+    headers = {"authorization": f"Bearer {tenant.api_key}", "cache-control": "max-age=600"}
+
+    async def read() -> tuple[str, int]:
+        response = await edge.post("/v1/query", json=find, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.headers["accelerate-cache-status"], len(response.json()["data"])
+
+    filtered = {"email": {"endsWith": "@x.io"}}
+    async with db.users.stream(where=filtered) as events, db.users.stream(actions=["create"]) as creates:
+        assert await read() == ("miss", 1)
+        assert await read() == ("ttl", 1)
+        await tenant.sql("TRUNCATE users RESTART IDENTITY")
+        (truncated,) = await take(events, 1)  # stored, and with it the table's tag bumped
+        assert await read() == ("miss", 0)
+        await tenant.sql("INSERT INTO users (email) VALUES ('after@x.io')")
+        (created,) = await take(events, 1)
+        only_create = await take(creates, 1)
+    assert plain(truncated) == {"modelName": "users", "action": "truncate", "restartIdentity": True}
+    assert created["created"] == {"id": 1, "email": "after@x.io", "age": None, "joined": None, "bio": None}
+    assert [e["action"] for e in only_create] == ["create"]

@@ -11,7 +11,7 @@ from bwedge.subscription import InvalidSubscription, Subscription, parse
 
 def test_defaults_are_every_model_every_action_from_the_current_end() -> None:
     assert parse({}) == Subscription(
-        models=(), actions=("create", "update", "delete"), offset="latest", window=500
+        models=(), actions=("create", "update", "delete", "truncate"), offset="latest", window=500
     )
 
 
@@ -79,3 +79,10 @@ def test_other_models_and_actions_are_not_wanted() -> None:
     creates = Subscription(models=("User",), actions=("create",))
     assert not creates.wants({**event("create", created={}), "modelName": "Post"})
     assert not creates.wants(event("delete", deleted={}))
+
+
+def test_a_truncate_passes_any_filter_of_its_model_but_only_if_its_action_is_asked_for() -> None:
+    filtered = Subscription(models=("User",), where={"id": {"gt": 1}})
+    assert filtered.wants(event("truncate"))
+    assert not Subscription(models=("User",), actions=("create", "delete")).wants(event("truncate"))
+    assert not Subscription(models=("Post",)).wants(event("truncate"))
