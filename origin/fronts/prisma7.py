@@ -28,6 +28,7 @@ from ..plans import check
 from ..plans.executor import Database
 from ..plans.interpreter import Interpreter
 from ..plans.telemetry import Capture
+from ..plans.template import MAX_BIND_VALUES
 from ..state import state_of
 
 log = logging.getLogger("breakwater.prisma7")
@@ -177,7 +178,10 @@ async def _read_only(conn: asyncpg.Connection, caller: Caller, request: PlanRequ
 async def connection_info(http: Request) -> Response:
     await caller_of(http)
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
-    return _ok({"provider": "postgres", "connectionInfo": {"supportsRelationJoins": True}}, capture)
+    # maxBindValues as the pg driver adapter reports it, so the client's compiler chunks `in` lists and
+    # createMany the way it would against Postgres directly (the interpreter still chunks what it is sent).
+    info = {"supportsRelationJoins": True, "maxBindValues": MAX_BIND_VALUES}
+    return _ok({"provider": "postgres", "connectionInfo": info}, capture)
 
 
 async def query(http: Request) -> Response:

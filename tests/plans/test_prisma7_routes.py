@@ -44,7 +44,7 @@ async def test_connection_info_says_postgres_with_relation_joins(
     assert response.status_code == 200
     assert response.json() == {
         "provider": "postgres",
-        "connectionInfo": {"supportsRelationJoins": True},
+        "connectionInfo": {"supportsRelationJoins": True, "maxBindValues": 32767},
         "extensions": {"logs": []},
     }
 
