@@ -168,6 +168,17 @@ class _DurableQueues:
         result: dict[str, Any] = answer
         return result
 
+    async def append_part(
+        self, database_id: str, offset: str, index: int, count: int, text: str
+    ) -> dict[str, Any]:
+        answer = json.loads(
+            str(await self._namespace.getByName(database_id).append_part(offset, index, count, text))
+        )
+        if "error" in answer:
+            raise InvalidBatch(answer["error"])
+        result: dict[str, Any] = answer
+        return result
+
     async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
         headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription)}
         upgrade = js.Request.new(f"https://queue/{database_id}", _js_object({"headers": headers}))
@@ -305,6 +316,12 @@ class EventQueue(DurableObject):
     async def append(self, body: str) -> str:
         try:
             return json.dumps(await self.queue.append(body))
+        except InvalidBatch as exc:
+            return json.dumps({"error": str(exc)})
+
+    async def append_part(self, offset: str, index: int, count: int, text: str) -> str:
+        try:
+            return json.dumps(await self.queue.append_part(offset, int(index), int(count), text))
         except InvalidBatch as exc:
             return json.dumps({"error": str(exc)})
 

@@ -133,6 +133,13 @@ class LocalQueues:
         async with obj.lock:
             return await obj.queue.append(body)
 
+    async def append_part(
+        self, database_id: str, offset: str, index: int, count: int, text: str
+    ) -> dict[str, Any]:
+        obj = self._get(database_id)
+        async with obj.lock:
+            return await obj.queue.append_part(offset, index, count, text)
+
     async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
         return LocalUpgrade(database_id, subscription)
 

@@ -13,8 +13,15 @@ from .registry import database_name, role_name
 
 __all__ = ["SHARED_SETTINGS", "SharedCluster", "database_name", "role_name"]
 
-# Many tenants share these connection slots; the origin's per-host budget stays below them.
-SHARED_SETTINGS: dict[str, str] = {**BASE_SETTINGS, "max_connections": "200"}
+# Many tenants share these connection slots; the origin's per-host budget stays below them. Change
+# capture holds one logical slot and one WAL sender per captured database (slots are a few hundred
+# bytes of shared memory; a sender is a process only while its reader is connected).
+SHARED_SETTINGS: dict[str, str] = {
+    **BASE_SETTINGS,
+    "max_connections": "200",
+    "max_replication_slots": "256",
+    "max_wal_senders": "256",
+}
 
 
 class SharedCluster:

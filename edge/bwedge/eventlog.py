@@ -2,9 +2,12 @@
 
 Tier 1 is the Durable Object's SQLite storage: the hot tail, one row per event, keyed by position.
 Tier 2 is R2: `compact` moves the oldest rows out in segments (JSON lines), and an event too large
-for a tier-1 value is written to R2 on its own and kept in tier 1 as a reference. `read_after` reads
-across both, so consumers never see the difference. Appends are idempotent: an event at or before the
-head is a duplicate (redelivery after a crash) and is dropped, and positions must rise.
+for a tier-1 value is written to R2 on its own and kept in tier 1 as a reference. An event too large
+for one push (a Durable Object RPC carries at most 32 MiB) arrives as parts first (`store_part`, each
+its own R2 object) and then as a stub in its batch that names how many parts it has (`$parts`);
+reading joins them. `read_after` reads across both tiers, so consumers never see the difference.
+Appends are idempotent: an event at or before the head is a duplicate (redelivery after a crash) and
+is dropped, and positions must rise.
 
 SQL runs synchronously between awaits, so every check-and-write section is atomic in a Durable
 Object; R2 writes happen before the rows that point at them.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,7 +33,21 @@ SCHEMA = (
     " last_lsn INTEGER NOT NULL, last_seq INTEGER NOT NULL, blob TEXT NOT NULL, count INTEGER NOT NULL,"
     " stored_at REAL NOT NULL, blobs INTEGER NOT NULL, PRIMARY KEY (first_lsn, first_seq)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Parts of a large event received ahead of its batch; a row goes once the event is stored.
+    "CREATE TABLE IF NOT EXISTS parts (lsn INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, PRIMARY KEY (lsn, seq, idx)) WITHOUT ROWID",
 )
+
+PARTS_KEY = "$parts"
+_PARTS_BLOB = re.compile(r"^(?P<base>.+)\.parts-(?P<count>[0-9]+)$")
+
+
+def blob_keys(blob: str) -> list[str]:
+    """The R2 objects behind a tier-1 reference: itself, or each part of a parted event."""
+    found = _PARTS_BLOB.match(blob)
+    if found is None:
+        return [blob]
+    return [f"{found['base']}.part-{i}" for i in range(int(found["count"]))]
 
 
 class BlobStore(Protocol):
@@ -49,6 +67,7 @@ class InvalidBatch(ValueError):
 @dataclass(frozen=True)
 class LogLimits:
     inline_limit: int = 1_000_000  # bytes; DO SQLite caps a value at 2 MB
+    max_parts: int = 1_024  # parts of one event (4 MiB each from the origin: a 1 GB Postgres value fits)
     hot_events: int = 50_000  # tier 1 keeps at most this many rows after compaction
     segment_events: int = 2_000
     retention_seconds: float = 7 * 24 * 3600
@@ -110,24 +129,26 @@ class EventLog:
         if any(b <= a for a, b in itertools.pairwise(positions)):
             raise InvalidBatch("event positions must rise within a batch")
         head = self.head()
-        fresh: list[tuple[StoredEvent, str | None]] = []
+        fresh: list[tuple[StoredEvent, str | None, int]] = []  # event, its R2 reference, its size
         for event, position in zip(events, positions, strict=True):
             if position <= head:
                 continue
             body = json.dumps(event, separators=(",", ":"))
-            blob = None
-            if len(body.encode()) > self.limits.inline_limit:
+            blob, size = None, len(body)
+            if PARTS_KEY in event:
+                blob, size = self._parted(event, position)
+            elif len(body.encode()) > self.limits.inline_limit:
                 # Written before the row that points at it; the key is the position, so a redelivered
                 # event overwrites the same object.
                 blob = f"{self._prefix}/oversize/{position.offset}.json"
                 await self._blobs.put(blob, body)
             model, action = str(event.get("modelName", "")), str(event.get("action", ""))
-            fresh.append((StoredEvent(position, model, action, body), blob))
+            fresh.append((StoredEvent(position, model, action, body), blob, size))
         # Synchronous from here: the head may have moved while R2 was written (a concurrent push).
         head = self.head()
         stored: list[StoredEvent] = []
         now = self._clock()
-        for stored_event, blob in fresh:
+        for stored_event, blob, size in fresh:
             if stored_event.position <= head:
                 continue
             p = stored_event.position
@@ -140,14 +161,54 @@ class EventLog:
                 stored_event.action,
                 None if blob else stored_event.body,
                 blob,
-                len(stored_event.body),
+                size,
                 now,
             )
             stored.append(stored_event)
             head = p
         if stored:
             self._sql.exec("INSERT OR REPLACE INTO log_meta (key, value) VALUES ('head', ?)", head.offset)
+            self._sql.exec("DELETE FROM parts WHERE (lsn, seq) <= (?, ?)", head.lsn, head.seq)
         return Appended(stored, len(events) - len(stored), head)
+
+    async def store_part(self, position: Position, index: int, count: int, text: str) -> bool:
+        """Keep part `index` of `count` of the event at `position` until its stub arrives; False if the
+        event is stored already (a redelivery), so the part is not needed."""
+        if not 1 < count <= self.limits.max_parts or not 0 <= index < count:
+            raise InvalidBatch(f"part {index} of {count}: an event has 2 to {self.limits.max_parts} parts")
+        if position <= self.head():
+            return False
+        await self._blobs.put(self._part_key(position, index), text)
+        self._sql.exec(
+            "INSERT OR REPLACE INTO parts (lsn, seq, idx, size) VALUES (?, ?, ?, ?)",
+            position.lsn,
+            position.seq,
+            index,
+            len(text),
+        )
+        return True
+
+    def _part_key(self, position: Position, index: int) -> str:
+        return f"{self._prefix}/oversize/{position.offset}.part-{index}"
+
+    def _parted(self, stub: dict[str, Any], position: Position) -> tuple[str, int]:
+        """The tier-1 reference of a parted event, once every part is here."""
+        count = stub[PARTS_KEY]
+        if not isinstance(count, int) or not 1 < count <= self.limits.max_parts:
+            raise InvalidBatch(
+                f"event {position.offset}: `{PARTS_KEY}` is a count of 2 to {self.limits.max_parts}"
+            )
+        have = self._sql.exec(
+            "SELECT count(*), coalesce(sum(size), 0) FROM parts WHERE lsn = ? AND seq = ? AND idx < ?",
+            position.lsn,
+            position.seq,
+            count,
+        )
+        if int(have[0][0]) != count:
+            # The origin sends every part before the batch; a gap means a lost part, so the whole
+            # push fails and is retried (parts are idempotent by key).
+            raise InvalidBatch(f"event {position.offset} has {have[0][0]} of its {count} parts")
+        return f"{self._prefix}/oversize/{position.offset}.parts-{count}", int(have[0][1])
 
     # --- read -------------------------------------------------------------------------------------
 
@@ -185,9 +246,10 @@ class EventLog:
 
     async def _event(self, position: Position, model: str, action: str, body: Any, blob: Any) -> StoredEvent:
         if body is None and blob is not None:
-            body = await self._blobs.get(str(blob))
-            if body is None:
+            texts = [await self._blobs.get(key) for key in blob_keys(str(blob))]
+            if any(text is None for text in texts):
                 raise LookupError(f"event {position.offset} is missing from tier 2 ({blob})")
+            body = "".join(str(text) for text in texts)
         return StoredEvent(position, model, action, str(body))
 
     # --- tiering and retention --------------------------------------------------------------------
@@ -258,5 +320,5 @@ class EventLog:
         self._sql.exec(f"DELETE FROM events WHERE {where}", cutoff, floor.lsn, floor.seq)
         if blobs:
             # After the rows are gone: a crash in between leaves an orphan object, never a dangling row.
-            await self._blobs.delete(blobs)
+            await self._blobs.delete([key for blob in blobs for key in blob_keys(blob)])
         return count + sum(int(r[4]) for r in doomed_segments)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from . import cursors, offsets
 from .cursors import Cursor
 from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
-from .offsets import ZERO, Position
+from .offsets import ZERO, InvalidOffset, Position
 from .ports import Clock, SqlStorage
 from .subscription import Subscription
 
@@ -131,6 +131,15 @@ class EventQueue:
             "head": appended.head.offset,
             "models": sorted({e.model for e in appended.stored}),
         }
+
+    async def append_part(self, offset: str, index: int, count: int, text: str) -> dict[str, Any]:
+        """Keep one part of an event too large for a single push; its batch follows."""
+        try:
+            position = Position.parse(offset)
+        except InvalidOffset as exc:
+            raise InvalidBatch(str(exc)) from None
+        needed = await self.log.store_part(position, index, count, text)
+        return {"stored": needed, "offset": offset, "part": index, "parts": count}
 
     # --- consumers --------------------------------------------------------------------------------
 

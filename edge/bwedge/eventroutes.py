@@ -32,6 +32,7 @@ class EventRoutes:
     def install(self) -> EventRoutes:
         self.app.handlers["stream"] = self.stream
         self.app.internal_handlers["events_push"] = self.push
+        self.app.internal_handlers["events_part"] = self.push_part
         return self
 
     async def stream(
@@ -73,4 +74,18 @@ class EventRoutes:
         if result.get("stored"):
             for listener in self.app.change_listeners:
                 await listener(database_id, list(result.get("models", [])))
+        return EdgeResponse.json(200, result)
+
+    async def push_part(self, request: EdgeRequest, claims: ServiceClaims) -> EdgeResponse:
+        """One part of an event too large for one push: `/_bw/events/{database}/parts/{offset}/{i}/{n}`,
+        the body the part's text. The batch naming the event follows once every part is stored."""
+        _, _, database_id, _, offset, index, count = request.path.strip("/").split("/")
+        if claims.values.get("d") != database_id:
+            raise EdgeError(401, "BW2001", "the signed database does not match the path")
+        try:
+            result = await self.queues.append_part(
+                database_id, offset, int(index), int(count), request.body.decode()
+            )
+        except (InvalidBatch, UnicodeDecodeError) as exc:
+            raise errors.bad_request("BW1004", f"Invalid event part: {exc}") from None
         return EdgeResponse.json(200, result)

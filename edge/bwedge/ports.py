@@ -44,6 +44,12 @@ class QueuesPort(Protocol):
         """Store a batch of events (`{"events": [...]}`); returns the queue's answer."""
         ...
 
+    async def append_part(
+        self, database_id: str, offset: str, index: int, count: int, text: str
+    ) -> dict[str, Any]:
+        """Store one part of an event too large for a single push (see eventlog.store_part)."""
+        ...
+
     async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
         """Hand a WebSocket upgrade to the database's queue; returns the runtime's 101 response."""
         ...

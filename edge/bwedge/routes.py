@@ -27,6 +27,11 @@ _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
     ("POST", re.compile(r"/_bw/revocations"), Route("internal", "edge")),
     ("POST", re.compile(r"/_bw/invalidate"), Route("invalidate_push", "edge")),
     ("POST", re.compile(r"/_bw/events/[a-z0-9]{1,40}"), Route("events_push", "edge")),
+    (
+        "POST",
+        re.compile(r"/_bw/events/[a-z0-9]{1,40}/parts/[0-9A-F]{16}-[0-9A-F]{8}/[0-9]{1,5}/[0-9]{1,5}"),
+        Route("events_part", "edge"),
+    ),
     # Prisma 6 and 7 both send `$accelerate.invalidate` here.
     ("POST", re.compile(r"/invalidate"), Route("invalidate", "prisma7")),
     ("POST", re.compile(r"/v1/invalidate"), Route("invalidate", "v1")),

@@ -1,4 +1,10 @@
-"""Event batches from the origin into the edge's queue (`POST /_bw/events/{database}`, signed)."""
+"""Event batches from the origin into the edge's queue (`POST /_bw/events/{database}`, signed).
+
+An event too large for one push (the edge hands a batch to its Durable Object in one RPC, which
+carries at most 32 MiB) goes ahead of its batch in parts (`POST /_bw/events/{database}/parts/
+{offset}/{index}/{count}`), and the batch carries a stub in its place naming the part count. Parts
+are idempotent by position, so a retried push simply sends them again.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +15,48 @@ from typing import Any
 import httpx
 
 from bwedge import service
+from bwedge.eventlog import PARTS_KEY
 
 from .reader import PushError
 
 PATH = "/_bw/events/{database_id}"
+PART_PATH = "/_bw/events/{database_id}/parts/{offset}/{index}/{count}"
+# Characters per part: at most 16 MiB of UTF-8, half the RPC limit, and small enough that the
+# Durable Object holds one part, not the whole event, in memory while it writes it to R2.
+PART_CHARS = 4 * 1024 * 1024
 
 
 class EdgePusher:
-    def __init__(self, edge_url: str, secret: bytes, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, edge_url: str, secret: bytes, http: httpx.AsyncClient, part_chars: int = PART_CHARS
+    ) -> None:
         self._edge_url = edge_url.rstrip("/")
         self._secret = secret
         self._http = http
+        self._part_chars = part_chars
 
     async def push(self, database_id: str, events: list[str]) -> dict[str, Any]:
         """Store `events` (JSON texts, in commit order) in the database's queue; returns the edge's
         answer once it has stored them durably."""
-        path = PATH.format(database_id=database_id)
-        body = ('{"events":[' + ",".join(events) + "]}").encode()
+        sent = [
+            await self._parted(database_id, text) if len(text) > self._part_chars else text for text in events
+        ]
+        body = ('{"events":[' + ",".join(sent) + "]}").encode()
+        return await self._post(database_id, PATH.format(database_id=database_id), body)
+
+    async def _parted(self, database_id: str, text: str) -> str:
+        """Send `text` in parts; returns the stub that stands for it in the batch."""
+        event = json.loads(text)
+        pieces = [text[i : i + self._part_chars] for i in range(0, len(text), self._part_chars)]
+        for index, piece in enumerate(pieces):
+            path = PART_PATH.format(
+                database_id=database_id, offset=event["offset"], index=index, count=len(pieces)
+            )
+            await self._post(database_id, path, piece.encode())
+        stub = {k: event[k] for k in ("id", "offset", "modelName", "action") if k in event}
+        return json.dumps({**stub, PARTS_KEY: len(pieces)}, separators=(",", ":"))
+
+    async def _post(self, database_id: str, path: str, body: bytes) -> dict[str, Any]:
         signature = service.sign(
             self._secret, "edge", {"op": "events", "d": database_id}, "POST", path, body, time.time()
         )

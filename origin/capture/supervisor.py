@@ -112,7 +112,7 @@ class CaptureSupervisor:
             if not found:
                 setup = await self._hosts.enable_capture(database_id)
                 slot = slot_name(database_id)
-                await _ensure_slot(str(setup["dsn"]), slot)
+                await ensure_slot(str(setup["dsn"]), slot)
                 await conn.execute(
                     "INSERT INTO capture_databases (database_id, dsn, slot, publication)"
                     " VALUES ($1, $2, $3, $4)",
@@ -223,7 +223,7 @@ class CaptureSupervisor:
         await asyncio.gather(*(task for _r, task in readers.values()), return_exceptions=True)
 
 
-async def _ensure_slot(dsn: str, slot: str) -> None:
+async def ensure_slot(dsn: str, slot: str) -> None:
     """Create the logical slot unless it exists. It waits for transactions open in the cluster, so it
     is bounded: a long-running transaction elsewhere makes the stream open fail with a retry hint."""
     conn = await asyncpg.connect(dsn)
@@ -235,6 +235,12 @@ async def _ensure_slot(dsn: str, slot: str) -> None:
             await conn.execute("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot)
         except asyncpg.DuplicateObjectError:
             return
+        except asyncpg.ConfigurationLimitExceededError as exc:
+            raise CaptureUnavailable(
+                f"Change capture could not start: the database's host has no free replication slot ({exc}).",
+                hint="Raise max_replication_slots and max_wal_senders on the host, or turn capture off "
+                "for databases that no longer stream.",
+            ) from None
         except asyncpg.QueryCanceledError:
             raise CaptureUnavailable(
                 "Change capture could not start: a long-running transaction on the database's host "

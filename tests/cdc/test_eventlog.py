@@ -95,3 +95,64 @@ async def test_nothing_younger_than_the_retention_period_is_deleted(tmp_path: Pa
     log, _ = make_log(tmp_path, retention_seconds=60)
     await log.append([event(1), event(2)])
     assert await log.expire(floor=log.head()) == 0
+
+
+def parts_of(big: dict[str, object], size: int) -> list[str]:
+    text = json.dumps(big, separators=(",", ":"))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def stub_of(big: dict[str, object], count: int) -> dict[str, object]:
+    return {**{k: big[k] for k in ("id", "offset", "modelName", "action")}, "$parts": count}
+
+
+async def test_an_event_sent_in_parts_reads_back_whole_from_either_tier(tmp_path: Path) -> None:
+    log, _ = make_log(tmp_path, hot_events=1, segment_events=2)
+    big = event(10, body="é" * 5000)  # multi-byte text: parts are split by character
+    pieces = parts_of(big, 1500)
+    for index, piece in reversed(list(enumerate(pieces))):  # any order
+        assert await log.store_part(Position(10, 0), index, len(pieces), piece) is True
+    appended = await log.append([event(9), stub_of(big, len(pieces)), event(11)])
+    assert len(appended.stored) == 3
+    page = await log.read_after(Position(9, 0), 10)
+    assert json.loads(page[0].body) == big and page[0].model == "User"
+    assert await log.compact() == 1  # events 9 and 10 move to a segment; 10 stays a reference
+    page = await log.read_after(Position(9, 0), 10)
+    assert json.loads(page[0].body) == big
+    assert await offsets(log) == [Position(n, 0).offset for n in (9, 10, 11)]
+    # Once stored, a redelivered part is not needed and not written again.
+    assert await log.store_part(Position(10, 0), 0, len(pieces), pieces[0]) is False
+
+
+async def test_a_stub_whose_parts_did_not_all_arrive_fails_its_batch_whole(tmp_path: Path) -> None:
+    log, _ = make_log(tmp_path)
+    big = event(10, body="x" * 5000)
+    pieces = parts_of(big, 2000)
+    await log.store_part(Position(10, 0), 0, len(pieces), pieces[0])
+    with pytest.raises(InvalidBatch, match="1 of its 3 parts"):
+        await log.append([event(9), stub_of(big, len(pieces))])
+    assert log.head() == ZERO  # nothing of the batch was stored, the origin retries it
+    for index, piece in enumerate(pieces):
+        await log.store_part(Position(10, 0), index, len(pieces), piece)
+    assert len((await log.append([event(9), stub_of(big, len(pieces))])).stored) == 2
+
+
+@pytest.mark.parametrize(("index", "count"), [(0, 1), (3, 3), (-1, 2), (0, 5000)])
+async def test_impossible_part_numbers_are_refused(tmp_path: Path, index: int, count: int) -> None:
+    log, _ = make_log(tmp_path)
+    with pytest.raises(InvalidBatch):
+        await log.store_part(Position(10, 0), index, count, "x")
+
+
+async def test_retention_deletes_every_part_of_a_parted_event(tmp_path: Path) -> None:
+    clock = Clock(1000.0)
+    log, _ = make_log(tmp_path, clock, retention_seconds=60)
+    big = event(10, body="x" * 5000)
+    pieces = parts_of(big, 2000)
+    for index, piece in enumerate(pieces):
+        await log.store_part(Position(10, 0), index, len(pieces), piece)
+    await log.append([stub_of(big, len(pieces)), event(11)])
+    assert len([p for p in (tmp_path / "r2").rglob("*") if p.is_file()]) == 3
+    clock.now += 61
+    assert await log.expire(floor=log.head()) == 2
+    assert [p for p in (tmp_path / "r2").rglob("*") if p.is_file()] == []

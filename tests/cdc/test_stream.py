@@ -17,6 +17,8 @@ import websockets
 from breakwater import Client, StreamError
 from breakwater.stack import Stack
 from breakwater.stream import EventStream
+from bwedge.offsets import Position
+from origin.capture.push import EdgePusher
 from tests.conftest import TenantDatabase, create_tenant
 
 pytestmark = pytest.mark.e2e
@@ -124,6 +126,48 @@ async def test_an_event_larger_than_a_tier1_value_is_delivered_whole(
         await tenant.sql("INSERT INTO users (email) VALUES ('after@x.io')")
         big, after = await take(events, 2)
     assert big["created"]["bio"] == bio and after["created"]["email"] == "after@x.io"
+
+
+async def test_an_event_too_large_for_one_push_arrives_in_parts_and_is_delivered_whole(
+    db: Client, tenant: TenantDatabase
+) -> None:
+    # ~10 MB of text: over the origin's 4 Mi-character part size, so it reaches the queue in 3 parts.
+    bio = "".join(chr(0x41 + i % 26) + str(i) for i in range(1_500_000))
+    async with db.users.stream() as events:
+        await tenant.sql("INSERT INTO users (email, bio) VALUES ('huge@x.io', $1)", bio)
+        await tenant.sql("INSERT INTO users (email) VALUES ('after@x.io')")
+        huge, after = await take(events, 2, timeout=60)
+    assert huge["created"]["bio"] == bio and after["created"]["email"] == "after@x.io"
+    assert "$parts" not in huge
+
+
+async def test_the_pusher_sends_a_large_event_ahead_in_parts_and_the_queue_joins_them(
+    stack: Stack, db: Client, tenant: TenantDatabase
+) -> None:
+    """The same path with a small part size, so the parts are many and the event stays small."""
+    position = Position(1, 0)
+    big = {
+        "id": position.event_id,
+        "offset": position.offset,
+        "modelName": "users",
+        "action": "create",
+        "created": {"id": 1, "email": "p@x.io", "bio": "ü" * 5_000},
+        "commitTime": "2026-01-01T00:00:00.000Z",
+    }
+    paths: list[str] = []
+
+    async def seen(request: httpx.Request) -> None:
+        paths.append(request.url.path)
+
+    async with httpx.AsyncClient(event_hooks={"request": [seen]}) as http, db.users.stream() as events:
+        pusher = EdgePusher(stack.edge_url, stack.secrets["service_secret"].encode(), http, part_chars=1_000)
+        await pusher.push(tenant.id, [json.dumps(big)])
+        (got,) = await take(events, 1)
+    assert got == big
+    parts = [p for p in paths if "/parts/" in p]
+    assert len(parts) == -(-len(json.dumps(big)) // 1_000) and paths[-1] == f"/_bw/events/{tenant.id}"
+    unsigned = httpx.post(f"{stack.edge_url}{parts[0]}", content=b"x")
+    assert unsigned.status_code == 401
 
 
 async def test_streams_are_refused_with_a_code_for_unknown_models_fields_and_plain_requests(
