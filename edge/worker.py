@@ -155,6 +155,14 @@ def _js_object(value: dict[str, Any]) -> Any:
     return to_js(value, dict_converter=js.Object.fromEntries)
 
 
+def _queue_answer(raw: Any) -> dict[str, Any]:
+    """An EventQueue RPC's JSON answer; its `error` (a refused batch or part) raised again here."""
+    answer: dict[str, Any] = json.loads(str(raw))
+    if "error" in answer:
+        raise InvalidBatch(answer["error"])
+    return answer
+
+
 class _DurableQueues:
     """The EventQueue namespace as the core's QueuesPort: RPC for appends, fetch for sockets."""
 
@@ -162,22 +170,14 @@ class _DurableQueues:
         self._namespace = getattr(env.EVENT_QUEUES, "_binding", env.EVENT_QUEUES)
 
     async def append(self, database_id: str, body: str) -> dict[str, Any]:
-        answer = json.loads(str(await self._namespace.getByName(database_id).append(body)))
-        if "error" in answer:
-            raise InvalidBatch(answer["error"])
-        result: dict[str, Any] = answer
-        return result
+        return _queue_answer(await self._namespace.getByName(database_id).append(body))
 
     async def append_part(
         self, database_id: str, offset: str, index: int, count: int, text: str
     ) -> dict[str, Any]:
-        answer = json.loads(
-            str(await self._namespace.getByName(database_id).append_part(offset, index, count, text))
+        return _queue_answer(
+            await self._namespace.getByName(database_id).append_part(offset, index, count, text)
         )
-        if "error" in answer:
-            raise InvalidBatch(answer["error"])
-        result: dict[str, Any] = answer
-        return result
 
     async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
         headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription)}

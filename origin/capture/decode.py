@@ -184,9 +184,14 @@ def truncate_event(
 
 
 def event(
-    table: Table, change: pgoutput.Insert | pgoutput.Update | pgoutput.Delete, position: Position, when: str
+    table: Table,
+    change: pgoutput.Insert | pgoutput.Update | pgoutput.Delete | pgoutput.Truncate,
+    position: Position,
+    when: str,
 ) -> dict[str, Any]:
     """The event of one change. `partial` says the old image (before/deleted) carries only the key."""
+    if isinstance(change, pgoutput.Truncate):
+        return truncate_event(table, change, position, when)
     base: dict[str, Any] = {
         "id": position.event_id,
         "offset": position.offset,

@@ -175,12 +175,8 @@ class Reader:
                     table = tables.get(oid)
                     if table is None:
                         raise pgoutput.ProtocolError("a change for a relation the stream never described")
-                    position = Position(begin.final_lsn, seq)
+                    found = decode.event(table, message, Position(begin.final_lsn, seq), when)
                     seq += 1
-                    if isinstance(message, pgoutput.Truncate):
-                        found = decode.truncate_event(table, message, position, when)
-                    else:
-                        found = decode.event(table, message, position, when)
                     session.pending.append(("e", json.dumps(found, separators=(",", ":"))))
                     session.pending_events += 1
                 if session.pending_events >= self.settings.batch_events:
