@@ -142,6 +142,12 @@ class Fleet:
         if not shared.exists():
             shutil.rmtree(shared.root, ignore_errors=True)
             shared.create(durable=self.settings.durable, settings=SHARED_SETTINGS)
+        changed = shared.apply_settings(SHARED_SETTINGS)
+        if changed and shared.pid() is not None:
+            log.warning(
+                "shared cluster settings updated; they apply when it next starts",
+                extra={"fields": {"settings": changed}},
+            )
         self.instances[SHARED_INSTANCE] = self._adopt(shared, "shared")
         if self.registry.new and shared.data_dir.joinpath("base").exists():
             await self._import_shared_databases()

@@ -186,6 +186,22 @@ class PostgresInstance:
         self._meta = meta
         self.save_meta()
 
+    def apply_settings(self, wanted: dict[str, str]) -> list[str]:
+        """Bring the configuration up to `wanted` (an instance made by an older agent may lack a
+        setting or hold an old value); returns the names changed. postgresql.conf is read top to
+        bottom and the last line of a name wins, so the new values are appended. Settings such as
+        max_replication_slots take effect when the postmaster next starts."""
+        meta = self.meta
+        changed = [name for name, value in wanted.items() if meta.settings.get(name) != value]
+        if not changed:
+            return []
+        conf = self.data_dir / "postgresql.conf"
+        lines = "\n".join(f"{name} = '{wanted[name]}'" for name in changed)
+        conf.write_text(conf.read_text() + "\n# breakwater: settings of a newer agent\n" + lines + "\n")
+        meta.settings = {**meta.settings, **{name: wanted[name] for name in changed}}
+        self.save_meta(meta)
+        return changed
+
     def save_meta(self, meta: InstanceMeta | None = None) -> None:
         """Write instance.json atomically (it holds the superuser password: root-only)."""
         meta = meta or self.meta

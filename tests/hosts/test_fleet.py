@@ -245,6 +245,28 @@ async def test_shared_databases_from_before_the_registry_are_adopted(scratch: Pa
         await stop_everything(second or first)
 
 
+async def test_a_shared_cluster_made_by_an_older_agent_gets_the_current_settings(scratch: Path) -> None:
+    first = Agent(agent_settings(scratch / "older"))
+    await first.start()
+    second: Agent | None = None
+    try:
+        _, dsn, _ = await provision(first, "shared")
+        await first.stop()
+        shared = first.fleet.shared.instance
+        # What an agent from before change capture's 256 slots left behind.
+        meta = shared.meta
+        meta.settings["max_replication_slots"] = "10"
+        shared.save_meta(meta)
+        conf = shared.data_dir / "postgresql.conf"
+        conf.write_text(conf.read_text() + "max_replication_slots = '10'\n")
+        second = Agent(first.settings)
+        await second.start()
+        assert await fetch(dsn, "SHOW max_replication_slots") == "256"
+        assert second.fleet.shared.instance.meta.settings["max_replication_slots"] == "256"
+    finally:
+        await stop_everything(second or first)
+
+
 async def test_the_agent_applies_its_idle_policy_on_its_own(agent: Agent) -> None:
     _, dsn, managed = await provision(agent, "dedicated")
     fleet = agent.fleet
