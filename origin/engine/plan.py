@@ -279,6 +279,7 @@ _FILTER_KEYS = frozenset(
         "contains",
         "startsWith",
         "endsWith",
+        "search",
         "mode",
         "has",
         "hasEvery",
@@ -392,6 +393,13 @@ def _compare(
         if isinstance(operand, Slot):
             return compare("like", Leaf(operand.index, like_pattern(op, path)))
         return compare("like", Const(like_pattern(op, path)(operand)))
+    if op == "search":
+        # Full-text search (Prisma's fullTextSearchPostgres): the operand is a tsquery text.
+        if f.type != "String" or f.is_list:
+            raise fail("`search` only applies to String fields.", path)
+        if operand is None:
+            raise fail("`search` cannot be null.", path)
+        return compare("search", value_source(schema, f, operand, path))
     if op in ("has", "hasEvery", "hasSome", "isEmpty"):
         if not f.is_list:
             raise fail(f"`{op}` only applies to list fields.", path)

@@ -218,6 +218,9 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
         if op == "array_ends_with":
             return f"(jsonb_typeof({col}) = 'array' AND {col} -> -1 = {value})"
         raise TypeError(op)
+    if op == "search":
+        # The SQL Prisma's engine sends for `search`: the column as a tsvector against a tsquery.
+        return f"to_tsvector(concat_ws(' ', {col})) @@ to_tsquery({b.param(c.value)})"
     if c.insensitive:
         if op == "like":
             return f"{col} ILIKE {b.param(c.value)}"

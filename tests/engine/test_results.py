@@ -278,3 +278,22 @@ async def test_a_unique_violation_names_the_prisma_fields_not_the_mapped_columns
     assert info.value.code == "P2002"
     assert info.value.meta["target"] == ["handle"]
     assert info.value.message == "Unique constraint failed on the fields: (`handle`)"
+
+
+async def test_full_text_search_finds_rows_by_tsquery_and_reports_bad_syntax(run: Run) -> None:
+    await run("User", "createOne", {"data": {"email": "fts@x.io"}})
+    titles = ["The cat sat", "Dogs and cats play", "A dog barks", "Nothing here"]
+    await run("Post", "createMany", {"data": [{"title": t, "authorId": 1} for t in titles]})
+
+    async def titles_for(where: dict[str, Any]) -> list[str]:
+        found = await run("Post", "findMany", {"where": where, "orderBy": {"id": "asc"}}, {"title": True})
+        return [row["title"] for row in found]
+
+    assert await titles_for({"title": {"search": "cat & dog"}}) == ["Dogs and cats play"]
+    assert await titles_for({"title": {"search": "cat | bark"}}) == titles[:3]
+    assert await titles_for({"title": {"not": {"search": "cat | dog"}}}) == ["Nothing here"]
+    with pytest.raises(KnownRequestError) as info:
+        await titles_for({"title": {"search": "cat dog"}})  # two words need an operator
+    assert info.value.code == "P2010" and "tsquery" in info.value.message
+    with pytest.raises(QueryValidationError, match="only applies to String"):
+        await titles_for({"views": {"search": "cat"}})

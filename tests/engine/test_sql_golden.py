@@ -251,3 +251,16 @@ def test_create_many_fills_missing_columns_with_default() -> None:
             ["a", "b", "c"],
         )
     ]
+
+
+def test_full_text_search_matches_a_tsvector_against_a_bound_tsquery() -> None:
+    assert statements(
+        SCHEMA, "Post", "findMany", {"where": {"title": {"search": "cat & dog"}}}, {"id": True}
+    ) == [
+        (
+            "SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT json_build_object('id', "
+            '"t0"."id") AS j FROM "public"."Post" AS "t0" WHERE to_tsvector(concat_ws(\' \', "t0"."title")) '
+            "@@ to_tsquery($1)) AS s",
+            ["cat & dog"],
+        )
+    ]

@@ -33,9 +33,7 @@ def generate_client(schema: str) -> Path:
     staging = folder.with_name(digest + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    text = schema.replace(
-        'provider = "prisma-client-js"', 'provider = "prisma-client-js"\n  output   = "./client"', 1
-    )
+    text = schema.replace("generator client {", 'generator client {\n  output = "./client"', 1)
     (staging / "schema.prisma").write_text(text)
     env = {
         **os.environ,

@@ -101,6 +101,11 @@ const scenarios = [
     skip: (await prisma.user.findMany({ skip: 1, take: 1, orderBy: { email: 'asc' }, select: { email: true } })).map((u) => u.email),
     distinct: (await prisma.post.findMany({ distinct: ['authorId'], orderBy: { id: 'asc' }, select: { title: true } })).map((p) => p.title),
   })],
+  ['full text search', async () => ({
+    both: await prisma.post.findMany({ where: { title: { search: 'bob & writes' } }, select: { title: true } }),
+    either: await prisma.post.findMany({ where: { title: { search: 'engines | notes' } }, select: { title: true }, orderBy: { title: 'asc' } }),
+    neither: await prisma.post.findMany({ where: { NOT: { title: { search: 'engines | notes | bob' } } }, select: { title: true } }),
+  })],
   ['composite id', async () => {
     await prisma.membership.create({ data: { userId: 1, groupId: 7, role: 'owner', joinedAt: ts } });
     return prisma.membership.findUnique({ where: { userId_groupId: { userId: 1, groupId: 7 } } });

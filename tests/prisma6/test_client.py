@@ -149,6 +149,11 @@ EXPECTED: dict[str, Any] = {
         "skip": ["bob@x.io"],
         "distinct": ["Engines", "Bob writes"],
     },
+    "full text search": {
+        "both": [{"title": "Bob writes"}],
+        "either": [{"title": "Engines"}, {"title": "Notes"}],
+        "neither": [],
+    },
     "composite id": {"userId": 1, "groupId": 7, "role": "owner", "joinedAt": "D:2024-05-06T07:08:09.123Z"},
     "aggregate": {
         "_count": {"_all": 3, "rating": 2},
