@@ -6,8 +6,9 @@ replaced by a `Slot`, which is what the planner works on: it never sees a value,
 go, so the compiled result is valid for every query with the same key.
 
 What stays in the key (the planner may branch on it): booleans, nulls, empty lists, `$type` tags,
-every leaf under `orderBy`, `distinct`, `by`, `mode` and `selection` (except nested `arguments`),
-and the sign of `take`. Everything else that is a scalar, or a list of scalars, is a value.
+every leaf under `orderBy` (but the `search` text of `_relevance`), `distinct`, `by`, `mode` and
+`selection` (except nested `arguments`), and the sign of `take`. Everything else that is a scalar,
+or a list of scalars, is a value.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> Non
                 continue
             if key == "arguments":
                 _walk(value, leaves, out, False)
+            elif key == "_relevance" and type(value) is dict:
+                _walk_relevance(value, leaves, out)
             else:
                 _walk(value, leaves, out, structural or key in _RESETS)
             out.append(",")
@@ -98,6 +101,16 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> Non
         return
     leaves.append(node)
     out.append(leaf)
+
+
+def _walk_relevance(spec: dict[str, Any], leaves: list[Any], out: list[str]) -> None:
+    """`orderBy: {_relevance: {fields, search, sort}}`: the search text is a value, the rest structure."""
+    out.append("{")
+    for key, value in spec.items():
+        out.append(repr(key))
+        _walk(value, leaves, out, key != "search")
+        out.append(",")
+    out.append("}")
 
 
 def _literal(value: Any) -> str:
@@ -130,6 +143,8 @@ def _skeleton(node: Any, counter: list[int], structural: bool) -> Any:
                 out[key] = (value < 0, _next(counter, "i"))
             elif key == "arguments":
                 out[key] = _skeleton(value, counter, False)
+            elif key == "_relevance" and isinstance(value, dict):
+                out[key] = {k: _skeleton(v, counter, k != "search") for k, v in value.items()}
             else:
                 out[key] = _skeleton(value, counter, structural or key in _STRUCTURAL or key == "selection")
         return out

@@ -84,7 +84,8 @@ class RelationCount:
 
 @dataclass(frozen=True)
 class Order:
-    """ORDER BY one term: a field reached through to-one `path`, or a relation's `_count`."""
+    """ORDER BY one term: a field reached through to-one `path`, a relation's `_count`, or the
+    full-text relevance of some String fields to a search (`_relevance`)."""
 
     path: tuple[RelationField, ...]
     field: ScalarField | None
@@ -92,6 +93,13 @@ class Order:
     nulls: str = ""  # "" | first | last
     count_of: RelationField | None = None
     aggregate: str = ""  # groupBy: _count _avg _sum _min _max
+    relevance: Relevance | None = None
+
+
+@dataclass(frozen=True)
+class Relevance:
+    fields: tuple[ScalarField, ...]
+    search: Source  # a tsquery text
 
 
 @dataclass
@@ -672,6 +680,8 @@ def _order_term(
     if name in model.fields:
         desc, nulls = _direction(spec, path)
         return [Order(via, model.fields[name], desc, nulls)]
+    if name == "_relevance" and not via and not group:
+        return [_relevance(schema, model, spec, path)]
     if group and name in ("_count", "_avg", "_sum", "_min", "_max") and not via:
         if not isinstance(spec, dict):
             raise fail(f"`{path}` takes {{field: 'asc' | 'desc'}}.", path)
@@ -697,6 +707,28 @@ def _order_term(
             _order_term(schema, target, inner, direction, f"{path}.{inner}", (*via, relation), group)
         )
     return terms
+
+
+def _relevance(schema: Schema, model: Model, spec: Any, path: str) -> Order:
+    """`{_relevance: {fields, search, sort}}`: rank by ts_rank of the fields against the search."""
+    if not isinstance(spec, dict) or set(spec) != {"fields", "search", "sort"}:
+        raise fail(f"`{path}` takes {{fields, search, sort}}.", path)
+    names = spec["fields"] if isinstance(spec["fields"], list) else [spec["fields"]]
+    fields = []
+    for name in names:
+        found = model.fields.get(name) if isinstance(name, str) else None
+        if found is None or found.type != "String" or found.is_list:
+            raise fail(
+                f"`{path}.fields` names String fields of {model.name}, not {name!r}.", f"{path}.fields"
+            )
+        fields.append(found)
+    if not fields:
+        raise fail(f"`{path}.fields` names at least one field.", f"{path}.fields")
+    if spec["search"] is None:
+        raise fail(f"`{path}.search` cannot be null.", f"{path}.search")
+    search = value_source(schema, fields[0], spec["search"], f"{path}.search")
+    desc, _ = _direction(spec["sort"], f"{path}.sort")
+    return Order((), None, desc, relevance=Relevance(tuple(fields), search))
 
 
 READ_ACTIONS = frozenset({"findMany", "findFirst", "findFirstOrThrow", "findUnique", "findUniqueOrThrow"})

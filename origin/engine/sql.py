@@ -248,7 +248,11 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
 
 
 def order_expr(b: Builder, o: Order, alias: str, model: Model) -> str:
-    if o.aggregate:
+    if o.relevance is not None:
+        # Prisma's own ranking SQL for `_relevance`.
+        columns = ", ".join(column(alias, f.column) for f in o.relevance.fields)
+        expr = f"ts_rank(to_tsvector(concat_ws(' ', {columns})), to_tsquery({b.param(o.relevance.search)}))"
+    elif o.aggregate:
         assert o.field is not None
         expr = f"{_AGG_SQL[o.aggregate]}({column(alias, o.field.column)})"
     elif not o.path and o.count_of is None:
@@ -292,6 +296,7 @@ def reversed_order(order: list[Order]) -> list[Order]:
             flip[o.nulls] if o.nulls else ("first" if not o.descending else "last"),
             o.count_of,
             o.aggregate,
+            o.relevance,
         )
         for o in order
     ]

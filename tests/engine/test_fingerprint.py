@@ -23,6 +23,9 @@ KEYS = [
     "data",
     "$type",
     "value",
+    "_relevance",
+    "search",
+    "sort",
     "x",
 ]
 scalars = st.one_of(
@@ -82,3 +85,21 @@ def test_values_leave_the_key_and_structure_stays() -> None:
         {"arguments": {"where": {"s": {"contains": "a", "mode": "default"}}}}
     )
     assert fingerprint({"arguments": {"where": {"id": {"in": [1, 2, 3]}}}})[1] == [[1, 2, 3]]
+
+
+def test_a_relevance_search_is_a_value_and_its_fields_and_sort_are_structure() -> None:
+    def order(fields: list[str], search: str, sort: str) -> dict[str, Any]:
+        relevance = {"fields": fields, "search": search, "sort": sort}
+        return {"arguments": {"orderBy": [{"_relevance": relevance}]}}
+
+    key, leaves = fingerprint(order(["title"], "cat", "desc"))
+    assert leaves == ["cat"] and key == fingerprint(order(["title"], "dog & bird", "desc"))[0]
+    assert key != fingerprint(order(["title", "body"], "cat", "desc"))[0]
+    assert key != fingerprint(order(["title"], "cat", "asc"))[0]
+    assert skeleton(order(["title"], "cat", "desc"))["arguments"]["orderBy"][0]["_relevance"] == {
+        "fields": ["title"],
+        "search": Slot(0, "s"),
+        "sort": "desc",
+    }
+    # Outside `_relevance`, a field that happens to be called `search` is ordered like any other.
+    assert fingerprint({"arguments": {"orderBy": {"search": "asc"}}})[1] == []

@@ -297,3 +297,20 @@ async def test_full_text_search_finds_rows_by_tsquery_and_reports_bad_syntax(run
     assert info.value.code == "P2010" and "tsquery" in info.value.message
     with pytest.raises(QueryValidationError, match="only applies to String"):
         await titles_for({"views": {"search": "cat"}})
+
+    async def ranked(search: str) -> list[str]:
+        relevance = {"fields": ["title"], "search": search, "sort": "desc"}
+        order = [{"_relevance": relevance}, {"id": "asc"}]
+        found = await run("Post", "findMany", {"orderBy": order, "take": 2}, {"title": True})
+        return [row["title"] for row in found]
+
+    # "cat" twice beats "cat" once; the same compiled shape serves both searches.
+    await run("Post", "createOne", {"data": {"title": "cat cat cat", "authorId": 1}})
+    assert await ranked("cat") == ["cat cat cat", "The cat sat"]
+    assert await ranked("bark") == ["A dog barks", "The cat sat"]
+    with pytest.raises(QueryValidationError, match="String fields"):
+        await run(
+            "Post",
+            "findMany",
+            {"orderBy": {"_relevance": {"fields": ["views"], "search": "x", "sort": "asc"}}},
+        )

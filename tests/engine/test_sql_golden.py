@@ -264,3 +264,15 @@ def test_full_text_search_matches_a_tsvector_against_a_bound_tsquery() -> None:
             ["cat & dog"],
         )
     ]
+
+
+def test_relevance_orders_by_ts_rank_with_the_search_bound() -> None:
+    relevance = {"fields": ["title"], "search": "cat", "sort": "desc"}
+    assert statements(SCHEMA, "Post", "findMany", {"orderBy": [{"_relevance": relevance}]}, {"id": True}) == [
+        (
+            "SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT json_build_object('id', "
+            '"t0"."id") AS j FROM "public"."Post" AS "t0" ORDER BY ts_rank(to_tsvector(concat_ws(\' \', '
+            '"t0"."title")), to_tsquery($1)) DESC) AS s',
+            ["cat"],
+        )
+    ]

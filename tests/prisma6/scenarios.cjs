@@ -105,6 +105,7 @@ const scenarios = [
     both: await prisma.post.findMany({ where: { title: { search: 'bob & writes' } }, select: { title: true } }),
     either: await prisma.post.findMany({ where: { title: { search: 'engines | notes' } }, select: { title: true }, orderBy: { title: 'asc' } }),
     neither: await prisma.post.findMany({ where: { NOT: { title: { search: 'engines | notes | bob' } } }, select: { title: true } }),
+    ranked: await prisma.post.findMany({ orderBy: [{ _relevance: { fields: ['title'], search: 'notes', sort: 'desc' } }, { id: 'asc' }], take: 2, select: { title: true } }),
   })],
   ['composite id', async () => {
     await prisma.membership.create({ data: { userId: 1, groupId: 7, role: 'owner', joinedAt: ts } });

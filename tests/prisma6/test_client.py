@@ -153,6 +153,7 @@ EXPECTED: dict[str, Any] = {
         "both": [{"title": "Bob writes"}],
         "either": [{"title": "Engines"}, {"title": "Notes"}],
         "neither": [],
+        "ranked": [{"title": "Notes"}, {"title": "Engines"}],
     },
     "composite id": {"userId": 1, "groupId": 7, "role": "owner", "joinedAt": "D:2024-05-06T07:08:09.123Z"},
     "aggregate": {
