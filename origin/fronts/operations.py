@@ -8,7 +8,8 @@ front, and its work runs in READ ONLY transactions so Postgres refuses anything 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -19,10 +20,12 @@ from ..engine.engine import Outcome
 from ..engine.request import Batch, JsonQuery
 from ..engine.schema import Schema
 from ..errors import BreakwaterError, QueryValidationError
+from ..plans.executor import QueryEvent
 from ..state import OriginState
 from ..transactions import ISOLATION_LEVELS
 
 SchemaFor = Callable[[asyncpg.Connection, bool], Awaitable[Schema]]
+OnQuery = Callable[[QueryEvent], None]
 
 _ASYNCPG_ISOLATION = {
     "READ UNCOMMITTED": "read_uncommitted",
@@ -51,6 +54,23 @@ class Models:
         return headers
 
 
+@contextlib.contextmanager
+def queries_logged(conn: asyncpg.Connection, on_query: OnQuery | None) -> Iterator[None]:
+    """Report every statement `conn` runs meanwhile (the client's `log: ['query']`)."""
+    if on_query is None:
+        yield
+        return
+
+    def logged(record: asyncpg.connection.LoggedQuery) -> None:
+        on_query(QueryEvent(record.query, list(record.args), record.elapsed * 1000))
+
+    conn.add_query_logger(logged)
+    try:
+        yield
+    finally:
+        conn.remove_query_logger(logged)
+
+
 def check_writes(caller: Caller, queries: list[JsonQuery]) -> None:
     for query in queries:
         if engine.is_write(query.action):
@@ -72,16 +92,26 @@ async def _run(schema_for: SchemaFor, query: JsonQuery, conn: asyncpg.Connection
 
 
 async def run_one(
-    state: OriginState, caller: Caller, schema_for: SchemaFor, query: JsonQuery, tx_id: str | None = None
+    state: OriginState,
+    caller: Caller,
+    schema_for: SchemaFor,
+    query: JsonQuery,
+    tx_id: str | None = None,
+    on_query: OnQuery | None = None,
 ) -> Outcome:
     check_writes(caller, [query])
+
+    async def in_connection(conn: asyncpg.Connection) -> Outcome:
+        with queries_logged(conn, on_query):
+            if caller.can_write() or tx_id is not None:
+                return await _run(schema_for, query, conn)
+            async with conn.transaction(readonly=True):
+                return await _run(schema_for, query, conn)
+
     if tx_id is not None:
-        return await state.transactions.run(caller, tx_id, lambda conn: _run(schema_for, query, conn))
+        return await state.transactions.run(caller, tx_id, in_connection)
     async with state.tenants.connection(caller.database_id) as conn:
-        if caller.can_write():
-            return await _run(schema_for, query, conn)
-        async with conn.transaction(readonly=True):
-            return await _run(schema_for, query, conn)
+        return await in_connection(conn)
 
 
 def isolation_of(batch: Batch) -> str | None:
@@ -98,7 +128,12 @@ def isolation_of(batch: Batch) -> str | None:
 
 
 async def run_batch(
-    state: OriginState, caller: Caller, schema_for: SchemaFor, batch: Batch, tx_id: str | None = None
+    state: OriginState,
+    caller: Caller,
+    schema_for: SchemaFor,
+    batch: Batch,
+    tx_id: str | None = None,
+    on_query: OnQuery | None = None,
 ) -> list[Outcome | BreakwaterError]:
     """Each query's outcome or error. In a transactional batch the first error fails the whole batch
     (raised, nothing kept); otherwise queries succeed or fail one by one."""
@@ -106,6 +141,10 @@ async def run_batch(
     isolation = isolation_of(batch)
 
     async def in_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
+        with queries_logged(conn, on_query):
+            return await in_logged_connection(conn)
+
+    async def in_logged_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
         if batch.transaction and tx_id is None:
             async with conn.transaction(isolation=isolation, readonly=not caller.can_write()):
                 return [await _run(schema_for, q, conn) for q in batch.queries]

@@ -22,6 +22,7 @@ from ..engine.engine import Outcome
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BadRequest, BreakwaterError
+from ..plans.telemetry import Capture
 from ..state import OriginState, state_of
 from .operations import Models, run_batch, run_one
 
@@ -104,11 +105,13 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
         return found
 
     models = Models()
+    # The client's `log: ['query', ...]` asks for the statements back (`extensions.logs`).
+    capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
     try:
         body = await _json_body(http)
         if is_batch(body):
             batch = parse_batch(body)
-            results = await run_batch(state, caller, schema_for, batch, tx_id)
+            results = await run_batch(state, caller, schema_for, batch, tx_id, capture.on_query)
             parts = []
             for query, result in zip(batch.queries, results, strict=True):
                 if isinstance(result, BreakwaterError):
@@ -116,17 +119,31 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
                 else:
                     models.add(result)
                     parts.append(_data(query, result))
-            text = '{"batchResult":[' + ",".join(parts) + '],"extensions":{}}'
+            text = _with_logs('{"batchResult":[' + ",".join(parts) + '],"extensions":{}}', capture)
         else:
             query = parse(body)
-            outcome = await run_one(state, caller, schema_for, query, tx_id)
+            outcome = await run_one(state, caller, schema_for, query, tx_id, capture.on_query)
             models.add(outcome)
-            text = _data(query, outcome)
+            text = _with_logs(_data(query, outcome), capture)
     except BreakwaterError as exc:
         if exc.status == 401:
             raise
-        return JSONResponse({"errors": [user_facing(exc)]}, headers={"Prisma-Error-Code": exc.code})
+        failed = {
+            "errors": [user_facing(exc)],
+            **({"extensions": capture.extensions()} if capture.logs else {}),
+        }
+        return JSONResponse(failed, headers={"Prisma-Error-Code": exc.code})
     return Response(text, media_type=_JSON, headers=models.headers())
+
+
+def _with_logs(body: str, capture: Capture) -> str:
+    """`body` (a JSON object's text) with `extensions.logs` when the request captured any."""
+    if not capture.logs:
+        return body
+    logs = json.dumps(capture.extensions(), separators=(",", ":"), default=str)
+    if body.endswith(',"extensions":{}}'):
+        return body[: -len("{}}")] + logs + "}"
+    return body[:-1] + ',"extensions":' + logs + "}"
 
 
 async def graphql(http: Request) -> Response:

@@ -190,6 +190,21 @@ const scenarios = [
     const cached = await accelerated.user.findMany({ where: { email: 'cy@x.io' }, select: { email: true }, cacheStrategy: { ttl: 60 } });
     return { a, b, cached };
   }],
+  ['query logs', async () => {
+    const logged = new PrismaClient({ datasourceUrl: url, log: [{ emit: 'event', level: 'query' }] });
+    const events = [];
+    logged.$on('query', (e) => events.push(e));
+    const found = await logged.user.findUnique({ where: { email: 'ada@x.io' }, select: { email: true } });
+    await logged.$disconnect();
+    return {
+      found,
+      queries: events.map((e) => ({
+        reads: /^SELECT .* FROM "public"\."users" /.test(e.query),
+        params: e.params,
+        timed: typeof e.duration === 'number' && e.duration >= 0,
+      })),
+    };
+  }],
 ];
 
 (async () => {

@@ -283,6 +283,10 @@ EXPECTED: dict[str, Any] = {
             }
         },
     },
+    "query logs": {
+        "found": {"email": "ada@x.io"},
+        "queries": [{"reads": True, "params": '["ada@x.io"]', "timed": True}],
+    },
     "dataloader batch and accelerate": {
         "a": {"email": "ada@x.io"},
         "b": {"email": "bob@x.io"},
