@@ -25,6 +25,7 @@ from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
 from ..plans import check
+from ..plans.comments import sql_comment
 from ..plans.executor import Database
 from ..plans.interpreter import Interpreter
 from ..plans.telemetry import Capture
@@ -58,6 +59,7 @@ class PlanRequest:
     model: str | None
     plan: dict[str, Any]
     params: dict[str, Any]
+    comment: str = ""  # the client's sqlcommenter tags, formatted (plans/comments.py)
 
     @property
     def raw(self) -> bool:
@@ -79,7 +81,13 @@ def parse_plan_request(body: bytes) -> PlanRequest:
     if not isinstance(params, dict):
         raise BadRequest("`params` must be an object of placeholder values.")
     model = data.get("model")
-    return PlanRequest(str(data.get("operation", "")), str(model) if model else None, data["plan"], params)
+    return PlanRequest(
+        str(data.get("operation", "")),
+        str(model) if model else None,
+        data["plan"],
+        params,
+        sql_comment(data.get("comments")),
+    )
 
 
 _ADAPTER_KINDS = {
@@ -154,6 +162,7 @@ async def _run_plan(
         in_transaction=in_transaction,
         raw=request.raw,
         on_query=capture.on_query,
+        comment=request.comment,
     )
     return await Interpreter(db).run(request.plan, request.params)
 

@@ -84,6 +84,7 @@ class Database:
     in_transaction: bool
     raw: bool = False
     on_query: Callable[[QueryEvent], None] | None = None
+    comment: str = ""  # appended to every statement (the client's sqlcommenter tags)
     param_types: ParamTypes = field(default=PARAM_TYPES)
     _depth: int = 0
 
@@ -127,11 +128,12 @@ class Database:
     async def _run(self, statement: Statement, kind: str) -> Any:
         """Run one statement: `rows` (records), `status` (command tag) or `raw` (a raw result)."""
         self._guard(statement.sql)
+        sql = f"{statement.sql} {self.comment}" if self.comment else statement.sql
         started = time.perf_counter()
         try:
             if kind == "raw" or (kind == "status" and not statement.values):
                 # Column types, or the command tag of a statement without values, need the statement object.
-                prepared = await self.conn.prepare(statement.sql)
+                prepared = await self.conn.prepare(sql)
                 values = self._convert(statement, prepared.get_parameters())
                 rows = await prepared.fetch(*values)
                 if kind == "raw":
@@ -142,9 +144,9 @@ class Database:
             else:
                 values = await self._bind(statement)
                 if kind == "rows":
-                    result = await self.conn.fetch(statement.sql, *values)
+                    result = await self.conn.fetch(sql, *values)
                 else:
-                    result = await self.conn.execute(statement.sql, *values)
+                    result = await self.conn.execute(sql, *values)
         except PlanError as exc:
             if self.raw:
                 # Prisma reports every failure of a raw query, a value that does not fit included, as P2010.
@@ -163,7 +165,7 @@ class Database:
             raise map_database_error(exc, raw=self.raw) from None
         self._still_read_only()
         if self.on_query is not None:
-            self.on_query(QueryEvent(statement.sql, statement.values, (time.perf_counter() - started) * 1000))
+            self.on_query(QueryEvent(sql, statement.values, (time.perf_counter() - started) * 1000))
         return result
 
     async def query(self, statements: Sequence[Statement]) -> list[dict[str, Any]]:

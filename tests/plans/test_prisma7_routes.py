@@ -84,6 +84,19 @@ async def test_telemetry_returns_query_logs_when_asked(
     assert quiet.json()["extensions"] == {"logs": []}
 
 
+async def test_sqlcommenter_comments_are_appended_to_every_statement(
+    edge: httpx.AsyncClient, notes: TenantDatabase
+) -> None:
+    tagged = {**body(SELECT_NOTES), "comments": {"route": "/notes", "application": "web app"}}
+    response = await edge.post("/query", json=tagged, headers=auth(notes, **{"X-Capture-Telemetry": "query"}))
+    assert response.status_code == 200, response.text
+    (logged,) = response.json()["extensions"]["logs"]
+    assert logged["attributes"]["query"].endswith(" /*application='web%20app',route='%2Fnotes'*/")
+    wrong = {**body(SELECT_NOTES), "comments": {"route": 5}}
+    refused = await edge.post("/query", json=wrong, headers=auth(notes))
+    assert (refused.status_code, refused.json()["code"]) == (400, "BW1001")
+
+
 async def test_errors_are_logged_for_the_client_at_the_error_level(
     edge: httpx.AsyncClient, notes: TenantDatabase
 ) -> None:
