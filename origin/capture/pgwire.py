@@ -2,8 +2,11 @@
 
 asyncpg cannot enter the replication sub-protocol, and a blocking driver would need a thread per
 database; this client speaks startup (SCRAM-SHA-256, md5 or cleartext), simple queries, and the
-CopyBoth stream that `START_REPLICATION` opens. Nothing else: no extended protocol, no TLS (hosts are
-reached on loopback or a private network).
+CopyBoth stream that `START_REPLICATION` opens. Nothing else: no extended protocol.
+
+TLS follows libpq's `sslmode` in the DSN: `prefer` (the default: TLS when the server offers it),
+`disable`, `require` (TLS or nothing, certificate not checked), `verify-ca` (checked against
+`sslrootcert`) and `verify-full` (and the host name).
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import base64
 import hashlib
 import hmac
 import secrets
+import ssl
 import struct
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # Microseconds between the Unix epoch and Postgres's epoch (2000-01-01).
 PG_EPOCH_OFFSET_US = 946_684_800_000_000
+SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+SSL_MODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
 
 
 class WireError(Exception):
@@ -40,19 +46,42 @@ class Dsn:
     user: str
     password: str
     database: str
+    sslmode: str = "prefer"
+    sslrootcert: str = ""
 
     @classmethod
     def parse(cls, dsn: str) -> Dsn:
         parts = urlsplit(dsn)
         if parts.scheme not in ("postgres", "postgresql"):
             raise ValueError("expected a postgresql:// DSN")
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        sslmode = options.get("sslmode", "prefer")
+        if sslmode not in SSL_MODES:
+            raise ValueError(f"sslmode is one of {', '.join(SSL_MODES)}, not {sslmode!r}")
+        if sslmode.startswith("verify") and not options.get("sslrootcert"):
+            raise ValueError(
+                f"sslmode={sslmode} needs sslrootcert (the CA that signed the server's certificate)"
+            )
         return cls(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
             database=unquote(parts.path.lstrip("/")) or unquote(parts.username or ""),
+            sslmode=sslmode,
+            sslrootcert=options.get("sslrootcert", ""),
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self.sslmode.startswith("verify"):
+            context = ssl.create_default_context(cafile=self.sslrootcert)
+            context.check_hostname = self.sslmode == "verify-full"
+            return context
+        # prefer / require: encrypted, the certificate not checked (as libpq does without a root cert).
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
 
 
 def lsn_text(lsn: int) -> str:
@@ -129,11 +158,28 @@ class Connection:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port), timeout)
         conn = cls(reader, writer)
         try:
+            if target.sslmode != "disable":
+                await asyncio.wait_for(conn._negotiate_tls(target), timeout)
             await asyncio.wait_for(conn._startup(target, replication, application_name), timeout)
         except BaseException:
             conn.abort()
             raise
         return conn
+
+    @property
+    def encrypted(self) -> bool:
+        return self._writer.get_extra_info("ssl_object") is not None
+
+    async def _negotiate_tls(self, target: Dsn) -> None:
+        self._writer.write(SSL_REQUEST)
+        await self._writer.drain()
+        answer = await self._reader.readexactly(1)
+        if answer == b"S":
+            await self._writer.start_tls(target.ssl_context(), server_hostname=target.host)
+        elif answer != b"N":
+            raise WireError(f"the server answered the SSL request with {answer!r}")
+        elif target.sslmode != "prefer":
+            raise WireError(f"sslmode={target.sslmode}, but the server at {target.host} does not offer TLS")
 
     async def _startup(self, target: Dsn, replication: str | None, application_name: str) -> None:
         params = {
