@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import asyncpg
 
-from . import freezer, idle, registry, resources, spares, template
+from . import capture, freezer, idle, registry, resources, spares, template
 from .ports import free_port
 from .postgres import InstanceMeta, PostgresError, PostgresInstance
 from .registry import DatabaseRecord, Registry
@@ -351,7 +351,11 @@ class Fleet:
 
     async def _in_use(self, managed: Managed) -> bool:
         """Whether a query runs inside, or a client is connected that did not come through the proxy
-        (such a client could not wake the instance: never freeze or stop under it)."""
+        (such a client could not wake the instance: never freeze or stop under it).
+
+        Change capture's WAL sender is the exception: it only ever waits for changes, and a change
+        needs a writer, who comes through the proxy and wakes the instance (a frozen sender resumes
+        where it was; a stopped one is reconnected by the origin's reader once the instance is up)."""
         try:
             conn = await asyncpg.connect(managed.instance.dsn(), timeout=10)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
@@ -361,8 +365,9 @@ class Fleet:
             return True
         try:
             rows = await conn.fetch(
-                "SELECT state, client_port FROM pg_stat_activity "
-                "WHERE pid <> pg_backend_pid() AND backend_type IN ('client backend', 'walsender')"
+                "SELECT state, client_port FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND (backend_type = 'client backend' OR (backend_type = 'walsender' AND usename <> $1))",
+                capture.CAPTURE_ROLE,
             )
         finally:
             await conn.close()
@@ -660,7 +665,11 @@ async def _poll(ready: Any, timeout: float, what: str) -> None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether Postgres could listen on `port`. Like Postgres, with SO_REUSEADDR: connections the
+    instance had before it slept linger in TIME_WAIT, and they must not move it to another port
+    (clients that hold its address, such as change capture's reader, would lose it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -14,9 +14,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from hosts import freezer
+from hosts import capture, freezer
 from hosts.agent import Agent
 from hosts.fleet import FleetError
+from hosts.registry import database_name
+from origin.capture.pgwire import Connection
 from tests.hosts.conftest import agent_settings, fetch, new_id, provision, stop_everything
 
 WHO = (
@@ -227,6 +229,49 @@ async def test_a_client_that_bypassed_the_proxy_keeps_the_instance_awake(agent: 
     finally:
         fleet.settings = settings
         await fleet.wake(managed)
+
+
+async def test_a_capture_wal_sender_does_not_keep_the_instance_awake(agent: Agent) -> None:
+    """The origin's replication session connects directly, but it only waits for changes, and a
+    change comes from a writer who wakes the instance through the proxy."""
+    database_id, dsn, managed = await provision(agent, "dedicated")
+    setup = await capture.enable(managed.instance, database_id)
+    slot = "idle_capture_test"
+    await fetch(setup["dsn"], f"SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')::text")
+    sender = await Connection.connect(setup["dsn"])
+    fleet = agent.fleet
+    settings = fleet.settings
+    fleet.settings = dataclasses.replace(settings, pause_after=30)
+    try:
+        await sender.start_replication(
+            f"START_REPLICATION SLOT {slot} LOGICAL 0/0 "
+            f"(proto_version '1', publication_names '{setup['publication']}')"
+        )
+        managed.last_active = time.monotonic() - 31
+        await fleet.apply_idle_policy()
+        assert managed.state == "paused"
+        # A writer through the proxy wakes it; the frozen sender goes on and streams the change.
+        writer = await asyncpg.connect(dsn)
+        try:
+            await writer.execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+        finally:
+            await writer.close()
+        assert managed.state == "running"
+        kinds = set()
+        while b"I" not in kinds:
+            data = await asyncio.wait_for(sender.read_copy(), 10)
+            assert data is not None
+            if data[:1] == b"w":
+                kinds.add(data[25:26])
+    finally:
+        fleet.settings = settings
+        sender.abort()
+        await fleet.wake(managed)
+        await asyncio.sleep(0.2)  # the sender exits before its slot can be dropped
+        await fetch(
+            managed.instance.dsn(database_name(database_id)),
+            f"SELECT pg_drop_replication_slot('{slot}')::text",
+        )
 
 
 async def test_shared_databases_from_before_the_registry_are_adopted(scratch: Path) -> None:

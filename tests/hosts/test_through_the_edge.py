@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
+from breakwater import Client
 from breakwater.stack import Stack
 from tests.hosts.conftest import EdgeTenant, instance_figures, pool_figures, seeded_tenant, stack_with
 
@@ -107,3 +109,22 @@ async def test_every_database_still_works_after_the_agent_restarts(
     )
     out, _ = await psql.communicate()
     assert (psql.returncode, out) == (0, b"hi\n")  # the DSN handed out before the restart still works
+
+
+@pytest.mark.parametrize("sleep", ["pause", "hibernate"])
+async def test_a_change_stream_lives_through_a_pause_and_a_hibernation(stack: Stack, sleep: str) -> None:
+    """A dedicated database with a stream open goes to sleep; the next write (through the proxy)
+    wakes it and its event still reaches the consumer: frozen, the WAL sender resumes; stopped, the
+    origin's reader reconnects once the instance is back."""
+    tenant = await seeded_tenant(stack, "dedicated")
+    url = f"prisma+postgres://127.0.0.1:{stack.ports['edge']}/?api_key={tenant.api_key}"
+    async with Client(url) as db, db.notes.stream() as events:
+        asleep = stack.admin("POST", f"/admin/databases/{tenant.name}/{sleep}")["instance"]
+        assert asleep["state"] == ("paused" if sleep == "pause" else "hibernated")
+        conn = await asyncpg.connect(tenant.dsn)
+        try:
+            await conn.execute("INSERT INTO notes (body) VALUES ('after the nap')")
+        finally:
+            await conn.close()
+        event = await asyncio.wait_for(anext(events), 30)
+    assert (event["action"], event["created"]["body"]) == ("create", "after the nap")
