@@ -170,6 +170,12 @@ async def enable_capture(request: Request, agent: Agent) -> JSONResponse:
         return JSONResponse(await capture.enable(managed.instance, database_id))
 
 
+async def capture_address(request: Request, agent: Agent) -> JSONResponse:
+    """Where the database's capture role reaches it now, without waking it."""
+    database_id = request.path_params["database_id"]
+    return JSONResponse(capture.address(agent.fleet.managed_for(database_id).instance, database_id))
+
+
 async def disable_capture(request: Request, agent: Agent) -> JSONResponse:
     database_id = request.path_params["database_id"]
     managed = agent.fleet.managed_for(database_id)
@@ -254,6 +260,7 @@ def create_app(settings: AgentSettings | None = None, agent: Agent | None = None
             Route("/databases/{database_id}", _guarded(drop_database), methods=["DELETE"]),
             Route("/databases/{database_id}/capture", _guarded(enable_capture), methods=["POST"]),
             Route("/databases/{database_id}/capture", _guarded(disable_capture), methods=["DELETE"]),
+            Route("/databases/{database_id}/capture", _guarded(capture_address), methods=["GET"]),
             *[
                 Route(f"/databases/{{database_id}}/{action}", _guarded(database_action), methods=["POST"])
                 for action in ACTIONS

@@ -103,6 +103,13 @@ async def enable(instance: PostgresInstance, database_id: str) -> dict[str, str]
     return {"dsn": instance.dsn(db, CAPTURE_ROLE, password), "publication": PUBLICATION}
 
 
+def address(instance: PostgresInstance, database_id: str) -> dict[str, str]:
+    """The capture DSN as it is now (an instance may listen on another port after it slept), read
+    from disk: asking does not wake the instance."""
+    dsn = instance.dsn(database_name(database_id), CAPTURE_ROLE, _role_password(instance))
+    return {"dsn": dsn, "publication": PUBLICATION}
+
+
 async def drop_slots(instance: PostgresInstance, database_id: str, timeout: float = 10.0) -> list[str]:
     """Drop every replication slot of the database (DROP DATABASE refuses while any exist).
 

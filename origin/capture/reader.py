@@ -16,7 +16,7 @@ import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bwedge.offsets import Position
@@ -28,6 +28,7 @@ from .pgwire import Connection, WireError, lsn_text
 log = logging.getLogger("breakwater.capture")
 
 SchemaSource = Callable[[bool], Awaitable[Schema]]  # refresh -> the database's schema model
+Locate = Callable[[], Awaitable[str]]  # the capture DSN as it is now
 Push = Callable[[str, list[str]], Awaitable[dict[str, Any]]]  # database id, event JSON texts
 
 
@@ -48,6 +49,7 @@ class ReaderSettings:
     confirm_delay: float = 0.0  # fault tests widen the push→confirm window with this
     retry_initial: float = 0.05
     retry_max: float = 5.0
+    relocate_after: int = 3  # refused connections in a row before asking where the database is now
 
 
 @dataclass
@@ -65,6 +67,10 @@ class _Session:
         return not (self.pending or self.pushing or self.in_transaction)
 
 
+class _Unreachable(Exception):
+    """No Postgres session could be opened at the target's address."""
+
+
 class Reader:
     def __init__(
         self,
@@ -72,10 +78,12 @@ class Reader:
         push: Push,
         schema: SchemaSource,
         settings: ReaderSettings | None = None,
+        locate: Locate | None = None,
     ) -> None:
         self.target = target
         self._push = push
         self._schema = schema
+        self._locate = locate
         self.settings = settings or ReaderSettings()
         self.stored_through: int = 0  # last commit end LSN confirmed to Postgres (for status)
         self.connected = asyncio.Event()
@@ -84,13 +92,25 @@ class Reader:
         """Stream until cancelled, reconnecting with backoff (Postgres restarts, slot still held by a
         dying walsender, network errors)."""
         delay = self.settings.retry_initial
+        refused = 0
         while True:
             started = time.monotonic()
             try:
                 await self._session()
             except asyncio.CancelledError:
                 raise
+            except _Unreachable as exc:
+                # Asleep (hibernated), or awake on another port: after a few failures, ask.
+                self.connected.clear()
+                refused += 1
+                if refused % self.settings.relocate_after == 0:
+                    await self._relocate()
+                log.debug(
+                    "capture connection failed",
+                    extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
+                )
             except (OSError, EOFError, WireError, asyncio.IncompleteReadError, pgoutput.ProtocolError) as exc:
+                refused = 0
                 self.connected.clear()
                 log.info(
                     "capture session ended",
@@ -106,8 +126,26 @@ class Reader:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.retry_max)
 
+    async def _relocate(self) -> None:
+        if self._locate is None:
+            return
+        try:
+            dsn = await self._locate()
+        except Exception as exc:  # the agent may be restarting: keep the address we have
+            log.info(
+                "could not ask where the database is",
+                extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
+            )
+            return
+        if dsn != self.target.dsn:
+            log.info("capture address changed", extra={"fields": {"database": self.target.database_id}})
+            self.target = replace(self.target, dsn=dsn)
+
     async def _session(self) -> None:
-        conn = await Connection.connect(self.target.dsn)
+        try:
+            conn = await Connection.connect(self.target.dsn)
+        except (OSError, EOFError) as exc:  # refused, timed out, or no Postgres at the other end
+            raise _Unreachable(f"{self.target.database_id}: {exc!r}") from exc
         try:
             publication = self.target.publication.replace("'", "''").replace('"', '""')
             await conn.start_replication(

@@ -20,7 +20,7 @@ import asyncpg
 
 from ..control.clients import HostsClient
 from ..errors import BreakwaterError
-from .reader import CaptureTarget, Push, Reader, ReaderSettings, SchemaSource
+from .reader import CaptureTarget, Locate, Push, Reader, ReaderSettings, SchemaSource
 
 log = logging.getLogger("breakwater.capture")
 
@@ -200,9 +200,27 @@ class CaptureSupervisor:
         for row in won:
             database_id, target = row["d"], wanted[row["d"]]
             if database_id not in self._readers:
-                reader = Reader(target, self._push, self._schema_source(database_id), self.settings)
+                reader = Reader(
+                    target,
+                    self._push,
+                    self._schema_source(database_id),
+                    self.settings,
+                    self._locator(database_id),
+                )
                 self._readers[database_id] = (reader, asyncio.ensure_future(reader.run()))
                 log.info("leading capture", extra={"fields": {"database": database_id}})
+
+    def _locator(self, database_id: str) -> Locate:
+        """Ask the host agent where the database is now, and remember it for the next leader."""
+
+        async def locate() -> str:
+            dsn = await self._hosts.capture_address(database_id)
+            await self._control.execute(
+                "UPDATE capture_databases SET dsn = $2 WHERE database_id = $1 AND dsn <> $2", database_id, dsn
+            )
+            return dsn
+
+        return locate
 
     async def _release(self, database_id: str) -> None:
         found = self._readers.pop(database_id, None)

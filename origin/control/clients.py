@@ -48,6 +48,10 @@ class HostsClient:
         """Prepare a database for change capture; returns the capture DSN and publication."""
         return await self._call("POST", f"/databases/{database_id}/capture")
 
+    async def capture_address(self, database_id: str) -> str:
+        """The capture DSN as it is now (the instance's port may have moved while it slept)."""
+        return str((await self._call("GET", f"/databases/{database_id}/capture"))["dsn"])
+
     async def disable_capture(self, database_id: str) -> None:
         await self._call("DELETE", f"/databases/{database_id}/capture")
 

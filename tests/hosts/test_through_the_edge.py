@@ -128,3 +128,28 @@ async def test_a_change_stream_lives_through_a_pause_and_a_hibernation(stack: St
             await conn.close()
         event = await asyncio.wait_for(anext(events), 30)
     assert (event["action"], event["created"]["body"]) == ("create", "after the nap")
+
+
+async def test_a_stream_follows_its_database_to_another_port(stack: Stack) -> None:
+    """Someone takes a hibernated instance's port: it wakes on another one, and the origin's reader,
+    refused at the old address, asks the host agent for the new one."""
+    tenant = await seeded_tenant(stack, "dedicated")
+    url = f"prisma+postgres://127.0.0.1:{stack.ports['edge']}/?api_key={tenant.api_key}"
+    async with Client(url) as db, db.notes.stream() as events:
+        old_port = stack.admin("POST", f"/admin/databases/{tenant.name}/hibernate")["instance"]["port"]
+
+        async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()  # not Postgres: whoever connects here gets nothing
+
+        squatter = await asyncio.start_server(hang_up, "127.0.0.1", old_port, reuse_address=True)
+        try:
+            conn = await asyncpg.connect(tenant.dsn)
+            try:
+                await conn.execute("INSERT INTO notes (body) VALUES ('moved')")
+            finally:
+                await conn.close()
+            assert instance_figures(stack, tenant.instance)["port"] != old_port
+            event = await asyncio.wait_for(anext(events), 30)
+        finally:
+            squatter.close()
+    assert event["created"]["body"] == "moved"
