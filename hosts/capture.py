@@ -100,7 +100,7 @@ async def enable(instance: PostgresInstance, database_id: str) -> dict[str, str]
                 await tenant.execute(f"ALTER PUBLICATION {PUBLICATION} SET (publish = '{_PUBLISH}')")
     finally:
         await tenant.close()
-    return {"dsn": instance.dsn(db, CAPTURE_ROLE, password), "publication": PUBLICATION}
+    return address(instance, database_id)
 
 
 def address(instance: PostgresInstance, database_id: str) -> dict[str, str]:

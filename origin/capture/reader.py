@@ -49,7 +49,7 @@ class ReaderSettings:
     confirm_delay: float = 0.0  # fault tests widen the push→confirm window with this
     retry_initial: float = 0.05
     retry_max: float = 5.0
-    relocate_after: int = 3  # refused connections in a row before asking where the database is now
+    relocate_after: int = 3  # failed connects in a row before asking where the database is now
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Reader:
         """Stream until cancelled, reconnecting with backoff (Postgres restarts, slot still held by a
         dying walsender, network errors)."""
         delay = self.settings.retry_initial
-        refused = 0
+        unreachable = 0
         while True:
             started = time.monotonic()
             try:
@@ -102,15 +102,15 @@ class Reader:
             except _Unreachable as exc:
                 # Asleep (hibernated), or awake on another port: after a few failures, ask.
                 self.connected.clear()
-                refused += 1
-                if refused % self.settings.relocate_after == 0:
+                unreachable += 1
+                if unreachable % self.settings.relocate_after == 0:
                     await self._relocate()
                 log.debug(
                     "capture connection failed",
                     extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
                 )
             except (OSError, EOFError, WireError, asyncio.IncompleteReadError, pgoutput.ProtocolError) as exc:
-                refused = 0
+                unreachable = 0
                 self.connected.clear()
                 log.info(
                     "capture session ended",

@@ -78,8 +78,10 @@ def _result_key(query: JsonQuery) -> str:
     return f"{query.action}{query.model or ''}"
 
 
-def _data(query: JsonQuery, outcome: Outcome) -> str:
-    return f'{{"data":{{{json.dumps(_result_key(query))}:{outcome.json}}}}}'
+def _data(query: JsonQuery, outcome: Outcome, extensions: str = "") -> str:
+    """`{"data": {...}}`, with `,"extensions": ...` when `extensions` (JSON text) is given."""
+    tail = f',"extensions":{extensions}' if extensions else ""
+    return f'{{"data":{{{json.dumps(_result_key(query))}:{outcome.json}}}{tail}}}'
 
 
 async def _json_body(http: Request) -> Any:
@@ -119,12 +121,12 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
                 else:
                     models.add(result)
                     parts.append(_data(query, result))
-            text = _with_logs('{"batchResult":[' + ",".join(parts) + '],"extensions":{}}', capture)
+            text = '{"batchResult":[' + ",".join(parts) + '],"extensions":' + (_logs(capture) or "{}") + "}"
         else:
             query = parse(body)
             outcome = await run_one(state, caller, schema_for, query, tx_id, capture.on_query)
             models.add(outcome)
-            text = _with_logs(_data(query, outcome), capture)
+            text = _data(query, outcome, _logs(capture))
     except BreakwaterError as exc:
         if exc.status == 401:
             raise
@@ -136,14 +138,9 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
     return Response(text, media_type=_JSON, headers=models.headers())
 
 
-def _with_logs(body: str, capture: Capture) -> str:
-    """`body` (a JSON object's text) with `extensions.logs` when the request captured any."""
-    if not capture.logs:
-        return body
-    logs = json.dumps(capture.extensions(), separators=(",", ":"), default=str)
-    if body.endswith(',"extensions":{}}'):
-        return body[: -len("{}}")] + logs + "}"
-    return body[:-1] + ',"extensions":' + logs + "}"
+def _logs(capture: Capture) -> str:
+    """`{"logs": [...]}` as JSON text when the request captured any, else ""."""
+    return json.dumps(capture.extensions(), separators=(",", ":"), default=str) if capture.logs else ""
 
 
 async def graphql(http: Request) -> Response:
