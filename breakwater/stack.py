@@ -7,11 +7,15 @@ Each service is its own process (as in production), started in dependency order 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +39,19 @@ class StackError(Exception):
     pass
 
 
+class PortTaken(StackError):
+    """A port the stack needs is in use by another program."""
+
+    def __init__(self, service: str, port: int) -> None:
+        super().__init__(f"port {port} ({service}) is in use by another program")
+        self.service = service
+        self.port = port
+
+
+class AlreadyRunning(StackError):
+    """Another runner holds this stack's home."""
+
+
 @dataclass
 class StackConfig:
     root: Path
@@ -53,6 +70,7 @@ class Service:
     process: subprocess.Popen[bytes]
     log_path: Path
     health_url: str
+    instance_id: str
 
 
 class Stack:
@@ -61,6 +79,8 @@ class Stack:
         self.root = config.root.resolve()
         self.progress = progress or (lambda _msg: None)
         self.services: list[Service] = []
+        self._lock: int | None = None  # the open lock file while this runner owns the home
+        self._instance_ids: dict[str, str] = {}  # what each service we started answers on /health
         self._restarted: list[PostgresInstance] = []
         self.control: PostgresInstance | None = None
         self.secrets: dict[str, str] = {}
@@ -92,14 +112,27 @@ class Stack:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self._stop_leftovers()
+        self._take_lock()
+        try:
+            self._stop_leftovers()
+            self._check_ports()
+        except BaseException:
+            self._release_lock()
+            raise
         self.secrets = self._load_secrets()
         started = time.monotonic()
-        self.progress("starting the control-plane Postgres")
         self.control = PostgresInstance(self.root / "control", service_user())
         if not self.control.exists():
+            self.progress("creating the control-plane Postgres (first run only)")
+            began = time.monotonic()
             self.control.create(durable=self.config.durable)
-        self.control.start()
+            self.progress(f"control-plane Postgres created in {time.monotonic() - began:.1f}s")
+        self.progress("starting the control-plane Postgres")
+        try:
+            self.control.start()
+        except BaseException:
+            self._release_lock()
+            raise
         asyncio.run(_ensure_database(self.control.dsn("postgres"), CONTROL_DATABASE))
         try:
             for name, label in (("hosts", "the host agent"), ("origin", "the origin"), ("edge", "the edge")):
@@ -124,6 +157,7 @@ class Stack:
         if self.control is not None:
             self.control.stop()
         (self.root / "stack.json").unlink(missing_ok=True)
+        self._release_lock()
 
     def restart_service(self, name: str, kill: bool = False) -> None:
         """Stop one service (SIGKILL when `kill`, as a crash) and start it again."""
@@ -159,6 +193,40 @@ class Stack:
         return self._edge_argv(), self.env_edge(), f"{self.edge_url}/_bw/health", 120 if wrangler else 30
 
     # --- environments ---------------------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        """One runner per home: a second start is refused while the first one lives. The lock is the
+        kernel's (flock), so a runner that crashed or was killed leaves no stale lock behind."""
+        if self._lock is not None:
+            return
+        path = self.root / "stack.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise AlreadyRunning(
+                f"another Breakwater stack is running from {self.root}"
+                + (f" (runner pid {holder})" if holder else "")
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock = fd
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def _check_ports(self) -> None:
+        """Fail before starting anything if a port is taken: otherwise the health checks could be
+        answered by whatever holds it."""
+        for name in ("edge", "origin", "hosts"):
+            if not port_is_free(self.ports[name]):
+                raise PortTaken(name, self.ports[name])
 
     def _base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BREAKWATER_")}
@@ -198,6 +266,7 @@ class Stack:
             "ORIGIN_ID": "o1",
             "REVOCATION_TTL_SECONDS": str(self.config.revocation_ttl),
             "EDGE_STATE_DIR": str(self.root / "edge"),
+            "INSTANCE_ID": self._instance_ids.get("edge", ""),
         }
 
     def _edge_argv(self) -> list[str]:
@@ -206,16 +275,17 @@ class Stack:
         # wrangler dev reads secrets from .dev.vars beside wrangler.toml.
         dev_vars = PROJECT_ROOT / ".dev.vars"
         env = self.env_edge()
-        dev_vars.write_text(
-            "".join(f'{k}="{env[k]}"\n' for k in ("KEY_SECRET", "SERVICE_SECRET", "ORIGIN_URL", "ORIGIN_ID"))
-        )
+        names = ("KEY_SECRET", "SERVICE_SECRET", "ORIGIN_URL", "ORIGIN_ID", "INSTANCE_ID")
+        dev_vars.write_text("".join(f'{k}="{env[k]}"\n' for k in names))
         dev_vars.chmod(0o600)
         return ["npx", "wrangler", "dev", "--ip", "127.0.0.1", "--port", str(self.ports["edge"])]
 
     # --- internals ------------------------------------------------------------------------------
 
     def _spawn(self, name: str) -> None:
+        instance_id = self._instance_ids[name] = secrets.token_hex(8)
         argv, env, health_url, timeout = self._service_spec(name)
+        env = {**env, "BREAKWATER_INSTANCE_ID": instance_id}
         logs = self.root / "logs"
         logs.mkdir(exist_ok=True)
         log_path = logs / f"{name}.log"
@@ -229,7 +299,7 @@ class Stack:
                 stderr=log,
                 start_new_session=True,  # Ctrl-C reaches only the runner, which stops services in order
             )
-        service = Service(name, process, log_path, health_url)
+        service = Service(name, process, log_path, health_url, instance_id)
         self.services.append(service)
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
@@ -238,11 +308,8 @@ class Stack:
                     raise StackError(
                         f"{name} exited during start-up (code {process.returncode}):\n{_tail(log_path)}"
                     )
-                try:
-                    if client.get(health_url).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
+                if _answers_as(client, health_url, instance_id, name):
+                    break
                 if time.monotonic() > deadline:
                     raise StackError(f"{name} was not healthy after {timeout}s:\n{_tail(log_path)}")
                 time.sleep(0.02)
@@ -292,6 +359,10 @@ class Stack:
         result: dict[str, Any] = response.json()
         return result
 
+    def connection_url(self, api_key: str) -> str:
+        """The URL a client uses with `api_key`, through this stack's edge."""
+        return f"prisma+postgres://127.0.0.1:{self.ports['edge']}/?api_key={api_key}"
+
     def dev_info(self, database: dict[str, Any]) -> dict[str, Any]:
         return {
             "edge_url": self.edge_url,
@@ -303,6 +374,32 @@ class Stack:
             "postgres_dsn": database["postgres_dsn"],
             "admin_token": self.secrets["admin_token"],
         }
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port` now (SO_REUSEADDR, as servers bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _answers_as(client: httpx.Client, url: str, instance_id: str, name: str) -> bool:
+    """True once the service we started answers its health check; an answer from anyone else (a
+    program that took the port after the check) is an error, not a success."""
+    try:
+        response = client.get(url)
+    except httpx.HTTPError:
+        return False
+    if response.status_code != 200:
+        return False
+    with contextlib.suppress(ValueError, AttributeError):
+        if response.json().get("instance") == instance_id:
+            return True
+    raise StackError(f"something else answers on {url}: not the {name} this runner started")
 
 
 async def _ensure_database(dsn: str, name: str) -> None:

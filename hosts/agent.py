@@ -119,6 +119,7 @@ async def health(request: Request) -> JSONResponse:
             "proxy": f"{agent.settings.public_host}:{agent.fleet.proxy_port}",
             "freezer": agent.fleet.freezer.kind,
             "copy": agent.fleet.copy_mode,
+            "instance": agent.settings.instance_id,
         }
     )
 

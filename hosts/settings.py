@@ -23,6 +23,7 @@ class AgentSettings:
     freezer: str = "auto"  # auto | cgroup2 | cgroup1 | signals
     copy: str = "auto"  # auto | reflink | copy
     spares: int = 2  # databases of each placement made ahead of time (see spares.py)
+    instance_id: str = ""  # answered by /health: whoever started the agent knows it reached this one
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
@@ -45,4 +46,5 @@ class AgentSettings:
             freezer=env.get("BREAKWATER_HOSTS_FREEZER", "auto"),
             copy=env.get("BREAKWATER_HOSTS_COPY", "auto"),
             spares=int(number("BREAKWATER_HOSTS_SPARES", cls.spares)),
+            instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
         )

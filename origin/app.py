@@ -30,7 +30,8 @@ from .transactions import TransactionManager
 
 
 async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok", "origin": request.app.state.bw.settings.origin_id})
+    settings = request.app.state.bw.settings
+    return JSONResponse({"status": "ok", "origin": settings.origin_id, "instance": settings.instance_id})
 
 
 def all_routes() -> list[BaseRoute]:

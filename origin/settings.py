@@ -23,6 +23,8 @@ class Settings:
     public_url: str
     origin_id: str = "o1"
     key_cache_seconds: float = 2.0
+    # Answered by the health check, so whoever started this process knows it is talking to it.
+    instance_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,4 +51,5 @@ class Settings:
             public_url=env.get("BREAKWATER_PUBLIC_URL", edge_url).rstrip("/"),
             origin_id=env.get("BREAKWATER_ORIGIN_ID", "o1"),
             key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
+            instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
         )

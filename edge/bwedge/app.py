@@ -88,7 +88,7 @@ class EdgeApp:
             if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
                 raise errors.not_found(request.path)
             if route.kind == "health":
-                return EdgeResponse.json(200, {"status": "ok"})
+                return EdgeResponse.json(200, {"status": "ok", "instance": self.config.instance_id})
             if route.kind in self.internal_handlers:
                 return await self.internal_handlers[route.kind](request, self.verify_service(request))
             if route.kind == "internal":

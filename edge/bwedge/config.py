@@ -19,6 +19,8 @@ class EdgeConfig:
     origins: dict[str, str]  # origin id -> base URL
     default_origin: str
     revocation_ttl: float = 5.0
+    # Answered by /_bw/health, so a dev runner knows the edge it reached is the one it started.
+    instance_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeConfig:
@@ -40,6 +42,7 @@ class EdgeConfig:
             origins=origins,
             default_origin=next(iter(origins)),
             revocation_ttl=float(env.get("REVOCATION_TTL_SECONDS", "5")),
+            instance_id=env.get("INSTANCE_ID", ""),
         )
 
 

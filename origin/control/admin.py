@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..errors import BadRequest, NotFound, Unauthorized
+from ..errors import BadRequest, NotFound, Unauthorized, UpstreamError
 from ..state import OriginState, state_of
 from .ids import new_id
 from .store import ApiKey, Database
@@ -120,6 +120,27 @@ async def list_databases(request: Request) -> JSONResponse:
     )
 
 
+async def show_database(request: Request) -> JSONResponse:
+    """One database: where it lives, its instance's state, its Postgres DSN and its keys (the keys
+    themselves are never stored, so the URL is shown with a placeholder)."""
+    state = _authorize(request)
+    db = await _database_named(state, request.path_params["name"])
+    instance: dict[str, Any] | None
+    try:
+        instance = await state.hosts.instance(db.instance)
+    except UpstreamError as exc:
+        instance = {"state": "unknown", "error": exc.message}
+    return JSONResponse(
+        {
+            "database": _database_json(db),
+            "url": connection_url(state.settings.public_url, "KEY"),
+            "postgres_dsn": db.dsn,
+            "instance": instance,
+            "keys": [_key_json(k) for k in await state.store.list_keys(db.id)],
+        }
+    )
+
+
 async def delete_database(request: Request) -> JSONResponse:
     state = _authorize(request)
     db = await _database_named(state, request.path_params["name"])
@@ -154,12 +175,17 @@ async def list_keys(request: Request) -> JSONResponse:
 
 async def revoke_key(request: Request) -> JSONResponse:
     state = _authorize(request)
-    key = await state.store.revoke_key(request.path_params["key_id"])
-    if key is None:
-        raise NotFound(f"There is no key {request.path_params['key_id']!r}.")
+    found = await state.store.revoke_key(request.path_params["key_id"])
+    if found is None:
+        raise NotFound(
+            f"There is no key {request.path_params['key_id']!r}.",
+            hint="`breakwater key list DATABASE` shows the ids of a database's keys.",
+        )
+    key, newly = found
     state.keygate.forget()
+    # Pushed again when it was revoked before: the earlier push may not have reached the edge.
     await state.edge.push_revocations([key.id], [])
-    return JSONResponse({"key": _key_json(key)})
+    return JSONResponse({"key": _key_json(key), "already_revoked": not newly})
 
 
 _ACTIONS = ("pause", "resume", "hibernate")
@@ -188,6 +214,7 @@ async def host_figures(request: Request) -> JSONResponse:
 routes = [
     Route("/admin/databases", create_database, methods=["POST"]),
     Route("/admin/databases", list_databases, methods=["GET"]),
+    Route("/admin/databases/{name}", show_database, methods=["GET"]),
     Route("/admin/databases/{name}", delete_database, methods=["DELETE"]),
     Route("/admin/keys", create_key, methods=["POST"]),
     Route("/admin/keys", list_keys, methods=["GET"]),

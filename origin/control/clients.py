@@ -55,6 +55,10 @@ class HostsClient:
     async def disable_capture(self, database_id: str) -> None:
         await self._call("DELETE", f"/databases/{database_id}/capture")
 
+    async def instance(self, name: str) -> dict[str, Any]:
+        """One instance's state and resource figures."""
+        return await self._call("GET", f"/instances/{name}")
+
     async def instances(self) -> dict[str, Any]:
         """The host's instances with state and resource figures."""
         return await self._call("GET", "/instances")

@@ -133,8 +133,10 @@ class ControlStore:
         )
         return ApiKey(**dict(row)), token
 
-    async def revoke_key(self, key_id: str) -> ApiKey | None:
+    async def revoke_key(self, key_id: str) -> tuple[ApiKey, bool] | None:
+        """Revoke a key; returns it and whether this call revoked it (False: it was already)."""
         async with self.pool.acquire() as conn, conn.transaction():
+            before = await conn.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1 FOR UPDATE", key_id)
             row = await conn.fetchrow(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
                 f"WHERE id = $1 RETURNING {_KEY_COLUMNS}",
@@ -142,7 +144,7 @@ class ControlStore:
             )
             if row is not None:
                 await conn.execute("SELECT pg_notify('breakwater_revocations', $1)", key_id)
-        return ApiKey(**dict(row)) if row else None
+        return (ApiKey(**dict(row)), before is None) if row else None
 
     async def list_keys(self, database_id: str) -> list[ApiKey]:
         rows = await self.pool.fetch(

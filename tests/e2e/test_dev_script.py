@@ -92,3 +92,74 @@ async def test_scripts_dev_serves_rows_to_curl_and_stops_on_ctrl_c(tmp_path: Pat
         import socket
 
         socket.create_connection(("127.0.0.1", edge_port), timeout=1).close()
+
+
+def _start_dev(
+    home: Path, edge_port: int, log: Path, origin_port: int, hosts_port: int
+) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "BREAKWATER_HOME": str(home),
+        "BREAKWATER_ORIGIN_PORT": str(origin_port),
+        "BREAKWATER_HOSTS_PORT": str(hosts_port),
+    }
+    with open(log, "w") as stderr:
+        return subprocess.Popen(
+            [str(PROJECT_ROOT / "scripts/dev"), "--port", str(edge_port)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+            cwd=PROJECT_ROOT,
+        )
+
+
+def _refused(process: subprocess.Popen[str], log: Path) -> str:
+    """A start that must be refused: it exits 1 at once with a message, never a traceback."""
+    assert process.wait(timeout=120) == 1
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    return text
+
+
+def test_a_second_start_is_refused_and_a_later_start_on_other_ports_prints_their_url(
+    tmp_path: Path,
+) -> None:
+    ports = [free_port() for _ in range(6)]
+    first_log = tmp_path / "first.log"
+    first = _start_dev(tmp_path / "home", ports[0], first_log, ports[1], ports[2])
+    try:
+        url = wait_for_url(first, first_log)
+        assert f"127.0.0.1:{ports[0]}/" in url
+
+        # The same home again (other ports): refused by the first runner's lock, which is untouched.
+        again_log = tmp_path / "again.log"
+        text = _refused(_start_dev(tmp_path / "home", ports[3], again_log, ports[4], ports[5]), again_log)
+        assert "another Breakwater stack is running from" in text and "BREAKWATER_HOME=" in text
+
+        # Another home on the first stack's ports: told which port is taken and how to pick others;
+        # nothing is sent to the first stack's services.
+        other_log = tmp_path / "other.log"
+        text = _refused(_start_dev(tmp_path / "other", ports[0], other_log, ports[1], ports[2]), other_log)
+        assert f"port {ports[0]} (edge) is in use by another program" in text
+        assert "scripts/dev --port" in text
+        assert not (tmp_path / "other" / "dev.json").exists()
+
+        # Only the first runner ever created a database: the refused ones talked to nobody.
+        assert first_log.read_text().count("first run: creating database 'default'") == 1
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 0, first_log.read_text()[-3000:]
+
+    # A later start on other ports prints, and records, a URL with the new edge port.
+    later_log = tmp_path / "later.log"
+    later = _start_dev(tmp_path / "home", ports[3], later_log, ports[4], ports[5])
+    try:
+        url = wait_for_url(later, later_log)
+        info = json.loads((tmp_path / "home/dev.json").read_text())
+        assert url == info["url"] and f"127.0.0.1:{ports[3]}/" in url
+        assert info["edge_url"] == f"http://127.0.0.1:{ports[3]}"
+    finally:
+        later.send_signal(signal.SIGINT)
+        assert later.wait(timeout=60) == 0, later_log.read_text()[-3000:]
