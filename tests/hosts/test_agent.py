@@ -28,6 +28,7 @@ async def test_every_route_but_health_needs_the_token(http: httpx.AsyncClient, a
         "proxy": f"127.0.0.1:{agent.fleet.proxy_port}",
         "freezer": agent.fleet.freezer.kind,
         "copy": agent.fleet.copy_mode,
+        "instance": agent.settings.instance_id,
     }
     for method, path in [("GET", "/databases"), ("POST", "/databases"), ("GET", "/instances")]:
         refused = await http.request(method, path, headers={"authorization": "Bearer wrong"})
