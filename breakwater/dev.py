@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .serve import PRIVATE_UMASK
 from .stack import PROJECT_ROOT, Stack, StackConfig, StackError
 
 
@@ -18,6 +19,7 @@ def _say(message: str) -> None:
 
 
 def run_dev(wrangler: bool = False, edge_port: int = 8787) -> None:
+    os.umask(PRIVATE_UMASK)  # .breakwater holds secrets and tenant data
     root = Path(os.environ.get("BREAKWATER_HOME", PROJECT_ROOT / ".breakwater"))
     stack = Stack(
         StackConfig(

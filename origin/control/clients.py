@@ -40,6 +40,10 @@ class HostsClient:
     async def drop_database(self, database_id: str) -> None:
         await self._call("DELETE", f"/databases/{database_id}")
 
+    async def read_only_role(self, database_id: str) -> str:
+        """(Re)make a database's read-only role (with a new password); returns its DSN."""
+        return str((await self._call("POST", f"/databases/{database_id}/readonly"))["dsn"])
+
     async def database_action(self, database_id: str, action: str) -> dict[str, Any]:
         """pause | resume | hibernate | start | restart the instance holding a database."""
         return await self._call("POST", f"/databases/{database_id}/{action}")
