@@ -58,7 +58,7 @@ async def test_a_tenant_cannot_reach_another_tenants_database(agent: Agent) -> N
     # Straight at the shared cluster over TCP: pg_hba admits no tenant role there.
     password = first_dsn.split(":")[2].split("@")[0]
     direct = shared.instance.dsn(f"t_{first}", f"u_{first}", password)
-    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match="no pg_hba.conf entry"):
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match=r"no pg_hba\.conf entry"):
         await fetch(direct, "SELECT 1")
     # On the Unix socket (only the host's own processes reach it), Postgres itself refuses: CONNECT
     # is granted to the database's own roles only.

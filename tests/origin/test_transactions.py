@@ -25,7 +25,15 @@ class OneDatabaseStore:
             return None
         # One role for both: these tests are about the transactions (the read-only role: tests/security).
         return Database(
-            database_id, "ws", database_id, "local", "i", "shared", self.dsn, dt.datetime.now(dt.UTC), self.dsn
+            database_id,
+            "ws",
+            database_id,
+            "local",
+            "i",
+            "shared",
+            self.dsn,
+            dt.datetime.now(dt.UTC),
+            self.dsn,
         )
 
 
