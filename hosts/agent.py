@@ -105,6 +105,8 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
             return await handler(request, request.app.state.agent)
         except FleetError as exc:
             return _error("BW1001" if exc.status == 400 else f"BW1{exc.status}", str(exc), exc.status)
+        except capture.CaptureRefused as exc:
+            return _error(capture.CaptureRefused.code, str(exc), 409)
         except ValueError as exc:
             return _error("BW1001", str(exc), 400)
         except (PostgresError, FreezerError, OSError, asyncpg.PostgresError) as exc:

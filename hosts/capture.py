@@ -94,7 +94,10 @@ END
 
 
 class CaptureRefused(ValueError):
-    """Capture cannot be turned on as the database stands (the agent answers 400 with the reason)."""
+    """Capture cannot be turned on as the tenant's database stands: the tenant's to fix (the agent
+    answers 409 with this code and the reason, and the origin passes both on)."""
+
+    code = "BW3002"
 
 
 def _passwords_dir(instance: PostgresInstance) -> Path:

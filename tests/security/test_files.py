@@ -13,6 +13,8 @@ import pytest
 
 from breakwater import Client
 from breakwater.stack import Stack
+from hosts.postgres import PostgresError, PostgresInstance, _private_dir
+from hosts.service_user import ServiceUser, service_user
 from tests.conftest import TenantDatabase
 
 pytestmark = pytest.mark.e2e
@@ -67,3 +69,24 @@ async def test_files_holding_secrets_or_tenant_data_are_private(stack: Stack, te
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     for folder in (stack.hosts_root / "instances").glob("*/capture"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_a_socket_too_deep_for_the_data_directory_gets_a_private_directory_of_its_own(tmp_path: Path) -> None:
+    user = service_user()
+    deep = PostgresInstance(tmp_path / ("x" * 80) / "instance", user)
+    deep.root.mkdir(parents=True)
+    deep.meta_path.write_text(
+        '{"name": "i", "port": 54321, "superuser": "postgres", "superuser_password": "p"}'
+    )
+    folder = deep.socket_dir()
+    assert folder != deep.data_dir and len(str(deep.socket_path())) <= 107
+    assert folder == PostgresInstance(tmp_path / ("x" * 80) / "instance", user).socket_dir()  # stable
+    try:
+        _private_dir(folder, user)
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and folder.stat().st_uid == user.uid
+        # Someone else's directory under that name (made first, to catch the socket) is refused.
+        stranger = ServiceUser("stranger", user.uid + 1, user.gid)
+        with pytest.raises(PostgresError, match="not a directory of the service user"):
+            _private_dir(folder, stranger)
+    finally:
+        folder.rmdir()

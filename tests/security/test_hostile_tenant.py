@@ -24,7 +24,7 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater import Client
+from breakwater import Client, StreamError
 from breakwater.stack import CONTROL_DATABASE, Stack
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
@@ -229,3 +229,30 @@ async def nothing_outside_is_reachable(
     ):
         # 22023: on a dedicated instance the bystander's role does not even exist.
         assert await refused(dsn, sql) in ("42501", "22023"), sql
+
+
+async def test_capture_will_not_run_a_function_the_tenant_planted_in_its_schema(stack: Stack) -> None:
+    """The schema capture keeps its event trigger's function in is the platform's: one the tenant
+    made first (with a function of that name inside) makes opening a stream fail with a code, and
+    nothing of the tenant's runs as the platform."""
+    tenant = provision(stack, "shared")
+    owner = f"u_{tenant['id']}"
+    await run(tenant["dsn"], NOTES)
+    await run(tenant["dsn"], hostile.arsenal(owner))
+    await run(
+        tenant["dsn"],
+        "CREATE SCHEMA breakwater_capture; "
+        "CREATE FUNCTION breakwater_capture.full_identity_without_key() RETURNS event_trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN PERFORM public.spy_note('planted'); END $$",
+    )
+    async with Client(tenant["url"]) as client:
+        with pytest.raises(StreamError) as refused_stream:
+            async with client.notes.stream(reconnect=False):
+                pass
+    assert (refused_stream.value.status, refused_stream.value.code) == (409, "BW3002")
+    assert "breakwater_capture" in refused_stream.value.message
+    superuser = instance(stack, tenant["instance"]).dsn(f"t_{tenant['id']}")
+    assert {r.current_user for r in await hostile.spy_log(superuser)} <= {owner}
+    assert (await hostile.roles(instance(stack, tenant["instance"]).dsn(), [owner]))[
+        owner
+    ] == hostile.unprivileged()
