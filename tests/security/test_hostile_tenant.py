@@ -213,6 +213,7 @@ async def nothing_outside_is_reachable(
     # Inside its own database: nothing of the server's, and no way up.
     for sql in (
         "COPY (SELECT 1) TO PROGRAM 'true'",
+        "CREATE TABLE ran (line text); COPY ran FROM PROGRAM 'id'",
         "CREATE TABLE stolen (line text); COPY stolen FROM '/etc/passwd'",
         "SELECT pg_read_file('/etc/passwd')",
         "SELECT lo_import('/etc/passwd')",
