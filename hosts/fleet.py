@@ -746,6 +746,8 @@ def _remove_instance(instance: PostgresInstance) -> None:
         with contextlib.suppress(PostgresError, ValueError, TypeError, OSError):
             group = instance.meta.group
             instance.stop("immediate")
+            if instance.socket_dir() != instance.data_dir:  # its own, under the temporary directory
+                shutil.rmtree(instance.socket_dir(), ignore_errors=True)
     freezer.remove_group(group)
     shutil.rmtree(instance.root, ignore_errors=True)
     shutil.rmtree(instance.root.with_name(instance.root.name + ".partial"), ignore_errors=True)

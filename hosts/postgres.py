@@ -382,13 +382,6 @@ class PostgresInstance:
         """The Unix socket tenant roles reach the instance by (only the proxy and the agent can)."""
         return self.socket_dir() / f".s.PGSQL.{self.port}"
 
-    def local_dsn(self, database: str | None = None) -> str:
-        """The superuser's DSN over the Unix socket."""
-        database = database or self.meta.admin_database
-        password = quote(self.meta.superuser_password, safe="")
-        host = quote(str(self.socket_dir()), safe="")
-        return f"postgresql://{quote(self.meta.superuser)}:{password}@/{quote(database)}?host={host}&port={self.port}"
-
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
