@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import uvicorn
+
+# What a service writes holds tenant data or secrets (logs, the host's Postgres logs and capture
+# passwords, the local edge's event queues): readable by the service's own user only.
+PRIVATE_UMASK = 0o077
 
 
 def serve(prog: str, factory: str, default_port: int, description: str | None) -> None:
@@ -14,6 +19,7 @@ def serve(prog: str, factory: str, default_port: int, description: str | None) -
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
+    os.umask(PRIVATE_UMASK)
     uvicorn.run(
         factory, factory=True, host=args.host, port=args.port, log_level=args.log_level, access_log=False
     )

@@ -18,7 +18,7 @@ from .control import admin
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.migrate import migrate
-from .control.store import ControlStore
+from .control.store import ControlStore, Database
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
 from .http import handle_breakwater_error, handle_unexpected
@@ -60,7 +60,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keygate = KeyGate(store, settings.key_cache_seconds)
         await keygate.start(settings.control_dsn)
         http = httpx.AsyncClient(timeout=60.0)
-        tenants = Tenants(store)
+        hosts = HostsClient(settings.hosts_url, settings.hosts_token, http)
+
+        async def readonly_dsn(db: Database) -> str:
+            # Databases made before read-only roles: the host agent makes the role on first use.
+            return await store.readonly_dsn(db.id, lambda: hosts.read_only_role(db.id))
+
+        tenants = Tenants(store, readonly_dsn=readonly_dsn)
         transactions = TransactionManager(tenants, settings.origin_id)
         schemas = SchemaCache()
         supervisor = capture.build(settings, control, http, tenants, schemas)
@@ -68,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings=settings,
             store=store,
             keygate=keygate,
-            hosts=HostsClient(settings.hosts_url, settings.hosts_token, http),
+            hosts=hosts,
             edge=EdgeClient(settings.edge_url, settings.service_secrets[0], http),
             tenants=tenants,
             schemas=schemas,

@@ -13,6 +13,12 @@ requests, for interactive transactions); how pools are sized, shared and closed 
   connection up on release, so one busy tenant cannot starve the rest.
 - A slot counts as used from the moment a connection is being opened until it is closed, and a
   close waits for the server to end the session, so Postgres never sees more than the budget.
+- Read-only callers get connections of the database's read-only role (`read_only=True`), from a
+  second pool of the database. The two pools share the database's limit: a pool at the limit takes
+  an idle connection of the other (closing it, keeping its slot), and a connection released while
+  the other role waits at the limit is closed and its slot handed over, so that both roles, when
+  both wait, end up with half the connections each. A connection never changes role: Postgres
+  cannot switch a session's role in a way the session could not undo.
 
 Connections go to the host's wake-on-connect proxy (the DSN the control plane holds), which thaws
 a paused instance before it forwards a byte to it: a pooled connection survives a pause, and its
@@ -34,16 +40,20 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
-from .control.store import ControlStore
+from .control.store import ControlStore, Database
 from .errors import BreakwaterError, Unauthorized, UpstreamError
 
 log = logging.getLogger("breakwater.pool")
+
+
+PoolKey = tuple[str, bool]  # (database id, read-only role)
+ReadOnlyDsn = Callable[[Database], Awaitable[str]]  # made by the host agent when the database has none
 
 
 class PoolTimeout(BreakwaterError):
@@ -107,7 +117,7 @@ class HostBudget:
         self.limit = limit
         self.used = 0  # opening, open (idle or in use), or closing
         self.queue: deque[DatabasePool] = deque()  # one entry per slot a pool asked for, in order
-        self.pools: dict[str, DatabasePool] = {}
+        self.pools: dict[PoolKey, DatabasePool] = {}
 
     def request(self, pool: DatabasePool) -> bool:
         """A slot for `pool`: True if taken at once; otherwise it is granted later via `slot_granted`."""
@@ -163,7 +173,7 @@ class HostBudget:
 
 
 class DatabasePool:
-    """The connections of one database."""
+    """The connections of one database and role (its owner's, or its read-only role's)."""
 
     def __init__(
         self,
@@ -172,9 +182,17 @@ class DatabasePool:
         host: HostBudget,
         settings: PoolSettings,
         tasks: set[asyncio.Task[Any]],
+        *,
+        read_only: bool = False,
+        sibling: DatabasePool | None = None,
     ) -> None:
         self.database_id = database_id
         self.dsn = dsn
+        self.read_only = read_only
+        # The database's pool of the other role: the two share `limit`.
+        self.sibling = sibling
+        if sibling is not None:
+            sibling.sibling = self
         self.host = host
         self.settings = settings
         self.limit = settings.per_database
@@ -267,6 +285,11 @@ class DatabasePool:
         if others_wait and (not self._live_waiters() or self.size >= self.host.fair_share()):
             self.spawn(self.close_then(conn))
             return
+        if self._sibling_needs_it():
+            assert self.sibling is not None
+            self.sibling.requested += 1  # the slot goes to it once this connection is closed
+            self.spawn(self.close_then(conn, hand_to=self.sibling))
+            return
         waiter = self._next_waiter()
         if waiter is not None:
             self.in_use += 1
@@ -285,15 +308,45 @@ class DatabasePool:
         # Only pending waiters stay in the line: a served one is popped, one that gave up removes itself.
         return len(self.waiters)
 
+    def _family_used(self) -> int:
+        """Connections counted against the database's limit: this role's and the other's."""
+        used = self.size + self.requested
+        if self.sibling is not None and not self.sibling.closed:
+            used += self.sibling.size + self.sibling.requested
+        return used
+
+    def _sibling_needs_it(self) -> bool:
+        """Whether a connection released here should become one of the other role: it has waiters
+        with no connection coming, the database is at its limit (else it opens its own), and this
+        role has nobody waiting or holds more than the other."""
+        other = self.sibling
+        if other is None or other.closed or other._live_waiters() <= other.opening + other.requested:
+            return False
+        if self._family_used() + 1 < self.limit:
+            return False
+        return not self._live_waiters() or other.size + other.requested < self.size
+
+    def _reclaim_from_sibling(self) -> bool:
+        """At the database's limit: close the other role's longest-idle connection, its slot ours."""
+        other = self.sibling
+        if other is None or other.closed or not other.idle:
+            return False
+        idle = other.idle.pop(0)
+        self.requested += 1  # granted back through host.transfer once the connection is closed
+        other.spawn(other.close_then(idle.conn, hand_to=self))
+        return True
+
     # --- growing and shrinking ------------------------------------------------------------------
 
     def _grow(self) -> None:
         """Ask for as many slots as there are waiters without a connection coming, within the limit."""
         if self.closed:
             return
-        while (
-            self._live_waiters() > self.opening + self.requested and self.size + self.requested < self.limit
-        ):
+        while self._live_waiters() > self.opening + self.requested:
+            if self._family_used() >= self.limit:
+                if self._reclaim_from_sibling():
+                    continue
+                break
             if self.host.request(self):
                 self._open_one()
             else:
@@ -305,7 +358,7 @@ class DatabasePool:
         """The host gives this pool a slot; False if it no longer needs one."""
         if self.requested > 0:
             self.requested -= 1
-        if self.closed or self._live_waiters() <= self.opening or self.size >= self.limit:
+        if self.closed or self._live_waiters() <= self.opening or self._family_used() >= self.limit:
             return False
         self._open_one()
         self._grow()
@@ -383,6 +436,9 @@ class DatabasePool:
 
     async def close(self) -> None:
         self.closed = True
+        if self.sibling is not None:
+            self.sibling.sibling = None
+            self.sibling = None
         idle, self.idle = self.idle, []
         for entry in idle:
             await self.close_then(entry.conn)
@@ -402,6 +458,7 @@ class DatabasePool:
         p99 = waits[min(len(waits) - 1, int(len(waits) * 0.99))] if waits else 0.0
         return {
             "database_id": self.database_id,
+            "read_only": self.read_only,
             "host": self.host.host_id,
             "limit": self.limit,
             "in_use": self.in_use,
@@ -432,6 +489,7 @@ class Tenants:
         *,
         max_size: int | None = None,
         acquire_timeout: float | None = None,
+        readonly_dsn: ReadOnlyDsn | None = None,
     ) -> None:
         settings = settings or PoolSettings.from_env()
         if max_size is not None:
@@ -440,53 +498,75 @@ class Tenants:
             settings = dataclasses.replace(settings, wait_seconds=acquire_timeout)
         self.settings = settings
         self._store = store
-        self._pools: dict[str, DatabasePool] = {}
+        self._readonly_dsn = readonly_dsn
+        self._pools: dict[PoolKey, DatabasePool] = {}
         self._hosts: dict[str, HostBudget] = {}
-        self._opening: dict[str, _Opening] = {}
+        self._opening: dict[PoolKey, _Opening] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
 
-    async def _pool(self, database_id: str) -> DatabasePool:
-        found = self._pools.get(database_id)
+    async def _pool(self, database_id: str, read_only: bool) -> DatabasePool:
+        key = (database_id, read_only)
+        found = self._pools.get(key)
         if found is not None:
             return found
-        opening = self._opening.setdefault(database_id, _Opening())
+        opening = self._opening.setdefault(key, _Opening())
         async with opening.lock:
-            if database_id in self._pools:
-                return self._pools[database_id]
+            if key in self._pools:
+                return self._pools[key]
             db = await self._store.database_by_id(database_id)
             if db is None:
                 raise Unauthorized("API key is invalid: its database no longer exists.")
+            dsn = db.dsn
+            if read_only:
+                dsn = db.readonly_dsn or await self._made_readonly_dsn(db)
             host = self._hosts.get(db.host_id)
             if host is None:
                 host = self._hosts[db.host_id] = HostBudget(db.host_id, self.settings.per_host)
-            pool = DatabasePool(database_id, db.dsn, host, self.settings, self._tasks)
-            host.pools[database_id] = pool
-            self._pools[database_id] = pool
+            sibling = self._pools.get((database_id, not read_only))
+            pool = DatabasePool(
+                database_id, dsn, host, self.settings, self._tasks, read_only=read_only, sibling=sibling
+            )
+            host.pools[key] = pool
+            self._pools[key] = pool
             self._start_reaper()
             return pool
 
-    async def lease(self, database_id: str, timeout: float | None = None) -> Lease:
-        """A connection to `database_id`, waiting in line up to `timeout` (default: the pool's wait)."""
-        pool = await self._pool(database_id)
+    async def _made_readonly_dsn(self, db: Database) -> str:
+        if self._readonly_dsn is None:
+            raise UpstreamError(
+                f"The database {db.name} has no read-only role, and no host agent to make one."
+            )
+        return await self._readonly_dsn(db)
+
+    async def lease(
+        self, database_id: str, timeout: float | None = None, *, read_only: bool = False
+    ) -> Lease:
+        """A connection to `database_id`, waiting in line up to `timeout` (default: the pool's wait);
+        with `read_only`, one of the database's read-only role (read-only keys)."""
+        pool = await self._pool(database_id, read_only)
         conn = await pool.acquire(self.settings.wait_seconds if timeout is None else timeout)
         return Lease(conn, pool)
 
     @contextlib.asynccontextmanager
     async def connection(
-        self, database_id: str, timeout: float | None = None
+        self, database_id: str, timeout: float | None = None, *, read_only: bool = False
     ) -> AsyncIterator[asyncpg.Connection]:
-        lease = await self.lease(database_id, timeout)
+        lease = await self.lease(database_id, timeout, read_only=read_only)
         try:
             yield lease.conn
         finally:
             await lease.release()
 
     async def forget(self, database_id: str) -> None:
-        """Close a database's pool (it was deleted); requests waiting for it fail."""
-        pool = self._pools.pop(database_id, None)
+        """Close a database's pools (it was deleted); requests waiting for them fail."""
+        for read_only in (False, True):
+            await self._forget_pool((database_id, read_only))
+
+    async def _forget_pool(self, key: PoolKey) -> None:
+        pool = self._pools.pop(key, None)
         if pool is not None:
-            pool.host.pools.pop(database_id, None)
+            pool.host.pools.pop(key, None)
             await pool.close()
 
     async def close(self) -> None:
@@ -495,8 +575,8 @@ class Tenants:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
             self._reaper = None
-        for database_id in list(self._pools):
-            await self.forget(database_id)
+        for key in list(self._pools):
+            await self._forget_pool(key)
         for task in list(self._tasks):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
@@ -524,8 +604,8 @@ class Tenants:
     async def reap(self) -> None:
         """Close connections idle longer than the idle time, and pools nobody used that long."""
         cutoff = time.monotonic() - self.settings.idle_seconds
-        for database_id, pool in list(self._pools.items()):
+        for key, pool in list(self._pools.items()):
             await pool.close_idle(cutoff)
             if pool.size == 0 and not pool.waiters and not pool.requested and pool.last_used < cutoff:
-                log.info("closing an idle pool", extra={"fields": {"database": database_id}})
-                await self.forget(database_id)
+                log.info("closing an idle pool", extra={"fields": {"database": key[0], "read_only": key[1]}})
+                await self._forget_pool(key)

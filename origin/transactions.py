@@ -18,6 +18,7 @@ import asyncpg
 
 from bwedge import txid
 
+from . import readonly
 from .caller import Caller
 from .dberrors import map_database_error
 from .errors import BreakwaterError, QueryValidationError
@@ -51,6 +52,7 @@ class Transaction:
     lease: Lease
     deadline: float
     timeout_ms: int
+    read_only: bool = False  # a read-only key's: its connection is the read-only role's
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     state: str = "open"  # open | committed | rolled_back | expired
     expiry: asyncio.TimerHandle | None = None
@@ -90,18 +92,21 @@ class TransactionManager:
             raise QueryValidationError(
                 f"Transaction timeout must be between 1 and {self._max_timeout_ms} ms, not {timeout_ms}."
             )
+        read_only = not caller.can_write()
         try:
-            lease = await self._tenants.lease(caller.database_id, timeout=max(max_wait_ms, 1) / 1000)
+            lease = await self._tenants.lease(
+                caller.database_id, timeout=max(max_wait_ms, 1) / 1000, read_only=read_only
+            )
         except PoolTimeout:
             raise TransactionError(
                 f"Transaction API error: Unable to start a transaction in the given time ({max_wait_ms} ms).",
                 hint="Raise maxWait, or use fewer concurrent transactions.",
             ) from None
-        begin = "BEGIN" + (f" ISOLATION LEVEL {level}" if level else "")
-        if not caller.can_write():
-            begin += " READ ONLY"
         try:
-            await lease.conn.execute(begin)
+            if read_only:
+                await readonly.begin(lease.conn, level)  # its snapshot taken too (see readonly.py)
+            else:
+                await lease.conn.execute("BEGIN" + (f" ISOLATION LEVEL {level}" if level else ""))
         except asyncpg.PostgresError as exc:
             await lease.release()
             raise map_database_error(exc) from None
@@ -111,6 +116,7 @@ class TransactionManager:
             lease=lease,
             deadline=time.monotonic() + timeout_ms / 1000,
             timeout_ms=timeout_ms,
+            read_only=read_only,
         )
         tx.expiry = asyncio.get_running_loop().call_later(timeout_ms / 1000, self._expire_soon, tx)
         self._open[tx.id] = tx
@@ -138,6 +144,10 @@ class TransactionManager:
                     if tx.id in self._open:
                         await self._close(tx, "expired", rollback=True)
                     raise TransactionError(_ended_message(tx_id, "expired")) from exc
+                if tx.conn.is_closed() and tx.id in self._open:
+                    # The session ended under the operation (a read-only caller left its READ ONLY
+                    # transaction): nothing of the transaction is left.
+                    await self._close(tx, "rolled_back", rollback=True)
                 raise
 
     async def commit(self, caller: Caller, tx_id: str) -> None:
@@ -178,8 +188,9 @@ class TransactionManager:
 
     async def _cancel_backend(self, tx: Transaction) -> None:
         try:
-            async with self._tenants.connection(tx.database_id, timeout=2) as other:
-                await other.execute("SELECT pg_cancel_backend($1)", tx.conn.get_server_pid())
+            # The same role: a role may cancel its own sessions only.
+            async with self._tenants.connection(tx.database_id, timeout=2, read_only=tx.read_only) as other:
+                await other.execute("SELECT pg_catalog.pg_cancel_backend($1)", tx.conn.get_server_pid())
         except (BreakwaterError, asyncpg.PostgresError, OSError) as exc:
             log.warning(
                 "could not cancel an expired transaction's statement", extra={"fields": {"error": str(exc)}}

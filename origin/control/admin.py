@@ -99,6 +99,7 @@ async def create_database(request: Request) -> JSONResponse:
         provisioned["instance"],
         provisioned["placement"],
         provisioned["dsn"],
+        provisioned.get("readonly_dsn"),
     )
     key, token = await state.store.create_key(db, "read-write", "default")
     return JSONResponse(

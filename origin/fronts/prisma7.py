@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import readonly
 from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
@@ -167,21 +168,10 @@ async def _run_plan(
     return await Interpreter(db).run(request.plan, request.params)
 
 
-async def _take_snapshot(conn: asyncpg.Connection) -> None:
-    # Once a statement has taken the transaction's snapshot, Postgres refuses `SET TRANSACTION READ
-    # WRITE`: a plan cannot turn a read-only transaction into a writing one.
-    await conn.fetchval("SELECT 1")
-
-
 async def _read_only(conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture) -> Any:
-    # Our own fixed text, so one simple-query round trip may carry both statements: the SELECT takes
-    # the snapshot inside the READ ONLY transaction (see _take_snapshot). Plan SQL never goes this way.
-    await conn.execute("BEGIN READ ONLY; SELECT 1")
-    try:
+    # A READ ONLY transaction with its snapshot taken: Postgres refuses `SET TRANSACTION READ WRITE`.
+    async with readonly.transaction(conn):
         return await _run_plan(conn, caller, request, capture, in_transaction=True)
-    finally:
-        if not conn.is_closed():
-            await conn.execute("ROLLBACK")
 
 
 async def connection_info(http: Request) -> Response:
@@ -200,7 +190,7 @@ async def query(http: Request) -> Response:
     try:
         request = parse_plan_request(await http.body())
         facts = check.check(request.plan, _client_version(http))
-        async with state.tenants.connection(caller.database_id) as conn:
+        async with state.tenants.connection(caller.database_id, read_only=not caller.can_write()) as conn:
             if caller.can_write():
                 data = await _run_plan(conn, caller, request, capture, in_transaction=False)
             else:
@@ -232,8 +222,6 @@ async def transaction_start(http: Request) -> Response:
             timeout_ms=_int_option(body, "timeout", 5000),
             isolation=str(isolation) if isolation is not None else None,
         )
-        if not caller.can_write():
-            await state.transactions.run(caller, tx.id, _take_snapshot)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
     return _ok({"id": tx.id}, capture, {"Prisma-Transaction-Id": tx.id})

@@ -150,7 +150,7 @@ def _schema_json(schema: Schema) -> dict[str, Any]:
 async def schema(http: Request) -> JSONResponse:
     caller = await caller_of(http)
     state = state_of(http)
-    async with state.tenants.connection(caller.database_id) as conn:
+    async with state.tenants.connection(caller.database_id, read_only=not caller.can_write()) as conn:
         found = await state.schemas.get(caller.database_id, conn, refresh=True)
     return JSONResponse(_schema_json(found))
 
