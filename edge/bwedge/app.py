@@ -82,8 +82,21 @@ class EdgeApp:
             self.internal_handlers["invalidate_push"] = self._pushed_invalidation
             self.change_listeners.append(self._changed_models)
 
+    def refuse_body(self, content_length: str | None) -> EdgeResponse | None:
+        """The answer to a request whose announced body is over the limit, so a runtime shell need not
+        read it; None to go on (the length is checked again once read: it may not be announced)."""
+        try:
+            size = int(content_length) if content_length else None
+        except ValueError:
+            return errors.bad_request("BW1001", "The Content-Length header is not a number.").response()
+        if size is not None and size > self.config.max_request_bytes:
+            return errors.payload_too_large(self.config.max_request_bytes, size).response()
+        return None
+
     async def handle(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
         try:
+            if len(request.body) > self.config.max_request_bytes:
+                raise errors.payload_too_large(self.config.max_request_bytes, len(request.body))
             route = routes.classify(request.method, request.path)
             if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
                 raise errors.not_found(request.path)

@@ -19,6 +19,8 @@ class EdgeConfig:
     origins: dict[str, str]  # origin id -> base URL
     default_origin: str
     revocation_ttl: float = 5.0
+    # The largest request body the edge forwards (the origin checks each database's own limit).
+    max_request_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeConfig:
@@ -40,6 +42,7 @@ class EdgeConfig:
             origins=origins,
             default_origin=next(iter(origins)),
             revocation_ttl=float(env.get("REVOCATION_TTL_SECONDS", "5")),
+            max_request_bytes=int(env.get("MAX_REQUEST_BYTES") or cls.max_request_bytes),
         )
 
 

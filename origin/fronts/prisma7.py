@@ -24,6 +24,7 @@ from starlette.routing import Route
 from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
+from ..limits import check_response
 from ..plans import check
 from ..plans.comments import sql_comment
 from ..plans.executor import Database
@@ -145,6 +146,18 @@ def _ok(payload: dict[str, Any], capture: Capture, headers: dict[str, str] | Non
     return JSONResponse(payload, headers=headers)
 
 
+async def _answer(
+    http: Request, caller: Caller, data: Any, capture: Capture, headers: dict[str, str]
+) -> JSONResponse:
+    """A plan's result, unless its encoded form is over the database's response limit (P6009)."""
+    response = _ok({"data": data}, capture, headers)
+    try:
+        check_response(await state_of(http).tenants.limits.of(caller.database_id), bytes(response.body))
+    except BreakwaterError as exc:
+        return _error(exc, capture, http)
+    return response
+
+
 def _model_headers(facts: check.PlanFacts) -> dict[str, str]:
     headers = {MODELS_READ: ",".join(sorted(facts.tables_read | facts.tables_written))}
     if facts.tables_written:
@@ -200,14 +213,14 @@ async def query(http: Request) -> Response:
     try:
         request = parse_plan_request(await http.body())
         facts = check.check(request.plan, _client_version(http))
-        async with state.tenants.connection(caller.database_id) as conn:
+        async with state.tenants.serving(caller.database_id) as conn:
             if caller.can_write():
                 data = await _run_plan(conn, caller, request, capture, in_transaction=False)
             else:
                 data = await _read_only(conn, caller, request, capture)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return _ok({"data": data}, capture, _model_headers(facts))
+    return await _answer(http, caller, data, capture, _model_headers(facts))
 
 
 def _int_option(body: dict[str, Any], name: str, default: int) -> int:
@@ -254,7 +267,7 @@ async def transaction_query(http: Request) -> Response:
         data = await state.transactions.run(caller, tx_id, run)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return _ok({"data": data}, capture, _model_headers(facts))
+    return await _answer(http, caller, data, capture, _model_headers(facts))
 
 
 async def transaction_end(http: Request) -> Response:
