@@ -56,7 +56,8 @@ async def test_open_transactions_of_several_databases_give_way_to_another_databa
     db0, db1, db2 = world.ids
     try:
         async with budget_watch(world) as peak:
-            held = {db: [await txs.start(caller(db)) for _ in range(2)] for db in (db0, db1)}
+            long = 15_000  # ms: none expires during the test
+            held = {db: [await txs.start(caller(db), timeout_ms=long) for _ in range(2)] for db in (db0, db1)}
             # The host is full of open transactions; a third database is still served.
             async with tenants.serving(db2) as conn:
                 assert await conn.fetchval("SELECT current_database()") == world.names[2]
