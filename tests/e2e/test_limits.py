@@ -202,6 +202,18 @@ async def test_a_fifty_megabyte_body_gets_413_at_the_edge_and_at_the_origin(
     assert (at_origin.status_code, at_origin.json()["code"]) == (413, "BW1413")
 
 
+async def test_a_body_that_does_not_announce_its_size_stops_being_read_at_the_limit(
+    api: httpx.AsyncClient,
+) -> None:
+    async def chunks() -> Any:  # no content-length: chunked, as a streaming client sends it
+        yield json.dumps(raw_query("SELECT 1")).encode()
+        for _ in range(50):
+            yield b" " * MiB
+
+    response = await api.post("/v1/query", content=chunks(), headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()["code"]) == (413, "BW1413")
+
+
 async def test_a_databases_own_body_limit_is_kept_by_the_origin(
     stack: Stack, tenant: TenantDatabase, api: httpx.AsyncClient
 ) -> None:
