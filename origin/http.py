@@ -15,8 +15,15 @@ from .limits import payload_too_large
 log = logging.getLogger("breakwater.origin")
 
 
+def error_headers(exc: BreakwaterError) -> dict[str, str]:
+    headers = {"Prisma-Error-Code": exc.code}
+    if exc.status == 429:
+        headers["Retry-After"] = str(exc.meta.get("retry_after_seconds", 1))
+    return headers
+
+
 def error_response(exc: BreakwaterError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(exc.body(), status_code=exc.status, headers=error_headers(exc))
 
 
 async def handle_breakwater_error(request: Request, exc: Exception) -> Response:

@@ -9,7 +9,9 @@ so a change made through the admin API reaches every origin process within secon
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -100,22 +102,39 @@ class LimitsBook:
         self.defaults = defaults
         self._ttl = ttl
         self._known: dict[str, tuple[float, Limits]] = {}
+        self._loading: dict[str, asyncio.Future[Limits]] = {}
 
     async def of(self, database_id: str) -> Limits:
-        now = time.monotonic()
         known = self._known.get(database_id)
-        if known is not None and known[0] > now:
+        if known is not None and known[0] > time.monotonic():
             return known[1]
+        # One control-plane read per database at a time: a flood of one tenant's requests whose
+        # answer expired together must not queue everyone else's reads behind its own.
+        loading = self._loading.get(database_id)
+        if loading is None:
+            loading = self._loading[database_id] = asyncio.ensure_future(self._load(database_id))
+
+            def done(future: asyncio.Future[Limits]) -> None:
+                if self._loading.get(database_id) is future:
+                    del self._loading[database_id]
+
+            loading.add_done_callback(done)
+        return await asyncio.shield(loading)
+
+    async def _load(self, database_id: str) -> Limits:
         limits = self.defaults
         if self._store is not None:
             limits = apply(self.defaults, await self._store.limit_overrides(database_id))
-        if len(self._known) > 100_000:
-            self._known.clear()
-        self._known[database_id] = (now + self._ttl, limits)
+        if self._loading.get(database_id) is asyncio.current_task():  # not forgotten meanwhile
+            if len(self._known) > 100_000:
+                self._known.clear()
+            self._known[database_id] = (time.monotonic() + self._ttl, limits)
         return limits
 
     def forget(self, database_id: str) -> None:
+        """Read this database's limits again on its next request (they were just changed)."""
         self._known.pop(database_id, None)
+        self._loading.pop(database_id, None)
 
 
 # --- the errors a limit answers with ------------------------------------------------------------
@@ -175,9 +194,9 @@ class TooManyWaiting(BreakwaterError):
     code = "BW1429"
 
 
-def too_many_waiting(limits: Limits) -> TooManyWaiting:
+def too_many_waiting(limits: Limits, retry_after: float = 1.0) -> TooManyWaiting:
     return TooManyWaiting(
         f"This database already has {limits.waiting_requests} requests waiting for a connection.",
-        meta={"waiting_requests": limits.waiting_requests},
-        hint="Send fewer concurrent requests, or retry after a moment.",
+        meta={"waiting_requests": limits.waiting_requests, "retry_after_seconds": math.ceil(retry_after)},
+        hint="Send fewer concurrent requests, or retry after the time Retry-After says.",
     )

@@ -289,6 +289,7 @@ class DatabasePool:
         self.opening = 0
         self.requested = 0  # slots asked of the host, not granted yet
         self.waiters: deque[asyncio.Future[asyncpg.Connection]] = deque()
+        self.left_line: deque[float] = deque(maxlen=256)  # when waiters last left it, served or not
         self.last_used = time.monotonic()
         self.closed = False
         self._tasks = tasks
@@ -340,7 +341,7 @@ class DatabasePool:
             return self._lend(conn)
         if len(self.waiters) >= self.limits.waiting_requests:
             self.refused += 1
-            raise too_many_waiting(self.limits)
+            raise too_many_waiting(self.limits, self._turnover_seconds())
         waiter: asyncio.Future[asyncpg.Connection] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
         self._grow()
@@ -348,6 +349,7 @@ class DatabasePool:
             async with asyncio.timeout(timeout):
                 conn = await waiter
         except BaseException as exc:
+            self.left_line.append(time.monotonic())
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed over just as the wait ended: pass it on rather than lose it.
                 self.spawn(self.release(waiter.result()))
@@ -365,8 +367,19 @@ class DatabasePool:
                     hint="Retry, use fewer concurrent requests, or raise the connection limit.",
                 ) from None
             raise
+        self.left_line.append(time.monotonic())
         self._count_wait(time.monotonic() - started)
         return self._lend(conn)
+
+    def _turnover_seconds(self) -> float:
+        """How long the line takes to move on by its whole length, at the pace it has moved lately:
+        what a refused client is told to wait (Retry-After), so retries spread out over it."""
+        now = time.monotonic()
+        recent = [t for t in self.left_line if now - t < 10]
+        if len(recent) < 2 or now - recent[0] <= 0:
+            return self.settings.wait_seconds
+        pace = len(recent) / (now - recent[0])
+        return min(30.0, max(1.0, len(self.waiters) / pace))
 
     def _lend(self, conn: asyncpg.Connection) -> Loan:
         loan = self.loans[conn] = Loan(conn, time.monotonic())
@@ -396,12 +409,14 @@ class DatabasePool:
             return
         self._put(conn)
 
-    def _put(self, conn: asyncpg.Connection) -> None:
-        """A clean connection is free: to the next waiter, to another database, or idle."""
+    def _put(self, conn: asyncpg.Connection, *, granted: bool = False) -> None:
+        """A clean connection is free: to the next waiter, to another database, or idle. A `granted`
+        one was just opened in a slot the line gave this database: it serves it before anything else
+        (closing it again at once would only spend an open on nobody)."""
         if self.closed:
             self.spawn(self.close_then(conn))
             return
-        if self.host.others_wait(self) and self.size + 1 > self.host.fair_share():
+        if not granted and self.host.others_wait(self) and self.size + 1 > self.host.fair_share():
             # Rule 2: above its share while others wait, the slot goes to the line.
             self.spawn(self.close_then(conn))
             return
@@ -466,7 +481,7 @@ class DatabasePool:
             return
         self.opening -= 1
         self.opened += 1
-        self._put(conn)
+        self._put(conn, granted=True)
 
     async def _connect(self) -> asyncpg.Connection:
         """Open a connection, retrying while the host's proxy restarts or the database wakes up."""

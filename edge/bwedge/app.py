@@ -17,6 +17,7 @@ from .config import EdgeConfig
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
 from .keys import KeyClaims
+from .lines import FullLines
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
 from .txid import origin_of
@@ -64,6 +65,7 @@ class EdgeApp:
         self.origin = origin
         self.revocations = revocations
         self.clock = clock
+        self.full_lines = FullLines(clock)
         # Route kinds served by authenticated handlers; capabilities register theirs here.
         self.handlers: dict[str, Handler] = {
             "query": self.forward,
@@ -129,6 +131,9 @@ class EdgeApp:
         self, request: EdgeRequest, route: routes.Route, claims: KeyClaims, ctx: Context
     ) -> EdgeResponse:
         """Send the request on to the origin, signed, and relay the origin's answer."""
+        held = self.full_lines.answer(claims.database_id, route)
+        if held is not None:
+            return held
         target = self.origin_target(request)
         headers = Headers((n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED)
         parts = urlsplit(request.url)
@@ -153,7 +158,9 @@ class EdgeApp:
             )
         response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
-        return EdgeResponse(response.status, returned, response.body)
+        answer = EdgeResponse(response.status, returned, response.body)
+        self.full_lines.note(claims.database_id, route, answer)
+        return answer
 
     @staticmethod
     def origin_target(request: EdgeRequest) -> str:

@@ -22,6 +22,7 @@ from ..engine.engine import Outcome
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BadRequest, BreakwaterError
+from ..http import error_headers
 from ..limits import check_response, payload_too_large
 from ..plans.telemetry import Capture
 from ..state import OriginState, state_of
@@ -70,7 +71,7 @@ def engine_validation_meta(exc: BreakwaterError) -> dict[str, Any]:
 def known_error(exc: BreakwaterError) -> Response:
     """A non-2xx answer the 6.x client turns into a known request error with `error_code`."""
     body = {**exc.body(), "is_panic": False, "error_code": exc.code}
-    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(body, status_code=exc.status, headers=error_headers(exc))
 
 
 def _result_key(query: JsonQuery) -> str:

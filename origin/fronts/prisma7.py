@@ -24,6 +24,7 @@ from starlette.routing import Route
 from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
+from ..http import error_headers
 from ..limits import check_response
 from ..plans import check
 from ..plans.comments import sql_comment
@@ -138,7 +139,7 @@ def _error(exc: BreakwaterError, capture: Capture, request: Request) -> JSONResp
     if exc.hint:
         body["hint"] = exc.hint
     body["extensions"] = capture.extensions()
-    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(body, status_code=exc.status, headers=error_headers(exc))
 
 
 def _ok(payload: dict[str, Any], capture: Capture, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -339,7 +339,8 @@ async def test_requests_beyond_a_databases_line_get_429(stack: Stack, api: httpx
     assert set(codes) == {"ok", "BW1429"}
     assert codes.count("ok") <= 10 + 3  # its pool's connections plus its line
     refused = next(a for a in answers if a.status_code == 429)
-    assert refused.json()["meta"] == {"waiting_requests": 3}
+    assert refused.json()["meta"]["waiting_requests"] == 3
+    assert 1 <= int(refused.headers["retry-after"]) == refused.json()["meta"]["retry_after_seconds"] <= 30
     others = [d for d in stack.admin("GET", "/admin/pool")["databases"] if d["database_id"] == tenant.id]
     assert others[0]["refused"] == codes.count("BW1429")
 

@@ -215,8 +215,9 @@ async def test_a_databases_line_is_bounded(world: PoolWorld) -> None:
             {
                 "code": "BW1429",
                 "message": "This database already has 2 requests waiting for a connection.",
-                "meta": {"waiting_requests": 2},
-                "hint": "Send fewer concurrent requests, or retry after a moment.",
+                # Nobody has left the line yet: told to wait as long as a request may wait in it.
+                "meta": {"waiting_requests": 2, "retry_after_seconds": 10},
+                "hint": "Send fewer concurrent requests, or retry after the time Retry-After says.",
             },
         )
         async with tenants.serving("db1") as conn:  # another database's line is its own
