@@ -73,8 +73,9 @@ class SlowStore:
 
     async def limit_overrides(self, database_id: str) -> dict[str, int | None]:
         self.reads += 1
+        found = dict(self.overrides)  # what the database held when the read began
         await asyncio.sleep(0.01)
-        return dict(self.overrides)
+        return found
 
 
 async def test_a_flood_of_requests_reads_a_databases_limits_once() -> None:
