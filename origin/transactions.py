@@ -152,24 +152,35 @@ class TransactionManager:
         async with tx.lock:
             return await self._bounded(tx, operation)
 
-    async def _bounded(self, tx: Transaction, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def _bounded(
+        self,
+        tx: Transaction,
+        operation: Callable[[asyncpg.Connection], Awaitable[T]],
+        *,
+        ending: bool = False,
+    ) -> T:
         """One operation of an open transaction (its lock held), within the request bounds and the
-        transaction's deadline; an operation that has to be stopped ends the transaction."""
+        transaction's deadline; an operation that has to be stopped ends the transaction. COMMIT and
+        ROLLBACK (`ending`) are not stopped for expiry or the fair share: once sent, their outcome is
+        Postgres's to report; only the query timeout stops them (a tenant's deferred trigger that runs
+        on, with statement_timeout turned off), and Postgres then rolls the transaction back."""
+        loop = asyncio.get_running_loop()
+        if tx.state == "open" and loop.time() >= tx.deadline:
+            await self._close(tx, "expired", rollback=True)  # its expiry is waiting for the lock we hold
         if tx.state != "open":
             raise TransactionError(_ended_message(tx.id, tx.state))
-        loop = asyncio.get_running_loop()
         query_deadline = loop.time() + tx.limits.query_timeout_ms / 1000 + GRACE_SECONDS
-        expires_first = tx.deadline <= query_deadline
+        expires_first = tx.deadline <= query_deadline and not ending
         scope: Stop | None = None
         try:
             async with bounded(
                 tx.conn,
                 tx.limits,
-                deadline=min(query_deadline, tx.deadline),
+                deadline=query_deadline if ending else min(query_deadline, tx.deadline),
                 deadline_error=TransactionError(_ended_message(tx.id, "expired")) if expires_first else None,
                 deadline_why="expired" if expires_first else "timed_out",
             ) as scope:
-                tx.running = scope
+                tx.running = None if ending else scope
                 return await operation(tx.conn)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, BreakwaterError) as exc:
             if _session_ended(exc) or (tx.conn.is_closed() and not isinstance(exc, BreakwaterError)):
@@ -196,7 +207,7 @@ class TransactionManager:
         tx = self.get(caller, tx_id)
         async with tx.lock:
             try:
-                await self._bounded(tx, lambda conn: conn.execute(statement))
+                await self._bounded(tx, lambda conn: conn.execute(statement), ending=True)
             except asyncpg.PostgresError as exc:
                 await self._close(tx, "rolled_back", rollback=True)
                 raise map_database_error(exc) from None
