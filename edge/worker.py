@@ -216,7 +216,8 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Response:
         app = _get_app(self.env)
         js_request = getattr(request, "js_object", request)
-        refused = app.refuse_body(js_request.headers.get("content-length"))
+        length = js_request.headers.get("content-length")  # JS null when absent
+        refused = app.refuse_body(str(length) if isinstance(length, str) else None)
         if refused is not None:  # not read: a body over the limit never reaches this isolate's memory
             return _native(refused)
         response = await app.handle(await _edge_request(request), _WorkerContext(self.ctx))
