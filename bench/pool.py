@@ -78,6 +78,17 @@ async def spike(borrow: Borrow, requests: int) -> tuple[float, list[float], int]
     return requests / (time.perf_counter() - started), latencies, failures
 
 
+async def one_at_a_time(borrow: Borrow, requests: int) -> float:
+    """Median seconds per request, one after another on a warm pool (no waiting in line)."""
+    took = []
+    for n in range(requests):
+        started = time.perf_counter()
+        async with borrow() as conn:
+            await conn.fetchval("SELECT $1::int + 1", n)
+        took.append(time.perf_counter() - started)
+    return statistics.median(took)
+
+
 def p99(latencies: list[float]) -> float:
     ordered = sorted(latencies) or [0.0]
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -154,6 +165,21 @@ async def main() -> None:
                         await conn.close()
 
                 report("no pool (connect each)", await spike(own_connection, k), None)
+            settings = PoolSettings(per_database=c, per_host=c, wait_seconds=120)
+            tenants = Tenants(OneDatabase(dsn), settings)  # type: ignore[arg-type]
+            try:
+                plain, bounded_each = [], []
+                for _ in range(args.rounds * 2):  # alternating, so neither meets a quieter machine
+                    plain.append(await one_at_a_time(functools.partial(tenants.connection, "db"), 2000))
+                    bounded_each.append(await one_at_a_time(functools.partial(tenants.serving, "db"), 2000))
+            finally:
+                await tenants.close()
+            extra = (statistics.median(bounded_each) - statistics.median(plain)) * 1e6
+            print(
+                f"one request at a time: connection() {statistics.median(plain) * 1e6:.1f} us, "
+                f"serving() {statistics.median(bounded_each) * 1e6:.1f} us: the bounds cost {extra:+.1f} us",
+                flush=True,
+            )
             for label, table in (("origin pool", ratios), ("origin pool bounded", bounded_ratios)):
                 print(f"median over rounds, {label} / asyncpg.Pool:", flush=True)
                 for phase, found in table.items():

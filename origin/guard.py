@@ -17,8 +17,6 @@ and a way for the pool to take the connection back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, cast
 
@@ -130,41 +128,72 @@ def meter_of(conn: asyncpg.Connection) -> ResultMeter | None:
     return getattr(conn, "meter", None) if isinstance(conn, TenantConnection) else None
 
 
-@contextlib.asynccontextmanager
-async def bounded(
+class Bounded(Stop):
+    """A Stop scope that also keeps a request's limits: its deadline and the bytes it may read."""
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        limits: Limits,
+        deadline: float | None,
+        deadline_error: BreakwaterError | None,
+        deadline_why: str,
+    ) -> None:
+        super().__init__()
+        self._limits = limits
+        self._deadline = deadline
+        self._deadline_error = deadline_error
+        self._deadline_why = deadline_why
+        self._meter = meter_of(conn)
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> Bounded:
+        await super().__aenter__()
+        loop = asyncio.get_running_loop()
+        deadline = self._deadline
+        if deadline is None:
+            deadline = loop.time() + self._limits.query_timeout_ms / 1000 + GRACE_SECONDS
+        self._timer = loop.call_at(deadline, self._expire)
+        if self._meter is not None:
+            self._meter.begin(self._limits.response_bytes)
+        return self
+
+    def _expire(self) -> None:
+        self.stop(self._deadline_error or query_timeout(self._limits), self._deadline_why)
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._meter is not None:
+            self._meter.end()
+        try:
+            await super().__aexit__(kind, exc, tb)
+        except BaseException as reason:  # the work was stopped: the reason replaces what unwound it
+            kind, exc = type(reason), reason
+        if kind is None or issubclass(kind, asyncio.CancelledError):
+            return  # done, or cancelled from outside: that goes on as it is
+        if self._meter is not None and self._meter.exceeded:
+            raise response_too_large(self._limits) from None
+        if isinstance(exc, asyncpg.QueryCanceledError) or (
+            isinstance(exc, BreakwaterError) and exc.code == "P6004" and exc is not self.reason
+        ):
+            # Postgres's own statement_timeout (or a cancel) reported by the layers above.
+            raise query_timeout(self._limits) from None
+        if self.reason is not None and exc is self.reason:
+            raise self.reason
+
+
+def bounded(
     conn: asyncpg.Connection,
     limits: Limits,
     *,
     deadline: float | None = None,
     deadline_error: BreakwaterError | None = None,
     deadline_why: str = "timeout",
-) -> AsyncIterator[Stop]:
+) -> Bounded:
     """Run a request's work on `conn` within `limits`: stopped at `deadline` (loop time; default the
     query timeout plus grace) with `deadline_error` (default P6004), P6009 once the database has sent
-    more than `response_bytes`. The yielded Stop lets the pool end the work early."""
-    loop = asyncio.get_running_loop()
-    if deadline is None:
-        deadline = loop.time() + limits.query_timeout_ms / 1000 + GRACE_SECONDS
-    scope = Stop()
-    meter = meter_of(conn)
-    if meter is not None:
-        meter.begin(limits.response_bytes)
-    timer = loop.call_at(deadline, lambda: scope.stop(deadline_error or query_timeout(limits), deadline_why))
-    try:
-        async with scope:
-            yield scope
-    except asyncio.CancelledError:
-        raise
-    except BaseException as exc:
-        if meter is not None and meter.exceeded:
-            raise response_too_large(limits) from None
-        if isinstance(exc, asyncpg.QueryCanceledError) or (
-            isinstance(exc, BreakwaterError) and exc.code == "P6004" and exc is not scope.reason
-        ):
-            # Postgres's own statement_timeout (or a cancel) reported by the layers above.
-            raise query_timeout(limits) from None
-        raise
-    finally:
-        timer.cancel()
-        if meter is not None:
-            meter.end()
+    more than `response_bytes`. The scope lets the pool end the work early (`stop`)."""
+    return Bounded(conn, limits, deadline, deadline_error, deadline_why)
