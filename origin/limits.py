@@ -57,7 +57,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "response_bytes": (1024, 1024 * MiB),
     "request_bytes": (1024, MAX_REQUEST_BYTES),
     "schema_bytes": (1024, MAX_REQUEST_BYTES),
-    "waiting_requests": (0, 100_000),
+    "waiting_requests": (1, 100_000),  # with none, a pool could never open its first connection
 }
 
 

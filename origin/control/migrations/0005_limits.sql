@@ -8,6 +8,6 @@ CREATE TABLE database_limits (
     response_bytes                  bigint CHECK (response_bytes > 0),
     request_bytes                   bigint CHECK (request_bytes > 0),
     schema_bytes                    bigint CHECK (schema_bytes > 0),
-    waiting_requests                integer CHECK (waiting_requests >= 0),
+    waiting_requests                integer CHECK (waiting_requests > 0),
     updated_at                      timestamptz NOT NULL DEFAULT now()
 );
