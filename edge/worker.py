@@ -38,6 +38,7 @@ _ENV_NAMES = (
     "ORIGIN_ID",
     "ORIGINS",
     "REVOCATION_TTL_SECONDS",
+    "MAX_REQUEST_BYTES",
     *CACHE_ENV_NAMES,
     *eventqueue.ENV_NAMES,
 )
@@ -207,13 +208,22 @@ async def _edge_request(request: Any) -> EdgeRequest:
     return EdgeRequest(str(js_request.method), str(js_request.url), headers, body)
 
 
+def _native(response: EdgeResponse) -> Response:
+    return Response(response.body, status=response.status, headers=dict(response.headers.items()))
+
+
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Response:
         app = _get_app(self.env)
+        js_request = getattr(request, "js_object", request)
+        length = js_request.headers.get("content-length")  # JS null when absent
+        refused = app.refuse_body(str(length) if isinstance(length, str) else None)
+        if refused is not None:  # not read: a body over the limit never reaches this isolate's memory
+            return _native(refused)
         response = await app.handle(await _edge_request(request), _WorkerContext(self.ctx))
         if response.native is not None:
             return Response(response.native)  # the queue's 101 with the consumer's WebSocket
-        return Response(response.body, status=response.status, headers=dict(response.headers.items()))
+        return _native(response)
 
 
 class Revocations(DurableObject):

@@ -23,7 +23,13 @@ class HttpOrigin:
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the event loop that serves the requests.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=1000, limit_per_host=1000, keepalive_timeout=60)
+            # No cap on connections to the origin: a cap is one line shared by every tenant, where a
+            # flooding tenant's requests (waiting at the origin for its database) would hold the
+            # victims'. Each request in flight has its own connection, as each Worker fetch does; the
+            # origin bounds each database's line and refuses past it at once (BW1429). Idle
+            # connections are dropped before uvicorn's 5 s keep-alive ends them, so a request never
+            # goes out on a connection the origin is closing.
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=4)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,

@@ -51,6 +51,9 @@ BASE_SETTINGS: dict[str, str] = {
     "timezone": "UTC",
     "password_encryption": "scram-sha-256",
     **LOG_SETTINGS,
+    # A backend whose client went away (the origin ended a session whose cancelled statement would not
+    # stop) notices within a second, even mid-statement, instead of at its next write.
+    "client_connection_check_interval": "1s",
 }
 # For tests and throwaway dev data: fast. A killed process loses at most the commits of the last few
 # hundred milliseconds (synchronous_commit off; the OS keeps what was written); power loss, more.

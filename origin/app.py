@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -21,7 +22,8 @@ from .control.migrate import migrate
 from .control.store import ControlStore, Database
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
-from .http import handle_breakwater_error, handle_unexpected
+from .http import BodyLimit, handle_breakwater_error, handle_unexpected
+from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
 from .schemas import SchemaCache
 from .settings import Settings
 from .state import OriginState
@@ -66,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Databases made before read-only roles: the host agent makes the role on first use.
             return await store.readonly_dsn(db.id, lambda: hosts.read_only_role(db.id))
 
-        tenants = Tenants(store, readonly_dsn=readonly_dsn)
+        tenants = Tenants(store, readonly_dsn=readonly_dsn, limits=LimitsBook(store, defaults_from_env()))
         transactions = TransactionManager(tenants, settings.origin_id)
         schemas = SchemaCache()
         supervisor = capture.build(settings, control, http, tenants, schemas)
@@ -97,5 +99,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=all_routes(),
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)],
         exception_handlers={BreakwaterError: handle_breakwater_error, Exception: handle_unexpected},
     )

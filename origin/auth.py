@@ -11,6 +11,7 @@ from bwedge.keys import KeyClaims
 
 from .caller import Caller
 from .errors import Unauthorized
+from .limits import payload_too_large
 from .state import state_of
 
 
@@ -55,5 +56,9 @@ async def caller_of(request: Request) -> Caller:
         raise Unauthorized("The service claims are incomplete.", code="BW2001") from None
     if not await state.keygate.is_active(caller.key_id, caller.database_id):
         raise Unauthorized("API key is invalid: this key has been revoked or its database deleted.")
+    limit = (await state.tenants.limits.of(caller.database_id)).request_bytes
+    size = len(await request.body())
+    if size > limit:
+        raise payload_too_large("request body", limit, size)
     request.state.caller = caller
     return caller

@@ -1,19 +1,29 @@
-"""Errors to HTTP, in one place."""
+"""Errors to HTTP, in one place; and the body ceiling every request meets before it is read."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import BreakwaterError
+from .limits import payload_too_large
 
 log = logging.getLogger("breakwater.origin")
 
 
+def error_headers(exc: BreakwaterError) -> dict[str, str]:
+    headers = {"Prisma-Error-Code": exc.code}
+    if exc.status == 429:
+        headers["Retry-After"] = str(exc.meta.get("retry_after_seconds", 1))
+    return headers
+
+
 def error_response(exc: BreakwaterError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(exc.body(), status_code=exc.status, headers=error_headers(exc))
 
 
 async def handle_breakwater_error(request: Request, exc: Exception) -> Response:
@@ -33,3 +43,44 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
         status_code=500,
         headers={"Prisma-Error-Code": "P6000"},
     )
+
+
+class BodyLimit:
+    """Refuses a body over `max_bytes` (BW1413) before reading it when it announces its length, and
+    stops reading one that grows past it; the per-database limit is checked once the caller is known."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        announced = _content_length(scope)
+        if announced is not None and announced > self.max_bytes:
+            response = error_response(payload_too_large("request body", self.max_bytes, announced))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise payload_too_large("request body", self.max_bytes)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    headers: Any = scope.get("headers", [])
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

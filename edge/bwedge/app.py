@@ -17,6 +17,7 @@ from .config import EdgeConfig
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
 from .keys import KeyClaims
+from .lines import FullLines
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
 from .txid import origin_of
@@ -64,6 +65,7 @@ class EdgeApp:
         self.origin = origin
         self.revocations = revocations
         self.clock = clock
+        self.full_lines = FullLines(clock)
         # Route kinds served by authenticated handlers; capabilities register theirs here.
         self.handlers: dict[str, Handler] = {
             "query": self.forward,
@@ -82,8 +84,21 @@ class EdgeApp:
             self.internal_handlers["invalidate_push"] = self._pushed_invalidation
             self.change_listeners.append(self._changed_models)
 
+    def refuse_body(self, content_length: str | None) -> EdgeResponse | None:
+        """The answer to a request whose announced body is over the limit, so a runtime shell need not
+        read it; None to go on (the length is checked again once read: it may not be announced)."""
+        try:
+            size = int(content_length) if content_length else None
+        except ValueError:
+            return errors.bad_request("BW1001", "The Content-Length header is not a number.").response()
+        if size is not None and size > self.config.max_request_bytes:
+            return errors.payload_too_large(self.config.max_request_bytes, size).response()
+        return None
+
     async def handle(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
         try:
+            if len(request.body) > self.config.max_request_bytes:
+                raise errors.payload_too_large(self.config.max_request_bytes, len(request.body))
             route = routes.classify(request.method, request.path)
             if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
                 raise errors.not_found(request.path)
@@ -116,6 +131,9 @@ class EdgeApp:
         self, request: EdgeRequest, route: routes.Route, claims: KeyClaims, ctx: Context
     ) -> EdgeResponse:
         """Send the request on to the origin, signed, and relay the origin's answer."""
+        held = self.full_lines.answer(claims.database_id, route)
+        if held is not None:
+            return held
         target = self.origin_target(request)
         headers = Headers((n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED)
         parts = urlsplit(request.url)
@@ -140,7 +158,9 @@ class EdgeApp:
             )
         response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
-        return EdgeResponse(response.status, returned, response.body)
+        answer = EdgeResponse(response.status, returned, response.body)
+        self.full_lines.note(claims.database_id, route, answer)
+        return answer
 
     @staticmethod
     def origin_target(request: EdgeRequest) -> str:

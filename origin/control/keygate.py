@@ -7,6 +7,7 @@ The edge already refuses revoked keys; this is the second line for requests that
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -23,6 +24,8 @@ class KeyGate:
         self._store = store
         self._ttl = ttl
         self._answers: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._asking: dict[tuple[str, str], asyncio.Future[bool]] = {}
+        self._generation = 0  # bumped by every revocation: an answer read before one is not kept
         self._listener: asyncpg.Connection | None = None
 
     async def start(self, dsn: str) -> None:
@@ -34,18 +37,37 @@ class KeyGate:
             await self._listener.close()
 
     def _on_revocation(self, *_args: Any) -> None:
-        self._answers.clear()
+        self.forget()
 
     def forget(self) -> None:
         self._answers.clear()
+        self._asking.clear()
+        self._generation += 1
 
     async def is_active(self, key_id: str, database_id: str) -> bool:
         now = time.monotonic()
         cached = self._answers.get((key_id, database_id))
         if cached is not None and cached[0] > now:
             return cached[1]
+        # One control-plane read per key at a time: when a flooding tenant's answer expires, its
+        # thousands of requests share one read instead of queueing other tenants' behind theirs.
+        key = (key_id, database_id)
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = self._asking[key] = asyncio.ensure_future(self._ask(key_id, database_id))
+
+            def done(future: asyncio.Future[bool]) -> None:
+                if self._asking.get(key) is future:
+                    del self._asking[key]
+
+            asking.add_done_callback(done)
+        return await asyncio.shield(asking)
+
+    async def _ask(self, key_id: str, database_id: str) -> bool:
+        asked, generation = time.monotonic(), self._generation
         active = await self._store.key_is_active(key_id, database_id)
-        if len(self._answers) > 50_000:
-            self._answers.clear()
-        self._answers[(key_id, database_id)] = (now + self._ttl, active)
+        if generation == self._generation:
+            if len(self._answers) > 50_000:
+                self._answers.clear()
+            self._answers[(key_id, database_id)] = (asked + self._ttl, active)
         return active

@@ -10,6 +10,7 @@ import asyncpg
 
 from bwedge import keys
 
+from ..limits import NAMES as LIMIT_COLUMNS  # database_limits has a column per limit
 from .ids import new_id
 
 
@@ -168,6 +169,28 @@ class ControlStore:
             f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE database_id = $1 ORDER BY created_at", database_id
         )
         return [ApiKey(**dict(r)) for r in rows]
+
+    async def limit_overrides(self, database_id: str) -> dict[str, int | None]:
+        """The operator's overrides of a database's limits (NULL: the default); {} if none."""
+        row = await self.pool.fetchrow(
+            f"SELECT {', '.join(LIMIT_COLUMNS)} FROM database_limits WHERE database_id = $1", database_id
+        )
+        return {k: (int(v) if v is not None else None) for k, v in dict(row).items()} if row else {}
+
+    async def set_limit_overrides(self, database_id: str, changes: dict[str, int | None]) -> None:
+        """Set (a number) or clear (None) some overrides; the others stay as they are."""
+        names = [n for n in LIMIT_COLUMNS if n in changes]  # identifiers from the Limits fields only
+        if not names:
+            return
+        values = [changes[n] for n in names]
+        assignments = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
+        await self.pool.execute(
+            f"INSERT INTO database_limits (database_id, {', '.join(names)}) "
+            f"VALUES ($1, {', '.join(f'${i + 2}' for i in range(len(names)))}) "
+            f"ON CONFLICT (database_id) DO UPDATE SET {assignments}, updated_at = now()",
+            database_id,
+            *values,
+        )
 
     async def key_is_active(self, key_id: str, database_id: str) -> bool:
         row = await self.pool.fetchrow(

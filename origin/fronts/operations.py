@@ -123,7 +123,7 @@ async def run_one(
 
     if tx_id is not None:
         return await state.transactions.run(caller, tx_id, in_connection)
-    async with state.tenants.connection(caller.database_id, read_only=read_only) as conn:
+    async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
         return await in_connection(conn)
 
 
@@ -185,5 +185,5 @@ async def run_batch(
 
     if tx_id is not None:
         return await state.transactions.run(caller, tx_id, in_connection)
-    async with state.tenants.connection(caller.database_id, read_only=read_only) as conn:
+    async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
         return await in_connection(conn)

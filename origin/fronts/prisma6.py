@@ -22,6 +22,8 @@ from ..engine.engine import Outcome
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BadRequest, BreakwaterError
+from ..http import error_headers
+from ..limits import check_response, payload_too_large
 from ..plans.telemetry import Capture
 from ..state import OriginState, state_of
 from .operations import Models, run_batch, run_one
@@ -69,7 +71,7 @@ def engine_validation_meta(exc: BreakwaterError) -> dict[str, Any]:
 def known_error(exc: BreakwaterError) -> Response:
     """A non-2xx answer the 6.x client turns into a known request error with `error_code`."""
     body = {**exc.body(), "is_panic": False, "error_code": exc.code}
-    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(body, status_code=exc.status, headers=error_headers(exc))
 
 
 def _result_key(query: JsonQuery) -> str:
@@ -127,6 +129,8 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
             outcome = await run_one(state, caller, schema_for, query, tx_id, capture.on_query)
             models.add(outcome)
             text = _data(query, outcome, _logs(capture))
+        encoded = text.encode()
+        check_response(await state.tenants.limits.of(caller.database_id), encoded)
     except BreakwaterError as exc:
         if exc.status == 401:
             raise
@@ -135,7 +139,7 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
             **({"extensions": capture.extensions()} if capture.logs else {}),
         }
         return JSONResponse(failed, headers={"Prisma-Error-Code": exc.code})
-    return Response(text, media_type=_JSON, headers=models.headers())
+    return Response(encoded, media_type=_JSON, headers=models.headers())
 
 
 def _logs(capture: Capture) -> str:
@@ -156,9 +160,11 @@ async def upload_schema(http: Request) -> Response:
     caller = await caller_of(http)
     state = state_of(http)
     try:
-        await state.schemas.upload(
-            state.store.pool, caller.database_id, http.path_params["hash"], await http.body()
-        )
+        body = await http.body()
+        limit = (await state.tenants.limits.of(caller.database_id)).schema_bytes
+        if len(body) > limit:
+            raise payload_too_large("Prisma schema upload", limit, len(body))
+        await state.schemas.upload(state.store.pool, caller.database_id, http.path_params["hash"], body)
     except BreakwaterError as exc:
         return known_error(exc)
     return JSONResponse({})

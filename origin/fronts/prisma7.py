@@ -25,6 +25,8 @@ from .. import readonly
 from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
+from ..http import error_headers
+from ..limits import check_response
 from ..plans import check
 from ..plans.comments import sql_comment
 from ..plans.executor import Database
@@ -138,12 +140,24 @@ def _error(exc: BreakwaterError, capture: Capture, request: Request) -> JSONResp
     if exc.hint:
         body["hint"] = exc.hint
     body["extensions"] = capture.extensions()
-    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(body, status_code=exc.status, headers=error_headers(exc))
 
 
 def _ok(payload: dict[str, Any], capture: Capture, headers: dict[str, str] | None = None) -> JSONResponse:
     payload["extensions"] = capture.extensions()
     return JSONResponse(payload, headers=headers)
+
+
+async def _answer(
+    http: Request, caller: Caller, data: Any, capture: Capture, headers: dict[str, str]
+) -> JSONResponse:
+    """A plan's result, unless its encoded form is over the database's response limit (P6009)."""
+    response = _ok({"data": data}, capture, headers)
+    try:
+        check_response(await state_of(http).tenants.limits.of(caller.database_id), bytes(response.body))
+    except BreakwaterError as exc:
+        return _error(exc, capture, http)
+    return response
 
 
 def _model_headers(facts: check.PlanFacts) -> dict[str, str]:
@@ -190,14 +204,14 @@ async def query(http: Request) -> Response:
     try:
         request = parse_plan_request(await http.body())
         facts = check.check(request.plan, _client_version(http))
-        async with state.tenants.connection(caller.database_id, read_only=not caller.can_write()) as conn:
+        async with state.tenants.serving(caller.database_id, read_only=not caller.can_write()) as conn:
             if caller.can_write():
                 data = await _run_plan(conn, caller, request, capture, in_transaction=False)
             else:
                 data = await _read_only(conn, caller, request, capture)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return _ok({"data": data}, capture, _model_headers(facts))
+    return await _answer(http, caller, data, capture, _model_headers(facts))
 
 
 def _int_option(body: dict[str, Any], name: str, default: int) -> int:
@@ -242,7 +256,7 @@ async def transaction_query(http: Request) -> Response:
         data = await state.transactions.run(caller, tx_id, run)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return _ok({"data": data}, capture, _model_headers(facts))
+    return await _answer(http, caller, data, capture, _model_headers(facts))
 
 
 async def transaction_end(http: Request) -> Response:

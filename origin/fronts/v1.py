@@ -24,6 +24,7 @@ from ..caller import Caller
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BadRequest, BreakwaterError
+from ..limits import check_response
 from ..state import state_of
 from .operations import Models, SchemaFor, run_batch, run_one
 
@@ -76,7 +77,9 @@ async def _run(http: Request, tx_id: str | None) -> Response:
         outcome = await run_one(state, caller, schema_for, parse(body), tx_id)
         models.add(outcome)
         text = f'{{"data":{outcome.json}}}'
-    return Response(text, media_type=_JSON, headers=models.headers())
+    encoded = text.encode()
+    check_response(await state.tenants.limits.of(caller.database_id), encoded)
+    return Response(encoded, media_type=_JSON, headers=models.headers())
 
 
 async def query(http: Request) -> Response:

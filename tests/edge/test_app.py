@@ -122,3 +122,55 @@ async def test_transactions_route_to_the_origin_that_owns_them() -> None:
     assert origin.seen[0][0] == "o1"
     unknown = await app.handle(request("/transaction/o9~abc/commit", token), NoContext())
     assert unknown.status == 409
+
+
+@pytest.mark.parametrize(
+    ("length", "refused"),
+    [
+        (None, None),
+        ("", None),
+        ("100", None),
+        (str(32 * 1024 * 1024), None),
+        (str(32 * 1024 * 1024 + 1), 413),
+    ],
+)
+def test_a_body_announced_over_the_limit_is_refused_before_it_is_read(
+    length: str | None, refused: int | None
+) -> None:
+    app, _, _ = make_app()
+    answer = app.refuse_body(length)
+    assert (answer.status if answer is not None else None) == refused
+    if answer is not None:
+        assert json.loads(answer.body)["code"] == "BW1413"
+        assert answer.headers["Prisma-Error-Code"] == "BW1413"
+
+
+def test_a_content_length_that_is_not_a_number_is_a_bad_request() -> None:
+    app, _, _ = make_app()
+    answer = app.refuse_body("lots")
+    assert answer is not None and (answer.status, json.loads(answer.body)["code"]) == (400, "BW1001")
+
+
+async def test_a_body_over_the_limit_never_reaches_the_origin() -> None:
+    clock = Clock()
+    config = EdgeConfig.from_env(
+        {
+            "KEY_SECRET": KEY_SECRET,
+            "SERVICE_SECRET": SERVICE_SECRET,
+            "ORIGIN_URL": "http://origin",
+            "MAX_REQUEST_BYTES": "1024",
+        }
+    )
+    origin = RecordingOrigin()
+    revocations = RevocationView(CountingPort(RevocationStore(MemorySql(), clock)), clock, ttl=5)
+    app = EdgeApp(config, origin, revocations, clock)
+    token = keys.mint(CLAIMS, KEY_SECRET.encode())
+    assert (await app.handle(request("/v1/query", token, b"x" * 1024), NoContext())).status == 200
+    response = await app.handle(request("/v1/query", token, b"x" * 1025), NoContext())
+    assert response.status == 413
+    assert json.loads(response.body) == {
+        "code": "BW1413",
+        "message": "The request body is larger than the limit of 1024 bytes (1025 bytes).",
+        "hint": "Send less per request (split a createMany into batches).",
+    }
+    assert len(origin.seen) == 1
