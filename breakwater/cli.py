@@ -158,10 +158,10 @@ def cmd_db_limits(args: argparse.Namespace) -> None:
     result = _call(args, "PUT", path, changes) if changes else _call(args, "GET", path)
     overrides = result["overrides"]
     rows = [
-        f"{name:<32} {value:>12}  {'(set for this database)' if name in overrides else '(default)'}"
+        [name, str(value), "this database" if name in overrides else "default"]
         for name, value in result["limits"].items()
     ]
-    _print(args, result, "\n".join(rows))
+    _print(args, result, table(["LIMIT", "VALUE", "SET BY"], rows))
 
 
 def cmd_key_create(args: argparse.Namespace) -> None:
@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest="action", required=True, metavar="ACTION"
         )
 
-    db = group("db", "databases: create, list, show, delete")
+    db = group("db", "databases: create, list, show, limits, delete")
     p = db.add_parser("create", help="provision a database and print its connection URL", parents=common)
     p.add_argument("name")
     p.add_argument(
@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("delete", help="delete a database and its data, and revoke its keys", parents=common)
     p.add_argument("name")
     p.set_defaults(run=cmd_db_delete)
-    p = db.add_parser("limits", help="show a database's limits, or override some with --set")
+    p = db.add_parser("limits", help="show a database's limits, or override some with --set", parents=common)
     p.add_argument("name")
     p.add_argument(
         "--set",

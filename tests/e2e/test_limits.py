@@ -125,9 +125,10 @@ def test_the_cli_shows_and_sets_limits(stack: Stack, tenant: TenantDatabase) -> 
         stack, "db", "limits", tenant.name, "--set", "query_timeout_ms=2500", "--set", "schema_bytes=4096"
     )
     assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
-    assert "2500" in lines["query_timeout_ms"] and "(set for this database)" in lines["query_timeout_ms"]
-    assert "(default)" in lines["response_bytes"]
+    lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()}
+    assert lines["LIMIT"] == ["LIMIT", "VALUE", "SET", "BY"]
+    assert lines["query_timeout_ms"][1:] == ["2500", "this", "database"]
+    assert lines["response_bytes"][2:] == ["default"]
     shown = json.loads(cli(stack, "--json", "db", "limits", tenant.name).stdout)
     assert shown["overrides"] == {"query_timeout_ms": 2500, "schema_bytes": 4096}
     reset = json.loads(
