@@ -28,8 +28,10 @@ Fair share. A database is *active* while it holds or wants connections, or used 
    line and its database holds more than its share: then it is closed and its slot goes to the line.
 3. Idle connections are kept up to the share of an active database; anything else idle (beyond the
    share, or of a database no longer active) is closed for the line when someone waits.
-4. Taking back: when a database below its share waits in the line, the database furthest above its
-   share loses its longest-held connection that it has held at least `reclaim_after_seconds`: an
+4. Taking back: when a database is starving (it waits in the line holding less than half the share
+   of the databases holding or wanting connections right now; not mere jitter among equally busy
+   ones), the database furthest above that share loses its longest-held connection that it has held
+   at least `reclaim_after_seconds`: an
    interactive transaction is rolled back (P2028, saying why) or a request's statement is stopped
    (BW3003). Its slot goes to the line. So a tenant holding connections (open transactions, long
    statements) gives them up within `reclaim_after_seconds` plus the time Postgres takes to cancel
@@ -200,6 +202,11 @@ class HostBudget:
     def others_wait(self, pool: DatabasePool) -> bool:
         return any(p is not pool for p in self.queue)
 
+    def demanding_share(self) -> int:
+        """The share of each database that holds or wants connections at this moment."""
+        demanding = sum(1 for p in self.pools.values() if p.in_use or p.waiters or p.opening or p.requested)
+        return max(1, self.limit // max(1, demanding))
+
     def fair_share(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
         active = sum(1 for p in self.pools.values() if p.is_active(now))
@@ -224,9 +231,12 @@ class HostBudget:
             owner.idle.remove(idle)
             owner.spawn(owner.close_then(idle.conn))
             wanted -= 1
-        below = sum(1 for p in self.queue if p.size < share)
-        while wanted > 0 and below > self.reclaiming:
-            loan = self._loan_to_take_back(share, now)
+        # Taking back interrupts someone: only for a database that is starving (below half of the
+        # share of the databases using the host right now), never for jitter among equally busy ones.
+        demand = self.demanding_share()
+        starving = sum(1 for p in self.queue if p.size * 2 < demand)
+        while wanted > 0 and starving > self.reclaiming:
+            loan = self._loan_to_take_back(demand, now)
             if loan is None:
                 break
             loan.reclaimed = True
@@ -474,7 +484,7 @@ class DatabasePool:
         other = self.sibling
         if other is None or other.closed or other._live_waiters() <= other.opening + other.requested:
             return False
-        if self._family_used() < self.limit:
+        if self._family_used() + 1 < self.limit:  # + the connection being released
             return False
         return not self._live_waiters() or other.size + other.requested < self.size
 
