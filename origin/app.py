@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -21,7 +22,7 @@ from .control.migrate import migrate
 from .control.store import ControlStore
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
-from .http import handle_breakwater_error, handle_unexpected
+from .http import UnexpectedErrors, handle_breakwater_error
 from .schemas import SchemaCache
 from .settings import Settings
 from .state import OriginState
@@ -90,5 +91,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=all_routes(),
         lifespan=lifespan,
-        exception_handlers={BreakwaterError: handle_breakwater_error, Exception: handle_unexpected},
+        middleware=[Middleware(UnexpectedErrors)],
+        exception_handlers={BreakwaterError: handle_breakwater_error},
     )

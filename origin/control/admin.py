@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import jsoninput
 from ..errors import BadRequest, NotFound, Unauthorized
 from ..state import OriginState, state_of
 from .ids import new_id
@@ -38,10 +39,7 @@ def _authorize(request: Request) -> OriginState:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    body = jsoninput.loads(await request.body())
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body

@@ -625,7 +625,7 @@ def plan_find(
     if args.get("distinct") is not None:
         names = args["distinct"] if isinstance(args["distinct"], list) else [args["distinct"]]
         for name in names:
-            if name not in model.fields:
+            if not isinstance(name, str) or name not in model.fields:
                 raise fail(f"`distinct` names unknown field {name!r}.", _at(path, "distinct"))
             read.distinct.append(model.fields[name])
     if args.get("cursor") is not None:
@@ -798,7 +798,7 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
     names = raw_by if isinstance(raw_by, list) else [raw_by]
     by = []
     for name in names:
-        if name not in model.fields:
+        if not isinstance(name, str) or name not in model.fields:
             raise fail(f"`by` names unknown field {name!r}.", "by")
         by.append(model.fields[name])
     if not by:

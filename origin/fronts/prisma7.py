@@ -11,7 +11,6 @@ Errors use the shape the client reads: `{"code", "error", "meta"}` with the erro
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import jsoninput
 from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
@@ -31,6 +31,7 @@ from ..plans.interpreter import Interpreter
 from ..plans.telemetry import Capture
 from ..plans.template import MAX_BIND_VALUES
 from ..state import state_of
+from .options import isolation_level, milliseconds
 
 log = logging.getLogger("breakwater.prisma7")
 _seen_versions: set[str] = set()
@@ -67,10 +68,7 @@ class PlanRequest:
 
 
 def _json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else {}
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    return jsoninput.loads(body) if body else {}
 
 
 def parse_plan_request(body: bytes) -> PlanRequest:
@@ -210,13 +208,6 @@ async def query(http: Request) -> Response:
     return _ok({"data": data}, capture, _model_headers(facts))
 
 
-def _int_option(body: dict[str, Any], name: str, default: int) -> int:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"`{name}` must be a number of milliseconds.")
-    return int(value)
-
-
 async def transaction_start(http: Request) -> Response:
     caller = await caller_of(http)
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
@@ -225,12 +216,11 @@ async def transaction_start(http: Request) -> Response:
         body = _json_body(await http.body())
         if not isinstance(body, dict):
             raise BadRequest('Expected {"maxWait"?, "timeout"?, "isolationLevel"?}.')
-        isolation = body.get("isolationLevel")
         tx = await state.transactions.start(
             caller,
-            max_wait_ms=_int_option(body, "maxWait", 2000),
-            timeout_ms=_int_option(body, "timeout", 5000),
-            isolation=str(isolation) if isolation is not None else None,
+            max_wait_ms=milliseconds(body, "maxWait", 2000),
+            timeout_ms=milliseconds(body, "timeout", 5000),
+            isolation=isolation_level(body, "isolationLevel"),
         )
         if not caller.can_write():
             await state.transactions.run(caller, tx.id, _take_snapshot)
