@@ -23,6 +23,9 @@ class HttpOrigin:
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the event loop that serves the requests.
         if self._session is None:
+            # Idle connections close after 60 s, before the origin closes its side (75 s,
+            # origin/__main__.py); aiohttp retries GET and PUT once on a dropped pooled connection,
+            # never a POST (it may have run).
             connector = aiohttp.TCPConnector(limit=1000, limit_per_host=1000, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(
                 connector=connector,

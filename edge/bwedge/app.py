@@ -7,6 +7,7 @@ call `handle` for every request.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
@@ -20,6 +21,8 @@ from .keys import KeyClaims
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
 from .txid import origin_of
+
+log = logging.getLogger("breakwater.edge")
 
 # Headers that describe one hop, or that only the edge may see.
 _NOT_FORWARDED = frozenset(
@@ -97,6 +100,16 @@ class EdgeApp:
             return await self.handlers[route.kind](request, route, claims, ctx)
         except EdgeError as exc:
             return exc.response()
+        except Exception as exc:
+            # A bug of ours: answer it here with a code and the request id rather than let the
+            # runtime turn it into a bare 500 (or, in the Worker, an exception page).
+            request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+            log.error(
+                "unexpected error",
+                exc_info=exc,
+                extra={"fields": {"path": request.path, "request_id": request_id}},
+            )
+            return errors.unexpected(request_id).response()
 
     async def authenticate(self, request: EdgeRequest) -> KeyClaims:
         query = request.query

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import cursors, offsets
+from . import cursors, jsontext, offsets
 from .cursors import Cursor
 from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
 from .offsets import ZERO, InvalidOffset, Position
@@ -193,7 +193,7 @@ class EventQueue:
     async def message(self, socket_id: str, text: str) -> None:
         socket = self._sockets.get(socket_id)
         try:
-            message = json.loads(text)
+            message = jsontext.loads(text, 4)
             if not isinstance(message, dict) or message.get("type") != "ack":
                 raise ValueError("expected {type: ack, offset}")
             position = Position.parse(str(message.get("offset")))
