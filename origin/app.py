@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -23,6 +24,7 @@ from .control.store import ControlStore
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
 from .http import UnexpectedErrors, handle_breakwater_error
+from .replay import ReplayGuard
 from .schemas import SchemaCache
 from .settings import Settings
 from .state import OriginState
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             http=http,
             workspace_id=workspace_id,
             capture=supervisor,
+            replays=ReplayGuard(time.time()),
         )
         await supervisor.start()
         try:

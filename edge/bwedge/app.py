@@ -136,21 +136,23 @@ class EdgeApp:
         headers["x-forwarded-proto"] = parts.scheme or "http"
         request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
         headers["x-request-id"] = request_id
+        named = origin_of(route.tx_id) if route.tx_id else None
+        if named is not None and named not in self.config.origins:
+            raise EdgeError(
+                409, "P2028", f"Transaction {route.tx_id} belongs to an origin this edge does not know."
+            )
+        origin_id = named or self.config.default_origin
         claim_values = {**claims.as_dict(), "rid": request_id}
+        # Signed for this one origin process, which accepts the signature once (service.py).
         headers[service.HEADER] = service.sign(
             self.config.service_secrets[0],
-            "origin",
+            service.origin_audience(origin_id),
             claim_values,
             request.method,
             target,
             request.body,
             self.clock(),
         )
-        origin_id = origin_of(route.tx_id) if route.tx_id else None
-        if origin_id is not None and origin_id not in self.config.origins:
-            raise EdgeError(
-                409, "P2028", f"Transaction {route.tx_id} belongs to an origin this edge does not know."
-            )
         response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
         return EdgeResponse(response.status, returned, response.body)

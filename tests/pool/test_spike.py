@@ -57,7 +57,13 @@ def stack() -> Iterator[Stack]:
 def signed_like_the_edge(stack: Stack, api_key: str, body: bytes) -> dict[str, str]:
     values = keys.verify(api_key, [stack.secrets["key_secret"].encode()]).as_dict()
     signature = service.sign(
-        stack.secrets["service_secret"].encode(), "origin", values, "POST", "/v1/query", body, time.time()
+        stack.secrets["service_secret"].encode(),
+        service.origin_audience("o1"),
+        values,
+        "POST",
+        "/v1/query",
+        body,
+        time.time(),
     )
     return {service.HEADER: signature, "content-type": "application/json"}
 
