@@ -25,6 +25,7 @@ from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
 from .http import UnexpectedErrors, handle_breakwater_error
 from .replay import ReplayGuard
+from .revocations import RevocationWatch
 from .schemas import SchemaCache
 from .settings import Settings
 from .state import OriginState
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         http = httpx.AsyncClient(timeout=60.0)
         tenants = Tenants(store)
         transactions = TransactionManager(tenants, settings.origin_id)
+        revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
+        revocations.start()
         schemas = SchemaCache()
         supervisor = capture.build(settings, control, http, tenants, schemas)
         app.state.bw = OriginState(
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await supervisor.stop()
+            await revocations.stop()
             await transactions.close_all()
             await tenants.close()
             await keygate.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -52,8 +52,9 @@ class Transaction:
     deadline: float
     timeout_ms: int
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    state: str = "open"  # open | committed | rolled_back | expired
+    state: str = "open"  # open | committed | rolled_back | expired | revoked
     expiry: asyncio.TimerHandle | None = None
+    key_id: str = ""  # the API key that opened it: revoking the key rolls it back
 
     @property
     def conn(self) -> asyncpg.Connection:
@@ -111,6 +112,7 @@ class TransactionManager:
             lease=lease,
             deadline=time.monotonic() + timeout_ms / 1000,
             timeout_ms=timeout_ms,
+            key_id=caller.key_id,
         )
         tx.expiry = asyncio.get_running_loop().call_later(timeout_ms / 1000, self._expire_soon, tx)
         self._open[tx.id] = tx
@@ -134,10 +136,10 @@ class TransactionManager:
             try:
                 return await operation(tx.conn)
             except Exception as exc:
-                if tx.state == "expired":
+                if tx.state in ("expired", "revoked"):
                     if tx.id in self._open:
-                        await self._close(tx, "expired", rollback=True)
-                    raise TransactionError(_ended_message(tx_id, "expired")) from exc
+                        await self._close(tx, tx.state, rollback=True)
+                    raise TransactionError(_ended_message(tx_id, tx.state)) from exc
                 raise
 
     async def commit(self, caller: Caller, tx_id: str) -> None:
@@ -163,18 +165,32 @@ class TransactionManager:
         self._expiring.add(task)
         task.add_done_callback(self._expiring.discard)
 
-    async def _expire(self, tx: Transaction) -> None:
+    async def _expire(self, tx: Transaction, outcome: str = "expired") -> None:
         if tx.state != "open":
             return
         if tx.lock.locked():
             # A statement is running past the deadline: cancel it so the rollback can proceed.
             with_pid = tx.conn.get_server_pid()
-            log.info("transaction expired mid-statement", extra={"fields": {"tx": tx.id, "pid": with_pid}})
-            tx.state = "expired"
+            log.info(
+                "transaction ended mid-statement",
+                extra={"fields": {"tx": tx.id, "pid": with_pid, "outcome": outcome}},
+            )
+            tx.state = outcome
             await self._cancel_backend(tx)
         async with tx.lock:
             if tx.id in self._open:
-                await self._close(tx, "expired", rollback=True)
+                await self._close(tx, outcome, rollback=True)
+
+    async def revoke(self, key_ids: Collection[str], database_ids: Collection[str] = ()) -> int:
+        """Roll back the open transactions of revoked keys and deleted databases, at once."""
+        doomed = [tx for tx in self._open.values() if tx.key_id in key_ids or tx.database_id in database_ids]
+        for tx in doomed:
+            await self._expire(tx, "revoked")
+        return len(doomed)
+
+    def open_keys(self) -> set[tuple[str, str]]:
+        """(key id, database id) of every open transaction, for checking the keys are still live."""
+        return {(tx.key_id, tx.database_id) for tx in self._open.values()}
 
     async def _cancel_backend(self, tx: Transaction) -> None:
         try:
@@ -212,6 +228,11 @@ class TransactionManager:
 
 
 def _ended_message(tx_id: str, ended: str | None) -> str:
+    if ended == "revoked":
+        return (
+            f"Transaction API error: Transaction already closed: the transaction {tx_id} was rolled back "
+            "because its API key was revoked."
+        )
     if ended == "expired":
         return (
             f"Transaction API error: Transaction already closed: A query cannot be executed on an expired "

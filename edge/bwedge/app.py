@@ -52,6 +52,8 @@ Handler = Callable[[EdgeRequest, routes.Route, KeyClaims, Context], Awaitable[Ed
 InternalHandler = Callable[[EdgeRequest, service.ServiceClaims], Awaitable[EdgeResponse]]
 # Called after the event queue stored a batch: (database id, model names the batch changed).
 ChangeListener = Callable[[str, list[str]], Awaitable[None]]
+# Called after a revocation is recorded: ({key id: its database id}, deleted database ids).
+RevocationListener = Callable[[dict[str, str], list[str]], Awaitable[None]]
 
 
 class EdgeApp:
@@ -78,6 +80,8 @@ class EdgeApp:
         self.internal_handlers: dict[str, InternalHandler] = {}
         # Change events bump cache tag versions through here (the cache registers a listener).
         self.change_listeners: list[ChangeListener] = []
+        # What else ends when a key is revoked (the event routes close its streams).
+        self.revocation_listeners: list[RevocationListener] = []
         # The query cache wraps the query and transaction handlers and serves invalidation.
         self.cache = CacheLayer(cache, self.forward, clock) if cache is not None else None
         if self.cache is not None:
@@ -180,15 +184,21 @@ class EdgeApp:
             raise EdgeError(401, "BW2001", str(exc)) from None
 
     async def _internal(self, request: EdgeRequest) -> EdgeResponse:
-        """Control-plane calls from the origin: revocations."""
+        """Control-plane calls from the origin: revocations, `{key_ids, database_ids, key_databases?}`
+        (`key_databases` maps a key id to its database, so that its streams can be found)."""
         self.verify_service(request)
         try:
             body = json.loads(request.body)
             key_ids = [str(k) for k in body.get("key_ids", [])]
             database_ids = [str(d) for d in body.get("database_ids", [])]
+            key_databases = {str(k): str(d) for k, d in (body.get("key_databases") or {}).items()}
         except (ValueError, AttributeError, TypeError):
-            raise errors.bad_request("BW1001", "expected {key_ids: [...], database_ids: [...]}") from None
+            raise errors.bad_request(
+                "BW1001", "expected {key_ids: [...], database_ids: [...], key_databases?: {...}}"
+            ) from None
         await self.revocations.revoke(key_ids, database_ids)
+        for listener in self.revocation_listeners:
+            await listener(key_databases, database_ids)
         return EdgeResponse.json(200, {"revoked": {"key_ids": key_ids, "database_ids": database_ids}})
 
     async def _pushed_invalidation(

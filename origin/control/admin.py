@@ -156,7 +156,7 @@ async def revoke_key(request: Request) -> JSONResponse:
     if key is None:
         raise NotFound(f"There is no key {request.path_params['key_id']!r}.")
     state.keygate.forget()
-    await state.edge.push_revocations([key.id], [])
+    await state.edge.push_revocations([key.id], [], {key.id: key.database_id})
     return JSONResponse({"key": _key_json(key)})
 
 
