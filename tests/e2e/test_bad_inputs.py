@@ -3,6 +3,9 @@ each now gets its 4xx with a stable code, or its answer."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -129,8 +132,6 @@ CASES: list[tuple[str, str, bytes | dict[str, Any], int, str]] = [
 
 @pytest.fixture(scope="module")
 def target(stack: Stack) -> TenantDatabase:
-    import asyncio
-
     tenant = create_tenant(stack, "bad")
     asyncio.run(run_script(tenant.dsn, TABLES))
     with httpx.Client(base_url=stack.edge_url, timeout=60) as edge:
@@ -182,3 +183,49 @@ async def test_a_stream_offset_past_any_log_is_refused(
         await websockets.connect(url, additional_headers={"authorization": f"Bearer {target.api_key}"})
     assert refused.value.response.status_code == 400
     assert json.loads(refused.value.response.body)["code"] == "BW1002"
+
+
+SCHEMA = """datasource db {
+  provider = "postgresql"
+}
+
+model Note {
+  id   Int    @id
+  body String
+  @@map("MAPPED")
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        SCHEMA.replace("MAPPED", "\\u0000"),  # an escape that spells NUL
+        SCHEMA.replace("MAPPED", "\\ud800"),  # an unpaired surrogate
+        SCHEMA.replace("MAPPED", "notes\x00"),  # a NUL character in the text itself
+    ],
+    ids=["nul-escape", "surrogate-escape", "nul-character"],
+)
+async def test_a_schema_upload_with_text_postgres_cannot_hold_is_refused(
+    edge: httpx.AsyncClient, target: TenantDatabase, source: str
+) -> None:
+    body = base64.b64encode(source.encode())
+    path = f"/6.19.3/{hashlib.sha256(body).hexdigest()}/schema"
+    response = await edge.put(path, content=body, headers={"authorization": f"Bearer {target.api_key}"})
+    assert (response.status_code, response.json()["code"]) == (400, "BW1101"), response.text
+
+
+@pytest.mark.parametrize("arguments", [[{"take": 1}], "take", 5])
+async def test_a_relations_arguments_that_are_not_an_object_are_a_validation_error(
+    edge: httpx.AsyncClient, target: TenantDatabase, arguments: Any
+) -> None:
+    for relation in ("posts", "_count"):
+        nested = {"arguments": arguments, "selection": {"$scalars": True}}
+        selection = {"posts": nested} if relation == "posts" else {"_count": {"selection": {"posts": nested}}}
+        body = {"modelName": "User", "action": "findMany", "query": {"arguments": {}, "selection": selection}}
+        response = await edge.post(
+            f"{PRISMA6}/graphql", json=body, headers={"authorization": f"Bearer {target.api_key}"}
+        )
+        assert response.status_code == 200, response.text  # Prisma 6 errors come back in `errors`
+        assert response.headers["prisma-error-code"] == "P2009"
+        assert response.json()["errors"][0]["user_facing_error"]["error_code"] == "P2009"

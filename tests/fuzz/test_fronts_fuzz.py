@@ -92,6 +92,46 @@ def keys(target: FuzzTarget) -> st.SearchStrategy[str]:
     return st.sampled_from([target.read_write, target.read_only])
 
 
+# Headers the edge or the origin read: the cache's, the query log's, the client version, ids.
+HEADER_NAMES = [
+    "cache-control",
+    "accelerate-cache-tags",
+    "x-capture-telemetry",
+    "prisma-engine-hash",
+    "x-request-id",
+    "x-transaction-id",
+    "x-breakwater-database",
+    "x-forwarded-host",
+    "content-type",
+]
+HEADER_VALUES = [
+    "max-age=60",
+    "max-age=60,stale-while-revalidate=30",
+    "max-age=-1",
+    "max-age=99999999999999999999",
+    "s-maxage=1, max-age=abc",
+    "no-cache",
+    "a,b,c",
+    "," * 200,
+    "t" * 5000,
+    "query,info,warn,error",
+    "error",
+    "7.10.1",
+    "o1~abc",
+    "",
+]
+
+
+def extra_headers() -> st.SearchStrategy[dict[str, str]]:
+    # Printable ASCII without surrounding spaces: what an HTTP client lets through at all.
+    printable = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40).map(
+        str.strip
+    )
+    return st.dictionaries(
+        st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_VALUES) | printable, max_size=3
+    )
+
+
 @fuzz_settings(ci_examples=60)
 @given(data=st.data())
 def test_prisma6_queries_and_batches_never_get_a_server_error(
@@ -101,9 +141,8 @@ def test_prisma6_queries_and_batches_never_get_a_server_error(
     body = data.draw(as_text(data.draw(mutated(record["req_body"], DONORS))))
     key = data.draw(keys(target))
     path = f"/{PRISMA6_VERSION}/{PRISMA6_HASH}/graphql"
-    response = target.edge.post(
-        path, content=body, headers={**request_headers(record), **target.headers(key)}
-    )
+    headers = {**request_headers(record), **target.headers(key), **data.draw(extra_headers())}
+    response = target.edge.post(path, content=body, headers=headers)
     check(response, f"POST {path}", body)
 
 
@@ -171,9 +210,8 @@ def test_prisma7_plans_never_get_a_server_error(target: FuzzTarget, data: st.Dat
     record = data.draw(st.sampled_from(P7_PLANS))
     body = data.draw(as_text(data.draw(mutated(record["req_body"], DONORS))))
     key = data.draw(keys(target))
-    response = target.edge.post(
-        "/query", content=body, headers={**request_headers(record), **target.headers(key)}
-    )
+    headers = {**request_headers(record), **target.headers(key), **data.draw(extra_headers())}
+    response = target.edge.post("/query", content=body, headers=headers)
     check(response, "POST /query", body)
 
 
@@ -194,7 +232,8 @@ def test_v1_queries_raw_queries_and_batches_never_get_a_server_error(
     else:
         value = data.draw(mutated(data.draw(st.sampled_from(JSON_QUERIES)), DONORS))
     body = data.draw(as_text(value))
-    response = target.edge.post("/v1/query", content=body, headers=target.headers(data.draw(keys(target))))
+    headers = {**target.headers(data.draw(keys(target))), **data.draw(extra_headers())}
+    response = target.edge.post("/v1/query", content=body, headers=headers)
     check(response, "POST /v1/query", body)
 
 
