@@ -295,18 +295,20 @@ def mutated(draw: st.DrawFn, value: Any, donors: list[Any]) -> Any:
     return current
 
 
+# Breaks first: Hypothesis draws the first choices of a list more often, and a request whose text
+# parses still reaches every later stage through the mutations before it.
 TEXT_BREAKS = (
-    "none",
-    "none",
-    "none",
-    "none",
-    "truncate",
+    "wrap",
     "constant",
     "digits",
     "utf8",
+    "truncate",
     "bom",
-    "wrap",
     "empty",
+    "none",
+    "none",
+    "none",
+    "none",
 )
 
 

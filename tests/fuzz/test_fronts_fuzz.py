@@ -132,7 +132,7 @@ def extra_headers() -> st.SearchStrategy[dict[str, str]]:
     )
 
 
-@fuzz_settings(ci_examples=60)
+@fuzz_settings(ci_examples=120)
 @given(data=st.data())
 def test_prisma6_queries_and_batches_never_get_a_server_error(
     target: FuzzTarget, data: st.DataObject
@@ -146,7 +146,7 @@ def test_prisma6_queries_and_batches_never_get_a_server_error(
     check(response, f"POST {path}", body)
 
 
-@fuzz_settings(ci_examples=25)
+@fuzz_settings(ci_examples=40)
 @given(data=st.data())
 def test_prisma6_schema_uploads_never_get_a_server_error(target: FuzzTarget, data: st.DataObject) -> None:
     text = data.draw(st.sampled_from(SCHEMAS))
@@ -204,7 +204,7 @@ def test_prisma6_schema_uploads_never_get_a_server_error(target: FuzzTarget, dat
         )
 
 
-@fuzz_settings(ci_examples=60)
+@fuzz_settings(ci_examples=120)
 @given(data=st.data())
 def test_prisma7_plans_never_get_a_server_error(target: FuzzTarget, data: st.DataObject) -> None:
     record = data.draw(st.sampled_from(P7_PLANS))
@@ -215,7 +215,7 @@ def test_prisma7_plans_never_get_a_server_error(target: FuzzTarget, data: st.Dat
     check(response, "POST /query", body)
 
 
-@fuzz_settings(ci_examples=40)
+@fuzz_settings(ci_examples=100)
 @given(data=st.data())
 def test_v1_queries_raw_queries_and_batches_never_get_a_server_error(
     target: FuzzTarget, data: st.DataObject
@@ -270,7 +270,7 @@ def operation_body(front: str) -> st.SearchStrategy[Any]:
     return st.sampled_from(JSON_QUERIES).flatmap(lambda b: mutated(b, DONORS)) | raw_query()
 
 
-@fuzz_settings(ci_examples=30)
+@fuzz_settings(ci_examples=50)
 @given(data=st.data())
 def test_interactive_transactions_never_get_a_server_error(target: FuzzTarget, data: st.DataObject) -> None:
     key = data.draw(keys(target))
@@ -303,7 +303,7 @@ def test_interactive_transactions_never_get_a_server_error(target: FuzzTarget, d
 # --- the rest of the routes: connection info, invalidation, streams -------------------------------
 
 
-@fuzz_settings(ci_examples=25)
+@fuzz_settings(ci_examples=40)
 @given(data=st.data())
 def test_connection_info_and_invalidation_never_get_a_server_error(
     target: FuzzTarget, data: st.DataObject
@@ -364,7 +364,7 @@ def test_stream_parameters_parse_or_are_refused_with_their_name(query: dict[str,
         assert exc.parameter in STREAM_PARAMETERS
 
 
-@fuzz_settings(ci_examples=15)
+@fuzz_settings(ci_examples=25)
 @given(query=stream_query())
 def test_stream_requests_never_get_a_server_error(target: FuzzTarget, query: dict[str, str]) -> None:
     url = str(target.edge.base_url).replace("http://", "ws://").rstrip("/") + "/v1/stream?"
