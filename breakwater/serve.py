@@ -12,7 +12,9 @@ import uvicorn
 PRIVATE_UMASK = 0o077
 
 
-def serve(prog: str, factory: str, default_port: int, description: str | None) -> None:
+def serve(
+    prog: str, factory: str, default_port: int, description: str | None, keep_alive_seconds: int = 5
+) -> None:
     """Parse --host/--port/--log-level and run the ASGI app built by `factory` ("module:function")."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1")
@@ -21,5 +23,11 @@ def serve(prog: str, factory: str, default_port: int, description: str | None) -
     args = parser.parse_args()
     os.umask(PRIVATE_UMASK)
     uvicorn.run(
-        factory, factory=True, host=args.host, port=args.port, log_level=args.log_level, access_log=False
+        factory,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_keep_alive=keep_alive_seconds,
     )

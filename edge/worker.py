@@ -43,6 +43,7 @@ _ENV_NAMES = (
     *eventqueue.ENV_NAMES,
 )
 SUBSCRIPTION_HEADER = "x-breakwater-subscription"
+KEY_HEADER = "x-breakwater-key-id"
 
 try:  # JS null reaches Python as pyodide.ffi.jsnull on newer Pyodide, as None before
     from pyodide.ffi import jsnull as _JS_NULL
@@ -180,10 +181,13 @@ class _DurableQueues:
             await self._namespace.getByName(database_id).append_part(offset, index, count, text)
         )
 
-    async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
-        headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription)}
+    async def connect(self, database_id: str, subscription: dict[str, Any], key_id: str, request: Any) -> Any:
+        headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription), KEY_HEADER: key_id}
         upgrade = js.Request.new(f"https://queue/{database_id}", _js_object({"headers": headers}))
         return await self._namespace.getByName(database_id).fetch(upgrade)
+
+    async def revoke(self, database_id: str, key_ids: list[str], everything: bool) -> int:
+        return int(await self._namespace.getByName(database_id).revoke(json.dumps(key_ids), bool(everything)))
 
 
 def _get_app(env: Any) -> EdgeApp:
@@ -338,12 +342,16 @@ class EventQueue(DurableObject):
     async def fetch(self, request: Any) -> Response:
         js_request = getattr(request, "js_object", request)
         subscription = Subscription.from_json(json.loads(str(js_request.headers.get(SUBSCRIPTION_HEADER))))
+        key_id = js_request.headers.get(KEY_HEADER)
         client, server = js.WebSocketPair.new().object_values()
         socket_id = secrets.token_hex(8)
         self.ctx.acceptWebSocket(server, to_js([socket_id]))
         server.serializeAttachment(socket_id)
-        await self.queue.open(socket_id, subscription)
+        await self.queue.open(socket_id, subscription, "" if key_id in (None, _JS_NULL) else str(key_id))
         return Response(None, status=101, web_socket=client)
+
+    async def revoke(self, key_ids_json: str, everything: bool) -> int:
+        return await self.queue.revoke(json.loads(key_ids_json), bool(everything))
 
     async def webSocketMessage(self, ws: Any, message: Any) -> None:
         await self.queue.message(str(ws.deserializeAttachment()), str(message))

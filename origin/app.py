@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -22,8 +23,10 @@ from .control.migrate import migrate
 from .control.store import ControlStore, Database
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
-from .http import BodyLimit, handle_breakwater_error, handle_unexpected
+from .http import BodyLimit, UnexpectedErrors, handle_breakwater_error
 from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
+from .replay import ReplayGuard
+from .revocations import RevocationWatch
 from .schemas import SchemaCache
 from .settings import Settings
 from .state import OriginState
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         tenants = Tenants(store, readonly_dsn=readonly_dsn, limits=LimitsBook(store, defaults_from_env()))
         transactions = TransactionManager(tenants, settings.origin_id)
+        revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
+        revocations.start()
         schemas = SchemaCache()
         supervisor = capture.build(settings, control, http, tenants, schemas)
         app.state.bw = OriginState(
@@ -84,12 +89,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             http=http,
             workspace_id=workspace_id,
             capture=supervisor,
+            replays=ReplayGuard(time.time()),
         )
         await supervisor.start()
         try:
             yield
         finally:
             await supervisor.stop()
+            await revocations.stop()
             await transactions.close_all()
             await tenants.close()
             await keygate.stop()
@@ -99,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=all_routes(),
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)],
-        exception_handlers={BreakwaterError: handle_breakwater_error, Exception: handle_unexpected},
+        # Outermost first: the origin answers its own failures, then bodies are bounded.
+        middleware=[Middleware(UnexpectedErrors), Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)],
+        exception_handlers={BreakwaterError: handle_breakwater_error},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -36,13 +37,66 @@ async def handle_breakwater_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unexpected error", exc_info=exc, extra={"fields": {"path": request.url.path}})
-    return JSONResponse(
-        {"code": "P6000", "message": "The origin failed unexpectedly; the error is in its log."},
-        status_code=500,
-        headers={"Prisma-Error-Code": "P6000"},
-    )
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers") or ():
+        if name == b"x-request-id":
+            return str(value.decode("latin-1"))[:128]
+    return ""
+
+
+def unexpected_body(request_id: str) -> dict[str, Any]:
+    return {
+        "code": "P6000",
+        "message": "The origin failed unexpectedly; the error is in its log under this request id.",
+        "meta": {"requestId": request_id},
+    }
+
+
+class UnexpectedErrors:
+    """The origin answers its own bugs: a 500 with a code and the request id, and the exception stays
+    here. Starlette's outermost error middleware re-raises after answering, and uvicorn then closes the
+    connection, which is the edge's pooled keep-alive connection: other requests about to reuse it
+    would fail with 502. So nothing may escape the app; this wraps it just inside that middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            request_id = _request_id(scope)
+            log.error(
+                "unexpected error",
+                exc_info=exc,
+                extra={"fields": {"path": scope.get("path"), "request_id": request_id}},
+            )
+            if started:
+                return  # half a response is out: the server ends it by closing, nothing else can
+            body = json.dumps(unexpected_body(request_id)).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"prisma-error-code", b"P6000"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:

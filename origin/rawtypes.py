@@ -3,6 +3,8 @@ by Postgres type name; shared by the Prisma 6 engine and the Prisma 7 plan execu
 
 from __future__ import annotations
 
+import math
+
 TYPE_NAMES: dict[str, str] = {
     "int2": "int",
     "int4": "int",
@@ -30,3 +32,13 @@ TYPE_NAMES: dict[str, str] = {
     "time": "time",
     "timetz": "time",
 }
+
+
+def json_float(value: float) -> float | str:
+    """A float as a JSON response carries it: NaN and the infinities are not JSON numbers, so they
+    go as the text Postgres's own JSON functions give them (model reads come back that way too)."""
+    if math.isfinite(value):
+        return value
+    if value != value:
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -62,9 +62,10 @@ class Transaction:
     read_only: bool = False  # a read-only key's: its connection is the read-only role's
     limits: Limits = field(default_factory=Limits)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    state: str = "open"  # open | committed | rolled_back | expired | reclaimed | timed_out
+    state: str = "open"  # open | committed | rolled_back | expired | reclaimed | timed_out | revoked
     expiry: asyncio.TimerHandle | None = None
     running: Stop | None = None  # the operation in progress, if any
+    key_id: str = ""  # the API key that opened it: revoking the key rolls it back
 
     @property
     def conn(self) -> asyncpg.Connection:
@@ -139,6 +140,7 @@ class TransactionManager:
             timeout_ms=timeout_ms,
             read_only=read_only,
             limits=limits,
+            key_id=caller.key_id,
         )
         tx.expiry = loop.call_at(tx.deadline, self._end_soon, tx, "expired")
         lease.loan.stop = lambda: self._end_soon(tx, "reclaimed")
@@ -221,10 +223,10 @@ class TransactionManager:
                 raise map_database_error(exc) from None
             await self._close(tx, outcome, rollback=False)
 
-    def _end_soon(self, tx: Transaction, why: str) -> None:
-        """Expiry or the pool taking the connection back: stop what runs, then roll back."""
+    def _end_soon(self, tx: Transaction, why: str) -> asyncio.Task[None] | None:
+        """Expiry, revocation or the pool taking the connection back: stop what runs, then roll back."""
         if tx.state != "open":
-            return
+            return None
         if tx.running is not None:
             error = TransactionError(_ended_message(tx.id, why))
             log.info("transaction ended mid-statement", extra={"fields": {"tx": tx.id, "why": why}})
@@ -232,11 +234,23 @@ class TransactionManager:
         task = asyncio.ensure_future(self._end(tx, why))
         self._expiring.add(task)
         task.add_done_callback(self._expiring.discard)
+        return task
 
     async def _end(self, tx: Transaction, why: str) -> None:
         async with tx.lock:
             if tx.id in self._open:
                 await self._close(tx, why, rollback=True)
+
+    async def revoke(self, key_ids: Collection[str], database_ids: Collection[str] = ()) -> int:
+        """Roll back the open transactions of revoked keys and deleted databases, at once."""
+        doomed = [tx for tx in self._open.values() if tx.key_id in key_ids or tx.database_id in database_ids]
+        ending = [self._end_soon(tx, "revoked") for tx in doomed]
+        await asyncio.gather(*(task for task in ending if task is not None), return_exceptions=True)
+        return len(doomed)
+
+    def open_keys(self) -> set[tuple[str, str]]:
+        """(key id, database id) of every open transaction, for checking the keys are still live."""
+        return {(tx.key_id, tx.database_id) for tx in self._open.values()}
 
     async def _close(self, tx: Transaction, outcome: str, *, rollback: bool) -> None:
         tx.state = outcome
@@ -278,6 +292,16 @@ def _session_ended(exc: BaseException) -> bool:
 
 
 def _ended_message(tx_id: str, ended: str | None) -> str:
+    if ended == "revoked":
+        return (
+            f"Transaction API error: Transaction already closed: the transaction {tx_id} was rolled back "
+            "because its API key was revoked."
+        )
+    if ended == "revoked":
+        return (
+            f"Transaction API error: Transaction already closed: the transaction {tx_id} was rolled back "
+            "because its API key was revoked."
+        )
     if ended == "expired":
         return (
             f"Transaction API error: Transaction already closed: A query cannot be executed on an expired "

@@ -61,3 +61,11 @@ def origin_unreachable(detail: str) -> EdgeError:
     return EdgeError(
         502, "P6000", f"The origin could not be reached: {detail}.", "Check that the origin is running."
     )
+
+
+def unexpected(request_id: str) -> EdgeError:
+    return EdgeError(
+        500,
+        "P6000",
+        f"The edge failed unexpectedly (request id {request_id}); the error is in its log.",
+    )

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import jsoninput
 from .. import limits as limits_
 from ..errors import BadRequest, NotFound, Unauthorized, UpstreamError
 from ..state import OriginState, state_of
@@ -39,10 +40,7 @@ def _authorize(request: Request) -> OriginState:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    body = jsoninput.loads(await request.body())
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body
@@ -186,7 +184,7 @@ async def revoke_key(request: Request) -> JSONResponse:
     key, newly = found
     state.keygate.forget()
     # Pushed again when it was revoked before: the earlier push may not have reached the edge.
-    await state.edge.push_revocations([key.id], [])
+    await state.edge.push_revocations([key.id], [], {key.id: key.database_id})
     return JSONResponse({"key": _key_json(key), "already_revoked": not newly})
 
 

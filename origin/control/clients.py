@@ -84,9 +84,15 @@ class EdgeClient:
         self._secret = secret
         self._http = http
 
-    async def push_revocations(self, key_ids: list[str], database_ids: list[str]) -> None:
+    async def push_revocations(
+        self, key_ids: list[str], database_ids: list[str], key_databases: dict[str, str] | None = None
+    ) -> None:
+        """Tell the edge; `key_databases` (key id -> its database) lets it close the keys' streams,
+        and a deleted database's streams close with it."""
         path = "/_bw/revocations"
-        body = json.dumps({"key_ids": key_ids, "database_ids": database_ids}).encode()
+        body = json.dumps(
+            {"key_ids": key_ids, "database_ids": database_ids, "key_databases": key_databases or {}}
+        ).encode()
         signature = service.sign(self._secret, "edge", {"op": "revoke"}, "POST", path, body, time.time())
         try:
             response = await self._http.post(

@@ -2,7 +2,8 @@
 
 The edge already refuses revoked keys; this is the second line for requests that reach the origin
 (an edge that has not heard of a revocation yet, or a push that failed). Answers are cached for
-`ttl` seconds and dropped at once when any origin revokes (LISTEN breakwater_revocations).
+`ttl` seconds and dropped at once when any origin revokes (LISTEN breakwater_revocations); whoever
+holds something open for a key hears of it through `on_revoked`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -17,6 +19,8 @@ import asyncpg
 from .store import ControlStore
 
 log = logging.getLogger("breakwater.control")
+# Told the id of a revoked key or of a deleted database (the NOTIFY payload; ids never collide).
+RevokedCallback = Callable[[str], Awaitable[None]]
 
 
 class KeyGate:
@@ -27,6 +31,8 @@ class KeyGate:
         self._asking: dict[tuple[str, str], asyncio.Future[bool]] = {}
         self._generation = 0  # bumped by every revocation: an answer read before one is not kept
         self._listener: asyncpg.Connection | None = None
+        self._subscribers: list[RevokedCallback] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, dsn: str) -> None:
         self._listener = await asyncpg.connect(dsn)
@@ -36,8 +42,20 @@ class KeyGate:
         if self._listener is not None:
             await self._listener.close()
 
-    def _on_revocation(self, *_args: Any) -> None:
+    def on_revoked(self, callback: RevokedCallback) -> None:
+        self._subscribers.append(callback)
+
+    def _on_revocation(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         self.forget()
+        for callback in self._subscribers:
+            task = asyncio.ensure_future(callback(str(payload)))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a revocation could not be applied", exc_info=task.exception())
 
     def forget(self) -> None:
         self._answers.clear()

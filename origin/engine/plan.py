@@ -577,16 +577,24 @@ def _plan_counts(schema: Schema, model: Model, value: Any, path: str) -> list[tu
             where = plan_where(
                 schema,
                 schema.models[relation.target],
-                spec.get("arguments", {}).get("where"),
+                arguments_of(spec, f"{path}.{name}").get("where"),
                 f"{path}.{name}.where",
             )
         counts.append((name, RelationCount(relation, schema.models[relation.target], where)))
     return counts
 
 
+def arguments_of(node: dict[str, Any], path: str) -> dict[str, Any]:
+    """A nested selection's `arguments`: an object of them, or none."""
+    args = node.get("arguments") or {}
+    if not isinstance(args, dict):
+        raise fail(f"`{path}` takes its arguments as an object.", path)
+    return args
+
+
 def plan_nested(schema: Schema, relation: RelationField, node: dict[str, Any], path: str) -> ReadPlan:
     target = schema.models[relation.target]
-    args = node.get("arguments") or {}
+    args = arguments_of(node, path)
     selection = node.get("selection") or {"$scalars": True}
     if not relation.is_list:
         extra = set(args) - {"where"}
@@ -625,7 +633,7 @@ def plan_find(
     if args.get("distinct") is not None:
         names = args["distinct"] if isinstance(args["distinct"], list) else [args["distinct"]]
         for name in names:
-            if name not in model.fields:
+            if not isinstance(name, str) or name not in model.fields:
                 raise fail(f"`distinct` names unknown field {name!r}.", _at(path, "distinct"))
             read.distinct.append(model.fields[name])
     if args.get("cursor") is not None:
@@ -798,7 +806,7 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
     names = raw_by if isinstance(raw_by, list) else [raw_by]
     by = []
     for name in names:
-        if name not in model.fields:
+        if not isinstance(name, str) or name not in model.fields:
             raise fail(f"`by` names unknown field {name!r}.", "by")
         by.append(model.fields[name])
     if not by:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from .. import jsoninput
 from ..dberrors import map_database_error
 from ..errors import QueryValidationError
-from ..rawtypes import TYPE_NAMES
+from ..rawtypes import TYPE_NAMES, json_float
 from .request import JsonQuery
 from .schema import Schema
 from .values import datetime_param
@@ -37,10 +38,7 @@ def _arguments(query: JsonQuery) -> tuple[str, list[Any]]:
         raise QueryValidationError("A raw query needs `query`, the SQL text.", meta={"argumentPath": "query"})
     params = args.get("parameters", [])
     if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except ValueError:
-            raise QueryValidationError("`parameters` is not a JSON array.") from None
+        params = jsoninput.loads(params, "`parameters`")
     if not isinstance(params, list):
         raise QueryValidationError("`parameters` must be a JSON array.", meta={"argumentPath": "parameters"})
     return sql, params
@@ -63,12 +61,12 @@ def _untag(value: Any) -> Any:
 
 def _bind(value: Any, pg_type: Any) -> Any:
     """One raw parameter as the Python value asyncpg's codec for `pg_type` takes."""
-    value = _untag(value)
-    if value is None:
-        return None
     name = pg_type.name
     kind = pg_type.kind
     try:
+        value = _untag(value)
+        if value is None:
+            return None
         if kind == "array" and isinstance(value, list):
             element = pg_type.element_type if hasattr(pg_type, "element_type") else None
             return [_bind(v, element) if element is not None else v for v in value]
@@ -102,8 +100,10 @@ def _bind(value: Any, pg_type: Any) -> Any:
         if isinstance(value, bool):
             return "true" if value else "false"
         return str(value) if kind != "composite" else value
-    except (ValueError, TypeError, decimal.InvalidOperation) as exc:
-        raise QueryValidationError(f"Raw query parameter {value!r} does not fit type {name}: {exc}") from None
+    except (ValueError, TypeError, OverflowError, decimal.InvalidOperation) as exc:
+        # Bad dates, "x" as a bigint, numbers past int()'s 4,300 digits: the caller's value, not ours.
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise QueryValidationError(f"Raw query parameter {shown} does not fit type {name}: {exc}") from None
 
 
 def _column_type(pg_type: Any, schema: Schema) -> str:
@@ -148,7 +148,9 @@ def _value(value: Any, kind: str) -> Any:
         return _format_time(value)
     if isinstance(value, decimal.Decimal):
         return str(value)
-    if isinstance(value, int | float | str | bool):
+    if isinstance(value, float):
+        return json_float(value)
+    if isinstance(value, int | str | bool):
         return value
     return str(value)
 

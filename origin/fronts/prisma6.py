@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import jsoninput
 from ..auth import caller_of
 from ..caller import Caller
 from ..engine.engine import Outcome
@@ -27,6 +28,7 @@ from ..limits import check_response, payload_too_large
 from ..plans.telemetry import Capture
 from ..state import OriginState, state_of
 from .operations import Models, run_batch, run_one
+from .options import isolation_level, milliseconds
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 _JSON = "application/json; charset=utf-8"
@@ -87,10 +89,7 @@ def _data(query: JsonQuery, outcome: Outcome, extensions: str = "") -> str:
 
 
 async def _json_body(http: Request) -> Any:
-    try:
-        return json.loads(await http.body())
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    return jsoninput.loads(await http.body())
 
 
 async def _schema(state: OriginState, caller: Caller, hash_: str) -> Schema | None:
@@ -186,9 +185,9 @@ async def start_transaction(http: Request) -> Response:
         body = await _json_body(http) if await http.body() else {}
         if not isinstance(body, dict):
             raise BadRequest("The transaction options must be a JSON object.")
-        max_wait = _millis(body.get("max_wait", 2000), "max_wait")
-        timeout = _millis(body.get("timeout", 5000), "timeout")
-        isolation = body.get("isolation_level")
+        max_wait = milliseconds(body, "max_wait", 2000)
+        timeout = milliseconds(body, "timeout", 5000)
+        isolation = isolation_level(body, "isolation_level")
         tx = await state.transactions.start(
             caller, max_wait_ms=max_wait, timeout_ms=timeout, isolation=isolation
         )
@@ -197,12 +196,6 @@ async def start_transaction(http: Request) -> Response:
     version, hash_ = http.path_params["version"], http.path_params["hash"]
     endpoint = f"{endpoint_base(http, state)}/{version}/{hash_}/itx/{tx.id}"
     return JSONResponse({"id": tx.id, "extensions": {}, "data-proxy": {"endpoint": endpoint}})
-
-
-def _millis(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"`{name}` must be a number of milliseconds.")
-    return int(value)
 
 
 async def _finish(http: Request, commit: bool) -> Response:

@@ -11,7 +11,6 @@ Errors use the shape the client reads: `{"code", "error", "meta"}` with the erro
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import readonly
+from .. import jsoninput, readonly
 from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
@@ -34,6 +33,7 @@ from ..plans.interpreter import Interpreter
 from ..plans.telemetry import Capture
 from ..plans.template import MAX_BIND_VALUES
 from ..state import state_of
+from .options import isolation_level, milliseconds
 
 log = logging.getLogger("breakwater.prisma7")
 _seen_versions: set[str] = set()
@@ -70,10 +70,7 @@ class PlanRequest:
 
 
 def _json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else {}
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    return jsoninput.loads(body) if body else {}
 
 
 def parse_plan_request(body: bytes) -> PlanRequest:
@@ -214,13 +211,6 @@ async def query(http: Request) -> Response:
     return await _answer(http, caller, data, capture, _model_headers(facts))
 
 
-def _int_option(body: dict[str, Any], name: str, default: int) -> int:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"`{name}` must be a number of milliseconds.")
-    return int(value)
-
-
 async def transaction_start(http: Request) -> Response:
     caller = await caller_of(http)
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
@@ -229,12 +219,11 @@ async def transaction_start(http: Request) -> Response:
         body = _json_body(await http.body())
         if not isinstance(body, dict):
             raise BadRequest('Expected {"maxWait"?, "timeout"?, "isolationLevel"?}.')
-        isolation = body.get("isolationLevel")
         tx = await state.transactions.start(
             caller,
-            max_wait_ms=_int_option(body, "maxWait", 2000),
-            timeout_ms=_int_option(body, "timeout", 5000),
-            isolation=str(isolation) if isolation is not None else None,
+            max_wait_ms=milliseconds(body, "maxWait", 2000),
+            timeout_ms=milliseconds(body, "timeout", 5000),
+            isolation=isolation_level(body, "isolationLevel"),
         )
     except BreakwaterError as exc:
         return _error(exc, capture, http)

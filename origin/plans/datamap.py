@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..rawtypes import json_float
 from .errors import PlanError
 
 UTC = dt.UTC
@@ -115,6 +116,10 @@ def _string(value: Any) -> Any:
     return str(value)
 
 
+def _float(value: Any) -> Any:
+    return json_float(float(value))
+
+
 def _boolean(value: Any) -> Any:
     return bool(value) if not isinstance(value, str) else value.lower() in ("true", "t", "1")
 
@@ -150,7 +155,7 @@ _SCALARS: dict[str, Convert] = {
     "int": _int,
     "string": _string,
     "boolean": _boolean,
-    "float": float,
+    "float": _float,
     "bigint": _bigint,
     "decimal": _decimal,
     "datetime": _datetime,

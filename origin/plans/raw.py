@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from ..rawtypes import TYPE_NAMES
+from ..rawtypes import TYPE_NAMES, json_float
 from .binds import element_type_name
 
 UTC = dt.UTC
@@ -72,6 +72,8 @@ def _value(value: Any, kind: str) -> Any:
         return value.isoformat() if isinstance(value, dt.date) else str(value)
     if kind == "time":
         return _time(value)
+    if kind in ("double", "float") and isinstance(value, float):
+        return json_float(value)
     if kind in ("int", "double", "float", "bool"):
         return value
     if isinstance(value, uuid.UUID):

@@ -62,7 +62,13 @@ async def test_a_good_key_is_forwarded_signed_without_the_key() -> None:
     assert "authorization" not in headers and "cookie" not in headers
     assert headers["x-forwarded-host"] == "edge.test"
     claims = service.verify(
-        headers[service.HEADER], [SERVICE_SECRET.encode()], "origin", method, target, body, clock()
+        headers[service.HEADER],
+        [SERVICE_SECRET.encode()],
+        service.origin_audience("o1"),
+        method,
+        target,
+        body,
+        clock(),
     ).values
     assert claims["d"] == "db1" and claims["s"] == "read" and claims["k"] == "key1"
 
@@ -104,7 +110,9 @@ async def test_an_edge_signature_is_not_accepted_as_an_origin_one() -> None:
     """The audience is signed: a header the edge made for the origin cannot push revocations."""
     app, _, clock = make_app()
     body = b'{"key_ids":["key1"]}'
-    signature = service.sign(SERVICE_SECRET.encode(), "origin", {}, "POST", "/_bw/revocations", body, clock())
+    signature = service.sign(
+        SERVICE_SECRET.encode(), service.origin_audience("o1"), {}, "POST", "/_bw/revocations", body, clock()
+    )
     push = EdgeRequest("POST", "http://edge.test/_bw/revocations", Headers({service.HEADER: signature}), body)
     assert (await app.handle(push, NoContext())).status == 401
 
