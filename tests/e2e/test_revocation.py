@@ -55,7 +55,7 @@ async def test_revoking_a_key_rolls_back_its_open_transaction_within_the_ttl(
     await tenant.sql("CREATE TABLE ledger (id int PRIMARY KEY, note text)")
     other = second_key(stack, tenant)
     auth = {"authorization": f"Bearer {tenant.api_key}"}
-    started = await edge.post("/v1/transaction/start", json={"timeout": 60_000}, headers=auth)
+    started = await edge.post("/v1/transaction/start", json={"timeout": 15_000}, headers=auth)
     tx = started.json()["id"]
     written = await edge.post(f"/v1/transaction/{tx}/query", json=INSERT_ONE, headers=auth)
     assert written.status_code == 200, written.text
