@@ -6,8 +6,8 @@ import time
 
 from starlette.requests import Request
 
-from bwedge import service
-from bwedge.keys import KeyClaims
+from bwcontract import service
+from bwcontract.keys import KeyClaims
 
 from .caller import Caller
 from .errors import Unauthorized

@@ -2,7 +2,7 @@
 
 `loads` accepts standard JSON only, and bounds it before anything walks it recursively:
 - nesting at most `MAX_DEPTH` levels (BW1301), measured on the text before parsing, so a body of
-  100,000 `[` never reaches the parser or a recursive walk (`bwedge.jsontext`);
+  100,000 `[` never reaches the parser or a recursive walk (`bwcontract.jsontext`);
 - UTF-8 only, no `NaN` / `Infinity` / `1e999` (not JSON numbers; Python's parser takes them) and no
   unpaired UTF-16 surrogates (`"\\ud800"`: text Postgres cannot store and no response can encode):
   BW1001.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bwedge import jsontext
+from bwcontract import jsontext
 
 from .errors import BadRequest
 

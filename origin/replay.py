@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from bwedge import service
+from bwcontract import service
 
 from .errors import BreakwaterError
 

@@ -1,7 +1,7 @@
 """Interactive transactions that span requests (Prisma 6 itx, Prisma 7 /transaction, /v1).
 
 A transaction holds one leased connection in this origin process; its id names the process
-(`bwedge.txid`) so the edge routes follow-ups here. It ends by commit, rollback, or its timeout,
+(`bwcontract.txid`) so the edge routes follow-ups here. It ends by commit, rollback, or its timeout,
 which rolls it back; afterwards its id answers P2028. Operations on one transaction run one at a time.
 
 Its timeout may not exceed the database's `transaction_timeout_ms` (P2028 beyond). Each operation is
@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from bwedge import txid
+from bwcontract import txid
 
 from . import readonly
 from .caller import Caller

@@ -12,16 +12,18 @@ import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
 
-from . import errors, keys, routes, service
+from bwcontract import keys, service
+from bwcontract.keys import KeyClaims
+from bwcontract.txid import origin_of
+
+from . import errors, routes
 from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
-from .keys import KeyClaims
 from .lines import FullLines
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
-from .txid import origin_of
 
 log = logging.getLogger("breakwater.edge")
 

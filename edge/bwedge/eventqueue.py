@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import cursors, jsontext, offsets
+from bwcontract import jsontext, offsets
+from bwcontract.offsets import ZERO, InvalidOffset, Position
+
+from . import cursors
 from .cursors import Cursor
 from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
-from .offsets import ZERO, InvalidOffset, Position
 from .ports import Clock, SqlStorage
 from .subscription import Subscription
 

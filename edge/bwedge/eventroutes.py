@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from bwcontract.keys import KeyClaims
+from bwcontract.service import ServiceClaims
+
 from . import errors, subscription
 from .app import EdgeApp
 from .errors import EdgeError
 from .eventlog import InvalidBatch
 from .http import EdgeRequest, EdgeResponse, Headers
-from .keys import KeyClaims
 from .ports import Context, QueuesPort
 from .routes import Route
-from .service import ServiceClaims
 
 PREPARE_PATH = "/v1/stream/prepare"
 

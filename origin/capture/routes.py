@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bwedge import eventfilter
+from bwcontract import eventfilter
 
 from .. import jsoninput
 from ..auth import caller_of

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bwedge import service
+from bwcontract import service
 
 from ..errors import BreakwaterError, UpstreamError
 

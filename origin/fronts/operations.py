@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+
 from .. import readonly
 from ..caller import Caller
 from ..engine import engine
@@ -49,9 +51,9 @@ class Models:
     def headers(self) -> dict[str, str]:
         headers = {}
         if self.read:
-            headers["x-breakwater-models-read"] = ",".join(sorted(self.read))
+            headers[MODELS_READ] = ",".join(sorted(self.read))
         if self.written:
-            headers["x-breakwater-models-written"] = ",".join(sorted(self.written))
+            headers[MODELS_WRITTEN] = ",".join(sorted(self.written))
         return headers
 
 

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+
 from .. import jsoninput, readonly
 from ..auth import caller_of
 from ..caller import Caller
@@ -51,8 +53,6 @@ def _client_version(http: Request) -> str | None:
     return version
 
 
-MODELS_READ = "x-breakwater-models-read"
-MODELS_WRITTEN = "x-breakwater-models-written"
 _RAW_OPERATIONS = frozenset({"queryRaw", "executeRaw"})
 
 

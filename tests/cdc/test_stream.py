@@ -17,7 +17,7 @@ import websockets
 from breakwater import Client, StreamError
 from breakwater.stack import Stack
 from breakwater.stream import EventStream
-from bwedge.offsets import Position
+from bwcontract.offsets import Position
 from origin.capture.push import EdgePusher
 from tests.conftest import TenantDatabase, create_tenant
 

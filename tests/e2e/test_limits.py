@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from breakwater.stack import Stack, StackError
-from bwedge import keys, service
+from bwcontract import keys, service
 from tests.conftest import TenantDatabase, create_tenant
 from tests.plans.plans import raw, seq
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from breakwater.stack import Stack
-from bwedge import keys, service
+from bwcontract import keys, service
 from tests.conftest import TenantDatabase
 
 pytestmark = pytest.mark.e2e

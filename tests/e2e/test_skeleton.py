@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from breakwater.stack import Stack
-from bwedge import b64
+from bwcontract import b64
 from tests.conftest import TenantDatabase, create_tenant
 
 pytestmark = pytest.mark.e2e

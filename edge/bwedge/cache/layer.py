@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bwcontract.keys import KeyClaims
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+
 from .. import errors
 from ..errors import EdgeError
 from ..http import EdgeRequest, EdgeResponse
-from ..keys import KeyClaims
 from ..ports import Clock, Context
 from ..routes import Route
 from . import classify, entry, policy, tags
@@ -34,8 +36,6 @@ STATUS_HEADER = "accelerate-cache-status"
 # Why a response was or was not cached: stored | no-strategy | write | raw | batch | transaction |
 # error | too-large; size=…; limit=… | raced-write | versions-unavailable | cache-unavailable | ….
 NOTE_HEADER = "x-breakwater-cache"
-MODELS_READ = "x-breakwater-models-read"
-MODELS_WRITTEN = "x-breakwater-models-written"
 
 
 @dataclass(frozen=True)
