@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .serve import PRIVATE_UMASK
+from bwservice.serve import PRIVATE_UMASK
+
 from .stack import PROJECT_ROOT, AlreadyRunning, PortTaken, Stack, StackConfig, StackError, port_is_free
 
 DEFAULT_EDGE_PORT = 8787

@@ -27,11 +27,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bwservice.serve import PRIVATE_UMASK
 from hosts.ports import free_port
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
-
-from .serve import PRIVATE_UMASK
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTROL_DATABASE = "breakwater"

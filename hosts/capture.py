@@ -12,7 +12,7 @@ a tenant role must not have:
   replica identity.
 
 Nothing the superuser runs here resolves a name the tenant can define: the session pins search_path
-(`origin.pinned`), the guard function pins its own and qualifies every operator and function, and
+(`bwservice.pinned`), the guard function pins its own and qualifies every operator and function, and
 the pass over existing tables runs as the tenant's role (`privileges.as_owner`), which owns them.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import asyncpg
 
-from origin import pinned
+from bwservice import pinned
 
 from . import privileges
 from .postgres import PostgresInstance

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import asyncpg
 
-from origin import pinned
+from bwservice import pinned
 
 from . import freezer, hardening, idle, privileges, registry, resources, spares, template
 from .ports import free_port

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from . import capture, logs
+from bwservice import logs
+
+from . import capture
 from .capture import routes as capture_routes
 from .control import admin
 from .control.clients import EdgeClient, HostsClient

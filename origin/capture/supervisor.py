@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import asyncpg
 
-from .. import pinned
+from bwservice import pinned
+
 from ..control.clients import HostsClient
 from ..errors import BreakwaterError
 from .reader import CaptureTarget, Locate, Push, Reader, ReaderSettings, SchemaSource
