@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import CAPTURES, TenantDatabase, create_tenant
 from tests.plans.conftest import run_script
 

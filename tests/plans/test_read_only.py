@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from origin.caller import Caller
 from origin.errors import Forbidden
 from origin.fronts import prisma7
