@@ -26,9 +26,9 @@ from ..routes import Route
 from . import classify, entry, policy, tags
 from .coalesce import SingleFlight
 from .key import cache_key
-from .ports import ResponseCache, TagVersionsPort
+from .ports import ResponseCache, TagVersionsPort, Versions
 from .settings import CacheSettings
-from .versions import TagVersionView, Versions
+from .versions import TagVersionView
 
 Handler = Callable[[EdgeRequest, Route, KeyClaims, Context], Awaitable[EdgeResponse]]
 
