@@ -19,7 +19,7 @@ from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
 from .. import readonly
 from ..caller import Caller
 from ..engine import engine
-from ..engine.engine import Outcome
+from ..engine.outcome import Outcome
 from ..engine.request import Batch, JsonQuery
 from ..engine.schema import Schema
 from ..errors import BreakwaterError, QueryValidationError

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from .. import jsoninput
 from ..auth import caller_of
 from ..caller import Caller
-from ..engine.engine import Outcome
+from ..engine.outcome import Outcome
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BadRequest, BreakwaterError
