@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from bwcontract.codes import Code
+
 from .models import ModelAccessors, Operation
 from .stream import EventStream
 from .url import parse_url
@@ -64,11 +66,11 @@ class Client(ModelAccessors):
         try:
             payload = response.json()
         except ValueError:
-            raise QueryError(response.status_code, "P6000", response.text[:200]) from None
+            raise QueryError(response.status_code, Code.UNEXPECTED, response.text[:200]) from None
         if response.status_code >= 400:
             raise QueryError(
                 response.status_code,
-                payload.get("code", "P6000"),
+                payload.get("code", Code.UNEXPECTED),
                 payload.get("message", ""),
                 payload.get("meta"),
             )
@@ -129,7 +131,9 @@ class Client(ModelAccessors):
         for op, item in zip(operations, payload["batchResult"], strict=True):
             if "errors" in item:
                 error = item["errors"][0]
-                raise QueryError(400, error.get("code", "P6000"), error.get("message", ""), error.get("meta"))
+                raise QueryError(
+                    400, error.get("code", Code.UNEXPECTED), error.get("message", ""), error.get("meta")
+                )
             results.append(op.unwrap(decode(item["data"])))
         return results
 

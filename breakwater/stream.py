@@ -27,6 +27,8 @@ from urllib.parse import urlencode
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from bwcontract.codes import Code
+
 CLOSE_REPLACED = 4001
 CLOSE_REVOKED = 4401  # the key was revoked: reconnecting cannot help
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -189,10 +191,18 @@ class EventStream:
             self._ws = None
             self._parts = []
             if code == CLOSE_REPLACED:
-                raise StreamError(409, "BW4001", "Another consumer connected to this named stream.") from None
+                raise StreamError(
+                    Code.STREAM_TAKEN_OVER.status,
+                    Code.STREAM_TAKEN_OVER,
+                    "Another consumer connected to this named stream.",
+                ) from None
             if code == CLOSE_REVOKED:
                 self.closed = True
-                raise StreamError(401, "P6002", "API key is invalid: this key has been revoked.") from None
+                raise StreamError(
+                    Code.KEY_INVALID.status,
+                    Code.KEY_INVALID,
+                    "API key is invalid: this key has been revoked.",
+                ) from None
             if self.closed or not self.reconnect:
                 self.closed = True
                 return

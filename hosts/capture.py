@@ -27,6 +27,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bwcontract.codes import Code
 from bwservice import pinned
 
 from . import privileges
@@ -97,7 +98,7 @@ class CaptureRefused(ValueError):
     """Capture cannot be turned on as the tenant's database stands: the tenant's to fix (the agent
     answers 409 with this code and the reason, and the origin passes both on)."""
 
-    code = "BW3002"
+    code = Code.CAPTURE_REFUSED
 
 
 def _passwords_dir(instance: PostgresInstance) -> Path:

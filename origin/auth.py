@@ -7,6 +7,7 @@ import time
 from starlette.requests import Request
 
 from bwcontract import service
+from bwcontract.codes import Code
 from bwcontract.keys import KeyClaims
 
 from .caller import Caller
@@ -51,11 +52,11 @@ async def caller_of(request: Request) -> Caller:
     except service.InvalidServiceSignature as exc:
         raise Unauthorized(
             f"The origin only serves requests signed by the edge: {exc}.",
-            code="BW2001",
+            code=Code.UNSIGNED,
             hint="Send requests to the edge URL, not to the origin.",
         ) from None
     except (KeyError, ValueError):
-        raise Unauthorized("The service claims are incomplete.", code="BW2001") from None
+        raise Unauthorized("The service claims are incomplete.", code=Code.UNSIGNED) from None
     state.replays.admit(signed.issued, signed.nonce, now)
     if not await state.keygate.is_active(caller.key_id, caller.database_id):
         raise Unauthorized("API key is invalid: this key has been revoked or its database deleted.")

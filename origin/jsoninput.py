@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bwcontract import jsontext
+from bwcontract.codes import Code
 
 from .errors import BadRequest
 
@@ -22,11 +23,11 @@ MAX_DEPTH = 256
 
 
 class InvalidJson(BadRequest):
-    code = "BW1001"
+    code = Code.BAD_REQUEST
 
 
 class TooDeep(BadRequest):
-    code = "BW1301"
+    code = Code.JSON_TOO_DEEP
 
 
 def loads(raw: bytes | str, what: str = "The request body") -> Any:

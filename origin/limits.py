@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bwcontract.codes import Code
+
 from .errors import BadRequest, BreakwaterError
 
 MiB = 1024 * 1024
@@ -141,8 +143,7 @@ class LimitsBook:
 
 
 class QueryTimeout(BreakwaterError):
-    status = 504
-    code = "P6004"
+    code = Code.QUERY_TIMEOUT
 
 
 def query_timeout(limits: Limits) -> QueryTimeout:
@@ -155,8 +156,7 @@ def query_timeout(limits: Limits) -> QueryTimeout:
 
 
 class ResponseTooLarge(BreakwaterError):
-    status = 400
-    code = "P6009"
+    code = Code.RESPONSE_TOO_LARGE
 
 
 def check_response(limits: Limits, body: bytes) -> None:
@@ -176,8 +176,7 @@ def response_too_large(limits: Limits, size: int | None = None) -> ResponseTooLa
 
 
 class PayloadTooLarge(BreakwaterError):
-    status = 413
-    code = "BW1413"
+    code = Code.BODY_TOO_LARGE
 
 
 def payload_too_large(what: str, limit: int, size: int | None = None) -> PayloadTooLarge:
@@ -190,8 +189,7 @@ def payload_too_large(what: str, limit: int, size: int | None = None) -> Payload
 
 
 class TooManyWaiting(BreakwaterError):
-    status = 429
-    code = "BW1429"
+    code = Code.TOO_MANY_WAITING
 
 
 def too_many_waiting(limits: Limits, retry_after: float = 1.0) -> TooManyWaiting:

@@ -63,6 +63,8 @@ from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from .control.store import ControlStore, Database
 from .errors import BreakwaterError, Unauthorized, UpstreamError
 from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
@@ -77,15 +79,13 @@ ReadOnlyDsn = Callable[[Database], Awaitable[str]]  # made by the host agent whe
 class PoolTimeout(BreakwaterError):
     """No connection became free in time (Prisma's pool timeout)."""
 
-    status = 503
-    code = "P2024"
+    code = Code.POOL_TIMEOUT
 
 
 class Reclaimed(BreakwaterError):
     """The request's connection was taken back for a database below its fair share."""
 
-    status = 503
-    code = "BW3003"
+    code = Code.RECLAIMED
 
 
 def reclaimed() -> Reclaimed:

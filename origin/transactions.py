@@ -22,6 +22,7 @@ from typing import TypeVar
 import asyncpg
 
 from bwcontract import txid
+from bwcontract.codes import Code
 
 from . import readonly
 from .caller import Caller
@@ -48,8 +49,7 @@ ISOLATION_LEVELS = {
 
 
 class TransactionError(BreakwaterError):
-    status = 409
-    code = "P2028"
+    code = Code.TRANSACTION
 
 
 @dataclass
@@ -95,7 +95,7 @@ class TransactionManager:
                 raise QueryValidationError(
                     f"Invalid isolation level `{isolation}`; Postgres supports "
                     "ReadUncommitted, ReadCommitted, RepeatableRead and Serializable.",
-                    code="P2023",
+                    code=Code.VALUE_INCONSISTENT,
                 )
         limits = await self._tenants.limits.of(caller.database_id)
         if timeout_ms <= 0:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bwcontract import jsontext, offsets
+from bwcontract.codes import Code
 from bwcontract.offsets import ZERO, InvalidOffset, Position
 
 from . import cursors
@@ -223,7 +224,7 @@ class EventQueue:
             cursor = cursors.ack(cursor, position, self._clock())
         except (ValueError, cursors.AckError) as exc:
             if socket is not None:
-                socket.send(json.dumps({"type": "error", "code": "BW1003", "message": str(exc)}))
+                socket.send(json.dumps({"type": "error", "code": Code.STREAM_ACK, "message": str(exc)}))
             return
         self._save_socket(socket_id, subscription, cursor)
         await self.pump(socket_id)

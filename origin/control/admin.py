@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bwcontract.codes import Code
+
 from .. import jsoninput
 from .. import limits as limits_
 from ..errors import BadRequest, NotFound, Unauthorized, UpstreamError
@@ -33,7 +35,7 @@ def _authorize(request: Request) -> OriginState:
     if not hmac.compare_digest(given.encode(), state.settings.admin_token.encode()):
         raise Unauthorized(
             "The admin token is missing or wrong.",
-            code="BW2002",
+            code=Code.TOKEN_INVALID,
             hint="The CLI reads it from .breakwater/dev.json, or set BREAKWATER_ADMIN_TOKEN.",
         )
     return state
@@ -87,7 +89,7 @@ async def create_database(request: Request) -> JSONResponse:
     if placement not in ("shared", "dedicated"):
         raise BadRequest("placement is 'shared' or 'dedicated'.")
     if await state.store.database_by_name(state.workspace_id, name) is not None:
-        raise BadRequest(f"A database named {name!r} exists already.", code="BW1409", status=409)
+        raise BadRequest(f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS)
     database_id = new_id("db")
     provisioned = await state.hosts.create_database(database_id, placement)
     db = await state.store.insert_database(

@@ -10,6 +10,8 @@ from collections import OrderedDict
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from ..errors import KnownRequestError
 from . import program as programs
 from . import raw
@@ -95,7 +97,7 @@ def in_field_names(schema: Schema, exc: KnownRequestError) -> KnownRequestError:
     columns = exc.meta.get("target")
     table = exc.meta.get("database", {}).get("table")
     model = next((m for m in schema.models.values() if m.table == table), None)
-    if exc.code != "P2002" or model is None or not isinstance(columns, list):
+    if exc.code != Code.UNIQUE_CONSTRAINT or model is None or not isinstance(columns, list):
         return exc
     by_column = {f.column: f.name for f in model.fields.values()}
     names = [by_column.get(c, c) for c in columns]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from bwcontract.codes import Code
 from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
 
 from .. import readonly
@@ -138,7 +139,7 @@ def isolation_of(batch: Batch) -> str | None:
         raise QueryValidationError(
             f"Invalid isolation level `{batch.isolation}`; Postgres supports "
             "ReadUncommitted, ReadCommitted, RepeatableRead and Serializable.",
-            code="P2023",
+            code=Code.VALUE_INCONSISTENT,
         )
     return level
 

@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bwcontract.codes import Code
+
 from .. import jsoninput
 from ..auth import caller_of
 from ..caller import Caller
@@ -42,7 +44,7 @@ def user_facing(exc: BreakwaterError) -> dict[str, Any]:
     """One entry of `errors[]` the way the 6.x client reads it."""
     # The database's own fields (`meta.database`) are for our fronts' logs, not Prisma's meta.
     meta = {k: v for k, v in exc.meta.items() if k != "database"}
-    if exc.code in ("P2009", "P2012"):
+    if exc.code == Code.QUERY_INVALID:
         # The 6.x client renders these from the engine's structured validation error in `meta`
         # (and throws PrismaClientValidationError); an unstructured meta crashes its renderer.
         meta = engine_validation_meta(exc)

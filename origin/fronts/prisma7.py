@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bwcontract.codes import Code
 from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
 
 from .. import jsoninput, readonly
@@ -125,7 +126,7 @@ def _wire_error(exc: BreakwaterError) -> tuple[str, dict[str, Any]]:
         meta["table"] = database["table"]
     meta["driverAdapterError"] = {"name": "DriverAdapterError", "cause": cause}
     message = exc.message
-    if exc.code == "P2002" and database.get("constraint"):
+    if exc.code == Code.UNIQUE_CONSTRAINT and database.get("constraint"):
         message = f"Unique constraint failed on the constraint: `{database['constraint']}`"
     return message, meta
 
