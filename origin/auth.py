@@ -23,6 +23,12 @@ def request_target(request: Request) -> str:
     return path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
 
 
+def database_gone(database_id: str) -> Unauthorized:
+    """What a caller hears when the pool finds its key's database deleted (the delete raced the key
+    check): the key is invalid, as it is once the delete has revoked it."""
+    return Unauthorized("API key is invalid: its database no longer exists.")
+
+
 async def caller_of(request: Request) -> Caller:
     cached: Caller | None = getattr(request.state, "caller", None)
     if cached is not None:
@@ -39,16 +45,7 @@ async def caller_of(request: Request) -> Caller:
             await request.body(),
             now,
         )
-        claims = signed.values
-        key = KeyClaims.from_dict(claims)
-        caller = Caller(
-            key.key_id,
-            key.workspace_id,
-            key.database_id,
-            key.database_name,
-            key.scope,
-            str(claims.get("rid", "")),
-        )
+        caller = Caller(KeyClaims.from_dict(signed.values), str(signed.values.get("rid", "")))
     except service.InvalidServiceSignature as exc:
         raise Unauthorized(
             f"The origin only serves requests signed by the edge: {exc}.",

@@ -66,7 +66,7 @@ import asyncpg
 from bwcontract.codes import Code
 
 from .control.store import ControlStore, Database
-from .errors import BreakwaterError, Unauthorized, UpstreamError
+from .errors import BreakwaterError, UpstreamError
 from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
 from .limits import Limits, LimitsBook, too_many_waiting
 
@@ -86,6 +86,18 @@ class Reclaimed(BreakwaterError):
     """The request's connection was taken back for a database below its fair share."""
 
     code = Code.RECLAIMED
+
+
+class DatabaseGone(BreakwaterError):
+    """The database was deleted: there is nothing to connect to. The pool knows databases, not keys;
+    what a caller hears is the composition root's to say (`Tenants(gone=...)`: the origin answers
+    that the caller's key is invalid)."""
+
+    code = Code.NOT_FOUND
+
+
+def database_gone(database_id: str) -> BreakwaterError:
+    return DatabaseGone(f"The database {database_id} no longer exists.")
 
 
 def reclaimed() -> Reclaimed:
@@ -665,6 +677,7 @@ class Tenants:
         acquire_timeout: float | None = None,
         limits: LimitsBook | None = None,
         readonly_dsn: ReadOnlyDsn | None = None,
+        gone: Callable[[str], BreakwaterError] = database_gone,
     ) -> None:
         settings = settings or PoolSettings.from_env()
         if max_size is not None:
@@ -675,6 +688,7 @@ class Tenants:
         self.limits = limits or LimitsBook(None, Limits())
         self._store = store
         self._readonly_dsn = readonly_dsn
+        self._gone = gone
         self._pools: dict[PoolKey, DatabasePool] = {}
         self._hosts: dict[str, HostBudget] = {}
         self._opening: dict[PoolKey, _Opening] = {}
@@ -692,7 +706,7 @@ class Tenants:
                 return self._pools[key]
             db = await self._store.database_by_id(database_id)
             if db is None:
-                raise Unauthorized("API key is invalid: its database no longer exists.")
+                raise self._gone(database_id)
             dsn = db.dsn
             if read_only:
                 dsn = db.readonly_dsn or await self._made_readonly_dsn(db)
