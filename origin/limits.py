@@ -16,11 +16,14 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bwcontract.codes import Code
 
 from .errors import BadRequest, BreakwaterError
+from .jsoninput import validated
 
 MiB = 1024 * 1024
 
@@ -67,12 +70,22 @@ def env_name(name: str) -> str:
     return "BREAKWATER_LIMIT_" + name.upper()
 
 
-def checked(name: str, value: Any) -> int:
-    """`value` as the limit `name`, or BadRequest saying what it may be."""
-    low, high = RANGES[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadRequest(f"`{name}` must be a whole number from {low} to {high}, not {value!r}.")
-    return value
+def _override(low: int, high: int) -> Any:
+    # Strict: a whole number (never a string, a boolean or 5.0) in range; null: back to the default.
+    return Annotated[
+        int | None,
+        Field(strict=True, ge=low, le=high, description=f"a whole number from {low} to {high}, or null"),
+    ]
+
+
+# Overrides of some limits (`PUT /admin/databases/{name}/limits`, and `BREAKWATER_LIMIT_*`): the
+# fields given are set, a null one goes back to the default, an unknown one is refused.
+_OVERRIDE_FIELDS: dict[str, Any] = {
+    name: (_override(low, high), None) for name, (low, high) in RANGES.items()
+}
+Overrides: type[BaseModel] = create_model(
+    "Overrides", __config__=ConfigDict(extra="forbid"), **_OVERRIDE_FIELDS
+)
 
 
 def defaults_from_env(env: Mapping[str, str] | None = None) -> Limits:
@@ -82,7 +95,7 @@ def defaults_from_env(env: Mapping[str, str] | None = None) -> Limits:
         raw = env.get(env_name(name))
         if raw:
             try:
-                values[name] = checked(name, int(raw))
+                values[name] = validated(Overrides, {name: int(raw)}, env_name(name)).model_dump()[name]
             except (ValueError, BadRequest) as exc:
                 raise ValueError(f"{env_name(name)}={raw!r}: {exc}") from None
     return Limits(**values)
