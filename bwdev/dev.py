@@ -13,7 +13,8 @@ from typing import Any
 
 from bwservice.serve import PRIVATE_UMASK
 
-from .stack import PROJECT_ROOT, AlreadyRunning, PortTaken, Stack, StackConfig, StackError, port_is_free
+from .processes import StackError, port_is_free
+from .stack import PROJECT_ROOT, AlreadyRunning, PortTaken, Stack, StackConfig
 
 DEFAULT_EDGE_PORT = 8787
 

@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from bwcontract import keys, service
-from bwdev.stack import Stack, StackError
+from bwdev.processes import StackError
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase, create_tenant
 from tests.plans.plans import raw, seq
 
