@@ -46,6 +46,10 @@ the closed connection, drops it, and opens a new one, which starts the instance 
 asyncpg.Pool is per database and cannot share a budget with others or give up an idle connection
 for another database; the connections here are plain asyncpg connections, reset on release the
 way asyncpg.Pool resets them.
+
+One module, longer than most, on purpose: a host's budget (`HostBudget`) and its databases' pools
+(`DatabasePool`) hand slots and connections to each other, each calling the other, under
+invariants that hold between awaits; split apart they would be two modules importing each other.
 """
 
 from __future__ import annotations

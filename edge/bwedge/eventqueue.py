@@ -11,6 +11,9 @@ row per named stream (its acknowledged cursor). Messages on the wire (JSON text 
                                                                      one frame, in pieces
                      {"type": "error", "code", "message"}
   consumer → server  {"type": "ack", "offset": "…"}                  cumulative
+
+One class, longer than most, on purpose: a Durable Object's handlers (appends, sockets, delivery,
+the alarm's maintenance) all read and write the same storage between awaits.
 """
 
 from __future__ import annotations
