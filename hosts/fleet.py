@@ -31,7 +31,7 @@ from origin import pinned
 from . import freezer, hardening, idle, privileges, registry, resources, spares, template
 from .ports import free_port
 from .postgres import InstanceMeta, PostgresError, PostgresInstance
-from .privileges import quoted
+from .quoting import ident, literal
 from .registry import DatabaseRecord, Registry
 from .service_user import ServiceUser, service_user
 from .settings import AgentSettings
@@ -537,8 +537,8 @@ class Fleet:
             try:
                 await privileges.ensure_reader(admin, record.reader, password)
                 await admin.execute(
-                    f"GRANT CONNECT ON DATABASE {quoted(record.database)} TO {quoted(record.reader)};"
-                    f"REVOKE TEMPORARY ON DATABASE {quoted(record.database)} FROM {quoted(record.reader)}"
+                    f"GRANT CONNECT ON DATABASE {ident(record.database)} TO {ident(record.reader)};"
+                    f"REVOKE TEMPORARY ON DATABASE {ident(record.database)} FROM {ident(record.reader)}"
                 )
             finally:
                 await admin.close()
@@ -594,15 +594,15 @@ class Fleet:
             async with self.awake(managed):
                 conn = await pinned.connect(instance.dsn(), server_settings=DURABLE_SESSION)
                 try:
-                    # Passwords cannot be bind parameters; token_urlsafe has no quote characters.
+                    # Passwords cannot be bind parameters (quoting.literal).
                     await conn.execute(
-                        f"ALTER DATABASE {template.TEMPLATE_DATABASE} "
-                        f"RENAME TO {registry.database_name(database_id)};"
-                        f"ALTER ROLE {template.TEMPLATE_ROLE} RENAME TO {owner};"
-                        f"ALTER ROLE {owner} LOGIN PASSWORD '{password}';"
-                        f"ALTER ROLE {template.TEMPLATE_READER} RENAME TO {reader};"
-                        f"ALTER ROLE {reader} LOGIN PASSWORD '{reader_password}';"
-                        f"ALTER ROLE {instance.meta.superuser} PASSWORD '{superuser_password}'"
+                        f"ALTER DATABASE {ident(template.TEMPLATE_DATABASE)} "
+                        f"RENAME TO {ident(registry.database_name(database_id))};"
+                        f"ALTER ROLE {ident(template.TEMPLATE_ROLE)} RENAME TO {ident(owner)};"
+                        f"ALTER ROLE {ident(owner)} LOGIN PASSWORD {literal(password)};"
+                        f"ALTER ROLE {ident(template.TEMPLATE_READER)} RENAME TO {ident(reader)};"
+                        f"ALTER ROLE {ident(reader)} LOGIN PASSWORD {literal(reader_password)};"
+                        f"ALTER ROLE {ident(instance.meta.superuser)} PASSWORD {literal(superuser_password)}"
                     )
                 finally:
                     await conn.close()
