@@ -12,7 +12,7 @@ a tenant role must not have:
   replica identity.
 
 Nothing the superuser runs here resolves a name the tenant can define: the session pins search_path
-(`origin.pinned`), the guard function pins its own and qualifies every operator and function, and
+(`bwservice.pinned`), the guard function pins its own and qualifies every operator and function, and
 the pass over existing tables runs as the tenant's role (`privileges.as_owner`), which owns them.
 """
 
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import asyncpg
 
-from origin import pinned
+from bwcontract.codes import Code
+from bwservice import pinned
 
 from . import privileges
 from .postgres import PostgresInstance
@@ -97,7 +98,7 @@ class CaptureRefused(ValueError):
     """Capture cannot be turned on as the tenant's database stands: the tenant's to fix (the agent
     answers 409 with this code and the reason, and the origin passes both on)."""
 
-    code = "BW3002"
+    code = Code.CAPTURE_REFUSED
 
 
 def _passwords_dir(instance: PostgresInstance) -> Path:

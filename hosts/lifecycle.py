@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 
-from origin import pinned
+from bwservice import pinned
 
 from . import freezer, hardening
 from .inventory import Inventory, Managed

@@ -7,7 +7,7 @@ capture, see capture.py) may stream that database's changes. No tenant role may 
 or `template1`, and only the host's platform roles (the superuser, members of `PLATFORM_GROUP`) may
 log in over TCP: tenant roles come through the wake-on-connect proxy, on the instance's Unix socket.
 
-Everything here runs in superuser sessions opened with `origin.pinned` (search_path pinned), and
+Everything here runs in superuser sessions opened with `bwservice.pinned` (search_path pinned), and
 what must act on the tenant's objects runs as the tenant's role through `as_owner`.
 """
 

@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
-from origin import pinned
+from bwservice import pinned
 
 from . import privileges, registry, template
 from .inventory import SHARED_INSTANCE, FleetError, Inventory, Managed

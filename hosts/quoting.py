@@ -7,7 +7,7 @@ the text back as exactly the given string, or the helper refuses it.
 
 The rules are Postgres's own `quote_ident` and `quote_literal`: an identifier in double quotes, a
 literal in single quotes, the quote character doubled inside. Every session the agent opens pins
-`standard_conforming_strings = on` (`origin.pinned`), so a backslash in a literal is an ordinary
+`standard_conforming_strings = on` (`bwservice.pinned`), so a backslash in a literal is an ordinary
 character (`quote_literal` would write `E'…'` instead: the tenant cannot turn that setting off for
 a pinned session).
 

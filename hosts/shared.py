@@ -8,7 +8,7 @@ import secrets
 
 import asyncpg
 
-from origin import pinned
+from bwservice import pinned
 
 from . import capture, privileges, spares
 from .postgres import BASE_SETTINGS, PostgresInstance

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from origin import pinned
+from bwservice import pinned
 
 from . import hardening, privileges
 from .postgres import BASE_SETTINGS, PostgresError, PostgresInstance

@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from .errors import BreakwaterError, Forbidden, KnownRequestError
 
 _KEY_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
@@ -46,17 +48,17 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
     if isinstance(exc, asyncpg.QueryCanceledError):
         # statement_timeout (the database's query timeout, set for every session) or a cancel; raw
         # queries too: the client is told the query timed out, not that its SQL failed.
-        return BreakwaterError("The query was cancelled (it ran too long).", code="P6004", status=504)
+        return BreakwaterError("The query was cancelled (it ran too long).", code=Code.QUERY_TIMEOUT)
     if raw:
         return KnownRequestError(
             f"Raw query failed. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
-            code="P2010",
+            code=Code.RAW_QUERY_FAILED,
             meta={"code": exc.sqlstate, "message": fields["message"], "database": fields},
         )
     if isinstance(exc, asyncpg.UniqueViolationError):
         return KnownRequestError(
             f"Unique constraint failed on the {_target_text(fields)}",
-            code="P2002",
+            code=Code.UNIQUE_CONSTRAINT,
             meta={
                 "target": _columns_from_detail(fields.get("detail")) or fields.get("constraint"),
                 "database": fields,
@@ -65,35 +67,37 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return KnownRequestError(
             f"Foreign key constraint violated on the constraint: `{fields.get('constraint')}`",
-            code="P2003",
+            code=Code.FOREIGN_KEY_CONSTRAINT,
             meta={"field_name": fields.get("constraint"), "database": fields},
         )
     if isinstance(exc, asyncpg.NotNullViolationError):
         return KnownRequestError(
             f"Null constraint violation on the fields: (`{fields.get('column')}`)",
-            code="P2011",
+            code=Code.NULL_CONSTRAINT,
             meta={"constraint": [fields.get("column")], "database": fields},
         )
     if isinstance(exc, asyncpg.StringDataRightTruncationError):
         return KnownRequestError(
             "The provided value for the column is too long for the column's type.",
-            code="P2000",
+            code=Code.VALUE_TOO_LONG,
             meta={"column_name": fields.get("column"), "database": fields},
         )
     if isinstance(exc, asyncpg.CheckViolationError):
         return KnownRequestError(
             f"A check constraint failed: `{fields.get('constraint')}`",
-            code="P2004",
+            code=Code.CHECK_CONSTRAINT,
             meta={"database": fields},
         )
     if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
         return KnownRequestError(
             "Transaction failed due to a write conflict or a deadlock. Please retry your transaction",
-            code="P2034",
+            code=Code.WRITE_CONFLICT,
             meta={"database": fields},
         )
     return KnownRequestError(
-        f"Database error: {fields['message']}", code="P2010", meta={"code": exc.sqlstate, "database": fields}
+        f"Database error: {fields['message']}",
+        code=Code.RAW_QUERY_FAILED,
+        meta={"code": exc.sqlstate, "database": fields},
     )
 
 

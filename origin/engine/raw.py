@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
@@ -20,12 +20,10 @@ from .. import jsoninput
 from ..dberrors import map_database_error
 from ..errors import QueryValidationError
 from ..rawtypes import TYPE_NAMES, json_float
+from .outcome import Outcome
 from .request import JsonQuery
 from .schema import Schema
 from .values import datetime_param
-
-if TYPE_CHECKING:
-    from .engine import Outcome
 
 _WORDS = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
 _WRITES = re.compile(r"\b(insert|update|delete|merge|truncate|alter|drop|create)\b", re.IGNORECASE)
@@ -168,8 +166,6 @@ def touched_models(sql: str, schema: Schema) -> set[str]:
 
 
 async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
-    from .engine import Outcome
-
     sql, params = _arguments(query)
     models = frozenset(touched_models(sql, schema))
     try:

@@ -25,7 +25,7 @@ texts = st.text(characters)
 @pytest.fixture(scope="module")
 def server(postgres: PostgresInstance) -> Iterator[Server]:
     loop = asyncio.new_event_loop()
-    # The agent's sessions send this setting in their startup packet (origin.pinned).
+    # The agent's sessions send this setting in their startup packet (bwservice.pinned).
     conn = loop.run_until_complete(
         asyncpg.connect(postgres.dsn("postgres"), server_settings={"standard_conforming_strings": "on"})
     )

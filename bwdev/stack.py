@@ -7,15 +7,12 @@ Each service is its own process (as in production), started in dependency order 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import fcntl
 import json
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,18 +24,15 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bwservice.serve import PRIVATE_UMASK
 from hosts.ports import free_port
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 
-from .serve import PRIVATE_UMASK
+from .processes import StackError, answers_as, make_private, port_is_free, tail, terminate, wait_exited
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTROL_DATABASE = "breakwater"
-
-
-class StackError(Exception):
-    pass
 
 
 class PortTaken(StackError):
@@ -116,7 +110,7 @@ class Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
-            _make_private(self.root)
+            make_private(self.root)
             self._stop_leftovers()
             self._check_ports()
         except BaseException:
@@ -151,7 +145,7 @@ class Stack:
 
     def stop(self) -> None:
         for service in reversed(self.services):
-            _terminate(service.process)
+            terminate(service.process)
         self.services.clear()
         for postgres in self._restarted:
             postgres.stop()
@@ -171,7 +165,7 @@ class Stack:
             os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait()
         else:
-            _terminate(service.process)
+            terminate(service.process)
         self.services.remove(service)
         self._spawn(name)
 
@@ -182,7 +176,7 @@ class Stack:
         if pid is not None:
             sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
             os.kill(pid, sig)
-            _wait_exited(pid)
+            wait_exited(pid)
         postgres.start()
         self._restarted.append(postgres)  # its process is ours now: stop() reaps it
 
@@ -312,12 +306,12 @@ class Stack:
             while True:
                 if process.poll() is not None:
                     raise StackError(
-                        f"{name} exited during start-up (code {process.returncode}):\n{_tail(log_path)}"
+                        f"{name} exited during start-up (code {process.returncode}):\n{tail(log_path)}"
                     )
-                if _answers_as(client, health_url, instance_id, name):
+                if answers_as(client, health_url, instance_id, name):
                     break
                 if time.monotonic() > deadline:
-                    raise StackError(f"{name} was not healthy after {timeout}s:\n{_tail(log_path)}")
+                    raise StackError(f"{name} was not healthy after {timeout}s:\n{tail(log_path)}")
                 time.sleep(0.02)
         self._write_state()
 
@@ -384,32 +378,6 @@ class Stack:
         }
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could listen on `port` now (SO_REUSEADDR, as servers bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _answers_as(client: httpx.Client, url: str, instance_id: str, name: str) -> bool:
-    """True once the service we started answers its health check; an answer from anyone else (a
-    program that took the port after the check) is an error, not a success."""
-    try:
-        response = client.get(url)
-    except httpx.HTTPError:
-        return False
-    if response.status_code != 200:
-        return False
-    with contextlib.suppress(ValueError, AttributeError):
-        if response.json().get("instance") == instance_id:
-            return True
-    raise StackError(f"something else answers on {url}: not the {name} this runner started")
-
-
 async def _ensure_database(dsn: str, name: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
@@ -417,55 +385,3 @@ async def _ensure_database(dsn: str, name: str) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-
-
-def _terminate(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _wait_exited(pid: int, timeout: float = 60) -> None:
-    """Until `pid` is gone, or a zombie: another process (the host agent) is its parent and reaps it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return
-        if state in ("Z", "X"):
-            return
-        time.sleep(0.005)
-    raise StackError(f"process {pid} did not exit within {timeout}s")
-
-
-def _make_private(root: Path) -> None:
-    """What a stack from before the umask left readable to others: its logs, the local edge's state,
-    dev.json. (The root itself may have to stay passable for the Postgres service user.)"""
-    for folder in (root / "logs", root / "edge"):
-        if folder.is_dir():
-            folder.chmod(0o700)
-            for path in folder.rglob("*"):
-                path.chmod(0o700 if path.is_dir() else 0o600)
-    for name in ("dev.json", "stack.json", "secrets.json"):
-        if (root / name).exists():
-            (root / name).chmod(0o600)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
-def remove(root: Path) -> None:
-    shutil.rmtree(root, ignore_errors=True)
