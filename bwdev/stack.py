@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ from hosts.ports import free_port
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 
-from .processes import StackError, answers_as, make_private, port_is_free, tail, terminate, wait_exited
+from .processes import StackError, answers_as, make_private, tail, terminate, wait_exited
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTROL_DATABASE = "breakwater"
@@ -77,6 +78,10 @@ class Stack:
         self.services: list[Service] = []
         self._lock: int | None = None  # the open lock file while this runner owns the home
         self._instance_ids: dict[str, str] = {}  # what each service we started answers on /health
+        # Listening sockets on the services' ports, bound before anything starts and handed to each
+        # service as it starts: a free port picked now cannot be taken by anyone (an outgoing
+        # connection's ephemeral port included) before the service listens on it.
+        self._listeners: dict[str, socket.socket] = {}
         self._restarted: list[PostgresInstance] = []
         self.control: PostgresInstance | None = None
         self.secrets: dict[str, str] = {}
@@ -128,6 +133,7 @@ class Stack:
         try:
             self.control.start()
         except BaseException:
+            self._close_listeners()
             self._release_lock()
             raise
         asyncio.run(_ensure_database(self.control.dsn("postgres"), CONTROL_DATABASE))
@@ -156,6 +162,7 @@ class Stack:
         if self.control is not None:
             self.control.stop()
         (self.root / "stack.json").unlink(missing_ok=True)
+        self._close_listeners()
         self._release_lock()
 
     def restart_service(self, name: str, kill: bool = False) -> None:
@@ -221,11 +228,20 @@ class Stack:
             self._lock = None
 
     def _check_ports(self) -> None:
-        """Fail before starting anything if a port is taken: otherwise the health checks could be
-        answered by whatever holds it."""
+        """Bind every service's port before starting anything: a taken port fails the start here
+        (otherwise the health checks could be answered by whatever holds it), and one we hold stays
+        ours until its service listens on it."""
         for name in ("edge", "origin", "hosts"):
-            if not port_is_free(self.ports[name]):
-                raise PortTaken(name, self.ports[name])
+            try:
+                self._listeners[name] = listening_socket(self.ports[name])
+            except OSError:
+                self._close_listeners()
+                raise PortTaken(name, self.ports[name]) from None
+
+    def _close_listeners(self) -> None:
+        for listener in self._listeners.values():
+            listener.close()
+        self._listeners.clear()
 
     def _base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BREAKWATER_")}
@@ -285,6 +301,17 @@ class Stack:
         instance_id = self._instance_ids[name] = secrets.token_hex(8)
         argv, env, health_url, timeout = self._service_spec(name)
         env = {**env, "BREAKWATER_INSTANCE_ID": instance_id}
+        listener = self._listeners.pop(name, None)
+        passed: tuple[int, ...] = ()
+        if argv[:2] != [sys.executable, "-m"]:  # wrangler dev binds its port itself
+            if listener is not None:
+                listener.close()
+            listener = None
+        else:
+            # A restarted service's socket went with its old process: bind the port again.
+            listener = listener or listening_socket(self.ports[name])
+            argv = [*argv, "--fd", str(listener.fileno())]
+            passed = (listener.fileno(),)
         logs = self.root / "logs"
         logs.mkdir(mode=0o700, exist_ok=True)
         log_path = logs / f"{name}.log"
@@ -298,7 +325,12 @@ class Stack:
                 stderr=log,
                 start_new_session=True,  # Ctrl-C reaches only the runner, which stops services in order
                 umask=PRIVATE_UMASK,  # what services write is tenant data or secrets
+                pass_fds=passed,
             )
+        if listener is not None:
+            # The service holds the socket now; ours would keep the port open after it exits (a
+            # stopped service must refuse connections, as the fault tests expect).
+            listener.close()
         service = Service(name, process, log_path, health_url, instance_id)
         self.services.append(service)
         deadline = time.monotonic() + timeout
@@ -376,6 +408,20 @@ class Stack:
             "postgres_dsn": database["postgres_dsn"],
             "admin_token": self.secrets["admin_token"],
         }
+
+
+def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on `port` (as uvicorn would bind it), inheritable by a service."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
 
 
 async def _ensure_database(dsn: str, name: str) -> None:
