@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 
 import uvicorn
 
@@ -29,6 +30,8 @@ def serve(
     )
     args = parser.parse_args()
     os.umask(PRIVATE_UMASK)
+    if args.fd is not None:
+        accept_without_delay(args.fd)
     uvicorn.run(
         factory,
         factory=True,
@@ -39,3 +42,15 @@ def serve(
         access_log=False,
         timeout_keep_alive=keep_alive_seconds,
     )
+
+
+def accept_without_delay(fd: int) -> None:
+    """Set TCP_NODELAY on the inherited listening socket `fd`, which Linux passes on to every connection
+    it accepts. uvicorn wraps an inherited fd as a Unix socket, so asyncio never sets it on their
+    transports itself, and small answers would wait ~40 ms for the client's delayed ACK."""
+    listener = socket.socket(fileno=fd)
+    try:
+        if listener.family in (socket.AF_INET, socket.AF_INET6):
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    finally:
+        listener.detach()
