@@ -5,12 +5,17 @@ and nobody else's; storage is sampled without waking a paused instance."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from bwdev.stack import Stack
-from tests.conftest import create_tenant
+from tests.conftest import TenantDatabase, create_tenant
+from tests.e2e import test_cache_prisma6 as prisma6
 from tests.e2e.metering_support import (
     Tenant,
     counted_as,
@@ -22,8 +27,12 @@ from tests.e2e.metering_support import (
     seed,
     totals,
 )
+from tests.plans.conftest import NODE_PROJECT, TABLES, generate_client, run_script, tenant_with_tables
 
 pytestmark = pytest.mark.e2e
+
+client_project = prisma6.client_project  # the generated Prisma 6 client (a module fixture)
+run6, seed_posts = prisma6.run, prisma6.seed
 
 
 async def test_each_operation_counts_once_and_only_for_its_own_database(
@@ -93,3 +102,66 @@ async def test_storage_is_sampled_without_waking_a_paused_instance(stack: Stack)
     listed = stack.admin("GET", "/admin/usage")["databases"]
     assert next(d for d in listed if d["database_id"] == database)["storage_bytes"] == sample["bytes"]
     stack.admin("DELETE", "/admin/databases/stored-ded")
+
+
+# --- real Prisma clients ---------------------------------------------------------------------------
+
+
+def prisma7(tenant: TenantDatabase, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    url = tenant.url.replace("prisma+postgres://localhost", "prisma+postgres://127.0.0.1")
+    done = subprocess.run(
+        ["node", "cache.mjs", str(generate_client("plain")), url, json.dumps(steps)],
+        cwd=NODE_PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def database_in(stack: Stack, workspace: str, name: str) -> TenantDatabase:
+    made = stack.admin("POST", "/admin/databases", {"name": name, "workspace": workspace})
+    return TenantDatabase(
+        name=name,
+        id=made["database"]["id"],
+        api_key=made["api_key"],
+        url=made["url"],
+        dsn=made["postgres_dsn"],
+        key_id=made["key"]["id"],
+    )
+
+
+@pytest.mark.node
+async def test_prisma_6_and_7_clients_are_counted_exactly_and_see_p6003_as_a_known_error(
+    stack: Stack, edge: httpx.AsyncClient, client_project: Path
+) -> None:
+    six = create_tenant(stack, "metp6")
+    await seed_posts(six, "one")
+    read6 = {"op": "read", "ttl": 60}
+    done = run6(client_project, six.url, read6, read6, {"op": "write", "title": "two"}, {"op": "batch"})
+    assert [r.get("status") for r in done] == ["miss", "ttl", None, None] and done[3] == {"batch": 3}
+    seven = await tenant_with_tables(stack, "metp7")
+    read7 = {"op": "read", "tag": "a", "ttl": 60}
+    done = prisma7(seven, [read7, read7, {"op": "write", "tag": "a"}, read7])
+    assert [r.get("status") for r in done] == ["miss", "ttl", None, "miss"]
+    flush(stack)
+    for tenant, operations in ((six, 6), (seven, 4)):
+        found = (await Tenant(edge, tenant).usage())["totals"]
+        assert (found["operations"], found["cache_hits"], found["errors"]) == (operations, 1, 0), tenant.name
+
+    # A workspace without operations left: both clients get P6003 as a known request error.
+    stack.admin("POST", "/admin/workspaces", {"name": "spent"})
+    spent6, spent7 = database_in(stack, "spent", "spent-p6"), database_in(stack, "spent", "spent-p7")
+    await seed_posts(spent6, "one")
+    await run_script(spent7.dsn, TABLES.read_text())
+    shown = stack.admin("PUT", "/admin/workspaces/spent/limits", {"operations": 0})
+    assert shown["enforced"]["state"] == "stopped"
+    for failed in (run6(client_project, spent6.url, read6)[0], prisma7(spent7, [read7])[0]):
+        assert failed["code"] == "P6003", failed
+        assert failed["name"] == "PrismaClientKnownRequestError", failed
+        assert "operations this month" in failed["error"]
+    stack.admin("PUT", "/admin/workspaces/spent/limits", {"operations": None})  # the plan's 100,000
+    assert run6(client_project, spent6.url, read6)[0]["status"] == "miss"
