@@ -9,10 +9,10 @@ crash, is sent again later under the same id and counted once: at-least-once del
 counting.
 
 What survives a crash is the journal's to say: the local runtime keeps it in files, written in
-groups (a process killed with -9 loses at most its last 50 ms of hits); in the Workers runtime an isolate has no disk, so `MemoryJournal`
-keeps it in memory, and the hits of an isolate evicted or crashed before its next flush are lost
-(never counted twice). Flushes start from requests (`due()`, then `ctx.wait_until(flush())`) and,
-in the local runtime, also on a timer.
+groups (a process killed with -9 loses at most its last 50 ms of hits); in the Workers runtime an
+isolate has no disk, so `MemoryJournal` keeps it in memory, and the hits of an isolate evicted or
+crashed before its next flush are lost (never counted twice). Flushes start from requests
+(`due()`, then `ctx.wait_until(flush())`) and, in the local runtime, also on a timer.
 """
 
 from __future__ import annotations
