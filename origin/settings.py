@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class SettingsError(Exception):
@@ -25,6 +26,14 @@ class Settings:
     key_cache_seconds: float = 2.0
     # Answered by the health check, so whoever started this process knows it is talking to it.
     instance_id: str = ""
+    # Metering (origin/metering/): this process's journal, how often it is counted, how often limits
+    # are evaluated, the first webhook retry's wait, how often storage samples are read.
+    meter_dir: Path = field(default_factory=lambda: Path(".breakwater/meter/o1"))
+    meter_flush_seconds: float = 1.0
+    limits_interval_seconds: float = 2.0
+    webhook_retry_seconds: float = 5.0
+    storage_poll_seconds: float = 60.0
+    meter_fault_pause_seconds: float = 0.0  # fault tests only
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +49,14 @@ class Settings:
         if env.get("BREAKWATER_SERVICE_SECRET_PREVIOUS"):
             service.append(env["BREAKWATER_SERVICE_SECRET_PREVIOUS"].encode())
         edge_url = need("BREAKWATER_EDGE_URL").rstrip("/")
+        origin_id = env.get("BREAKWATER_ORIGIN_ID", "o1")
+
+        def seconds(name: str, default: float) -> float:
+            value = float(env.get(name) or default)
+            if value < 0:
+                raise SettingsError(f"{name} must not be negative")
+            return value
+
         return cls(
             control_dsn=need("BREAKWATER_CONTROL_DSN"),
             service_secrets=tuple(service),
@@ -49,7 +66,13 @@ class Settings:
             hosts_token=need("BREAKWATER_HOSTS_TOKEN"),
             edge_url=edge_url,
             public_url=env.get("BREAKWATER_PUBLIC_URL", edge_url).rstrip("/"),
-            origin_id=env.get("BREAKWATER_ORIGIN_ID", "o1"),
+            origin_id=origin_id,
             key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
+            meter_dir=Path(env.get("BREAKWATER_METER_DIR") or f".breakwater/meter/{origin_id}").resolve(),
+            meter_flush_seconds=seconds("BREAKWATER_METER_FLUSH_SECONDS", 1.0),
+            limits_interval_seconds=seconds("BREAKWATER_LIMITS_INTERVAL_SECONDS", 2.0),
+            webhook_retry_seconds=seconds("BREAKWATER_WEBHOOK_RETRY_SECONDS", 5.0),
+            storage_poll_seconds=seconds("BREAKWATER_STORAGE_POLL_SECONDS", 60.0),
+            meter_fault_pause_seconds=seconds("BREAKWATER_METER_FAULT_PAUSE_MS", 0.0) / 1000,
         )

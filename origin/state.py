@@ -11,6 +11,7 @@ from .capture.supervisor import CaptureSupervisor
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
+from .metering import Metering
 from .replay import ReplayGuard
 from .schemas import SchemaCache
 from .settings import Settings
@@ -29,9 +30,10 @@ class OriginState:
     schemas: SchemaCache
     transactions: TransactionManager
     http: httpx.AsyncClient
-    workspace_id: str
+    workspace_id: str  # the `default` workspace's
     capture: CaptureSupervisor
     replays: ReplayGuard
+    metering: Metering
 
 
 def state_of(request: Request) -> OriginState:

@@ -4,13 +4,21 @@ The origin names the tables a query read and may have written in two response he
 cache tags its entries and invalidates with them. Change events reach the edge's queue by signed
 pushes to two internal paths, and an event too large for one push travels ahead of its batch in
 parts: the batch then carries a stub naming the count of its parts under `PARTS_KEY`.
+
+The origin names the shape of a single operation's answer (an id without values) in `SHAPE`; the
+cache keeps it with the entry, so cache hits the edge reports (`bwcontract.usage`) name their shape.
 """
 
 from __future__ import annotations
 
 MODELS_READ = "x-breakwater-models-read"
 MODELS_WRITTEN = "x-breakwater-models-written"
+SHAPE = "x-breakwater-shape"
 
 EVENTS_PATH = "/_bw/events/{database_id}"
 EVENT_PART_PATH = "/_bw/events/{database_id}/parts/{offset}/{index}/{count}"
 PARTS_KEY = "$parts"
+
+USAGE_HITS_PATH = "/_bw/usage/hits"  # edge -> origin: a batch of cache hits (bwcontract.usage)
+USAGE_FLUSH_PATH = "/_bw/usage/flush"  # origin -> edge: report the hits counted so far now
+PLAN_LIMITS_PATH = "/_bw/limits"  # origin -> edge: databases whose workspace reached a limit
