@@ -220,7 +220,10 @@ class Notes:
                     for _key, note in fresh:
                         note.tries += 1
                         note.persisted = note.persisted or note.tries >= GIVE_UP_TRIES
-                figures = [(k, n) for k, n in dirty if n.skip_max or n.rows_known or n.reads]
+                # Only for shapes whose row exists: metering may not have counted the first call yet.
+                figures = [
+                    (k, n) for k, n in dirty if n.persisted and (n.skip_max or n.rows_known or n.reads)
+                ]
                 if figures:
                     await _add(conn, figures, now)
             for _key, note in figures:

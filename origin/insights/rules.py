@@ -161,7 +161,7 @@ def unindexed(f: ShapeFigures, explained: Explained, catalog: Catalog) -> list[R
         "avg_ms": _r(f.avg_ms),
         "total_ms": _r(f.duration_ms),
         "plan": {
-            "node": "Seq Scan",
+            "node": scan.node,
             "table": f"{scan.schema}.{scan.table}",
             "table_rows": rows,
             "filter": scan.filter,

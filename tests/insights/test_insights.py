@@ -83,7 +83,9 @@ async def test_statistics_agree_with_the_requests_sent(stack: Stack, edge: httpx
     missing = await send(edge, db, op("notes", "findUniqueOrThrow", {"where": {"id": 999}}))
     assert missing.status_code == 400
     for _ in range(3):  # one miss, then two answers from the edge's cache
-        assert (await send(edge, db, op("notes", "findMany", {"take": 5}), cache="max-age=60")).status_code == 200
+        assert (
+            await send(edge, db, op("notes", "findMany", {"take": 5}), cache="max-age=60")
+        ).status_code == 200
     found = await insights(edge, db, stack)
     shapes = {(s["action"], s["calls"]) for s in found["shapes"]}
     assert shapes == {("findUnique", 7), ("findUniqueOrThrow", 1), ("findMany", 1)}
@@ -254,7 +256,7 @@ async def test_one_database_never_sees_another_databases_shapes(
     await second.sql("CREATE TABLE other (id int PRIMARY KEY)")
     for i in range(3):
         assert (await send(edge, first, op("secrets", "findMany", {"take": i + 1}))).status_code == 200
-    assert (await send(edge, second, op("other", "count", {}, {"_count": {"select": {"_all": True}}}))).status_code == 200
+    assert (await send(edge, second, op("other", "findMany", {}))).status_code == 200
     mine = await insights(edge, first, stack)
     theirs = await insights(edge, second, stack)
     assert {s["model"] for s in mine["shapes"]} == {"secrets"}
