@@ -27,6 +27,7 @@ from bwcontract.usage import HIT, SHARED, STALE, HitCount
 from ..observe import Observation
 
 WIDTHS = (300, 3600)  # seconds: 5-minute buckets for the last hour, hourly ones for a day and a week
+FINEST = WIDTHS[0]  # every width is a multiple of it
 KEEP = {300: dt.timedelta(hours=2), 3600: dt.timedelta(days=8)}
 MAX_SHAPES = 500  # per database; more go to OTHER (raw SQL with literals makes a shape per value)
 OTHER = "~other"
@@ -67,21 +68,41 @@ class Figures:
 
     def add(self, seen: Observation) -> None:
         self.calls += 1
-        if seen.error is not None:
+        error = seen.error
+        if error is not None:
             self.errors += 1
-            self.timeouts += seen.error == Code.QUERY_TIMEOUT.value
-            self.tx_expired += seen.error == Code.TRANSACTION.value
-        if seen.duration_ms is not None:
+            if error == _TIMEOUT:
+                self.timeouts += 1
+            elif error == _TRANSACTION:
+                self.tx_expired += 1
+        duration = seen.duration_ms
+        if duration is not None:
             self.timed += 1
-            self.duration_ms += seen.duration_ms
-            self.duration_max = max(self.duration_max, seen.duration_ms)
-            self.latency[bisect.bisect_left(LATENCY_BOUNDS_MS, seen.duration_ms)] += 1
-        if seen.rows is not None:
+            self.duration_ms += duration
+            if duration > self.duration_max:
+                self.duration_max = duration
+            self.latency[bisect.bisect_left(LATENCY_BOUNDS_MS, duration)] += 1
+        rows = seen.rows
+        if rows is not None:
             self.rows_known += 1
-            self.rows += seen.rows
-            self.rows_max = max(self.rows_max, seen.rows)
-        self.bytes += seen.response_bytes
-        self.bytes_max = max(self.bytes_max, seen.response_bytes)
+            self.rows += rows
+            if rows > self.rows_max:
+                self.rows_max = rows
+        size = seen.response_bytes
+        self.bytes += size
+        if size > self.bytes_max:
+            self.bytes_max = size
+
+    def merge(self, other: Figures) -> None:
+        for name in _ADDED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _MAXED:
+            setattr(self, name, max(getattr(self, name), getattr(other, name)))
+        self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
+
+
+_TIMEOUT = Code.QUERY_TIMEOUT.value
+_TRANSACTION = Code.TRANSACTION.value
 
 
 @dataclass
@@ -164,15 +185,22 @@ def from_observations(
         else:
             found.first = min(found.first, seen.arrived_at)
             found.last = max(found.last, seen.arrived_at)
-        for width in WIDTHS:
-            key = (seen.database_id, shape, width, bucket_start(seen.arrived_at, width))
-            figures = buckets.get(key)
-            if figures is None:
-                figures = buckets[key] = Figures()
-            figures.add(seen)
+        # The finest buckets only; the wider ones are merged from them below (half the work).
+        key = (seen.database_id, shape, FINEST, seen.arrived_at - seen.arrived_at % FINEST)
+        figures = buckets.get(key)
+        if figures is None:
+            figures = buckets[key] = Figures()
+        figures.add(seen)
         if seen.action in BURST_ACTIONS and seen.transaction is None and seen.shape:
             end = seen.arrived_at + (seen.duration_ms or 0.0) / 1000
             runs.setdefault((seen.database_id, seen.key_id, shape), []).append((seen.arrived_at, end))
+    for (database_id, shape, _width, start), figures in list(buckets.items()):
+        for width in WIDTHS[1:]:
+            wider = (database_id, shape, width, bucket_start(start, width))
+            found = buckets.get(wider)
+            if found is None:
+                buckets[wider] = found = Figures()
+            found.merge(figures)
     tracker = tracker or Bursts()
     for run_key, calls in runs.items():
         database_id, _key_id, shape = run_key
@@ -348,11 +376,7 @@ def regrouped(buckets: dict[Key, Figures], mapping: dict[tuple[str, str], str]) 
         if found is None:
             out[key] = figures
             continue
-        for name in _ADDED:
-            setattr(found, name, getattr(found, name) + getattr(figures, name))
-        for name in _MAXED:
-            setattr(found, name, max(getattr(found, name), getattr(figures, name)))
-        found.latency = [a + b for a, b in zip(found.latency, figures.latency, strict=True)]
+        found.merge(figures)
     return out
 
 
