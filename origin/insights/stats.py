@@ -197,10 +197,10 @@ def from_observations(
     for (database_id, shape, _width, start), figures in list(buckets.items()):
         for width in WIDTHS[1:]:
             wider = (database_id, shape, width, bucket_start(start, width))
-            found = buckets.get(wider)
-            if found is None:
-                buckets[wider] = found = Figures()
-            found.merge(figures)
+            total = buckets.get(wider)
+            if total is None:
+                buckets[wider] = total = Figures()
+            total.merge(figures)
     tracker = tracker or Bursts()
     for run_key, calls in runs.items():
         database_id, _key_id, shape = run_key
