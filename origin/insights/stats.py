@@ -35,6 +35,7 @@ UNSHAPED = "~unshaped"  # an operation refused before the engine gave it a shape
 CACHED_ONLY = "~cached"  # the action of a shape seen in the edge's hits before the origin's count
 # Upper bounds of the latency histogram's buckets (ms); the last bucket is everything above.
 LATENCY_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
+LAST_SEEN_SECONDS = 60.0  # a shape's last_seen is as precise as this
 BURST_GAP_SECONDS = 0.25  # from one call's end to the next one's arrival
 BURST_MIN_CALLS = 10
 # Actions whose bursts are N+1 candidates: reads of one record (or of a relation's records).
@@ -383,18 +384,37 @@ def regrouped(buckets: dict[Key, Figures], mapping: dict[tuple[str, str], str]) 
 class InsightStats:
     """The ledger sink adding insights' figures (see the module's docstring)."""
 
+    KNOWN_LIMIT = 20_000  # shapes this process remembers having recorded
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._bursts = Bursts()
+        # Shapes this process recorded (under their own id), with the last_seen it wrote: a batch of
+        # only those costs one statement, and last_seen is written again at most every minute.
+        self._known: dict[tuple[str, str], float] = {}
         self.enabled = True
 
     async def observed(self, conn: asyncpg.Connection, observations: Sequence[Observation]) -> None:
         if not self.enabled:
             return
         buckets, shapes = from_observations(observations, self._bursts)
-        if not shapes:
-            return
-        mapping = await admitted(conn, shapes)
+        await self._add(conn, buckets, shapes)
+
+    async def _add(
+        self, conn: asyncpg.Connection, buckets: dict[Key, Figures], shapes: dict[tuple[str, str], ShapeSeen]
+    ) -> None:
+        known = self._known
+        fresh = {
+            k: v for k, v in shapes.items() if v.last - known.get(k, -LAST_SEEN_SECONDS) >= LAST_SEEN_SECONDS
+        }
+        mapping = {k: k[1] for k in shapes}
+        if fresh:
+            mapping.update(await admitted(conn, fresh))
+            if len(known) > self.KNOWN_LIMIT:
+                known.clear()
+            for k, v in fresh.items():
+                if mapping[k] == k[1] and v.action != CACHED_ONLY:
+                    known[k] = v.last
         await add_buckets(conn, regrouped(buckets, mapping))
 
     async def hits(self, conn: asyncpg.Connection, counts: Sequence[HitCount]) -> None:
@@ -405,10 +425,7 @@ class InsightStats:
         # A hit batch may be counted before the journal segment of the miss that filled the cache:
         # its shape is recorded now, and the origin's observation names its model and action later.
         shapes = {(k[0], k[1]): ShapeSeen(None, None, CACHED_ONLY, now, now) for k in buckets}
-        if not shapes:
-            return
-        mapping = await admitted(conn, shapes)
-        await add_buckets(conn, regrouped(buckets, mapping))
+        await self._add(conn, buckets, shapes)
 
 
 async def prune(pool: asyncpg.Pool, now: dt.datetime) -> None:
