@@ -11,6 +11,7 @@ from .capture.supervisor import CaptureSupervisor
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
+from .insights import Insights
 from .metering import Metering
 from .replay import ReplayGuard
 from .schemas import SchemaCache
@@ -34,6 +35,7 @@ class OriginState:
     capture: CaptureSupervisor
     replays: ReplayGuard
     metering: Metering
+    insights: Insights
 
 
 def state_of(request: Request) -> OriginState:

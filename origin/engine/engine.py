@@ -96,7 +96,25 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
         schema.tables_of(compiled.models_written),
         shape=shape_id(key),
         rows=_rows(compiled, result),
+        sql=_read_sql(compiled),
     )
+
+
+def _read_sql(compiled: programs.Program) -> str | None:
+    single = compiled.single_statement
+    return single.sql if single is not None and not compiled.writes else None
+
+
+def shape_of(query: JsonQuery) -> str | None:
+    """The shape id `run` gives the query's outcome: for an operation that failed without one."""
+    if query.action in ("queryRaw", "executeRaw"):
+        sql = query.arguments.get("query")
+        return shape_id(f"raw:{sql}") if isinstance(sql, str) else None
+    try:
+        shape_key, _ = fingerprint(query.body)
+    except Exception:  # a body the engine refused: it has no shape
+        return None
+    return shape_id(f"{query.model}.{query.action}:{shape_key}")
 
 
 def _rows(compiled: programs.Program, result: object) -> int | None:
