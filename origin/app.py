@@ -18,6 +18,8 @@ from bwservice import logs
 
 from . import auth, capture
 from .capture import routes as capture_routes
+from .console import routes as console_routes
+from .console.sessions import SessionStore
 from .control import admin
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
@@ -49,6 +51,7 @@ def all_routes() -> list[BaseRoute]:
         *v1.routes,
         *prisma6.routes,
         *prisma7.routes,
+        *console_routes.routes,
     ]
 
 
@@ -97,6 +100,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             workspace_id=workspace_id,
             capture=supervisor,
             replays=ReplayGuard(time.time()),
+            console_sessions=SessionStore(
+                control, settings.console_session_seconds, settings.console_idle_seconds
+            ),
         )
         await supervisor.start()
         try:

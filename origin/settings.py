@@ -25,6 +25,9 @@ class Settings:
     key_cache_seconds: float = 2.0
     # Answered by the health check, so whoever started this process knows it is talking to it.
     instance_id: str = ""
+    # A console session ends this long after sign-in, or after this long without a request.
+    console_session_seconds: float = 12 * 3600.0
+    console_idle_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,4 +55,6 @@ class Settings:
             origin_id=env.get("BREAKWATER_ORIGIN_ID", "o1"),
             key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
+            console_session_seconds=float(env.get("BREAKWATER_CONSOLE_SESSION_SECONDS") or 12 * 3600),
+            console_idle_seconds=float(env.get("BREAKWATER_CONSOLE_IDLE_SECONDS") or 3600),
         )

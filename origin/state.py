@@ -8,6 +8,7 @@ import httpx
 from starlette.requests import Request
 
 from .capture.supervisor import CaptureSupervisor
+from .console.sessions import SessionStore
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
@@ -32,6 +33,7 @@ class OriginState:
     workspace_id: str
     capture: CaptureSupervisor
     replays: ReplayGuard
+    console_sessions: SessionStore
 
 
 def state_of(request: Request) -> OriginState:

@@ -17,7 +17,7 @@ from bwcontract.codes import Code
 from bwcontract.keys import KeyClaims
 from bwcontract.txid import origin_of
 
-from . import errors, routes
+from . import console, errors, routes
 from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
 from .errors import EdgeError
@@ -110,7 +110,9 @@ class EdgeApp:
             if len(request.body) > self.config.max_request_bytes:
                 raise errors.payload_too_large(self.config.max_request_bytes, len(request.body))
             route = routes.classify(request.method, request.path)
-            if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
+            if route is None or (
+                route.kind not in self.handlers and route.protocol not in ("edge", "console")
+            ):
                 raise errors.not_found(request.path)
             if route.kind == "health":
                 return EdgeResponse.json(200, {"status": "ok", "instance": self.config.instance_id})
@@ -118,6 +120,8 @@ class EdgeApp:
                 return await self.internal_handlers[route.kind](request, self.verify_service(request))
             if route.kind == "internal":
                 return await self._internal(request)
+            if route.kind == "console":
+                return await self.forward_console(request)
             claims = await self.authenticate(request)
             return await self.handlers[route.kind](request, route, claims, ctx)
         except EdgeError as exc:
@@ -154,25 +158,44 @@ class EdgeApp:
         held = self.full_lines.answer(claims.database_id, route)
         if held is not None:
             return held
-        target = self.origin_target(request)
-        headers = Headers((n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED)
-        parts = urlsplit(request.url)
-        headers["x-forwarded-host"] = parts.netloc
-        headers["x-forwarded-proto"] = parts.scheme or "http"
-        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
-        headers["x-request-id"] = request_id
         named = origin_of(route.tx_id) if route.tx_id else None
         if named is not None and named not in self.config.origins:
             raise EdgeError(
                 Code.TRANSACTION, f"Transaction {route.tx_id} belongs to an origin this edge does not know."
             )
-        origin_id = named or self.config.default_origin
-        claim_values = {**claims.as_dict(), "rid": request_id}
+        answer = await self.send(request, named or self.config.default_origin, claims.as_dict())
+        self.full_lines.note(claims.database_id, route, answer)
+        return answer
+
+    async def forward_console(self, request: EdgeRequest) -> EdgeResponse:
+        """A console page or form: signed as the console's (no key), with its cookie (console.py)."""
+        if len(request.body) > console.MAX_BODY_BYTES:
+            raise errors.payload_too_large(console.MAX_BODY_BYTES, len(request.body))
+        return await self.send(request, self.config.default_origin, console.CLAIMS, console.KEPT_HEADERS)
+
+    async def send(
+        self,
+        request: EdgeRequest,
+        origin_id: str,
+        claim_values: dict[str, str],
+        kept: frozenset[str] = frozenset(),
+    ) -> EdgeResponse:
+        """Sign `request` for the origin process `origin_id` with `claim_values` and relay its answer;
+        hop-by-hop and edge-only headers stay here, except those named in `kept`."""
+        target = self.origin_target(request)
+        headers = Headers(
+            (n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED or n.lower() in kept
+        )
+        parts = urlsplit(request.url)
+        headers["x-forwarded-host"] = parts.netloc
+        headers["x-forwarded-proto"] = parts.scheme or "http"
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        headers["x-request-id"] = request_id
         # Signed for this one origin process, which accepts the signature once (service.py).
         headers[service.HEADER] = service.sign(
             self.config.service_secrets[0],
             service.origin_audience(origin_id),
-            claim_values,
+            {**claim_values, "rid": request_id},
             request.method,
             target,
             request.body,
@@ -180,9 +203,7 @@ class EdgeApp:
         )
         response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
-        answer = EdgeResponse(response.status, returned, response.body)
-        self.full_lines.note(claims.database_id, route, answer)
-        return answer
+        return EdgeResponse(response.status, returned, response.body)
 
     @staticmethod
     def origin_target(request: EdgeRequest) -> str:

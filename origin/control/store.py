@@ -28,6 +28,14 @@ class Database:
 
 
 @dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    created_at: dt.datetime
+    databases: int  # live ones
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     database_id: str
@@ -55,6 +63,14 @@ class ControlStore:
             name,
         )
         return str(row["id"])
+
+    async def list_workspaces(self) -> list[Workspace]:
+        rows = await self.pool.fetch(
+            "SELECT w.id, w.name, w.created_at, count(d.id) AS databases FROM workspaces w"
+            " LEFT JOIN databases d ON d.workspace_id = w.id AND d.deleted_at IS NULL"
+            " GROUP BY w.id ORDER BY w.created_at"
+        )
+        return [Workspace(**dict(r)) for r in rows]
 
     async def ensure_host(self, host_id: str, url: str) -> None:
         await self.pool.execute(
@@ -169,6 +185,23 @@ class ControlStore:
             f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE database_id = $1 ORDER BY created_at", database_id
         )
         return [ApiKey(**dict(r)) for r in rows]
+
+    async def active_key_counts(self, workspace_id: str) -> dict[str, int]:
+        """Live keys per database of a workspace (databases without any are left out)."""
+        rows = await self.pool.fetch(
+            "SELECT k.database_id, count(*) AS keys FROM api_keys k JOIN databases d ON d.id = k.database_id"
+            " WHERE d.workspace_id = $1 AND k.revoked_at IS NULL GROUP BY k.database_id",
+            workspace_id,
+        )
+        return {str(r["database_id"]): int(r["keys"]) for r in rows}
+
+    async def capture_since(self, database_ids: list[str]) -> dict[str, dt.datetime]:
+        """When change capture was turned on, for those of `database_ids` it is on for."""
+        rows = await self.pool.fetch(
+            "SELECT database_id, enabled_at FROM capture_databases WHERE database_id = ANY($1::text[])",
+            database_ids,
+        )
+        return {str(r["database_id"]): r["enabled_at"] for r in rows}
 
     async def limit_overrides(self, database_id: str) -> dict[str, int | None]:
         """The operator's overrides of a database's limits (NULL: the default); {} if none."""
