@@ -35,11 +35,11 @@ def _frame(kind: str, title: str, desc: str, width: int, height: int, body: str)
     )
 
 
-def bar_chart(title: str, bars: Sequence[Bar], *, width: int = 640, row: int = 28) -> Markup:
+def bar_chart(title: str, bars: Sequence[Bar], *, width: int = 420, row: int = 26) -> Markup:
     """Horizontal bars, one row each: the label, the bar (scaled to the largest value), its value."""
     if not bars:
         return _frame("bars", title, "No values.", width, row, "")
-    label_width, text_width = 170, 170
+    label_width, text_width = 140, 130
     room = width - label_width - text_width
     top = max((b.value for b in bars), default=0.0) or 1.0
     rows = []
@@ -48,7 +48,7 @@ def bar_chart(title: str, bars: Sequence[Bar], *, width: int = 640, row: int = 2
         length = 0.0 if bar.value <= 0 else max(2.0, room * bar.value / top)
         rows.append(
             f'<text class="label" x="{label_width - 8}" y="{y + row * 0.65:.1f}" text-anchor="end">'
-            f"{escape(_clip(bar.label, 22))}</text>"
+            f"{escape(_clip(bar.label, 18))}</text>"
             f'<rect class="bar" x="{label_width}" y="{y + 5}" width="{length:.1f}" '
             f'height="{row - 10}" rx="2"/>'
             f'<text class="value" x="{label_width + length + 6:.1f}" y="{y + row * 0.65:.1f}">'

@@ -11,7 +11,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def parse(markup: str) -> ET.Element:
-    return ET.fromstring(str(markup).replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
+    # The console's own markup, made by the test: nothing untrusted to parse.
+    return ET.fromstring(str(markup).replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))  # noqa: S314
 
 
 def test_bars_scale_to_the_largest_value_and_read_out_their_values() -> None:
@@ -24,7 +25,7 @@ def test_bars_scale_to_the_largest_value_and_read_out_their_values() -> None:
     assert desc is not None and desc.text == "a: 10 MiB; b: 5 MiB"
     assert chart.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
     widths = [float(r.get("width", "")) for r in chart.iter(f"{SVG}rect")]
-    room = 640 - 170 - 170
+    room = 640 - 140 - 130
     assert widths == [room, room / 2]
 
 
