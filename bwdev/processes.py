@@ -78,7 +78,7 @@ def wait_exited(pid: int, timeout: float = 60) -> None:
 def make_private(root: Path) -> None:
     """What a stack from before the umask left readable to others: its logs, the local edge's state,
     dev.json. (The root itself may have to stay passable for the Postgres service user.)"""
-    for folder in (root / "logs", root / "edge"):
+    for folder in (root / "logs", root / "edge", root / "meter"):
         if folder.is_dir():
             folder.chmod(0o700)
             for path in folder.rglob("*"):

@@ -269,6 +269,8 @@ class Stack:
             "BREAKWATER_HOSTS_TOKEN": self.secrets["hosts_token"],
             "BREAKWATER_EDGE_URL": self.edge_url,
             "BREAKWATER_ORIGIN_ID": "o1",
+            # Its usage journal (origin/metering/meter.py): kept across restarts, one per origin id.
+            "BREAKWATER_METER_DIR": str(self.root / "meter" / "o1"),
             **{k: v for k, v in self.config.extra_env.items() if k.startswith("BREAKWATER_")},
         }
 

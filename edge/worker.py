@@ -16,6 +16,7 @@ import js
 from pyodide.ffi import to_js
 from workers import DurableObject, Response, WorkerEntrypoint, fetch
 
+from bwcontract.usage import PlanLimit
 from bwedge import eventqueue
 from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
@@ -27,6 +28,7 @@ from bwedge.config import EdgeConfig
 from bwedge.eventlog import InvalidBatch
 from bwedge.eventroutes import EventRoutes
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
+from bwedge.planlimits import PlanLimitStore, PlanLimitView
 from bwedge.revocation import RevocationStore, RevocationView
 from bwedge.subscription import Subscription
 
@@ -40,6 +42,10 @@ _ENV_NAMES = (
     "ORIGINS",
     "REVOCATION_TTL_SECONDS",
     "MAX_REQUEST_BYTES",
+    "USAGE_METERING",
+    "USAGE_FLUSH_SECONDS",
+    "USAGE_BATCH_HITS",
+    "PLAN_LIMITS_TTL_SECONDS",
     *CACHE_ENV_NAMES,
     *eventqueue.ENV_NAMES,
 )
@@ -107,6 +113,22 @@ class _DurableRevocations:
 
     async def revoke(self, key_ids: list[str], database_ids: list[str]) -> None:
         await self._stub().revoke(json.dumps(key_ids), json.dumps(database_ids))
+
+
+class _DurablePlanLimits:
+    """The one PlanLimits Durable Object ("global"), called over RPC with JSON strings."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    def _stub(self) -> Any:
+        return self._env.PLAN_LIMITS.getByName("global")
+
+    async def get(self, database_id: str) -> PlanLimit:
+        return PlanLimit.from_dict(json.loads(str(await self._stub().get(database_id))))
+
+    async def apply(self, limits: list[PlanLimit]) -> None:
+        await self._stub().apply(json.dumps([limit.as_dict() for limit in limits]))
 
 
 class _WorkerCache:
@@ -202,7 +224,9 @@ def _get_app(env: Any) -> EdgeApp:
         config = EdgeConfig.from_env(values)
         revocations = RevocationView(_DurableRevocations(env), time.time, config.revocation_ttl)
         cache = CacheParts(_WorkerCache(), _DurableTagVersions(env), CacheSettings.from_env(values))
-        _app = EdgeApp(config, _WorkerOrigin(config), revocations, time.time, cache)
+        limits = PlanLimitView(_DurablePlanLimits(env), time.time, config.plan_limits_ttl)
+        # An isolate has no disk: its cache hits wait in memory until flushed (bwedge/usage.py).
+        _app = EdgeApp(config, _WorkerOrigin(config), revocations, time.time, cache, limits)
         EventRoutes(_app, _DurableQueues(env)).install()
     return _app
 
@@ -247,6 +271,20 @@ class Revocations(DurableObject):
 
     async def revoke(self, key_ids_json: str, database_ids_json: str) -> None:
         self.store.revoke(json.loads(key_ids_json), json.loads(database_ids_json))
+
+
+class PlanLimits(DurableObject):
+    """Databases over their workspace's limit (a single instance named "global"); bwedge.planlimits."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        self.store = PlanLimitStore(_WorkerSql(ctx.storage), time.time)
+
+    async def get(self, database_id: str) -> str:
+        return json.dumps(self.store.get(database_id).as_dict())
+
+    async def apply(self, limits_json: str) -> None:
+        self.store.apply([PlanLimit.from_dict(row) for row in json.loads(limits_json)])
 
 
 class TagVersions(DurableObject):

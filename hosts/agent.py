@@ -12,6 +12,8 @@ Routes (Bearer token, except /health):
   GET    /instances[?disk=1]               every instance with state and resource figures
   GET    /instances/{name}
   POST   /instances/{name}/{action}
+  GET    /storage                          every database's latest storage sample (storage.py)
+  POST   /storage/sample                   sample now (nothing is woken), then the same
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .postgres import PostgresError
 from .proxy import Proxy
 from .settings import AgentSettings
 from .shared import SharedCluster
+from .storage import StorageSampler
 
 __all__ = ["Agent", "AgentSettings", "create_app"]
 
@@ -49,6 +52,7 @@ class Agent:
         self.settings = settings
         self.fleet = Fleet(settings)
         self.proxy = Proxy(self.fleet)
+        self.storage = StorageSampler(self.fleet, settings.storage_interval)
 
     @property
     def shared(self) -> SharedCluster:
@@ -59,9 +63,11 @@ class Agent:
         await self.fleet.start()
         await self.proxy.listen(self.settings.proxy_host, self._proxy_port())
         self.fleet.start_idle_policy()
+        self.storage.start()
 
     async def stop(self) -> None:
         # Instances keep running: they outlive the agent, and the next one adopts them.
+        await self.storage.stop()
         await self.fleet.stop()
         await self.proxy.close()
 
@@ -255,6 +261,15 @@ async def instance_action(request: Request, agent: Agent) -> JSONResponse:
     return await _act(agent, managed, request.url.path.rsplit("/", 1)[1])
 
 
+async def storage(request: Request, agent: Agent) -> JSONResponse:
+    return JSONResponse(agent.storage.report())
+
+
+async def sample_storage(request: Request, agent: Agent) -> JSONResponse:
+    await agent.storage.sample()
+    return JSONResponse(agent.storage.report())
+
+
 def create_app(settings: AgentSettings | None = None, agent: Agent | None = None) -> Starlette:
     """The agent's app; its lifespan starts the agent (pass a started `agent` to serve it as is)."""
     started = agent is not None
@@ -284,6 +299,8 @@ def create_app(settings: AgentSettings | None = None, agent: Agent | None = None
                 Route(f"/databases/{{database_id}}/{action}", _guarded(database_action), methods=["POST"])
                 for action in ACTIONS
             ],
+            Route("/storage", _guarded(storage), methods=["GET"]),
+            Route("/storage/sample", _guarded(sample_storage), methods=["POST"]),
             Route("/instances", _guarded(list_instances), methods=["GET"]),
             Route("/instances/{name}", _guarded(get_instance), methods=["GET"]),
             *[

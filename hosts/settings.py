@@ -23,6 +23,7 @@ class AgentSettings:
     freezer: str = "auto"  # auto | cgroup2 | cgroup1 | signals
     copy: str = "auto"  # auto | reflink | copy
     spares: int = 2  # databases of each placement made ahead of time (see spares.py)
+    storage_interval: float = 300.0  # seconds between storage samples (storage.py); 0: on request only
     instance_id: str = ""  # answered by /health: whoever started the agent knows it reached this one
 
     @classmethod
@@ -46,5 +47,6 @@ class AgentSettings:
             freezer=env.get("BREAKWATER_HOSTS_FREEZER", "auto"),
             copy=env.get("BREAKWATER_HOSTS_COPY", "auto"),
             spares=int(number("BREAKWATER_HOSTS_SPARES", cls.spares)),
+            storage_interval=number("BREAKWATER_HOSTS_STORAGE_INTERVAL", cls.storage_interval),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
         )

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from bwservice import logs
 
 from . import auth, capture
+from . import metering as metering_
 from .capture import routes as capture_routes
 from .console import routes as console_routes
 from .console.sessions import SessionStore
@@ -29,6 +30,9 @@ from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
 from .http import BodyLimit, UnexpectedErrors, handle_breakwater_error
 from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
+from .metering import admin as metering_admin
+from .metering import routes as metering_routes
+from .observe import ObservationHub, Observed
 from .replay import ReplayGuard
 from .revocations import RevocationWatch
 from .schemas import SchemaCache
@@ -47,6 +51,8 @@ def all_routes() -> list[BaseRoute]:
     return [
         Route("/_bw/health", health),
         *admin.routes,
+        *metering_admin.routes,
+        *metering_routes.routes,
         *capture_routes.routes,
         *v1.routes,
         *prisma6.routes,
@@ -58,6 +64,8 @@ def all_routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     logs.configure()
+    # Every operation served is published here (observe.py): metering subscribes in the lifespan.
+    hub = ObservationHub()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,7 +73,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with control.acquire() as conn:
             await migrate(conn)
         store = ControlStore(control, settings.key_secret)
-        workspace_id = await store.ensure_workspace("default")
+        # The workspace of operators who need no others; no caps (see migration 0006).
+        workspace_id = await store.ensure_workspace("default", "unlimited")
         await store.ensure_host("local", settings.hosts_url)
         keygate = KeyGate(store, settings.key_cache_seconds)
         await keygate.start(settings.control_dsn)
@@ -79,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tenants = Tenants(
             store,
             readonly_dsn=readonly_dsn,
-            limits=LimitsBook(store, defaults_from_env()),
+            limits=LimitsBook(store, defaults_from_env(), plans=store),
             gone=auth.database_gone,
         )
         transactions = TransactionManager(tenants, settings.origin_id)
@@ -87,12 +96,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
         revocations.start()
         schemas = SchemaCache()
         supervisor = capture.build(settings, control, http, tenants, schemas)
+        edge = EdgeClient(settings.edge_url, settings.service_secrets[0], http)
+        metering = metering_.build(
+            metering_.MeteringSettings(
+                journal_dir=settings.meter_dir,
+                source=f"origin:{settings.origin_id}",
+                flush_seconds=settings.meter_flush_seconds,
+                limits_interval=settings.limits_interval_seconds,
+                webhook_retry_seconds=settings.webhook_retry_seconds,
+                storage_poll_seconds=settings.storage_poll_seconds,
+                fault_pause_seconds=settings.meter_fault_pause_seconds,
+            ),
+            control,
+            http,
+            hub,
+            edge,
+            hosts,
+        )
         app.state.bw = OriginState(
             settings=settings,
             store=store,
             keygate=keygate,
             hosts=hosts,
-            edge=EdgeClient(settings.edge_url, settings.service_secrets[0], http),
+            edge=edge,
             tenants=tenants,
             schemas=schemas,
             transactions=transactions,
@@ -103,12 +129,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             console_sessions=SessionStore(
                 control, settings.console_session_seconds, settings.console_idle_seconds
             ),
+            metering=metering,
         )
+        await metering.start(settings.control_dsn)
         await supervisor.start()
         try:
             yield
         finally:
             await supervisor.stop()
+            await metering.stop()
             await revocations.stop()
             await transactions.close_all()
             await tenants.close()
@@ -119,7 +148,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=all_routes(),
         lifespan=lifespan,
-        # Outermost first: the origin answers its own failures, then bodies are bounded.
-        middleware=[Middleware(UnexpectedErrors), Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)],
+        # Outermost first: operations are observed as answered (the origin's own failures included),
+        # the origin answers its own failures, then bodies are bounded.
+        middleware=[
+            Middleware(Observed, hub=hub),
+            Middleware(UnexpectedErrors),
+            Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES),
+        ],
         exception_handlers={BreakwaterError: handle_breakwater_error},
     )

@@ -45,7 +45,11 @@ async def caller_of(request: Request) -> Caller:
             await request.body(),
             now,
         )
-        caller = Caller(KeyClaims.from_dict(signed.values), str(signed.values.get("rid", "")))
+        caller = Caller(
+            KeyClaims.from_dict(signed.values),
+            str(signed.values.get("rid", "")),
+            background=signed.values.get(service.BACKGROUND) == 1,
+        )
     except service.InvalidServiceSignature as exc:
         raise Unauthorized(
             f"The origin only serves requests signed by the edge: {exc}.",

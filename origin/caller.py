@@ -15,6 +15,9 @@ from .errors import Forbidden
 class Caller:
     key: KeyClaims
     request_id: str = ""
+    # The edge refreshing a cached answer on its own (stale-while-revalidate), not a client's request:
+    # its operations are observed but not counted as the tenant's (the stale answer was).
+    background: bool = False
 
     @property
     def key_id(self) -> str:

@@ -1,8 +1,8 @@
 """Per-database limits: how much of the platform one tenant's requests may use, and where the values
 come from. Enforcement lives where the resource is spent (`guard.py`, `tenants.py`, the fronts).
 
-A database's effective limits are its operator overrides (control plane, `database_limits`), else the
-defaults (`BREAKWATER_LIMIT_*`). A plan layer (metering) slots in between, here and nowhere else.
+A database's effective limits are its operator overrides (control plane, `database_limits`), else its
+workspace's plan's (`plans.limits`, origin/metering/plans.py), else the defaults (`BREAKWATER_LIMIT_*`).
 `LimitsBook.of()` is the call the request path makes: answers are kept per process for `ttl` seconds,
 so a change made through the admin API reaches every origin process within seconds (this one at once).
 """
@@ -109,11 +109,20 @@ class OverrideStore(Protocol):
     async def limit_overrides(self, database_id: str) -> dict[str, int | None]: ...
 
 
+class PlanStore(Protocol):
+    async def plan_limits(self, database_id: str) -> dict[str, int]:
+        """The limits the database's workspace's plan sets ({} when it sets none)."""
+        ...
+
+
 class LimitsBook:
     """Effective limits per database, cached for `ttl` seconds."""
 
-    def __init__(self, store: OverrideStore | None, defaults: Limits, ttl: float = 2.0) -> None:
+    def __init__(
+        self, store: OverrideStore | None, defaults: Limits, ttl: float = 2.0, plans: PlanStore | None = None
+    ) -> None:
         self._store = store
+        self._plans = plans
         self.defaults = defaults
         self._ttl = ttl
         self._known: dict[str, tuple[float, Limits]] = {}
@@ -138,8 +147,10 @@ class LimitsBook:
 
     async def _load(self, database_id: str) -> Limits:
         limits = self.defaults
+        if self._plans is not None:
+            limits = apply(limits, await self._plans.plan_limits(database_id))
         if self._store is not None:
-            limits = apply(self.defaults, await self._store.limit_overrides(database_id))
+            limits = apply(limits, await self._store.limit_overrides(database_id))
         if self._loading.get(database_id) is asyncio.current_task():  # not forgotten meanwhile
             if len(self._known) > 100_000:
                 self._known.clear()

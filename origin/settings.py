@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class SettingsError(Exception):
@@ -28,6 +29,14 @@ class Settings:
     # A console session ends this long after sign-in, or after this long without a request.
     console_session_seconds: float = 12 * 3600.0
     console_idle_seconds: float = 3600.0
+    # Metering (origin/metering/): this process's journal, how often it is counted, how often limits
+    # are evaluated, the first webhook retry's wait, how often storage samples are read.
+    meter_dir: Path = field(default_factory=lambda: Path(".breakwater/meter/o1"))
+    meter_flush_seconds: float = 1.0
+    limits_interval_seconds: float = 2.0
+    webhook_retry_seconds: float = 5.0
+    storage_poll_seconds: float = 60.0
+    meter_fault_pause_seconds: float = 0.0  # fault tests only
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +52,14 @@ class Settings:
         if env.get("BREAKWATER_SERVICE_SECRET_PREVIOUS"):
             service.append(env["BREAKWATER_SERVICE_SECRET_PREVIOUS"].encode())
         edge_url = need("BREAKWATER_EDGE_URL").rstrip("/")
+        origin_id = env.get("BREAKWATER_ORIGIN_ID", "o1")
+
+        def seconds(name: str, default: float) -> float:
+            value = float(env.get(name) or default)
+            if value < 0:
+                raise SettingsError(f"{name} must not be negative")
+            return value
+
         return cls(
             control_dsn=need("BREAKWATER_CONTROL_DSN"),
             service_secrets=tuple(service),
@@ -52,9 +69,15 @@ class Settings:
             hosts_token=need("BREAKWATER_HOSTS_TOKEN"),
             edge_url=edge_url,
             public_url=env.get("BREAKWATER_PUBLIC_URL", edge_url).rstrip("/"),
-            origin_id=env.get("BREAKWATER_ORIGIN_ID", "o1"),
+            origin_id=origin_id,
             key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
             console_session_seconds=float(env.get("BREAKWATER_CONSOLE_SESSION_SECONDS") or 12 * 3600),
             console_idle_seconds=float(env.get("BREAKWATER_CONSOLE_IDLE_SECONDS") or 3600),
+            meter_dir=Path(env.get("BREAKWATER_METER_DIR") or f".breakwater/meter/{origin_id}").resolve(),
+            meter_flush_seconds=seconds("BREAKWATER_METER_FLUSH_SECONDS", 1.0),
+            limits_interval_seconds=seconds("BREAKWATER_LIMITS_INTERVAL_SECONDS", 2.0),
+            webhook_retry_seconds=seconds("BREAKWATER_WEBHOOK_RETRY_SECONDS", 5.0),
+            storage_poll_seconds=seconds("BREAKWATER_STORAGE_POLL_SECONDS", 60.0),
+            meter_fault_pause_seconds=seconds("BREAKWATER_METER_FAULT_PAUSE_MS", 0.0) / 1000,
         )

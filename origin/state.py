@@ -12,6 +12,7 @@ from .console.sessions import SessionStore
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
+from .metering import Metering
 from .replay import ReplayGuard
 from .schemas import SchemaCache
 from .settings import Settings
@@ -30,10 +31,11 @@ class OriginState:
     schemas: SchemaCache
     transactions: TransactionManager
     http: httpx.AsyncClient
-    workspace_id: str
+    workspace_id: str  # the `default` workspace's
     capture: CaptureSupervisor
     replays: ReplayGuard
     console_sessions: SessionStore
+    metering: Metering
 
 
 def state_of(request: Request) -> OriginState:

@@ -74,6 +74,12 @@ class Code(StrEnum):
         "The API key is missing, malformed, not signed by this deployment, revoked, or its database is "
         "deleted.",
     )
+    PLAN_LIMIT = (
+        "P6003",
+        402,
+        "The workspace reached a limit of its plan or its spend limit: queries are paused (or, with the "
+        "plan's graceful step, only cache hits are served); the message names the limit and how to lift it.",
+    )
     QUERY_TIMEOUT = "P6004", 504, "The query ran past the database's `query_timeout_ms` and was cancelled."
     UPSTREAM = "P6008", 502, "The database or the host agent failed in a way the caller cannot fix."
     RESPONSE_TOO_LARGE = "P6009", 400, "The response is larger than the database's `response_bytes`."
@@ -107,7 +113,7 @@ class Code(StrEnum):
     PLAN_TOO_DEEP = "BW1302", 400, "A Prisma 7 plan nests more than 100 levels."
     BATCH_TOO_LARGE = "BW1303", 400, "A batch holds more than 5,000 queries."
     NOT_FOUND = "BW1404", 404, "No such route, database, table, key or instance."
-    ALREADY_EXISTS = "BW1409", 409, "A database of that name (or id) exists already."
+    ALREADY_EXISTS = "BW1409", 409, "A database, workspace or plan of that name (or id) exists already."
     BODY_TOO_LARGE = (
         "BW1413",
         413,

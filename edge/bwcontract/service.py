@@ -28,6 +28,9 @@ VERSION = "v2"
 # How far a signature's time may be from the receiver's clock. Short, because an origin remembers
 # every nonce it accepted for this long; clocks must agree within it (NTP does).
 MAX_SKEW_SECONDS = 30
+# A claim the edge adds (value 1) when it refreshes a cached answer on its own (stale-while-
+# revalidate): the client was answered from the cache, so the origin does not count the refresh.
+BACKGROUND = "bg"
 
 
 class InvalidServiceSignature(Exception):

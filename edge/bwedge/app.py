@@ -9,22 +9,24 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlencode, urlsplit
 
-from bwcontract import keys, service
+from bwcontract import keys, service, usage, wire
 from bwcontract.codes import Code
 from bwcontract.keys import KeyClaims
 from bwcontract.txid import origin_of
 
-from . import console, errors, routes
+from . import console, errors, planlimits, routes
 from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
 from .lines import FullLines
+from .planlimits import PlanLimitView
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
+from .usage import HitJournal, HitMeter, MemoryJournal
 
 log = logging.getLogger("breakwater.edge")
 
@@ -68,12 +70,25 @@ class EdgeApp:
         revocations: RevocationView,
         clock: Clock,
         cache: CacheParts | None = None,
+        plan_limits: PlanLimitView | None = None,
+        hit_journal: HitJournal | None = None,
     ):
         self.config = config
         self.origin = origin
         self.revocations = revocations
         self.clock = clock
         self.full_lines = FullLines(clock)
+        # Databases over their workspace's limit (P6003), and the cache hits the origin never sees.
+        self.plan_limits = plan_limits
+        self.usage: HitMeter | None = None
+        if config.usage_metering and cache is not None:
+            self.usage = HitMeter(
+                hit_journal if hit_journal is not None else MemoryJournal(),
+                self._send_hits,
+                clock,
+                config.usage_flush_seconds,
+                config.usage_batch_hits,
+            )
         # Route kinds served by authenticated handlers; capabilities register theirs here.
         self.handlers: dict[str, Handler] = {
             "query": self.forward,
@@ -81,14 +96,18 @@ class EdgeApp:
             "tx_start": self.forward,
             "tx_op": self.forward,
             "connection_info": self.forward,
+            "usage": self.forward,
         }
-        self.internal_handlers: dict[str, InternalHandler] = {}
+        self.internal_handlers: dict[str, InternalHandler] = {
+            "limits_push": self._pushed_limits,
+            "usage_flush": self._flush_usage,
+        }
         # Change events bump cache tag versions through here (the cache registers a listener).
         self.change_listeners: list[ChangeListener] = []
         # What else ends when a key is revoked (the event routes close its streams).
         self.revocation_listeners: list[RevocationListener] = []
         # The query cache wraps the query and transaction handlers and serves invalidation.
-        self.cache = CacheLayer(cache, self.forward, clock) if cache is not None else None
+        self.cache = CacheLayer(cache, self.forward, clock, self.usage) if cache is not None else None
         if self.cache is not None:
             self.handlers.update(self.cache.handlers())
             self.internal_handlers["invalidate_push"] = self._pushed_invalidation
@@ -123,7 +142,14 @@ class EdgeApp:
             if route.kind == "console":
                 return await self.forward_console(request)
             claims = await self.authenticate(request)
-            return await self.handlers[route.kind](request, route, claims, ctx)
+            if self.plan_limits is not None and planlimits.runs_operations(route):
+                limit = await self.plan_limits.get(claims.database_id)
+                if limit.state == usage.STOPPED:
+                    return planlimits.refusal(limit)
+            response = await self.handlers[route.kind](request, route, claims, ctx)
+            if self.usage is not None and self.usage.due():
+                ctx.wait_until(self.usage.flush())
+            return response
         except EdgeError as exc:
             return exc.response()
         except Exception as exc:
@@ -158,12 +184,20 @@ class EdgeApp:
         held = self.full_lines.answer(claims.database_id, route)
         if held is not None:
             return held
+        if self.plan_limits is not None and planlimits.runs_operations(route):
+            # Serving cache hits only: whatever reaches this far would need the database.
+            known = self.plan_limits.cached(claims.database_id)
+            if known is not None and known.state != usage.OK:
+                return planlimits.refusal(known)
         named = origin_of(route.tx_id) if route.tx_id else None
         if named is not None and named not in self.config.origins:
             raise EdgeError(
                 Code.TRANSACTION, f"Transaction {route.tx_id} belongs to an origin this edge does not know."
             )
-        answer = await self.send(request, named or self.config.default_origin, claims.as_dict())
+        claim_values: dict[str, object] = {**claims.as_dict()}
+        if request.background:
+            claim_values[service.BACKGROUND] = 1
+        answer = await self.send(request, named or self.config.default_origin, claim_values)
         self.full_lines.note(claims.database_id, route, answer)
         return answer
 
@@ -177,7 +211,7 @@ class EdgeApp:
         self,
         request: EdgeRequest,
         origin_id: str,
-        claim_values: dict[str, str],
+        claim_values: Mapping[str, object],
         kept: frozenset[str] = frozenset(),
     ) -> EdgeResponse:
         """Sign `request` for the origin process `origin_id` with `claim_values` and relay its answer;
@@ -244,6 +278,41 @@ class EdgeApp:
         for listener in self.revocation_listeners:
             await listener(key_databases, database_ids)
         return EdgeResponse.json(200, {"revoked": {"key_ids": key_ids, "database_ids": database_ids}})
+
+    async def _pushed_limits(self, request: EdgeRequest, _claims: service.ServiceClaims) -> EdgeResponse:
+        """`{"limits": [{database_id, state, message, hint}]}` from the origin."""
+        if self.plan_limits is None:
+            raise EdgeError(Code.NOT_FOUND, "This edge does not enforce plan limits.")
+        try:
+            limits = usage.limits_from_json(request.body)
+        except usage.InvalidUsage as exc:
+            raise EdgeError(Code.BAD_REQUEST, f"Invalid plan limits: {exc}.") from None
+        await self.plan_limits.apply(limits)
+        return EdgeResponse.json(200, {"applied": len(limits)})
+
+    async def _flush_usage(self, _request: EdgeRequest, _claims: service.ServiceClaims) -> EdgeResponse:
+        """Report the cache hits counted so far now (this isolate's)."""
+        delivered = await self.usage.flush() if self.usage is not None else 0
+        left = len(self.usage.journal.sealed()) if self.usage is not None else 0
+        return EdgeResponse.json(200, {"delivered": delivered, "waiting": left})
+
+    async def _send_hits(self, batch: usage.HitBatch) -> None:
+        """Deliver a batch of cache hits to the origin; returns once it answered that it counted it."""
+        body = batch.to_json()
+        origin_id = self.config.default_origin
+        headers = Headers({"content-type": "application/json"})
+        headers[service.HEADER] = service.sign(
+            self.config.service_secrets[0],
+            service.origin_audience(origin_id),
+            {"op": "hits"},
+            "POST",
+            wire.USAGE_HITS_PATH,
+            body,
+            self.clock(),
+        )
+        response = await self.origin.fetch(origin_id, "POST", wire.USAGE_HITS_PATH, headers, body)
+        if response.status != 200:
+            raise RuntimeError(f"the origin answered {response.status}: {response.body[:200]!r}")
 
     async def _pushed_invalidation(
         self, request: EdgeRequest, _claims: service.ServiceClaims

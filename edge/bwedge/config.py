@@ -23,6 +23,12 @@ class EdgeConfig:
     instance_id: str = ""
     # The largest request body the edge forwards (the origin checks each database's own limit).
     max_request_bytes: int = 32 * 1024 * 1024
+    # Metering (bwedge/usage.py, planlimits.py): cache hits are reported every `usage_flush_seconds`
+    # or `usage_batch_hits` hits; isolates trust a database's plan-limit state `plan_limits_ttl` s.
+    usage_metering: bool = True
+    usage_flush_seconds: float = 2.0
+    usage_batch_hits: int = 1000
+    plan_limits_ttl: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeConfig:
@@ -46,6 +52,10 @@ class EdgeConfig:
             revocation_ttl=float(env.get("REVOCATION_TTL_SECONDS", "5")),
             instance_id=env.get("INSTANCE_ID", ""),
             max_request_bytes=int(env.get("MAX_REQUEST_BYTES") or cls.max_request_bytes),
+            usage_metering=_switch(env.get("USAGE_METERING", "on"), "USAGE_METERING"),
+            usage_flush_seconds=float(env.get("USAGE_FLUSH_SECONDS") or cls.usage_flush_seconds),
+            usage_batch_hits=max(1, int(env.get("USAGE_BATCH_HITS") or cls.usage_batch_hits)),
+            plan_limits_ttl=float(env.get("PLAN_LIMITS_TTL_SECONDS") or cls.plan_limits_ttl),
         )
 
 
@@ -58,3 +68,11 @@ def _secrets(env: Mapping[str, str], name: str) -> tuple[bytes, ...]:
     if env.get(f"{name}_PREVIOUS"):
         values.append(env[f"{name}_PREVIOUS"].encode())
     return tuple(values)
+
+
+def _switch(value: str, name: str) -> bool:
+    if value.lower() in ("on", "1", "true", "yes"):
+        return True
+    if value.lower() in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name} is on or off, not {value!r}")

@@ -54,6 +54,9 @@ class EdgeRequest:
     url: str
     headers: Headers
     body: bytes = b""
+    # The edge's own refresh of a cached answer (stale-while-revalidate), not a client's request:
+    # the origin is told, in the signed claims, not to count it.
+    background: bool = False
 
     @property
     def path(self) -> str:

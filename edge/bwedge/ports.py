@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from bwcontract.usage import PlanLimit
+
 from .http import EdgeResponse, Headers
 
 Clock = Callable[[], float]
@@ -31,6 +33,14 @@ class RevocationsPort(Protocol):
     async def is_revoked(self, key_id: str, database_id: str) -> bool: ...
 
     async def revoke(self, key_ids: list[str], database_ids: list[str]) -> None: ...
+
+
+class PlanLimitsPort(Protocol):
+    """Databases over their workspace's limit (the `PlanLimits` Durable Object in the Worker)."""
+
+    async def get(self, database_id: str) -> PlanLimit: ...
+
+    async def apply(self, limits: list[PlanLimit]) -> None: ...
 
 
 class Context(Protocol):

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Route:
-    # health | query | schema | tx_start | tx_op | invalidate | connection_info | stream | console | internal
+    # health | query | schema | tx_start | tx_op | invalidate | connection_info | stream | usage | console
+    # | internal (and the origin's signed pushes: invalidate_push, events_push, events_part, limits_push,
+    # usage_flush)
     kind: str
     protocol: str  # prisma6 | prisma7 | v1 | console | edge
     tx_id: str | None = None
@@ -30,6 +32,8 @@ _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
     ("GET", re.compile(r"/_bw/health"), Route("health", "edge")),
     ("POST", re.compile(r"/_bw/revocations"), Route("internal", "edge")),
     ("POST", re.compile(r"/_bw/invalidate"), Route("invalidate_push", "edge")),
+    ("POST", re.compile(r"/_bw/limits"), Route("limits_push", "edge")),
+    ("POST", re.compile(r"/_bw/usage/flush"), Route("usage_flush", "edge")),
     ("POST", re.compile(r"/_bw/events/[a-z0-9]{1,40}"), Route("events_push", "edge")),
     (
         "POST",
@@ -44,6 +48,7 @@ _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
     ("POST", re.compile(r"/invalidate"), Route("invalidate", "prisma7")),
     ("POST", re.compile(r"/v1/invalidate"), Route("invalidate", "v1")),
     ("GET", re.compile(r"/v1/stream"), Route("stream", "v1")),
+    ("GET", re.compile(r"/v1/usage"), Route("usage", "v1")),
     ("GET", re.compile(r"/connection-info"), Route("connection_info", "prisma7")),
     ("POST", re.compile(r"/query"), Route("query", "prisma7")),
     ("POST", re.compile(r"/transaction/start"), Route("tx_start", "prisma7")),

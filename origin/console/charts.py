@@ -58,6 +58,56 @@ def bar_chart(title: str, bars: Sequence[Bar], *, width: int = 420, row: int = 2
     return _frame("bars", title, desc, width, row * len(bars), "".join(rows))
 
 
+def column_chart(
+    title: str,
+    columns: Sequence[Bar],
+    *,
+    top: float | None = None,
+    empty: str = "none",
+    unit: str = "",
+    width: int = 640,
+    height: int = 150,
+) -> Markup:
+    """Vertical columns over time (a month's days): scaled to `top` (else the largest value), the
+    scale's top written on the left, every seventh label under the axis. The description reads out
+    the columns that have a value; the others are `empty`. `unit` follows the scale's numbers."""
+    if not columns:
+        return _frame("columns", title, "No values.", width, height, "")
+    axis, gap, below = 64, 2, 20
+    plot = height - below - 8
+    peak = top if top is not None else max((c.value for c in columns), default=0.0)
+    scale = peak or 1.0
+    step = (width - axis) / len(columns)
+    body = [
+        f'<line class="axis" x1="{axis}" y1="{plot + 8}" x2="{width}" y2="{plot + 8}"/>',
+        f'<text class="value" x="{axis - 6}" y="18" text-anchor="end">{escape(_short(peak) + unit)}</text>',
+        f'<text class="value" x="{axis - 6}" y="{plot + 8}" text-anchor="end">{escape("0" + unit)}</text>',
+    ]
+    for i, column in enumerate(columns):
+        x = axis + i * step
+        tall = 0.0 if column.value <= 0 else max(1.5, plot * min(column.value, scale) / scale)
+        body.append(
+            f'<rect class="bar" x="{x + gap / 2:.1f}" y="{plot + 8 - tall:.1f}" '
+            f'width="{max(1.0, step - gap):.1f}" height="{tall:.1f}"/>'
+        )
+        if i % 7 == 0:
+            body.append(
+                f'<text class="label" x="{x + step / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+                f"{escape(_clip(column.label, 8))}</text>"
+            )
+    shown = [f"{c.label}: {c.text}" for c in columns if c.value > 0]
+    desc = "; ".join(shown) + ("; " if shown else "") + f"other days: {empty}"
+    return _frame("columns", title, desc, width, height, "".join(body))
+
+
+def _short(value: float) -> str:
+    """A scale's top as few characters: 950, 12k, 3.4M."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:.3g}" if value != int(value) else f"{int(value)}"
+
+
 def meter(title: str, value: float, limit: float, text: str, *, width: int = 640) -> Markup:
     """How much of a limit is used: a track, the used part (marked past 80 %), and the words."""
     share = 0.0 if limit <= 0 else min(1.0, max(0.0, value / limit))

@@ -6,8 +6,9 @@
 - change streams and their lag: the edge's event queue of the database (`GET /_bw/events/{id}/figures`).
 
 A source that cannot answer leaves its part of a page saying why; the rest of the page still shows.
-Usage and plans (metering) and query insights add their own gatherers here and a section each on
-the pages (templates/database.html and overview.html name the places).
+- workspaces, plans, usage and the estimated bill: metering's readers (usage.py).
+
+Query insights add their own gatherer here and a section on the database page.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import limits as limits_
-from ..control.store import ApiKey, Database, Workspace
+from ..control.store import ApiKey, Database
 from ..errors import BreakwaterError
 from ..state import OriginState
+from . import usage as usage_
 
 _POOL_COUNTS = ("in_use", "idle", "opening", "waiting", "acquired", "timeouts", "refused", "reclaimed")
 
@@ -57,9 +59,14 @@ class Streams:
 
 @dataclass(frozen=True)
 class LimitsView:
+    """Each limit's value and where it comes from: the database's override, else its workspace's plan,
+    else the default (origin/limits.py)."""
+
     effective: dict[str, int]
     overrides: dict[str, int]
-    defaults: dict[str, int]
+    inherited: dict[str, int]  # what an empty override leaves: the plan's, else the default
+    plan: dict[str, int]  # the names the plan sets
+    plan_name: str | None
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class DatabaseRow:
 
 @dataclass(frozen=True)
 class Overview:
-    workspaces: list[Workspace]
+    usage: usage_.OperatorUsage  # workspaces, plans, the month's use and bill
     databases: list[DatabaseRow]
     hosts: Hosts
 
@@ -86,6 +93,7 @@ class DatabaseFigures:
     pool: Pool
     streams: Streams
     limits: LimitsView
+    usage: usage_.DatabaseUsage
     keys: list[ApiKey] = field(default_factory=list)
 
 
@@ -121,16 +129,21 @@ async def streams(state: OriginState, db: Database) -> Streams:
 
 async def limits(state: OriginState, db: Database) -> LimitsView:
     overrides = {k: v for k, v in (await state.store.limit_overrides(db.id)).items() if v is not None}
-    defaults = state.tenants.limits.defaults
-    return LimitsView(limits_.apply(defaults, overrides).as_dict(), overrides, defaults.as_dict())
+    plan = await state.store.plan_limits(db.id)
+    workspace = await state.store.workspace_by_id(db.workspace_id)
+    inherited = limits_.apply(state.tenants.limits.defaults, plan)
+    return LimitsView(
+        limits_.apply(inherited, overrides).as_dict(),
+        overrides,
+        inherited.as_dict(),
+        plan,
+        workspace.plan if workspace else None,
+    )
 
 
 async def overview(state: OriginState) -> Overview:
-    found_hosts, workspaces, databases, keys = await asyncio.gather(
-        hosts(state),
-        state.store.list_workspaces(),
-        state.store.list_databases(state.workspace_id),
-        state.store.active_key_counts(state.workspace_id),
+    found_hosts, databases, keys = await asyncio.gather(
+        hosts(state), state.store.list_databases(), state.store.active_key_counts()
     )
     capturing = await state.store.capture_since([d.id for d in databases])
     rows = [
@@ -143,7 +156,7 @@ async def overview(state: OriginState) -> Overview:
         )
         for db in databases
     ]
-    return Overview(workspaces, rows, found_hosts)
+    return Overview(await usage_.operator(state, databases), rows, found_hosts)
 
 
 async def instance(state: OriginState, db: Database) -> tuple[dict[str, Any] | None, str | None]:
@@ -155,8 +168,12 @@ async def instance(state: OriginState, db: Database) -> tuple[dict[str, Any] | N
 
 
 async def database(state: OriginState, db: Database) -> DatabaseFigures:
-    (found, error), found_streams, found_limits, keys = await asyncio.gather(
-        instance(state, db), streams(state, db), limits(state, db), state.store.list_keys(db.id)
+    (found, error), found_streams, found_limits, found_usage, keys = await asyncio.gather(
+        instance(state, db),
+        streams(state, db),
+        limits(state, db),
+        usage_.database(state, db),
+        state.store.list_keys(db.id),
     )
     return DatabaseFigures(
         db=db,
@@ -165,5 +182,6 @@ async def database(state: OriginState, db: Database) -> DatabaseFigures:
         pool=pool(state, db.id),
         streams=found_streams,
         limits=found_limits,
+        usage=found_usage,
         keys=keys,
     )

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, Response
 
-from . import charts
+from . import charts, usage
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -78,6 +78,15 @@ def number(value: Any) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def money(value: Any) -> str:
+    """An amount in the deployment's currency, to the cent (metering keeps four places)."""
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def percent(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.0f} %"
+
+
 def when(value: dt.datetime | None) -> str:
     return "—" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -104,10 +113,18 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(mib=mib, size=size, seconds=seconds, number=number, when=when)
+_env.filters.update(
+    mib=mib, size=size, seconds=seconds, number=number, when=when, money=money, percent=percent
+)
 _env.globals.update(
     bar_chart=charts.bar_chart,
     meter=charts.meter,
+    column_chart=charts.column_chart,
+    operations_columns=usage.operations_columns,
+    figure_columns=usage.figure_columns,
+    hit_ratio_columns=usage.hit_ratio_columns,
+    size_text=size,
+    number_text=number,
     stream_bars=stream_bars,
     memory_bars=memory_bars,
     static_version=STATIC_VERSION,

@@ -78,7 +78,7 @@ def _back(db: Database, done: str) -> Response:
 
 
 async def _database(state: OriginState, viewer: Viewer, name: str) -> Database:
-    db = await state.store.database_by_name(state.workspace_id, name)
+    db = await state.store.database_by_name(name)
     if db is None:
         raise NotFound(f"There is no database named {name!r}.")
     viewer.require_sight(db.id, name)
@@ -181,7 +181,7 @@ async def hosts_page(request: Request, state: OriginState) -> Response:
     viewer = await gate.viewer_of(request, state)
     viewer.require(Action.OPERATE)
     found = await figures.hosts(state)
-    databases = {d.id: d.name for d in await state.store.list_databases(state.workspace_id)}
+    databases = {d.id: d.name for d in await state.store.list_databases()}
     return pages.render(
         "hosts.html", viewer=viewer, hosts=found, pool=state.tenants.figures(), names=databases
     )

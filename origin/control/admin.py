@@ -6,6 +6,7 @@ import hmac
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import asyncpg
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,14 +21,15 @@ from ..state import OriginState, state_of
 from .ids import new_id
 from .store import ApiKey, Database
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+NAME_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit"
+DEFAULT_WORKSPACE = "default"
+
 
 class NewDatabase(BaseModel):
-    name: str = Field(
-        strict=True,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$",
-        description="1-63 letters, digits, '_' or '-', starting with a letter or digit",
-    )
+    name: str = Field(strict=True, pattern=NAME_PATTERN, description=NAME_RULE)
     placement: Literal["shared", "dedicated"] = Field("shared", description="'shared' or 'dedicated'")
+    workspace: str = Field(DEFAULT_WORKSPACE, strict=True, description="the name of a workspace")
 
 
 class NewKey(BaseModel):
@@ -55,10 +57,11 @@ def _authorize(request: Request) -> OriginState:
     return state
 
 
-def _database_json(db: Database) -> dict[str, Any]:
+def _database_json(db: Database, workspace: str | None = None) -> dict[str, Any]:
     return {
         "id": db.id,
         "name": db.name,
+        "workspace": workspace,
         "host": db.host_id,
         "instance": db.instance,
         "placement": db.placement,
@@ -78,34 +81,52 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
 
 
 async def _database_named(state: OriginState, name: str) -> Database:
-    db = await state.store.database_by_name(state.workspace_id, name)
+    db = await state.store.database_by_name(name)
     if db is None:
         raise NotFound(f"There is no database named {name!r}.", hint="`breakwater db list` shows them.")
     return db
+
+
+async def _workspace_names(state: OriginState) -> dict[str, str]:
+    return {w.id: w.name for w in await state.store.list_workspaces()}
 
 
 async def create_database(request: Request) -> JSONResponse:
     state = _authorize(request)
     wanted = await jsoninput.read(request, NewDatabase)
     name, placement = wanted.name, wanted.placement
-    if await state.store.database_by_name(state.workspace_id, name) is not None:
+    workspace = await state.store.workspace_by_name(wanted.workspace)
+    if workspace is None:
+        raise NotFound(
+            f"There is no workspace named {wanted.workspace!r}.",
+            hint="`breakwater workspace list` shows them.",
+        )
+    if await state.store.database_by_name(name) is not None:
         raise BreakwaterError(f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS)
+    await state.metering.check_room(workspace)
     database_id = new_id("db")
     provisioned = await state.hosts.create_database(database_id, placement)
-    db = await state.store.insert_database(
-        database_id,
-        state.workspace_id,
-        name,
-        provisioned["host"],
-        provisioned["instance"],
-        provisioned["placement"],
-        provisioned["dsn"],
-        provisioned.get("readonly_dsn"),
-    )
+    try:
+        db = await state.store.insert_database(
+            database_id,
+            workspace.id,
+            name,
+            provisioned["host"],
+            provisioned["instance"],
+            provisioned["placement"],
+            provisioned["dsn"],
+            provisioned.get("readonly_dsn"),
+        )
+    except asyncpg.UniqueViolationError:  # made at the same moment by another request
+        await state.hosts.drop_database(database_id)
+        raise BreakwaterError(
+            f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS
+        ) from None
+    await state.metering.database_added(workspace.id)
     key, token = await state.store.create_key(db, "read-write", "default")
     return JSONResponse(
         {
-            "database": _database_json(db),
+            "database": _database_json(db, workspace.name),
             "key": _key_json(key),
             "api_key": token,
             "url": connection_url(state.settings.public_url, token),
@@ -116,10 +137,19 @@ async def create_database(request: Request) -> JSONResponse:
 
 
 async def list_databases(request: Request) -> JSONResponse:
+    """Every live database (`?workspace=NAME`: of one workspace)."""
     state = _authorize(request)
-    return JSONResponse(
-        {"databases": [_database_json(d) for d in await state.store.list_databases(state.workspace_id)]}
-    )
+    names = await _workspace_names(state)
+    wanted = request.query_params.get("workspace")
+    workspace_id: str | None = None
+    if wanted:
+        workspace_id = next((i for i, n in names.items() if n == wanted), None)
+        if workspace_id is None:
+            raise NotFound(
+                f"There is no workspace named {wanted!r}.", hint="`breakwater workspace list` shows them."
+            )
+    found = await state.store.list_databases(workspace_id)
+    return JSONResponse({"databases": [_database_json(d, names.get(d.workspace_id)) for d in found]})
 
 
 async def show_database(request: Request) -> JSONResponse:
@@ -132,9 +162,10 @@ async def show_database(request: Request) -> JSONResponse:
         instance = await state.hosts.instance(db.instance)
     except UpstreamError as exc:
         instance = {"state": "unknown", "error": exc.message}
+    workspace = await state.store.workspace_by_id(db.workspace_id)
     return JSONResponse(
         {
-            "database": _database_json(db),
+            "database": _database_json(db, workspace.name if workspace else None),
             "url": connection_url(state.settings.public_url, "KEY"),
             "postgres_dsn": db.dsn,
             "instance": instance,
@@ -152,7 +183,12 @@ async def delete_database(request: Request) -> JSONResponse:
     await state.capture.disable(db.id)
     await state.edge.push_revocations(revoked, [db.id])
     await state.hosts.drop_database(db.id)
-    return JSONResponse({"deleted": _database_json(db), "revoked_keys": revoked})
+    return JSONResponse(
+        {
+            "deleted": _database_json(db, (await _workspace_names(state)).get(db.workspace_id)),
+            "revoked_keys": revoked,
+        }
+    )
 
 
 async def create_key(request: Request) -> JSONResponse:
@@ -202,18 +238,25 @@ async def database_action(request: Request) -> JSONResponse:
     state = _authorize(request)
     db = await _database_named(state, request.path_params["name"])
     action = request.url.path.rsplit("/", 1)[1]
+    workspace = (await _workspace_names(state)).get(db.workspace_id)
     return JSONResponse(
-        {"database": _database_json(db), "instance": await state.hosts.database_action(db.id, action)}
+        {
+            "database": _database_json(db, workspace),
+            "instance": await state.hosts.database_action(db.id, action),
+        }
     )
 
 
 async def _limits_json(state: OriginState, db: Database) -> dict[str, Any]:
     overrides = await state.store.limit_overrides(db.id)
+    plan_limits = await state.store.plan_limits(db.id)
+    workspace = await state.store.workspace_by_id(db.workspace_id)
     book = state.tenants.limits
     return {
         "database": db.name,
-        "limits": limits_.apply(book.defaults, overrides).as_dict(),
+        "limits": limits_.apply(limits_.apply(book.defaults, plan_limits), overrides).as_dict(),
         "overrides": {k: v for k, v in overrides.items() if v is not None},
+        "plan": {"name": workspace.plan if workspace else None, "limits": plan_limits},
         "defaults": book.defaults.as_dict(),
     }
 

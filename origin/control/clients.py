@@ -1,4 +1,5 @@
-"""The control plane's calls out: to host agents (provision, drop) and to the edge (revocations)."""
+"""The control plane's calls out: to host agents (provision, drop, storage samples) and to the edge
+(revocations, plan-limit states, a request to report its cache hits now)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bwcontract import service
+from bwcontract import service, usage, wire
 from bwcontract.codes import Code
 from bwcontract.wire import EVENT_FIGURES_PATH
 
@@ -78,6 +79,14 @@ class HostsClient:
         """The host's instances with state and resource figures."""
         return await self._call("GET", "/instances")
 
+    async def storage(self) -> dict[str, Any]:
+        """The latest storage sample of every database on the host (hosts/storage.py)."""
+        return await self._call("GET", "/storage")
+
+    async def sample_storage(self) -> dict[str, Any]:
+        """Sample every database's storage now (nothing is woken), then the samples."""
+        return await self._call("POST", "/storage/sample")
+
 
 class EdgeClient:
     def __init__(self, url: str, secret: bytes, http: httpx.AsyncClient) -> None:
@@ -94,13 +103,8 @@ class EdgeClient:
         body = json.dumps(
             {"key_ids": key_ids, "database_ids": database_ids, "key_databases": key_databases or {}}
         ).encode()
-        signature = service.sign(self._secret, "edge", {"op": "revoke"}, "POST", path, body, time.time())
         try:
-            response = await self._http.post(
-                self.url + path,
-                content=body,
-                headers={service.HEADER: signature, "content-type": "application/json"},
-            )
+            response = await self._post(path, body, "revoke")
         except httpx.HTTPError as exc:
             raise UpstreamError(
                 f"The revocation is recorded, but the edge at {self.url} could not be told: {exc}",
@@ -129,3 +133,30 @@ class EdgeClient:
             )
         figures: dict[str, Any] = response.json()
         return figures
+
+    async def _post(self, path: str, body: bytes, op: str) -> httpx.Response:
+        signature = service.sign(self._secret, "edge", {"op": op}, "POST", path, body, time.time())
+        return await self._http.post(
+            self.url + path,
+            content=body,
+            headers={service.HEADER: signature, "content-type": "application/json"},
+        )
+
+    async def push_limits(self, limits: list[usage.PlanLimit]) -> None:
+        """Tell the edge the plan-limit state of these databases (`ok` lifts one)."""
+        await self._checked(wire.PLAN_LIMITS_PATH, usage.limits_to_json(limits), "limits")
+
+    async def flush_usage(self) -> dict[str, Any]:
+        """Ask the edge to report the cache hits it counted so far now (in the Worker: the isolate
+        that takes this request; the others report on their own within their flush interval)."""
+        answer: dict[str, Any] = (await self._checked(wire.USAGE_FLUSH_PATH, b"{}", "flush")).json()
+        return answer
+
+    async def _checked(self, path: str, body: bytes, op: str) -> httpx.Response:
+        try:
+            response = await self._post(path, body, op)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"The edge at {self.url} could not be reached: {exc}") from None
+        if response.status_code != 200:
+            raise UpstreamError(f"The edge refused {path} ({response.status_code}): {response.text[:300]}")
+        return response

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -12,6 +15,30 @@ from bwcontract import keys
 
 from ..limits import NAMES as LIMIT_COLUMNS  # database_limits has a column per limit
 from .ids import new_id
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    plan: str
+    operations_limit: int | None  # the operator's cap on operations a month (None: the plan's)
+    spend_limit: Decimal | None  # on the month's usage charges (None: none)
+    alert_percents: tuple[int, ...]
+    webhook_url: str | None
+    webhook_secret: str | None
+    limits_version: int
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Workspace:
+        return cls(**{**dict(row), "alert_percents": tuple(row["alert_percents"])})
+
+
+_WS_COLUMNS = (
+    "id, name, plan, operations_limit, spend_limit, alert_percents, webhook_url, webhook_secret, "
+    "limits_version, created_at"
+)
 
 
 @dataclass(frozen=True)
@@ -25,14 +52,6 @@ class Database:
     dsn: str
     created_at: dt.datetime
     readonly_dsn: str | None = None  # the read-only role's (None: made before read-only roles)
-
-
-@dataclass(frozen=True)
-class Workspace:
-    id: str
-    name: str
-    created_at: dt.datetime
-    databases: int  # live ones
 
 
 @dataclass(frozen=True)
@@ -55,22 +74,80 @@ class ControlStore:
         self.pool = pool
         self._key_secret = key_secret
 
-    async def ensure_workspace(self, name: str) -> str:
+    async def ensure_workspace(self, name: str, plan: str) -> str:
+        """The workspace's id, made on `plan` if it does not exist (an existing one keeps its plan)."""
         row = await self.pool.fetchrow(
-            "INSERT INTO workspaces (id, name) VALUES ($1, $2) "
+            "INSERT INTO workspaces (id, name, plan) VALUES ($1, $2, $3) "
             "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
             new_id("ws"),
             name,
+            plan,
         )
         return str(row["id"])
 
-    async def list_workspaces(self) -> list[Workspace]:
-        rows = await self.pool.fetch(
-            "SELECT w.id, w.name, w.created_at, count(d.id) AS databases FROM workspaces w"
-            " LEFT JOIN databases d ON d.workspace_id = w.id AND d.deleted_at IS NULL"
-            " GROUP BY w.id ORDER BY w.created_at"
+    async def create_workspace(self, name: str, plan: str) -> Workspace | None:
+        """A new workspace; None if one of that name exists."""
+        row = await self.pool.fetchrow(
+            f"INSERT INTO workspaces (id, name, plan) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING "
+            f"RETURNING {_WS_COLUMNS}",
+            new_id("ws"),
+            name,
+            plan,
         )
-        return [Workspace(**dict(r)) for r in rows]
+        return Workspace.from_row(row) if row else None
+
+    async def workspace_by_name(self, name: str) -> Workspace | None:
+        row = await self.pool.fetchrow(f"SELECT {_WS_COLUMNS} FROM workspaces WHERE name = $1", name)
+        return Workspace.from_row(row) if row else None
+
+    async def workspace_by_id(self, workspace_id: str) -> Workspace | None:
+        row = await self.pool.fetchrow(f"SELECT {_WS_COLUMNS} FROM workspaces WHERE id = $1", workspace_id)
+        return Workspace.from_row(row) if row else None
+
+    async def list_workspaces(self) -> list[Workspace]:
+        rows = await self.pool.fetch(f"SELECT {_WS_COLUMNS} FROM workspaces ORDER BY created_at")
+        return [Workspace.from_row(r) for r in rows]
+
+    async def update_workspace(self, workspace_id: str, changes: dict[str, Any]) -> Workspace:
+        """Set some of plan, operations_limit, spend_limit, alert_percents, webhook_url, webhook_secret
+        (names from this list only); its limits' version moves on, so alerts fire again."""
+        names = [
+            n
+            for n in (
+                "plan",
+                "operations_limit",
+                "spend_limit",
+                "alert_percents",
+                "webhook_url",
+                "webhook_secret",
+            )
+            if n in changes
+        ]
+        assignments = "".join(f", {n} = ${i + 2}" for i, n in enumerate(names))
+        row = await self.pool.fetchrow(
+            f"UPDATE workspaces SET limits_version = limits_version + 1{assignments} WHERE id = $1 "
+            f"RETURNING {_WS_COLUMNS}",
+            workspace_id,
+            *(changes[n] for n in names),
+        )
+        return Workspace.from_row(row)
+
+    async def count_databases(self, workspace_id: str) -> int:
+        return int(
+            await self.pool.fetchval(
+                "SELECT count(*) FROM databases WHERE workspace_id = $1 AND deleted_at IS NULL", workspace_id
+            )
+        )
+
+    async def plan_limits(self, database_id: str) -> dict[str, int]:
+        """The per-database limits of the database's workspace's plan (origin/limits.py's plan layer)."""
+        raw = await self.pool.fetchval(
+            "SELECT p.limits FROM databases d JOIN workspaces w ON w.id = d.workspace_id "
+            "JOIN plans p ON p.name = w.plan WHERE d.id = $1",
+            database_id,
+        )
+        found = json.loads(raw) if isinstance(raw, str) else (raw or {})
+        return {str(k): int(v) for k, v in found.items()}
 
     async def ensure_host(self, host_id: str, url: str) -> None:
         await self.pool.execute(
@@ -116,12 +193,10 @@ class ControlStore:
             await conn.execute("UPDATE databases SET readonly_dsn = $2 WHERE id = $1", database_id, made)
             return made
 
-    async def database_by_name(self, workspace_id: str, name: str) -> Database | None:
+    async def database_by_name(self, name: str) -> Database | None:
+        """A live database by its name (names are unique across workspaces)."""
         row = await self.pool.fetchrow(
-            f"SELECT {_DB_COLUMNS} FROM databases "
-            "WHERE workspace_id = $1 AND name = $2 AND deleted_at IS NULL",
-            workspace_id,
-            name,
+            f"SELECT {_DB_COLUMNS} FROM databases WHERE name = $1 AND deleted_at IS NULL", name
         )
         return Database(**dict(row)) if row else None
 
@@ -131,10 +206,11 @@ class ControlStore:
         )
         return Database(**dict(row)) if row else None
 
-    async def list_databases(self, workspace_id: str) -> list[Database]:
+    async def list_databases(self, workspace_id: str | None = None) -> list[Database]:
+        """Live databases, of one workspace or of all."""
         rows = await self.pool.fetch(
             f"SELECT {_DB_COLUMNS} FROM databases "
-            "WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY created_at",
+            "WHERE ($1::text IS NULL OR workspace_id = $1) AND deleted_at IS NULL ORDER BY created_at",
             workspace_id,
         )
         return [Database(**dict(r)) for r in rows]
@@ -186,12 +262,10 @@ class ControlStore:
         )
         return [ApiKey(**dict(r)) for r in rows]
 
-    async def active_key_counts(self, workspace_id: str) -> dict[str, int]:
-        """Live keys per database of a workspace (databases without any are left out)."""
+    async def active_key_counts(self) -> dict[str, int]:
+        """Live keys per database (databases without any are left out)."""
         rows = await self.pool.fetch(
-            "SELECT k.database_id, count(*) AS keys FROM api_keys k JOIN databases d ON d.id = k.database_id"
-            " WHERE d.workspace_id = $1 AND k.revoked_at IS NULL GROUP BY k.database_id",
-            workspace_id,
+            "SELECT database_id, count(*) AS keys FROM api_keys WHERE revoked_at IS NULL GROUP BY database_id"
         )
         return {str(r["database_id"]): int(r["keys"]) for r in rows}
 

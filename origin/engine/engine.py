@@ -17,7 +17,7 @@ from . import program as programs
 from . import raw
 from .compile import WRITE_ACTIONS, compile_operation
 from .fingerprint import fingerprint, skeleton
-from .outcome import Outcome
+from .outcome import Outcome, shape_id
 from .params import Env
 from .request import JsonQuery
 from .schema import Schema
@@ -64,6 +64,11 @@ def cache_of(schema: Schema) -> ShapeCache:
 
 def prepare(schema: Schema, query: JsonQuery) -> tuple[programs.Program, Env]:
     """The compiled program for the query's shape, and its values ready to bind."""
+    compiled, env, _key = _prepared(schema, query)
+    return compiled, env
+
+
+def _prepared(schema: Schema, query: JsonQuery) -> tuple[programs.Program, Env, str]:
     shape_key, leaves = fingerprint(query.body)
     key = f"{query.model}.{query.action}:{shape_key}"
     cache = cache_of(schema)
@@ -71,14 +76,14 @@ def prepare(schema: Schema, query: JsonQuery) -> tuple[programs.Program, Env]:
     if compiled is None:
         compiled = compile_operation(schema, query.action, query.model, skeleton(query.body))
         cache.put(key, compiled)
-    return compiled, Env(leaves)
+    return compiled, Env(leaves), key
 
 
 async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
     """Run one operation on `conn` (which the caller has put in a transaction if it needs one)."""
     if query.action in ("queryRaw", "executeRaw"):
         return await raw.run(schema, query, conn)
-    compiled, env = prepare(schema, query)
+    compiled, env, key = _prepared(schema, query)
     try:
         result = await programs.run(conn, compiled, env)
     except KnownRequestError as exc:
@@ -89,7 +94,19 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
         compiled.models_written,
         schema.tables_of(compiled.models_read),
         schema.tables_of(compiled.models_written),
+        shape=shape_id(key),
+        rows=_rows(compiled, result),
     )
+
+
+def _rows(compiled: programs.Program, result: object) -> int | None:
+    """Rows the operation changed (…Many counts) or returned (one or none); a list's length is not
+    known without parsing its JSON, so it is not counted."""
+    if compiled.output == "count":
+        return result if isinstance(result, int) else None
+    if compiled.output == "one":
+        return 0 if result is None else 1
+    return None
 
 
 def in_field_names(schema: Schema, exc: KnownRequestError) -> KnownRequestError:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+
+
+def shape_id(text: str) -> str:
+    """A short, stable id of a query's shape (its text without values): 16 hex digits."""
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 @dataclass(slots=True)
@@ -17,6 +23,8 @@ class Outcome:
     models_written: frozenset[str]
     tables_read: frozenset[str] = frozenset()
     tables_written: frozenset[str] = frozenset()
+    shape: str | None = None  # shape_id of the operation's shape (no values), for observations
+    rows: int | None = None  # rows it returned or changed, when known without counting a result
 
     def value(self) -> Any:
         return json.loads(self.json)

@@ -20,7 +20,7 @@ from .. import jsoninput
 from ..dberrors import map_database_error
 from ..errors import QueryValidationError
 from ..rawtypes import TYPE_NAMES, json_float
-from .outcome import Outcome
+from .outcome import Outcome, shape_id
 from .request import JsonQuery
 from .schema import Schema
 from .values import datetime_param
@@ -181,7 +181,8 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
             status = statement.get_statusmsg() or ""
             tail = status.rsplit(" ", 1)[-1]
             count = int(tail) if tail.isdigit() else 0
-            return Outcome(str(count), models, models, schema.tables_of(models), schema.tables_of(models))
+            tables = schema.tables_of(models)
+            return Outcome(str(count), models, models, tables, tables, shape_id(f"raw:{sql}"), count)
         rows = await statement.fetch(*args)
         attributes = statement.get_attributes()
     except asyncpg.PostgresError as exc:
@@ -199,4 +200,6 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
         written,
         schema.tables_of(models),
         schema.tables_of(written),
+        shape_id(f"raw:{sql}"),
+        len(rows),
     )

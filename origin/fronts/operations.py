@@ -4,6 +4,9 @@ Where the work runs: on a pooled connection, inside the caller's interactive tra
 transaction for a transactional batch. A read-only key never writes: write actions are refused up
 front, and its work runs as the database's read-only role in READ ONLY transactions, so Postgres
 refuses anything that slips through (a raw query that writes); see origin/readonly.py.
+
+Every operation is noted on the request's `Served` record once it is read and the workspace's plan
+limit lets it run (origin/observe.py: what metering and insights see), and timed as it runs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from bwcontract.codes import Code
-from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN, SHAPE
 
 from .. import readonly
 from ..caller import Caller
@@ -24,6 +27,7 @@ from ..engine.outcome import Outcome
 from ..engine.request import Batch, JsonQuery
 from ..engine.schema import Schema
 from ..errors import BreakwaterError, QueryValidationError
+from ..observe import Operation, Served
 from ..plans.executor import QueryEvent
 from ..state import OriginState
 from ..transactions import ISOLATION_LEVELS
@@ -43,6 +47,7 @@ _ASYNCPG_ISOLATION = {
 class Models:
     read: set[str] = field(default_factory=set)
     written: set[str] = field(default_factory=set)
+    shape: str | None = None  # a single operation's: the cache keeps it with the entry
 
     def add(self, outcome: Outcome) -> None:
         # Tables, not model names: the cache's tags must match what capture and Prisma 7 report.
@@ -55,6 +60,8 @@ class Models:
             headers[MODELS_READ] = ",".join(sorted(self.read))
         if self.written:
             headers[MODELS_WRITTEN] = ",".join(sorted(self.written))
+        if self.shape:
+            headers[SHAPE] = self.shape
         return headers
 
 
@@ -113,9 +120,13 @@ async def run_one(
     query: JsonQuery,
     tx_id: str | None = None,
     on_query: OnQuery | None = None,
+    record: Served | None = None,
+    protocol: str = "v1",
 ) -> Outcome:
     check_writes(caller, [query])
     read_only = not caller.can_write()
+    await state.metering.gate.admit(caller)
+    noted = (record or Served(0)).start(caller, protocol, query.model, query.action, tx_id)
 
     async def in_connection(conn: asyncpg.Connection) -> Outcome:
         with queries_logged(conn, on_query):
@@ -124,10 +135,19 @@ async def run_one(
             async with readonly.transaction(conn):
                 return await _run(schema_for, query, conn, read_only)
 
-    if tx_id is not None:
-        return await state.transactions.run(caller, tx_id, in_connection)
-    async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
-        return await in_connection(conn)
+    with noted.running():
+        if tx_id is not None:
+            outcome = await state.transactions.run(caller, tx_id, in_connection)
+        else:
+            async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
+                outcome = await in_connection(conn)
+    _noted(noted, outcome)
+    return outcome
+
+
+def _noted(operation: Operation, outcome: Outcome) -> None:
+    operation.shape = outcome.shape
+    operation.rows = outcome.rows
 
 
 def isolation_of(batch: Batch) -> str | None:
@@ -151,12 +171,25 @@ async def run_batch(
     batch: Batch,
     tx_id: str | None = None,
     on_query: OnQuery | None = None,
+    record: Served | None = None,
+    protocol: str = "v1",
 ) -> list[Outcome | BreakwaterError]:
     """Each query's outcome or error. In a transactional batch the first error fails the whole batch
     (raised, nothing kept); otherwise queries succeed or fail one by one."""
     check_writes(caller, batch.queries)
     isolation = isolation_of(batch)
     read_only = not caller.can_write()
+    await state.metering.gate.admit(caller)
+    # A batch of N is N operations, noted before any runs: a transactional batch that fails part-way
+    # failed as a whole (the answer is one error), the queries after the failing one included.
+    into = record or Served(0)
+    noted = {id(q): into.start(caller, protocol, q.model, q.action, tx_id) for q in batch.queries}
+
+    async def run(query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
+        with noted[id(query)].running() as operation:
+            outcome = await _run(schema_for, query, conn, read_only)
+        _noted(operation, outcome)
+        return outcome
 
     async def in_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
         with queries_logged(conn, on_query):
@@ -166,18 +199,18 @@ async def run_batch(
         if batch.transaction and tx_id is None:
             if read_only:
                 async with readonly.transaction(conn, isolation):
-                    return [await _run(schema_for, q, conn, read_only) for q in batch.queries]
+                    return [await run(q, conn) for q in batch.queries]
             level = _ASYNCPG_ISOLATION[isolation] if isolation else None
             async with conn.transaction(isolation=level):
-                return [await _run(schema_for, q, conn, read_only) for q in batch.queries]
+                return [await run(q, conn) for q in batch.queries]
         results: list[Outcome | BreakwaterError] = []
         for q in batch.queries:
             try:
                 if not read_only or tx_id is not None:
-                    results.append(await _run(schema_for, q, conn, read_only))
+                    results.append(await run(q, conn))
                 else:
                     async with readonly.transaction(conn):
-                        results.append(await _run(schema_for, q, conn, read_only))
+                        results.append(await run(q, conn))
             except readonly.LeftReadOnly:
                 raise  # the session is gone: nothing more runs on it
             except BreakwaterError as exc:

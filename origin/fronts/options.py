@@ -43,6 +43,7 @@ class Prisma6TransactionOptions(TransactionOptions):
 
 
 async def open_transaction(state: OriginState, caller: Caller, options: TransactionOptions) -> Transaction:
+    await state.metering.gate.admit(caller)  # a workspace over its plan's limit starts none
     return await state.transactions.start(
         caller,
         max_wait_ms=int(options.max_wait),

@@ -27,6 +27,7 @@ from ..engine.schema import Schema
 from ..errors import BreakwaterError
 from ..http import error_headers
 from ..limits import check_response, payload_too_large
+from ..observe import served
 from ..plans.telemetry import Capture
 from ..state import OriginState, state_of
 from .operations import Models, run_batch, run_one
@@ -106,25 +107,32 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
         return found
 
     models = Models()
+    record = served(http)
     # The client's `log: ['query', ...]` asks for the statements back (`extensions.logs`).
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
     try:
         body = await jsoninput.body(http)
         if is_batch(body):
             batch = parse_batch(body)
-            results = await run_batch(state, caller, schema_for, batch, tx_id, capture.on_query)
+            results = await run_batch(
+                state, caller, schema_for, batch, tx_id, capture.on_query, record=record, protocol="prisma6"
+            )
             parts = []
-            for query, result in zip(batch.queries, results, strict=True):
+            for query, result, operation in zip(batch.queries, results, record.operations, strict=True):
                 if isinstance(result, BreakwaterError):
                     parts.append(json.dumps({"errors": [user_facing(result)]}))
                 else:
                     models.add(result)
                     parts.append(_data(query, result))
+                operation.part_bytes = len(parts[-1].encode())
             text = '{"batchResult":[' + ",".join(parts) + '],"extensions":' + (_logs(capture) or "{}") + "}"
         else:
             query = parse(body)
-            outcome = await run_one(state, caller, schema_for, query, tx_id, capture.on_query)
+            outcome = await run_one(
+                state, caller, schema_for, query, tx_id, capture.on_query, record=record, protocol="prisma6"
+            )
             models.add(outcome)
+            models.shape = outcome.shape
             text = _data(query, outcome, _logs(capture))
         encoded = text.encode()
         check_response(await state.tenants.limits.of(caller.database_id), encoded)

@@ -11,6 +11,7 @@ Errors use the shape the client reads: `{"code", "error", "meta"}` with the erro
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bwcontract.codes import Code
-from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN, SHAPE
 
 from .. import jsoninput, readonly
 from ..auth import caller_of
@@ -29,6 +30,7 @@ from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
 from ..http import error_headers
 from ..limits import check_response
+from ..observe import served, shape_id
 from ..plans import check
 from ..plans.comments import sql_comment
 from ..plans.executor import Database
@@ -68,6 +70,10 @@ class PlanRequest:
     @property
     def raw(self) -> bool:
         return self.operation in _RAW_OPERATIONS
+
+    def shape(self) -> str:
+        """The plan without its values (they travel in `params`): one id per query shape."""
+        return shape_id(json.dumps(self.plan, separators=(",", ":"), default=str))
 
 
 def parse_plan_request(body: bytes) -> PlanRequest:
@@ -154,8 +160,8 @@ async def _answer(
     return response
 
 
-def _model_headers(facts: check.PlanFacts) -> dict[str, str]:
-    headers = {MODELS_READ: ",".join(sorted(facts.tables_read | facts.tables_written))}
+def _model_headers(facts: check.PlanFacts, shape: str) -> dict[str, str]:
+    headers = {MODELS_READ: ",".join(sorted(facts.tables_read | facts.tables_written)), SHAPE: shape}
     if facts.tables_written:
         headers[MODELS_WRITTEN] = ",".join(sorted(facts.tables_written))
     return headers
@@ -198,14 +204,19 @@ async def query(http: Request) -> Response:
     try:
         request = parse_plan_request(await http.body())
         facts = check.check(request.plan, _client_version(http))
-        async with state.tenants.serving(caller.database_id, read_only=not caller.can_write()) as conn:
-            if caller.can_write():
-                data = await _run_plan(conn, caller, request, capture, in_transaction=False)
-            else:
-                data = await _read_only(conn, caller, request, capture)
+        await state.metering.gate.admit(caller)
+        shape = request.shape()
+        operation = served(http).start(caller, "prisma7", request.model, request.operation, None)
+        operation.shape = shape
+        with operation.running():
+            async with state.tenants.serving(caller.database_id, read_only=not caller.can_write()) as conn:
+                if caller.can_write():
+                    data = await _run_plan(conn, caller, request, capture, in_transaction=False)
+                else:
+                    data = await _read_only(conn, caller, request, capture)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return await _answer(http, caller, data, capture, _model_headers(facts))
+    return await _answer(http, caller, data, capture, _model_headers(facts, shape))
 
 
 async def transaction_start(http: Request) -> Response:
@@ -232,10 +243,15 @@ async def transaction_query(http: Request) -> Response:
         async def run(conn: asyncpg.Connection) -> Any:
             return await _run_plan(conn, caller, request, capture, in_transaction=True)
 
-        data = await state.transactions.run(caller, tx_id, run)
+        await state.metering.gate.admit(caller)
+        shape = request.shape()
+        operation = served(http).start(caller, "prisma7", request.model, request.operation, tx_id)
+        operation.shape = shape
+        with operation.running():
+            data = await state.transactions.run(caller, tx_id, run)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return await _answer(http, caller, data, capture, _model_headers(facts))
+    return await _answer(http, caller, data, capture, _model_headers(facts, shape))
 
 
 async def transaction_end(http: Request) -> Response:

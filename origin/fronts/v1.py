@@ -26,6 +26,7 @@ from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BreakwaterError
 from ..limits import check_response
+from ..observe import served
 from ..state import state_of
 from .operations import Models, SchemaFor, run_batch, run_one
 from .options import TransactionOptions, open_transaction
@@ -54,20 +55,23 @@ async def _run(http: Request, tx_id: str | None) -> Response:
     body = await jsoninput.body(http, empty={})
     schema_for = _introspected(http, caller)
     models = Models()
+    record = served(http)
     if is_batch(body):
         batch = parse_batch(body)
-        results = await run_batch(state, caller, schema_for, batch, tx_id)
+        results = await run_batch(state, caller, schema_for, batch, tx_id, record=record, protocol="v1")
         parts = []
-        for result in results:
+        for result, operation in zip(results, record.operations, strict=True):
             if isinstance(result, BreakwaterError):
                 parts.append(json.dumps({"errors": [result.body()]}))
             else:
                 models.add(result)
                 parts.append(f'{{"data":{result.json}}}')
+            operation.part_bytes = len(parts[-1].encode())
         text = '{"batchResult":[' + ",".join(parts) + "]}"
     else:
-        outcome = await run_one(state, caller, schema_for, parse(body), tx_id)
+        outcome = await run_one(state, caller, schema_for, parse(body), tx_id, record=record, protocol="v1")
         models.add(outcome)
+        models.shape = outcome.shape
         text = f'{{"data":{outcome.json}}}'
     encoded = text.encode()
     check_response(await state.tenants.limits.of(caller.database_id), encoded)

@@ -22,7 +22,15 @@ async def test_migrations_apply_once_even_when_origins_start_together(pg_databas
             r["tablename"]
             for r in await conns[0].fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         }
-        assert {"workspaces", "hosts", "databases", "api_keys", "usage", "schema_migrations"} <= tables
+        assert {
+            "workspaces",
+            "hosts",
+            "databases",
+            "api_keys",
+            "usage_daily",
+            "plans",
+            "schema_migrations",
+        } <= tables
     finally:
         for c in conns:
             await c.close()

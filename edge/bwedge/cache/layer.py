@@ -10,20 +10,23 @@ request wrote bumps those models' versions, so the next cached read is fresh.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bwcontract import usage
 from bwcontract.codes import Code
 from bwcontract.keys import KeyClaims
-from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN, SHAPE
 
 from .. import errors
 from ..errors import EdgeError
 from ..http import EdgeRequest, EdgeResponse
 from ..ports import Clock, Context
 from ..routes import Route
+from ..usage import HitMeter
 from . import classify, entry, policy, tags
 from .coalesce import SingleFlight
 from .key import cache_key
@@ -49,13 +52,18 @@ class CacheParts:
 
 
 class CacheLayer:
-    def __init__(self, parts: CacheParts, forward: Handler, clock: Clock) -> None:
+    def __init__(
+        self, parts: CacheParts, forward: Handler, clock: Clock, hits: HitMeter | None = None
+    ) -> None:
         self.store = parts.store
         self.settings = parts.settings
         self.versions = TagVersionView(parts.versions, clock, parts.settings.versions_ttl)
         self.forward = forward
         self.clock = clock
         self.flight: SingleFlight[EdgeResponse] = SingleFlight()
+        # Answers given without the origin counting them (bwedge/usage.py): hits, stale hits, and
+        # misses that shared another request's origin answer.
+        self.hits = hits
 
     def handlers(self) -> dict[str, Handler]:
         return {"query": self.query, "tx_op": self.tx_op, "invalidate": self.invalidate}
@@ -84,19 +92,32 @@ class CacheLayer:
         async def fetch() -> EdgeResponse:
             return await self._refresh(request, route, claims, ctx, url, strategy, before, shape)
 
+        async def refresh() -> EdgeResponse:
+            # Not a client's request (the client had the stale answer): the origin does not count it.
+            background = dataclasses.replace(request, background=True)
+            return await self._refresh(background, route, claims, ctx, url, strategy, before, shape)
+
         found = await self._lookup(database_id, url)
         if found is not None:
             now = self.clock()
             outcome = policy.outcome(now - found.produced_at, strategy)
             if outcome is policy.Outcome.SWR and not self.flight.busy(url):
-                ctx.wait_until(self.flight.run(url, fetch))
+                ctx.wait_until(self.flight.run(url, refresh))
             if outcome is not policy.Outcome.MISS:
+                kind = usage.STALE if outcome is policy.Outcome.SWR else usage.HIT
+                self._count(database_id, kind, found.body, found.headers)
                 return self._serve(found, outcome.value, now)
 
-        shared, _ = await self.flight.run(url, fetch)
+        shared, leader = await self.flight.run(url, fetch)
+        if not leader:  # the origin counted the leader's request (or none, for a refresh), not this one
+            self._count(database_id, usage.SHARED, shared.body, shared.headers)
         response = EdgeResponse(shared.status, shared.headers.copy(), shared.body)
         response.headers[STATUS_HEADER] = policy.Outcome.MISS.value
         return response
+
+    def _count(self, database_id: str, kind: str, body: bytes, headers: Any) -> None:
+        if self.hits is not None:
+            self.hits.record(database_id, kind, len(body), headers.get(SHAPE))
 
     async def _lookup(self, database_id: str, url: str) -> entry.CacheEntry | None:
         try:

@@ -1,0 +1,160 @@
+"""Cache hits the edge served, counted per isolate and reported to the origin in the background
+(the origin never sees them), without a round trip per request.
+
+Each answer the cache gave is one line in the isolate's journal (`HitJournal`), written as it is
+served. A flush seals the open segment and sends every sealed one to the origin as a batch whose id
+is the segment's (`bwcontract.usage.HitBatch`); a segment is dropped only once the origin answered
+that it counted it, and the origin counts an id once. So a flush that fails, or is cut short by a
+crash, is sent again later under the same id and counted once: at-least-once delivery, exactly-once
+counting.
+
+What survives a crash is the journal's to say: the local runtime keeps it in files (a process
+killed with -9 loses nothing); in the Workers runtime an isolate has no disk, so `MemoryJournal`
+keeps it in memory, and the hits of an isolate evicted or crashed before its next flush are lost
+(never counted twice). Flushes start from requests (`due()`, then `ctx.wait_until(flush())`) and,
+in the local runtime, also on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from bwcontract.usage import KINDS, HitBatch, aggregate
+
+log = logging.getLogger("breakwater.edge")
+
+Send = Callable[[HitBatch], Awaitable[None]]  # delivers a batch; returns once the origin counted it
+
+
+class HitJournal(Protocol):
+    """Append-only records in segments (bwservice.journal.Journal has this shape)."""
+
+    def append(self, record: bytes) -> None: ...
+
+    def seal(self) -> str | None: ...
+
+    def sealed(self) -> list[str]: ...
+
+    def read(self, segment: str) -> list[bytes]: ...
+
+    def drop(self, segment: str) -> None: ...
+
+
+class MemoryJournal:
+    """The Worker's journal: an isolate has no disk, so its hits live in memory until flushed."""
+
+    def __init__(self) -> None:
+        self._open: list[bytes] = []
+        self._sealed: dict[str, list[bytes]] = {}
+        self._seq = 0
+
+    def append(self, record: bytes) -> None:
+        self._open.append(record)
+
+    def seal(self) -> str | None:
+        if not self._open:
+            return None
+        self._seq += 1
+        segment = f"{self._seq:012d}-{secrets.token_hex(10)}"
+        self._sealed[segment], self._open = self._open, []
+        return segment
+
+    def sealed(self) -> list[str]:
+        return sorted(self._sealed)
+
+    def read(self, segment: str) -> list[bytes]:
+        return list(self._sealed.get(segment, []))
+
+    def drop(self, segment: str) -> None:
+        self._sealed.pop(segment, None)
+
+
+class HitMeter:
+    def __init__(
+        self,
+        journal: HitJournal,
+        send: Send,
+        clock: Callable[[], float] = time.time,
+        flush_seconds: float = 2.0,
+        batch_hits: int = 1000,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self.journal = journal
+        self.send = send
+        self._clock = clock
+        self._flush_seconds = flush_seconds
+        self._batch_hits = batch_hits
+        self._retry_seconds = retry_seconds
+        self._pending = 0  # hits in the open segment
+        self._first = 0.0  # when the first of them was recorded
+        self._lock = asyncio.Lock()
+        self._retry_at = 0.0  # a failed delivery waits until then
+        self._waiting = bool(journal.sealed())  # segments a crashed process left to deliver
+        self._day_number = -1
+        self._day = ""
+
+    def record(self, database_id: str, kind: str, size: int, shape: str | None) -> None:
+        """One answer given without the origin (synchronously: it is in the journal once this returns)."""
+        now = self._clock()
+        number = int(now // 86400)
+        if number != self._day_number:
+            self._day_number, self._day = number, time.strftime("%Y-%m-%d", time.gmtime(now))
+        self.journal.append(f"{database_id}\t{self._day}\t{kind}\t{shape or ''}\t{size}".encode())
+        if self._pending == 0:
+            self._first = now
+        self._pending += 1
+
+    def due(self) -> bool:
+        """Whether a flush should start now: hits waiting long enough or many enough, or a delivery
+        to try again."""
+        if self._lock.locked():
+            return False
+        now = self._clock()
+        if self._waiting:
+            return now >= self._retry_at
+        return self._pending > 0 and (
+            self._pending >= self._batch_hits or now - self._first >= self._flush_seconds
+        )
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def flush(self) -> int:
+        """Seal what was recorded and deliver every sealed segment; how many were delivered. A
+        failure leaves them for the next flush (after `retry_seconds`). One flush at a time: a call
+        during another waits for it, then flushes what came since."""
+        async with self._lock:
+            delivered = 0
+            try:
+                self.journal.seal()
+                self._pending = 0
+                for segment in self.journal.sealed():
+                    self._waiting = True
+                    counts = aggregate(_hits(self.journal.read(segment)))
+                    if counts:
+                        await self.send(HitBatch(segment, counts))
+                    self.journal.drop(segment)
+                    delivered += 1
+                self._waiting = False
+            except Exception as exc:
+                self._retry_at = self._clock() + self._retry_seconds
+                log.warning("cache hits could not be reported yet", extra={"fields": {"error": str(exc)}})
+            return delivered
+
+
+def _hits(lines: list[bytes]) -> list[tuple[str, str, str, str, int]]:
+    found = []
+    for line in lines:
+        try:
+            database_id, day, kind, shape, size = line.decode().split("\t")
+            if kind in KINDS:
+                found.append((database_id, day, kind, shape, int(size)))
+        except ValueError:
+            log.error("a journal line of cache hits could not be read")
+    return found
