@@ -25,8 +25,17 @@ NARROW = {"width": 390, "height": 844}
 LIVE_WAIT_MS = 20_000  # pages refresh their figures every 5 s
 
 
-def dedicated_tenant(stack: Stack, name: str) -> TenantDatabase:
-    made = stack.admin("POST", "/admin/databases", {"name": name, "placement": "dedicated"})
+FIND_ITEMS = {
+    "modelName": "items",
+    "action": "findMany",
+    "query": {"arguments": {}, "selection": {"$scalars": True}},
+}
+
+
+def dedicated_tenant(stack: Stack, name: str, workspace: str) -> TenantDatabase:
+    made = stack.admin(
+        "POST", "/admin/databases", {"name": name, "placement": "dedicated", "workspace": workspace}
+    )
     return TenantDatabase(
         name=name,
         id=made["database"]["id"],
@@ -59,6 +68,18 @@ async def checked(page: Page, shots: Path, name: str) -> None:
     assert await audit(page) == [], name
 
 
+async def cached_reads(stack: Stack, key: str, count: int) -> list[str]:
+    """`count` reads with a cache strategy through the edge: a miss, then answers from its cache."""
+    headers = {"authorization": f"Bearer {key}", "cache-control": "max-age=60"}
+    async with httpx.AsyncClient(base_url=stack.edge_url) as edge:
+        answers = [await edge.post("/v1/query", json=FIND_ITEMS, headers=headers) for _ in range(count)]
+    return [a.headers.get("accelerate-cache-status", "") for a in answers]
+
+
+def figure(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
 async def edge_status(stack: Stack, key: str) -> tuple[int, str | None]:
     async with httpx.AsyncClient(base_url=stack.edge_url) as edge:
         answer = await edge.get("/v1/schema", headers={"authorization": f"Bearer {key}"})
@@ -68,7 +89,10 @@ async def edge_status(stack: Stack, key: str) -> tuple[int, str | None]:
 async def test_the_operator_sees_real_traffic_makes_and_revokes_a_key_and_watches_a_database_wake(
     stack: Stack, browser: Browser, shots: Path
 ) -> None:
-    tenant = dedicated_tenant(stack, "console-shop")
+    # A workspace of its own on a plan of its own, so its month's figures are this test's traffic alone.
+    stack.admin("POST", "/admin/plans", {"name": "console-team", "operations": 1000, "monthly_price": 5})
+    stack.admin("POST", "/admin/workspaces", {"name": "console-ws", "plan": "console-team"})
+    tenant = dedicated_tenant(stack, "console-shop", "console-ws")
     await tenant.sql("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)")
     context = await browser.new_context(viewport=WIDE)  # type: ignore[arg-type]
     page = await context.new_page()
@@ -83,18 +107,31 @@ async def test_the_operator_sees_real_traffic_makes_and_revokes_a_key_and_watche
                 received.append(event)
                 if len(received) == 3:
                     break
+            assert await cached_reads(stack, tenant.api_key, 3) == ["miss", "ttl", "ttl"]
+            stack.admin("POST", "/admin/usage/flush")  # count now what the edge and the origin hold
 
             await sign_in_by_keyboard(page, stack.edge_url, stack.secrets["admin_token"])
             assert page.url.endswith("/console")
             row = page.locator(f'tr[data-database="{tenant.name}"]')
             await expect(row).to_contain_text("dedicated")
             await expect(row.locator(".state")).to_have_text("running")
+            # Eight creates and a cache miss reached the database, two reads were cache hits.
+            workspace = page.locator('tr[data-workspace="console-ws"]')
+            await expect(workspace.locator('[data-figure="operations"]')).to_have_text("11")
+            await expect(workspace.locator('[data-figure="bill"]')).to_have_text("5.00")
+            await expect(page.locator("#usage-console-ws")).to_contain_text("11 of 1,000 operations")
+            await expect(page.locator('tr[data-plan="console-team"]')).to_contain_text("1,000")
             await checked(page, shots, "overview")
 
             await row.get_by_role("link", name=tenant.name).click()
             await expect(page.locator("h1")).to_have_text(tenant.name)
-            served = int((await page.locator('[data-figure="acquired"]').inner_text()).replace(",", ""))
-            assert served >= 8  # five creates and three more, each a connection from the pool
+            served = figure(await page.locator('[data-figure="acquired"]').inner_text())
+            assert served >= 9  # eight creates and a cache miss, each a connection from the pool
+            usage = page.locator("#usage")
+            await expect(usage.locator('[data-figure="operations"]')).to_have_text("11")
+            await expect(usage.locator('[data-figure="cache-hits"]')).to_have_text("2")
+            await expect(usage.locator('[data-figure="hit-ratio"]')).to_have_text("18 %")
+            assert await usage.locator("svg.columns").count() == 4
             stream_row = page.locator('tr[data-stream="console-watch"]')
             await expect(stream_row.locator('[data-figure="behind"]')).to_have_text("3")
             await expect(stream_row).to_contain_text("connected")
