@@ -65,15 +65,15 @@ def column_chart(
     top: float | None = None,
     empty: str = "none",
     unit: str = "",
-    width: int = 640,
-    height: int = 150,
+    width: int = 360,
+    height: int = 140,
 ) -> Markup:
     """Vertical columns over time (a month's days): scaled to `top` (else the largest value), the
     scale's top written on the left, every seventh label under the axis. The description reads out
     the columns that have a value; the others are `empty`. `unit` follows the scale's numbers."""
     if not columns:
         return _frame("columns", title, "No values.", width, height, "")
-    axis, gap, below = 64, 2, 20
+    axis, gap, below = 48, 1, 20
     plot = height - below - 8
     peak = top if top is not None else max((c.value for c in columns), default=0.0)
     scale = peak or 1.0

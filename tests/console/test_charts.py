@@ -50,3 +50,27 @@ def test_a_meter_fills_its_share_and_marks_the_last_fifth() -> None:
     assert [(u.get("width"), u.get("class")) for u in used] == [("50.0", "used ok")]
     full = str(charts.meter("Pool", 12, 10, "12 of 10", width=100))
     assert re.search(r'class="used high" x="0" y="0" width="100.0"', full)
+
+
+def test_columns_scale_to_their_top_and_read_out_the_days_with_a_value() -> None:
+    days = [charts.Bar("Dec 1", 0, "0 ops"), charts.Bar("Dec 2", 50, "50 ops"), charts.Bar("Dec 3", 100, "x")]
+    chart = parse(charts.column_chart("Operations", days, width=348, height=128))
+    heights = [float(r.get("height", "")) for r in chart.iter(f"{SVG}rect")]
+    plot = 128 - 20 - 8
+    assert heights == [0.0, plot / 2, plot]
+    desc = chart.find(f"{SVG}desc")
+    assert desc is not None and desc.text == "Dec 2: 50 ops; Dec 3: x; other days: none"
+    texts = [t.text for t in chart.iter(f"{SVG}text")]
+    assert texts[:2] == ["100", "0"] and "Dec 1" in texts  # the scale, then every seventh day
+
+
+def test_columns_with_a_fixed_top_keep_to_it_and_say_their_unit() -> None:
+    ratio = parse(
+        charts.column_chart("Hits", [charts.Bar("a", 50, "50 %"), charts.Bar("b", 0, "")], top=100, unit=" %")
+    )
+    heights = [float(r.get("height", "")) for r in ratio.iter(f"{SVG}rect")]
+    assert heights[0] == (140 - 28) / 2 and heights[1] == 0.0
+    assert [t.text for t in ratio.iter(f"{SVG}text")][:2] == ["100 %", "0 %"]
+    quiet = parse(charts.column_chart("None", [charts.Bar("a", 0, "")], empty="not sampled"))
+    desc = quiet.find(f"{SVG}desc")
+    assert desc is not None and desc.text == "other days: not sampled"
