@@ -20,6 +20,7 @@ from . import auth, capture
 from . import metering as metering_
 from .capture import routes as capture_routes
 from .console import routes as console_routes
+from .console.latency import RecentLatency
 from .console.sessions import SessionStore
 from .control import admin
 from .control.clients import EdgeClient, HostsClient
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     logs.configure()
     # Every operation served is published here (observe.py): metering subscribes in the lifespan.
     hub = ObservationHub()
+    latency = RecentLatency()
+    hub.subscribe(latency.observe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -130,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 control, settings.console_session_seconds, settings.console_idle_seconds
             ),
             metering=metering,
+            console_latency=latency,
         )
         await metering.start(settings.control_dsn)
         await supervisor.start()

@@ -8,6 +8,7 @@ import httpx
 from starlette.requests import Request
 
 from .capture.supervisor import CaptureSupervisor
+from .console.latency import RecentLatency
 from .console.sessions import SessionStore
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
@@ -36,6 +37,7 @@ class OriginState:
     replays: ReplayGuard
     console_sessions: SessionStore
     metering: Metering
+    console_latency: RecentLatency  # recent query times per database, for the console's percentiles
 
 
 def state_of(request: Request) -> OriginState:

@@ -2,7 +2,7 @@
 
 - databases, workspaces, keys, limits, capture: the control plane;
 - instance state and resources: the host agent (`GET /instances`);
-- connections and waits: this origin's pool (`Tenants.figures`);
+- connections and waits: this origin's pool (`Tenants.figures`); recent query times: latency.py;
 - change streams and their lag: the edge's event queue of the database (`GET /_bw/events/{id}/figures`).
 
 A source that cannot answer leaves its part of a page saying why; the rest of the page still shows.
@@ -23,6 +23,7 @@ from ..control.store import ApiKey, Database
 from ..errors import BreakwaterError
 from ..state import OriginState
 from . import usage as usage_
+from .latency import Latency
 
 _POOL_COUNTS = ("in_use", "idle", "opening", "waiting", "acquired", "timeouts", "refused", "reclaimed")
 
@@ -94,6 +95,7 @@ class DatabaseFigures:
     streams: Streams
     limits: LimitsView
     usage: usage_.DatabaseUsage
+    latency: Latency | None  # recent query times at this origin; None: none ran here lately
     keys: list[ApiKey] = field(default_factory=list)
 
 
@@ -183,5 +185,6 @@ async def database(state: OriginState, db: Database) -> DatabaseFigures:
         streams=found_streams,
         limits=found_limits,
         usage=found_usage,
+        latency=state.console_latency.of(db.id),
         keys=keys,
     )

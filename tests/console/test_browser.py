@@ -132,6 +132,9 @@ async def test_the_operator_sees_real_traffic_makes_and_revokes_a_key_and_watche
             await expect(usage.locator('[data-figure="cache-hits"]')).to_have_text("2")
             await expect(usage.locator('[data-figure="hit-ratio"]')).to_have_text("18 %")
             assert await usage.locator("svg.columns").count() == 4
+            p50 = float((await page.locator('[data-figure="p50"]').inner_text()).removesuffix(" ms"))
+            p99 = float((await page.locator('[data-figure="p99"]').inner_text()).removesuffix(" ms"))
+            assert 0 < p50 <= p99
             stream_row = page.locator('tr[data-stream="console-watch"]')
             await expect(stream_row.locator('[data-figure="behind"]')).to_have_text("3")
             await expect(stream_row).to_contain_text("connected")
