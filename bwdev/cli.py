@@ -1,4 +1,4 @@
-"""`breakwater`: manage databases and keys of a running stack, or run the dev stack.
+"""`breakwater`: manage a running stack (databases, keys, workspaces, plans, limits, usage), or run one.
 
 The CLI finds the stack through flags, then BREAKWATER_ORIGIN_URL / BREAKWATER_ADMIN_TOKEN, then the
 nearest `.breakwater/dev.json` (written by `scripts/dev`). `--json`, `--origin` and `--admin-token`
@@ -9,107 +9,38 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 
-import httpx
-
-
-class CliError(Exception):
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-def find_dev_json(start: Path | None = None) -> Path | None:
-    """BREAKWATER_HOME's dev.json (as scripts/dev uses it), else the nearest `.breakwater/dev.json`."""
-    home = os.environ.get("BREAKWATER_HOME")
-    if home:
-        path = Path(home) / "dev.json"
-        return path if path.exists() else None
-    here = (start or Path.cwd()).resolve()
-    for folder in [here, *here.parents]:
-        candidate = folder / ".breakwater" / "dev.json"
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def _target(args: argparse.Namespace) -> tuple[str, str]:
-    origin = args.origin or os.environ.get("BREAKWATER_ORIGIN_URL")
-    token = args.admin_token or os.environ.get("BREAKWATER_ADMIN_TOKEN")
-    if not (origin and token):
-        found = find_dev_json()
-        if found is not None:
-            info = json.loads(found.read_text())
-            origin = origin or info.get("origin_url")
-            token = token or info.get("admin_token")
-    if not (origin and token):
-        raise CliError(
-            "No running stack found.",
-            "Start one with `scripts/dev`, or pass --origin and --admin-token "
-            "(or set BREAKWATER_ORIGIN_URL and BREAKWATER_ADMIN_TOKEN).",
-        )
-    return origin.rstrip("/"), token
-
-
-def _call(
-    args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    origin, token = _target(args)
-    try:
-        response = httpx.request(
-            method, origin + path, json=body, headers={"authorization": f"Bearer {token}"}, timeout=120
-        )
-    except httpx.HTTPError as exc:
-        raise CliError(
-            f"Could not reach the origin at {origin}: {exc}", "Is `scripts/dev` running?"
-        ) from None
-    try:
-        payload: dict[str, Any] = response.json()
-    except ValueError:
-        raise CliError(f"The origin answered {response.status_code} with: {response.text[:200]}") from None
-    if response.status_code >= 400:
-        raise CliError(
-            f"{payload.get('message', response.text)} [{payload.get('code', response.status_code)}]",
-            str(payload.get("hint", "")),
-        )
-    return payload
-
-
-def _print(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
-    print(json.dumps(payload, indent=2) if args.json else human)
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """Columns as wide as their widest cell, the header first."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in [header, *rows]
-    )
+from . import usagecli
+from .cliutil import CliError, find_dev_json, table
+from .cliutil import call as _call
+from .cliutil import emit as _print
 
 
 def cmd_db_create(args: argparse.Namespace) -> None:
     placement = "dedicated" if args.dedicated else "shared"
-    result = _call(args, "POST", "/admin/databases", {"name": args.name, "placement": placement})
+    body = {"name": args.name, "placement": placement, "workspace": args.workspace}
+    result = _call(args, "POST", "/admin/databases", body)
     _print(
         args,
         result,
         f"{result['url']}\n\ndatabase {result['database']['name']} ({result['database']['id']}) created"
-        f" ({result['database']['placement']})"
+        f" ({result['database']['placement']}, workspace {result['database']['workspace']})"
         f"\nkey {result['key']['id']} (read-write)\npostgres: {result['postgres_dsn']}",
     )
 
 
 def cmd_db_list(args: argparse.Namespace) -> None:
-    result = _call(args, "GET", "/admin/databases")
-    rows = [[d["name"], d["id"], d["placement"], f"{d['host']}/{d['instance']}"] for d in result["databases"]]
-    human = table(["NAME", "ID", "PLACEMENT", "HOST/INSTANCE"], rows) if rows else ""
+    result = _call(
+        args, "GET", "/admin/databases" + (f"?workspace={args.workspace}" if args.workspace else "")
+    )
+    rows = [
+        [d["name"], d["id"], d["placement"], f"{d['host']}/{d['instance']}", d["workspace"]]
+        for d in result["databases"]
+    ]
+    human = table(["NAME", "ID", "PLACEMENT", "HOST/INSTANCE", "WORKSPACE"], rows) if rows else ""
     _print(args, result, human or "no databases yet: `breakwater db create NAME`")
 
 
@@ -156,11 +87,15 @@ def cmd_db_limits(args: argparse.Namespace) -> None:
     path = f"/admin/databases/{args.name}/limits"
     changes = _limit_changes(args.set or [])
     result = _call(args, "PUT", path, changes) if changes else _call(args, "GET", path)
-    overrides = result["overrides"]
-    rows = [
-        [name, str(value), "this database" if name in overrides else "default"]
-        for name, value in result["limits"].items()
-    ]
+    overrides, plan = result["overrides"], result.get("plan") or {}
+    plan_limits = plan.get("limits") or {}
+
+    def set_by(name: str) -> str:
+        if name in overrides:
+            return "this database"
+        return f"plan {plan.get('name')}" if name in plan_limits else "default"
+
+    rows = [[name, str(value), set_by(name)] for name, value in result["limits"].items()]
     _print(args, result, table(["LIMIT", "VALUE", "SET BY"], rows))
 
 
@@ -261,13 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     db = group("db", "databases: create, list, show, limits, delete")
     p = db.add_parser("create", help="provision a database and print its connection URL", parents=common)
     p.add_argument("name")
+    p.add_argument("--workspace", default="default", help="the workspace it belongs to (default: default)")
     p.add_argument(
         "--dedicated",
         action="store_true",
         help="its own Postgres instance (pause/resume, own config) instead of a shared cluster",
     )
     p.set_defaults(run=cmd_db_create)
-    db.add_parser("list", help="list databases", parents=common).set_defaults(run=cmd_db_list)
+    p = db.add_parser("list", help="list databases", parents=common)
+    p.add_argument("--workspace", help="only this workspace's")
+    p.set_defaults(run=cmd_db_list)
     p = db.add_parser(
         "show", help="a database's placement, state, URL, Postgres DSN and keys", parents=common
     )
@@ -300,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = key.add_parser("revoke", help="revoke a key by its id (see `key list`)", parents=common)
     p.add_argument("key_id")
     p.set_defaults(run=cmd_key_revoke)
+
+    usagecli.add_commands(sub, common, group)
 
     tables = group("table", "tables of a database: full-images")
     p = tables.add_parser(

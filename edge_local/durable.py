@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from bwcontract.usage import PlanLimit
 from bwedge.cache.ports import Versions
 from bwedge.cache.versions import TagVersionStore
+from bwedge.planlimits import PlanLimitStore
 from bwedge.revocation import RevocationStore
 
 from .storage import SqliteStorage, object_path
@@ -50,6 +52,25 @@ class LocalRevocations:
         store, lock = self._namespace.get_by_name("global")
         async with lock:
             store.revoke(key_ids, database_ids)
+
+
+class LocalPlanLimits:
+    """The `PlanLimits` Durable Object, called as the Worker calls it over RPC."""
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self._namespace = LocalNamespace(
+            "PlanLimits", state_dir, lambda storage: PlanLimitStore(storage, time.time)
+        )
+
+    async def get(self, database_id: str) -> PlanLimit:
+        store, lock = self._namespace.get_by_name("global")
+        async with lock:
+            return store.get(database_id)
+
+    async def apply(self, limits: list[PlanLimit]) -> None:
+        store, lock = self._namespace.get_by_name("global")
+        async with lock:
+            store.apply(limits)
 
 
 class LocalTagVersions:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bwcontract.usage import HitBatch
 from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
 from bwedge.cache.settings import CacheSettings
@@ -18,10 +19,13 @@ from bwedge.errors import payload_too_large
 from bwedge.eventqueue import QueueSettings
 from bwedge.eventroutes import EventRoutes
 from bwedge.http import EdgeRequest, Headers
+from bwedge.planlimits import PlanLimitView
 from bwedge.revocation import RevocationView
+from bwedge.usage import HitJournal, Send
+from bwservice.journal import Journal
 
 from .cache import LocalCacheStorage
-from .durable import LocalRevocations, LocalTagVersions
+from .durable import LocalPlanLimits, LocalRevocations, LocalTagVersions
 from .events import LocalQueues, LocalUpgrade
 from .origin import HttpOrigin
 
@@ -56,10 +60,36 @@ class LocalEdge:
         budget = int(env.get("LOCAL_CACHE_MAX_BYTES", str(256 * 1024 * 1024)))
         store = LocalCacheStorage(time.time, budget)
         cache = CacheParts(store, LocalTagVersions(state_dir), CacheSettings.from_env(env))
-        self.app = EdgeApp(self.config, self.origin, revocations, time.time, cache)
+        limits = PlanLimitView(LocalPlanLimits(state_dir), time.time, self.config.plan_limits_ttl)
+        # Cache hits are journaled on disk here (a process killed with -9 loses none); without a
+        # state directory they wait in memory, as in a Worker isolate.
+        journal: HitJournal | None = Journal(state_dir / "usage") if state_dir is not None else None
+        self.app = EdgeApp(self.config, self.origin, revocations, time.time, cache, limits, journal)
+        self._pause_after_send = float(env.get("LOCAL_USAGE_FAULT_PAUSE_MS") or 0) / 1000
+        if self.app.usage is not None and self._pause_after_send:
+            self.app.usage.send = self._paused_send(self.app.usage.send)
         self.queues = LocalQueues(state_dir, QueueSettings.from_env(env))
         EventRoutes(self.app, self.queues).install()
         self.background: set[asyncio.Task[Any]] = set()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _paused_send(self, send: Send) -> Send:
+        """Fault tests only: a pause between the origin's "counted" and forgetting the batch."""
+
+        async def paused(batch: HitBatch) -> None:
+            await send(batch)
+            await asyncio.sleep(self._pause_after_send)
+
+        return paused
+
+    async def _flush_hits(self) -> None:
+        """A timer as well as requests: hits counted just before a quiet spell still go out."""
+        usage = self.app.usage
+        assert usage is not None
+        while True:
+            await asyncio.sleep(self.config.usage_flush_seconds)
+            if usage.due():
+                await usage.flush()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -116,10 +146,16 @@ class LocalEdge:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.app.usage is not None:
+                    self._flusher = asyncio.create_task(self._flush_hits())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._flusher is not None:
+                    self._flusher.cancel()
                 if self.background:
                     await asyncio.wait(self.background, timeout=5)
+                if self.app.usage is not None:
+                    await asyncio.wait_for(self.app.usage.flush(), timeout=5)
                 await self.queues.aclose()
                 await self.origin.aclose()
                 await send({"type": "lifespan.shutdown.complete"})

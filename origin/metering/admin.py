@@ -131,7 +131,7 @@ async def _account_json(state: OriginState, workspace: Workspace, account: Accou
     return {
         **_workspace_json(workspace, databases, recorded["state"] if recorded else "ok"),
         "period": today.strftime("%Y-%m"),
-        "plan": plan.as_json(),
+        "plan_terms": plan.as_json(),
         "usage": {
             "operations": account.use.operations,
             "storage_bytes": account.use.storage_bytes,

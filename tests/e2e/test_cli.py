@@ -124,7 +124,7 @@ def test_json_goes_anywhere_on_the_line_and_tables_have_headers(stack: Stack) ->
         assert result.returncode == 0, result.stderr
         assert "anywhere-cli" in [d["name"] for d in json.loads(result.stdout)["databases"]]
     human = cli(stack, "db", "list").stdout.splitlines()
-    assert human[0].split() == ["NAME", "ID", "PLACEMENT", "HOST/INSTANCE"]
+    assert human[0].split() == ["NAME", "ID", "PLACEMENT", "HOST/INSTANCE", "WORKSPACE"]
     assert any(line.startswith("anywhere-cli ") for line in human[1:])
     keys = cli(stack, "key", "list", "anywhere-cli").stdout.splitlines()
     assert keys[0].split() == ["ID", "SCOPE", "STATE", "CREATED", "LABEL"] and len(keys) == 2

@@ -105,7 +105,14 @@ def test_operators_read_and_override_a_databases_limits(stack: Stack, tenant: Te
         "schema_bytes": 2 * MiB,
         "waiting_requests": 1000,
     }
-    assert shown == {"database": tenant.name, "limits": defaults, "overrides": {}, "defaults": defaults}
+    plan = {"name": "unlimited", "limits": {}}  # the `default` workspace's plan sets none
+    assert shown == {
+        "database": tenant.name,
+        "limits": defaults,
+        "overrides": {},
+        "defaults": defaults,
+        "plan": plan,
+    }
     changed = set_limits(stack, tenant, query_timeout_ms=5000, response_bytes=MiB)
     assert changed["overrides"] == {"query_timeout_ms": 5000, "response_bytes": MiB}
     assert changed["limits"] == {**defaults, "query_timeout_ms": 5000, "response_bytes": MiB}

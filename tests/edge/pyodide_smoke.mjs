@@ -155,6 +155,15 @@ const eventQueuesNamespace = {
     },
   }),
 };
+// The PLAN_LIMITS namespace (one object, "global"): RPC get/apply with JSON strings, over a Map.
+const planLimits = new Map();
+const planLimitsNamespace = {
+  getByName: () => ({
+    get: async (databaseId) =>
+      JSON.stringify(planLimits.get(databaseId) ?? { database_id: databaseId, state: "ok", message: "", hint: "" }),
+    apply: async (limitsJson) => JSON.parse(limitsJson).forEach((l) => planLimits.set(l.database_id, l)),
+  }),
+};
 // R2 as a Map of text objects.
 const objects = new Map();
 const bucket = {
@@ -218,6 +227,7 @@ const env = {
   TAG_VERSIONS: tagVersionsNamespace,
   EVENT_QUEUES: eventQueuesNamespace,
   EVENTS_BUCKET: bucket,
+  PLAN_LIMITS: planLimitsNamespace,
 };
 let originCalls = 0;
 origin.on("request", () => (originCalls += 1));
@@ -333,6 +343,13 @@ cache["do_versions"] = json.loads(worker.TagVersions(
     js.Object.fromEntries(to_js({"storage": bw.tagVersionStorage()})), bw.env
 ).store.bump(["t:a"]).to_json())["tags"]
 shell["cache"] = cache
+
+# A database over its plan's limit: pushed into the PlanLimits object, refused with P6003.
+from bwcontract.usage import PlanLimit
+await worker._app.plan_limits.apply([PlanLimit("db1", "stopped", "over the limit", "raise it")])
+limited = await call(f"http://edge.test/v1/query", method="POST", body=find, headers=auth)
+shell["plan_limit"] = [limited.status, limited.headers.get("Prisma-Error-Code")]
+await worker._app.plan_limits.apply([PlanLimit("db1", "ok")])
 
 # --- the event queue's shell paths ---------------------------------------------------------------
 from bwcontract import service

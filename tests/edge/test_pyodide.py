@@ -66,6 +66,10 @@ def test_the_worker_shell_refuses_bad_and_revoked_keys(smoke: dict) -> None:  # 
     assert shell["do_sql_adapter"] == [True, False]
 
 
+def test_the_worker_shell_refuses_a_database_over_its_plan(smoke: dict) -> None:  # type: ignore[type-arg]
+    assert smoke["shell"]["plan_limit"] == [402, "P6003"]
+
+
 def test_the_worker_shell_caches_through_the_cache_api_and_tag_versions_objects(smoke: dict) -> None:  # type: ignore[type-arg]
     cache = smoke["shell"]["cache"]
     [(url, cache_control)] = cache.pop("puts")
