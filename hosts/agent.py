@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from bwcontract.codes import Code
 
-from . import capture
+from . import capture, hypopg
 from .fleet import Fleet, FleetError, Managed
 from .freezer import FreezerError
 from .postgres import PostgresError
@@ -189,6 +189,14 @@ async def enable_capture(request: Request, agent: Agent) -> JSONResponse:
         return JSONResponse(await capture.enable(managed.instance, database_id))
 
 
+async def enable_hypopg(request: Request, agent: Agent) -> JSONResponse:
+    """hypopg in the database's `bw_hypopg` schema, for query insights (see hypopg.py)."""
+    database_id = request.path_params["database_id"]
+    managed = agent.fleet.managed_for(database_id)
+    async with agent.fleet.awake(managed):
+        return JSONResponse(await hypopg.enable(managed.instance, database_id))
+
+
 async def read_only_role(request: Request, agent: Agent) -> JSONResponse:
     """The database's read-only role, made (or brought up to date) now, with a new password."""
     return JSONResponse(await agent.fleet.read_only_role(request.path_params["database_id"]))
@@ -292,6 +300,7 @@ def create_app(settings: AgentSettings | None = None, agent: Agent | None = None
             Route("/databases", _guarded(list_databases), methods=["GET"]),
             Route("/databases/{database_id}", _guarded(drop_database), methods=["DELETE"]),
             Route("/databases/{database_id}/readonly", _guarded(read_only_role), methods=["POST"]),
+            Route("/databases/{database_id}/hypopg", _guarded(enable_hypopg), methods=["POST"]),
             Route("/databases/{database_id}/capture", _guarded(enable_capture), methods=["POST"]),
             Route("/databases/{database_id}/capture", _guarded(disable_capture), methods=["DELETE"]),
             Route("/databases/{database_id}/capture", _guarded(capture_address), methods=["GET"]),

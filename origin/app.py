@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from bwservice import logs
 
 from . import auth, capture
+from . import insights as insights_
 from . import metering as metering_
 from .capture import routes as capture_routes
 from .console import routes as console_routes
@@ -30,6 +31,7 @@ from .control.store import ControlStore, Database
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
 from .http import BodyLimit, UnexpectedErrors, handle_breakwater_error
+from .insights import routes as insights_routes
 from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
 from .metering import admin as metering_admin
 from .metering import routes as metering_routes
@@ -54,6 +56,7 @@ def all_routes() -> list[BaseRoute]:
         *admin.routes,
         *metering_admin.routes,
         *metering_routes.routes,
+        *insights_routes.routes,
         *capture_routes.routes,
         *v1.routes,
         *prisma6.routes,
@@ -116,6 +119,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             edge,
             hosts,
         )
+        insights = insights_.build(
+            control, metering.ledger, hosts, settings.meter_flush_seconds, enabled=settings.insights
+        )
         app.state.bw = OriginState(
             settings=settings,
             store=store,
@@ -134,13 +140,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             metering=metering,
             console_latency=latency,
+            insights=insights,
         )
         await metering.start(settings.control_dsn)
+        insights.start()
         await supervisor.start()
         try:
             yield
         finally:
             await supervisor.stop()
+            await insights.stop()
             await metering.stop()
             await revocations.stop()
             await transactions.close_all()

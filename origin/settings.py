@@ -37,6 +37,8 @@ class Settings:
     webhook_retry_seconds: float = 5.0
     storage_poll_seconds: float = 60.0
     meter_fault_pause_seconds: float = 0.0  # fault tests only
+    # Query insights (origin/insights/): off with BREAKWATER_INSIGHTS=off (also switchable at run time).
+    insights: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,4 +82,5 @@ class Settings:
             webhook_retry_seconds=seconds("BREAKWATER_WEBHOOK_RETRY_SECONDS", 5.0),
             storage_poll_seconds=seconds("BREAKWATER_STORAGE_POLL_SECONDS", 60.0),
             meter_fault_pause_seconds=seconds("BREAKWATER_METER_FAULT_PAUSE_MS", 0.0) / 1000,
+            insights=env.get("BREAKWATER_INSIGHTS", "on") != "off",
         )

@@ -13,6 +13,7 @@ from .console.sessions import SessionStore
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
+from .insights import Insights
 from .metering import Metering
 from .replay import ReplayGuard
 from .schemas import SchemaCache
@@ -38,6 +39,7 @@ class OriginState:
     console_sessions: SessionStore
     metering: Metering
     console_latency: RecentLatency  # recent query times per database, for the console's percentiles
+    insights: Insights
 
 
 def state_of(request: Request) -> OriginState:

@@ -97,6 +97,7 @@ class EdgeApp:
             "tx_op": self.forward,
             "connection_info": self.forward,
             "usage": self.forward,
+            "insights": self.forward,
         }
         self.internal_handlers: dict[str, InternalHandler] = {
             "limits_push": self._pushed_limits,

@@ -49,6 +49,7 @@ _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
     ("POST", re.compile(r"/v1/invalidate"), Route("invalidate", "v1")),
     ("GET", re.compile(r"/v1/stream"), Route("stream", "v1")),
     ("GET", re.compile(r"/v1/usage"), Route("usage", "v1")),
+    ("GET", re.compile(r"/v1/insights"), Route("insights", "v1")),
     ("GET", re.compile(r"/connection-info"), Route("connection_info", "prisma7")),
     ("POST", re.compile(r"/query"), Route("query", "prisma7")),
     ("POST", re.compile(r"/transaction/start"), Route("tx_start", "prisma7")),

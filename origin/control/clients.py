@@ -56,6 +56,10 @@ class HostsClient:
         """(Re)make a database's read-only role (with a new password); returns its DSN."""
         return str((await self._call("POST", f"/databases/{database_id}/readonly"))["dsn"])
 
+    async def enable_hypopg(self, database_id: str) -> dict[str, Any]:
+        """hypopg in the database's `bw_hypopg` schema (query insights); {"hypopg": bool, "reason"?}."""
+        return await self._call("POST", f"/databases/{database_id}/hypopg")
+
     async def database_action(self, database_id: str, action: str) -> dict[str, Any]:
         """pause | resume | hibernate | start | restart the instance holding a database."""
         return await self._call("POST", f"/databases/{database_id}/{action}")

@@ -96,7 +96,13 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
         schema.tables_of(compiled.models_written),
         shape=shape_id(key),
         rows=_rows(compiled, result),
+        sql=_read_sql(compiled),
     )
+
+
+def _read_sql(compiled: programs.Program) -> str | None:
+    single = compiled.single_statement
+    return single.sql if single is not None and not compiled.writes else None
 
 
 def _rows(compiled: programs.Program, result: object) -> int | None:

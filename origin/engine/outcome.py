@@ -25,6 +25,7 @@ class Outcome:
     tables_written: frozenset[str] = frozenset()
     shape: str | None = None  # shape_id of the operation's shape (no values), for observations
     rows: int | None = None  # rows it returned or changed, when known without counting a result
+    sql: str | None = None  # a one-statement read's SQL ($n placeholders, no values), for insights
 
     def value(self) -> Any:
         return json.loads(self.json)

@@ -142,6 +142,7 @@ async def run_one(
             async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
                 outcome = await in_connection(conn)
     _noted(noted, outcome)
+    state.insights.notes.note(caller.database_id, query, outcome)
     return outcome
 
 
@@ -189,6 +190,7 @@ async def run_batch(
         with noted[id(query)].running() as operation:
             outcome = await _run(schema_for, query, conn, read_only)
         _noted(operation, outcome)
+        state.insights.notes.note(caller.database_id, query, outcome)
         return outcome
 
     async def in_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:

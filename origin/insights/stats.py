@@ -1,0 +1,366 @@
+"""Statistics per database and query shape, added up in the control plane.
+
+They ride on metering's exactly-once delivery: the insights sink is a second ledger sink
+(metering/ledger.py), so one origin journal segment or one edge hit batch is added here in the
+same control-plane transaction that counts it for usage, and every origin process's figures land
+in the same rows. The hot path pays nothing more than metering's journal line.
+
+Each observation is added to two buckets of its arrival time: a 5-minute one (the last hour) and
+an hourly one (the last day and week). N+1 bursts are found here too, within a segment: a run of
+one key's calls of one shape whose arrivals are at most `BURST_GAP_SECONDS` apart.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from bwcontract.codes import Code
+from bwcontract.usage import HIT, SHARED, STALE, HitCount
+
+from ..observe import Observation
+
+WIDTHS = (300, 3600)  # seconds: 5-minute buckets for the last hour, hourly ones for a day and a week
+KEEP = {300: dt.timedelta(hours=2), 3600: dt.timedelta(days=8)}
+MAX_SHAPES = 500  # per database; more go to OTHER (raw SQL with literals makes a shape per value)
+OTHER = "~other"
+UNSHAPED = "~unshaped"  # an operation refused before the engine gave it a shape
+# Upper bounds of the latency histogram's buckets (ms); the last bucket is everything above.
+LATENCY_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
+BURST_GAP_SECONDS = 0.25
+BURST_MIN_CALLS = 10
+# Actions whose bursts are N+1 candidates: reads of one record (or of a relation's records).
+BURST_ACTIONS = frozenset(
+    {"findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate"}
+)
+
+
+@dataclass
+class Figures:
+    calls: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    tx_expired: int = 0
+    timed: int = 0
+    duration_ms: float = 0.0
+    duration_max: float = 0.0
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
+    rows_known: int = 0
+    rows: int = 0
+    rows_max: int = 0
+    bytes: int = 0
+    bytes_max: int = 0
+    cache_hits: int = 0
+    cache_stale: int = 0
+    cache_shared: int = 0
+    cache_bytes: int = 0
+    bursts: int = 0
+    burst_calls: int = 0
+    burst_max: int = 0
+
+    def add(self, seen: Observation) -> None:
+        self.calls += 1
+        if seen.error is not None:
+            self.errors += 1
+            self.timeouts += seen.error == Code.QUERY_TIMEOUT.value
+            self.tx_expired += seen.error == Code.TRANSACTION.value
+        if seen.duration_ms is not None:
+            self.timed += 1
+            self.duration_ms += seen.duration_ms
+            self.duration_max = max(self.duration_max, seen.duration_ms)
+            self.latency[bisect.bisect_left(LATENCY_BOUNDS_MS, seen.duration_ms)] += 1
+        if seen.rows is not None:
+            self.rows_known += 1
+            self.rows += seen.rows
+            self.rows_max = max(self.rows_max, seen.rows)
+        self.bytes += seen.response_bytes
+        self.bytes_max = max(self.bytes_max, seen.response_bytes)
+
+
+@dataclass
+class ShapeSeen:
+    protocol: str | None
+    model: str | None
+    action: str
+    first: float
+    last: float
+
+
+Key = tuple[str, str, int, float]  # database, shape, width, bucket start (unix)
+
+
+def bucket_start(unix: float, width: int) -> float:
+    return unix - unix % width
+
+
+def shape_of(seen: Observation) -> str:
+    return seen.shape or UNSHAPED
+
+
+def from_observations(
+    observations: Iterable[Observation],
+) -> tuple[dict[Key, Figures], dict[tuple[str, str], ShapeSeen]]:
+    buckets: dict[Key, Figures] = {}
+    shapes: dict[tuple[str, str], ShapeSeen] = {}
+    runs: dict[tuple[str, str, str], list[float]] = {}
+    for seen in observations:
+        if seen.background:
+            continue  # the edge refreshing its cache: no client asked
+        shape = shape_of(seen)
+        found = shapes.get((seen.database_id, shape))
+        if found is None:
+            shapes[(seen.database_id, shape)] = ShapeSeen(
+                seen.protocol, seen.model, seen.action, seen.arrived_at, seen.arrived_at
+            )
+        else:
+            found.first = min(found.first, seen.arrived_at)
+            found.last = max(found.last, seen.arrived_at)
+        for width in WIDTHS:
+            key = (seen.database_id, shape, width, bucket_start(seen.arrived_at, width))
+            figures = buckets.get(key)
+            if figures is None:
+                figures = buckets[key] = Figures()
+            figures.add(seen)
+        if seen.action in BURST_ACTIONS and seen.transaction is None and seen.shape:
+            runs.setdefault((seen.database_id, seen.key_id, shape), []).append(seen.arrived_at)
+    for (database_id, _key_id, shape), arrivals in runs.items():
+        for size, at in bursts(arrivals):
+            for width in WIDTHS:
+                figures = buckets[(database_id, shape, width, bucket_start(at, width))]
+                figures.bursts += 1
+                figures.burst_calls += size
+                figures.burst_max = max(figures.burst_max, size)
+    return buckets, shapes
+
+
+def bursts(arrivals: Sequence[float]) -> list[tuple[int, float]]:
+    """(calls, first arrival) of each run of at least BURST_MIN_CALLS distinct requests whose
+    arrivals are at most BURST_GAP_SECONDS apart. Operations of one request (a Prisma batch, which
+    is already the cure) share an arrival time and count once."""
+    times = sorted(set(arrivals))
+    found: list[tuple[int, float]] = []
+    start = 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or times[i] - times[i - 1] > BURST_GAP_SECONDS:
+            if i - start >= BURST_MIN_CALLS:
+                found.append((i - start, times[start]))
+            start = i
+    return found
+
+
+def from_hits(counts: Iterable[HitCount], now: float) -> dict[Key, Figures]:
+    """The edge's answers from its cache, per shape. A hit batch carries the UTC day, not the time:
+    they are put in the buckets of the moment the batch is counted (the edge reports within
+    seconds), or at the day's last second for a batch of an earlier day."""
+    buckets: dict[Key, Figures] = {}
+    for count in counts:
+        day_end = dt.datetime.combine(dt.date.fromisoformat(count.day), dt.time.max, dt.UTC).timestamp()
+        at = min(now, day_end)
+        for width in WIDTHS:
+            key = (count.database_id, count.shape or UNSHAPED, width, bucket_start(at, width))
+            figures = buckets.get(key)
+            if figures is None:
+                figures = buckets[key] = Figures()
+            if count.kind == HIT:
+                figures.cache_hits += count.count
+            elif count.kind == STALE:
+                figures.cache_stale += count.count
+            elif count.kind == SHARED:
+                figures.cache_shared += count.count
+            figures.cache_bytes += count.bytes
+    return buckets
+
+
+_ADDED = (
+    "calls",
+    "errors",
+    "timeouts",
+    "tx_expired",
+    "timed",
+    "duration_ms",
+    "rows_known",
+    "rows",
+    "bytes",
+    "cache_hits",
+    "cache_stale",
+    "cache_shared",
+    "cache_bytes",
+    "bursts",
+    "burst_calls",
+)
+_MAXED = ("duration_max", "rows_max", "bytes_max", "burst_max")
+_FLOATS = frozenset({"duration_ms", "duration_max"})
+
+
+def add_arrays(name: str) -> str:
+    """`b.name + EXCLUDED.name` element by element (the shorter padded with zeros)."""
+    return (
+        f"{name} = ARRAY(SELECT coalesce(x, 0) + coalesce(y, 0) "
+        f"FROM unnest(b.{name}, EXCLUDED.{name}) AS pair(x, y))"
+    )
+
+
+async def add_buckets(conn: asyncpg.Connection, buckets: dict[Key, Figures]) -> None:
+    if not buckets:
+        return
+    keys = list(buckets)
+    names = (*_ADDED, *_MAXED)
+    columns: list[list[Any]] = [
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [dt.datetime.fromtimestamp(k[3], dt.UTC) for k in keys],
+    ]
+    columns += [[getattr(buckets[k], n) for k in keys] for n in names]
+    # Arrays of arrays must be rectangular: each histogram travels as text and is split back.
+    columns.append([",".join(map(str, buckets[k].latency)) for k in keys])
+    types = ["text", "text", "int4", "timestamptz"]
+    types += ["float8" if n in _FLOATS else "int8" for n in names]
+    types.append("text")
+    await _insert(conn, names, types, columns)
+
+
+async def _insert(
+    conn: asyncpg.Connection, names: Sequence[str], types: Sequence[str], columns: list[list[Any]]
+) -> None:
+    placeholders = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types))
+    listed = ", ".join(names)
+    await conn.execute(
+        f"INSERT INTO insight_buckets AS b (database_id, shape, width, start, {listed}, latency) "
+        f"SELECT database_id, shape, width, start, {listed}, string_to_array(hist, ',')::bigint[] "
+        f"FROM unnest({placeholders}) AS u(database_id, shape, width, start, {listed}, hist) "
+        "ON CONFLICT (database_id, shape, width, start) DO UPDATE SET "
+        + ", ".join(f"{n} = b.{n} + EXCLUDED.{n}" for n in _ADDED)
+        + ", "
+        + ", ".join(f"{n} = greatest(b.{n}, EXCLUDED.{n})" for n in _MAXED)
+        + ", "
+        + add_arrays("latency"),
+        *columns,
+    )
+
+
+async def admitted(
+    conn: asyncpg.Connection, shapes: dict[tuple[str, str], ShapeSeen]
+) -> dict[tuple[str, str], str]:
+    """Record the shapes seen (first and last seen, model, action) and map each to the shape its
+    figures go under: itself, or OTHER once its database has MAX_SHAPES shapes."""
+    mapping: dict[tuple[str, str], str] = {}
+    by_database: dict[str, list[str]] = {}
+    for database_id, shape in shapes:
+        by_database.setdefault(database_id, []).append(shape)
+    for database_id, wanted in by_database.items():
+        known = {
+            r["shape"]
+            for r in await conn.fetch(
+                "SELECT shape FROM insight_shapes WHERE database_id = $1 AND shape = ANY($2::text[])",
+                database_id,
+                wanted,
+            )
+        }
+        room = MAX_SHAPES - int(
+            await conn.fetchval("SELECT count(*) FROM insight_shapes WHERE database_id = $1", database_id)
+        )
+        for shape in wanted:
+            if shape in known or shape == OTHER:
+                mapping[(database_id, shape)] = shape
+            elif room > 0:
+                room -= 1
+                mapping[(database_id, shape)] = shape
+            else:
+                mapping[(database_id, shape)] = OTHER
+    rows: dict[tuple[str, str], ShapeSeen] = {}
+    for (database_id, shape), seen in shapes.items():
+        target = mapping[(database_id, shape)]
+        if target == OTHER:
+            seen = ShapeSeen(None, None, "~other", seen.first, seen.last)
+        merged = rows.get((database_id, target))
+        if merged is None:
+            rows[(database_id, target)] = seen
+        else:
+            merged.first, merged.last = min(merged.first, seen.first), max(merged.last, seen.last)
+    keys = list(rows)
+    await conn.execute(
+        "INSERT INTO insight_shapes AS s "
+        "(database_id, shape, protocol, model, action, first_seen, last_seen) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+        "$6::timestamptz[], $7::timestamptz[]) "
+        "ON CONFLICT (database_id, shape) DO UPDATE SET "
+        "first_seen = least(s.first_seen, EXCLUDED.first_seen), "
+        "last_seen = greatest(s.last_seen, EXCLUDED.last_seen), "
+        "protocol = coalesce(s.protocol, EXCLUDED.protocol)",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [rows[k].protocol for k in keys],
+        [rows[k].model for k in keys],
+        [rows[k].action for k in keys],
+        [dt.datetime.fromtimestamp(rows[k].first, dt.UTC) for k in keys],
+        [dt.datetime.fromtimestamp(rows[k].last, dt.UTC) for k in keys],
+    )
+    return mapping
+
+
+def regrouped(buckets: dict[Key, Figures], mapping: dict[tuple[str, str], str]) -> dict[Key, Figures]:
+    """Figures of shapes over the cap merged under OTHER."""
+    out: dict[Key, Figures] = {}
+    for (database_id, shape, width, start), figures in buckets.items():
+        target = mapping.get((database_id, shape), shape)
+        key = (database_id, target, width, start)
+        found = out.get(key)
+        if found is None:
+            out[key] = figures
+            continue
+        for name in _ADDED:
+            setattr(found, name, getattr(found, name) + getattr(figures, name))
+        for name in _MAXED:
+            setattr(found, name, max(getattr(found, name), getattr(figures, name)))
+        found.latency = [a + b for a, b in zip(found.latency, figures.latency, strict=True)]
+    return out
+
+
+class InsightStats:
+    """The ledger sink adding insights' figures (see the module's docstring)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.enabled = True
+
+    async def observed(self, conn: asyncpg.Connection, observations: Sequence[Observation]) -> None:
+        if not self.enabled:
+            return
+        buckets, shapes = from_observations(observations)
+        if not shapes:
+            return
+        mapping = await admitted(conn, shapes)
+        await add_buckets(conn, regrouped(buckets, mapping))
+
+    async def hits(self, conn: asyncpg.Connection, counts: Sequence[HitCount]) -> None:
+        if not self.enabled:
+            return
+        buckets = from_hits(counts, self._clock())
+        # Hits only add to shapes the origin has seen (it gave the shape id with the answer).
+        known = {
+            (r["database_id"], r["shape"])
+            for r in await conn.fetch(
+                "SELECT database_id, shape FROM insight_shapes "
+                "WHERE (database_id, shape) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+                [k[0] for k in buckets],
+                [k[1] for k in buckets],
+            )
+        }
+        await add_buckets(conn, {k: v for k, v in buckets.items() if (k[0], k[1]) in known})
+
+
+async def prune(pool: asyncpg.Pool, now: dt.datetime) -> None:
+    """Drop buckets past their window and shapes unseen for a week and a day."""
+    async with pool.acquire() as conn:
+        for width, keep in KEEP.items():
+            await conn.execute(
+                "DELETE FROM insight_buckets WHERE width = $1 AND start < $2", width, now - keep
+            )
+        await conn.execute("DELETE FROM insight_shapes WHERE last_seen < $1", now - KEEP[3600])
