@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, Response
 
-from . import charts, usage
+from . import charts, insights, usage
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -123,6 +123,7 @@ _env.globals.update(
     operations_columns=usage.operations_columns,
     figure_columns=usage.figure_columns,
     hit_ratio_columns=usage.hit_ratio_columns,
+    evidence_items=insights.evidence_items,
     size_text=size,
     number_text=number,
     stream_bars=stream_bars,

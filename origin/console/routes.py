@@ -24,7 +24,7 @@ from ..control.admin import connection_url, revoke
 from ..control.store import Database
 from ..errors import BreakwaterError, NotFound
 from ..state import OriginState
-from . import figures, forms, gate, pages, sessions
+from . import figures, forms, gate, insights, pages, sessions
 from .viewer import Action, Viewer
 
 log = logging.getLogger("breakwater.console")
@@ -200,6 +200,16 @@ async def database_page(request: Request, state: OriginState) -> Response:
     )
 
 
+@console
+async def insights_page(request: Request, state: OriginState) -> Response:
+    viewer = await gate.viewer_of(request, state)
+    db = await _database(state, viewer, request.path_params["name"])
+    window = insights.window_of(request.query_params.get("window"))
+    return pages.render(
+        "insights.html", viewer=viewer, db=db, window=window, found=await insights.of(state, db, window)
+    )
+
+
 # --- forms -------------------------------------------------------------------------------------------
 
 
@@ -287,6 +297,7 @@ routes = [
     Route("/console/logout", logout, methods=["POST"]),
     Route("/console/hosts", hosts_page, methods=["GET"]),
     Route("/console/databases/{name}", database_page, methods=["GET"]),
+    Route("/console/databases/{name}/insights", insights_page, methods=["GET"]),
     Route("/console/databases/{name}/keys", create_key, methods=["POST"]),
     Route("/console/databases/{name}/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
     Route("/console/databases/{name}/dsn", show_dsn, methods=["POST"]),

@@ -204,6 +204,13 @@ async def test_a_team_sees_its_own_database_only_and_a_read_only_key_cannot_act(
     async with Client(mine.url) as db:
         for n in range(3):
             await db.notes.create(data={"body": f"note {n}"})
+    # A table large enough for a sequential scan to matter, read by a column without an index.
+    await mine.sql("CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL)")
+    await mine.sql("INSERT INTO people SELECT g, 'p' || g || '@example.com' FROM generate_series(1, 12000) g")
+    await mine.sql("ANALYZE people")
+    async with Client(mine.url) as db:
+        for n in range(5):
+            assert await db.people.find_first(where={"email": f"p{n + 1}@example.com"}) is not None
     keys_before = len(stack.admin("GET", f"/admin/keys?database={mine.name}")["keys"])
 
     context = await browser.new_context(viewport=NARROW)  # type: ignore[arg-type]
@@ -218,6 +225,16 @@ async def test_a_team_sees_its_own_database_only_and_a_read_only_key_cannot_act(
     html = await page.content()
     assert read["api_key"] not in html and mine.dsn.split("@")[0] not in html and theirs.id not in html
     await checked(page, shots, "database-team")
+
+    # The recommendation, with its evidence, is there for a read-only key to read.
+    await page.get_by_role("link", name="see the query insights of the last day").click()
+    advice = page.locator('li[data-rule="unindexed_filter"]')
+    await expect(advice.locator("pre.fix")).to_contain_text('ON "public"."people" ("email")')
+    await expect(advice.locator(".evidence")).to_contain_text("plan.table_rows")
+    shape = page.locator("#shapes tr", has_text="people.findFirst")
+    await expect(shape.locator('[data-figure="calls"]')).to_have_text("5")
+    assert await page.locator("main form").count() == 0
+    await checked(page, shots, "insights-team")
 
     other = await page.goto(f"{stack.edge_url}/console/databases/{theirs.name}")
     assert other is not None and other.status == 404 and "BW1404" in await page.content()
