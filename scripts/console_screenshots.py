@@ -4,10 +4,11 @@ browser tests use it) from a whole stack started here with a little real traffic
     scripts/console-screenshots [--out docs/console]
 
 Starts the stack in a temporary directory (real Postgres, host agent, origin, edge on the local
-runtime), makes a plan, a workspace on it and three databases, sends queries (some answered from the
-edge's cache), leaves a change stream a few events behind, samples storage, pauses one database,
-then signs in as the operator and as a team's read-only key and writes one PNG per page. Run it by
-hand when the pages change; the tests take their own screenshots (tests/console/conftest.py).
+runtime), makes a plan, a workspace on it and three databases, sends queries (some answered from
+the edge's cache, some reading a large table by a column without an index), leaves a change stream
+a few events behind, samples storage, pauses one database, then signs in as the operator and as a
+team's read-only key and writes one PNG per page. Run it by hand when the pages change; the tests
+take their own screenshots (tests/console/conftest.py).
 """
 
 from __future__ import annotations
@@ -62,6 +63,22 @@ async def traffic(stack: Stack, made: dict[str, Any], writes: int, cached_reads:
             (await edge.post("/v1/query", json=FIND_ITEMS, headers=headers)).raise_for_status()
 
 
+async def unindexed_reads(made: dict[str, Any], reads: int) -> None:
+    """A table large enough for a sequential scan to matter, read by a column without an index."""
+    conn = await asyncpg.connect(made["postgres_dsn"])
+    try:
+        await conn.execute("CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL)")
+        await conn.execute(
+            "INSERT INTO customers SELECT g, 'c' || g || '@example.com' FROM generate_series(1, 20000) g"
+        )
+        await conn.execute("ANALYZE customers")
+    finally:
+        await conn.close()
+    async with Client(made["url"]) as db:
+        for n in range(reads):
+            await db.customers.find_first(where={"email": f"c{n + 1}@example.com"})
+
+
 async def stream_behind(made: dict[str, Any], behind: int) -> None:
     """A named stream that has acknowledged all but the last `behind` of the events it was sent."""
     async with Client(made["url"]) as db, db.items.stream(name="search-index") as events:
@@ -105,6 +122,7 @@ async def shoot(stack: Stack, out: Path) -> list[Path]:
     await traffic(stack, shop, writes=60, cached_reads=140)
     await traffic(stack, analytics, writes=25, cached_reads=10)
     await traffic(stack, scratch, writes=5, cached_reads=0)
+    await unindexed_reads(shop, reads=8)
     await stream_behind(shop, behind=4)
     reader = stack.admin("POST", "/admin/keys", {"database": "shop", "scope": "read", "label": "dashboard"})
     stack.admin("POST", "/admin/storage/sample")
@@ -122,6 +140,7 @@ async def shoot(stack: Stack, out: Path) -> list[Path]:
         for path, name in (
             ("/console", "overview"),
             ("/console/databases/shop", "database"),
+            ("/console/databases/shop/insights", "insights"),
             ("/console/hosts", "hosts"),
         ):
             await page.goto(stack.edge_url + path)

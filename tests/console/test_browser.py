@@ -239,6 +239,8 @@ async def test_a_team_sees_its_own_database_only_and_a_read_only_key_cannot_act(
     other = await page.goto(f"{stack.edge_url}/console/databases/{theirs.name}")
     assert other is not None and other.status == 404 and "BW1404" in await page.content()
     assert theirs.id not in await page.content()
+    other = await page.goto(f"{stack.edge_url}/console/databases/{theirs.name}/insights")
+    assert other is not None and other.status == 404 and theirs.id not in await page.content()
     hosts = await page.goto(f"{stack.edge_url}/console/hosts")
     assert hosts is not None and hosts.status == 403
     await page.goto(stack.edge_url + "/console")
