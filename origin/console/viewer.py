@@ -5,7 +5,7 @@ in with an API key and sees that key's database only; what it may do follows the
 
 | action | operator | admin key | read-write key | read key |
 |---|---|---|---|---|
-| see its database's figures, usage, query insights, keys (ids, never the keys), limits, streams | yes | yes | yes | yes |
+| see its database's figures, usage, insights, keys (ids only), limits, streams | yes | yes | yes | yes |
 | wake the database (a query would wake it too) | yes | yes | yes | no |
 | create and revoke the database's keys | yes | yes | no | no |
 | show the database's Postgres DSN | yes | yes | no | no |
