@@ -88,6 +88,8 @@ class EdgeApp:
                 clock,
                 config.usage_flush_seconds,
                 config.usage_batch_hits,
+                # A failed delivery is tried again a little later than the next flush would be.
+                retry_seconds=2.5 * config.usage_flush_seconds,
             )
         # Route kinds served by authenticated handlers; capabilities register theirs here.
         self.handlers: dict[str, Handler] = {

@@ -73,7 +73,7 @@ def evaluate(terms: Terms, use: MonthUse, today: dt.date) -> Standing:
                 _percent(use.operations, operations_cap),
                 "operations",
                 f"has used {use.operations:,} operations this month, of the {operations_cap:,} "
-                f"{source} allows",
+                f"operations {source} allows",
                 f"An operator can raise the limit (`breakwater limit set {name} --operations N`) or move the "
                 f"workspace to another plan (`breakwater plan set {name} PLAN`); it lifts at once.",
             )

@@ -27,8 +27,8 @@ def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
             "bwdev.cli",
             "--origin",
             stack.origin_url,
-            "--admin-token",
-            stack.secrets["admin_token"],
+            # One word: a token may start with "-", which argparse would take for an option.
+            f"--admin-token={stack.secrets['admin_token']}",
             *args,
         ],
         capture_output=True,

@@ -1,7 +1,7 @@
 // Runs a list of operations with the real Prisma 6 client + withAccelerate() against the edge and
 // prints one JSON line of results: `node run.mjs <prisma+postgres URL> '<JSON list of operations>'`.
 // Operations: {op:"read", ttl?, swr?, tags?} (findMany with cacheStrategy, withAccelerateInfo()),
-// {op:"write", title}, {op:"invalidate", tags}, {op:"invalidateAll"}, {op:"sleep", ms}.
+// {op:"write", title}, {op:"batch"} (a $transaction of 3 reads), {op:"invalidate", tags}, {op:"invalidateAll"}, {op:"sleep", ms}.
 import { PrismaClient } from "./generated/client/index.js";
 import { withAccelerate } from "@prisma/extension-accelerate";
 
@@ -23,6 +23,14 @@ try {
       });
     } else if (step.op === "write") {
       results.push({ created: (await prisma.post.create({ data: { title: step.title } })).title });
+    } else if (step.op === "batch") {
+      // $transaction([...]): one request carrying three operations.
+      const done = await prisma.$transaction([
+        prisma.post.count(),
+        prisma.post.findFirst(),
+        prisma.post.findMany({ take: 1 }),
+      ]);
+      results.push({ batch: done.length });
     } else if (step.op === "invalidate") {
       await prisma.$accelerate.invalidate({ tags: step.tags });
       results.push({ invalidated: step.tags });
@@ -35,7 +43,7 @@ try {
     }
   }
 } catch (error) {
-  results.push({ error: String(error?.message ?? error), code: error?.code ?? null });
+  results.push({ error: String(error?.message ?? error), code: error?.code ?? null, name: error?.name ?? null });
 } finally {
   await prisma.$disconnect();
 }

@@ -42,7 +42,7 @@ try {
     }
   }
 } catch (error) {
-  results.push({ error: String(error?.message ?? error), code: error?.code ?? null });
+  results.push({ error: String(error?.message ?? error), code: error?.code ?? null, name: error?.name ?? null });
 } finally {
   await db.$disconnect();
 }
