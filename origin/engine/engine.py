@@ -105,6 +105,18 @@ def _read_sql(compiled: programs.Program) -> str | None:
     return single.sql if single is not None and not compiled.writes else None
 
 
+def shape_of(query: JsonQuery) -> str | None:
+    """The shape id `run` gives the query's outcome: for an operation that failed without one."""
+    if query.action in ("queryRaw", "executeRaw"):
+        sql = query.arguments.get("query")
+        return shape_id(f"raw:{sql}") if isinstance(sql, str) else None
+    try:
+        shape_key, _ = fingerprint(query.body)
+    except Exception:  # a body the engine refused: it has no shape
+        return None
+    return shape_id(f"{query.model}.{query.action}:{shape_key}")
+
+
 def _rows(compiled: programs.Program, result: object) -> int | None:
     """Rows the operation changed (…Many counts) or returned (one or none); a list's length is not
     known without parsing its JSON, so it is not counted."""

@@ -135,12 +135,16 @@ async def run_one(
             async with readonly.transaction(conn):
                 return await _run(schema_for, query, conn, read_only)
 
-    with noted.running():
-        if tx_id is not None:
-            outcome = await state.transactions.run(caller, tx_id, in_connection)
-        else:
-            async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
-                outcome = await in_connection(conn)
+    try:
+        with noted.running():
+            if tx_id is not None:
+                outcome = await state.transactions.run(caller, tx_id, in_connection)
+            else:
+                async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
+                    outcome = await in_connection(conn)
+    except BaseException:
+        _shaped([(noted, query)])  # a failure (a timeout) is counted under its query's shape too
+        raise
     _noted(noted, outcome)
     state.insights.notes.note(caller.database_id, query, outcome)
     return outcome
@@ -149,6 +153,13 @@ async def run_one(
 def _noted(operation: Operation, outcome: Outcome) -> None:
     operation.shape = outcome.shape
     operation.rows = outcome.rows
+
+
+def _shaped(operations: list[tuple[Operation, JsonQuery]]) -> None:
+    """Give operations that failed before their outcome named it the shape of their query."""
+    for operation, query in operations:
+        if operation.shape is None:
+            operation.shape = engine.shape_of(query)
 
 
 def isolation_of(batch: Batch) -> str | None:
@@ -221,7 +232,10 @@ async def run_batch(
                 results.append(exc)
         return results
 
-    if tx_id is not None:
-        return await state.transactions.run(caller, tx_id, in_connection)
-    async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
-        return await in_connection(conn)
+    try:
+        if tx_id is not None:
+            return await state.transactions.run(caller, tx_id, in_connection)
+        async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
+            return await in_connection(conn)
+    finally:
+        _shaped([(noted[id(q)], q) for q in batch.queries])

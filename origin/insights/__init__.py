@@ -31,6 +31,7 @@ __all__ = ["Insights", "build"]
 log = logging.getLogger("breakwater.insights")
 
 PRUNE_SECONDS = 600.0
+NOTES_FLUSH_SECONDS = 5.0  # a report flushes this process's notes first: this only bounds their memory
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Insights:
         self.notes.enabled = self.stats.enabled = on
 
     def start(self) -> None:
-        self.notes.start(self.pool, self.flush_seconds)
+        self.notes.start(self.pool, max(self.flush_seconds, NOTES_FLUSH_SECONDS))
         self._task = asyncio.create_task(self._pruning())
 
     async def stop(self) -> None:

@@ -31,9 +31,11 @@ HYPOPG_SCHEMA = "bw_hypopg"
 
 @dataclass
 class Scan:
-    """A sequential scan in a plan: its table, the filter it applies row by row, and the sort above
-    it (when rows are sorted right after the scan)."""
+    """A scan that reads a whole table: a sequential scan, or an index scan with no index condition
+    (it walks an index for its order, e.g. the primary key under `ORDER BY id LIMIT n`, and filters
+    row by row). Its table, the filter it applies, and the sort above it."""
 
+    node: str
     schema: str
     table: str
     filter: str | None
@@ -62,9 +64,11 @@ def _walk(
     node: dict[str, Any], scans: list[Scan], indexes: list[str], sort: list[str], limited: bool
 ) -> None:
     kind = node.get("Node Type")
-    if kind == "Seq Scan":
+    whole_index = kind in ("Index Scan", "Index Only Scan") and "Filter" in node and "Index Cond" not in node
+    if kind == "Seq Scan" or whole_index:
         scans.append(
             Scan(
+                str(kind),
                 node.get("Schema", "public"),
                 node["Relation Name"],
                 node.get("Filter"),

@@ -61,8 +61,9 @@ class ShapeFigures:
         for i, n in enumerate(self.latency):
             seen += n
             if seen >= wanted and n:
-                return float(LATENCY_BOUNDS_MS[i]) if i < len(LATENCY_BOUNDS_MS) else self.duration_max
-        return self.duration_max
+                bound = float(LATENCY_BOUNDS_MS[i]) if i < len(LATENCY_BOUNDS_MS) else self.duration_max
+                return round(min(bound, self.duration_max), 3)
+        return round(self.duration_max, 3)
 
     @property
     def avg_ms(self) -> float | None:

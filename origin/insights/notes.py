@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +35,7 @@ from .stats import WIDTHS, bucket_start
 log = logging.getLogger("breakwater.insights")
 
 TTLS = (1, 5, 10, 30, 60, 300)  # seconds: the cache entries a repeated read is replayed against
+_TTL_INDEX = tuple(enumerate(TTLS))
 READS = frozenset(
     {
         "findUnique",
@@ -121,7 +121,7 @@ class Notes:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._notes: dict[tuple[str, str], Note] = {}
-        self._last_miss: OrderedDict[tuple[str, str, int], list[float]] = OrderedDict()
+        self._last_miss: dict[tuple[str, str, int], list[float]] = {}
         self._pool: asyncpg.Pool | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -155,17 +155,18 @@ class Notes:
             return
         now = self._clock()
         key = (database_id, shape, hash(repr(arguments)))
-        misses = self._last_miss.get(key)
+        remembered = self._last_miss
+        misses = remembered.get(key)
         note.reads += 1
         if misses is None:
-            self._last_miss[key] = [now] * len(TTLS)
-            if len(self._last_miss) > MAX_REMEMBERED_READS:
-                self._last_miss.popitem(last=False)
+            remembered[key] = [now] * len(TTLS)
+            if len(remembered) > MAX_REMEMBERED_READS:
+                del remembered[next(iter(remembered))]  # the longest remembered goes first
             return
-        self._last_miss.move_to_end(key)
-        for i, ttl in enumerate(TTLS):
+        would_hit = note.would_hit
+        for i, ttl in _TTL_INDEX:
             if now - misses[i] < ttl:
-                note.would_hit[i] += 1
+                would_hit[i] += 1
             else:
                 misses[i] = now  # a miss: the entry is made again
 
@@ -220,7 +221,10 @@ class Notes:
                     for _key, note in fresh:
                         note.tries += 1
                         note.persisted = note.persisted or note.tries >= GIVE_UP_TRIES
-                figures = [(k, n) for k, n in dirty if n.skip_max or n.rows_known or n.reads]
+                # Only for shapes whose row exists: metering may not have counted the first call yet.
+                figures = [
+                    (k, n) for k, n in dirty if n.persisted and (n.skip_max or n.rows_known or n.reads)
+                ]
                 if figures:
                     await _add(conn, figures, now)
             for _key, note in figures:

@@ -138,11 +138,15 @@ def proposal(scan: Scan, table: Table, indexes: list[Index], wildcards: bool) ->
 
 def _covered(columns: list[str], table: Table, indexes: list[Index]) -> bool:
     """An index on the table already leads with these columns (the planner chose the scan anyway)."""
-    wanted = ", ".join(c.replace(" DESC", "") for c in columns)
+
+    def bare(text: str) -> str:  # pg_get_indexdef quotes a name only when it must
+        return text.replace(" DESC", "").replace('"', "")
+
+    wanted = bare(", ".join(columns))
     for index in indexes:
         if index.schema == table.schema and index.table == table.name:
             listed = index.definition.split("(", 1)[-1].rsplit(")", 1)[0]
-            if listed.replace(" DESC", "").startswith(wanted):
+            if bare(listed).startswith(wanted):
                 return True
     return False
 
@@ -161,7 +165,7 @@ def unindexed(f: ShapeFigures, explained: Explained, catalog: Catalog) -> list[R
         "avg_ms": _r(f.avg_ms),
         "total_ms": _r(f.duration_ms),
         "plan": {
-            "node": "Seq Scan",
+            "node": scan.node,
             "table": f"{scan.schema}.{scan.table}",
             "table_rows": rows,
             "filter": scan.filter,

@@ -27,13 +27,16 @@ from bwcontract.usage import HIT, SHARED, STALE, HitCount
 from ..observe import Observation
 
 WIDTHS = (300, 3600)  # seconds: 5-minute buckets for the last hour, hourly ones for a day and a week
+FINEST = WIDTHS[0]  # every width is a multiple of it
 KEEP = {300: dt.timedelta(hours=2), 3600: dt.timedelta(days=8)}
 MAX_SHAPES = 500  # per database; more go to OTHER (raw SQL with literals makes a shape per value)
 OTHER = "~other"
 UNSHAPED = "~unshaped"  # an operation refused before the engine gave it a shape
+CACHED_ONLY = "~cached"  # the action of a shape seen in the edge's hits before the origin's count
 # Upper bounds of the latency histogram's buckets (ms); the last bucket is everything above.
 LATENCY_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
-BURST_GAP_SECONDS = 0.25
+LAST_SEEN_SECONDS = 60.0  # a shape's last_seen is as precise as this
+BURST_GAP_SECONDS = 0.25  # from one call's end to the next one's arrival
 BURST_MIN_CALLS = 10
 # Actions whose bursts are N+1 candidates: reads of one record (or of a relation's records).
 BURST_ACTIONS = frozenset(
@@ -66,21 +69,41 @@ class Figures:
 
     def add(self, seen: Observation) -> None:
         self.calls += 1
-        if seen.error is not None:
+        error = seen.error
+        if error is not None:
             self.errors += 1
-            self.timeouts += seen.error == Code.QUERY_TIMEOUT.value
-            self.tx_expired += seen.error == Code.TRANSACTION.value
-        if seen.duration_ms is not None:
+            if error == _TIMEOUT:
+                self.timeouts += 1
+            elif error == _TRANSACTION:
+                self.tx_expired += 1
+        duration = seen.duration_ms
+        if duration is not None:
             self.timed += 1
-            self.duration_ms += seen.duration_ms
-            self.duration_max = max(self.duration_max, seen.duration_ms)
-            self.latency[bisect.bisect_left(LATENCY_BOUNDS_MS, seen.duration_ms)] += 1
-        if seen.rows is not None:
+            self.duration_ms += duration
+            if duration > self.duration_max:
+                self.duration_max = duration
+            self.latency[bisect.bisect_left(LATENCY_BOUNDS_MS, duration)] += 1
+        rows = seen.rows
+        if rows is not None:
             self.rows_known += 1
-            self.rows += seen.rows
-            self.rows_max = max(self.rows_max, seen.rows)
-        self.bytes += seen.response_bytes
-        self.bytes_max = max(self.bytes_max, seen.response_bytes)
+            self.rows += rows
+            if rows > self.rows_max:
+                self.rows_max = rows
+        size = seen.response_bytes
+        self.bytes += size
+        if size > self.bytes_max:
+            self.bytes_max = size
+
+    def merge(self, other: Figures) -> None:
+        for name in _ADDED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _MAXED:
+            setattr(self, name, max(getattr(self, name), getattr(other, name)))
+        self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
+
+
+_TIMEOUT = Code.QUERY_TIMEOUT.value
+_TRANSACTION = Code.TRANSACTION.value
 
 
 @dataclass
@@ -103,12 +126,54 @@ def shape_of(seen: Observation) -> str:
     return seen.shape or UNSHAPED
 
 
+class Bursts:
+    """Runs of one key's calls of one shape, followed across journal segments (in this process's
+    memory: a run split between two origin processes is two shorter runs). A run is a burst once it
+    reaches BURST_MIN_CALLS distinct requests; each further call adds to it."""
+
+    MAX_RUNS = 50_000
+
+    def __init__(self) -> None:
+        # key: [last arrival, last end, length]
+        self._runs: dict[tuple[str, str, str], list[float]] = {}
+
+    def feed(
+        self, key: tuple[str, str, str], calls: Sequence[tuple[float, float]]
+    ) -> list[tuple[float, int, int]]:
+        """(arrival, bursts added, calls added) for the calls (arrival, end) that are in a burst. The
+        gap is from one call's end to the next one's arrival: a loop awaits each call."""
+        run = self._runs.get(key)
+        events: list[tuple[float, int, int]] = []
+        for at, end in sorted(set(calls)):
+            if run is not None and at == run[0]:
+                run[1] = max(run[1], end)
+                continue  # another operation of the same request (a batch)
+            if run is None or at - run[1] > BURST_GAP_SECONDS:
+                run = [at, end, 1.0]
+            else:
+                run[0], run[1], run[2] = at, max(run[1], end), run[2] + 1
+            if run[2] == BURST_MIN_CALLS:
+                events.append((at, 1, BURST_MIN_CALLS))
+            elif run[2] > BURST_MIN_CALLS:
+                events.append((at, 0, 1))
+        if run is not None:
+            self._runs[key] = run
+        if len(self._runs) > self.MAX_RUNS:
+            newest = max(r[1] for r in self._runs.values())
+            self._runs = {k: r for k, r in self._runs.items() if newest - r[1] <= BURST_GAP_SECONDS}
+        return events
+
+    def length(self, key: tuple[str, str, str]) -> int:
+        run = self._runs.get(key)
+        return int(run[2]) if run else 0
+
+
 def from_observations(
-    observations: Iterable[Observation],
+    observations: Iterable[Observation], tracker: Bursts | None = None
 ) -> tuple[dict[Key, Figures], dict[tuple[str, str], ShapeSeen]]:
     buckets: dict[Key, Figures] = {}
     shapes: dict[tuple[str, str], ShapeSeen] = {}
-    runs: dict[tuple[str, str, str], list[float]] = {}
+    runs: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for seen in observations:
         if seen.background:
             continue  # the edge refreshing its cache: no client asked
@@ -121,37 +186,33 @@ def from_observations(
         else:
             found.first = min(found.first, seen.arrived_at)
             found.last = max(found.last, seen.arrived_at)
-        for width in WIDTHS:
-            key = (seen.database_id, shape, width, bucket_start(seen.arrived_at, width))
-            figures = buckets.get(key)
-            if figures is None:
-                figures = buckets[key] = Figures()
-            figures.add(seen)
+        # The finest buckets only; the wider ones are merged from them below (half the work).
+        key = (seen.database_id, shape, FINEST, seen.arrived_at - seen.arrived_at % FINEST)
+        figures = buckets.get(key)
+        if figures is None:
+            figures = buckets[key] = Figures()
+        figures.add(seen)
         if seen.action in BURST_ACTIONS and seen.transaction is None and seen.shape:
-            runs.setdefault((seen.database_id, seen.key_id, shape), []).append(seen.arrived_at)
-    for (database_id, _key_id, shape), arrivals in runs.items():
-        for size, at in bursts(arrivals):
+            end = seen.arrived_at + (seen.duration_ms or 0.0) / 1000
+            runs.setdefault((seen.database_id, seen.key_id, shape), []).append((seen.arrived_at, end))
+    for (database_id, shape, _width, start), figures in list(buckets.items()):
+        for width in WIDTHS[1:]:
+            wider = (database_id, shape, width, bucket_start(start, width))
+            total = buckets.get(wider)
+            if total is None:
+                buckets[wider] = total = Figures()
+            total.merge(figures)
+    tracker = tracker or Bursts()
+    for run_key, calls in runs.items():
+        database_id, _key_id, shape = run_key
+        for at, started, added in tracker.feed(run_key, calls):
+            length = tracker.length(run_key)
             for width in WIDTHS:
                 figures = buckets[(database_id, shape, width, bucket_start(at, width))]
-                figures.bursts += 1
-                figures.burst_calls += size
-                figures.burst_max = max(figures.burst_max, size)
+                figures.bursts += started
+                figures.burst_calls += added
+                figures.burst_max = max(figures.burst_max, length)
     return buckets, shapes
-
-
-def bursts(arrivals: Sequence[float]) -> list[tuple[int, float]]:
-    """(calls, first arrival) of each run of at least BURST_MIN_CALLS distinct requests whose
-    arrivals are at most BURST_GAP_SECONDS apart. Operations of one request (a Prisma batch, which
-    is already the cure) share an arrival time and count once."""
-    times = sorted(set(arrivals))
-    found: list[tuple[int, float]] = []
-    start = 0
-    for i in range(1, len(times) + 1):
-        if i == len(times) or times[i] - times[i - 1] > BURST_GAP_SECONDS:
-            if i - start >= BURST_MIN_CALLS:
-                found.append((i - start, times[start]))
-            start = i
-    return found
 
 
 def from_hits(counts: Iterable[HitCount], now: float) -> dict[Key, Figures]:
@@ -293,7 +354,8 @@ async def admitted(
         "ON CONFLICT (database_id, shape) DO UPDATE SET "
         "first_seen = least(s.first_seen, EXCLUDED.first_seen), "
         "last_seen = greatest(s.last_seen, EXCLUDED.last_seen), "
-        "protocol = coalesce(s.protocol, EXCLUDED.protocol)",
+        "protocol = coalesce(s.protocol, EXCLUDED.protocol), model = coalesce(s.model, EXCLUDED.model), "
+        f"action = CASE WHEN s.action = '{CACHED_ONLY}' THEN EXCLUDED.action ELSE s.action END",
         [k[0] for k in keys],
         [k[1] for k in keys],
         [rows[k].protocol for k in keys],
@@ -315,45 +377,55 @@ def regrouped(buckets: dict[Key, Figures], mapping: dict[tuple[str, str], str]) 
         if found is None:
             out[key] = figures
             continue
-        for name in _ADDED:
-            setattr(found, name, getattr(found, name) + getattr(figures, name))
-        for name in _MAXED:
-            setattr(found, name, max(getattr(found, name), getattr(figures, name)))
-        found.latency = [a + b for a, b in zip(found.latency, figures.latency, strict=True)]
+        found.merge(figures)
     return out
 
 
 class InsightStats:
     """The ledger sink adding insights' figures (see the module's docstring)."""
 
+    KNOWN_LIMIT = 20_000  # shapes this process remembers having recorded
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+        self._bursts = Bursts()
+        # Shapes this process recorded (under their own id), with the last_seen it wrote: a batch of
+        # only those costs one statement, and last_seen is written again at most every minute.
+        self._known: dict[tuple[str, str], float] = {}
         self.enabled = True
 
     async def observed(self, conn: asyncpg.Connection, observations: Sequence[Observation]) -> None:
         if not self.enabled:
             return
-        buckets, shapes = from_observations(observations)
-        if not shapes:
-            return
-        mapping = await admitted(conn, shapes)
+        buckets, shapes = from_observations(observations, self._bursts)
+        await self._add(conn, buckets, shapes)
+
+    async def _add(
+        self, conn: asyncpg.Connection, buckets: dict[Key, Figures], shapes: dict[tuple[str, str], ShapeSeen]
+    ) -> None:
+        known = self._known
+        fresh = {
+            k: v for k, v in shapes.items() if v.last - known.get(k, -LAST_SEEN_SECONDS) >= LAST_SEEN_SECONDS
+        }
+        mapping = {k: k[1] for k in shapes}
+        if fresh:
+            mapping.update(await admitted(conn, fresh))
+            if len(known) > self.KNOWN_LIMIT:
+                known.clear()
+            for k, v in fresh.items():
+                if mapping[k] == k[1] and v.action != CACHED_ONLY:
+                    known[k] = v.last
         await add_buckets(conn, regrouped(buckets, mapping))
 
     async def hits(self, conn: asyncpg.Connection, counts: Sequence[HitCount]) -> None:
         if not self.enabled:
             return
-        buckets = from_hits(counts, self._clock())
-        # Hits only add to shapes the origin has seen (it gave the shape id with the answer).
-        known = {
-            (r["database_id"], r["shape"])
-            for r in await conn.fetch(
-                "SELECT database_id, shape FROM insight_shapes "
-                "WHERE (database_id, shape) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-                [k[0] for k in buckets],
-                [k[1] for k in buckets],
-            )
-        }
-        await add_buckets(conn, {k: v for k, v in buckets.items() if (k[0], k[1]) in known})
+        now = self._clock()
+        buckets = from_hits(counts, now)
+        # A hit batch may be counted before the journal segment of the miss that filled the cache:
+        # its shape is recorded now, and the origin's observation names its model and action later.
+        shapes = {(k[0], k[1]): ShapeSeen(None, None, CACHED_ONLY, now, now) for k in buckets}
+        await self._add(conn, buckets, shapes)
 
 
 async def prune(pool: asyncpg.Pool, now: dt.datetime) -> None:

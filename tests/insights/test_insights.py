@@ -8,6 +8,7 @@ size; the index recommendation goes away once the index it proposes is made.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ import pytest
 
 from bwdev.stack import Stack
 from tests.conftest import TenantDatabase, create_tenant
+from tests.e2e.test_cli import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +62,8 @@ async def seed_people(db: TenantDatabase) -> None:
         "bio text NOT NULL DEFAULT '')"
     )
     await db.sql(
-        "INSERT INTO people SELECT g, 'person' || g || '@example.com', g % 50, '' FROM generate_series(1, $1) g",
+        "INSERT INTO people SELECT g, 'person' || g || '@example.com', g % 50, '' "
+        "FROM generate_series(1, $1) g",
         PEOPLE,
     )
     await db.sql("ANALYZE people")
@@ -83,7 +86,9 @@ async def test_statistics_agree_with_the_requests_sent(stack: Stack, edge: httpx
     missing = await send(edge, db, op("notes", "findUniqueOrThrow", {"where": {"id": 999}}))
     assert missing.status_code == 400
     for _ in range(3):  # one miss, then two answers from the edge's cache
-        assert (await send(edge, db, op("notes", "findMany", {"take": 5}), cache="max-age=60")).status_code == 200
+        assert (
+            await send(edge, db, op("notes", "findMany", {"take": 5}), cache="max-age=60")
+        ).status_code == 200
     found = await insights(edge, db, stack)
     shapes = {(s["action"], s["calls"]) for s in found["shapes"]}
     assert shapes == {("findUnique", 7), ("findUniqueOrThrow", 1), ("findMany", 1)}
@@ -254,7 +259,7 @@ async def test_one_database_never_sees_another_databases_shapes(
     await second.sql("CREATE TABLE other (id int PRIMARY KEY)")
     for i in range(3):
         assert (await send(edge, first, op("secrets", "findMany", {"take": i + 1}))).status_code == 200
-    assert (await send(edge, second, op("other", "count", {}, {"_count": {"select": {"_all": True}}}))).status_code == 200
+    assert (await send(edge, second, op("other", "findMany", {}))).status_code == 200
     mine = await insights(edge, first, stack)
     theirs = await insights(edge, second, stack)
     assert {s["model"] for s in mine["shapes"]} == {"secrets"}
@@ -266,3 +271,28 @@ async def test_one_database_never_sees_another_databases_shapes(
     assert bad.status_code == 400 and bad.json()["code"] == "BW1001"
     anonymous = await edge.get("/v1/insights")
     assert anonymous.status_code == 401
+
+
+async def test_the_cli_prints_the_shapes_and_the_recommendations(
+    stack: Stack, edge: httpx.AsyncClient, people: TenantDatabase
+) -> None:
+    for i in range(3):
+        by_email = op("people", "findFirst", {"where": {"email": f"person{i}@example.com"}})
+        assert (await send(edge, people, by_email)).status_code == 200
+    await insights(edge, people, stack)  # counted now
+    shown = cli(stack, "insights", people.name, "--window", "hour")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith(f"database {people.name}, last hour")
+    assert lines[2].split() == [
+        "SHAPE", "OPERATION", "CALLS", "ERRORS", "P50", "MS", "P95", "MS", "P99", "MS", "TOTAL", "MS", "ROWS",
+        "BYTES", "HITS/MISSES",
+    ]  # fmt: skip
+    assert any("people.findFirst" in line for line in lines[3:])
+    assert (
+        '   fix:      CREATE INDEX CONCURRENTLY "people_email_idx" ON "public"."people" ("email");' in lines
+    )
+    as_json = json.loads(cli(stack, "--json", "insights", people.name, "--window", "hour").stdout)
+    assert as_json["database"] == people.name and as_json["recommendations"]
+    missing = cli(stack, "insights", "no-such-db")
+    assert missing.returncode == 1 and "no database named" in missing.stderr
