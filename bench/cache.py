@@ -10,6 +10,15 @@ then measures sequential requests, one at a time, on one keep-alive connection:
   miss   a findMany that is new every time (distinct `skip`): the origin and Postgres answer
 and, in-process (EdgeApp.handle called directly, no HTTP), a hit against the health answer, which
 isolates the cache's own work from the HTTP server's. Prints p50/p99 and the hit/floor ratios.
+
+`--metering` (issue 15): the hit path with metering on against the same edge without it, in the same
+run, alternating blocks of requests, two ways:
+  in-process  EdgeApp.handle: "on" is the local runtime as it runs (every hit journaled on disk,
+              batches flushed to the origin in the background, the plan-limit check); "off" has no
+              hit meter and no plan-limit check (the edge before metering)
+  over HTTP   two local edge processes started beside the stack's, the same way (`--port`), one
+              with USAGE_METERING=on, one with off; one keep-alive connection each
+Prints both and the on/off ratios at p50 and p99.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +44,7 @@ sys.path[:0] = [
 ]
 
 from bwdev.stack import Stack, StackConfig  # noqa: E402
+from hosts.ports import free_port  # noqa: E402
 
 QUERY = {
     "modelName": "posts",
@@ -137,6 +148,117 @@ async def in_process(stack: Stack, api_key: str, n: int) -> dict[str, list[float
         await local.origin.aclose()
 
 
+async def metering(stack: Stack, api_key: str, n: int, root: Path, blocks: int = 20) -> dict[str, Any]:
+    """Hits with metering on and off, alternating blocks of n / blocks requests each."""
+    from bwedge.http import EdgeRequest, Headers
+    from edge_local.server import LocalContext, LocalEdge
+
+    on = LocalEdge({**stack.env_edge(), "USAGE_METERING": "on"}, root / "on")
+    off = LocalEdge({**stack.env_edge(), "USAGE_METERING": "off"}, root / "off")
+    off.app.plan_limits = None  # the edge as it was before metering: no plan-limit check either
+    assert on.app.usage is not None and off.app.usage is None and on.app.plan_limits is not None
+    tasks: set[asyncio.Task[Any]] = set()
+    ctx = LocalContext(tasks)
+    headers = Headers({"authorization": f"Bearer {api_key}", "cache-control": "max-age=3600"})
+    body = json.dumps(QUERY).encode()
+
+    def hit(edge: LocalEdge) -> Callable[[int], Awaitable[str | None]]:
+        async def send(_: int) -> str | None:
+            # As a server does between requests: background work (the hit flushes) gets to run.
+            await asyncio.sleep(0)
+            response = await edge.app.handle(
+                EdgeRequest("POST", "http://edge.test/v1/query", headers, body), ctx
+            )
+            return response.headers.get("accelerate-cache-status")
+
+        return send
+
+    samples: dict[str, list[float]] = {"off": [], "on": []}
+    sent_before = 0
+    try:
+        for edge in (on, off):
+            await hit(edge)(0)  # the miss that fills each one's cache
+        for block in range(blocks):
+            for label, edge in (("off", off), ("on", on)) if block % 2 else (("on", on), ("off", off)):
+                samples[label] += await measure(f"metering {label}", max(n // blocks, 1), hit(edge), "ttl")
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
+        assert on.app.usage is not None
+        await on.app.usage.flush()
+        sent_before = len(on.app.usage.journal.sealed())
+    finally:
+        await on.origin.aclose()
+        await off.origin.aclose()
+    return {"samples": samples, "unsent_segments": sent_before}
+
+
+async def metering_over_http(
+    api_key: str, n: int, on_url: str, off_url: str, blocks: int = 20
+) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {api_key}", "cache-control": "max-age=3600"}
+    body = json.dumps(QUERY).encode()
+    samples: dict[str, list[float]] = {"off": [], "on": []}
+    async with (
+        httpx.AsyncClient(base_url=on_url, timeout=30) as on,
+        httpx.AsyncClient(base_url=off_url, timeout=30) as off,
+    ):
+
+        def hit(client: httpx.AsyncClient) -> Callable[[int], Awaitable[str | None]]:
+            async def send(_: int) -> str | None:
+                response = await client.post("/v1/query", content=body, headers=headers)
+                return response.headers.get("accelerate-cache-status")
+
+            return send
+
+        for client in (on, off):
+            await hit(client)(0)
+        for block in range(blocks):
+            for label, client in (("off", off), ("on", on)) if block % 2 else (("on", on), ("off", off)):
+                samples[label] += await measure(
+                    f"http metering {label}", max(n // blocks, 1), hit(client), "ttl"
+                )
+    return {"samples": samples, "unsent_segments": 0}
+
+
+def start_edge(stack: Stack, root: Path, metering: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Another local edge process beside the stack's, with USAGE_METERING=`metering`."""
+    port = free_port()
+    env = {**stack.env_edge(), "USAGE_METERING": metering, "EDGE_STATE_DIR": str(root / f"edge-{metering}")}
+    log = (root / f"edge-{metering}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge_local", "--port", str(port)],
+        env=env, stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_bw/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"the edge with metering {metering} did not start")
+
+
+def report_metering(found: dict[str, Any], title: str) -> None:
+    samples = found["samples"]
+    print(f"\nmetering on vs off ({title}, alternating blocks)")
+    print(f"{'':8}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}")
+    for label in ("off", "on"):
+        p50, p99 = percentiles(samples[label])
+        print(f"{label:8}{len(samples[label]):>7}{p50:>10.4f}{p99:>10.4f}")
+    off50, off99 = percentiles(samples["off"])
+    on50, on99 = percentiles(samples["on"])
+    print(
+        f"on/off: p50 {on50 / off50:.3f}x ({(on50 / off50 - 1) * 100:+.1f} %), "
+        f"p99 {on99 / off99:.3f}x ({(on99 / off99 - 1) * 100:+.1f} %)"
+    )
+    if "unsent_segments" in found and title.startswith("in-process"):
+        print(f"hit batches left undelivered: {found['unsent_segments']}")
+
+
 def report(title: str, results: dict[str, list[float]]) -> None:
     print(f"\n{title}")
     print(f"{'':8}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}")
@@ -171,6 +293,9 @@ def main() -> None:
     parser.add_argument(
         "--requests", type=int, default=2000, help="hit and floor samples (swr, miss: a quarter)"
     )
+    parser.add_argument(
+        "--metering", action="store_true", help="only the hit path with metering on vs off (issue 15)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bw-bench-cache-") as tmp:
         stack = Stack(StackConfig(root=Path(tmp), durable=False), progress=say)
@@ -178,10 +303,25 @@ def main() -> None:
         try:
             made = stack.admin("POST", "/admin/databases", {"name": "bench"})
             asyncio.run(seed(made["postgres_dsn"]))
-            http = asyncio.run(over_http(stack, made["api_key"], args.requests))
-            local = asyncio.run(in_process(stack, made["api_key"], args.requests))
+            if args.metering:
+                found = asyncio.run(metering(stack, made["api_key"], args.requests, Path(tmp) / "edges"))
+                edges = [start_edge(stack, Path(tmp), switch) for switch in ("on", "off")]
+                try:
+                    urls = [url for _, url in edges]
+                    over = asyncio.run(metering_over_http(made["api_key"], args.requests, *urls))
+                finally:
+                    for process, _ in edges:
+                        process.terminate()
+                        process.wait(10)
+            else:
+                http = asyncio.run(over_http(stack, made["api_key"], args.requests))
+                local = asyncio.run(in_process(stack, made["api_key"], args.requests))
         finally:
             stack.stop()
+    if args.metering:
+        report_metering(found, "in-process hits")
+        report_metering(over, "hits over HTTP")
+        return
     report("through the local edge over HTTP (uvicorn, httpx, one connection)", http)
     report("in-process (EdgeApp.handle, local runtime ports)", local)
 

@@ -55,8 +55,14 @@ class Journal:
     def append(self, record: bytes) -> None:
         """Add one record (no newline in it). Never raises for the disk: a record the disk refuses is
         kept in memory, written with the next one, or delivered from memory."""
-        line = record + b"\n"
-        self.records += 1
+        self.append_many([record])
+
+    def append_many(self, records: list[bytes]) -> None:
+        """Add several records with one write."""
+        if not records:
+            return
+        line = b"\n".join(records) + b"\n"
+        self.records += len(records)
         if self._unwritten:
             self._unwritten.append(line)
             self._retry()
@@ -106,7 +112,7 @@ class Journal:
             # The disk took none of them (or not the last ones): deliver them from memory.
             memory_id = sealed + "-m" if sealed else f"{self._seq:012d}-{secrets.token_hex(10)}"
             self._seq += 1
-            self._memory[memory_id] = [line[:-1] for line in self._unwritten]
+            self._memory[memory_id] = [r for chunk in self._unwritten for r in chunk[:-1].split(b"\n")]
             self._unwritten = []
         self.records = 0
         return sealed or None

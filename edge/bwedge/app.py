@@ -146,7 +146,9 @@ class EdgeApp:
                 return await self.forward_console(request)
             claims = await self.authenticate(request)
             if self.plan_limits is not None and planlimits.runs_operations(route):
-                limit = await self.plan_limits.get(claims.database_id)
+                limit = self.plan_limits.fresh(claims.database_id) or await self.plan_limits.get(
+                    claims.database_id
+                )
                 if limit.state == usage.STOPPED:
                     return planlimits.refusal(limit)
             response = await self.handlers[route.kind](request, route, claims, ctx)

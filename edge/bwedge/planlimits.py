@@ -89,6 +89,11 @@ class PlanLimitView:
         self._known[database_id] = _Known(now + self._ttl, limit)
         return limit
 
+    def fresh(self, database_id: str) -> PlanLimit | None:
+        """What this isolate knows and may still trust, without a coroutine (the hit path's check)."""
+        known = self._known.get(database_id)
+        return known.limit if known is not None and known.until > self._clock() else None
+
     def cached(self, database_id: str) -> PlanLimit | None:
         """What this isolate knows now, without asking (the miss path's second look)."""
         known = self._known.get(database_id)

@@ -8,11 +8,11 @@ that it counted it, and the origin counts an id once. So a flush that fails, or 
 crash, is sent again later under the same id and counted once: at-least-once delivery, exactly-once
 counting.
 
-What survives a crash is the journal's to say: the local runtime keeps it in files (a process
-killed with -9 loses nothing); in the Workers runtime an isolate has no disk, so `MemoryJournal`
-keeps it in memory, and the hits of an isolate evicted or crashed before its next flush are lost
-(never counted twice). Flushes start from requests (`due()`, then `ctx.wait_until(flush())`) and,
-in the local runtime, also on a timer.
+What survives a crash is the journal's to say: the local runtime keeps it in files, written in
+groups (a process killed with -9 loses at most its last 50 ms of hits); in the Workers runtime an
+isolate has no disk, so `MemoryJournal` keeps it in memory, and the hits of an isolate evicted or
+crashed before its next flush are lost (never counted twice). Flushes start from requests
+(`due()`, then `ctx.wait_until(flush())`) and, in the local runtime, also on a timer.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class HitMeter:
         self._lock = asyncio.Lock()
         self._retry_at = 0.0  # a failed delivery waits until then
         self._waiting = bool(journal.sealed())  # segments a crashed process left to deliver
+        self._claimed = False  # a caller was told a flush is due and has not run it yet
         self._day_number = -1
         self._day = ""
 
@@ -111,15 +112,19 @@ class HitMeter:
 
     def due(self) -> bool:
         """Whether a flush should start now: hits waiting long enough or many enough, or a delivery
-        to try again."""
-        if self._lock.locked():
+        to try again. True hands the flush to the caller, who must call `flush()`; until that flush
+        ends, `due()` says False (a busy isolate starts one flush, not one per request)."""
+        if self._lock.locked() or self._claimed:
             return False
         now = self._clock()
         if self._waiting:
-            return now >= self._retry_at
-        return self._pending > 0 and (
-            self._pending >= self._batch_hits or now - self._first >= self._flush_seconds
-        )
+            found = now >= self._retry_at
+        else:
+            found = self._pending > 0 and (
+                self._pending >= self._batch_hits or now - self._first >= self._flush_seconds
+            )
+        self._claimed = found
+        return found
 
     @property
     def pending(self) -> int:
@@ -130,6 +135,7 @@ class HitMeter:
         failure leaves them for the next flush (after `retry_seconds`). One flush at a time: a call
         during another waits for it, then flushes what came since."""
         async with self._lock:
+            self._claimed = False
             delivered = 0
             try:
                 self.journal.seal()
