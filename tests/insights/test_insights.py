@@ -127,6 +127,20 @@ async def test_an_unindexed_filter_gets_its_index_and_the_recommendation_goes_on
     await people.sql('DROP INDEX "people_email_idx"')
 
 
+async def test_an_unindexed_order_under_take_gets_its_index(
+    stack: Stack, edge: httpx.AsyncClient, people: TenantDatabase
+) -> None:
+    latest = op("people", "findMany", {"orderBy": [{"bio": "desc"}], "take": 5}, {"id": True})
+    assert (await send(edge, people, latest)).status_code == 200
+    [ordered] = rules_of(await insights(edge, people, stack), "unindexed_order")
+    # The engine orders ties by the primary key: the index serves the whole order.
+    assert ordered["fix"] == (
+        'CREATE INDEX CONCURRENTLY "people_bio_id_idx" ON "public"."people" ("bio" DESC, "id");'
+    )
+    assert ordered["evidence"]["plan"]["sort"] == ["t0.bio DESC", "t0.id"]
+    assert ordered["estimate"]["cost_after"] < ordered["estimate"]["cost_before"]
+
+
 async def test_a_leading_wildcard_gets_a_trigram_index(
     stack: Stack, edge: httpx.AsyncClient, people: TenantDatabase
 ) -> None:

@@ -107,6 +107,24 @@ async def test_a_database_gets_at_most_max_shapes_the_rest_go_under_other(
         await conn.close()
 
 
+async def test_two_origin_processes_figures_add_up_and_old_buckets_are_pruned(pg_database: str) -> None:
+    conn = await asyncpg.connect(pg_database)
+    try:
+        await migrate(conn)
+        for process in (stats.InsightStats(), stats.InsightStats()):  # each its own memory
+            async with conn.transaction():
+                await process.observed(conn, [seen(T0 + 1), seen(T0 + 2, duration_ms=40.0)])
+        read = await figures.read(_Pool(conn), "db1", "hour", dt.datetime.fromtimestamp(T0 + 60, dt.UTC))
+        [shape] = read
+        assert (shape.calls, shape.timed, shape.duration_max) == (4, 4, 40.0)
+        assert shape.latency[1] == 2 and shape.latency[5] == 2
+        await stats.prune(_Pool(conn), dt.datetime.fromtimestamp(T0, dt.UTC) + dt.timedelta(hours=3))
+        widths = [r["width"] for r in await conn.fetch("SELECT width FROM insight_buckets")]
+        assert widths == [3600]  # 5-minute buckets are kept 2 hours, hourly ones 8 days
+    finally:
+        await conn.close()
+
+
 class _Pool:
     """A pool of the one test connection."""
 
