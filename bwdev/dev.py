@@ -86,6 +86,10 @@ def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
         print(f"\n  {info['url']}\n", flush=True)
         _say(f"edge {stack.edge_url} · origin {stack.origin_url} · host agent {stack.hosts_url}")
         _say(f"postgres (your database): {info['postgres_dsn']}")
+        _say(
+            f"console {stack.edge_url}/console: sign in with the admin token (`admin_token` in "
+            f"{root / 'dev.json'}) or an API key"
+        )
         _say(f"details in {root / 'dev.json'}, logs in {root / 'logs'}; Ctrl-C stops everything")
         stopping.wait()
     finally:

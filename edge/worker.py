@@ -95,6 +95,7 @@ class _WorkerOrigin:
             method=method,
             headers=dict(headers.items()),
             body=body if body and method not in ("GET", "HEAD") else None,
+            redirect="manual",  # a console form's 303 goes back to the browser, as the local edge does
         )
         payload = await response.bytes()
         return EdgeResponse(response.status, Headers(dict(response.headers).items()), payload)
@@ -211,6 +212,9 @@ class _DurableQueues:
 
     async def revoke(self, database_id: str, key_ids: list[str], everything: bool) -> int:
         return int(await self._namespace.getByName(database_id).revoke(json.dumps(key_ids), bool(everything)))
+
+    async def figures(self, database_id: str) -> dict[str, Any]:
+        return _queue_answer(await self._namespace.getByName(database_id).figures())
 
 
 def _get_app(env: Any) -> EdgeApp:
@@ -391,6 +395,9 @@ class EventQueue(DurableObject):
 
     async def revoke(self, key_ids_json: str, everything: bool) -> int:
         return await self.queue.revoke(json.loads(key_ids_json), bool(everything))
+
+    async def figures(self) -> str:
+        return json.dumps(self.queue.figures())
 
     async def webSocketMessage(self, ws: Any, message: Any) -> None:
         await self.queue.message(str(ws.deserializeAttachment()), str(message))

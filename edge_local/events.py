@@ -149,6 +149,11 @@ class LocalQueues:
         async with obj.lock:
             return await obj.queue.revoke(key_ids, everything)
 
+    async def figures(self, database_id: str) -> dict[str, Any]:
+        obj = self._get(database_id)
+        async with obj.lock:
+            return obj.queue.figures()
+
     # --- sockets ----------------------------------------------------------------------------------
 
     async def serve(self, upgrade: LocalUpgrade, receive: Any, send: Any) -> None:

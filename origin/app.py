@@ -20,6 +20,9 @@ from . import auth, capture
 from . import insights as insights_
 from . import metering as metering_
 from .capture import routes as capture_routes
+from .console import routes as console_routes
+from .console.latency import RecentLatency
+from .console.sessions import SessionStore
 from .control import admin
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
@@ -58,6 +61,7 @@ def all_routes() -> list[BaseRoute]:
         *v1.routes,
         *prisma6.routes,
         *prisma7.routes,
+        *console_routes.routes,
     ]
 
 
@@ -66,6 +70,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     logs.configure()
     # Every operation served is published here (observe.py): metering subscribes in the lifespan.
     hub = ObservationHub()
+    latency = RecentLatency()
+    hub.subscribe(latency.observe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -129,7 +135,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             workspace_id=workspace_id,
             capture=supervisor,
             replays=ReplayGuard(time.time()),
+            console_sessions=SessionStore(
+                control, settings.console_session_seconds, settings.console_idle_seconds
+            ),
             metering=metering,
+            console_latency=latency,
             insights=insights,
         )
         await metering.start(settings.control_dsn)

@@ -26,6 +26,9 @@ class Settings:
     key_cache_seconds: float = 2.0
     # Answered by the health check, so whoever started this process knows it is talking to it.
     instance_id: str = ""
+    # A console session ends this long after sign-in, or after this long without a request.
+    console_session_seconds: float = 12 * 3600.0
+    console_idle_seconds: float = 3600.0
     # Metering (origin/metering/): this process's journal, how often it is counted, how often limits
     # are evaluated, the first webhook retry's wait, how often storage samples are read.
     meter_dir: Path = field(default_factory=lambda: Path(".breakwater/meter/o1"))
@@ -71,6 +74,8 @@ class Settings:
             origin_id=origin_id,
             key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
+            console_session_seconds=float(env.get("BREAKWATER_CONSOLE_SESSION_SECONDS") or 12 * 3600),
+            console_idle_seconds=float(env.get("BREAKWATER_CONSOLE_IDLE_SECONDS") or 3600),
             meter_dir=Path(env.get("BREAKWATER_METER_DIR") or f".breakwater/meter/{origin_id}").resolve(),
             meter_flush_seconds=seconds("BREAKWATER_METER_FLUSH_SECONDS", 1.0),
             limits_interval_seconds=seconds("BREAKWATER_LIMITS_INTERVAL_SECONDS", 2.0),

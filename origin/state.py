@@ -8,6 +8,8 @@ import httpx
 from starlette.requests import Request
 
 from .capture.supervisor import CaptureSupervisor
+from .console.latency import RecentLatency
+from .console.sessions import SessionStore
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
@@ -34,7 +36,9 @@ class OriginState:
     workspace_id: str  # the `default` workspace's
     capture: CaptureSupervisor
     replays: ReplayGuard
+    console_sessions: SessionStore
     metering: Metering
+    console_latency: RecentLatency  # recent query times per database, for the console's percentiles
     insights: Insights
 
 

@@ -148,6 +148,23 @@ class Code(StrEnum):
         "A signature is older than the origin process: the edge should sign again.",
     )
     REPLAY_GUARD_FULL = "BW2012", 503, "The origin remembers as many signatures as it can; retry shortly."
+    CONSOLE_SESSION = (
+        "BW2020",
+        401,
+        "The console session is missing, expired or ended (signed out, its key revoked, the admin token "
+        "changed), or the token or key given to sign in is not valid.",
+    )
+    CONSOLE_FORGED = (
+        "BW2021",
+        403,
+        "A console form came without its CSRF token, with another session's, or from another site.",
+    )
+    CONSOLE_NOT_ALLOWED = (
+        "BW2022",
+        403,
+        "The console page or action is the operator's, or an admin key's of the database; the key signed "
+        "in with has a narrower scope.",
+    )
 
     # --- 3xxx: behind the service ----------------------------------------------------------------
     CACHE_VERSIONS = (

@@ -3,7 +3,9 @@
 The origin names the tables a query read and may have written in two response headers; the edge
 cache tags its entries and invalidates with them. Change events reach the edge's queue by signed
 pushes to two internal paths, and an event too large for one push travels ahead of its batch in
-parts: the batch then carries a stub naming the count of its parts under `PARTS_KEY`.
+parts: the batch then carries a stub naming the count of its parts under `PARTS_KEY`. The origin
+reads a queue's figures (its streams and their lag) from `EVENT_FIGURES_PATH` for the console, whose
+requests the edge signs with `CONSOLE_CLAIM` in place of a key's claims.
 
 The origin names the shape of a single operation's answer (an id without values) in `SHAPE`; the
 cache keeps it with the entry, so cache hits the edge reports (`bwcontract.usage`) name their shape.
@@ -17,7 +19,9 @@ SHAPE = "x-breakwater-shape"
 
 EVENTS_PATH = "/_bw/events/{database_id}"
 EVENT_PART_PATH = "/_bw/events/{database_id}/parts/{offset}/{index}/{count}"
+EVENT_FIGURES_PATH = "/_bw/events/{database_id}/figures"
 PARTS_KEY = "$parts"
+CONSOLE_CLAIM = "console"
 
 USAGE_HITS_PATH = "/_bw/usage/hits"  # edge -> origin: a batch of cache hits (bwcontract.usage)
 USAGE_FLUSH_PATH = "/_bw/usage/flush"  # origin -> edge: report the hits counted so far now

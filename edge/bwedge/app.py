@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlencode, urlsplit
 
 from bwcontract import keys, service, usage, wire
@@ -17,7 +17,7 @@ from bwcontract.codes import Code
 from bwcontract.keys import KeyClaims
 from bwcontract.txid import origin_of
 
-from . import errors, planlimits, routes
+from . import console, errors, planlimits, routes
 from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
 from .errors import EdgeError
@@ -132,7 +132,9 @@ class EdgeApp:
             if len(request.body) > self.config.max_request_bytes:
                 raise errors.payload_too_large(self.config.max_request_bytes, len(request.body))
             route = routes.classify(request.method, request.path)
-            if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
+            if route is None or (
+                route.kind not in self.handlers and route.protocol not in ("edge", "console")
+            ):
                 raise errors.not_found(request.path)
             if route.kind == "health":
                 return EdgeResponse.json(200, {"status": "ok", "instance": self.config.instance_id})
@@ -140,6 +142,8 @@ class EdgeApp:
                 return await self.internal_handlers[route.kind](request, self.verify_service(request))
             if route.kind == "internal":
                 return await self._internal(request)
+            if route.kind == "console":
+                return await self.forward_console(request)
             claims = await self.authenticate(request)
             if self.plan_limits is not None and planlimits.runs_operations(route):
                 limit = self.plan_limits.fresh(claims.database_id) or await self.plan_limits.get(
@@ -190,27 +194,47 @@ class EdgeApp:
             known = self.plan_limits.cached(claims.database_id)
             if known is not None and known.state != usage.OK:
                 return planlimits.refusal(known)
-        target = self.origin_target(request)
-        headers = Headers((n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED)
-        parts = urlsplit(request.url)
-        headers["x-forwarded-host"] = parts.netloc
-        headers["x-forwarded-proto"] = parts.scheme or "http"
-        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
-        headers["x-request-id"] = request_id
         named = origin_of(route.tx_id) if route.tx_id else None
         if named is not None and named not in self.config.origins:
             raise EdgeError(
                 Code.TRANSACTION, f"Transaction {route.tx_id} belongs to an origin this edge does not know."
             )
-        origin_id = named or self.config.default_origin
-        claim_values: dict[str, object] = {**claims.as_dict(), "rid": request_id}
+        claim_values: dict[str, object] = {**claims.as_dict()}
         if request.background:
             claim_values[service.BACKGROUND] = 1
+        answer = await self.send(request, named or self.config.default_origin, claim_values)
+        self.full_lines.note(claims.database_id, route, answer)
+        return answer
+
+    async def forward_console(self, request: EdgeRequest) -> EdgeResponse:
+        """A console page or form: signed as the console's (no key), with its cookie (console.py)."""
+        if len(request.body) > console.MAX_BODY_BYTES:
+            raise errors.payload_too_large(console.MAX_BODY_BYTES, len(request.body))
+        return await self.send(request, self.config.default_origin, console.CLAIMS, console.KEPT_HEADERS)
+
+    async def send(
+        self,
+        request: EdgeRequest,
+        origin_id: str,
+        claim_values: Mapping[str, object],
+        kept: frozenset[str] = frozenset(),
+    ) -> EdgeResponse:
+        """Sign `request` for the origin process `origin_id` with `claim_values` and relay its answer;
+        hop-by-hop and edge-only headers stay here, except those named in `kept`."""
+        target = self.origin_target(request)
+        headers = Headers(
+            (n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED or n.lower() in kept
+        )
+        parts = urlsplit(request.url)
+        headers["x-forwarded-host"] = parts.netloc
+        headers["x-forwarded-proto"] = parts.scheme or "http"
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        headers["x-request-id"] = request_id
         # Signed for this one origin process, which accepts the signature once (service.py).
         headers[service.HEADER] = service.sign(
             self.config.service_secrets[0],
             service.origin_audience(origin_id),
-            claim_values,
+            {**claim_values, "rid": request_id},
             request.method,
             target,
             request.body,
@@ -218,9 +242,7 @@ class EdgeApp:
         )
         response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
-        answer = EdgeResponse(response.status, returned, response.body)
-        self.full_lines.note(claims.database_id, route, answer)
-        return answer
+        return EdgeResponse(response.status, returned, response.body)
 
     @staticmethod
     def origin_target(request: EdgeRequest) -> str:

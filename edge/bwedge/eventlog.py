@@ -253,6 +253,37 @@ class EventLog:
             body = "".join(str(text) for text in texts)
         return StoredEvent(position, model, action, str(body))
 
+    # --- figures (the console's) -------------------------------------------------------------------
+
+    def count_after(self, after: Position) -> int:
+        """Events stored after `after`. A segment in R2 that holds `after` counts whole (reading it
+        would cost an R2 read per look), so this may be over by at most one segment's events."""
+        hot = self._sql.exec("SELECT count(*) FROM events WHERE (lsn, seq) > (?, ?)", after.lsn, after.seq)
+        cold = self._sql.exec(
+            "SELECT coalesce(sum(count), 0) FROM segments WHERE (last_lsn, last_seq) > (?, ?)",
+            after.lsn,
+            after.seq,
+        )
+        return int(hot[0][0]) + int(cold[0][0])
+
+    def stored_at_after(self, after: Position) -> float | None:
+        """When the first event after `after` was stored (None: there is none). For an event moved to
+        R2 this is when the newest event of its segment was stored, so the age it gives is a floor."""
+        segment = self._sql.exec(
+            "SELECT stored_at FROM segments WHERE (last_lsn, last_seq) > (?, ?)"
+            " ORDER BY first_lsn, first_seq LIMIT 1",
+            after.lsn,
+            after.seq,
+        )
+        if segment:
+            return float(segment[0][0])
+        row = self._sql.exec(
+            "SELECT stored_at FROM events WHERE (lsn, seq) > (?, ?) ORDER BY lsn, seq LIMIT 1",
+            after.lsn,
+            after.seq,
+        )
+        return float(row[0][0]) if row else None
+
     # --- tiering and retention --------------------------------------------------------------------
 
     def tier1_count(self) -> int:

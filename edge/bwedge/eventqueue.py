@@ -398,6 +398,45 @@ class EventQueue:
                 )
             )
 
+    # --- figures (the console's) ------------------------------------------------------------------
+
+    def figures(self) -> dict[str, Any]:
+        """What the console shows of this queue: its head and size, and each consumer's lag: named
+        streams (connected or not) and unnamed connections, with the events they have not
+        acknowledged and how long the oldest of those has waited."""
+        now = self._clock()
+        # A connected named stream's live cursor is its socket's (the stream row keeps the acked part).
+        consumers = [
+            self._lag(str(name), Cursor.from_json(json.loads(live or saved)), live is not None, now)
+            for name, saved, live in self._sql.exec(
+                "SELECT s.name, s.cursor, k.cursor FROM streams s LEFT JOIN sockets k ON k.id = s.socket"
+                " ORDER BY s.name"
+            )
+        ]
+        consumers += [
+            self._lag(None, Cursor.from_json(json.loads(state)), True, now)
+            for (state,) in self._sql.exec("SELECT cursor FROM sockets WHERE stream IS NULL ORDER BY id")
+        ]
+        oldest = self.log.oldest()
+        return {
+            "head": self.log.head().offset,
+            "events": self.log.count_after(ZERO),
+            "oldest": oldest.offset if oldest is not None else None,
+            "streams": consumers,
+        }
+
+    def _lag(self, name: str | None, cursor: Cursor, connected: bool, now: float) -> dict[str, Any]:
+        waiting_since = self.log.stored_at_after(cursor.acked)
+        return {
+            "name": name,
+            "connected": connected,
+            "acked": cursor.acked.offset,
+            "behind": self.log.count_after(cursor.acked),
+            "in_flight": len(cursor.inflight),
+            "oldest_unacked_seconds": round(now - waiting_since, 3) if waiting_since is not None else None,
+            "idle_seconds": round(cursors.idle_for(cursor, now), 3),
+        }
+
     # --- maintenance (the alarm) ------------------------------------------------------------------
 
     async def _ensure_maintenance(self) -> None:

@@ -35,6 +35,7 @@ class EventRoutes:
         self.app.handlers["stream"] = self.stream
         self.app.internal_handlers["events_push"] = self.push
         self.app.internal_handlers["events_part"] = self.push_part
+        self.app.internal_handlers["events_figures"] = self.figures
         self.app.revocation_listeners.append(self.revoked)
         return self
 
@@ -104,3 +105,11 @@ class EventRoutes:
         except (InvalidBatch, UnicodeDecodeError) as exc:
             raise EdgeError(Code.EVENT_BATCH, f"Invalid event part: {exc}") from None
         return EdgeResponse.json(200, result)
+
+    async def figures(self, request: EdgeRequest, claims: ServiceClaims) -> EdgeResponse:
+        """The queue's figures for the console: `GET /_bw/events/{database}/figures`, signed by the
+        origin for that database."""
+        database_id = request.path.strip("/").split("/")[2]
+        if claims.values.get("d") != database_id:
+            raise EdgeError(Code.UNSIGNED, "the signed database does not match the path")
+        return EdgeResponse.json(200, await self.queues.figures(database_id))

@@ -69,3 +69,7 @@ class QueuesPort(Protocol):
         """Close the database's sockets opened with `key_ids` (all of them when `everything`) and
         refuse those keys from now on; returns how many sockets were closed."""
         ...
+
+    async def figures(self, database_id: str) -> dict[str, Any]:
+        """The queue's head, size and each consumer's lag (eventqueue.EventQueue.figures)."""
+        ...

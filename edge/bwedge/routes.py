@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Route:
-    # health | query | schema | tx_start | tx_op | invalidate | connection_info | stream | usage | internal
-    # (and the origin's signed pushes: invalidate_push, events_push, events_part, limits_push, usage_flush)
+    # health | query | schema | tx_start | tx_op | invalidate | connection_info | stream | usage | console
+    # | internal (and the origin's signed pushes: invalidate_push, events_push, events_part, limits_push,
+    # usage_flush)
     kind: str
-    protocol: str  # prisma6 | prisma7 | v1 | edge
+    protocol: str  # prisma6 | prisma7 | v1 | console | edge
     tx_id: str | None = None
     tx_op: str | None = None  # query | graphql | commit | rollback
 
@@ -23,6 +24,9 @@ class Route:
 _VERSION = r"[0-9A-Za-z.+-]{1,64}"
 _HASH = r"[0-9A-Za-z_-]{1,128}"
 _TXID = r"[0-9A-Za-z~_.-]{1,128}"
+# The console's pages, forms and files: `/console`, `/console/databases/shop`, `/console/static/x.css`.
+# No segment is `.` or `..`: what the edge matched is what the origin routes.
+_CONSOLE = r"/console(?:/(?!\.\.?(?:/|$))[0-9A-Za-z_.~-]{1,128}){0,6}/?"
 
 _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
     ("GET", re.compile(r"/_bw/health"), Route("health", "edge")),
@@ -36,6 +40,10 @@ _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
         re.compile(r"/_bw/events/[a-z0-9]{1,40}/parts/[0-9A-F]{16}-[0-9A-F]{8}/[0-9]{1,5}/[0-9]{1,5}"),
         Route("events_part", "edge"),
     ),
+    ("GET", re.compile(r"/_bw/events/[a-z0-9]{1,40}/figures"), Route("events_figures", "edge")),
+    # The console: a web page for browsers, which hold no API key (see console.py).
+    ("GET", re.compile(_CONSOLE), Route("console", "console")),
+    ("POST", re.compile(_CONSOLE), Route("console", "console")),
     # Prisma 6 and 7 both send `$accelerate.invalidate` here.
     ("POST", re.compile(r"/invalidate"), Route("invalidate", "prisma7")),
     ("POST", re.compile(r"/v1/invalidate"), Route("invalidate", "v1")),

@@ -208,18 +208,25 @@ async def list_keys(request: Request) -> JSONResponse:
     return JSONResponse({"keys": [_key_json(k) for k in await state.store.list_keys(db.id)]})
 
 
-async def revoke_key(request: Request) -> JSONResponse:
-    state = _authorize(request)
-    found = await state.store.revoke_key(request.path_params["key_id"])
+async def revoke(state: OriginState, key_id: str) -> tuple[ApiKey, bool]:
+    """Revoke a key everywhere (control plane, this origin at once, the edge); returns it and whether
+    this call revoked it (False: it was already)."""
+    found = await state.store.revoke_key(key_id)
     if found is None:
         raise NotFound(
-            f"There is no key {request.path_params['key_id']!r}.",
+            f"There is no key {key_id!r}.",
             hint="`breakwater key list DATABASE` shows the ids of a database's keys.",
         )
     key, newly = found
     state.keygate.forget()
     # Pushed again when it was revoked before: the earlier push may not have reached the edge.
     await state.edge.push_revocations([key.id], [], {key.id: key.database_id})
+    return key, newly
+
+
+async def revoke_key(request: Request) -> JSONResponse:
+    state = _authorize(request)
+    key, newly = await revoke(state, request.path_params["key_id"])
     return JSONResponse({"key": _key_json(key), "already_revoked": not newly})
 
 

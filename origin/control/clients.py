@@ -11,6 +11,7 @@ import httpx
 
 from bwcontract import service, usage, wire
 from bwcontract.codes import Code
+from bwcontract.wire import EVENT_FIGURES_PATH
 
 from ..errors import BreakwaterError, UpstreamError
 
@@ -119,6 +120,23 @@ class EdgeClient:
                 f"({response.status_code}): {response.text}",
                 hint="Check that the edge and the origin share SERVICE_SECRET.",
             )
+
+    async def queue_figures(self, database_id: str) -> dict[str, Any]:
+        """The database's event queue: head, size and each stream's lag (bwedge.eventqueue.figures)."""
+        path = EVENT_FIGURES_PATH.format(database_id=database_id)
+        signature = service.sign(
+            self._secret, "edge", {"op": "figures", "d": database_id}, "GET", path, b"", time.time()
+        )
+        try:
+            response = await self._http.get(self.url + path, headers={service.HEADER: signature})
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"The edge at {self.url} could not be reached: {exc}") from None
+        if response.status_code != 200:
+            raise UpstreamError(
+                f"The edge refused the queue's figures ({response.status_code}): {response.text}"
+            )
+        figures: dict[str, Any] = response.json()
+        return figures
 
     async def _post(self, path: str, body: bytes, op: str) -> httpx.Response:
         signature = service.sign(self._secret, "edge", {"op": op}, "POST", path, body, time.time())

@@ -262,6 +262,21 @@ class ControlStore:
         )
         return [ApiKey(**dict(r)) for r in rows]
 
+    async def active_key_counts(self) -> dict[str, int]:
+        """Live keys per database (databases without any are left out)."""
+        rows = await self.pool.fetch(
+            "SELECT database_id, count(*) AS keys FROM api_keys WHERE revoked_at IS NULL GROUP BY database_id"
+        )
+        return {str(r["database_id"]): int(r["keys"]) for r in rows}
+
+    async def capture_since(self, database_ids: list[str]) -> dict[str, dt.datetime]:
+        """When change capture was turned on, for those of `database_ids` it is on for."""
+        rows = await self.pool.fetch(
+            "SELECT database_id, enabled_at FROM capture_databases WHERE database_id = ANY($1::text[])",
+            database_ids,
+        )
+        return {str(r["database_id"]): r["enabled_at"] for r in rows}
+
     async def limit_overrides(self, database_id: str) -> dict[str, int | None]:
         """The operator's overrides of a database's limits (NULL: the default); {} if none."""
         row = await self.pool.fetchrow(

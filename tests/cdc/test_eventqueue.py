@@ -186,3 +186,46 @@ async def test_deleting_the_database_closes_every_socket(h: Harness) -> None:
     }
     await h.connect("c", key_id="k3")
     assert h.sockets.open["c"].closed_with is not None
+
+
+async def test_figures_give_each_consumers_lag_and_how_long_the_oldest_event_has_waited(h: Harness) -> None:
+    await h.connect("a", name="slow", offset="earliest", window=2)
+    await h.connect("b")
+    await h.queue.append(batch(event(1), event(2)))
+    h.clock.now += 30
+    await h.queue.append(batch(event(3)))
+    h.clock.now += 5
+    await h.ack("b", 3)
+    await h.ack("a", 1)
+    figures = h.queue.figures()
+    assert figures["head"] == o(3)[0] and figures["events"] == 3 and figures["oldest"] == o(1)[0]
+    slow, unnamed = figures["streams"]
+    # `slow` acknowledged event 1: events 2 and 3 are owed, the older stored 35 s ago.
+    assert slow == {
+        "name": "slow",
+        "connected": True,
+        "acked": o(1)[0],
+        "behind": 2,
+        "in_flight": 2,
+        "oldest_unacked_seconds": 35.0,
+        "idle_seconds": 0.0,
+    }
+    assert (unnamed["name"], unnamed["behind"], unnamed["oldest_unacked_seconds"]) == (None, 0, None)
+    await h.queue.closed("a")
+    h.clock.now += 60
+    away = h.queue.figures()["streams"]
+    # A named stream keeps its place while its consumer is away; an unnamed one is gone with it.
+    assert [(s["name"], s["connected"], s["behind"], s["idle_seconds"]) for s in away] == [
+        ("slow", False, 2, 60.0),
+        (None, True, 0, 60.0),
+    ]
+
+
+async def test_figures_count_events_moved_to_r2_too(tmp_path: Path) -> None:
+    h = Harness(tmp_path, limits=LogLimits(hot_events=2, segment_events=2))
+    await h.connect("a", name="late", offset="earliest", window=1)
+    await h.queue.append(batch(*(event(n) for n in range(1, 7))))
+    await h.queue.alarm()  # 4 events go to two segments in R2
+    assert h.queue.log.tier1_count() == 2
+    figures = h.queue.figures()
+    assert figures["events"] == 6 and figures["streams"][0]["behind"] == 6
