@@ -23,6 +23,9 @@ class AgentSettings:
     freezer: str = "auto"  # auto | cgroup2 | cgroup1 | signals
     copy: str = "auto"  # auto | reflink | copy
     spares: int = 2  # databases of each placement made ahead of time (see spares.py)
+    # Tenant sessions on this host at once, over every origin and direct client (proxy.py); the
+    # origins divide the same number (BREAKWATER_POOL_HOST_BUDGET). 0: no budget.
+    connection_budget: int = 100
     instance_id: str = ""  # answered by /health: whoever started the agent knows it reached this one
 
     @classmethod
@@ -46,5 +49,6 @@ class AgentSettings:
             freezer=env.get("BREAKWATER_HOSTS_FREEZER", "auto"),
             copy=env.get("BREAKWATER_HOSTS_COPY", "auto"),
             spares=int(number("BREAKWATER_HOSTS_SPARES", cls.spares)),
+            connection_budget=int(number("BREAKWATER_HOST_CONNECTION_BUDGET", cls.connection_budget)),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
         )

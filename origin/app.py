@@ -27,6 +27,7 @@ from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
 from .http import BodyLimit, UnexpectedErrors, handle_breakwater_error
 from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
+from .peers import Membership
 from .replay import ReplayGuard
 from .revocations import RevocationWatch
 from .schemas import SchemaCache
@@ -79,6 +80,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limits=LimitsBook(store, defaults_from_env()),
             gone=auth.database_gone,
         )
+        # Every live origin holds its share of each host's budget: join before serving anything.
+        membership = Membership(
+            settings.control_dsn, settings.origin_id, tenants.divide, settings.peers_interval
+        )
+        await membership.start()
         transactions = TransactionManager(tenants, settings.origin_id)
         revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
         revocations.start()
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await revocations.stop()
             await transactions.close_all()
             await tenants.close()
+            await membership.stop()  # after the pools closed: the others may take this share now
             await keygate.stop()
             await http.aclose()
             await control.close()

@@ -23,6 +23,9 @@ class Settings:
     public_url: str
     origin_id: str = "o1"
     key_cache_seconds: float = 2.0
+    # How often the origin looks which other origins are live (peers.py); joins and clean leaves are
+    # seen at once, a crash within this.
+    peers_interval: float = 1.0
     # Answered by the health check, so whoever started this process knows it is talking to it.
     instance_id: str = ""
 
@@ -51,5 +54,6 @@ class Settings:
             public_url=env.get("BREAKWATER_PUBLIC_URL", edge_url).rstrip("/"),
             origin_id=env.get("BREAKWATER_ORIGIN_ID", "o1"),
             key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
+            peers_interval=float(env.get("BREAKWATER_PEERS_INTERVAL_SECONDS") or cls.peers_interval),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
         )
