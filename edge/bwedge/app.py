@@ -20,9 +20,11 @@ from bwcontract.txid import origin_of
 from . import errors, routes
 from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
+from .dispatch import Dispatcher, Outbound, repeatable
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
 from .lines import FullLines
+from .origins import OriginSet
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
 
@@ -74,6 +76,8 @@ class EdgeApp:
         self.revocations = revocations
         self.clock = clock
         self.full_lines = FullLines(clock)
+        self.origins = OriginSet(list(config.origins), clock)
+        self.dispatcher = Dispatcher(self.origins, origin, config.service_secrets[0], clock)
         # Route kinds served by authenticated handlers; capabilities register theirs here.
         self.handlers: dict[str, Handler] = {
             "query": self.forward,
@@ -113,7 +117,10 @@ class EdgeApp:
             if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
                 raise errors.not_found(request.path)
             if route.kind == "health":
-                return EdgeResponse.json(200, {"status": "ok", "instance": self.config.instance_id})
+                return EdgeResponse.json(
+                    200,
+                    {"status": "ok", "instance": self.config.instance_id, "origins": self.origins.figures()},
+                )
             if route.kind in self.internal_handlers:
                 return await self.internal_handlers[route.kind](request, self.verify_service(request))
             if route.kind == "internal":
@@ -166,19 +173,17 @@ class EdgeApp:
             raise EdgeError(
                 Code.TRANSACTION, f"Transaction {route.tx_id} belongs to an origin this edge does not know."
             )
-        origin_id = named or self.config.default_origin
-        claim_values = {**claims.as_dict(), "rid": request_id}
-        # Signed for this one origin process, which accepts the signature once (service.py).
-        headers[service.HEADER] = service.sign(
-            self.config.service_secrets[0],
-            service.origin_audience(origin_id),
-            claim_values,
+        outbound = Outbound(
             request.method,
             target,
+            headers,
             request.body,
-            self.clock(),
+            {**claims.as_dict(), "rid": request_id},
+            pinned=named,
+            repeatable=repeatable(route, request),
         )
-        response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
+        # Signed for the one origin process each attempt goes to, which accepts it once (dispatch.py).
+        response = await self.dispatcher.send(outbound, ctx)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
         answer = EdgeResponse(response.status, returned, response.body)
         self.full_lines.note(claims.database_id, route, answer)
