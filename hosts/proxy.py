@@ -15,9 +15,12 @@ lets pooled connections survive a pause (lifecycle.py states the invariant and k
 The host's connection budget is held here, over every origin process and every direct client: at
 most `budget` tenant sessions exist on the host's instances at once; one more is refused with
 Postgres's own 53300 (too many connections) before an instance is asked, which the origins' pools
-wait through (origin/tenants.py). A session counts from its routing until its backend has closed the
-socket, which Postgres does only after the backend has left pg_stat_activity: when the client goes
-first, the proxy half-closes towards the backend and waits for it (`ServerSide.finish`).
+wait through (origin/tenants.py). The origins divide a smaller number among their pools
+(BREAKWATER_POOL_HOST_BUDGET), so change capture and direct clients find room beside full pools, and
+the difference covers the moment when the origins' views of who is live differ. A session counts
+from its routing until its backend has closed the socket, which Postgres does only after the backend
+has left pg_stat_activity: when the client goes first, the proxy half-closes towards the backend and
+waits for it (`ServerSide.finish`).
 """
 
 from __future__ import annotations

@@ -23,9 +23,11 @@ class AgentSettings:
     freezer: str = "auto"  # auto | cgroup2 | cgroup1 | signals
     copy: str = "auto"  # auto | reflink | copy
     spares: int = 2  # databases of each placement made ahead of time (see spares.py)
-    # Tenant sessions on this host at once, over every origin and direct client (proxy.py); the
-    # origins divide the same number (BREAKWATER_POOL_HOST_BUDGET). 0: no budget.
-    connection_budget: int = 100
+    # Tenant sessions on this host at once, over every origin and direct client (proxy.py). The
+    # origins' pools divide BREAKWATER_POOL_HOST_BUDGET (100) among them; the rest is room for change
+    # capture and direct clients, which a host full of pooled connections would otherwise refuse.
+    # 0: no budget.
+    connection_budget: int = 120
     instance_id: str = ""  # answered by /health: whoever started the agent knows it reached this one
 
     @classmethod

@@ -157,7 +157,7 @@ async def tenant_sessions(managed: Managed, database_id: str) -> int:
 
 async def test_the_host_budget_refuses_one_session_more_and_is_never_exceeded(agent: Agent) -> None:
     database_id, dsn, managed = await provision(agent, "dedicated")
-    agent.proxy.budget = 3
+    original, agent.proxy.budget = agent.proxy.budget, 3
     try:
         held = [await asyncpg.connect(dsn) for _ in range(3)]
         with pytest.raises(asyncpg.TooManyConnectionsError) as caught:
@@ -196,12 +196,12 @@ async def test_the_host_budget_refuses_one_session_more_and_is_never_exceeded(ag
         assert agent.proxy.over_budget > 1
         assert agent.proxy.sessions == 0
     finally:
-        agent.proxy.budget = 100
+        agent.proxy.budget = original
 
 
 async def test_a_session_counts_until_its_backend_has_ended_not_until_its_client_left(agent: Agent) -> None:
     database_id, dsn, managed = await provision(agent, "dedicated")
-    agent.proxy.budget = 2
+    original, agent.proxy.budget = agent.proxy.budget, 2
     try:
         other = await asyncpg.connect(dsn)
         busy = await asyncpg.connect(dsn)
@@ -226,4 +226,4 @@ async def test_a_session_counts_until_its_backend_has_ended_not_until_its_client
         await late.close()
         await other.close()
     finally:
-        agent.proxy.budget = 100
+        agent.proxy.budget = original
