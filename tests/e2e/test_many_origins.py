@@ -5,8 +5,9 @@
   seconds (their pools then really hold more).
 - The edge spreads load over the origins; when one dies, no read fails, a write either ran once or
   failed with BW3101 (never twice: every write inserts a row with its own token and bumps a counter
-  in one transaction), an interactive transaction on the dead origin fails with P2028 and its writes
-  are gone; the origin comes back and gets requests again.
+  in one transaction; a write running on the killed origin gets BW3101 and is not sent elsewhere), an
+  interactive transaction on the dead origin fails with P2028 and its writes are gone; the origin
+  comes back and gets requests again.
 - Change capture moves to another origin when its leader dies (twice): a ledger of committed writes
   reaches a named consumer in full and in commit order.
 
@@ -268,6 +269,62 @@ async def test_the_budget_holds_over_three_origins_and_a_killed_ones_share_and_r
     counter = await db.sql("SELECT n FROM counter WHERE id = 1")
     assert counter[0]["n"] == len(times)
     print(f"reads {len(load.reads)}, writes {len(load.writes)} ({len(load.writes) - len(done)} BW3101)")
+
+
+async def in_use_on(stack: Stack, database_id: str) -> list[str]:
+    """The origins holding one of the database's connections in use right now."""
+    found = []
+    for origin_id in SERVICES:
+        figures = await admin(stack, origin_id, "/admin/pool")
+        if any(p["in_use"] for p in figures["databases"] if p["database_id"] == database_id):
+            found.append(origin_id)
+    return found
+
+
+async def test_a_write_running_on_a_killed_origin_fails_with_bw3101_and_is_not_sent_again(
+    three: Stack, loaded: tuple[TenantDatabase, httpx.AsyncClient]
+) -> None:
+    db, api = loaded
+    await db.sql(
+        "CREATE FUNCTION slow_token() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.token = 'slow' THEN PERFORM pg_catalog.pg_sleep(1); END IF; RETURN NEW; END $$"
+    )
+    await db.sql(
+        "CREATE TRIGGER slow_token BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION slow_token()"
+    )
+    counted = (await db.sql("SELECT n FROM counter WHERE id = 1"))[0]["n"]
+    body = {
+        "batch": [
+            query("ledger", "createOne", {"data": {"token": "slow"}}),
+            query("counter", "updateOne", {"where": {"id": 1}, "data": {"n": {"increment": 1}}}),
+        ],
+        "transaction": {},
+    }
+    write = asyncio.ensure_future(api.post("/v1/query", json=body))
+    holders: list[str] = []
+
+    async def running() -> bool:
+        holders[:] = await in_use_on(three, db.id)
+        return bool(holders)
+
+    await until(running, 5, "the write reaching an origin")
+    await kill(three, holders[0])
+    try:
+        response = await write
+        assert response.status_code == 503, response.text
+        assert response.json()["code"] == "BW3101"
+        assert "may or may not have run" in response.json()["message"]
+
+        async def backend_ended() -> bool:
+            rows = await db.sql("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+            return not rows
+
+        await until(backend_ended, 10, "the killed origin's session ending")
+        await asyncio.sleep(0.5)  # a copy sent elsewhere would have committed by now
+        assert await db.sql("SELECT 1 FROM ledger WHERE token = 'slow'") == []
+        assert (await db.sql("SELECT n FROM counter WHERE id = 1"))[0]["n"] == counted
+    finally:
+        await start(three, holders[0])
 
 
 async def test_a_transaction_on_a_killed_origin_fails_with_p2028_and_leaves_nothing(
