@@ -65,10 +65,15 @@ def repeatable(route: Route, request: EdgeRequest) -> bool:
     if not isinstance(body, dict):
         return False
     if route.protocol == "prisma7":
-        return body.get("operation") in READ_ACTIONS
+        return _is_read(body.get("operation"))
     batch = body.get("batch")
     items = batch if isinstance(batch, list) else [body]
-    return bool(items) and all(isinstance(i, dict) and i.get("action") in READ_ACTIONS for i in items)
+    return bool(items) and all(isinstance(i, dict) and _is_read(i.get("action")) for i in items)
+
+
+def _is_read(action: object) -> bool:
+    # Any JSON value may stand where an action belongs (a tenant's body is not yet validated here).
+    return isinstance(action, str) and action in READ_ACTIONS
 
 
 class Dispatcher:

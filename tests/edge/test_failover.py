@@ -272,6 +272,10 @@ def test_a_probe_that_fails_keeps_the_origin_down_twice_as_long() -> None:
         ("POST", "/v1/transaction/start", "{}", False),
         ("POST", "/v1/transaction/o1~" + "a" * 32 + "/query", READ, False),
         ("POST", "/6.19.3/abc/graphql", READ, True),
+        # Not validated yet: any JSON value where an action belongs is not a read, never an error.
+        ("POST", "/v1/query", json.dumps({"action": {"modelName": "User"}}), False),
+        ("POST", "/v1/query", json.dumps({"batch": [{"action": ["findMany"]}]}), False),
+        ("POST", "/query", json.dumps({"operation": {"findMany": 1}}), False),
     ],
 )
 def test_only_what_may_run_twice_is_repeatable(method: str, path: str, body: str, expected: bool) -> None:
