@@ -204,7 +204,7 @@ async def loaded(three: Stack) -> AsyncIterator[tuple[TenantDatabase, httpx.Asyn
     await db.sql("INSERT INTO counter VALUES (1, 0)")
     # A read that holds its connection a while, so the pools need all they may have.
     await db.sql(
-        "CREATE VIEW slow AS SELECT g AS id, length(pg_catalog.pg_sleep(0.05)::text) AS z"
+        "CREATE VIEW slow AS SELECT g AS id, length(pg_catalog.pg_sleep(0.1)::text) AS z"
         " FROM generate_series(1, 1) g"
     )
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
