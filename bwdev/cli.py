@@ -200,7 +200,9 @@ def cmd_env(args: argparse.Namespace) -> None:
 def cmd_dev(args: argparse.Namespace) -> None:
     from .dev import run_dev
 
-    run_dev(wrangler=args.wrangler, edge_port=args.port)
+    if args.origins < 1:
+        raise CliError("--origins takes a number from 1.")
+    run_dev(wrangler=args.wrangler, edge_port=args.port, origins=args.origins)
 
 
 def _common(suppress: bool) -> argparse.ArgumentParser:
@@ -314,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wrangler", action="store_true", help="run the edge in `wrangler dev` (needs internet)")
     p.add_argument(
         "--port", type=int, default=None, help="edge port (8787); the origin and host agent take the next two"
+    )
+    p.add_argument(
+        "--origins",
+        type=int,
+        default=1,
+        metavar="N",
+        help="origin processes (1); they divide each host's connection budget, the edge balances over "
+        "them; the second and later take free ports",
     )
     p.set_defaults(run=cmd_dev)
     return parser

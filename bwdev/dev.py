@@ -38,7 +38,7 @@ def dev_ports(edge_port: int | None) -> dict[str, int]:
     }
 
 
-def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
+def run_dev(wrangler: bool = False, edge_port: int | None = None, origins: int = 1) -> None:
     os.umask(PRIVATE_UMASK)  # .breakwater holds secrets and tenant data
     root = dev_home()
     ports = dev_ports(edge_port)
@@ -48,6 +48,7 @@ def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
             edge_port=ports["edge"],
             origin_port=ports["origin"],
             hosts_port=ports["hosts"],
+            origins=origins,
             edge_mode="wrangler" if wrangler else "local",
         ),
         progress=_say,
@@ -84,7 +85,8 @@ def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
             _say(f"the services' logs are in {root / 'logs'}")
             sys.exit(1)
         print(f"\n  {info['url']}\n", flush=True)
-        _say(f"edge {stack.edge_url} · origin {stack.origin_url} · host agent {stack.hosts_url}")
+        origin_list = " ".join(f"{name} {url}" for name, url in stack.origin_urls.items())
+        _say(f"edge {stack.edge_url} · origins {origin_list} · host agent {stack.hosts_url}")
         _say(f"postgres (your database): {info['postgres_dsn']}")
         _say(
             f"console {stack.edge_url}/console: sign in with the admin token (`admin_token` in "
@@ -117,6 +119,7 @@ def _first_run_database(stack: Stack, root: Path) -> dict[str, Any]:
             info.update(
                 edge_url=stack.edge_url,
                 origin_url=stack.origin_url,
+                origin_urls=stack.origin_urls,
                 hosts_url=stack.hosts_url,
                 url=stack.connection_url(info["api_key"]),
                 admin_token=stack.secrets["admin_token"],

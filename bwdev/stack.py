@@ -1,7 +1,9 @@
-"""The whole stack on one machine: control-plane Postgres, host agent, origin and edge, on loopback.
+"""The whole stack on one machine: control-plane Postgres, host agent, origins and edge, on loopback.
 
 `scripts/dev` runs it in the foreground; the tests start one per session in a temporary directory.
 Each service is its own process (as in production), started in dependency order and health-checked.
+Origins are a list of services (`origin`, `origin-2`, …, origin ids `o1`, `o2`, …), each with its own
+port, BREAKWATER_ORIGIN_ID and instance id; the edge knows them all (ORIGINS).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class StackConfig:
     edge_port: int = 0  # 0: any free port
     origin_port: int = 0
     hosts_port: int = 0
+    origins: int = 1  # origin processes: `origin` (o1) on origin_port, then `origin-2` (o2), … on free ports
     durable: bool = True
     edge_mode: str = "local"  # local | wrangler
     revocation_ttl: float = 5.0
@@ -68,6 +71,7 @@ class Service:
     log_path: Path
     health_url: str
     instance_id: str
+    start_timeout: float = 30.0
 
 
 class Stack:
@@ -90,6 +94,8 @@ class Stack:
             "origin": config.origin_port or free_port(),
             "hosts": config.hosts_port or free_port(),
         }
+        for number in range(2, config.origins + 1):
+            self.ports[f"origin-{number}"] = free_port()
 
     # --- addresses ------------------------------------------------------------------------------
 
@@ -100,6 +106,16 @@ class Stack:
     @property
     def origin_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['origin']}"
+
+    @property
+    def origin_services(self) -> list[str]:
+        """The origins' service names, `origin` (o1) first."""
+        return ["origin", *(f"origin-{n}" for n in range(2, self.config.origins + 1))]
+
+    @property
+    def origin_urls(self) -> dict[str, str]:
+        """Origin id → its URL, for every origin of the stack."""
+        return {origin_id(name): f"http://127.0.0.1:{self.ports[name]}" for name in self.origin_services}
 
     @property
     def hosts_url(self) -> str:
@@ -140,9 +156,16 @@ class Stack:
         try:
             if not (self.hosts_root / "instances").exists():
                 self.progress("first run: the host agent prepares its Postgres template and shared cluster")
-            for name, label in (("hosts", "the host agent"), ("origin", "the origin"), ("edge", "the edge")):
+            origins = "the origin" if self.config.origins == 1 else f"{self.config.origins} origins"
+            for names, label in (
+                (["hosts"], "the host agent"),
+                (self.origin_services, origins),
+                (["edge"], "the edge"),
+            ):
                 self.progress(f"starting {label}")
-                self._spawn(name)
+                # Started together, then waited for: services of one kind need nothing of each other.
+                for service in [self._launch(name) for name in names]:
+                    self._await_healthy(service)
         except BaseException:
             self.stop()
             raise
@@ -167,6 +190,11 @@ class Stack:
 
     def restart_service(self, name: str, kill: bool = False) -> None:
         """Stop one service (SIGKILL when `kill`, as a crash) and start it again."""
+        self.stop_service(name, kill)
+        self.start_service(name)
+
+    def stop_service(self, name: str, kill: bool = False) -> None:
+        """Stop one service: SIGTERM (it finishes what it does), or SIGKILL when `kill` (a crash)."""
         service = next(s for s in self.services if s.name == name)
         if kill:
             os.killpg(service.process.pid, signal.SIGKILL)
@@ -174,7 +202,11 @@ class Stack:
         else:
             terminate(service.process)
         self.services.remove(service)
-        self._spawn(name)
+        self._write_state()
+
+    def start_service(self, name: str) -> None:
+        """Start a stopped service again, on its port."""
+        self._await_healthy(self._launch(name))
 
     def restart_postgres(self, instance: str = "shared-1", mode: str = "immediate") -> None:
         """Stop one of the host's Postgres instances ("immediate" is a crash) and start it again."""
@@ -192,9 +224,10 @@ class Stack:
         if name == "hosts":
             argv = [sys.executable, "-m", "hosts", "--port", str(self.ports["hosts"])]
             return argv, self.env_hosts(), f"{self.hosts_url}/health", 30
-        if name == "origin":
-            argv = [sys.executable, "-m", "origin", "--port", str(self.ports["origin"])]
-            return argv, self.env_origin(), f"{self.origin_url}/_bw/health", 30
+        if name in self.origin_services:
+            url = self.origin_urls[origin_id(name)]
+            argv = [sys.executable, "-m", "origin", "--port", str(self.ports[name])]
+            return argv, self.env_origin(name), f"{url}/_bw/health", 30
         wrangler = self.config.edge_mode == "wrangler"
         return self._edge_argv(), self.env_edge(), f"{self.edge_url}/_bw/health", 120 if wrangler else 30
 
@@ -231,7 +264,7 @@ class Stack:
         """Bind every service's port before starting anything: a taken port fails the start here
         (otherwise the health checks could be answered by whatever holds it), and one we hold stays
         ours until its service listens on it."""
-        for name in ("edge", "origin", "hosts"):
+        for name in self.ports:
             try:
                 self._listeners[name] = listening_socket(self.ports[name])
             except OSError:
@@ -257,7 +290,7 @@ class Stack:
             "BREAKWATER_PG_FAST": "" if self.config.durable else "1",
         }
 
-    def env_origin(self) -> dict[str, str]:
+    def env_origin(self, name: str = "origin") -> dict[str, str]:
         assert self.control is not None
         return {
             **self._base_env(),
@@ -268,9 +301,9 @@ class Stack:
             "BREAKWATER_HOSTS_URL": self.hosts_url,
             "BREAKWATER_HOSTS_TOKEN": self.secrets["hosts_token"],
             "BREAKWATER_EDGE_URL": self.edge_url,
-            "BREAKWATER_ORIGIN_ID": "o1",
+            "BREAKWATER_ORIGIN_ID": origin_id(name),
             # Its usage journal (origin/metering/meter.py): kept across restarts, one per origin id.
-            "BREAKWATER_METER_DIR": str(self.root / "meter" / "o1"),
+            "BREAKWATER_METER_DIR": str(self.root / "meter" / origin_id(name)),
             **{k: v for k, v in self.config.extra_env.items() if k.startswith("BREAKWATER_")},
         }
 
@@ -279,8 +312,7 @@ class Stack:
             **self._base_env(),
             "KEY_SECRET": self.secrets["key_secret"],
             "SERVICE_SECRET": self.secrets["service_secret"],
-            "ORIGIN_URL": self.origin_url,
-            "ORIGIN_ID": "o1",
+            "ORIGINS": json.dumps(self.origin_urls),
             "REVOCATION_TTL_SECONDS": str(self.config.revocation_ttl),
             "EDGE_STATE_DIR": str(self.root / "edge"),
             "INSTANCE_ID": self._instance_ids.get("edge", ""),
@@ -292,14 +324,18 @@ class Stack:
         # wrangler dev reads secrets from .dev.vars beside wrangler.toml.
         dev_vars = PROJECT_ROOT / ".dev.vars"
         env = self.env_edge()
-        names = ("KEY_SECRET", "SERVICE_SECRET", "ORIGIN_URL", "ORIGIN_ID", "INSTANCE_ID")
-        dev_vars.write_text("".join(f'{k}="{env[k]}"\n' for k in names))
+        names = ("KEY_SECRET", "SERVICE_SECRET", "ORIGINS", "INSTANCE_ID")
+        # Single quotes: dotenv keeps the value as it is (ORIGINS is JSON, with double quotes).
+        dev_vars.write_text("".join(f"{k}='{env[k]}'\n" for k in names))
         dev_vars.chmod(0o600)
         return ["npx", "wrangler", "dev", "--ip", "127.0.0.1", "--port", str(self.ports["edge"])]
 
     # --- internals ------------------------------------------------------------------------------
 
     def _spawn(self, name: str) -> None:
+        self._await_healthy(self._launch(name))
+
+    def _launch(self, name: str) -> Service:
         instance_id = self._instance_ids[name] = secrets.token_hex(8)
         argv, env, health_url, timeout = self._service_spec(name)
         env = {**env, "BREAKWATER_INSTANCE_ID": instance_id}
@@ -333,19 +369,24 @@ class Stack:
             # The service holds the socket now; ours would keep the port open after it exits (a
             # stopped service must refuse connections, as the fault tests expect).
             listener.close()
-        service = Service(name, process, log_path, health_url, instance_id)
+        service = Service(name, process, log_path, health_url, instance_id, timeout)
         self.services.append(service)
-        deadline = time.monotonic() + timeout
+        return service
+
+    def _await_healthy(self, service: Service) -> None:
+        deadline = time.monotonic() + service.start_timeout
+        process, name = service.process, service.name
         with httpx.Client(timeout=2.0) as client:
             while True:
                 if process.poll() is not None:
-                    raise StackError(
-                        f"{name} exited during start-up (code {process.returncode}):\n{tail(log_path)}"
-                    )
-                if answers_as(client, health_url, instance_id, name):
+                    log = tail(service.log_path)
+                    raise StackError(f"{name} exited during start-up (code {process.returncode}):\n{log}")
+                if answers_as(client, service.health_url, service.instance_id, name):
                     break
                 if time.monotonic() > deadline:
-                    raise StackError(f"{name} was not healthy after {timeout}s:\n{tail(log_path)}")
+                    raise StackError(
+                        f"{name} was not healthy after {service.start_timeout}s:\n{tail(service.log_path)}"
+                    )
                 time.sleep(0.02)
         self._write_state()
 
@@ -403,6 +444,7 @@ class Stack:
         return {
             "edge_url": self.edge_url,
             "origin_url": self.origin_url,
+            "origin_urls": self.origin_urls,
             "hosts_url": self.hosts_url,
             "database": database["database"]["name"],
             "api_key": database["api_key"],
@@ -410,6 +452,11 @@ class Stack:
             "postgres_dsn": database["postgres_dsn"],
             "admin_token": self.secrets["admin_token"],
         }
+
+
+def origin_id(service: str) -> str:
+    """The origin id of an origin service: `origin` is o1, `origin-2` is o2."""
+    return "o" + (service.rpartition("-")[2] if "-" in service else "1")
 
 
 def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:

@@ -29,6 +29,7 @@ from bwedge.eventlog import InvalidBatch
 from bwedge.eventroutes import EventRoutes
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from bwedge.planlimits import PlanLimitStore, PlanLimitView
+from bwedge.ports import OriginUnreachable
 from bwedge.revocation import RevocationStore, RevocationView
 from bwedge.subscription import Subscription
 
@@ -90,14 +91,19 @@ class _WorkerOrigin:
         self, origin_id: str | None, method: str, target: str, headers: Headers, body: bytes
     ) -> EdgeResponse:
         base = self._config.origins[origin_id or self._config.default_origin]
-        response = await fetch(
-            base + target,
-            method=method,
-            headers=dict(headers.items()),
-            body=body if body and method not in ("GET", "HEAD") else None,
-            redirect="manual",  # a console form's 303 goes back to the browser, as the local edge does
-        )
-        payload = await response.bytes()
+        try:
+            response = await fetch(
+                base + target,
+                method=method,
+                headers=dict(headers.items()),
+                body=body if body and method not in ("GET", "HEAD") else None,
+                redirect="manual",  # a console form's 303 goes back to the browser, as the local edge does
+            )
+            payload = await response.bytes()
+        except Exception as exc:
+            # The runtime's fetch does not say whether the request left; when Cloudflare knows it
+            # did not, it answers 521-523 instead of failing (bwedge/dispatch.py reads those).
+            raise OriginUnreachable(f"{type(exc).__name__}: {exc}", delivered=True) from None
         return EdgeResponse(response.status, Headers(dict(response.headers).items()), payload)
 
 

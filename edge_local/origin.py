@@ -10,8 +10,12 @@ import aiohttp
 import yarl
 
 from bwedge.config import EdgeConfig
-from bwedge.errors import origin_unreachable
 from bwedge.http import EdgeResponse, Headers
+from bwedge.ports import OriginUnreachable
+
+# Failures before a byte of the request left: no connection was made (refused, no route, the connect
+# timed out). Anything else may have happened after the origin read the request.
+_NOT_DELIVERED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
 class HttpOrigin:
@@ -54,7 +58,8 @@ class HttpOrigin:
                 payload = await response.read()
                 return EdgeResponse(response.status, Headers(response.headers.items()), payload)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise origin_unreachable(f"{type(exc).__name__}: {exc}") from None
+            delivered = not isinstance(exc, _NOT_DELIVERED)
+            raise OriginUnreachable(f"{type(exc).__name__}: {exc}", delivered) from None
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -51,7 +51,7 @@ class Agent:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self.fleet = Fleet(settings)
-        self.proxy = Proxy(self.fleet)
+        self.proxy = Proxy(self.fleet, settings.connection_budget)
         self.storage = StorageSampler(self.fleet, settings.storage_interval)
 
     @property
@@ -251,7 +251,13 @@ async def list_instances(request: Request, agent: Agent) -> JSONResponse:
     fleet = agent.fleet
     return JSONResponse(
         {
-            "host": {**fleet.summary(), "proxy_connections": agent.proxy.open},
+            "host": {
+                **fleet.summary(),
+                "proxy_connections": agent.proxy.open,
+                "sessions": agent.proxy.sessions,
+                "connection_budget": agent.proxy.budget,
+                "refused_over_budget": agent.proxy.over_budget,
+            },
             "instances": [
                 fleet.figures(m, disk) for m in sorted(fleet.instances.values(), key=lambda m: m.name)
             ],

@@ -11,6 +11,16 @@ CancelRequests are routed by the backend key noted during each handshake.
 Relaying is done with protocols rather than streams: a forwarded chunk costs a state check, a clock
 read and a write. Every chunk towards an instance passes `Fleet.resume_now()` first, which is what
 lets pooled connections survive a pause (lifecycle.py states the invariant and keeps its other half).
+
+The host's connection budget is held here, over every origin process and every direct client: at
+most `budget` tenant sessions exist on the host's instances at once; one more is refused with
+Postgres's own 53300 (too many connections) before an instance is asked, which the origins' pools
+wait through (origin/tenants.py). The origins divide a smaller number among their pools
+(BREAKWATER_POOL_HOST_BUDGET), so change capture and direct clients find room beside full pools, and
+the difference covers the moment when the origins' views of who is live differ. A session counts
+from its routing until its backend has closed the socket, which Postgres does only after the backend
+has left pg_stat_activity: when the client goes first, the proxy half-closes towards the backend and
+waits for it (`ServerSide.finish`).
 """
 
 from __future__ import annotations
@@ -29,11 +39,15 @@ from .postgres import PostgresError
 log = logging.getLogger("breakwater.hosts.proxy")
 
 STARTUP_TIMEOUT = 15.0  # a client that never finishes its startup message is dropped
+FINISH_TIMEOUT = 5.0  # a backend that has not ended this long after its client left is cut off
 
 
 class Proxy:
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, budget: int = 0) -> None:
         self.fleet = fleet
+        self.budget = budget  # tenant sessions on this host at once; 0: no budget
+        self.sessions = 0  # routed, and their backend not gone yet
+        self.over_budget = 0  # sessions refused because the budget was in use
         self.server: asyncio.Server | None = None
         self.cancel_keys: dict[tuple[int, int], Managed] = {}
         self.open = 0
@@ -56,6 +70,13 @@ class Proxy:
                 await asyncio.wait_for(self.server.wait_closed(), 1)
         for task in list(self._tasks):
             task.cancel()
+
+    def take_session(self) -> bool:
+        if self.budget and self.sessions >= self.budget:
+            self.over_budget += 1
+            return False
+        self.sessions += 1
+        return True
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -87,6 +108,7 @@ class ClientSide(asyncio.Protocol):
         self.managed: Managed | None = None
         self.relaying = False
         self.routing = False  # the StartupMessage is read; waking and connecting are under way
+        self.counted = False  # holds one of the host's sessions (Proxy.take_session)
         self.buffer = bytearray()
         self.timeout: asyncio.TimerHandle | None = None
 
@@ -143,6 +165,14 @@ class ClientSide(asyncio.Protocol):
         except RouteError as exc:
             self.refuse(exc.sqlstate, str(exc), exc.detail)
             return
+        if not self.proxy.take_session():
+            self.refuse(
+                "53300",
+                f"too many connections: the host's budget of {self.proxy.budget} sessions is in use",
+                "Retry when a session ends; Breakwater's pools wait for one by themselves.",
+            )
+            return
+        self.counted = True
         self.managed = managed
         managed.touch()
         loop = asyncio.get_running_loop()
@@ -161,9 +191,10 @@ class ClientSide(asyncio.Protocol):
                     extra={"fields": {"instance": managed.name, "error": str(exc)}},
                 )
                 self.refuse("57P03", f"the database could not be woken: {exc}")
+                self.uncount()
                 return
         if self.transport.is_closing():
-            transport.close()
+            server.finish()
             return
         if self.timeout is not None:
             self.timeout.cancel()
@@ -184,12 +215,17 @@ class ClientSide(asyncio.Protocol):
         self.transport.write(startup.error_response(sqlstate, message, detail))
         self.transport.close()
 
+    def uncount(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.proxy.sessions -= 1
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.proxy.open -= 1
         if self.timeout is not None:
             self.timeout.cancel()
-        if self.server is not None and self.server.transport is not None:
-            self.server.transport.close()
+        if self.server is not None:
+            self.server.finish()
 
     # Back-pressure: a slow client slows the instance's side down, and the other way round.
     def pause_writing(self) -> None:
@@ -210,6 +246,7 @@ class ServerSide(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.handshake: startup.HandshakeWatcher | None = startup.HandshakeWatcher()
         self.key: tuple[int, int] | None = None
+        self.finishing: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -230,7 +267,26 @@ class ServerSide(asyncio.Protocol):
                 self.handshake = None
         self.client.transport.write(data)
 
+    def finish(self) -> None:
+        """The client is gone: tell the backend (end of file, as a closed socket would) and keep its
+        session counted until it has ended, so pg_stat_activity never shows more than the budget."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.finishing is not None:
+            return
+        managed = self.client.managed
+        if managed is not None and managed.state != "running":
+            self.client.fleet.resume_now(managed)  # a frozen backend could not read it
+        try:
+            transport.write_eof()
+        except (OSError, RuntimeError, NotImplementedError):
+            transport.close()
+            return
+        self.finishing = asyncio.get_running_loop().call_later(FINISH_TIMEOUT, transport.abort)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.finishing is not None:
+            self.finishing.cancel()
+        self.client.uncount()
         managed = self.client.managed
         if self.key is not None:
             if managed is not None:

@@ -24,6 +24,11 @@ class AgentSettings:
     copy: str = "auto"  # auto | reflink | copy
     spares: int = 2  # databases of each placement made ahead of time (see spares.py)
     storage_interval: float = 300.0  # seconds between storage samples (storage.py); 0: on request only
+    # Tenant sessions on this host at once, over every origin and direct client (proxy.py). The
+    # origins' pools divide BREAKWATER_POOL_HOST_BUDGET (100) among them; the rest is room for change
+    # capture and direct clients, which a host full of pooled connections would otherwise refuse.
+    # 0: no budget.
+    connection_budget: int = 120
     instance_id: str = ""  # answered by /health: whoever started the agent knows it reached this one
 
     @classmethod
@@ -48,5 +53,6 @@ class AgentSettings:
             copy=env.get("BREAKWATER_HOSTS_COPY", "auto"),
             spares=int(number("BREAKWATER_HOSTS_SPARES", cls.spares)),
             storage_interval=number("BREAKWATER_HOSTS_STORAGE_INTERVAL", cls.storage_interval),
+            connection_budget=int(number("BREAKWATER_HOST_CONNECTION_BUDGET", cls.connection_budget)),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
         )

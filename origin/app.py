@@ -36,6 +36,7 @@ from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
 from .metering import admin as metering_admin
 from .metering import routes as metering_routes
 from .observe import ObservationHub, Observed
+from .peers import Membership
 from .replay import ReplayGuard
 from .revocations import RevocationWatch
 from .schemas import SchemaCache
@@ -97,6 +98,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limits=LimitsBook(store, defaults_from_env(), plans=store),
             gone=auth.database_gone,
         )
+        # Every live origin holds its share of each host's budget: join before serving anything.
+        membership = Membership(
+            settings.control_dsn, settings.origin_id, tenants.divide, settings.peers_interval
+        )
+        await membership.start()
         transactions = TransactionManager(tenants, settings.origin_id)
         revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
         revocations.start()
@@ -154,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await revocations.stop()
             await transactions.close_all()
             await tenants.close()
+            await membership.stop()  # after the pools closed: the others may take this share now
             await keygate.stop()
             await http.aclose()
             await control.close()

@@ -24,6 +24,9 @@ class Settings:
     public_url: str
     origin_id: str = "o1"
     key_cache_seconds: float = 2.0
+    # How often the origin looks which other origins are live (peers.py); joins and clean leaves are
+    # seen at once, a crash within this.
+    peers_interval: float = 1.0
     # Answered by the health check, so whoever started this process knows it is talking to it.
     instance_id: str = ""
     # A console session ends this long after sign-in, or after this long without a request.
@@ -73,6 +76,7 @@ class Settings:
             public_url=env.get("BREAKWATER_PUBLIC_URL", edge_url).rstrip("/"),
             origin_id=origin_id,
             key_cache_seconds=float(env.get("BREAKWATER_KEY_CACHE_SECONDS", "2")),
+            peers_interval=float(env.get("BREAKWATER_PEERS_INTERVAL_SECONDS") or cls.peers_interval),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
             console_session_seconds=float(env.get("BREAKWATER_CONSOLE_SESSION_SECONDS") or 12 * 3600),
             console_idle_seconds=float(env.get("BREAKWATER_CONSOLE_IDLE_SECONDS") or 3600),

@@ -10,6 +10,12 @@ short work); how pools are sized, shared and closed lives here only.
   never with Postgres's "too many connections". At most `waiting_requests` (a per-database limit)
   wait at once; more get BW1429 at once.
 - Per host: at most `per_host` connections over all its databases, shared fairly (see "Fair share").
+- Several origin processes divide both budgets: each holds its `Share` (shares.py, from the live
+  origins peers.py sees) of `per_host` and of `per_database`, and the rules here work within it.
+  When the share grows, the line gets the new slots at once; when it shrinks, idle connections
+  beyond it close at once and connections in use close as they come back. The host's proxy refuses
+  sessions beyond the host's whole budget (hosts/proxy.py), which covers the moments when the
+  origins' views of who is live differ; `_connect` waits through such a refusal.
 - A slot counts as used from the moment a connection is being opened until it is closed, and a
   close waits for the server to end the session, so Postgres never sees more than the budget.
 - Read-only callers get connections of the database's read-only role (`read_only=True`), from a
@@ -73,6 +79,7 @@ from .control.store import ControlStore, Database
 from .errors import BreakwaterError, UpstreamError
 from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
 from .limits import Limits, LimitsBook, too_many_waiting
+from .shares import WHOLE, Share
 
 log = logging.getLogger("breakwater.pool")
 
@@ -181,7 +188,7 @@ class HostBudget:
 
     def __init__(self, host_id: str, limit: int, settings: PoolSettings | None = None) -> None:
         self.host_id = host_id
-        self.limit = limit
+        self.limit = limit  # this origin's share of the host's budget
         self.settings = settings or PoolSettings(per_host=limit)
         self.used = 0  # opening, open (idle or in use), or closing
         self.queue: deque[DatabasePool] = deque()  # one entry per slot a pool asked for, in order
@@ -201,6 +208,10 @@ class HostBudget:
 
     def give_back(self) -> None:
         """A slot was freed (its connection is closed): the line gets it, fewest-held first (rule 1)."""
+        if self.used > self.limit:
+            # Above this origin's share (it shrank when another origin joined): not ours to pass on.
+            self.used -= 1
+            return
         while self.queue:
             if self._next_in_line().slot_granted():
                 return
@@ -214,6 +225,24 @@ class HostBudget:
         pool = self.queue[best]
         del self.queue[best]
         return pool
+
+    def resize(self, limit: int) -> None:
+        """This origin's share of the host changed: a larger one goes to the line at once, a smaller
+        one is reached by closing idle connections now and busy ones as they come back (`over`)."""
+        self.limit = limit
+        while self.queue and self.used < self.limit:
+            self.used += 1
+            if not self._next_in_line().slot_granted():
+                self.used -= 1
+        excess = self.used - self.closing - self.limit
+        idle = sorted(((p, i) for p in self.pools.values() for i in p.idle), key=lambda pair: pair[1].since)
+        for owner, entry in idle[: max(0, excess)]:
+            owner.idle.remove(entry)
+            owner.spawn(owner.close_then(entry.conn))
+
+    def over(self) -> bool:
+        """Whether this origin holds more of the host than its share (connections closing excepted)."""
+        return self.used - self.closing > self.limit
 
     def others_wait(self, pool: DatabasePool) -> bool:
         return any(p is not pool for p in self.queue)
@@ -296,6 +325,7 @@ class HostBudget:
         return {
             "host": self.host_id,
             "budget": self.limit,
+            "host_budget": self.settings.per_host,
             "used": self.used,
             "waiting_pools": len(self.queue),
         }
@@ -315,6 +345,7 @@ class DatabasePool:
         *,
         read_only: bool = False,
         sibling: DatabasePool | None = None,
+        limit: int | None = None,
     ) -> None:
         self.database_id = database_id
         self.dsn = dsn
@@ -325,7 +356,7 @@ class DatabasePool:
             sibling.sibling = self
         self.host = host
         self.settings = settings
-        self.limit = settings.per_database
+        self.limit = settings.per_database if limit is None else limit  # this origin's share of it
         self.limits = limits or Limits()
         self.idle: list[_Idle] = []  # most recently used last
         self.in_use = 0
@@ -457,7 +488,8 @@ class DatabasePool:
         """A clean connection is free: to the next waiter, to another database, or idle. A `granted`
         one was just opened in a slot the line gave this database: it serves it before anything else
         (closing it again at once would only spend an open on nobody)."""
-        if self.closed:
+        if self.closed or self.host.over() or self._family_used() + 1 > self.limit:
+            # Closed, or above this origin's share (it shrank when another origin joined).
             self.spawn(self.close_then(conn))
             return
         if not granted and self.host.others_wait(self) and self.size + 1 > self.host.fair_share():
@@ -514,6 +546,14 @@ class DatabasePool:
         return True
 
     # --- growing and shrinking ------------------------------------------------------------------
+
+    def resize(self, limit: int) -> None:
+        """This origin's share of the database's limit changed (see HostBudget.resize)."""
+        self.limit = limit
+        while self.idle and self._family_used() > self.limit:
+            entry = self.idle.pop(0)
+            self.spawn(self.close_then(entry.conn))
+        self._grow()
 
     def _grow(self) -> None:
         """Ask for as many slots as there are waiters without a connection coming, within the limit."""
@@ -585,10 +625,16 @@ class DatabasePool:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
             except asyncpg.TooManyConnectionsError as exc:
-                raise UpstreamError(
-                    f"The database refused another connection: {exc}",
-                    hint="Other clients hold its connections; lower their number or the pool's limit.",
-                ) from None
+                # The host's proxy is at the host's whole budget (another origin still holds the part
+                # this one now counts as its own: they see a join or a death a moment apart), or
+                # Postgres is at max_connections: wait for a session to end, as for a free slot.
+                if time.monotonic() + delay > deadline:
+                    raise UpstreamError(
+                        f"The database refused another connection: {exc}",
+                        hint="Other clients hold its connections; lower their number or the pool's limit.",
+                    ) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 raise UpstreamError(f"Connecting to the database failed: {exc}") from None
 
@@ -694,6 +740,7 @@ class Tenants:
         self._readonly_dsn = readonly_dsn
         self._gone = gone
         self._pools: dict[PoolKey, DatabasePool] = {}
+        self.share = WHOLE  # this origin's part of every budget, while other origins are live too
         self._hosts: dict[str, HostBudget] = {}
         self._opening: dict[PoolKey, _Opening] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -716,7 +763,9 @@ class Tenants:
                 dsn = db.readonly_dsn or await self._made_readonly_dsn(db)
             host = self._hosts.get(db.host_id)
             if host is None:
-                host = self._hosts[db.host_id] = HostBudget(db.host_id, self.settings.per_host, self.settings)
+                host = self._hosts[db.host_id] = HostBudget(
+                    db.host_id, self.share.of(self.settings.per_host), self.settings
+                )
             limits = await self.limits.of(database_id)
             sibling = self._pools.get((database_id, not read_only))
             pool = DatabasePool(
@@ -728,11 +777,27 @@ class Tenants:
                 limits,
                 read_only=read_only,
                 sibling=sibling,
+                limit=self.share.of(self.settings.per_database),
             )
             host.pools[key] = pool
             self._pools[key] = pool
             self._start_reaper()
             return pool
+
+    def divide(self, share: Share) -> None:
+        """Hold `share` of every host's budget and every database's limit from now on (the live
+        origins changed; see peers.py)."""
+        if share == self.share:
+            return
+        log.info(
+            "connection budgets divided anew",
+            extra={"fields": {"origins": share.count, "rank": share.rank}},
+        )
+        self.share = share
+        for host in self._hosts.values():
+            host.resize(share.of(self.settings.per_host))
+        for pool in self._pools.values():
+            pool.resize(share.of(self.settings.per_database))
 
     async def _made_readonly_dsn(self, db: Database) -> str:
         if self._readonly_dsn is None:
@@ -806,6 +871,7 @@ class Tenants:
         """Per database: in use, idle, waiting, wait times; per host: the budget and its use."""
         return {
             "settings": dataclasses.asdict(self.settings),
+            "share": {"origins": self.share.count, "rank": self.share.rank},
             "hosts": [h.figures() for h in self._hosts.values()],
             "databases": [p.figures() for p in self._pools.values()],
         }

@@ -187,6 +187,12 @@ class Code(StrEnum):
         503,
         "Change capture has no replication slot to use (the cluster's slots are all taken).",
     )
+    ORIGIN_LOST = (
+        "BW3101",
+        503,
+        "The origin handling a write stopped before it answered: the write may or may not have run, "
+        "and the edge does not send it again (reads are sent to another origin).",
+    )
 
     # --- 4xxx: change streams --------------------------------------------------------------------
     STREAM_TAKEN_OVER = (

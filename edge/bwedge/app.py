@@ -20,10 +20,12 @@ from bwcontract.txid import origin_of
 from . import console, errors, planlimits, routes
 from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
+from .dispatch import Dispatcher, Outbound, repeatable
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
 from .lines import FullLines
 from .planlimits import PlanLimitView
+from .origins import OriginSet
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
 from .usage import HitJournal, HitMeter, MemoryJournal
@@ -91,6 +93,8 @@ class EdgeApp:
                 # A failed delivery is tried again a little later than the next flush would be.
                 retry_seconds=2.5 * config.usage_flush_seconds,
             )
+        self.origins = OriginSet(list(config.origins), clock)
+        self.dispatcher = Dispatcher(self.origins, origin, config.service_secrets[0], clock)
         # Route kinds served by authenticated handlers; capabilities register theirs here.
         self.handlers: dict[str, Handler] = {
             "query": self.forward,
@@ -137,13 +141,16 @@ class EdgeApp:
             ):
                 raise errors.not_found(request.path)
             if route.kind == "health":
-                return EdgeResponse.json(200, {"status": "ok", "instance": self.config.instance_id})
+                return EdgeResponse.json(
+                    200,
+                    {"status": "ok", "instance": self.config.instance_id, "origins": self.origins.figures()},
+                )
             if route.kind in self.internal_handlers:
                 return await self.internal_handlers[route.kind](request, self.verify_service(request))
             if route.kind == "internal":
                 return await self._internal(request)
             if route.kind == "console":
-                return await self.forward_console(request)
+                return await self.forward_console(request, ctx)
             claims = await self.authenticate(request)
             if self.plan_limits is not None and planlimits.runs_operations(route):
                 limit = self.plan_limits.fresh(claims.database_id) or await self.plan_limits.get(
@@ -202,24 +209,32 @@ class EdgeApp:
         claim_values: dict[str, object] = {**claims.as_dict()}
         if request.background:
             claim_values[service.BACKGROUND] = 1
-        answer = await self.send(request, named or self.config.default_origin, claim_values)
+        answer = await self.send(
+            request, ctx, claim_values, pinned=named, may_repeat=repeatable(route, request)
+        )
         self.full_lines.note(claims.database_id, route, answer)
         return answer
 
-    async def forward_console(self, request: EdgeRequest) -> EdgeResponse:
+    async def forward_console(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
         """A console page or form: signed as the console's (no key), with its cookie (console.py)."""
         if len(request.body) > console.MAX_BODY_BYTES:
             raise errors.payload_too_large(console.MAX_BODY_BYTES, len(request.body))
-        return await self.send(request, self.config.default_origin, console.CLAIMS, console.KEPT_HEADERS)
+        return await self.send(
+            request, ctx, console.CLAIMS, may_repeat=request.method == "GET", kept=console.KEPT_HEADERS
+        )
 
     async def send(
         self,
         request: EdgeRequest,
-        origin_id: str,
+        ctx: Context,
         claim_values: Mapping[str, object],
+        *,
+        pinned: str | None = None,
+        may_repeat: bool = False,
         kept: frozenset[str] = frozenset(),
     ) -> EdgeResponse:
-        """Sign `request` for the origin process `origin_id` with `claim_values` and relay its answer;
+        """Send `request` with `claim_values` to an origin (`pinned`: the one holding its transaction;
+        `may_repeat`: it may run again elsewhere if an attempt broke midway) and relay its answer;
         hop-by-hop and edge-only headers stay here, except those named in `kept`."""
         target = self.origin_target(request)
         headers = Headers(
@@ -230,17 +245,17 @@ class EdgeApp:
         headers["x-forwarded-proto"] = parts.scheme or "http"
         request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
         headers["x-request-id"] = request_id
-        # Signed for this one origin process, which accepts the signature once (service.py).
-        headers[service.HEADER] = service.sign(
-            self.config.service_secrets[0],
-            service.origin_audience(origin_id),
-            {**claim_values, "rid": request_id},
+        outbound = Outbound(
             request.method,
             target,
+            headers,
             request.body,
-            self.clock(),
+            {**claim_values, "rid": request_id},
+            pinned=pinned,
+            repeatable=may_repeat,
         )
-        response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
+        # Signed for the one origin process each attempt goes to, which accepts it once (dispatch.py).
+        response = await self.dispatcher.send(outbound, ctx)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
         return EdgeResponse(response.status, returned, response.body)
 

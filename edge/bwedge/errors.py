@@ -55,8 +55,8 @@ def payload_too_large(limit: int, size: int | None = None) -> EdgeError:
 def origin_unreachable(detail: str) -> EdgeError:
     return EdgeError(
         Code.UNEXPECTED,
-        f"The origin could not be reached: {detail}.",
-        "Check that the origin is running.",
+        f"No origin could be reached ({detail}); the request did not run.",
+        "Retry; if it persists, check that the origins are running.",
         status=502,
     )
 

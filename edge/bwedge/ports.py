@@ -19,11 +19,22 @@ class SqlStorage(Protocol):
     def exec(self, sql: str, *params: Any) -> list[tuple[Any, ...]]: ...
 
 
+class OriginUnreachable(Exception):
+    """An origin gave no answer. `delivered` is False only when the request certainly never reached
+    it (the connection was refused or never made); a runtime that cannot tell says True."""
+
+    def __init__(self, detail: str, delivered: bool) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.delivered = delivered
+
+
 class OriginPort(Protocol):
     async def fetch(
         self, origin_id: str | None, method: str, target: str, headers: Headers, body: bytes
     ) -> EdgeResponse:
-        """Send a request to the origin process `origin_id` (None: any origin)."""
+        """Send a request to the origin process `origin_id` (None: any origin); raises
+        OriginUnreachable when there is no answer."""
         ...
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from hosts.ports import free_port
@@ -95,7 +96,7 @@ async def test_scripts_dev_serves_rows_to_curl_and_stops_on_ctrl_c(tmp_path: Pat
 
 
 def _start_dev(
-    home: Path, edge_port: int, log: Path, origin_port: int, hosts_port: int
+    home: Path, edge_port: int, log: Path, origin_port: int, hosts_port: int, *extra: str
 ) -> subprocess.Popen[str]:
     env = {
         **os.environ,
@@ -105,7 +106,7 @@ def _start_dev(
     }
     with open(log, "w") as stderr:
         return subprocess.Popen(
-            [str(PROJECT_ROOT / "scripts/dev"), "--port", str(edge_port)],
+            [str(PROJECT_ROOT / "scripts/dev"), "--port", str(edge_port), *extra],
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -152,14 +153,21 @@ def test_a_second_start_is_refused_and_a_later_start_on_other_ports_prints_their
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=60) == 0, first_log.read_text()[-3000:]
 
-    # A later start on other ports prints, and records, a URL with the new edge port.
+    # A later start on other ports, with two origins, prints, and records, a URL with the new edge
+    # port, and both origins, each answering as itself.
     later_log = tmp_path / "later.log"
-    later = _start_dev(tmp_path / "home", ports[3], later_log, ports[4], ports[5])
+    later = _start_dev(tmp_path / "home", ports[3], later_log, ports[4], ports[5], "--origins", "2")
     try:
         url = wait_for_url(later, later_log)
         info = json.loads((tmp_path / "home/dev.json").read_text())
         assert url == info["url"] and f"127.0.0.1:{ports[3]}/" in url
         assert info["edge_url"] == f"http://127.0.0.1:{ports[3]}"
+        assert sorted(info["origin_urls"]) == ["o1", "o2"]
+        assert info["origin_urls"]["o1"] == f"http://127.0.0.1:{ports[4]}"
+        edge_health = httpx.get(info["edge_url"] + "/_bw/health").json()
+        assert edge_health["origins"] == {"o1": "up", "o2": "up"}
+        for origin_url in info["origin_urls"].values():
+            assert httpx.get(origin_url + "/_bw/health").status_code == 200
     finally:
         later.send_signal(signal.SIGINT)
         assert later.wait(timeout=60) == 0, later_log.read_text()[-3000:]

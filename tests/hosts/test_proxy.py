@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from hosts import startup
 from hosts.agent import Agent
+from hosts.fleet import Managed
 from tests.hosts.conftest import fetch, provision
 
 
@@ -138,3 +140,90 @@ async def test_an_instance_that_crashed_is_started_again_by_the_next_connection(
         await asyncio.sleep(0.01)
     assert await fetch(dsn, "SELECT current_database()") == f"t_{database_id}"
     assert managed.state == "running" and managed.instance.pid() is not None
+
+
+async def tenant_sessions(managed: Managed, database_id: str) -> int:
+    """The database's own sessions, as its instance's Postgres counts them."""
+    conn = await asyncpg.connect(managed.instance.dsn(f"t_{database_id}"))
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", f"u_{database_id}"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def test_the_host_budget_refuses_one_session_more_and_is_never_exceeded(agent: Agent) -> None:
+    database_id, dsn, managed = await provision(agent, "dedicated")
+    original, agent.proxy.budget = agent.proxy.budget, 3
+    try:
+        held = [await asyncpg.connect(dsn) for _ in range(3)]
+        with pytest.raises(asyncpg.TooManyConnectionsError) as caught:
+            await asyncpg.connect(dsn)
+        assert caught.value.sqlstate == "53300"
+        assert "the host's budget of 3 sessions is in use" in caught.value.message
+        await held.pop().close()
+        held.append(await asyncpg.connect(dsn))  # a session ended: the next one gets its place
+        for conn in held:
+            await conn.close()
+
+        # Many clients coming and going, each retrying when refused: Postgres never sees four.
+        stop = asyncio.Event()
+        peak = 0
+
+        async def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, await tenant_sessions(managed, database_id))
+
+        async def churn() -> None:
+            for _ in range(15):
+                try:
+                    conn = await asyncpg.connect(dsn)
+                except asyncpg.TooManyConnectionsError:
+                    await asyncio.sleep(0.005)
+                    continue
+                await conn.fetchval("SELECT 1")
+                await conn.close()
+
+        sampler = asyncio.ensure_future(sample())
+        await asyncio.gather(*(churn() for _ in range(8)))
+        stop.set()
+        await sampler
+        assert 1 <= peak <= 3
+        assert agent.proxy.over_budget > 1
+        assert agent.proxy.sessions == 0
+    finally:
+        agent.proxy.budget = original
+
+
+async def test_a_session_counts_until_its_backend_has_ended_not_until_its_client_left(agent: Agent) -> None:
+    database_id, dsn, managed = await provision(agent, "dedicated")
+    original, agent.proxy.budget = agent.proxy.budget, 2
+    try:
+        other = await asyncpg.connect(dsn)
+        busy = await asyncpg.connect(dsn)
+        sleeping = asyncio.ensure_future(busy.execute("SELECT pg_sleep(1)"))
+        await asyncio.sleep(0.2)
+        busy.terminate()  # the client vanishes mid-statement; its backend sleeps on
+        with contextlib.suppress(Exception):
+            await sleeping
+        await asyncio.sleep(0.1)
+        assert await tenant_sessions(managed, database_id) == 2
+        with pytest.raises(asyncpg.TooManyConnectionsError):
+            await asyncpg.connect(dsn)
+        deadline = time.monotonic() + 5
+        while True:  # once the statement ends the backend reads the end of file and goes
+            try:
+                late = await asyncpg.connect(dsn)
+                break
+            except asyncpg.TooManyConnectionsError:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        assert await tenant_sessions(managed, database_id) == 2
+        await late.close()
+        await other.close()
+    finally:
+        agent.proxy.budget = original

@@ -143,7 +143,8 @@ async def test_connections_and_pools_idle_past_the_idle_time_are_closed(world: P
             await asyncio.sleep(0.02)
         assert tenants.figures() == {
             "settings": tenants.figures()["settings"],
-            "hosts": [{"host": "h1", "budget": 100, "used": 0, "waiting_pools": 0}],
+            "share": {"origins": 1, "rank": 0},
+            "hosts": [{"host": "h1", "budget": 100, "host_budget": 100, "used": 0, "waiting_pools": 0}],
             "databases": [],
         }
         assert await world.backends() == 0
