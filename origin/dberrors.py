@@ -15,6 +15,8 @@ from bwcontract.codes import Code
 
 from .errors import BreakwaterError, Forbidden, KnownRequestError
 
+# admin_shutdown, crash_shutdown, cannot_connect_now, operator_intervention (a moving database)
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03", "57000"})
 _KEY_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
 
 
@@ -49,6 +51,15 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
         # statement_timeout (the database's query timeout, set for every session) or a cancel; raw
         # queries too: the client is told the query timed out, not that its SQL failed.
         return BreakwaterError("The query was cancelled (it ran too long).", code=Code.QUERY_TIMEOUT)
+    if exc.sqlstate and (exc.sqlstate.startswith("08") or exc.sqlstate in _SESSION_ENDED):
+        # Not the query's fault: the session ended under it (the database is moving to another
+        # host, its host's agent restarted, an operator ended it). Raw queries too.
+        return BreakwaterError(
+            f"The database session ended during the query: {fields['message']}",
+            code=Code.UPSTREAM,
+            meta={"database": fields},
+            hint="Retry; a write in flight may or may not have been applied.",
+        )
     if raw:
         return KnownRequestError(
             f"Raw query failed. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
