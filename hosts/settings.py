@@ -24,6 +24,13 @@ class AgentSettings:
     copy: str = "auto"  # auto | reflink | copy
     spares: int = 2  # databases of each placement made ahead of time (see spares.py)
     instance_id: str = ""  # answered by /health: whoever started the agent knows it reached this one
+    # Registration (reporting.py): the origins it reports to, with the registration token, naming
+    # itself by `public_url` (where origins reach this agent's API). Without them it does not report.
+    origins: tuple[str, ...] = ()
+    registration_token: str = ""
+    public_url: str = ""
+    report_interval: float = 5.0
+    max_databases: int = 0  # the operator's cap on databases placed here; 0: none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
@@ -47,4 +54,11 @@ class AgentSettings:
             copy=env.get("BREAKWATER_HOSTS_COPY", "auto"),
             spares=int(number("BREAKWATER_HOSTS_SPARES", cls.spares)),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
+            origins=tuple(
+                u.strip().rstrip("/") for u in env.get("BREAKWATER_HOSTS_ORIGINS", "").split(",") if u.strip()
+            ),
+            registration_token=env.get("BREAKWATER_HOSTS_REGISTRATION_TOKEN", ""),
+            public_url=env.get("BREAKWATER_HOSTS_PUBLIC_URL", "").rstrip("/"),
+            report_interval=number("BREAKWATER_HOSTS_REPORT_SECONDS", cls.report_interval),
+            max_databases=int(number("BREAKWATER_HOSTS_MAX_DATABASES", cls.max_databases)),
         )
