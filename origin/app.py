@@ -18,10 +18,16 @@ from bwservice import logs
 
 from . import auth, capture
 from .capture import routes as capture_routes
-from .control import admin
-from .control.clients import EdgeClient, HostsClient
+from .control import admin, hostadmin
+from .control.clients import EdgeClient
+from .control.drains import Drainer
+from .control.hostbook import HostBook
+from .control.hostrecords import HostStore
 from .control.keygate import KeyGate
 from .control.migrate import migrate
+from .control.moves import Mover, MoveSettings
+from .control.movewatch import MoveWatch
+from .control.placement import PlacementRules
 from .control.store import ControlStore, Database
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
@@ -45,6 +51,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         Route("/_bw/health", health),
         *admin.routes,
+        *hostadmin.routes,
         *capture_routes.routes,
         *v1.routes,
         *prisma6.routes,
@@ -63,11 +70,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await migrate(conn)
         store = ControlStore(control, settings.key_secret)
         workspace_id = await store.ensure_workspace("default")
-        await store.ensure_host("local", settings.hosts_url)
         keygate = KeyGate(store, settings.key_cache_seconds)
         await keygate.start(settings.control_dsn)
         http = httpx.AsyncClient(timeout=60.0)
-        hosts = HostsClient(settings.hosts_url, settings.hosts_token, http)
+        host_store = HostStore(control)
+        hosts = HostBook(store, host_store, http)
+        placement = PlacementRules(stale_seconds=settings.hosts_stale_seconds)
 
         async def readonly_dsn(db: Database) -> str:
             # Databases made before read-only roles: the host agent makes the role on first use.
@@ -83,7 +91,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
         revocations.start()
         schemas = SchemaCache()
-        supervisor = capture.build(settings, control, http, tenants, schemas)
+        supervisor = capture.build(settings, control, http, tenants, schemas, hosts)
+        mover = Mover(
+            settings.control_dsn,
+            control,
+            hosts,
+            MoveSettings(settings.move_grace_seconds, settings.move_capture_wait_seconds),
+        )
+        drainer = Drainer(settings.control_dsn, store, host_store, mover, placement)
+        moves = MoveWatch(settings.control_dsn, control, tenants.refresh, tenants.moving)
         app.state.bw = OriginState(
             settings=settings,
             store=store,
@@ -97,11 +113,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             workspace_id=workspace_id,
             capture=supervisor,
             replays=ReplayGuard(time.time()),
+            host_store=host_store,
+            placement=placement,
+            mover=mover,
+            drainer=drainer,
         )
         await supervisor.start()
+        moves.start()
+        drainer.start()
         try:
             yield
         finally:
+            await drainer.stop()
+            await moves.stop()
             await supervisor.stop()
             await revocations.stop()
             await transactions.close_all()

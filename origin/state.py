@@ -8,8 +8,13 @@ import httpx
 from starlette.requests import Request
 
 from .capture.supervisor import CaptureSupervisor
-from .control.clients import EdgeClient, HostsClient
+from .control.clients import EdgeClient
+from .control.drains import Drainer
+from .control.hostbook import HostBook
+from .control.hostrecords import HostStore
 from .control.keygate import KeyGate
+from .control.moves import Mover
+from .control.placement import PlacementRules
 from .control.store import ControlStore
 from .replay import ReplayGuard
 from .schemas import SchemaCache
@@ -23,7 +28,7 @@ class OriginState:
     settings: Settings
     store: ControlStore
     keygate: KeyGate
-    hosts: HostsClient
+    hosts: HostBook  # every host agent; calls about a database go to its own host
     edge: EdgeClient
     tenants: Tenants
     schemas: SchemaCache
@@ -32,6 +37,10 @@ class OriginState:
     workspace_id: str
     capture: CaptureSupervisor
     replays: ReplayGuard
+    host_store: HostStore
+    placement: PlacementRules
+    mover: Mover
+    drainer: Drainer
 
 
 def state_of(request: Request) -> OriginState:

@@ -15,9 +15,10 @@ from bwcontract.codes import Code
 
 from .. import jsoninput
 from .. import limits as limits_
-from ..errors import BreakwaterError, NotFound, Unauthorized, UpstreamError
+from ..errors import BreakwaterError, NotFound, Unauthorized, database_moving
 from ..state import OriginState, state_of
 from .ids import new_id
+from .placement import choose
 from .store import ApiKey, Database
 
 
@@ -28,6 +29,12 @@ class NewDatabase(BaseModel):
         description="1-63 letters, digits, '_' or '-', starting with a letter or digit",
     )
     placement: Literal["shared", "dedicated"] = Field("shared", description="'shared' or 'dedicated'")
+    host: str | None = Field(
+        None,
+        strict=True,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="a host's id (default: placement)",
+    )
 
 
 class NewKey(BaseModel):
@@ -62,6 +69,7 @@ def _database_json(db: Database) -> dict[str, Any]:
         "host": db.host_id,
         "instance": db.instance,
         "placement": db.placement,
+        "moving": db.moving_since is not None,
         "created_at": db.created_at.isoformat(),
     }
 
@@ -91,12 +99,19 @@ async def create_database(request: Request) -> JSONResponse:
     if await state.store.database_by_name(state.workspace_id, name) is not None:
         raise BreakwaterError(f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS)
     database_id = new_id("db")
-    provisioned = await state.hosts.create_database(database_id, placement)
+    host = choose(
+        await state.host_store.list(),
+        placement,
+        await state.host_store.now(),
+        state.placement,
+        wanted=wanted.host,
+    )
+    provisioned = await state.hosts.client_for(host).create_database(database_id, placement)
     db = await state.store.insert_database(
         database_id,
         state.workspace_id,
         name,
-        provisioned["host"],
+        host.id,
         provisioned["instance"],
         provisioned["placement"],
         provisioned["dsn"],
@@ -129,8 +144,8 @@ async def show_database(request: Request) -> JSONResponse:
     db = await _database_named(state, request.path_params["name"])
     instance: dict[str, Any] | None
     try:
-        instance = await state.hosts.instance(db.instance)
-    except UpstreamError as exc:
+        instance = await (await state.hosts.agent(db.host_id)).instance(db.instance)
+    except BreakwaterError as exc:
         instance = {"state": "unknown", "error": exc.message}
     return JSONResponse(
         {
@@ -146,6 +161,8 @@ async def show_database(request: Request) -> JSONResponse:
 async def delete_database(request: Request) -> JSONResponse:
     state = _authorize(request)
     db = await _database_named(state, request.path_params["name"])
+    if db.moving_since is not None:
+        raise database_moving(db.name)
     revoked = await state.store.mark_deleted(db.id)
     state.keygate.forget()
     await state.tenants.forget(db.id)
@@ -233,11 +250,6 @@ async def pool_figures(request: Request) -> JSONResponse:
     return JSONResponse(_authorize(request).tenants.figures())
 
 
-async def host_figures(request: Request) -> JSONResponse:
-    """The host agent's instances with state and resource figures."""
-    return JSONResponse(await _authorize(request).hosts.instances())
-
-
 routes = [
     Route("/admin/databases", create_database, methods=["POST"]),
     Route("/admin/databases", list_databases, methods=["GET"]),
@@ -250,5 +262,4 @@ routes = [
     Route("/admin/databases/{name}/limits", get_limits, methods=["GET"]),
     Route("/admin/databases/{name}/limits", put_limits, methods=["PUT"]),
     Route("/admin/pool", pool_figures, methods=["GET"]),
-    Route("/admin/hosts", host_figures, methods=["GET"]),
 ]
