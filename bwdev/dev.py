@@ -38,7 +38,7 @@ def dev_ports(edge_port: int | None) -> dict[str, int]:
     }
 
 
-def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
+def run_dev(wrangler: bool = False, edge_port: int | None = None, hosts: int = 1) -> None:
     os.umask(PRIVATE_UMASK)  # .breakwater holds secrets and tenant data
     root = dev_home()
     ports = dev_ports(edge_port)
@@ -48,6 +48,7 @@ def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
             edge_port=ports["edge"],
             origin_port=ports["origin"],
             hosts_port=ports["hosts"],
+            hosts=hosts,
             edge_mode="wrangler" if wrangler else "local",
         ),
         progress=_say,
@@ -84,7 +85,8 @@ def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
             _say(f"the services' logs are in {root / 'logs'}")
             sys.exit(1)
         print(f"\n  {info['url']}\n", flush=True)
-        _say(f"edge {stack.edge_url} · origin {stack.origin_url} · host agent {stack.hosts_url}")
+        agents = " · ".join(f"{h} {stack.host_url(h)}" for h in stack.host_ids)
+        _say(f"edge {stack.edge_url} · origin {stack.origin_url} · host agent{'s' * (hosts > 1)} {agents}")
         _say(f"postgres (your database): {info['postgres_dsn']}")
         _say(f"details in {root / 'dev.json'}, logs in {root / 'logs'}; Ctrl-C stops everything")
         stopping.wait()
