@@ -208,6 +208,11 @@ class Stack:
 
     def restart_service(self, name: str, kill: bool = False) -> None:
         """Stop one service (SIGKILL when `kill`, as a crash) and start it again."""
+        self.stop_service(name, kill)
+        self._spawn(name)
+
+    def stop_service(self, name: str, kill: bool = False) -> None:
+        """Stop one service (SIGKILL when `kill`, as a crash); `start_service` brings it back."""
         service = next(s for s in self.services if s.name == name)
         if kill:
             os.killpg(service.process.pid, signal.SIGKILL)
@@ -215,6 +220,8 @@ class Stack:
         else:
             terminate(service.process)
         self.services.remove(service)
+
+    def start_service(self, name: str) -> None:
         self._spawn(name)
 
     def restart_postgres(

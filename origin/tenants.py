@@ -71,6 +71,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -122,6 +123,20 @@ def connection_lost(host_id: str, exc: BaseException) -> BreakwaterError:
 
 # What a session ended by the host hears: admin_shutdown, or the proxy's "is moving" (routing.py).
 _FENCE_SQLSTATES = frozenset({"57P01", "57000"})
+
+
+async def proxy_refuses(dsn: str) -> bool:
+    """Whether nobody listens at the DSN's host:port now (its host agent is down): a dropped
+    connection is then the host's outage, not this request's bad luck."""
+    address = urlsplit(dsn)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address.hostname, address.port), 1.0)
+    except (OSError, TimeoutError):
+        return True
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return False
 
 
 def database_gone(database_id: str) -> BreakwaterError:
@@ -615,11 +630,10 @@ class DatabasePool:
                 delay = min(delay * 2, 0.5)
             except (asyncpg.CannotConnectNowError, TimeoutError) as exc:
                 if time.monotonic() + delay > deadline:
-                    raise UpstreamError(
-                        f"The database could not be reached: {exc}",
-                        meta={"host": self.host.host_id},
-                        hint="Check that its host agent is running; `breakwater db list` shows the host.",
-                    ) from None
+                    # Its proxy took the connection but nothing answered in time (the host hangs,
+                    # or the database could not start): the host's outage, bounded.
+                    why = f"it did not answer within {self.settings.connect_seconds:g}s ({exc!r})"
+                    raise host_unavailable(self.host.host_id, why) from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
             except asyncpg.OperatorInterventionError as exc:
@@ -859,7 +873,12 @@ class Tenants:
                 raise
             if await self._moves_now(database_id):
                 raise database_moving(database_id) from None
-            raise connection_lost(lease._pool.host.host_id, exc) from None
+            host_id = lease._pool.host.host_id
+            if await proxy_refuses(lease._pool.dsn):
+                raise host_unavailable(
+                    host_id, "the connection dropped and its proxy refuses new ones"
+                ) from None
+            raise connection_lost(host_id, exc) from None
         except asyncpg.PostgresError as exc:
             # A move's fence ends the sessions still open after its grace (admin_shutdown): the
             # request in flight is told the database moves, as the next ones will be.
