@@ -15,7 +15,7 @@ from bwcontract.codes import Code
 
 from .. import jsoninput
 from .. import limits as limits_
-from ..errors import BreakwaterError, NotFound, Unauthorized, database_moving
+from ..errors import BreakwaterError, HostUnavailable, NotFound, Unauthorized, database_moving
 from ..state import OriginState, state_of
 from .ids import new_id
 from .placement import choose
@@ -99,14 +99,24 @@ async def create_database(request: Request) -> JSONResponse:
     if await state.store.database_by_name(state.workspace_id, name) is not None:
         raise BreakwaterError(f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS)
     database_id = new_id("db")
-    host = choose(
-        await state.host_store.list(),
-        placement,
-        await state.host_store.now(),
-        state.placement,
-        wanted=wanted.host,
-    )
-    provisioned = await state.hosts.client_for(host).create_database(database_id, placement)
+    silent: dict[str, str] = {}  # hosts chosen whose agent did not answer: placement tries the next
+    while True:
+        host = choose(
+            await state.host_store.list(),
+            placement,
+            await state.host_store.now(),
+            state.placement,
+            wanted=wanted.host,
+            exclude=silent,
+        )
+        try:
+            provisioned = await state.hosts.client_for(host).create_database(database_id, placement)
+        except HostUnavailable:
+            if wanted.host is not None:
+                raise
+            silent[host.id] = "its agent did not answer"
+            continue
+        break
     db = await state.store.insert_database(
         database_id,
         state.workspace_id,

@@ -136,7 +136,11 @@ class Drainer:
     async def _move(self, db: Database, source: str) -> bool:
         try:
             target = choose(
-                await self._hosts.list(), db.placement, await self._hosts.now(), self._rules, exclude=[source]
+                await self._hosts.list(),
+                db.placement,
+                await self._hosts.now(),
+                self._rules,
+                exclude={source: "being drained"},
             )
             summary: dict[str, Any] = await self._mover.move(db, target.id)
         except BreakwaterError as exc:

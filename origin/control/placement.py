@@ -13,7 +13,7 @@ then only its state and reachability are checked.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bwcontract.codes import Code
@@ -73,9 +73,10 @@ def choose(
     rules: PlacementRules,
     *,
     wanted: str | None = None,
-    exclude: Iterable[str] = (),
+    exclude: Mapping[str, str] | None = None,
 ) -> HostRecord:
-    """The host for a new database of `placement` (or the operator's `wanted` one, checked)."""
+    """The host for a new database of `placement` (or the operator's `wanted` one, checked);
+    `exclude` leaves hosts out, each with the reason a refusal names."""
     hosts = list(hosts)
     if wanted is not None:
         found = next((h for h in hosts if h.id == wanted), None)
@@ -94,13 +95,11 @@ def choose(
         if not found.reachable(now, rules.stale_seconds) or found.last_seen is None:
             raise host_unavailable(wanted, "it has not reported lately")
         return found
-    excluded = set(exclude)
+    excluded = exclude or {}
     refused: dict[str, str] = {}
     candidates = []
     for host in hosts:
-        if host.id in excluded:
-            continue
-        reason = why_not(host, now, rules)
+        reason = excluded.get(host.id) or why_not(host, now, rules)
         if reason is None:
             candidates.append(host)
         else:

@@ -94,4 +94,9 @@ def test_the_operator_may_name_a_full_host_but_not_a_cordoned_or_silent_one() ->
 
 
 def test_a_drain_never_chooses_the_host_it_empties() -> None:
-    assert choose([host("a", memory=0.9), host("b")], "shared", NOW, RULES, exclude=["a"]).id == "b"
+    assert (
+        choose([host("a", memory=0.9), host("b")], "shared", NOW, RULES, exclude={"a": "draining"}).id == "b"
+    )
+    with pytest.raises(NoHost) as refused:
+        choose([host("a")], "shared", NOW, RULES, exclude={"a": "its agent did not answer"})
+    assert refused.value.meta["hosts"] == {"a": "its agent did not answer"}
