@@ -96,7 +96,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.control_dsn,
             control,
             hosts,
-            MoveSettings(settings.move_grace_seconds, settings.move_capture_wait_seconds),
+            MoveSettings(
+                settings.move_grace_seconds, settings.move_capture_wait_seconds, settings.move_max_seconds
+            ),
         )
         drainer = Drainer(settings.control_dsn, store, host_store, mover, placement)
         moves = MoveWatch(settings.control_dsn, control, tenants.refresh, tenants.moving)

@@ -29,6 +29,7 @@ class Settings:
     hosts_stale_seconds: float = 15.0  # a host not heard from this long gets no new databases
     move_grace_seconds: float = 2.0  # at a move, what runs in the database may finish for this long
     move_capture_wait_seconds: float = 30.0  # and change capture may deliver what came before
+    move_max_seconds: float = 300.0  # a move not serving from its new host by then is undone
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,4 +61,5 @@ class Settings:
             move_capture_wait_seconds=float(
                 env.get("BREAKWATER_MOVE_CAPTURE_WAIT_SECONDS") or cls.move_capture_wait_seconds
             ),
+            move_max_seconds=float(env.get("BREAKWATER_MOVE_MAX_SECONDS") or cls.move_max_seconds),
         )

@@ -57,6 +57,7 @@ CHANNEL = "breakwater_moves"  # payload: the database id; origins refresh what t
 class MoveSettings:
     grace_seconds: float = 2.0  # what runs in the database gets this long to finish at the fence
     capture_wait_seconds: float = 30.0  # for change capture to deliver what came before the fence
+    max_seconds: float = 300.0  # fence to serving on the target; longer, the move is undone
 
 
 def parse_lsn(text: str) -> int:
@@ -139,6 +140,23 @@ class Mover:
         await run.lock.execute("UPDATE moves SET step = $2 WHERE id = $1", run.id, step)
 
     async def _run(self, run: _Run) -> None:
+        # Bounded: past `max_seconds` the move is undone and the database serves where it was (the
+        # switch itself is one short transaction, outside the bound, so it happens or it does not).
+        try:
+            async with asyncio.timeout(self.settings.max_seconds):
+                arrived, new_capture = await self._copy(run)
+        except TimeoutError:
+            raise UpstreamError(
+                f"Moving {run.db.name} took longer than {self.settings.max_seconds:g}s (at step "
+                f"{run.step!r}); it was undone and the database serves where it was.",
+                hint="Raise BREAKWATER_MOVE_MAX_SECONDS for a large database, or move it when it is quieter.",
+            ) from None
+        await self._switch(run, arrived, new_capture)
+        await self._release(run, str(arrived["proxy"]))
+
+    async def _copy(self, run: _Run) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Fence it on the source, copy it to the target, unfenced there; returns what the target
+        answered and the new capture settings (None without capture)."""
         db = run.db
         await self._step(run, "fencing")
         run.fenced_at = time.monotonic()
@@ -165,8 +183,7 @@ class Mover:
             )
         await self._step(run, "serving")
         await run.target.unfence(db.id)
-        await self._switch(run, arrived, new_capture)
-        await self._release(run, str(arrived["proxy"]))
+        return arrived, new_capture
 
     async def _wait_delivered(self, run: _Run, slot: str, fence_lsn: int) -> None:
         """Until the edge has stored every change of the database made before the fence."""

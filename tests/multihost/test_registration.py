@@ -73,3 +73,16 @@ def test_a_cordoned_host_takes_no_new_databases_unless_uncordoned(two_hosts: Sta
     finally:
         two_hosts.admin("POST", "/admin/hosts/h2/uncordon")
     assert host_of(two_hosts, make_database(two_hosts, host="h2").name) == "h2"
+
+
+def test_a_malformed_report_or_an_unknown_host_gets_a_4xx_with_a_code(two_hosts: Stack) -> None:
+    registration = two_hosts.secrets["registration_token"]
+    for changes in ({"id": "H2/../x"}, {"url": "ftp://x"}, {"proxy": "no-port"}, {"capacity": {"disk": "x"}}):
+        response = report(two_hosts, registration, **changes)
+        assert (response.status_code, response.json()["code"]) == (400, "BW1001"), changes
+    headers = {"authorization": f"Bearer {two_hosts.secrets['admin_token']}"}
+    for path in ("/admin/hosts/nowhere", "/admin/hosts/nowhere/drain"):
+        response = httpx.request(
+            "GET" if path.count("/") == 3 else "POST", two_hosts.origin_url + path, headers=headers
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "BW1404"), path
