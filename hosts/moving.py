@@ -257,6 +257,10 @@ class Relocation:
         placement = str(manifest.get("placement", ""))
         if placement not in registry.PLACEMENTS:
             raise MoveError(f"placement is 'shared' or 'dedicated', not {placement!r}")
+        if placement == "dedicated" and not {"superuser", "superuser_password", "settings"} <= set(
+            dict(manifest.get("instance") or {})
+        ):
+            raise MoveError("the manifest of a dedicated database names no instance superuser and settings")
         found = self.inventory.databases.get(database_id)
         if found is not None and not found.fenced:
             raise MoveError(f"database {database_id!r} exists already on this host and serves", 409)
