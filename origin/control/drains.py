@@ -78,8 +78,8 @@ class Drainer:
                 if listener is not None:
                     listener.terminate()
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, BreakwaterError) as exc:
-                log.warning("draining round failed", extra={"fields": {"error": str(exc)}})
+            except Exception as exc:  # the loop outlives any one round: drains and recovery need it
+                log.warning("draining round failed", extra={"fields": {"error": repr(exc)}})
                 if listener is not None:
                     listener.terminate()
                     listener = None
@@ -118,9 +118,9 @@ class Drainer:
             if not left and host is not None and host.state == "draining":
                 await self._hosts.set_state(host_id, "drained")
                 log.info("host drained", extra={"fields": {"host": host_id}})
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # a later round drains it again
             log.warning(
-                "draining stopped; again shortly", extra={"fields": {"host": host_id, "error": str(exc)}}
+                "draining stopped; again shortly", extra={"fields": {"host": host_id, "error": repr(exc)}}
             )
         finally:
             with contextlib.suppress(Exception):

@@ -308,7 +308,7 @@ class Mover:
     async def recover(self) -> int:
         """Finish or undo the moves whose mover is gone; returns how many it dealt with."""
         rows = await self._control.fetch(
-            "SELECT m.id, m.database_id, m.source, m.target, m.state, m.step, d.dsn, d.host_id "
+            "SELECT m.id, m.database_id, m.source, m.target, m.state, m.step, m.error, d.dsn, d.host_id "
             "FROM moves m JOIN databases d ON d.id = m.database_id "
             "WHERE m.state = 'running' OR (m.state = 'done' AND m.step = 'switched') "
             "OR (m.state = 'failed' AND m.step = 'undo pending')"
@@ -323,10 +323,10 @@ class Mover:
                     continue  # its mover is at work
                 if await self._recover_one(row):
                     dealt += 1
-            except BreakwaterError as exc:
+            except (BreakwaterError, ValueError, OSError, asyncpg.PostgresError) as exc:
                 log.info(
                     "a move could not be finished yet",
-                    extra={"fields": {"move": row["id"], "error": exc.message}},
+                    extra={"fields": {"move": row["id"], "error": repr(exc)}},
                 )
             finally:
                 with contextlib.suppress(Exception):
@@ -334,11 +334,15 @@ class Mover:
         return dealt
 
     async def _recover_one(self, row: asyncpg.Record) -> bool:
+        # Where the database lives now decides what may be dropped: a later move may have taken it
+        # back to this move's source, or on to its target; its live copy is never touched.
+        lives = row["host_id"]
         source, target = await self.book.agent(row["source"]), await self.book.agent(row["target"])
         if row["state"] == "done":
             proxy = urlsplit(str(row["dsn"])).netloc.rpartition("@")[2]
-            with contextlib.suppress(NotFound):  # released already
-                await source.release(row["database_id"], row["target"], proxy)
+            if lives != row["source"]:
+                with contextlib.suppress(NotFound):  # released already
+                    await source.release(row["database_id"], lives, proxy)
             await self._control.execute(
                 "UPDATE moves SET step = 'released', error = NULL WHERE id = $1", row["id"]
             )
@@ -349,13 +353,17 @@ class Mover:
                 "UPDATE moves SET state = 'done', step = 'switched' WHERE id = $1", row["id"]
             )
             return True
-        errors = await _undo_on_hosts(row["database_id"], source, target, copied=True)
-        await _record_undo(self._control, row["id"], row["database_id"], "its mover stopped", errors)
+        errors = await _undo_on_hosts(
+            row["database_id"], source, target, copied=lives != row["target"], unfence=lives == row["source"]
+        )
+        # An undo left pending keeps the reason the move failed for; a running one lost its mover.
+        reason = str(row["error"]).split("; ")[0] if row["state"] == "failed" else "its mover stopped"
+        await _record_undo(self._control, row["id"], row["database_id"], reason, errors)
         return not errors
 
 
 async def _undo_on_hosts(
-    database_id: str, source: HostsClient, target: HostsClient, copied: bool
+    database_id: str, source: HostsClient, target: HostsClient, copied: bool, unfence: bool = True
 ) -> list[str]:
     errors: list[str] = []
     if copied:
@@ -365,6 +373,8 @@ async def _undo_on_hosts(
             pass  # it never arrived
         except BreakwaterError as exc:
             errors.append(f"the copy on {target.host_id} stays: {exc.message}")
+    if not unfence:
+        return errors
     try:
         await source.unfence(database_id)
     except BreakwaterError as exc:

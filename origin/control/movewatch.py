@@ -61,8 +61,8 @@ class MoveWatch:
                     await asyncio.sleep(self._interval)
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("watching moves failed; again shortly", extra={"fields": {"error": str(exc)}})
+            except Exception as exc:  # the watch outlives any one failure
+                log.warning("watching moves failed; again shortly", extra={"fields": {"error": repr(exc)}})
             finally:
                 if listener is not None:
                     listener.terminate()
