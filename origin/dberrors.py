@@ -39,6 +39,13 @@ def database_fields(exc: asyncpg.PostgresError) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def session_ended(exc: asyncpg.PostgresError) -> bool:
+    """The server ended the session (FATAL): a tenant's RAISE can use these SQLSTATEs too, but only
+    at severity ERROR, and that stays the tenant's own error (a 4xx)."""
+    code = exc.sqlstate or ""
+    return (code.startswith("08") or code in _SESSION_ENDED) and exc.severity_en in ("FATAL", "PANIC")
+
+
 def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> BreakwaterError:
     """The Prisma error for `exc`. Raw queries report every failure as P2010, as Prisma does."""
     fields = database_fields(exc)
@@ -51,9 +58,9 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
         # statement_timeout (the database's query timeout, set for every session) or a cancel; raw
         # queries too: the client is told the query timed out, not that its SQL failed.
         return BreakwaterError("The query was cancelled (it ran too long).", code=Code.QUERY_TIMEOUT)
-    if exc.sqlstate and (exc.sqlstate.startswith("08") or exc.sqlstate in _SESSION_ENDED):
-        # Not the query's fault: the session ended under it (the database is moving to another
-        # host, its host's agent restarted, an operator ended it). Raw queries too.
+    if session_ended(exc):
+        # Not the query's fault: the server ended the session under it (the database is moving to
+        # another host, its host's agent restarted, an operator ended it). Raw queries too.
         return BreakwaterError(
             f"The database session ended during the query: {fields['message']}",
             code=Code.UPSTREAM,

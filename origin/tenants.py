@@ -78,6 +78,7 @@ import asyncpg
 from bwcontract.codes import Code
 
 from .control.store import ControlStore, Database
+from .dberrors import session_ended
 from .errors import BreakwaterError, DatabaseMoving, UpstreamError, database_moving, host_unavailable
 from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
 from .limits import Limits, LimitsBook, too_many_waiting
@@ -119,10 +120,6 @@ def connection_lost(host_id: str, exc: BaseException) -> BreakwaterError:
         meta={"host": host_id},
         hint="Retry; a write in flight may or may not have been applied.",
     )
-
-
-# What a session ended by the host hears: admin_shutdown, or the proxy's "is moving" (routing.py).
-_FENCE_SQLSTATES = frozenset({"57P01", "57000"})
 
 
 async def proxy_refuses(dsn: str) -> bool:
@@ -879,10 +876,12 @@ class Tenants:
                     host_id, "the connection dropped and its proxy refuses new ones"
                 ) from None
             raise connection_lost(host_id, exc) from None
-        except asyncpg.PostgresError as exc:
-            # A move's fence ends the sessions still open after its grace (admin_shutdown): the
-            # request in flight is told the database moves, as the next ones will be.
-            if exc.sqlstate in _FENCE_SQLSTATES and await self._moves_now(database_id):
+        except (asyncpg.PostgresError, BreakwaterError) as exc:
+            # A move's fence ends the sessions still open after its grace (admin_shutdown; the
+            # engine reports it as the session ending, P6008): the request in flight is told the
+            # database moves, as the next ones will be.
+            ended = exc.code is Code.UPSTREAM if isinstance(exc, BreakwaterError) else session_ended(exc)
+            if ended and await self._moves_now(database_id):
                 raise database_moving(database_id) from None
             raise
         finally:
