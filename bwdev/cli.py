@@ -11,6 +11,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from typing import Any
 
 from . import usagecli
@@ -21,13 +22,16 @@ from .cliutil import emit as _print
 
 def cmd_db_create(args: argparse.Namespace) -> None:
     placement = "dedicated" if args.dedicated else "shared"
-    body = {"name": args.name, "placement": placement, "workspace": args.workspace}
+    body: dict[str, Any] = {"name": args.name, "placement": placement, "workspace": args.workspace}
+    if args.host:
+        body["host"] = args.host
     result = _call(args, "POST", "/admin/databases", body)
     _print(
         args,
         result,
         f"{result['url']}\n\ndatabase {result['database']['name']} ({result['database']['id']}) created"
-        f" ({result['database']['placement']}, workspace {result['database']['workspace']})"
+        f" ({result['database']['placement']}, workspace {result['database']['workspace']},"
+        f" on host {result['database']['host']})"
         f"\nkey {result['key']['id']} (read-write)\npostgres: {result['postgres_dsn']}",
     )
 
@@ -65,6 +69,110 @@ def cmd_db_show(args: argparse.Namespace) -> None:
 def cmd_db_delete(args: argparse.Namespace) -> None:
     result = _call(args, "DELETE", f"/admin/databases/{args.name}")
     _print(args, result, f"deleted {args.name}; revoked {len(result['revoked_keys'])} key(s)")
+
+
+def cmd_db_move(args: argparse.Namespace) -> None:
+    result = _call(args, "POST", f"/admin/databases/{args.name}/move", {"host": args.to})
+    move = result["move"]
+    _print(
+        args,
+        result,
+        f"moved {move['database']} from {move['from']} to {move['to']} "
+        f"(unavailable for {move['unavailable_ms']} ms; its URL and keys are unchanged)",
+    )
+
+
+def _mib(value: Any) -> str:
+    return f"{int(value) // 2**20} MiB" if isinstance(value, int) else "?"
+
+
+def cmd_host_list(args: argparse.Namespace) -> None:
+    result = _call(args, "GET", "/admin/hosts")
+    rows = []
+    for h in result["hosts"]:
+        cap = h["capacity"]
+        seen = "never" if h["last_seen_seconds"] is None else f"{h['last_seen_seconds']}s ago"
+        limit = f"/{cap['max_databases']}" if cap.get("max_databases") else ""
+        rows.append(
+            [
+                h["id"],
+                h["state"],
+                "yes" if h["reachable"] else "NO",
+                seen,
+                f"{h['databases']}{limit}",
+                _mib(cap["memory_available_kb"] * 1024 if "memory_available_kb" in cap else None),
+                _mib(cap.get("disk_free_bytes")),
+                h["url"],
+            ]
+        )
+    header = ["HOST", "STATE", "REACHABLE", "REPORTED", "DATABASES", "MEMORY FREE", "DISK FREE", "AGENT"]
+    _print(args, result, table(header, rows) if rows else "no host has registered yet")
+
+
+def cmd_host_show(args: argparse.Namespace) -> None:
+    result = _call(args, "GET", f"/admin/hosts/{args.host_id}")
+    host = result["host"]
+    lines = [
+        f"host       {host['id']} ({host['state']}, {'reachable' if host['reachable'] else 'UNREACHABLE'})",
+        f"agent      {host['url']}   proxy {host['proxy']}",
+        f"reported   {host['last_seen_seconds']}s ago: {json.dumps(host['capacity'], sort_keys=True)}",
+        "",
+        table(
+            ["DATABASE", "PLACEMENT", "INSTANCE", "MOVING"],
+            [
+                [d["name"], d["placement"], d["instance"], "yes" if d["moving"] else ""]
+                for d in result["databases"]
+            ],
+        )
+        if result["databases"]
+        else "no databases",
+    ]
+    if result["moves"]:
+        lines += [
+            "",
+            table(
+                ["MOVE", "DATABASE", "FROM", "TO", "STATE", "STEP", "UNAVAILABLE", "ERROR"],
+                [
+                    [
+                        m["id"],
+                        m["database"],
+                        m["source"],
+                        m["target"],
+                        m["state"],
+                        m["step"],
+                        "" if m["unavailable_ms"] is None else f"{m['unavailable_ms']} ms",
+                        m["error"] or "",
+                    ]
+                    for m in result["moves"]
+                ],
+            ),
+        ]
+    _print(args, result, "\n".join(lines))
+
+
+def cmd_host_action(args: argparse.Namespace) -> None:
+    result = _call(args, "POST", f"/admin/hosts/{args.host_id}/{args.action}")
+    host = result["host"]
+    if args.action == "drain" and args.wait:
+        deadline = time.monotonic() + args.wait
+        while host["state"] == "draining" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            host = _call(args, "GET", f"/admin/hosts/{args.host_id}")["host"]
+        if host["state"] == "draining":
+            raise CliError(
+                f"{args.host_id} still holds {host['databases']} database(s) after {args.wait:g}s.",
+                f"`breakwater host show {args.host_id}` lists them and the moves' errors.",
+            )
+        result = {"host": host}
+    said = {
+        "drain": "drained: it holds no databases"
+        if host["state"] == "drained"
+        else f"draining: its {host['databases']} database(s) move to other hosts",
+        "cordon": "cordoned: it takes no new databases",
+        "uncordon": "active: it takes new databases again",
+        "reset-token": "its next report binds a new agent token",
+    }[args.action]
+    _print(args, result, f"{args.host_id} {said}")
 
 
 def _limit_changes(settings: list[str]) -> dict[str, int | None]:
@@ -202,7 +310,9 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
     if args.origins < 1:
         raise CliError("--origins takes a number from 1.")
-    run_dev(wrangler=args.wrangler, edge_port=args.port, origins=args.origins)
+    if not 1 <= args.hosts <= 9:
+        raise CliError("--hosts takes 1 to 9 host agents.")
+    run_dev(wrangler=args.wrangler, edge_port=args.port, origins=args.origins, hosts=args.hosts)
 
 
 def _common(suppress: bool) -> argparse.ArgumentParser:
@@ -238,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest="action", required=True, metavar="ACTION"
         )
 
-    db = group("db", "databases: create, list, show, limits, delete")
+    db = group("db", "databases: create, list, show, move, limits, delete")
     p = db.add_parser("create", help="provision a database and print its connection URL", parents=common)
     p.add_argument("name")
     p.add_argument("--workspace", default="default", help="the workspace it belongs to (default: default)")
@@ -247,7 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="its own Postgres instance (pause/resume, own config) instead of a shared cluster",
     )
+    p.add_argument("--host", help="put it on this host (default: the host with the most room)")
     p.set_defaults(run=cmd_db_create)
+    p = db.add_parser(
+        "move", help="move a database to another host (its URL and keys stay the same)", parents=common
+    )
+    p.add_argument("name")
+    p.add_argument("--to", required=True, metavar="HOST", help="the host's id (`breakwater host list`)")
+    p.set_defaults(run=cmd_db_move)
     p = db.add_parser("list", help="list databases", parents=common)
     p.add_argument("--workspace", help="only this workspace's")
     p.set_defaults(run=cmd_db_list)
@@ -285,6 +402,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_key_revoke)
 
     usagecli.add_commands(sub, common, group)
+    host = group("host", "list, show, drain, cordon, uncordon, reset-token")
+    host.add_parser(
+        "list", help="the registered hosts: state, last report, databases, room", parents=common
+    ).set_defaults(run=cmd_host_list)
+    p = host.add_parser("show", help="a host's report, databases and recent moves", parents=common)
+    p.add_argument("host_id")
+    p.set_defaults(run=cmd_host_show)
+    for action, text in (
+        ("drain", "move every database of the host to other hosts, then mark it drained"),
+        ("cordon", "the host keeps its databases but takes no new ones"),
+        ("uncordon", "the host takes new databases again (stops a drain)"),
+        ("reset-token", "the host's next report binds a new agent token"),
+    ):
+        p = host.add_parser(action, help=text, parents=common)
+        p.add_argument("host_id")
+        if action == "drain":
+            p.add_argument(
+                "--wait", type=float, default=0, metavar="SECONDS", help="wait this long for it to finish"
+            )
+        p.set_defaults(run=cmd_host_action, action=action)
 
     tables = group("table", "tables of a database: full-images")
     p = tables.add_parser(
@@ -324,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="origin processes (1); they divide each host's connection budget, the edge balances over "
         "them; the second and later take free ports",
+    )
+    p.add_argument(
+        "--hosts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="host agents (each its own data directory and ports; the extra ones take free ports)",
     )
     p.set_defaults(run=cmd_dev)
     return parser

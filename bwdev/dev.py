@@ -38,7 +38,7 @@ def dev_ports(edge_port: int | None) -> dict[str, int]:
     }
 
 
-def run_dev(wrangler: bool = False, edge_port: int | None = None, origins: int = 1) -> None:
+def run_dev(wrangler: bool = False, edge_port: int | None = None, origins: int = 1, hosts: int = 1) -> None:
     os.umask(PRIVATE_UMASK)  # .breakwater holds secrets and tenant data
     root = dev_home()
     ports = dev_ports(edge_port)
@@ -49,6 +49,7 @@ def run_dev(wrangler: bool = False, edge_port: int | None = None, origins: int =
             origin_port=ports["origin"],
             hosts_port=ports["hosts"],
             origins=origins,
+            hosts=hosts,
             edge_mode="wrangler" if wrangler else "local",
         ),
         progress=_say,
@@ -86,7 +87,11 @@ def run_dev(wrangler: bool = False, edge_port: int | None = None, origins: int =
             sys.exit(1)
         print(f"\n  {info['url']}\n", flush=True)
         origin_list = " ".join(f"{name} {url}" for name, url in stack.origin_urls.items())
-        _say(f"edge {stack.edge_url} · origins {origin_list} · host agent {stack.hosts_url}")
+        agents = " · ".join(f"{h} {stack.host_url(h)}" for h in stack.host_ids)
+        _say(
+            f"edge {stack.edge_url} · origin{'s' * (origins > 1)} {origin_list}"
+            f" · host agent{'s' * (hosts > 1)} {agents}"
+        )
         _say(f"postgres (your database): {info['postgres_dsn']}")
         _say(
             f"console {stack.edge_url}/console: sign in with the admin token (`admin_token` in "

@@ -1,9 +1,11 @@
-"""The whole stack on one machine: control-plane Postgres, host agent, origins and edge, on loopback.
+"""The whole stack on one machine: control-plane Postgres, host agents, origins and edge, on loopback.
 
 `scripts/dev` runs it in the foreground; the tests start one per session in a temporary directory.
 Each service is its own process (as in production), started in dependency order and health-checked.
 Origins are a list of services (`origin`, `origin-2`, …, origin ids `o1`, `o2`, …), each with its own
 port, BREAKWATER_ORIGIN_ID and instance id; the edge knows them all (ORIGINS).
+With `hosts=N` it runs N host agents, each with its own root, ports, token and host id (`local`,
+`h2`, `h3`, …; services `hosts`, `hosts2`, …), which register with the origins as on many machines.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ class StackConfig:
     root: Path
     edge_port: int = 0  # 0: any free port
     origin_port: int = 0
-    hosts_port: int = 0
+    hosts_port: int = 0  # the first host agent's; the others take free ports
+    hosts: int = 1  # host agents
     origins: int = 1  # origin processes: `origin` (o1) on origin_port, then `origin-2` (o2), … on free ports
     durable: bool = True
     edge_mode: str = "local"  # local | wrangler
@@ -89,10 +92,18 @@ class Stack:
         self._restarted: list[PostgresInstance] = []
         self.control: PostgresInstance | None = None
         self.secrets: dict[str, str] = {}
+        # Host agents: service name -> host id ("hosts" is "local", as a one-host stack always was).
+        self.host_services = {
+            ("hosts" if i == 1 else f"hosts{i}"): ("local" if i == 1 else f"h{i}")
+            for i in range(1, max(1, config.hosts) + 1)
+        }
         self.ports = {
             "edge": config.edge_port or free_port(),
             "origin": config.origin_port or free_port(),
-            "hosts": config.hosts_port or free_port(),
+            **{
+                name: (config.hosts_port if name == "hosts" else 0) or free_port()
+                for name in self.host_services
+            },
         }
         for number in range(2, config.origins + 1):
             self.ports[f"origin-{number}"] = free_port()
@@ -119,11 +130,29 @@ class Stack:
 
     @property
     def hosts_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['hosts']}"
+        """The first host agent's API."""
+        return self.host_url("local")
 
     @property
     def hosts_root(self) -> Path:
-        return self.root / "hosts"
+        """The first host agent's root."""
+        return self.host_root("local")
+
+    @property
+    def host_ids(self) -> list[str]:
+        return list(self.host_services.values())
+
+    def host_service(self, host_id: str) -> str:
+        return next(name for name, found in self.host_services.items() if found == host_id)
+
+    def host_url(self, host_id: str) -> str:
+        return f"http://127.0.0.1:{self.ports[self.host_service(host_id)]}"
+
+    def host_root(self, host_id: str) -> Path:
+        return self.root / self.host_service(host_id)
+
+    def host_token(self, host_id: str) -> str:
+        return self.secrets["hosts_token" if host_id == "local" else f"hosts_token_{host_id}"]
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -156,16 +185,25 @@ class Stack:
         try:
             if not (self.hosts_root / "instances").exists():
                 self.progress("first run: the host agent prepares its Postgres template and shared cluster")
+            several = len(self.host_services) > 1
+            self.progress(
+                "starting the host agents " + ", ".join(self.host_ids)
+                if several
+                else "starting the host agent"
+            )
             origins = "the origin" if self.config.origins == 1 else f"{self.config.origins} origins"
+            # Started together, then waited for: services of one kind need nothing of each other (the
+            # host agents prepare their templates at once, each its own).
             for names, label in (
-                (["hosts"], "the host agent"),
+                (list(self.host_services), None),
                 (self.origin_services, origins),
                 (["edge"], "the edge"),
             ):
-                self.progress(f"starting {label}")
-                # Started together, then waited for: services of one kind need nothing of each other.
+                if label is not None:
+                    self.progress(f"starting {label}")
                 for service in [self._launch(name) for name in names]:
                     self._await_healthy(service)
+            self._wait_for_hosts()
         except BaseException:
             self.stop()
             raise
@@ -180,8 +218,9 @@ class Stack:
             postgres.stop()
         self._restarted.clear()
         # Instances run in their own sessions so they outlive agent restarts; stop them here.
-        for meta in sorted(self.hosts_root.glob("instances/*/instance.json")):
-            PostgresInstance(meta.parent, service_user()).stop()
+        for host_id in self.host_ids:
+            for meta in sorted(self.host_root(host_id).glob("instances/*/instance.json")):
+                PostgresInstance(meta.parent, service_user()).stop()
         if self.control is not None:
             self.control.stop()
         (self.root / "stack.json").unlink(missing_ok=True)
@@ -208,9 +247,11 @@ class Stack:
         """Start a stopped service again, on its port."""
         self._await_healthy(self._launch(name))
 
-    def restart_postgres(self, instance: str = "shared-1", mode: str = "immediate") -> None:
-        """Stop one of the host's Postgres instances ("immediate" is a crash) and start it again."""
-        postgres = PostgresInstance(self.hosts_root / "instances" / instance, service_user())
+    def restart_postgres(
+        self, instance: str = "shared-1", mode: str = "immediate", host_id: str = "local"
+    ) -> None:
+        """Stop one of a host's Postgres instances ("immediate" is a crash) and start it again."""
+        postgres = PostgresInstance(self.host_root(host_id) / "instances" / instance, service_user())
         pid = postgres.pid()
         if pid is not None:
             sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
@@ -221,9 +262,10 @@ class Stack:
 
     def _service_spec(self, name: str) -> tuple[list[str], dict[str, str], str, float]:
         """argv, environment, health URL and start-up timeout of a service."""
-        if name == "hosts":
-            argv = [sys.executable, "-m", "hosts", "--port", str(self.ports["hosts"])]
-            return argv, self.env_hosts(), f"{self.hosts_url}/health", 30
+        if name in self.host_services:
+            host_id = self.host_services[name]
+            argv = [sys.executable, "-m", "hosts", "--port", str(self.ports[name])]
+            return argv, self.env_hosts(host_id), f"{self.host_url(host_id)}/health", 30
         if name in self.origin_services:
             url = self.origin_urls[origin_id(name)]
             argv = [sys.executable, "-m", "origin", "--port", str(self.ports[name])]
@@ -282,11 +324,15 @@ class Stack:
         env.update(self.config.extra_env)
         return env
 
-    def env_hosts(self) -> dict[str, str]:
+    def env_hosts(self, host_id: str = "local") -> dict[str, str]:
         return {
             **self._base_env(),
-            "BREAKWATER_HOSTS_ROOT": str(self.hosts_root),
-            "BREAKWATER_HOSTS_TOKEN": self.secrets["hosts_token"],
+            "BREAKWATER_HOSTS_ROOT": str(self.host_root(host_id)),
+            "BREAKWATER_HOSTS_TOKEN": self.host_token(host_id),
+            "BREAKWATER_HOST_ID": host_id,
+            "BREAKWATER_HOSTS_PUBLIC_URL": self.host_url(host_id),
+            "BREAKWATER_HOSTS_ORIGINS": ",".join(self.origin_urls.values()),
+            "BREAKWATER_HOSTS_REGISTRATION_TOKEN": self.secrets["registration_token"],
             "BREAKWATER_PG_FAST": "" if self.config.durable else "1",
         }
 
@@ -298,8 +344,7 @@ class Stack:
             "BREAKWATER_SERVICE_SECRET": self.secrets["service_secret"],
             "BREAKWATER_KEY_SECRET": self.secrets["key_secret"],
             "BREAKWATER_ADMIN_TOKEN": self.secrets["admin_token"],
-            "BREAKWATER_HOSTS_URL": self.hosts_url,
-            "BREAKWATER_HOSTS_TOKEN": self.secrets["hosts_token"],
+            "BREAKWATER_HOSTS_REGISTRATION_TOKEN": self.secrets["registration_token"],
             "BREAKWATER_EDGE_URL": self.edge_url,
             "BREAKWATER_ORIGIN_ID": origin_id(name),
             # Its usage journal (origin/metering/meter.py): kept across restarts, one per origin id.
@@ -391,17 +436,33 @@ class Stack:
         self._write_state()
 
     def _load_secrets(self) -> dict[str, str]:
+        """secrets.json, with what this run needs and an earlier one did not (another host's token,
+        the registration token of a home made before hosts registered) added."""
         path = self.root / "secrets.json"
-        if path.exists():
-            loaded: dict[str, str] = json.loads(path.read_text())
-            return loaded
-        made = {
-            name: secrets.token_urlsafe(32)
-            for name in ("key_secret", "service_secret", "admin_token", "hosts_token")
-        }
-        path.write_text(json.dumps(made, indent=2))
-        path.chmod(0o600)
-        return made
+        loaded: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        wanted = ["key_secret", "service_secret", "admin_token", "hosts_token", "registration_token"]
+        wanted += [f"hosts_token_{host_id}" for host_id in self.host_ids if host_id != "local"]
+        missing = [name for name in wanted if name not in loaded]
+        if missing:
+            loaded.update({name: secrets.token_urlsafe(32) for name in missing})
+            path.write_text(json.dumps(loaded, indent=2))
+            path.chmod(0o600)
+        return loaded
+
+    def _wait_for_hosts(self, timeout: float = 30.0) -> None:
+        """Until every host agent has registered with the origin (they report as soon as it answers)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                hosts = {h["id"]: h for h in self.admin("GET", "/admin/hosts")["hosts"]}
+            except StackError:
+                hosts = {}
+            if all(hosts.get(h, {}).get("reachable") for h in self.host_ids):
+                return
+            if time.monotonic() > deadline:
+                logs = "\n".join(tail(self.root / "logs" / f"{name}.log") for name in self.host_services)
+                raise StackError(f"the host agents did not register with the origin in {timeout}s:\n{logs}")
+            time.sleep(0.05)
 
     def _write_state(self) -> None:
         state = {s.name: s.process.pid for s in self.services if s.process.poll() is None}

@@ -28,3 +28,9 @@ async def connect(
 ) -> asyncpg.Connection:
     """asyncpg.connect with the pinned settings (they win over any given in `server_settings`)."""
     return await asyncpg.connect(dsn, server_settings={**(server_settings or {}), **SETTINGS}, **kwargs)
+
+
+def pgoptions() -> str:
+    """The same settings as a PGOPTIONS value, for the client programs the platform runs (pg_dump):
+    libpq sends them in the startup packet too. A space inside a value is escaped, as libpq wants."""
+    return " ".join(f"-c {name}={value.replace(' ', chr(92) + ' ')}" for name, value in SETTINGS.items())

@@ -14,6 +14,12 @@ Routes (Bearer token, except /health):
   POST   /instances/{name}/{action}
   GET    /storage                          every database's latest storage sample (storage.py)
   POST   /storage/sample                   sample now (nothing is woken), then the same
+Moving a database to another host (moving.py; the origin's control/moves.py runs the steps):
+  POST   /databases/{id}/fence {"grace"}   refuse its roles, end their sessions → {"lsn"}
+  POST   /databases/{id}/unfence           admit them again
+  POST   /databases/{id}/export            spool its package → the manifest; GET: the package's bytes
+  POST   /databases/import                 body: the manifest (one JSON line), then the package
+  POST   /databases/{id}/release {"host", "proxy"}  it lives there now: drop it here, keep a note
 """
 
 from __future__ import annotations
@@ -28,16 +34,18 @@ from typing import Any
 import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bwcontract.codes import Code
 
-from . import capture, hypopg
+from . import capture, hypopg, moving
+from .capacity import capacity
 from .fleet import Fleet, FleetError, Managed
 from .freezer import FreezerError
 from .postgres import PostgresError
 from .proxy import Proxy
+from .reporting import Reporter
 from .settings import AgentSettings
 from .shared import SharedCluster
 from .storage import StorageSampler
@@ -53,6 +61,7 @@ class Agent:
         self.fleet = Fleet(settings)
         self.proxy = Proxy(self.fleet, settings.connection_budget)
         self.storage = StorageSampler(self.fleet, settings.storage_interval)
+        self.reporter = Reporter(settings, self.report)
 
     @property
     def shared(self) -> SharedCluster:
@@ -64,12 +73,21 @@ class Agent:
         await self.proxy.listen(self.settings.proxy_host, self._proxy_port())
         self.fleet.start_idle_policy()
         self.storage.start()
+        self.reporter.start()
 
     async def stop(self) -> None:
         # Instances keep running: they outlive the agent, and the next one adopts them.
+        await self.reporter.stop()
         await self.storage.stop()
         await self.fleet.stop()
         await self.proxy.close()
+
+    def report(self) -> dict[str, Any]:
+        """What the control plane hears every few seconds (besides id, URL and token)."""
+        return {
+            "proxy": f"{self.settings.public_host}:{self.fleet.proxy_port}",
+            "capacity": capacity(self.fleet),
+        }
 
     def _proxy_port(self) -> int:
         """The configured port, else the one picked on the first start: DSNs handed out name it."""
@@ -104,13 +122,13 @@ def _refused() -> JSONResponse:
 _FLEET_CODES = {code.status: code for code in (Code.BAD_REQUEST, Code.NOT_FOUND, Code.ALREADY_EXISTS)}
 
 
-Handler = Callable[[Request, Agent], Awaitable[JSONResponse]]
+Handler = Callable[[Request, Agent], Awaitable[Response]]
 
 
-def _guarded(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+def _guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Token check and error mapping for every route but /health."""
 
-    async def endpoint(request: Request) -> JSONResponse:
+    async def endpoint(request: Request) -> Response:
         if not _authorized(request):
             return _refused()
         try:
@@ -138,6 +156,7 @@ async def health(request: Request) -> JSONResponse:
             "freezer": agent.fleet.freezer.kind,
             "copy": agent.fleet.copy_mode,
             "instance": agent.settings.instance_id,
+            "registered": agent.reporter.reported.is_set(),
         }
     )
 
@@ -284,6 +303,79 @@ async def sample_storage(request: Request, agent: Agent) -> JSONResponse:
     return JSONResponse(agent.storage.report())
 
 
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValueError("The request body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise ValueError("The request body must be a JSON object.")
+    return body
+
+
+async def fence(request: Request, agent: Agent) -> JSONResponse:
+    body = await _json_body(request)
+    grace = float(body.get("grace", 2.0))
+    if not 0 <= grace <= 60:
+        raise ValueError("grace is 0 to 60 seconds")
+    return JSONResponse(await agent.fleet.relocation.fence(request.path_params["database_id"], grace))
+
+
+async def unfence(request: Request, agent: Agent) -> JSONResponse:
+    return JSONResponse(await agent.fleet.relocation.unfence(request.path_params["database_id"]))
+
+
+async def export(request: Request, agent: Agent) -> JSONResponse:
+    return JSONResponse(await agent.fleet.relocation.export(request.path_params["database_id"]))
+
+
+async def export_bytes(request: Request, agent: Agent) -> Response:
+    database_id = request.path_params["database_id"]
+    path = moving.spool_path(agent.fleet, database_id, "out")
+    if not path.exists():
+        raise FleetError(f"no package of {database_id!r} is ready: export it first", 404)
+    return StreamingResponse(
+        moving.package_chunks(path),
+        media_type="application/octet-stream",
+        headers={"content-length": str(path.stat().st_size)},
+    )
+
+
+async def import_database(request: Request, agent: Agent) -> JSONResponse:
+    """The body is the package's manifest (one line of JSON), then the package's bytes."""
+    stream = request.stream()
+    head = bytearray()
+    rest = b""
+    async for chunk in stream:
+        head += chunk
+        if b"\n" in head:
+            line, _, rest = bytes(head).partition(b"\n")
+            break
+        if len(head) > moving.MANIFEST_LIMIT:
+            raise ValueError("the package's manifest is too long")
+    else:
+        raise ValueError("the body holds no manifest line")
+    manifest = json.loads(line)
+    if not isinstance(manifest, dict):
+        raise ValueError("the manifest must be a JSON object")
+
+    async def remainder() -> AsyncIterator[bytes]:
+        if rest:
+            yield rest
+        async for more in stream:
+            yield more
+
+    return JSONResponse(await agent.fleet.relocation.import_(manifest, remainder()), status_code=201)
+
+
+async def release(request: Request, agent: Agent) -> JSONResponse:
+    body = await _json_body(request)
+    host, proxy = str(body.get("host", "")), str(body.get("proxy", ""))
+    if not host or not proxy:
+        raise ValueError('say where the database went: {"host", "proxy"}')
+    return JSONResponse(await agent.fleet.relocation.release(request.path_params["database_id"], host, proxy))
+
+
 def create_app(settings: AgentSettings | None = None, agent: Agent | None = None) -> Starlette:
     """The agent's app; its lifespan starts the agent (pass a started `agent` to serve it as is)."""
     started = agent is not None
@@ -304,6 +396,12 @@ def create_app(settings: AgentSettings | None = None, agent: Agent | None = None
             Route("/health", health),
             Route("/databases", _guarded(create_database), methods=["POST"]),
             Route("/databases", _guarded(list_databases), methods=["GET"]),
+            Route("/databases/import", _guarded(import_database), methods=["POST"]),
+            Route("/databases/{database_id}/fence", _guarded(fence), methods=["POST"]),
+            Route("/databases/{database_id}/unfence", _guarded(unfence), methods=["POST"]),
+            Route("/databases/{database_id}/export", _guarded(export), methods=["POST"]),
+            Route("/databases/{database_id}/export", _guarded(export_bytes), methods=["GET"]),
+            Route("/databases/{database_id}/release", _guarded(release), methods=["POST"]),
             Route("/databases/{database_id}", _guarded(drop_database), methods=["DELETE"]),
             Route("/databases/{database_id}/readonly", _guarded(read_only_role), methods=["POST"]),
             Route("/databases/{database_id}/hypopg", _guarded(enable_hypopg), methods=["POST"]),

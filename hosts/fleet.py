@@ -11,7 +11,8 @@ instances, the databases, the settings) with the parts that look after it, one m
   spares ready for it in the background;
 - idle.py: the idle policy and the loop that applies it;
 - routing.py: which instance a proxied connection goes to, or why it may not;
-- report.py: figures and summary.
+- report.py: figures and summary; capacity.py: what the host reports to the control plane;
+- moving.py: this host's half of moving a database to another host.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from . import boot, report, routing
 from .idle import IdlePolicy
 from .inventory import FleetError, Inventory, Managed
 from .lifecycle import Lifecycle
+from .moving import Relocation
 from .postgres import PostgresInstance
 from .provisioning import Provisioner
 from .routing import RouteError
@@ -40,6 +42,7 @@ class Fleet(Inventory):
         self.spares = SpareStock(self, self.lifecycle)
         self.provisioner = Provisioner(self, self.lifecycle, self.spares)
         self.idle = IdlePolicy(self, self.lifecycle)
+        self.relocation = Relocation(self, self.lifecycle, self.provisioner)
 
     async def start(self) -> None:
         """Prepare the template, then adopt whatever is on disk and running (nothing is lost)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import freezer
 from .postgres import PostgresInstance
-from .registry import DatabaseRecord, Registry
+from .registry import DatabaseRecord, Forwarding, Forwardings, Registry
 from .service_user import ServiceUser
 from .settings import AgentSettings
 from .shared import SharedCluster
@@ -73,6 +73,8 @@ class Inventory:
         self.registry = Registry(self.root)
         self.instances: dict[str, Managed] = {}
         self.databases: dict[str, DatabaseRecord] = {}
+        self.forwardings = Forwardings(self.root)
+        self.moved: dict[str, Forwarding] = self.forwardings.load()  # databases that left this host
         self.shared = SharedCluster(PostgresInstance(self.instances_dir / SHARED_INSTANCE, self.user))
         self.template: Template | None = None  # boot prepares it
         self.copy_mode = "copy"  # how a dedicated instance is copied from the template (boot decides)

@@ -53,6 +53,8 @@ class DatabaseRecord:
     placement: str  # shared | dedicated
     instance: str  # the instance directory name under instances/
     created_at: str
+    # While it moves to or from this host (moving.py): the proxy admits none of its roles.
+    fenced: bool = False
 
     @property
     def database(self) -> str:
@@ -83,7 +85,12 @@ class Registry:
         return found
 
     def add(
-        self, database_id: str, placement: str, instance: str, created_at: str | None = None
+        self,
+        database_id: str,
+        placement: str,
+        instance: str,
+        created_at: str | None = None,
+        fenced: bool = False,
     ) -> DatabaseRecord:
         if placement not in PLACEMENTS:
             raise ValueError(f"placement is 'shared' or 'dedicated', not {placement!r}")
@@ -92,12 +99,55 @@ class Registry:
             placement=placement,
             instance=instance,
             created_at=created_at or dt.datetime.now(dt.UTC).isoformat(),
+            fenced=fenced,
         )
+        self.save(record)
+        return record
+
+    def save(self, record: DatabaseRecord) -> None:
         path = self.dir / f"{record.id}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(record)))
         tmp.replace(path)
-        return record
+
+    def remove(self, database_id: str) -> None:
+        (self.dir / f"{checked_id(database_id)}.json").unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """A database that moved away from this host: where it went (the proxy tells its own roles)."""
+
+    id: str
+    host: str  # the host id it lives on now
+    proxy: str  # host:port of that host's proxy
+    moved_at: str
+
+
+class Forwardings:
+    """Databases that moved to other hosts, one small JSON file each (kept: a tenant holding the old
+    DSN is told where to connect instead of "does not exist")."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "moved"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o700)
+
+    def load(self) -> dict[str, Forwarding]:
+        found = {}
+        for path in self.dir.glob("*.json"):
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                forwarding = Forwarding(**json.loads(path.read_text()))
+                found[forwarding.id] = forwarding
+        return found
+
+    def add(self, database_id: str, host: str, proxy: str) -> Forwarding:
+        forwarding = Forwarding(checked_id(database_id), host, proxy, dt.datetime.now(dt.UTC).isoformat())
+        path = self.dir / f"{forwarding.id}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(forwarding)))
+        tmp.replace(path)
+        return forwarding
 
     def remove(self, database_id: str) -> None:
         (self.dir / f"{checked_id(database_id)}.json").unlink(missing_ok=True)

@@ -4,6 +4,11 @@ that database's own roles. A refusal is worded as Postgres itself would answer i
 from __future__ import annotations
 
 from .inventory import Inventory, Managed
+from .registry import reader_role_name, role_name
+
+# What the proxy answers while a database moves, or after it moved away: Postgres's "operator
+# intervention", which the origin reads as "ask the control plane where the database is now".
+MOVING_SQLSTATE = "57000"
 
 
 class RouteError(Exception):
@@ -20,6 +25,14 @@ def route(inventory: Inventory, database: str, user: str) -> Managed:
     database_id = database.removeprefix("t_")
     record = inventory.databases.get(database_id) if database.startswith("t_") else None
     if record is None:
+        forwarding = inventory.moved.get(database_id) if database.startswith("t_") else None
+        if forwarding is not None and user in (role_name(database_id), reader_role_name(database_id)):
+            raise RouteError(
+                f'database "{database}" moved to another host',
+                MOVING_SQLSTATE,
+                f"Connect to {forwarding.proxy} (host {forwarding.host}) with the same user and password; "
+                "`breakwater db show` prints the new DSN.",
+            )
         raise RouteError(f'database "{database}" does not exist', "3D000")
     if user not in (record.role, record.reader):
         # What Postgres itself answers a role without CONNECT on the database.
@@ -27,6 +40,10 @@ def route(inventory: Inventory, database: str, user: str) -> Managed:
             f'permission denied for database "{database}"',
             "42501",
             f'Only the database\'s own roles connect to it; "{user}" is not one of them.',
+        )
+    if record.fenced:
+        raise RouteError(
+            f'database "{database}" is moving to another host', MOVING_SQLSTATE, "Retry in a few seconds."
         )
     managed = inventory.instances.get(record.instance)
     if managed is None or managed.state == "destroyed":

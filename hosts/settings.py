@@ -30,6 +30,13 @@ class AgentSettings:
     # 0: no budget.
     connection_budget: int = 120
     instance_id: str = ""  # answered by /health: whoever started the agent knows it reached this one
+    # Registration (reporting.py): the origins it reports to, with the registration token, naming
+    # itself by `public_url` (where origins reach this agent's API). Without them it does not report.
+    origins: tuple[str, ...] = ()
+    registration_token: str = ""
+    public_url: str = ""
+    report_interval: float = 5.0
+    max_databases: int = 0  # the operator's cap on databases placed here; 0: none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AgentSettings:
@@ -55,4 +62,11 @@ class AgentSettings:
             storage_interval=number("BREAKWATER_HOSTS_STORAGE_INTERVAL", cls.storage_interval),
             connection_budget=int(number("BREAKWATER_HOST_CONNECTION_BUDGET", cls.connection_budget)),
             instance_id=env.get("BREAKWATER_INSTANCE_ID", ""),
+            origins=tuple(
+                u.strip().rstrip("/") for u in env.get("BREAKWATER_HOSTS_ORIGINS", "").split(",") if u.strip()
+            ),
+            registration_token=env.get("BREAKWATER_HOSTS_REGISTRATION_TOKEN", ""),
+            public_url=env.get("BREAKWATER_HOSTS_PUBLIC_URL", "").rstrip("/"),
+            report_interval=number("BREAKWATER_HOSTS_REPORT_SECONDS", cls.report_interval),
+            max_databases=int(number("BREAKWATER_HOSTS_MAX_DATABASES", cls.max_databases)),
         )

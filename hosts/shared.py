@@ -58,7 +58,7 @@ class SharedCluster:
                 )
                 return password, reader_password
             try:
-                await self._new_database(conn, db, owner, reader, password, reader_password)
+                await self.new_database(conn, db, owner, reader, password, reader_password)
             except BaseException:
                 with contextlib.suppress(Exception):  # undo what was done, as far as the server lets us
                     await conn.execute(f"DROP DATABASE IF EXISTS {ident(db)}")
@@ -74,7 +74,7 @@ class SharedCluster:
         name = spares.SPARE_DATABASE_PREFIX + secrets.token_hex(6)
         owner, reader = spares.spare_roles(name)
         try:
-            await self._new_database(conn, name, owner, reader, None, None)
+            await self.new_database(conn, name, owner, reader, None, None)
         except BaseException:
             with contextlib.suppress(Exception):
                 await conn.execute(f"DROP DATABASE IF EXISTS {ident(name)}")
@@ -82,7 +82,7 @@ class SharedCluster:
             raise
         return name
 
-    async def _new_database(
+    async def new_database(
         self,
         conn: asyncpg.Connection,
         db: str,
@@ -108,6 +108,18 @@ class SharedCluster:
             await privileges.prepare_database(inside, owner, reader)
         finally:
             await inside.close()
+
+    async def drop_leftovers(self, conn: asyncpg.Connection, database_id: str) -> None:
+        """Drop what an unfinished import left of a database that has no record here."""
+        db = database_name(database_id)
+        roles = (role_name(database_id), reader_role_name(database_id), capture_role_name(database_id))
+        for row in await conn.fetch(
+            "SELECT slot_name FROM pg_catalog.pg_replication_slots WHERE database OPERATOR(pg_catalog.=) $1",
+            db,
+        ):
+            await conn.execute("SELECT pg_catalog.pg_drop_replication_slot($1)", row["slot_name"])
+        await conn.execute(f"DROP DATABASE IF EXISTS {ident(db)} WITH (FORCE)")
+        await conn.execute(f"DROP ROLE IF EXISTS {', '.join(ident(r) for r in roles)}")
 
     async def drop_database(self, database_id: str) -> None:
         db = database_name(database_id)

@@ -23,10 +23,16 @@ from .capture import routes as capture_routes
 from .console import routes as console_routes
 from .console.latency import RecentLatency
 from .console.sessions import SessionStore
-from .control import admin
-from .control.clients import EdgeClient, HostsClient
+from .control import admin, hostadmin
+from .control.clients import EdgeClient
+from .control.drains import Drainer
+from .control.hostbook import HostBook
+from .control.hostrecords import HostStore
 from .control.keygate import KeyGate
 from .control.migrate import migrate
+from .control.moves import Mover, MoveSettings
+from .control.movewatch import MoveWatch
+from .control.placement import PlacementRules
 from .control.store import ControlStore, Database
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
@@ -58,6 +64,7 @@ def all_routes() -> list[BaseRoute]:
         *metering_admin.routes,
         *metering_routes.routes,
         *insights_routes.routes,
+        *hostadmin.routes,
         *capture_routes.routes,
         *v1.routes,
         *prisma6.routes,
@@ -82,11 +89,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = ControlStore(control, settings.key_secret)
         # The workspace of operators who need no others; no caps (see migration 0006).
         workspace_id = await store.ensure_workspace("default", "unlimited")
-        await store.ensure_host("local", settings.hosts_url)
         keygate = KeyGate(store, settings.key_cache_seconds)
         await keygate.start(settings.control_dsn)
         http = httpx.AsyncClient(timeout=60.0)
-        hosts = HostsClient(settings.hosts_url, settings.hosts_token, http)
+        host_store = HostStore(control)
+        hosts = HostBook(store, host_store, http)
+        placement = PlacementRules(stale_seconds=settings.hosts_stale_seconds)
 
         async def readonly_dsn(db: Database) -> str:
             # Databases made before read-only roles: the host agent makes the role on first use.
@@ -107,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
         revocations.start()
         schemas = SchemaCache()
-        supervisor = capture.build(settings, control, http, tenants, schemas)
+        supervisor = capture.build(settings, control, http, tenants, schemas, hosts)
         edge = EdgeClient(settings.edge_url, settings.service_secrets[0], http)
         metering = metering_.build(
             metering_.MeteringSettings(
@@ -128,6 +136,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         insights = insights_.build(
             control, metering.ledger, hosts, settings.meter_flush_seconds, enabled=settings.insights
         )
+        mover = Mover(
+            settings.control_dsn,
+            control,
+            hosts,
+            MoveSettings(
+                settings.move_grace_seconds, settings.move_capture_wait_seconds, settings.move_max_seconds
+            ),
+        )
+        drainer = Drainer(settings.control_dsn, store, host_store, mover, placement)
+        moves = MoveWatch(settings.control_dsn, control, tenants.refresh, tenants.moving)
         app.state.bw = OriginState(
             settings=settings,
             store=store,
@@ -147,13 +165,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metering=metering,
             console_latency=latency,
             insights=insights,
+            host_store=host_store,
+            placement=placement,
+            mover=mover,
+            drainer=drainer,
         )
         await metering.start(settings.control_dsn)
         insights.start()
         await supervisor.start()
+        moves.start()
+        drainer.start()
         try:
             yield
         finally:
+            await drainer.stop()
+            await moves.stop()
             await supervisor.stop()
             await insights.stop()
             await metering.stop()

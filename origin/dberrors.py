@@ -15,6 +15,8 @@ from bwcontract.codes import Code
 
 from .errors import BreakwaterError, Forbidden, KnownRequestError
 
+# admin_shutdown, crash_shutdown, cannot_connect_now, operator_intervention (a moving database)
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03", "57000"})
 _KEY_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
 
 
@@ -37,6 +39,13 @@ def database_fields(exc: asyncpg.PostgresError) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def session_ended(exc: asyncpg.PostgresError) -> bool:
+    """The server ended the session (FATAL): a tenant's RAISE can use these SQLSTATEs too, but only
+    at severity ERROR, and that stays the tenant's own error (a 4xx)."""
+    code = exc.sqlstate or ""
+    return (code.startswith("08") or code in _SESSION_ENDED) and exc.severity_en in ("FATAL", "PANIC")
+
+
 def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> BreakwaterError:
     """The Prisma error for `exc`. Raw queries report every failure as P2010, as Prisma does."""
     fields = database_fields(exc)
@@ -49,6 +58,15 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
         # statement_timeout (the database's query timeout, set for every session) or a cancel; raw
         # queries too: the client is told the query timed out, not that its SQL failed.
         return BreakwaterError("The query was cancelled (it ran too long).", code=Code.QUERY_TIMEOUT)
+    if session_ended(exc):
+        # Not the query's fault: the server ended the session under it (the database is moving to
+        # another host, its host's agent restarted, an operator ended it). Raw queries too.
+        return BreakwaterError(
+            f"The database session ended during the query: {fields['message']}",
+            code=Code.UPSTREAM,
+            meta={"database": fields},
+            hint="Retry; a write in flight may or may not have been applied.",
+        )
     if raw:
         return KnownRequestError(
             f"Raw query failed. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",

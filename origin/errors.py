@@ -67,3 +67,32 @@ class UpstreamError(BreakwaterError):
     """The database or the host agent failed in a way the caller cannot fix."""
 
     code = Code.UPSTREAM
+
+
+class HostUnavailable(BreakwaterError):
+    """The database's host cannot be reached; other hosts' databases are unaffected."""
+
+    code = Code.HOST_UNAVAILABLE
+
+
+class DatabaseMoving(BreakwaterError):
+    """The database is moving to another host for a few seconds."""
+
+    code = Code.DATABASE_MOVING
+
+
+def host_unavailable(host: str, why: str, retry_after: int = 2) -> HostUnavailable:
+    return HostUnavailable(
+        f"The database's host {host!r} cannot be reached: {why}",
+        meta={"host": host, "retry_after_seconds": retry_after},
+        hint="Retry shortly; if it persists, the operator checks that host's agent "
+        "(`breakwater host list` shows when each host last reported).",
+    )
+
+
+def database_moving(database: str, retry_after: int = 2) -> DatabaseMoving:
+    return DatabaseMoving(
+        f"The database {database} is moving to another host.",
+        meta={"database": database, "retry_after_seconds": retry_after},
+        hint="Retry in a few seconds: a move takes seconds, and the URL and keys stay the same.",
+    )

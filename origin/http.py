@@ -20,7 +20,7 @@ log = logging.getLogger("breakwater.origin")
 
 def error_headers(exc: BreakwaterError) -> dict[str, str]:
     headers = {"Prisma-Error-Code": exc.code.value}
-    if exc.status == 429:
+    if exc.status == 429 or "retry_after_seconds" in exc.meta:
         headers["Retry-After"] = str(exc.meta.get("retry_after_seconds", 1))
     return headers
 

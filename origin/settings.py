@@ -18,8 +18,9 @@ class Settings:
     service_secrets: tuple[bytes, ...]
     key_secret: bytes
     admin_token: str
-    hosts_url: str
-    hosts_token: str
+    # Host agents register themselves with this token (hosts/reporting.py); the control plane keeps
+    # each one's URL and own token.
+    registration_token: str
     edge_url: str
     public_url: str
     origin_id: str = "o1"
@@ -42,6 +43,10 @@ class Settings:
     meter_fault_pause_seconds: float = 0.0  # fault tests only
     # Query insights (origin/insights/): off with BREAKWATER_INSIGHTS=off (also switchable at run time).
     insights: bool = True
+    hosts_stale_seconds: float = 15.0  # a host not heard from this long gets no new databases
+    move_grace_seconds: float = 2.0  # at a move, what runs in the database may finish for this long
+    move_capture_wait_seconds: float = 30.0  # and change capture may deliver what came before
+    move_max_seconds: float = 300.0  # a move not serving from its new host by then is undone
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,8 +75,7 @@ class Settings:
             service_secrets=tuple(service),
             key_secret=need("BREAKWATER_KEY_SECRET").encode(),
             admin_token=need("BREAKWATER_ADMIN_TOKEN"),
-            hosts_url=need("BREAKWATER_HOSTS_URL").rstrip("/"),
-            hosts_token=need("BREAKWATER_HOSTS_TOKEN"),
+            registration_token=need("BREAKWATER_HOSTS_REGISTRATION_TOKEN"),
             edge_url=edge_url,
             public_url=env.get("BREAKWATER_PUBLIC_URL", edge_url).rstrip("/"),
             origin_id=origin_id,
@@ -87,4 +91,10 @@ class Settings:
             storage_poll_seconds=seconds("BREAKWATER_STORAGE_POLL_SECONDS", 60.0),
             meter_fault_pause_seconds=seconds("BREAKWATER_METER_FAULT_PAUSE_MS", 0.0) / 1000,
             insights=env.get("BREAKWATER_INSIGHTS", "on") != "off",
+            hosts_stale_seconds=float(env.get("BREAKWATER_HOSTS_STALE_SECONDS") or cls.hosts_stale_seconds),
+            move_grace_seconds=float(env.get("BREAKWATER_MOVE_GRACE_SECONDS") or cls.move_grace_seconds),
+            move_capture_wait_seconds=float(
+                env.get("BREAKWATER_MOVE_CAPTURE_WAIT_SECONDS") or cls.move_capture_wait_seconds
+            ),
+            move_max_seconds=float(env.get("BREAKWATER_MOVE_MAX_SECONDS") or cls.move_max_seconds),
         )

@@ -10,8 +10,13 @@ from starlette.requests import Request
 from .capture.supervisor import CaptureSupervisor
 from .console.latency import RecentLatency
 from .console.sessions import SessionStore
-from .control.clients import EdgeClient, HostsClient
+from .control.clients import EdgeClient
+from .control.drains import Drainer
+from .control.hostbook import HostBook
+from .control.hostrecords import HostStore
 from .control.keygate import KeyGate
+from .control.moves import Mover
+from .control.placement import PlacementRules
 from .control.store import ControlStore
 from .insights import Insights
 from .metering import Metering
@@ -27,7 +32,7 @@ class OriginState:
     settings: Settings
     store: ControlStore
     keygate: KeyGate
-    hosts: HostsClient
+    hosts: HostBook  # every host agent; calls about a database go to its own host
     edge: EdgeClient
     tenants: Tenants
     schemas: SchemaCache
@@ -40,6 +45,10 @@ class OriginState:
     metering: Metering
     console_latency: RecentLatency  # recent query times per database, for the console's percentiles
     insights: Insights
+    host_store: HostStore
+    placement: PlacementRules
+    mover: Mover
+    drainer: Drainer
 
 
 def state_of(request: Request) -> OriginState:

@@ -44,6 +44,13 @@ Fair share. A database is *active* while it holds or wants connections, or used 
    (bounded by the guard's kill time) once others need them, and a tenant within its share is never
    interrupted. The platform's own short work (`connection()`) is never taken back.
 
+Several hosts. Each database's connections go to its own host's proxy (the DSN the control plane
+holds), and each host has its own budget. A host whose proxy does not answer makes only its own
+databases fail, with BW3010 naming it, after `unreachable_seconds` of retries (an agent restarting
+is back well within them). While a database moves to another host (control/moves.py) its requests
+get BW3011 at once; when the proxy says it moved, the database's record is read again and the pool
+opened anew at the new address.
+
 Connections go to the host's wake-on-connect proxy (the DSN the control plane holds), which thaws
 a paused instance before it forwards a byte to it: a pooled connection survives a pause, and its
 next query resumes the instance first. A hibernated instance ends its sessions; the pool notices
@@ -70,13 +77,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from bwcontract.codes import Code
 
 from .control.store import ControlStore, Database
-from .errors import BreakwaterError, UpstreamError
+from .dberrors import session_ended
+from .errors import BreakwaterError, DatabaseMoving, UpstreamError, database_moving, host_unavailable
 from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
 from .limits import Limits, LimitsBook, too_many_waiting
 from .shares import WHOLE, Share
@@ -107,6 +116,33 @@ class DatabaseGone(BreakwaterError):
     code = Code.NOT_FOUND
 
 
+class Relocating(DatabaseMoving):
+    """The host's proxy says the database is moving or moved: `Tenants` reads where it is now."""
+
+
+def connection_lost(host_id: str, exc: BaseException) -> BreakwaterError:
+    return UpstreamError(
+        f"The connection to the database was lost during the request ({type(exc).__name__}): its host "
+        f"{host_id!r} restarted its agent, or the database is moving.",
+        meta={"host": host_id},
+        hint="Retry; a write in flight may or may not have been applied.",
+    )
+
+
+async def proxy_refuses(dsn: str) -> bool:
+    """Whether nobody listens at the DSN's host:port now (its host agent is down): a dropped
+    connection is then the host's outage, not this request's bad luck."""
+    address = urlsplit(dsn)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address.hostname, address.port), 1.0)
+    except (OSError, TimeoutError):
+        return True
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return False
+
+
 def database_gone(database_id: str) -> BreakwaterError:
     return DatabaseGone(f"The database {database_id} no longer exists.")
 
@@ -128,6 +164,7 @@ class PoolSettings:
     connect_seconds: float = 15.0  # opening one connection, waking its database included
     active_seconds: float = 10.0  # used this recently, a database still counts for the fair share
     reclaim_after_seconds: float = 0.5  # held this long above its share, a connection can be taken back
+    unreachable_seconds: float = 5.0  # a host's proxy refusing connections this long: BW3010
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PoolSettings:
@@ -144,6 +181,7 @@ class PoolSettings:
             connect_seconds=number("BREAKWATER_POOL_CONNECT_SECONDS", cls.connect_seconds),
             active_seconds=number("BREAKWATER_POOL_ACTIVE_SECONDS", cls.active_seconds),
             reclaim_after_seconds=number("BREAKWATER_POOL_RECLAIM_SECONDS", cls.reclaim_after_seconds),
+            unreachable_seconds=number("BREAKWATER_POOL_UNREACHABLE_SECONDS", cls.unreachable_seconds),
         )
 
 
@@ -602,7 +640,9 @@ class DatabasePool:
 
     async def _connect(self) -> asyncpg.Connection:
         """Open a connection, retrying while the host's proxy restarts or the database wakes up."""
-        deadline = time.monotonic() + self.settings.connect_seconds
+        started = time.monotonic()
+        deadline = started + self.settings.connect_seconds
+        unreachable_until = started + min(self.settings.unreachable_seconds, self.settings.connect_seconds)
         delay = 0.02
         while True:
             settings = self.limits.server_settings()
@@ -616,14 +656,26 @@ class DatabasePool:
                 conn.install_meter()
                 conn.startup_settings = settings
                 return conn
-            except (OSError, asyncpg.CannotConnectNowError, TimeoutError) as exc:
-                if time.monotonic() + delay > deadline:
-                    raise UpstreamError(
-                        f"The database could not be reached: {exc}",
-                        hint="Check that its host agent is running; `breakwater db list` shows the host.",
+            except OSError as exc:
+                # Nobody listens at the host's proxy: its agent restarts (back in a second or two),
+                # or the host is down, which must not hold this request for long.
+                if time.monotonic() + delay > unreachable_until:
+                    raise host_unavailable(
+                        self.host.host_id, f"its proxy refuses connections ({exc})"
                     ) from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.5)
+            except (asyncpg.CannotConnectNowError, TimeoutError) as exc:
+                if time.monotonic() + delay > deadline:
+                    # Its proxy took the connection but nothing answered in time (the host hangs,
+                    # or the database could not start): the host's outage, bounded.
+                    why = f"it did not answer within {self.settings.connect_seconds:g}s ({exc!r})"
+                    raise host_unavailable(self.host.host_id, why) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except asyncpg.OperatorInterventionError as exc:
+                # The host's proxy: the database is moving, or moved away (routing.MOVING_SQLSTATE).
+                raise Relocating(str(exc), meta={"dsn": self.dsn}) from None
             except asyncpg.TooManyConnectionsError as exc:
                 # The host's proxy is at the host's whole budget (another origin still holds the part
                 # this one now counts as its own: they see a join or a death a moment apart), or
@@ -668,7 +720,7 @@ class DatabasePool:
                 keep.append(idle)
         self.idle = keep
 
-    async def close(self) -> None:
+    async def close(self, error: BreakwaterError | None = None) -> None:
         self.closed = True
         if self.sibling is not None:
             self.sibling.sibling = None
@@ -677,7 +729,7 @@ class DatabasePool:
         for entry in idle:
             await self.close_then(entry.conn)
         while (waiter := self._next_waiter()) is not None:
-            waiter.set_exception(UpstreamError("The database's pool was closed.", hint="Retry."))
+            waiter.set_exception(error or UpstreamError("The database's pool was closed.", hint="Retry."))
 
     # --- figures --------------------------------------------------------------------------------
 
@@ -745,6 +797,7 @@ class Tenants:
         self._opening: dict[PoolKey, _Opening] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._moving: set[str] = set()  # databases moving to another host now: BW3011 at once
 
     async def _pool(self, database_id: str, read_only: bool) -> DatabasePool:
         key = (database_id, read_only)
@@ -758,6 +811,9 @@ class Tenants:
             db = await self._store.database_by_id(database_id)
             if db is None:
                 raise self._gone(database_id)
+            if db.moving_since is not None:
+                self._moving.add(database_id)
+                raise database_moving(db.name)
             dsn = db.dsn
             if read_only:
                 dsn = db.readonly_dsn or await self._made_readonly_dsn(db)
@@ -811,10 +867,45 @@ class Tenants:
     ) -> Lease:
         """A connection to `database_id`, waiting in line up to `timeout` (default: the pool's wait);
         with `read_only`, one of the database's read-only role (read-only keys)."""
-        pool = await self._pool(database_id, read_only)
-        pool.use_limits(await self.limits.of(database_id))
-        loan = await pool.acquire(self.settings.wait_seconds if timeout is None else timeout)
-        return Lease(loan.conn, pool, loan)
+        for attempt in (1, 2):
+            if database_id in self._moving:
+                raise database_moving(database_id)
+            pool = await self._pool(database_id, read_only)
+            pool.use_limits(await self.limits.of(database_id))
+            try:
+                loan = await pool.acquire(self.settings.wait_seconds if timeout is None else timeout)
+            except Relocating:
+                if attempt == 1 and await self.refresh(database_id):
+                    continue  # it moved: its pools open again at the new address
+                raise database_moving(database_id) from None
+            return Lease(loan.conn, pool, loan)
+        raise AssertionError("unreachable")
+
+    async def refresh(self, database_id: str) -> bool:
+        """Read the database's record again (it is moving, or moved): while it moves its requests get
+        BW3011 at once and its pools close; once it moved, pools at its old address close. True when
+        a pool was closed because the database lives elsewhere now."""
+        db = await self._store.database_by_id(database_id)
+        if db is None:
+            self._moving.discard(database_id)
+            await self.forget(database_id)
+            return False
+        if db.moving_since is not None:
+            self._moving.add(database_id)
+            await self.forget(database_id, database_moving(db.name))
+            return False
+        self._moving.discard(database_id)
+        replaced = False
+        for read_only, dsn in ((False, db.dsn), (True, db.readonly_dsn)):
+            pool = self._pools.get((database_id, read_only))
+            if pool is not None and pool.dsn != dsn:
+                await self._forget_pool((database_id, read_only), database_moving(db.name))
+                replaced = True
+        return replaced
+
+    def moving(self) -> set[str]:
+        """The databases this origin answers BW3011 for."""
+        return set(self._moving)
 
     @contextlib.asynccontextmanager
     async def connection(
@@ -839,19 +930,45 @@ class Tenants:
             async with bounded(lease.conn, lease._pool.limits) as scope:
                 lease.loan.stop = lambda: scope.stop(reclaimed(), "reclaimed")
                 yield lease.conn
+        except (asyncpg.InterfaceError, OSError) as exc:
+            if not lease.conn.is_closed():
+                raise
+            if await self._moves_now(database_id):
+                raise database_moving(database_id) from None
+            host_id = lease._pool.host.host_id
+            if await proxy_refuses(lease._pool.dsn):
+                raise host_unavailable(
+                    host_id, "the connection dropped and its proxy refuses new ones"
+                ) from None
+            raise connection_lost(host_id, exc) from None
+        except (asyncpg.PostgresError, BreakwaterError) as exc:
+            # A move's fence ends the sessions still open after its grace (admin_shutdown; the
+            # engine reports it as the session ending, P6008): the request in flight is told the
+            # database moves, as the next ones will be.
+            ended = exc.code is Code.UPSTREAM if isinstance(exc, BreakwaterError) else session_ended(exc)
+            if ended and await self._moves_now(database_id):
+                raise database_moving(database_id) from None
+            raise
         finally:
             await lease.release()
 
-    async def forget(self, database_id: str) -> None:
-        """Close a database's pools (it was deleted); requests waiting for them fail."""
-        for read_only in (False, True):
-            await self._forget_pool((database_id, read_only))
+    async def _moves_now(self, database_id: str) -> bool:
+        if database_id in self._moving:
+            return True
+        db = await self._store.database_by_id(database_id)
+        return db is not None and db.moving_since is not None
 
-    async def _forget_pool(self, key: PoolKey) -> None:
+    async def forget(self, database_id: str, error: BreakwaterError | None = None) -> None:
+        """Close a database's pools (it was deleted, or moves); requests waiting for them fail (with
+        `error`, if given)."""
+        for read_only in (False, True):
+            await self._forget_pool((database_id, read_only), error)
+
+    async def _forget_pool(self, key: PoolKey, error: BreakwaterError | None = None) -> None:
         pool = self._pools.pop(key, None)
         if pool is not None:
             pool.host.pools.pop(key, None)
-            await pool.close()
+            await pool.close(error)
 
     async def close(self) -> None:
         if self._reaper is not None:

@@ -114,6 +114,12 @@ class Code(StrEnum):
     BATCH_TOO_LARGE = "BW1303", 400, "A batch holds more than 5,000 queries."
     NOT_FOUND = "BW1404", 404, "No such route, database, table, key or instance."
     ALREADY_EXISTS = "BW1409", 409, "A database, workspace or plan of that name (or id) exists already."
+    HOST_STATE = (
+        "BW1410",
+        409,
+        "The host cannot do that as it stands (draining, cordoned, unreachable, or still holding "
+        "databases), or the database is already there.",
+    )
     BODY_TOO_LARGE = (
         "BW1413",
         413,
@@ -148,6 +154,12 @@ class Code(StrEnum):
         "A signature is older than the origin process: the edge should sign again.",
     )
     REPLAY_GUARD_FULL = "BW2012", 503, "The origin remembers as many signatures as it can; retry shortly."
+    HOST_CLAIMED = (
+        "BW2013",
+        409,
+        "A host agent reported under a host id the control plane knows with another agent token "
+        "(`breakwater host reset-token` lets a replaced agent take it over).",
+    )
     CONSOLE_SESSION = (
         "BW2020",
         401,
@@ -186,6 +198,24 @@ class Code(StrEnum):
         "BW3004",
         503,
         "Change capture has no replication slot to use (the cluster's slots are all taken).",
+    )
+
+    HOST_UNAVAILABLE = (
+        "BW3010",
+        503,
+        "The database's host cannot be reached (`meta.host` names it); other hosts' databases are "
+        "unaffected. Retry after `Retry-After`.",
+    )
+    DATABASE_MOVING = (
+        "BW3011",
+        503,
+        "The database is moving to another host (a few seconds); retry after `Retry-After`. Its URL "
+        "and keys stay the same.",
+    )
+    NO_HOST = (
+        "BW3012",
+        503,
+        "No host can take a new database now (every host is full, cordoned, draining or unreachable).",
     )
     ORIGIN_LOST = (
         "BW3101",

@@ -24,8 +24,8 @@ from .dispatch import Dispatcher, Outbound, repeatable
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
 from .lines import FullLines
-from .planlimits import PlanLimitView
 from .origins import OriginSet
+from .planlimits import PlanLimitView
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
 from .usage import HitJournal, HitMeter, MemoryJournal

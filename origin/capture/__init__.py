@@ -15,14 +15,13 @@ from collections.abc import Mapping
 import asyncpg
 import httpx
 
-from ..control.clients import HostsClient
 from ..engine.schema import Schema
 from ..schemas import SchemaCache
 from ..settings import Settings
 from ..tenants import Tenants
 from .push import EdgePusher
 from .reader import ReaderSettings, SchemaSource
-from .supervisor import CaptureSupervisor
+from .supervisor import CaptureHosts, CaptureSupervisor
 
 
 def reader_settings(env: Mapping[str, str]) -> ReaderSettings:
@@ -35,9 +34,15 @@ def reader_settings(env: Mapping[str, str]) -> ReaderSettings:
 
 
 def build(
-    settings: Settings, control: asyncpg.Pool, http: httpx.AsyncClient, tenants: Tenants, schemas: SchemaCache
+    settings: Settings,
+    control: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    tenants: Tenants,
+    schemas: SchemaCache,
+    hosts: CaptureHosts,
 ) -> CaptureSupervisor:
-    """The supervisor of this origin process, wired to its control plane, host agent and edge."""
+    """The supervisor of this origin process, wired to its control plane, the host agents (each
+    database's own) and the edge."""
 
     def schema_source(database_id: str) -> SchemaSource:
         async def get(refresh: bool) -> Schema:
@@ -50,7 +55,7 @@ def build(
     return CaptureSupervisor(
         settings.control_dsn,
         control,
-        HostsClient(settings.hosts_url, settings.hosts_token, http),
+        hosts,
         pusher.push,
         schema_source,
         reader_settings(os.environ),

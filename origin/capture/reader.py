@@ -38,6 +38,10 @@ class CaptureTarget:
     dsn: str  # the capture role on the tenant database (may open replication sessions)
     slot: str
     publication: str
+    # Added to every commit LSN to make an event's position: 0 until the database moves between
+    # shared clusters, whose WAL positions are unrelated (control/moves.py chooses it so they rise).
+    lsn_base: int = 0
+    generation: int = 0  # bumped by each move: a reader of an older generation is replaced
 
 
 @dataclass(frozen=True)
@@ -189,8 +193,11 @@ class Reader:
                 wal_end, _, reply = struct.unpack_from("!QqB", data, 1)
                 if session.idle() and wal_end > session.confirmed:
                     # Everything the walsender decoded up to wal_end reached us and is stored: the
-                    # slot may move on (this keeps WAL of other busy tenants from piling up).
+                    # slot may move on (this keeps WAL of other busy tenants from piling up). Said
+                    # at once, so a move waiting for the slot to pass its fence is not kept waiting
+                    # for the next status interval.
                     session.confirmed = wal_end
+                    reply = 1
                 if reply:
                     self._status(conn, session.confirmed)
                 continue
@@ -219,7 +226,9 @@ class Reader:
                     table = tables.get(oid)
                     if table is None:
                         raise pgoutput.ProtocolError("a change for a relation the stream never described")
-                    found = decode.event(table, message, Position(begin.final_lsn, seq), when)
+                    found = decode.event(
+                        table, message, Position(begin.final_lsn + self.target.lsn_base, seq), when
+                    )
                     seq += 1
                     session.pending.append(("e", json.dumps(found, separators=(",", ":"))))
                     session.pending_events += 1

@@ -15,13 +15,13 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import asyncpg
 
 from bwcontract.codes import Code
 from bwservice import pinned
 
-from ..control.clients import HostsClient
 from ..errors import BreakwaterError
 from .reader import CaptureTarget, Locate, Push, Reader, ReaderSettings, SchemaSource
 
@@ -41,6 +41,17 @@ def slot_name(database_id: str) -> str:
     return f"bw_{database_id}"
 
 
+class CaptureHosts(Protocol):
+    """The host agents' capture calls, each sent to the database's own host (control.HostBook), or
+    to one agent (control.HostsClient)."""
+
+    async def enable_capture(self, database_id: str) -> dict[str, Any]: ...
+
+    async def capture_address(self, database_id: str) -> str: ...
+
+    async def disable_capture(self, database_id: str) -> None: ...
+
+
 class CaptureUnavailable(BreakwaterError):
     code = Code.CAPTURE_UNAVAILABLE
 
@@ -54,7 +65,7 @@ class CaptureSupervisor:
         self,
         control_dsn: str,
         control: asyncpg.Pool,
-        hosts: HostsClient,
+        hosts: CaptureHosts,
         push: Push,
         schema_source: Callable[[str], SchemaSource],
         settings: ReaderSettings | None = None,
@@ -178,16 +189,25 @@ class CaptureSupervisor:
     async def _reconcile(self) -> None:
         assert self._locks is not None
         rows = await self._locks.fetch(
-            "SELECT c.database_id, c.dsn, c.slot, c.publication FROM capture_databases c "
-            "JOIN databases d ON d.id = c.database_id WHERE d.deleted_at IS NULL"
+            "SELECT c.database_id, c.dsn, c.slot, c.publication, c.lsn_base, c.generation "
+            "FROM capture_databases c JOIN databases d ON d.id = c.database_id WHERE d.deleted_at IS NULL"
         )
         wanted = {
-            r["database_id"]: CaptureTarget(r["database_id"], r["dsn"], r["slot"], r["publication"])
+            r["database_id"]: CaptureTarget(
+                r["database_id"],
+                r["dsn"],
+                r["slot"],
+                r["publication"],
+                int(r["lsn_base"]),
+                int(r["generation"]),
+            )
             for r in rows
         }
         for database_id in list(self._readers):
-            task = self._readers[database_id][1]
-            if database_id not in wanted or task.done():
+            reader, task = self._readers[database_id]
+            moved = database_id in wanted and wanted[database_id].generation != reader.target.generation
+            if database_id not in wanted or task.done() or moved:
+                # Moved to another host: the reader of the new slot starts once the old one stopped.
                 await self._release(database_id)
         free = [database_id for database_id in wanted if database_id not in self._readers]
         if not free:

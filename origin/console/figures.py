@@ -30,9 +30,10 @@ _POOL_COUNTS = ("in_use", "idle", "opening", "waiting", "acquired", "timeouts", 
 
 @dataclass(frozen=True)
 class Hosts:
-    """The host agent's answer: its summary and its instances by name (`error`: why there is none)."""
+    """The host agents' answers: each one's summary, and every instance by `host/name` (`error`: the
+    hosts that did not answer, and why)."""
 
-    summary: dict[str, Any] | None
+    summaries: list[dict[str, Any]]
     instances: dict[str, dict[str, Any]]
     error: str | None = None
 
@@ -100,11 +101,28 @@ class DatabaseFigures:
 
 
 async def hosts(state: OriginState) -> Hosts:
-    try:
-        answer = await state.hosts.instances()
-    except BreakwaterError as exc:
-        return Hosts(None, {}, exc.message)
-    return Hosts(answer.get("host"), {i["name"]: i for i in answer.get("instances", [])})
+    summaries: list[dict[str, Any]] = []
+    instances: dict[str, dict[str, Any]] = {}
+    errors: list[str] = []
+    for host in await state.host_store.list():
+        try:
+            answer = await asyncio.wait_for(state.hosts.client_for(host).instances(), 5)
+        except BreakwaterError as exc:
+            errors.append(f"{host.id}: {exc.message}")
+            continue
+        except TimeoutError:
+            errors.append(f"{host.id}: no answer within 5 s")
+            continue
+        if answer.get("host"):
+            summaries.append(answer["host"])
+        for found in answer.get("instances", []):
+            instances[instance_key(host.id, found["name"])] = {**found, "host": host.id}
+    return Hosts(summaries, instances, "; ".join(errors) or None)
+
+
+def instance_key(host_id: str, name: str) -> str:
+    """Instance names are unique on their host only (every host has a `shared` one)."""
+    return f"{host_id}/{name}"
 
 
 def pool(state: OriginState, database_id: str) -> Pool:
@@ -151,7 +169,7 @@ async def overview(state: OriginState) -> Overview:
     rows = [
         DatabaseRow(
             db,
-            found_hosts.instances.get(db.instance),
+            found_hosts.instances.get(instance_key(db.host_id, db.instance)),
             pool(state, db.id),
             keys.get(db.id, 0),
             db.id in capturing,
@@ -164,7 +182,7 @@ async def overview(state: OriginState) -> Overview:
 async def instance(state: OriginState, db: Database) -> tuple[dict[str, Any] | None, str | None]:
     """The database's instance with its disk use; or None and why."""
     try:
-        return await state.hosts.instance(db.instance), None
+        return await (await state.hosts.agent(db.host_id)).instance(db.instance), None
     except BreakwaterError as exc:
         return None, exc.message
 

@@ -16,9 +16,10 @@ from bwcontract.codes import Code
 
 from .. import jsoninput
 from .. import limits as limits_
-from ..errors import BreakwaterError, NotFound, Unauthorized, UpstreamError
+from ..errors import BreakwaterError, HostUnavailable, NotFound, Unauthorized, database_moving
 from ..state import OriginState, state_of
 from .ids import new_id
+from .placement import choose
 from .store import ApiKey, Database
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
@@ -30,6 +31,12 @@ class NewDatabase(BaseModel):
     name: str = Field(strict=True, pattern=NAME_PATTERN, description=NAME_RULE)
     placement: Literal["shared", "dedicated"] = Field("shared", description="'shared' or 'dedicated'")
     workspace: str = Field(DEFAULT_WORKSPACE, strict=True, description="the name of a workspace")
+    host: str | None = Field(
+        None,
+        strict=True,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="a host's id (default: placement)",
+    )
 
 
 class NewKey(BaseModel):
@@ -65,6 +72,7 @@ def _database_json(db: Database, workspace: str | None = None) -> dict[str, Any]
         "host": db.host_id,
         "instance": db.instance,
         "placement": db.placement,
+        "moving": db.moving_since is not None,
         "created_at": db.created_at.isoformat(),
     }
 
@@ -105,20 +113,37 @@ async def create_database(request: Request) -> JSONResponse:
         raise BreakwaterError(f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS)
     await state.metering.check_room(workspace)
     database_id = new_id("db")
-    provisioned = await state.hosts.create_database(database_id, placement)
+    silent: dict[str, str] = {}  # hosts chosen whose agent did not answer: placement tries the next
+    while True:
+        host = choose(
+            await state.host_store.list(),
+            placement,
+            await state.host_store.now(),
+            state.placement,
+            wanted=wanted.host,
+            exclude=silent,
+        )
+        try:
+            provisioned = await state.hosts.client_for(host).create_database(database_id, placement)
+        except HostUnavailable:
+            if wanted.host is not None:
+                raise
+            silent[host.id] = "its agent did not answer"
+            continue
+        break
     try:
         db = await state.store.insert_database(
             database_id,
             workspace.id,
             name,
-            provisioned["host"],
+            host.id,
             provisioned["instance"],
             provisioned["placement"],
             provisioned["dsn"],
             provisioned.get("readonly_dsn"),
         )
     except asyncpg.UniqueViolationError:  # made at the same moment by another request
-        await state.hosts.drop_database(database_id)
+        await state.hosts.client_for(host).drop_database(database_id)
         raise BreakwaterError(
             f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS
         ) from None
@@ -159,8 +184,8 @@ async def show_database(request: Request) -> JSONResponse:
     db = await _database_named(state, request.path_params["name"])
     instance: dict[str, Any] | None
     try:
-        instance = await state.hosts.instance(db.instance)
-    except UpstreamError as exc:
+        instance = await (await state.hosts.agent(db.host_id)).instance(db.instance)
+    except BreakwaterError as exc:
         instance = {"state": "unknown", "error": exc.message}
     workspace = await state.store.workspace_by_id(db.workspace_id)
     return JSONResponse(
@@ -177,6 +202,8 @@ async def show_database(request: Request) -> JSONResponse:
 async def delete_database(request: Request) -> JSONResponse:
     state = _authorize(request)
     db = await _database_named(state, request.path_params["name"])
+    if db.moving_since is not None:
+        raise database_moving(db.name)
     revoked = await state.store.mark_deleted(db.id)
     state.keygate.forget()
     await state.tenants.forget(db.id)
@@ -283,11 +310,6 @@ async def pool_figures(request: Request) -> JSONResponse:
     return JSONResponse(_authorize(request).tenants.figures())
 
 
-async def host_figures(request: Request) -> JSONResponse:
-    """The host agent's instances with state and resource figures."""
-    return JSONResponse(await _authorize(request).hosts.instances())
-
-
 routes = [
     Route("/admin/databases", create_database, methods=["POST"]),
     Route("/admin/databases", list_databases, methods=["GET"]),
@@ -300,5 +322,4 @@ routes = [
     Route("/admin/databases/{name}/limits", get_limits, methods=["GET"]),
     Route("/admin/databases/{name}/limits", put_limits, methods=["PUT"]),
     Route("/admin/pool", pool_figures, methods=["GET"]),
-    Route("/admin/hosts", host_figures, methods=["GET"]),
 ]

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ from bwcontract import service, usage, wire
 from bwcontract.codes import Code
 from bwcontract.wire import EVENT_FIGURES_PATH
 
-from ..errors import BreakwaterError, UpstreamError
+from ..errors import BreakwaterError, NotFound, UpstreamError, host_unavailable
 
 
 class HostRefused(BreakwaterError):
@@ -24,27 +26,97 @@ class HostRefused(BreakwaterError):
 
 
 class HostsClient:
-    def __init__(self, url: str, token: str, http: httpx.AsyncClient) -> None:
+    """One host agent's API (its URL and bearer token come from its registration)."""
+
+    def __init__(self, url: str, token: str, http: httpx.AsyncClient, host_id: str = "") -> None:
         self.url = url
+        self.host_id = host_id or url
         self._token = token
         self._http = http
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    @property
+    def _auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._token}"}
+
+    def _unreachable(self, exc: Exception) -> BreakwaterError:
+        return host_unavailable(self.host_id, f"its agent at {self.url} does not answer ({exc!r})")
+
+    def _refused(self, method: str, path: str, response: httpx.Response) -> BreakwaterError:
+        if response.status_code == 409 and response.json().get("code") == HostRefused.code:
+            return HostRefused(str(response.json().get("message", "")))
+        if response.status_code == 404:
+            return NotFound(f"Host {self.host_id!r}: {response.json().get('message', response.text)}")
+        return UpstreamError(
+            f"The host agent of {self.host_id!r} refused {method} {path}: {response.text}",
+            meta={"host": self.host_id},
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        timeout: float | None = 60.0,
+    ) -> dict[str, Any]:
         try:
             response = await self._http.request(
-                method, self.url + path, json=body, headers={"authorization": f"Bearer {self._token}"}
+                method, self.url + path, json=body, headers=self._auth, timeout=timeout
             )
         except httpx.HTTPError as exc:
-            raise UpstreamError(
-                f"The host agent at {self.url} could not be reached: {exc}",
-                hint="Check that the host agent is running (scripts/dev starts it).",
-            ) from None
-        if response.status_code == 409 and response.json().get("code") == HostRefused.code:
-            raise HostRefused(str(response.json().get("message", "")))
+            raise self._unreachable(exc) from None
         if response.status_code >= 400:
-            raise UpstreamError(f"The host agent refused {method} {path}: {response.text}")
+            raise self._refused(method, path, response)
         result: dict[str, Any] = response.json()
         return result
+
+    # --- moving a database (hosts/moving.py) ----------------------------------------------------
+
+    async def fence(self, database_id: str, grace: float) -> dict[str, Any]:
+        return await self._call("POST", f"/databases/{database_id}/fence", {"grace": grace})
+
+    async def unfence(self, database_id: str) -> dict[str, Any]:
+        return await self._call("POST", f"/databases/{database_id}/unfence")
+
+    async def export(self, database_id: str) -> dict[str, Any]:
+        """Spool the fenced database's package on the host; returns its manifest."""
+        return await self._call("POST", f"/databases/{database_id}/export", timeout=None)
+
+    @contextlib.asynccontextmanager
+    async def package(self, database_id: str) -> AsyncIterator[AsyncIterator[bytes]]:
+        """The exported package's bytes, as they arrive."""
+        path = f"/databases/{database_id}/export"
+        try:
+            async with self._http.stream(
+                "GET", self.url + path, headers=self._auth, timeout=None
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self._refused("GET", path, response)
+                yield response.aiter_bytes()
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+
+    async def import_package(self, manifest: dict[str, Any], chunks: AsyncIterator[bytes]) -> dict[str, Any]:
+        """Make the database on this host from a package (it stays fenced)."""
+
+        async def body() -> AsyncIterator[bytes]:
+            yield json.dumps(manifest).encode() + b"\n"
+            async for chunk in chunks:
+                yield chunk
+
+        try:
+            response = await self._http.post(
+                self.url + "/databases/import", content=body(), headers=self._auth, timeout=None
+            )
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        if response.status_code >= 400:
+            raise self._refused("POST", "/databases/import", response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def release(self, database_id: str, host: str, proxy: str) -> dict[str, Any]:
+        return await self._call("POST", f"/databases/{database_id}/release", {"host": host, "proxy": proxy})
 
     async def create_database(self, database_id: str, placement: str) -> dict[str, Any]:
         return await self._call("POST", "/databases", {"id": database_id, "placement": placement})

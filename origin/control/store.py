@@ -52,6 +52,7 @@ class Database:
     dsn: str
     created_at: dt.datetime
     readonly_dsn: str | None = None  # the read-only role's (None: made before read-only roles)
+    moving_since: dt.datetime | None = None  # set while it moves to another host (control/moves.py)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ class ApiKey:
     revoked_at: dt.datetime | None
 
 
-_DB_COLUMNS = "id, workspace_id, name, host_id, instance, placement, dsn, created_at, readonly_dsn"
+_DB_COLUMNS = (
+    "id, workspace_id, name, host_id, instance, placement, dsn, created_at, readonly_dsn, moving_since"
+)
 _READER_LOCK = 0x42575244  # "BWRD": one read-only role made per database at a time
 _KEY_COLUMNS = "id, database_id, scope, label, created_at, revoked_at"
 
@@ -205,6 +208,11 @@ class ControlStore:
             f"SELECT {_DB_COLUMNS} FROM databases WHERE id = $1 AND deleted_at IS NULL", database_id
         )
         return Database(**dict(row)) if row else None
+
+    async def host_of(self, database_id: str) -> str | None:
+        """The host a database lives on (also a deleted one's, whose data the host still drops)."""
+        found = await self.pool.fetchval("SELECT host_id FROM databases WHERE id = $1", database_id)
+        return str(found) if found is not None else None
 
     async def list_databases(self, workspace_id: str | None = None) -> list[Database]:
         """Live databases, of one workspace or of all."""

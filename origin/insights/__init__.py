@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ..control.clients import HostsClient
+from ..control.hostbook import HostBook
 from ..errors import BreakwaterError
 from ..metering.ledger import Ledger
 from .notes import Notes
@@ -39,7 +39,7 @@ class Insights:
     notes: Notes
     stats: InsightStats
     pool: asyncpg.Pool
-    hosts: HostsClient
+    hosts: HostBook
     flush_seconds: float
     _hypopg: dict[str, bool] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
@@ -81,7 +81,7 @@ class Insights:
 
 
 def build(
-    pool: asyncpg.Pool, ledger: Ledger, hosts: HostsClient, flush_seconds: float, enabled: bool = True
+    pool: asyncpg.Pool, ledger: Ledger, hosts: HostBook, flush_seconds: float, enabled: bool = True
 ) -> Insights:
     stats = InsightStats()
     ledger.sinks.append(stats)

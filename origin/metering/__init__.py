@@ -20,7 +20,8 @@ import httpx
 from bwcontract.codes import Code
 from bwservice.journal import Journal
 
-from ..control.clients import EdgeClient, HostsClient
+from ..control.clients import EdgeClient
+from ..control.hostbook import HostBook
 from ..control.store import Workspace
 from ..errors import BreakwaterError
 from ..observe import ObservationHub
@@ -104,7 +105,7 @@ def build(
     http: httpx.AsyncClient,
     hub: ObservationHub,
     edge: EdgeClient,
-    hosts: HostsClient,
+    hosts: HostBook,
 ) -> Metering:
     ledger = Ledger(pool, settings.fault_pause_seconds)
     ledger.sinks.append(DailyUsage())

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from ..control.clients import HostsClient
+from ..control.hostbook import HostBook
 from ..errors import UpstreamError
 
 log = logging.getLogger("breakwater.metering")
@@ -57,7 +57,7 @@ async def record(pool: asyncpg.Pool, samples: list[dict[str, Any]]) -> int:
 
 
 class StorageRecorder:
-    def __init__(self, pool: asyncpg.Pool, hosts: HostsClient, interval: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, hosts: HostBook, interval: float) -> None:
         self._pool = pool
         self._hosts = hosts
         self._interval = interval

@@ -251,6 +251,10 @@ ADMIN_CASES: list[tuple[str, str, str, Any]] = [
     ("a limit nobody knows", "PUT", "/admin/databases/{name}/limits", {"query_timeout": 5000}),
     ("full images as a string", "PUT", "/admin/databases/{name}/tables/items/full-images", {"full": "yes"}),
     ("no body for full images", "PUT", "/admin/databases/{name}/tables/items/full-images", b""),
+    ("a host id with a slash", "POST", "/admin/databases", {"name": "h", "host": "../local"}),
+    ("a number as a host", "POST", "/admin/databases", {"name": "h", "host": 2}),
+    ("a move without a host", "POST", "/admin/databases/{name}/move", {}),
+    ("a move to an upper-case host", "POST", "/admin/databases/{name}/move", {"host": "LOCAL"}),
 ]
 
 

@@ -29,8 +29,17 @@ async def test_every_route_but_health_needs_the_token(http: httpx.AsyncClient, a
         "freezer": agent.fleet.freezer.kind,
         "copy": agent.fleet.copy_mode,
         "instance": agent.settings.instance_id,
+        "registered": False,  # this agent is given no origins to register with
     }
-    for method, path in [("GET", "/databases"), ("POST", "/databases"), ("GET", "/instances")]:
+    for method, path in [
+        ("GET", "/databases"),
+        ("POST", "/databases"),
+        ("GET", "/instances"),
+        ("POST", "/databases/import"),
+        ("POST", "/databases/db1/fence"),
+        ("GET", "/databases/db1/export"),
+        ("POST", "/databases/db1/release"),
+    ]:
         refused = await http.request(method, path, headers={"authorization": "Bearer wrong"})
         assert (refused.status_code, refused.json()) == (
             401,

@@ -1,0 +1,60 @@
+"""A stack of its own with two host agents ("local" and "h2"), for what one host cannot show:
+registration, placement across hosts, draining, a host going down. Started once for this package;
+tests leave both hosts active and running when they end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bwdev.stack import Stack, StackConfig
+from tests.conftest import TenantDatabase, _names
+
+FIND_MANY = {
+    "modelName": "notes",
+    "action": "findMany",
+    "query": {"arguments": {}, "selection": {"$scalars": True}},
+}
+
+
+@pytest.fixture(scope="package")
+def two_hosts(session_dir: Path) -> Iterator[Stack]:
+    running = Stack(
+        StackConfig(
+            root=session_dir / "two-hosts",
+            durable=False,
+            hosts=2,
+            extra_env={
+                "BREAKWATER_HOSTS_REPORT_SECONDS": "0.5",
+                "BREAKWATER_HOSTS_STALE_SECONDS": "3",
+                "BREAKWATER_POOL_UNREACHABLE_SECONDS": "1",
+                "BREAKWATER_HOSTS_SPARES": "0",
+            },
+        )
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def make_database(stack: Stack, host: str | None = None, placement: str = "shared") -> TenantDatabase:
+    name = f"mh{next(_names)}"
+    body = {"name": name, "placement": placement, **({"host": host} if host else {})}
+    made = stack.admin("POST", "/admin/databases", body)
+    return TenantDatabase(
+        name=name,
+        id=made["database"]["id"],
+        api_key=made["api_key"],
+        url=made["url"],
+        dsn=made["postgres_dsn"],
+        key_id=made["key"]["id"],
+    )
+
+
+def host_of(stack: Stack, name: str) -> str:
+    found: str = stack.admin("GET", f"/admin/databases/{name}")["database"]["host"]
+    return found
