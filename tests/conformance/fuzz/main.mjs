@@ -1,0 +1,208 @@
+// The differential runner: the same seeded operations through Prisma's own engine (the reference)
+// and through Breakwater, with the real client on both sides, each on its own copy of the same
+// seeded database. A difference is shrunk to a minimal reproduction and printed as JSON.
+//
+//   node main.mjs --generation 6|7 --seed N --count N [--episode 40] [--max-mismatches 5]
+//   node main.mjs --generation 6|7 --replay cases.json     (re-run reproductions, print outcomes)
+//
+// Environment: FUZZ_PROJECT (the Node project with pg and the adapter), FUZZ_CLIENT_BW and
+// FUZZ_CLIENT_REF (generated clients; the same one for Prisma 7), FUZZ_BW_URL (Breakwater's
+// prisma+postgres URL), FUZZ_REF_URL (Prisma 7: the query-plan executor's URL), FUZZ_BW_DSN and
+// FUZZ_REF_DSN (the two databases, for seeding; Prisma 6's reference also queries FUZZ_REF_DSN).
+
+import { createRequire } from "node:module";
+import path from "node:path";
+import { readFileSync } from "node:fs";
+
+import { Rng } from "./rng.mjs";
+import { Generator } from "./generate.mjs";
+import { makeSeed, seedStatements } from "./data.mjs";
+import { execute } from "./execute.mjs";
+import { comparable, differences } from "./normalize.mjs";
+import { shrink } from "./shrink.mjs";
+
+function options(argv) {
+  const out = { generation: "6", seed: 1, count: 100, episode: 40, maxMismatches: 5, replay: null, verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
+    if (key === "verbose") out.verbose = true;
+    else out[key] = argv[++i];
+  }
+  for (const k of ["seed", "count", "episode", "maxMismatches"]) out[k] = Number(out[k]);
+  return out;
+}
+
+const opts = options(process.argv.slice(2));
+const env = process.env;
+const project = createRequire(path.join(env.FUZZ_PROJECT, "package.json"));
+const pg = project("pg");
+
+// --- the wire (Prisma 7): raw results are compared as the servers sent them ----------------------
+const wire = new Map(); // host → the JSON bodies of its /query answers for the current operation
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const response = await realFetch(input, init);
+  const url = new URL(typeof input === "string" ? input : input.url);
+  if (url.pathname.endsWith("/query") || url.pathname.endsWith("/graphql")) {
+    const text = await response.clone().text();
+    const list = wire.get(url.host) ?? [];
+    list.push(text);
+    wire.set(url.host, list);
+  }
+  return response;
+};
+const hostOf = (url) => (url ? new URL(url.replace(/^prisma\+postgres:/, "http:")).host : "");
+
+function sides() {
+  const bwModule = createRequire(path.join(env.FUZZ_CLIENT_BW, "index.js"))(env.FUZZ_CLIENT_BW);
+  const refModule = createRequire(path.join(env.FUZZ_CLIENT_REF, "index.js"))(env.FUZZ_CLIENT_REF);
+  let ref;
+  if (opts.generation === "6") {
+    const { PrismaPg } = project("@prisma/adapter-pg");
+    ref = new refModule.PrismaClient({ adapter: new PrismaPg({ connectionString: env.FUZZ_REF_DSN }) });
+  } else {
+    ref = new refModule.PrismaClient({ accelerateUrl: env.FUZZ_REF_URL });
+  }
+  const bw =
+    opts.generation === "6"
+      ? new bwModule.PrismaClient({ datasourceUrl: env.FUZZ_BW_URL })
+      : new bwModule.PrismaClient({ accelerateUrl: env.FUZZ_BW_URL });
+  return {
+    ref: { name: "reference", client: ref, Prisma: refModule.Prisma, host: hostOf(env.FUZZ_REF_URL) },
+    bw: { name: "breakwater", client: bw, Prisma: bwModule.Prisma, host: hostOf(env.FUZZ_BW_URL) },
+  };
+}
+
+const pools = { ref: new pg.Pool({ connectionString: env.FUZZ_REF_DSN, max: 2 }), bw: new pg.Pool({ connectionString: env.FUZZ_BW_DSN, max: 2 }) };
+
+async function reseed(dataSeed) {
+  const statements = seedStatements(makeSeed(new Rng(dataSeed)));
+  await Promise.all(
+    Object.values(pools).map(async (pool) => {
+      const conn = await pool.connect();
+      try {
+        await conn.query("BEGIN");
+        for (const [sql, params] of statements) await conn.query(sql, params);
+        await conn.query("COMMIT");
+      } catch (error) {
+        await conn.query("ROLLBACK");
+        throw error;
+      } finally {
+        conn.release();
+      }
+    }),
+  );
+}
+
+// One operation on both sides at once: their comparable outcomes, and whether they agree.
+async function both(s, op) {
+  wire.clear();
+  const [ref, bw] = await Promise.all([execute(op, s.ref), execute(op, s.bw)]);
+  const a = comparable(ref, op);
+  const b = comparable(bw, op);
+  const result = { ref, bw, a, b, same: JSON.stringify(a) === JSON.stringify(b) };
+  if (opts.generation === "7" && op.kind === "raw" && ref.ok && bw.ok) {
+    // The client hides some differences of the wire (1E+2 and 100 are the same Decimal), so raw
+    // results are also compared as the two servers sent them.
+    const data = (host) => (wire.get(host) ?? []).map((t) => JSON.parse(t).data);
+    result.wire = { reference: data(s.ref.host), breakwater: data(s.bw.host) };
+    result.same &&= JSON.stringify(result.wire.reference) === JSON.stringify(result.wire.breakwater);
+  }
+  return result;
+}
+
+// Reproduce from a fresh seed: replay `prefix`, then run `op`. True when the two still differ.
+async function differs(s, dataSeed, prefix, op) {
+  await reseed(dataSeed);
+  for (const p of prefix) await Promise.all([execute(p, s.ref), execute(p, s.bw)]);
+  const result = await both(s, op);
+  return result.same ? null : result;
+}
+
+function say(line) {
+  process.stdout.write(JSON.stringify(line, (_, v) => (typeof v === "bigint" ? `${v}n` : v)) + "\n");
+}
+
+function report(result) {
+  const small = JSON.stringify(result.a).length + JSON.stringify(result.b).length < 3000;
+  const out = small ? { reference: result.a, breakwater: result.b } : { differences: differences(result.a, result.b) };
+  const tail = (message) => message.split("\n").filter((l) => l.trim()).slice(-3).join("\n").slice(-600);
+  if (!result.ref.ok) out.referenceError = tail(result.ref.error.message);
+  if (!result.bw.ok) out.breakwaterError = tail(result.bw.error.message);
+  if (result.wire) out.wire = differences(result.wire.reference, result.wire.breakwater);
+  return out;
+}
+
+async function fuzz(s) {
+  const rng = new Rng(opts.seed);
+  const gen = new Generator(rng);
+  const started = Date.now();
+  const mismatches = [];
+  const seen = new Set();
+  let episode = 0;
+  let dataSeed = 0;
+  let prefix = [];
+  let queries = 0;
+  let ops = 0;
+  const counts = {};
+  for (; ops < opts.count; ops++) {
+    if (prefix.length === 0) {
+      dataSeed = (opts.seed * 7919 + episode++) >>> 0;
+      await reseed(dataSeed);
+    }
+    const op = gen.operation();
+    const label = op.kind === "model" ? op.action : op.kind === "raw" ? op.action : op.kind;
+    counts[label] = (counts[label] ?? 0) + 1;
+    queries += op.ops ? op.ops.length : 1;
+    const result = await both(s, op);
+    if (opts.verbose) say({ type: "op", n: ops, op, ...report(result) });
+    if (result.same) {
+      prefix.push(op);
+      if (prefix.length >= opts.episode) prefix = [];
+      continue;
+    }
+    const found = await shrink({ dataSeed, prefix, op }, (p, o) => differs(s, dataSeed, p, o));
+    prefix = [];
+    if (!found) {
+      say({ type: "flaky", dataSeed, op, ...report(result) });
+      mismatches.push({ flaky: true, op });
+      continue;
+    }
+    const key = found.signature;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const mismatch = { type: "mismatch", generation: opts.generation, seed: opts.seed, dataSeed, prefix: found.prefix, op: found.op, ...report(found.result) };
+    mismatches.push(mismatch);
+    say(mismatch);
+    if (mismatches.length >= opts.maxMismatches) break;
+  }
+  say({ type: "summary", generation: opts.generation, seed: opts.seed, operations: ops, queries, mismatches: mismatches.length, seconds: (Date.now() - started) / 1000, counts });
+}
+
+async function single(s) {
+  const op = JSON.parse(opts.op);
+  await reseed(Number(opts.dataSeed ?? 1));
+  const result = await both(s, op);
+  say({ type: "single", same: result.same, reference: result.a, breakwater: result.b, referenceError: result.ref.error?.message, breakwaterError: result.bw.error?.message, wire: result.wire });
+}
+
+async function replay(s) {
+  const cases = JSON.parse(readFileSync(opts.replay, "utf8"));
+  for (const c of cases) {
+    await reseed(c.dataSeed);
+    for (const p of c.prefix ?? []) await Promise.all([execute(p, s.ref), execute(p, s.bw)]);
+    const result = await both(s, c.op);
+    const line = { type: "replay", name: c.name, same: result.same, reference: result.a, breakwater: result.b };
+    if (result.wire) Object.assign(line, { wireReference: result.wire.reference, wireBreakwater: result.wire.breakwater });
+    say(line);
+  }
+}
+
+const s = sides();
+try {
+  if (opts.replay) await replay(s);
+  else if (opts.op) await single(s);
+  else await fuzz(s);
+} finally {
+  await Promise.allSettled([s.ref.client.$disconnect(), s.bw.client.$disconnect(), pools.ref.end(), pools.bw.end()]);
+}
