@@ -135,6 +135,8 @@ class Stack:
             raise
         asyncio.run(_ensure_database(self.control.dsn("postgres"), CONTROL_DATABASE))
         try:
+            if not (self.hosts_root / "instances").exists():
+                self.progress("first run: the host agent prepares its Postgres template and shared cluster")
             for name, label in (("hosts", "the host agent"), ("origin", "the origin"), ("edge", "the edge")):
                 self.progress(f"starting {label}")
                 self._spawn(name)
