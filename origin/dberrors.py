@@ -72,15 +72,10 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
         )
     if isinstance(exc, asyncpg.StringDataRightTruncationError):
         return KnownRequestError(
-            "The provided value for the column is too long for the column's type.",
+            "The provided value for the column is too long for the column's type. "
+            f"Column: {fields.get('column', '(not available)')}",
             code="P2000",
             meta={"column_name": fields.get("column"), "database": fields},
-        )
-    if isinstance(exc, asyncpg.CheckViolationError):
-        return KnownRequestError(
-            f"A check constraint failed: `{fields.get('constraint')}`",
-            code="P2004",
-            meta={"database": fields},
         )
     if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
         return KnownRequestError(
@@ -90,9 +85,37 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
         )
     if isinstance(exc, asyncpg.QueryCanceledError):
         return BreakwaterError("The query was cancelled (it ran too long).", code="P6004", status=504)
+    known = _BY_SQLSTATE.get(exc.sqlstate)
+    if known is not None:
+        code, template = known
+        message = template.format_map(_Missing(fields))
+        return KnownRequestError(message, code=code, meta={"database": fields})
+    # What Prisma's executor reports for any other database error (the 6.x front turns it into the
+    # unclassified error Prisma 6's engines give; see fronts/prisma6.py).
     return KnownRequestError(
-        f"Database error: {fields['message']}", code="P2010", meta={"code": exc.sqlstate, "database": fields}
+        f"Database error. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
+        code=UNMAPPED,
+        meta={"code": exc.sqlstate, "database": fields},
     )
+
+
+UNMAPPED = "P2039"
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "(not available)"
+
+
+# Other SQLSTATEs Prisma's driver adapter classifies (code, message).
+_BY_SQLSTATE: dict[str, tuple[str, str]] = {
+    "22003": ("P2020", "Value out of range for the type: {message}"),
+    "22P02": ("P2007", "Invalid input value: {message}"),
+    "23001": ("P2003", "Foreign key constraint violated on the constraint: `{constraint}`"),
+    "42P01": ("P2021", "The table does not exist in the current database: {message}"),
+    "42703": ("P2022", "The column does not exist in the current database: {message}"),
+    "53300": ("P2037", "Too many database connections opened: {message}"),
+}
 
 
 def _target_text(fields: dict[str, Any]) -> str:

@@ -336,7 +336,9 @@ class DatabasePool:
         delay = 0.02
         while True:
             try:
-                return await asyncpg.connect(self.dsn, timeout=max(0.1, deadline - time.monotonic()))
+                conn = await asyncpg.connect(self.dsn, timeout=max(0.1, deadline - time.monotonic()))
+                await read_as_prisma_does(conn)
+                return conn
             except (OSError, asyncpg.CannotConnectNowError, TimeoutError) as exc:
                 if time.monotonic() + delay > deadline:
                     raise UpstreamError(
@@ -529,3 +531,9 @@ class Tenants:
             if pool.size == 0 and not pool.waiters and not pool.requested and pool.last_used < cutoff:
                 log.info("closing an idle pool", extra={"fields": {"database": database_id}})
                 await self.forget(database_id)
+
+
+async def read_as_prisma_does(conn: asyncpg.Connection) -> None:
+    """Decode values the way Prisma's driver does where asyncpg's binary codecs differ: a float4 is
+    Postgres's shortest text of it (0.1), not the double it widens to (0.10000000149011612)."""
+    await conn.set_type_codec("float4", schema="pg_catalog", encoder=str, decoder=float, format="text")

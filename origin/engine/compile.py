@@ -52,7 +52,9 @@ def compile_operation(schema: Schema, action: str, model_name: str | None, query
     if not isinstance(query, dict):
         raise QueryValidationError("The query has no `query` object with `arguments` and `selection`.")
     args = query.get("arguments") or {}
-    selection = query.get("selection") or {"$scalars": True}
+    selection = query.get("selection")
+    if selection is None:
+        selection = {"$scalars": True}
     if not isinstance(args, dict) or not isinstance(selection, dict):
         raise QueryValidationError("`query.arguments` and `query.selection` must be objects.")
     if action in READ_ACTIONS:
@@ -146,6 +148,30 @@ def _has_relations(model: Model, data: Any) -> bool:
     return isinstance(data, dict) and any(k in model.relations for k in data)
 
 
+def _check_returned_relations(model: Model, selection: Any, action: str) -> None:
+    """`…AndReturn` reads back only the records the returned ones point at (their keys are in
+    the returned rows)."""
+    if not isinstance(selection, dict):
+        return
+    for name, value in selection.items():
+        relation = model.relations.get(name)
+        if value is False or not (relation is not None or name == "_count"):
+            continue
+        if relation is None or relation.is_list or relation.joined().kind != "fk_here":
+            kind = "Create" if action.startswith("create") else "Update"
+            raise fail(
+                f"Unknown field `{name}` for select statement on model "
+                f"`{kind}Many{model.name}AndReturnOutputType`.",
+                name,
+            )
+
+
+def _selects_relations(model: Model, selection: Any) -> bool:
+    return isinstance(selection, dict) and any(
+        (k in model.relations or k == "_count") and v is not False for k, v in selection.items()
+    )
+
+
 def _compile_write(
     schema: Schema, model: Model, action: str, args: dict[str, Any], selection: Any
 ) -> Program:
@@ -153,8 +179,12 @@ def _compile_write(
     read_models: set[str] = {model.name}
     table, t = model_table(model), ident("t")
     output = "one"
+    if action in ("createManyAndReturn", "updateManyAndReturn"):
+        _check_returned_relations(model, selection, action)
     if action == "createOne":
-        _require(args, {"data"}, {"data"}, action)
+        # Without `data` the record is made of its defaults, as with Prisma's engine.
+        _require(args, {"data"}, set(), action)
+        args = {**args, "data": args.get("data", {})}
         if not _has_relations(model, args["data"]):
             c.create(model, args["data"], "data")
             insert = c.steps.pop()
@@ -181,9 +211,10 @@ def _compile_write(
         expect = Expect(
             "P2025", NOT_FOUND + "Record to update not found.", {"cause": "Record to update not found."}
         )
-        if not _has_relations(model, args["data"]):
+        if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
             b = Builder(schema)
             data = c.check_data(model, args["data"], "data")
+            c.check_input(model, data, "data")
             c.wrote(model)
             sets = c.set_clause(b, model, data, "data")
             condition = render_filter(b, where, "t")
@@ -195,8 +226,11 @@ def _compile_write(
                 _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
             )
         else:
-            found = _find_for_update(c, model, where, expect)
-            updated = c.update_record(model, found, args["data"], "data")
+            # A missing record is found out where Prisma's engine finds it: after the writes of the
+            # records it points at (their errors come first), at its own update.
+            found = _find_for_update(c, model, where, None)
+            updated = c.update_record(model, found, args["data"], "data", missing=expect)
+            # Read after the writes: a key the update changed has moved the related rows with it.
             steps = (*c.steps, read_back(c, model, selection, updated))
     elif action == "upsertOne":
         _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)

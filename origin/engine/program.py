@@ -39,6 +39,7 @@ class Statement:
     expect: Expect | None = None
     count: bool = False  # the affected-row count is the result (…Many without return)
     result: bool = False  # the first column of the first row is the operation's result
+    refuse: Expect | None = None  # raised when the statement does return a row
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,10 @@ async def _statement(conn: asyncpg.Connection, step: Statement, params: list[Any
         if step.count:
             status: str = await conn.execute(step.sql, *params)
             return int(status.rsplit(" ", 1)[-1])
+        if step.refuse is not None:
+            if await conn.fetchrow(step.sql, *params) is not None:
+                raise step.refuse.error()
+            return None
         if step.bind:
             row = await conn.fetchrow(step.sql, *params)
             env.bound[step.bind] = dict(row) if row is not None else None

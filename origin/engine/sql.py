@@ -154,7 +154,7 @@ def render_filter(b: Builder, f: Filter, alias: str) -> str:
             return "FALSE"
         return "(" + " OR ".join(render_filter(b, i, alias) for i in f.items) + ")"
     if isinstance(f, Negate):
-        return f"(NOT {render_filter(b, f.item, alias)})"
+        return _negated(b, f.item, alias)
     if isinstance(f, Constant):
         return "TRUE" if f.value else "FALSE"
     if isinstance(f, Compare):
@@ -167,24 +167,33 @@ def render_filter(b: Builder, f: Filter, alias: str) -> str:
         head = f"SELECT 1 FROM {target} AS {ident(child)} WHERE {joined}"
         if f.kind in ("some", "is"):
             return f"EXISTS ({head} AND {inner})"
-        if f.kind in ("none", "isNot"):
+        if f.kind == "none":
             return f"NOT EXISTS ({head} AND {inner})"
-        # every: no related row for which the condition is not true (NULL counts as not true).
-        return f"NOT EXISTS ({head} AND ({inner}) IS NOT TRUE)"
+        if f.kind == "isNot":
+            # No related record, or one for which the condition is false (NULL is not false).
+            return f"NOT EXISTS ({head} AND ({inner}) IS NOT FALSE)"
+        # every: no related row for which the condition is false (a NULL does not count against it).
+        return f"NOT EXISTS ({head} AND NOT ({inner}))"
     raise TypeError(f"unknown filter {f!r}")
 
 
 _AGG_SQL = {"_count": "count", "_avg": "avg", "_sum": "sum", "_min": "min", "_max": "max"}
 
 
+def _json_column(b: Builder, c: Compare, alias: str) -> str:
+    col = column(alias, c.field.column)
+    if c.json_path is not None:
+        return f"({col}::jsonb #> {b.param(c.json_path)}::text[])"
+    return f"{col}::jsonb"
+
+
 def _compare(b: Builder, c: Compare, alias: str) -> str:
     col = column(alias, c.field.column)
     if c.aggregate:
         col = f"{_AGG_SQL[c.aggregate]}({col})"
-    if c.json_path is not None:
-        col = f"({col}::jsonb #> {b.param(c.json_path)}::text[])"
-    elif c.field.type == "Json" and c.op not in ("isnull", "notnull"):
-        col = f"{col}::jsonb"
+    json = c.field.type == "Json" and not c.field.is_list
+    if json and (c.json_path is not None or c.op not in ("isnull", "notnull")):
+        col = _json_column(b, c, alias)
     op = c.op
     if op == "isnull":
         return f"{col} IS NULL"
@@ -198,26 +207,9 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
         other = column(alias, c.other.column)
         return f"{col} {op} {other}"
     assert c.value is not None
-    if c.field.type == "Json":
-        value = f"{b.param(c.value)}::jsonb"
-        if op in ("=", "<>", "<", "<=", ">", ">="):
-            return f"{col} {op} {value}"
-        if op == "in":
-            return f"{col} = ANY({b.param(c.value)}::jsonb[])"
-        if op == "notin":
-            return f"{col} <> ALL({b.param(c.value)}::jsonb[])"
-        if op == "json_like":
-            return f"(jsonb_typeof({col}) = 'string' AND ({col} #>> '{{}}') LIKE {b.param(c.value)})"
-        if op == "array_contains":
-            wanted = (
-                f"CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} ELSE jsonb_build_array({value}) END"
-            )
-            return f"(jsonb_typeof({col}) = 'array' AND {col} @> ({wanted}))"
-        if op == "array_starts_with":
-            return f"(jsonb_typeof({col}) = 'array' AND {col} -> 0 = {value})"
-        if op == "array_ends_with":
-            return f"(jsonb_typeof({col}) = 'array' AND {col} -> -1 = {value})"
-        raise TypeError(op)
+    if json:
+        test, kind = _json_parts(b, c, col, alias)
+        return f"({test} AND {kind})" if kind else test
     if op == "search":
         # The SQL Prisma's engine sends for `search`: the column as a tsvector against a tsquery.
         return f"to_tsvector(concat_ws(' ', {col})) @@ to_tsquery({b.param(c.value)})"
@@ -244,25 +236,78 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
     return f"{col} {op} {b.param(c.value)}"
 
 
+def _json_parts(b: Builder, c: Compare, col: str, alias: str) -> tuple[str, str]:
+    """A Json filter as Prisma's engine has it: the test, and the JSON type the value must have
+    ("" when any). Apart because NOT negates only the test: `NOT {path, string_contains}` still
+    wants a string (a number there matches neither the filter nor its negation)."""
+    op = c.op
+    assert c.value is not None
+    if op == "json_like":
+        # Without a path the text is the JSON text, quotes and all, as Prisma's engine reads it.
+        text = (
+            f"({column(alias, c.field.column)}::jsonb #>> {b.param(c.json_path)}::text[])"
+            if c.json_path
+            else f"{col}::text"
+        )
+        like = "ILIKE" if c.insensitive else "LIKE"
+        return f"{text} {like} {b.param(c.value)}", f"jsonb_typeof({col}) = 'string'"
+    if op == "in":
+        return f"{col} = ANY({b.param(c.value)}::jsonb[])", ""
+    if op == "notin":
+        return f"{col} <> ALL({b.param(c.value)}::jsonb[])", ""
+    # Each operator binds its value once: a parameter the SQL never uses has no type Postgres could
+    # infer (42P18).
+    value = f"{b.param(c.value)}::jsonb"
+    if op in ("=", "<>"):
+        return f"{col} {op} {value}", ""
+    if op in ("<", "<=", ">", ">="):
+        return f"{col} {op} {value}", f"jsonb_typeof({col}) = jsonb_typeof({value})"
+    if op == "array_contains":
+        return f"{col} @> {value}", f"jsonb_typeof({col}) = 'array'"
+    if op == "array_starts_with":
+        return f"{col} -> 0 = {value}", f"jsonb_typeof({col}) = 'array'"
+    if op == "array_ends_with":
+        return f"{col} -> -1 = {value}", f"jsonb_typeof({col}) = 'array'"
+    raise TypeError(op)
+
+
+def _negated(b: Builder, f: Filter, alias: str) -> str:
+    if (
+        isinstance(f, Compare)
+        and f.field.type == "Json"
+        and not f.field.is_list
+        and f.op not in ("isnull", "notnull")
+        and f.other is None
+    ):
+        col = _json_column(b, f, alias)
+        test, kind = _json_parts(b, f, col, alias)
+        if kind:
+            return f"(NOT ({test} OR NOT ({kind})))"
+    return f"(NOT {render_filter(b, f, alias)})"
+
+
 # --- order --------------------------------------------------------------------------------------
 
 
 def order_expr(b: Builder, o: Order, alias: str, model: Model) -> str:
+    direction = " DESC" if o.descending else " ASC"
+    nulls = f" NULLS {o.nulls.upper()}" if o.nulls else ""
+    return _term_expr(b, o, alias, model) + direction + nulls
+
+
+def _term_expr(b: Builder, o: Order, alias: str, model: Model) -> str:
+    """The value an order term sorts by, for the row `alias`."""
     if o.relevance is not None:
         # Prisma's own ranking SQL for `_relevance`.
         columns = ", ".join(column(alias, f.column) for f in o.relevance.fields)
-        expr = f"ts_rank(to_tsvector(concat_ws(' ', {columns})), to_tsquery({b.param(o.relevance.search)}))"
-    elif o.aggregate:
+        return f"ts_rank(to_tsvector(concat_ws(' ', {columns})), to_tsquery({b.param(o.relevance.search)}))"
+    if o.aggregate:
         assert o.field is not None
-        expr = f"{_AGG_SQL[o.aggregate]}({column(alias, o.field.column)})"
-    elif not o.path and o.count_of is None:
+        return f"{_AGG_SQL[o.aggregate]}({column(alias, o.field.column)})"
+    if not o.path and o.count_of is None:
         assert o.field is not None
-        expr = column(alias, o.field.column)
-    else:
-        expr = _path_expr(b, o, alias, model, 0)
-    direction = " DESC" if o.descending else " ASC"
-    nulls = f" NULLS {o.nulls.upper()}" if o.nulls else ""
-    return expr + direction + nulls
+        return column(alias, o.field.column)
+    return _path_expr(b, o, alias, model, 0)
 
 
 def _path_expr(b: Builder, o: Order, alias: str, model: Model, depth: int) -> str:
@@ -297,6 +342,7 @@ def reversed_order(order: list[Order]) -> list[Order]:
             o.count_of,
             o.aggregate,
             o.relevance,
+            o.implicit,
         )
         for o in order
     ]
@@ -340,13 +386,20 @@ def nested_json(b: Builder, read: ReadPlan, parent: str) -> str:
         if read.filter is not None:
             where += f" AND {render_filter(b, read.filter, child)}"
         return f"(SELECT {body} FROM {model_table(read.model)} AS {ident(child)} WHERE {where} LIMIT 1)"
-    rows = rows_query(b, read, child, extra=condition)
+    rows = rows_query(b, read, child, extra=condition, parent=parent)
     ordering = " ORDER BY s.n DESC" if read.reverse else ""
     return f"(SELECT coalesce(json_agg(s.j{ordering}), '[]'::json) FROM ({rows}) AS s)"
 
 
 def rows_query(
-    b: Builder, read: ReadPlan, alias: str, *, extra: str = "", source: str = "", label: bool = True
+    b: Builder,
+    read: ReadPlan,
+    alias: str,
+    *,
+    extra: str = "",
+    source: str = "",
+    label: bool = True,
+    parent: str = "",
 ) -> str:
     """SELECT <record json> AS j [, row number AS n] FROM ... WHERE ... ORDER BY ... LIMIT ... OFFSET."""
     body = selection_json(b, read.selection, alias)
@@ -356,7 +409,7 @@ def rows_query(
     order = reversed_order(read.order) if read.reverse else read.order
     order_sql = ", ".join(order_expr(b, o, alias, read.model) for o in order)
     if read.cursor_where is not None:
-        conditions.append(_cursor(b, read, alias))
+        conditions.append(_cursor(b, read, alias, parent))
     src = source or model_table(read.model)
     if read.distinct:
         inner_where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -383,30 +436,62 @@ def rows_query(
     return sql
 
 
-def _cursor(b: Builder, read: ReadPlan, alias: str) -> str:
-    """Rows at or after the cursor record in the query's order (lexicographic over the order terms)."""
+def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "") -> str:
+    """Rows at or after the cursor record in the query's order, NULLs placed as ORDER BY places
+    them; nothing when the cursor record does not exist (in a nested list: is not one of the
+    parent's related records). Prisma's engine gets the same rows by a looser condition in SQL
+    followed by dropping, in memory, the rows that sort before the cursor."""
     assert read.cursor_where is not None
-    c = b.alias()
-    found = render_filter(b, read.cursor_where, c)
-    cursor_row = f"(SELECT * FROM {model_table(read.model)} AS {ident(c)} WHERE {found} LIMIT 1)"
-    terms = [o for o in read.order if o.field is not None and not o.path and not o.aggregate]
+    cursor_where = read.cursor_where
+    table_sql = model_table(read.model)
+
+    def at_cursor(term: Order) -> str:
+        c = b.alias()
+        found = render_filter(b, cursor_where, c)
+        value = _term_expr(b, term, c, read.model)
+        return f"(SELECT {value} FROM {table_sql} AS {ident(c)} WHERE {found} LIMIT 1)"
+
+    exists_alias = b.alias()
+    found = render_filter(b, cursor_where, exists_alias)
+    if read.relation is not None and parent:
+        found += f" AND {link(b.schema, read.relation, parent, exists_alias)}"
+    exists = f"EXISTS (SELECT 1 FROM {table_sql} AS {ident(exists_alias)} WHERE {found})"
+    terms = reversed_order(read.order) if read.reverse else read.order
     if not terms:
-        return "TRUE"
-    cur = ident("c")
+        return exists
     ors = []
-    for i, o in enumerate(terms):
-        assert o.field is not None
-        eqs = [
-            f"{column(alias, p.field.column)} IS NOT DISTINCT FROM {cur}.{ident(p.field.column)}"
-            for p in terms[:i]
-            if p.field is not None
-        ]
-        last = i == len(terms) - 1
-        forward = o.descending == read.reverse
-        op = (">=" if forward else "<=") if last else (">" if forward else "<")
-        eqs.append(f"{column(alias, o.field.column)} {op} {cur}.{ident(o.field.column)}")
-        ors.append("(" + " AND ".join(eqs) + ")")
-    return f"EXISTS (SELECT 1 FROM {cursor_row} AS {cur} WHERE {' OR '.join(ors)})"
+    for i, term in enumerate(terms):
+        ands = [_same(b, p, alias, read.model, at_cursor(p)) for p in terms[:i]]
+        ands.append(_after(b, term, alias, read.model, at_cursor(term)))
+        ors.append("(" + " AND ".join(ands) + ")")
+    ors.append("(" + " AND ".join(_same(b, p, alias, read.model, at_cursor(p)) for p in terms) + ")")
+    return f"({exists} AND ({' OR '.join(ors)}))"
+
+
+def _nullable(o: Order) -> bool:
+    if o.count_of is not None or o.relevance is not None or o.aggregate:
+        return False
+    return (o.field is not None and not o.field.required) or any(not r.required for r in o.path)
+
+
+def _same(b: Builder, o: Order, alias: str, model: Model, cursor_value: str) -> str:
+    mine = _term_expr(b, o, alias, model)
+    if _nullable(o):
+        return f"{mine} IS NOT DISTINCT FROM {cursor_value}"
+    return f"{mine} = {cursor_value}"
+
+
+def _after(b: Builder, o: Order, alias: str, model: Model, cursor_value: str) -> str:
+    """The row sorts strictly after the cursor on this term (NULLs last unless asked otherwise for
+    ASC, first for DESC, as Postgres sorts them)."""
+    mine = _term_expr(b, o, alias, model)
+    beyond = f"{mine} {'<' if o.descending else '>'} {cursor_value}"
+    if not _nullable(o):
+        return beyond
+    nulls_last = o.nulls == "last" or (not o.nulls and not o.descending)
+    if nulls_last:
+        return f"({cursor_value} IS NOT NULL AND ({mine} IS NULL OR {beyond}))"
+    return f"({mine} IS NOT NULL AND ({cursor_value} IS NULL OR {beyond}))"
 
 
 # --- statements ---------------------------------------------------------------------------------
@@ -437,7 +522,8 @@ def _aggregate_value(b: Builder, op: str, f: ScalarField | None, src: str) -> st
         if f.type in ("Int",):
             return f"sum({col})"
         if f.type == "Float":
-            return f"sum({col})::float8"
+            # A sum of float4 stays float4, which JSON prints at its shortest (as Prisma's engine reads it).
+            return f"sum({col})"
         return scalar_json(b.schema, f, f"sum({col})")
     return scalar_json(b.schema, f, f"{_AGG_SQL[op]}({col})")
 

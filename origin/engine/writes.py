@@ -59,6 +59,8 @@ class WriteCompiler:
     steps: list[Step] = field(default_factory=list)
     written: set[str] = field(default_factory=set)
     read: set[str] = field(default_factory=set)
+    # Bound records an update may not have found, and the error when something must link to them.
+    maybe_missing: dict[str, tuple[Model, Expect]] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
 
     def name(self) -> str:
@@ -104,7 +106,7 @@ class WriteCompiler:
                 and value
                 and set(value) <= _SCALAR_OPS
                 and not ("$type" in value and len(value) == 2)
-                and f.type != "Json"
+                and (f.type != "Json" or f.is_list)
             )
             if not is_ops:
                 out.append((f, b.param(self.scalar_value(model, f, value, at))))
@@ -136,6 +138,33 @@ class WriteCompiler:
 
     # --- create -----------------------------------------------------------------------------------
 
+    def input_kind(self, model: Model, data: Any, without: str = "") -> str:
+        """Which of Prisma's two input types `data` uses: "through" relations that hold foreign keys
+        (`author: {connect}`), "direct" (the keys and generated ids set as values), or "either"."""
+        if not isinstance(data, dict):
+            return "either"
+        held = {n for n, r in model.relations.items() if r.joined().kind == "fk_here" and n != without}
+        direct = {f for n in held for f in model.relations[n].fields} | {
+            f.name
+            for f in model.fields.values()
+            if f.default is not None and f.default.kind == "autoincrement"
+        }
+        through = [k for k in data if k in held]
+        scalars = [k for k in data if k in direct]
+        if through and scalars:
+            return f"both:{scalars[0]}:{through[0]}"
+        return "through" if through else "direct" if scalars else "either"
+
+    def check_input(self, model: Model, data: Any, path: str, without: str = "") -> None:
+        kind = self.input_kind(model, data, without)
+        if kind.startswith("both:"):
+            _, scalar, relation = kind.split(":")
+            raise fail(
+                f"Unknown argument `{scalar}`: with `{relation}` written through its relation, "
+                f"`{scalar}` cannot be set directly.",
+                f"{path}.{scalar}",
+            )
+
     def check_data(self, model: Model, data: Any, path: str) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise fail(f"`{path}` must be an object.", path)
@@ -160,6 +189,7 @@ class WriteCompiler:
     ) -> str:
         """Steps inserting one record (and its nested writes); returns the name its row is bound to."""
         data = self.check_data(model, data, path)
+        self.check_input(model, data, path, skip_relation)
         self.wrote(model)
         fixed = dict(fixed or {})
         relations = {k: v for k, v in data.items() if k in model.relations and k != skip_relation}
@@ -167,7 +197,26 @@ class WriteCompiler:
         for name, ops in relations.items():
             rel = model.relations[name]
             if rel.joined().kind == "fk_here":
-                fixed.update(self.resolve_parent_side(model, rel, ops, f"{path}.{name}"))
+                keys = self.resolve_parent_side(model, rel, ops, f"{path}.{name}")
+                self.take_over(model, rel, keys)
+                fixed.update(keys)
+        # A one-to-one record to connect is looked up before the insert, as Prisma's engine does
+        # (it must know whether that record is taken); lists connect after it.
+        connects: dict[str, list[str]] = {}
+        for name, ops in relations.items():
+            rel = model.relations[name]
+            if (
+                rel.joined().kind == "fk_there"
+                and not rel.is_list
+                and isinstance(ops, dict)
+                and "connect" in ops
+            ):
+                at = f"{path}.{name}.connect"
+                target = self.schema.models[rel.target]
+                items = items_of(ops["connect"], at) if rel.is_list else [ops["connect"]]
+                connects[name] = [
+                    self.find_one(target, item, at, connect_expect(model, rel, target)) for item in items
+                ]
         b = self.builder()
         assigned = self.assignments(b, model, data, path, update=False)
         names = {f.name for f, _ in assigned}
@@ -188,20 +237,90 @@ class WriteCompiler:
                     f"{path}.{f.name}",
                     modelName=model.name,
                 )
-        target = model_table(model)
+        into = model_table(model)
         if assigned:
             cols = ", ".join(ident(f.column) for f, _ in assigned)
             vals = ", ".join(v for _, v in assigned)
-            sql = f"INSERT INTO {target} ({cols}) VALUES ({vals}) RETURNING *"
+            sql = f"INSERT INTO {into} ({cols}) VALUES ({vals}) RETURNING *"
         else:
-            sql = f"INSERT INTO {target} DEFAULT VALUES RETURNING *"
+            sql = f"INSERT INTO {into} DEFAULT VALUES RETURNING *"
         bound = self.name()
         self.steps.append(self.statement(b, sql, bind=bound))
         for name, ops in relations.items():
             rel = model.relations[name]
             if rel.joined().kind != "fk_here":
-                self.nested(model, rel, bound, ops, f"{path}.{name}", creating=True)
+                self.nested(model, rel, bound, ops, f"{path}.{name}", creating=True, found=connects.get(name))
         return bound
+
+    def require(self, bound: str) -> None:
+        """Before a record is linked to the bound record of an update that may not exist: it must
+        (Prisma's engine fails such a nested write with P2025, other nested writes run regardless)."""
+        found = self.maybe_missing.get(bound)
+        if found is None:
+            return
+        model, expect = found
+        b = self.builder()
+        where = " AND ".join(
+            f"{column('t', f.column)} = {b.param(Bound(bound, f.column))}"
+            for f in (model.fields[k] for k in model.identity())
+        )
+        sql = f"SELECT 1 FROM {model_table(model)} AS {ident('t')} WHERE {where}"
+        self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
+
+    def take_over(self, holder: Model, rel: RelationField, keys: dict[str, Source], keep: str = "") -> None:
+        """Before a record of `holder` points its one-to-one `rel` at another (foreign key `keys`),
+        the record of `holder` pointing there lets go, as Prisma's engine has it: disconnected when
+        the relation is optional, and the change refused (P2014) when it is required. `keep` is the
+        record taking over (it may point there already)."""
+        fk = {mine for mine, _ in rel.joined().pairs}
+        if not keys or not any(set(c) == fk for c in holder.unique_criteria()):
+            return  # not one-to-one: many records may point at the same one
+        b = self.builder()
+        t = ident("t")
+        where = " AND ".join(
+            f"{column('t', holder.fields[f].column)} = {b.param(src)}" for f, src in keys.items()
+        )
+        if keep:
+            others = " OR ".join(
+                f"{column('t', holder.fields[k].column)} IS DISTINCT FROM "
+                f"{b.param(Bound(keep, holder.fields[k].column))}"
+                for k in holder.identity()
+            )
+            where += f" AND ({others})"
+        if any(holder.fields[f].required for f in fk):
+            other = self.schema.models[rel.target]
+            message = (
+                f"The change you are trying to make would violate the required relation "
+                f"'{rel.relation_name}' between the `{holder.name}` and `{other.name}` models."
+            )
+            meta = {
+                "relation_name": rel.relation_name,
+                "model_a_name": holder.name,
+                "model_b_name": other.name,
+            }
+            refuse = Expect("P2014", message, meta)
+            self.read.add(holder.name)
+            self.steps.append(
+                self.statement(
+                    b, f"SELECT 1 FROM {model_table(holder)} AS {t} WHERE {where} LIMIT 1", refuse=refuse
+                )
+            )
+            return
+        sets = ", ".join(f"{ident(holder.fields[f].column)} = NULL" for f in fk)
+        self.wrote(holder)
+        self.steps.append(
+            self.statement(b, f"UPDATE {model_table(holder)} AS {t} SET {sets} WHERE {where}", count=True)
+        )
+
+    def take_over_child(
+        self, model: Model, rel: RelationField, child_keys: dict[str, Source], keep: str = ""
+    ) -> None:
+        """The same from the side without the key: `rel` of `model` points at records of the target
+        through the target's back relation (User.profile through Profile.user)."""
+        target = self.schema.models[rel.target]
+        back = target.relations.get(rel.back)
+        if back is not None and not rel.is_list and rel.joined().kind == "fk_there":
+            self.take_over(target, back, child_keys, keep)
 
     def resolve_parent_side(self, model: Model, rel: RelationField, ops: Any, path: str) -> dict[str, Source]:
         """Nested ops on a relation whose foreign key this model holds, before its row is written:
@@ -209,12 +328,19 @@ class WriteCompiler:
         target = self.schema.models[rel.target]
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes create, connect or connectOrCreate.", path)
+        if not ops:
+            # Nothing to write through the relation: its key stays empty (Postgres refuses a
+            # required one: P2011), as with Prisma's engine.
+            return {mine: Const(None) for mine, _ in rel.joined().pairs}
         found = ""
         for op, arg in ops.items():
             at = f"{path}.{op}"
             if op == "create":
                 found = self.create(target, arg, at)
             elif op == "connect":
+                inline = self.inline_connect(rel, target, arg, at)
+                if inline is not None:
+                    return inline
                 found = self.find_one(target, arg, at, connect_expect(model, rel, target))
             elif op == "connectOrCreate":
                 found = self.connect_or_create(target, arg, at)
@@ -226,6 +352,39 @@ class WriteCompiler:
             raise fail(f"`{path}` needs create, connect or connectOrCreate.", path)
         joined = rel.joined()
         return {mine: Bound(found, target.fields[theirs].column) for mine, theirs in joined.pairs}
+
+    def inline_connect(
+        self, rel: RelationField, target: Model, where: Any, path: str
+    ) -> dict[str, Source] | None:
+        """A connect naming exactly the referenced key is not looked up: the key is written as
+        given, as Prisma's engine does (a missing record then fails its foreign key, P2003)."""
+        pairs = rel.joined().pairs
+        referenced = tuple(theirs for _, theirs in pairs)
+        if not isinstance(where, dict) or len(where) != 1:
+            return None
+        ((key, value),) = where.items()
+        if len(referenced) == 1 and key == referenced[0] and not isinstance(value, dict | list):
+            values = {referenced[0]: value}
+        elif len(referenced) > 1 and isinstance(value, dict) and set(value) == set(referenced):
+            compound = next((u for u in target.unique_keys() if u.name == key), None)
+            if compound is None or set(compound.fields) != set(referenced):
+                return None
+            values = value
+        elif (
+            len(referenced) == 1
+            and key == referenced[0]
+            and isinstance(value, dict)
+            and set(value) == {"$type", "value"}
+        ):
+            values = {referenced[0]: value}
+        else:
+            return None
+        if any(v is None for v in values.values()):
+            return None
+        return {
+            mine: value_source(self.schema, target.fields[theirs], values[theirs], f"{path}.{theirs}")
+            for mine, theirs in pairs
+        }
 
     def find_one(
         self,
@@ -268,6 +427,9 @@ class WriteCompiler:
         self.steps.append(Rebind(result, found))
         then = tuple(self.steps)
         self.steps = []
+        if link_to is not None and fixed:
+            owner = self.schema.models[link_to[0].owner]
+            self.take_over_child(owner, link_to[0], fixed)
         created = self.create(model, arg["create"], f"{path}.create", fixed=fixed)
         if link_to is not None and link_to[0].joined().kind == "m2m":
             self.join_rows(link_to[0], link_to[1], created)
@@ -280,7 +442,15 @@ class WriteCompiler:
     # --- relations from an existing (or just created) parent --------------------------------------
 
     def nested(
-        self, model: Model, rel: RelationField, parent: str, ops: Any, path: str, *, creating: bool
+        self,
+        model: Model,
+        rel: RelationField,
+        parent: str,
+        ops: Any,
+        path: str,
+        *,
+        creating: bool,
+        found: list[str] | None = None,
     ) -> None:
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes nested operations ({', '.join(sorted(_NESTED))}).", path)
@@ -302,7 +472,18 @@ class WriteCompiler:
             ):
                 raise fail(f"`{op}` is not available when creating (`{at}`).", at)
             if op == "create":
-                for i, item in enumerate(items_of(arg, at) if rel.is_list else [arg]):
+                items = items_of(arg, at) if rel.is_list else [arg]
+                kinds = {self.input_kind(target, item, rel.back) for item in items} - {"either"}
+                if len(kinds) > 1:
+                    raise fail(
+                        f"`{at}` mixes records written through their relations with records that set "
+                        "their foreign keys directly; a list of creates takes one kind.",
+                        at,
+                    )
+                if items and joined.kind == "fk_there":
+                    self.require(parent)
+                self.take_over_child(model, rel, child_fixed)
+                for i, item in enumerate(items):
                     created = self.create(
                         target,
                         item,
@@ -317,25 +498,33 @@ class WriteCompiler:
                     raise fail("`createMany` applies to one-to-many relations.", at)
                 if not isinstance(arg, dict) or "data" not in arg:
                     raise fail(f"`{at}` takes data.", at)
+                self.require(parent)
                 self.create_many(
                     target, arg["data"], f"{at}.data", bool(arg.get("skipDuplicates")), fixed=child_fixed
                 )
             elif op == "connect":
-                for item in items_of(arg, at) if rel.is_list else [arg]:
-                    found = self.find_one(target, item, at, connect_expect(model, rel, target))
-                    self.connect_existing(rel, parent, found)
+                lookups = found
+                if lookups is None:
+                    items = items_of(arg, at) if rel.is_list else [arg]
+                    lookups = [
+                        self.find_one(target, item, at, connect_expect(model, rel, target)) for item in items
+                    ]
+                for record in lookups:
+                    self.connect_existing(rel, parent, record)
             elif op == "connectOrCreate":
                 for item in items_of(arg, at) if rel.is_list else [arg]:
                     self.connect_or_create(target, item, at, fixed=child_fixed, link_to=(rel, parent))
             elif op == "disconnect":
+                if rel.is_list and isinstance(arg, bool):
+                    raise fail(f"`{at}` takes the records to disconnect (a list relation).", at)
                 self.disconnect(model, rel, parent, arg, at)
             elif op == "set":
                 if not rel.is_list:
                     raise fail("`set` applies to list relations.", at)
                 self.disconnect(model, rel, parent, True, at, everything=True)
                 for item in arg if isinstance(arg, list) else [arg]:
-                    found = self.find_one(target, item, at, connect_expect(model, rel, target))
-                    self.connect_existing(rel, parent, found)
+                    record = self.find_one(target, item, at, connect_expect(model, rel, target))
+                    self.connect_existing(rel, parent, record)
             elif op == "update":
                 for item in items_of(arg, at) if rel.is_list else [arg]:
                     self.nested_update(model, rel, parent, item, at)
@@ -346,6 +535,8 @@ class WriteCompiler:
                 for item in items_of(arg, at) if not isinstance(arg, bool) else [{}]:
                     self.nested_many(rel, parent, {"where": item}, at, delete=True)
             elif op == "delete":
+                if rel.is_list and isinstance(arg, bool):
+                    raise fail(f"`{at}` takes the records to delete (a list relation).", at)
                 self.nested_delete(model, rel, parent, arg, at)
             elif op == "upsert":
                 for item in items_of(arg, at) if rel.is_list else [arg]:
@@ -377,6 +568,7 @@ class WriteCompiler:
         return " AND ".join(conditions)
 
     def join_rows(self, rel: RelationField, parent: str, child: str) -> None:
+        self.require(parent)
         joined = rel.joined()
         owner = self.schema.models[rel.owner]
         target = self.schema.models[rel.target]
@@ -399,6 +591,11 @@ class WriteCompiler:
             self.join_rows(rel, parent, child)
             return
         if joined.kind == "fk_there":
+            self.require(parent)
+            child_keys: dict[str, Source] = {
+                theirs: Bound(parent, owner.fields[mine].column) for mine, theirs in joined.pairs
+            }
+            self.take_over_child(owner, rel, child_keys, keep=child)
             b = self.builder()
             sets = ", ".join(
                 f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
@@ -599,6 +796,7 @@ class WriteCompiler:
             created = self.create(target, item["create"], f"{path}.create")
             self.connect_existing(rel, parent, created)
         else:
+            self.take_over_child(model, rel, self.child_fixed(model, rel, parent))
             created = self.create(
                 target,
                 item["create"],
@@ -634,10 +832,17 @@ class WriteCompiler:
         self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
         return ", ".join(f"{ident(f.column)} = {expr}" for f, expr in assigned)
 
-    def update_record(self, model: Model, current: str, data: Any, path: str) -> str:
-        """Steps updating the bound row `current`; returns the name of its new row."""
+    def update_record(
+        self, model: Model, current: str, data: Any, path: str, missing: Expect | None = None
+    ) -> str:
+        """Steps updating the bound row `current`; returns the name of its new row. `missing` is the
+        error when there is no such row, raised where Prisma's engine finds out: after the writes of
+        the records it points at, before those pointing at it."""
         data = self.check_data(model, data, path)
+        self.check_input(model, data, path)
         self.wrote(model)
+        if missing is not None:
+            self.maybe_missing[current] = (model, missing)
         fixed: dict[str, Source] = {}
         after: list[tuple[RelationField, Any, str]] = []
         for name, ops in data.items():
@@ -661,8 +866,12 @@ class WriteCompiler:
             t = ident("t")
             sql = f"UPDATE {model_table(model)} AS {t} SET {sets} WHERE {where} RETURNING {t}.*"
             self.steps.append(self.statement(b, sql, bind=updated))
+            if missing is not None:
+                self.maybe_missing[updated] = (model, missing)
         for rel, ops, at in after:
             self.nested(model, rel, updated, ops, at, creating=False)
+        if missing is not None:
+            self.require(updated)  # nothing else failed: the record to update was not there
         return updated
 
     def parent_side_update(
@@ -676,7 +885,9 @@ class WriteCompiler:
         for op, arg in ops.items():
             at = f"{path}.{op}"
             if op in ("create", "connect", "connectOrCreate"):
-                fixed.update(self.resolve_parent_side(model, rel, {op: arg}, path))
+                keys = self.resolve_parent_side(model, rel, {op: arg}, path)
+                self.take_over(model, rel, keys, keep=current)
+                fixed.update(keys)
             elif op == "disconnect":
                 if arg is False:
                     continue
@@ -733,7 +944,8 @@ class WriteCompiler:
                     columns.append(model.fields[name])
         target = model_table(model)
         if not per_row:
-            sql = f"SELECT 0 FROM {target} WHERE FALSE"
+            # Nothing to insert: no row, and (for createManyAndReturn) an empty list.
+            sql = f"SELECT * FROM {target} WHERE FALSE"
         elif not columns:
             sql = f"INSERT INTO {target} SELECT FROM generate_series(1, {len(per_row)})"
         else:
@@ -743,7 +955,7 @@ class WriteCompiler:
             sql = f"INSERT INTO {target} ({', '.join(ident(c.column) for c in columns)}) VALUES {values}"
         if skip_duplicates and per_row:
             sql += " ON CONFLICT DO NOTHING"
-        if returning:
+        if returning and per_row:
             sql += " RETURNING *"
         statement = self.statement(b, sql, count=not returning)
         if not returning:

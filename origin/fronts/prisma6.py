@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from ..auth import caller_of
 from ..caller import Caller
+from ..dberrors import UNMAPPED
 from ..engine.engine import Outcome
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
@@ -34,8 +35,26 @@ def _schema_missing() -> Response:
     return JSONResponse({"EngineNotStarted": {"reason": "SchemaMissing"}}, status_code=404)
 
 
+# Database errors Prisma 6's engines leave unclassified (Prisma 7's executor gives them codes):
+# by SQLSTATE, besides everything `dberrors` reports as UNMAPPED.
+_UNCLASSIFIED_IN_6 = frozenset({"22P02", "23001"})
+
+
+def unclassified(exc: BreakwaterError) -> bool:
+    sqlstate = (
+        exc.meta.get("database", {}).get("sqlstate") if isinstance(exc.meta.get("database"), dict) else None
+    )
+    return exc.code == UNMAPPED or (exc.code != "P2010" and sqlstate in _UNCLASSIFIED_IN_6)
+
+
 def user_facing(exc: BreakwaterError) -> dict[str, Any]:
     """One entry of `errors[]` the way the 6.x client reads it."""
+    if unclassified(exc):
+        # No `error_code`: the client throws PrismaClientUnknownRequestError, as with Prisma 6's engine.
+        return {
+            "error": exc.message,
+            "user_facing_error": {"is_panic": False, "message": exc.message, "meta": {}},
+        }
     # The database's own fields (`meta.database`) are for our fronts' logs, not Prisma's meta.
     meta = {k: v for k, v in exc.meta.items() if k != "database"}
     if exc.code in ("P2009", "P2012"):

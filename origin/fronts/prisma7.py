@@ -153,7 +153,12 @@ def _model_headers(facts: check.PlanFacts) -> dict[str, str]:
 
 
 async def _run_plan(
-    conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture, in_transaction: bool
+    conn: asyncpg.Connection,
+    caller: Caller,
+    request: PlanRequest,
+    capture: Capture,
+    in_transaction: bool,
+    facts: check.PlanFacts,
 ) -> Any:
     db = Database(
         conn,
@@ -164,7 +169,11 @@ async def _run_plan(
         on_query=capture.on_query,
         comment=request.comment,
     )
-    return await Interpreter(db).run(request.plan, request.params)
+    try:
+        return await Interpreter(db).run(request.plan, request.params)
+    finally:
+        facts.tables_read |= {name for _, name in db.touched_read}
+        facts.tables_written |= {name for _, name in db.touched_written}
 
 
 async def _take_snapshot(conn: asyncpg.Connection) -> None:
@@ -173,12 +182,14 @@ async def _take_snapshot(conn: asyncpg.Connection) -> None:
     await conn.fetchval("SELECT 1")
 
 
-async def _read_only(conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture) -> Any:
+async def _read_only(
+    conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture, facts: check.PlanFacts
+) -> Any:
     # Our own fixed text, so one simple-query round trip may carry both statements: the SELECT takes
     # the snapshot inside the READ ONLY transaction (see _take_snapshot). Plan SQL never goes this way.
     await conn.execute("BEGIN READ ONLY; SELECT 1")
     try:
-        return await _run_plan(conn, caller, request, capture, in_transaction=True)
+        return await _run_plan(conn, caller, request, capture, True, facts)
     finally:
         if not conn.is_closed():
             await conn.execute("ROLLBACK")
@@ -202,9 +213,9 @@ async def query(http: Request) -> Response:
         facts = check.check(request.plan, _client_version(http))
         async with state.tenants.connection(caller.database_id) as conn:
             if caller.can_write():
-                data = await _run_plan(conn, caller, request, capture, in_transaction=False)
+                data = await _run_plan(conn, caller, request, capture, False, facts)
             else:
-                data = await _read_only(conn, caller, request, capture)
+                data = await _read_only(conn, caller, request, capture, facts)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
     return _ok({"data": data}, capture, _model_headers(facts))
@@ -249,7 +260,7 @@ async def transaction_query(http: Request) -> Response:
         facts = check.check(request.plan, _client_version(http))
 
         async def run(conn: asyncpg.Connection) -> Any:
-            return await _run_plan(conn, caller, request, capture, in_transaction=True)
+            return await _run_plan(conn, caller, request, capture, True, facts)
 
         data = await state.transactions.run(caller, tx_id, run)
     except BreakwaterError as exc:

@@ -90,9 +90,12 @@ def _decimal_text(value: Any) -> str:
     if isinstance(value, decimal.Decimal):
         if not value.is_finite():
             return str(value)
-        # Decimal.js prints without trailing zeros or an exponent: 10.50 → "10.5", 1E+1 → "10".
-        text = format(value.normalize(), "f")
-        return text if text != "-0" else "0"
+        # Decimal.js prints without trailing zeros or an exponent: 10.50 → "10.5", 1E+1 → "10"
+        # (by hand: normalize() would round to the context's 28 digits).
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text if text not in ("-0", "") else "0"
     return str(value)
 
 
@@ -155,6 +158,8 @@ _SCALARS: dict[str, Convert] = {
     "decimal": _decimal,
     "datetime": _datetime,
     "json": _json,
+    # Json read through a relation join: already a JSON value, not text.
+    "object": lambda value: {"$type": "Json", "value": dumps_json(value)},
     "bytes": _bytes,
 }
 
@@ -203,7 +208,7 @@ def compile_structure(structure: Mapping[str, Any], enums: Mapping[str, Mapping[
     if kind == "field":
         return field_converter(structure.get("fieldType") or {}, enums)
     if kind == "object":
-        return _objects(_object(structure, enums))
+        return _objects(_object(structure, enums), skip_nulls=bool(structure.get("skipNulls")))
     raise PlanError(f"Unknown result structure `{kind}`.")
 
 
@@ -215,14 +220,17 @@ def _affected_rows(data: Any) -> Any:
     raise PlanError("An affectedRows result needs a row count.")
 
 
-def _objects(map_one: Convert) -> Convert:
+def _objects(map_one: Convert, *, skip_nulls: bool = False) -> Convert:
+    """Records (a list, one, or JSON text of them); `skip_nulls` drops null records from a list (the
+    plan's `skipNulls`: rows of a join whose related record does not exist)."""
+
     def map_many(data: Any) -> Any:
         if data is None:
             return None
         if isinstance(data, str):
             data = parse_json(data)
         if isinstance(data, list):
-            return [map_one(row) for row in data]
+            return [map_one(row) for row in data if row is not None or not skip_nulls]
         return map_one(data)
 
     return map_many
@@ -245,12 +253,12 @@ def _object(structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]
                 # A group of fields kept at this level of the row (e.g. `_count$_all` of an aggregate).
                 steps.append((name, _GROUP, None, _object(node, enums)))
             else:
-                steps.append((name, _NESTED, source, _objects(_object(node, enums))))
+                nested = _objects(_object(node, enums), skip_nulls=bool(node.get("skipNulls")))
+                steps.append((name, _NESTED, source, nested))
         elif kind == "affectedRows":
             steps.append((name, _GROUP, None, _affected_rows))
         else:
             raise PlanError(f"Unknown result structure `{kind}`.")
-    skip_nulls = bool(structure.get("skipNulls"))
 
     def map_one(row: Any) -> Any:
         if not isinstance(row, dict):
@@ -263,8 +271,6 @@ def _object(structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]
             elif key in row:
                 value = convert(row[key])
             else:
-                continue
-            if value is None and skip_nulls:
                 continue
             out[name] = value
         return out

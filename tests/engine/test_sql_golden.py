@@ -199,9 +199,9 @@ def test_a_delete_returns_the_deleted_record() -> None:
     ]
 
 
-def test_delete_many_escapes_like_wildcards() -> None:
+def test_like_wildcards_in_values_keep_their_meaning_as_in_prisma() -> None:
     assert statements(SCHEMA, "Post", "deleteMany", {"where": {"title": {"startsWith": "x%"}}}, None) == [
-        ('DELETE FROM "public"."Post" AS "t" WHERE "t"."title" LIKE $1', ["x\\%%"])
+        ('DELETE FROM "public"."Post" AS "t" WHERE "t"."title" LIKE $1', ["x%%"])
     ]
 
 

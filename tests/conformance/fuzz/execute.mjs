@@ -73,7 +73,13 @@ export function describe(error) {
   const out = { name: error?.constructor?.name ?? "Error" };
   if (error?.name === "FuzzTimeout") out.name = "FuzzTimeout";
   if (error?.code !== undefined) out.code = error.code;
-  out.message = String(error?.message ?? error).slice(0, 2000);
+  out.message = clean(String(error?.message ?? error));
   if (error?.meta !== undefined) out.meta = error.meta;
   return out;
+}
+
+// Without the code frame the client puts in front of the message (minified runtime source).
+function clean(message) {
+  const lines = message.split("\n").filter((line) => !/^\s*(→\s*)?\d+ /.test(line) && !/^\/.*:\d+:\d+$/.test(line));
+  return lines.join("\n").replace(/\n{3,}/g, "\n\n").slice(0, 3000);
 }

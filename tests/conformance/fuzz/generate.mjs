@@ -8,13 +8,15 @@
 import { MODELS, isNumeric, uniqueSelectors } from "./schema.mjs";
 import { JSON_KEYS, STRINGS, WORDS, misfit, sample, sampleList } from "./values.mjs";
 import { rawOperation } from "./raw.mjs";
+import { totalize } from "./order.mjs";
 
 const SEEDED = { User: 8, Profile: 6, Post: 16, Category: 6, Comment: 20, Group: 4, OrderLine: 10, Kitchen: 8 };
 const LABELS = ["l-a", "l-b", "l-c", "urgent", "later", "new"];
 
 export class Generator {
-  constructor(rng) {
+  constructor(rng, generation = "7") {
     this.rng = rng;
+    this.generation = generation;
   }
 
   // --- values --------------------------------------------------------------------------------
@@ -80,6 +82,12 @@ export class Generator {
       if (rel.from?.includes(name)) return rel.model;
     }
     return model;
+  }
+
+  // Prisma 7's executor writes a Bytes list's items as their base64 text (README: deliberate
+  // differences), so Prisma 7 runs never write one.
+  writable(f) {
+    return !(this.generation === "7" && f.type === "Bytes" && f.list);
   }
 
   value(f) {
@@ -311,7 +319,7 @@ export class Generator {
       if (r.chance(0.1)) args.distinct = this.distinct(model);
     }
     Object.assign(args, this.selection(model, depth));
-    return args;
+    return totalize(model, args, list);
   }
 
   // select / include / omit, nested down to `depth` relation levels.
@@ -388,6 +396,7 @@ export class Generator {
       if (r.chance(0.6)) args.where = this.where(model, 1);
       if (r.chance(0.2)) args.orderBy = this.orderBy(model, { relations: false, total: 1 });
       this.page(model, args);
+      totalize(model, args);
       if (r.chance(0.3)) {
         args.select = { _all: true };
         for (const n of r.subset(this.filterable(model), 0, 2)) args.select[n] = true;
@@ -398,6 +407,14 @@ export class Generator {
       args = this.groupByArgs(model);
     } else {
       args = this.findArgs(model, 2, { list: true });
+      if (action.startsWith("findFirst") && r.chance(0.85)) {
+        // the first of a total order (else any row is as good as another)
+        args.take ??= undefined;
+        const terms = args.orderBy === undefined ? [] : Array.isArray(args.orderBy) ? args.orderBy : [args.orderBy];
+        const have = new Set(terms.flatMap((t) => Object.keys(t)));
+        args.orderBy = [...terms, ...MODELS[model].id.filter((k) => !have.has(k)).map((k) => ({ [k]: "asc" }))];
+        if (args.take === undefined) delete args.take;
+      }
       if (r.chance(0.15)) args.relationLoadStrategy = r.pick(["join", "query"]);
     }
     return { kind: "model", model, action, args };
@@ -424,7 +441,7 @@ export class Generator {
     if (r.chance(0.6)) args.where = this.where(model, 1);
     if (r.chance(0.3)) args.orderBy = this.orderBy(model, { relations: false, total: 1 });
     this.page(model, args);
-    return args;
+    return totalize(model, args);
   }
 
   groupByArgs(model) {
@@ -444,6 +461,11 @@ export class Generator {
     }
     if (args.orderBy && r.chance(0.3)) args.take = r.int(0, 4);
     if (args.orderBy && r.chance(0.2)) args.skip = r.int(0, 3);
+    if ((args.take !== undefined || args.skip !== undefined) && r.chance(0.8)) {
+      // pages of groups over all `by` fields, else the page is Postgres's choice
+      const sorted = new Set(args.orderBy.flatMap((t) => Object.keys(t)));
+      for (const name of by) if (!sorted.has(name)) args.orderBy.push({ [name]: "asc" });
+    }
     return args;
   }
 
@@ -477,7 +499,7 @@ export class Generator {
     const fkRels = Object.entries(spec.relations).filter(([name, rel]) => rel.from && name !== without);
     const unchecked = scalarsOnly || r.chance(0.5);
     for (const [name, f] of Object.entries(spec.fields)) {
-      if (backFks.has(name) || f.volatile) continue;
+      if (backFks.has(name) || f.volatile || !this.writable(f)) continue;
       if (f.fk && !unchecked && fkRels.some(([, rel]) => rel.from.includes(name))) continue;
       const needed = f.req && !f.def && !f.auto;
       if (needed || r.chance(f.auto ? 0.03 : 0.35)) {
@@ -542,7 +564,7 @@ export class Generator {
     const data = {};
     const backFks = new Set(without ? (spec.relations[without].from ?? []) : []);
     const unchecked = scalarsOnly || r.chance(0.4);
-    const names = this.scalars(model, (f) => !f.volatile && !(f.auto && !r.chance(0.05)));
+    const names = this.scalars(model, (f) => !f.volatile && this.writable(f) && !(f.auto && !r.chance(0.05)));
     for (const name of r.subset(names, 1, 3)) {
       const f = spec.fields[name];
       if (backFks.has(name) || (f.fk && !unchecked)) continue;
@@ -769,7 +791,7 @@ export class Generator {
       [35, "write"],
       [7, "raw"],
     ]);
-    if (kind === "raw") return rawOperation(r);
+    if (kind === "raw") return rawOperation(r, this.generation);
     return kind === "read" ? this.read(this.model()) : this.write(this.model());
   }
 

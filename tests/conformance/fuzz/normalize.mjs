@@ -3,6 +3,7 @@
 // significant digits, and lists whose order the query leaves open sorted.
 
 import { MODELS } from "./schema.mjs";
+import { ordered } from "./order.mjs";
 
 const VOLATILE_DATES = new Set(["createdAt", "updatedAt"]);
 const STARTED = Date.now() - 24 * 3600 * 1000;
@@ -15,7 +16,9 @@ export function tagged(value, key = "") {
   if (value === null || value === undefined) return value ?? null;
   if (typeof value === "bigint") return { $bigint: value.toString() };
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) return { $number: String(value) };
+    // Prisma 6's reference runs in-process and hands NaN and ±Infinity over as they are; over HTTP
+    // (Prisma 7's executor, Breakwater) JSON carries them as null.
+    if (!Number.isFinite(value)) return null;
     return Number.isInteger(value) ? value : Number(value.toPrecision(12));
   }
   if (typeof value !== "object") {
@@ -34,11 +37,6 @@ export function tagged(value, key = "") {
 }
 
 // Which lists of an operation's result have an order the query fixes: a spec tree.
-function pagesOrOrders(args) {
-  const ordered = args.orderBy !== undefined && !(Array.isArray(args.orderBy) && args.orderBy.length === 0);
-  return ordered || args.take !== undefined || args.skip !== undefined || args.cursor !== undefined;
-}
-
 function recordSpec(model, args) {
   const children = {};
   const spec = MODELS[model];
@@ -48,7 +46,7 @@ function recordSpec(model, args) {
       const rel = spec?.relations[name];
       if (!rel || !nested) continue;
       const inner = nested === true ? {} : nested;
-      children[name] = rel.list ? { list: true, unordered: !pagesOrOrders(inner), item: recordSpec(rel.model, inner) } : recordSpec(rel.model, inner);
+      children[name] = rel.list ? { list: true, unordered: !ordered(rel.model, inner), item: recordSpec(rel.model, inner) } : recordSpec(rel.model, inner);
     }
   }
   return { children };
@@ -59,10 +57,14 @@ export function resultSpec(op) {
   if (op.kind === "raw") return { children: {} };
   const { action, args = {}, model } = op;
   if (["findMany", "createManyAndReturn", "updateManyAndReturn"].includes(action)) {
-    const unordered = action !== "findMany" || !pagesOrOrders(args);
-    return { list: true, unordered: unordered || (args.distinct !== undefined && !args.orderBy), item: recordSpec(model, args) };
+    const unordered = action !== "findMany" || !ordered(model, args);
+    return { list: true, unordered, item: recordSpec(model, args) };
   }
-  if (action === "groupBy") return { list: true, unordered: !args.orderBy, item: { children: {} } };
+  if (action === "groupBy") {
+    const by = Array.isArray(args.by) ? args.by : [args.by];
+    const sorted = new Set((Array.isArray(args.orderBy) ? args.orderBy : args.orderBy ? [args.orderBy] : []).flatMap((t) => Object.keys(t)));
+    return { list: true, unordered: !by.every((name) => sorted.has(name)), item: { children: {} } };
+  }
   return recordSpec(model, args);
 }
 
@@ -101,7 +103,10 @@ export function canonical(value, spec, nested = false) {
 // The comparable form of an outcome ({ok, value} | {ok: false, error}).
 export function comparable(outcome, op) {
   if (!outcome.ok) {
-    const { name, code } = outcome.error;
+    const { code } = outcome.error;
+    // Prisma 6's query compiler throws a database error it does not classify as the driver's own
+    // error object; over HTTP (Prisma 6's engines, Breakwater) it is a PrismaClientUnknownRequestError.
+    const name = outcome.error.name === "DriverAdapterError" ? "PrismaClientUnknownRequestError" : outcome.error.name;
     return { error: { name, code: code ?? null } };
   }
   return { value: canonical(tagged(outcome.value), resultSpec(op)) };

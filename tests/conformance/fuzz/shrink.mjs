@@ -2,6 +2,8 @@
 // ran before it in the episode (reads never matter; then halves, then one write at a time), then
 // the operation itself (drop keys and list items, unwrap transactions) while the two still differ.
 
+import { ambiguous } from "./order.mjs";
+
 const WRITES = new Set(["create", "createMany", "createManyAndReturn", "update", "updateMany", "updateManyAndReturn", "upsert", "delete", "deleteMany"]);
 
 export function isWrite(op) {
@@ -73,14 +75,25 @@ export function signature(op) {
   return `${op.model}.${op.action}:${[...paths].sort().join(" ")}`;
 }
 
+// What the reference answered, as a kind: a value, or an error class and code. A smaller
+// operation must keep it, so shrinking a wrong answer never slides into comparing two
+// validation errors of a query nobody would write.
+function kind(outcome) {
+  return outcome.error ? `${outcome.error.name}:${outcome.error.code}` : "value";
+}
+
 export async function shrink({ prefix, op }, differs, budget = 300) {
   let tries = 0;
+  let wanted = null;
   const attempt = async (p, o) => {
+    if (ambiguous(o)) return null; // a page over a partial order may differ for good reasons
     tries++;
-    return differs(p, o);
+    const found = await differs(p, o);
+    return found && (wanted === null || kind(found.a) === wanted) ? found : null;
   };
   let result = await attempt(prefix, op);
   if (!result) return null;
+  wanted = kind(result.a);
   let current = prefix;
   if (current.length) {
     const without = await attempt([], op);
