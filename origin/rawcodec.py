@@ -406,13 +406,17 @@ def _list_text(items: Sequence[Any], scalar_type: str) -> str:
     return "{" + ",".join(out) + "}"
 
 
-def param_text(param: Param) -> str | None:
+def param_text(param: Param) -> str | bytes | None:
+    """What the driver sends for `param`: its text, or for Bytes the bytes themselves (they go in
+    binary: a text placeholder reads them as UTF-8)."""
     if param.value is None:
         return None
     if param.is_list or isinstance(param.value, list):
         if not isinstance(param.value, list):
             return driver_text(param.value, param.scalar_type)
         return _list_text(param.value, param.scalar_type)
+    if param.scalar_type == "bytes" and isinstance(param.value, str):
+        return base64.b64decode(param.value)
     return driver_text(param.value, param.scalar_type)
 
 
@@ -429,8 +433,24 @@ def _type_sql(pg_type: Any) -> str:
 async def bind(conn: asyncpg.Connection, params: Sequence[Param], pg_types: Sequence[Any]) -> list[Any]:
     """The values to bind for `params` at placeholders of `pg_types`: the driver's text, parsed by
     Postgres for every placeholder that is not text (one extra statement when there is any)."""
-    texts = [param_text(p) for p in params]
-    values: list[Any] = list(texts)
+    texts: list[str | None] = []
+    values: list[Any] = []
+    for param, pg_type in zip(params, pg_types, strict=True):
+        sent = param_text(param)
+        if isinstance(sent, bytes):
+            if pg_type.name == "bytea":
+                values.append(sent)
+                texts.append(None)
+                continue
+            raw = sent
+            try:
+                sent = raw.decode()
+            except UnicodeDecodeError:
+                raise failed(
+                    f'invalid byte sequence for encoding "UTF8": 0x{raw.hex()[:8]}', "22021"
+                ) from None
+        texts.append(sent)
+        values.append(sent)
     casts: list[tuple[int, str]] = []
     for index, (text, pg_type) in enumerate(zip(texts, pg_types, strict=True)):
         if text is None or (

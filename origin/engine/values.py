@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import QueryValidationError
+from ..errors import KnownRequestError, QueryValidationError
 from .schema import Enum, ScalarField
 
 Convert = Callable[[Any], Any]
@@ -100,6 +100,12 @@ def _int(path: str, native: str, tag: str | None) -> Convert:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise invalid(path, value, "a 32-bit Int")
+        if native == "smallint" and not -(2**15) <= value < 2**15:
+            # The column's own limit is Postgres's to enforce (22003), as with Prisma's engine.
+            message = f'value "{value}" is out of range for type smallint'
+            raise KnownRequestError(
+                f"Value out of range for the type: {message}", code="P2020", meta={"message": message}
+            )
         return value
 
     return convert

@@ -193,13 +193,19 @@ class WriteCompiler:
         self.wrote(model)
         fixed = dict(fixed or {})
         relations = {k: v for k, v in data.items() if k in model.relations and k != skip_relation}
-        # Records this one points at come first: their keys fill its foreign-key columns.
-        for name, ops in relations.items():
+        # Records this one points at come first: their keys fill its foreign-key columns. Prisma's
+        # engine makes the ones it creates first, the last named first, then looks up the ones it
+        # connects, in the order given (which decides the error when several would fail).
+        held = [(n, ops) for n, ops in relations.items() if model.relations[n].joined().kind == "fk_here"]
+        made = [
+            (n, ops) for n, ops in reversed(held) if not (isinstance(ops, dict) and set(ops) == {"connect"})
+        ]
+        found = [(n, ops) for n, ops in held if isinstance(ops, dict) and set(ops) == {"connect"}]
+        for name, ops in [*made, *found]:
             rel = model.relations[name]
-            if rel.joined().kind == "fk_here":
-                keys = self.resolve_parent_side(model, rel, ops, f"{path}.{name}")
-                self.take_over(model, rel, keys)
-                fixed.update(keys)
+            keys = self.resolve_parent_side(model, rel, ops, f"{path}.{name}")
+            self.take_over(model, rel, keys)
+            fixed.update(keys)
         # A one-to-one record to connect is looked up before the insert, as Prisma's engine does
         # (it must know whether that record is taken); lists connect after it.
         connects: dict[str, list[str]] = {}
