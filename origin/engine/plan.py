@@ -897,7 +897,7 @@ def plan_aggregate(schema: Schema, model: Model, args: dict[str, Any], selection
         parts.append((op, _aggregate_fields(model, op, node, op)))
     read = plan_find(schema, model, args, {"$scalars": True}, "", single=False)
     client_order = [o for o in read.order if not o.implicit]
-    if read.cursor_where is not None and args.get("orderBy") is not None:
+    if read.cursor_where is not None:
         # Prisma's engine pages an aggregate from a cursor only over an order of required fields
         # that holds a unique one.
         unique = {c[0] for c in model.unique_criteria() if len(c) == 1}

@@ -82,7 +82,7 @@ class WriteCompiler:
     def scalar_value(self, model: Model, f: ScalarField, value: Any, path: str) -> Source:
         marker = null_marker(value)
         if marker:
-            if f.type != "Json":
+            if f.type != "Json" or f.is_list:
                 raise fail(f"`{marker}` only applies to Json fields.", path)
             return Const("null" if marker == "JsonNull" else None)
         if value is None:
@@ -186,8 +186,10 @@ class WriteCompiler:
         *,
         fixed: dict[str, Source] | None = None,
         skip_relation: str = "",
+        requires: str = "",
     ) -> str:
-        """Steps inserting one record (and its nested writes); returns the name its row is bound to."""
+        """Steps inserting one record (and its nested writes); returns the name its row is bound to.
+        `requires` is the bound parent it will point at, checked just before the insert."""
         data = self.check_data(model, data, path)
         self.check_input(model, data, path, skip_relation)
         self.wrote(model)
@@ -250,6 +252,8 @@ class WriteCompiler:
             sql = f"INSERT INTO {into} ({cols}) VALUES ({vals}) RETURNING *"
         else:
             sql = f"INSERT INTO {into} DEFAULT VALUES RETURNING *"
+        if requires:
+            self.require(requires)
         bound = self.name()
         self.steps.append(self.statement(b, sql, bind=bound))
         for name, ops in relations.items():
@@ -344,9 +348,6 @@ class WriteCompiler:
             if op == "create":
                 found = self.create(target, arg, at)
             elif op == "connect":
-                inline = self.inline_connect(rel, target, arg, at)
-                if inline is not None:
-                    return inline
                 found = self.find_one(target, arg, at, connect_expect(model, rel, target))
             elif op == "connectOrCreate":
                 found = self.connect_or_create(target, arg, at)
@@ -358,39 +359,6 @@ class WriteCompiler:
             raise fail(f"`{path}` needs create, connect or connectOrCreate.", path)
         joined = rel.joined()
         return {mine: Bound(found, target.fields[theirs].column) for mine, theirs in joined.pairs}
-
-    def inline_connect(
-        self, rel: RelationField, target: Model, where: Any, path: str
-    ) -> dict[str, Source] | None:
-        """A connect naming exactly the referenced key is not looked up: the key is written as
-        given, as Prisma's engine does (a missing record then fails its foreign key, P2003)."""
-        pairs = rel.joined().pairs
-        referenced = tuple(theirs for _, theirs in pairs)
-        if not isinstance(where, dict) or len(where) != 1:
-            return None
-        ((key, value),) = where.items()
-        if len(referenced) == 1 and key == referenced[0] and not isinstance(value, dict | list):
-            values = {referenced[0]: value}
-        elif len(referenced) > 1 and isinstance(value, dict) and set(value) == set(referenced):
-            compound = next((u for u in target.unique_keys() if u.name == key), None)
-            if compound is None or set(compound.fields) != set(referenced):
-                return None
-            values = value
-        elif (
-            len(referenced) == 1
-            and key == referenced[0]
-            and isinstance(value, dict)
-            and set(value) == {"$type", "value"}
-        ):
-            values = {referenced[0]: value}
-        else:
-            return None
-        if any(v is None for v in values.values()):
-            return None
-        return {
-            mine: value_source(self.schema, target.fields[theirs], values[theirs], f"{path}.{theirs}")
-            for mine, theirs in pairs
-        }
 
     def find_one(
         self,
@@ -463,7 +431,9 @@ class WriteCompiler:
         target = self.schema.models[rel.target]
         joined = rel.joined()
         child_fixed = self.child_fixed(model, rel, parent)
-        for op, arg in ops.items():
+        # Prisma's engine runs a relation's createMany before its create.
+        ordered = sorted(ops.items(), key=lambda item: item[0] != "createMany")
+        for op, arg in ordered:
             at = f"{path}.{op}"
             if op not in _NESTED:
                 raise fail(f"Unknown nested operation `{op}`.", at)
@@ -486,8 +456,6 @@ class WriteCompiler:
                         "their foreign keys directly; a list of creates takes one kind.",
                         at,
                     )
-                if items and joined.kind == "fk_there":
-                    self.require(parent)
                 self.take_over_child(model, rel, child_fixed)
                 for i, item in enumerate(items):
                     created = self.create(
@@ -496,6 +464,7 @@ class WriteCompiler:
                         f"{at}.{i}" if rel.is_list else at,
                         fixed=child_fixed,
                         skip_relation=rel.back,
+                        requires=parent if joined.kind == "fk_there" else "",
                     )
                     if joined.kind == "m2m":
                         self.join_rows(rel, parent, created)
@@ -508,6 +477,9 @@ class WriteCompiler:
                 self.create_many(
                     target, arg["data"], f"{at}.data", bool(arg.get("skipDuplicates")), fixed=child_fixed
                 )
+            elif op == "connect" and joined.kind == "fk_there" and rel.is_list and found is None:
+                for item in items_of(arg, at):
+                    self.connect_by_update(model, rel, parent, item, at)
             elif op == "connect":
                 lookups = found
                 if lookups is None:
@@ -630,6 +602,27 @@ class WriteCompiler:
         self.steps.append(
             self.statement(b, f"UPDATE {model_table(owner)} SET {sets} WHERE {where}", count=True)
         )
+
+    def connect_by_update(self, model: Model, rel: RelationField, parent: str, where: Any, path: str) -> None:
+        """Connect to a list relation whose records hold the key: point the record named by `where`
+        at the parent, and fail (P2018) when there was none, as Prisma's engine does."""
+        self.require(parent)
+        target = self.schema.models[rel.target]
+        b = self.builder()
+        owner = self.schema.models[rel.owner]
+        sets = ", ".join(
+            f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
+            for mine, theirs in rel.joined().pairs
+        )
+        condition = render_filter(b, unique_filter(self.schema, target, where, path), "t")
+        message = (
+            "The required connected records were not found. Expected 1 records to be connected after "
+            f"connect operation on one-to-many relation '{rel.relation_name}', found 0."
+        )
+        expect = Expect("P2018", message, {"details": message})
+        self.wrote(target)
+        sql = f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {condition} RETURNING 1"
+        self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
 
     def disconnect(
         self, model: Model, rel: RelationField, parent: str, arg: Any, path: str, *, everything: bool = False
