@@ -117,6 +117,7 @@ class ReadPlan:
     distinct: list[ScalarField] = field(default_factory=list)
     single: bool = False
     relation: RelationField | None = None  # set on nested reads: how they join their parent
+    client_order: bool = False  # the client gave an orderBy
 
 
 @dataclass
@@ -434,21 +435,7 @@ def _compare(
         if operand is None:
             return compare("notnull")
         if isinstance(operand, dict) and not _is_tagged(operand) and f.type != "Json":
-            # As Prisma's engine reads it: each condition of the object is negated on its own
-            # (`not: {gt: 1, lt: 5}` is NOT gt AND NOT lt, not NOT (gt AND lt)), except a `not`
-            # inside, which stays as written (`not: {not: 3}` is `<> 3`).
-            unknown = sorted(set(operand) - filter_ops(f, nested=True))
-            if unknown:
-                raise fail(f"Unknown argument `{unknown[0]}` in `{path}`.", f"{path}.{unknown[0]}")
-            parts: list[Filter] = []
-            for key, inner_operand in operand.items():
-                if key == "mode":
-                    continue
-                at = f"{path}.{key}"
-                one = _compare(schema, f, key, inner_operand, at, insensitive, jpath, aggregate)
-                parts.append(one if key == "not" or is_empty(one) else Negate(one))
-            kept = [p for p in parts if not is_empty(p)]
-            return kept[0] if len(kept) == 1 else All(tuple(kept))
+            return _negated_object(schema, f, operand, path, insensitive, jpath, aggregate, negate=True)
         if other is not None:
             return compare("<>", other=other)
         return compare("<>", value_source(schema, f, operand, path))
@@ -489,7 +476,8 @@ def _compare(
                 raise fail("`has` cannot be null.", path)
             return compare("has", value_source(schema, f, operand, path, element=True))
         if operand == []:
-            return Constant(op == "hasEvery")
+            # `@> '{}'` holds for every list but NULL; `&& '{}'` for none (Prisma's engine's SQL).
+            return compare("notnull") if op == "hasEvery" else Constant(False)
         return compare(op, value_source(schema, f, operand, path))
     if op in _JSON_OPS:
         if f.type != "Json":
@@ -501,6 +489,39 @@ def _compare(
             return compare("json_like", src)
         return compare(op, value_source(schema, f, operand, path))
     raise fail(f"Unknown filter `{op}` for field {f.name}.", path)
+
+
+def _negated_object(
+    schema: Schema,
+    f: ScalarField,
+    operand: dict[str, Any],
+    path: str,
+    insensitive: bool,
+    jpath: Source | None,
+    aggregate: str,
+    *,
+    negate: bool,
+) -> Filter:
+    """`not: {…}` as Prisma's engine reads it: each condition negated on its own (`not: {gt: 1,
+    lt: 5}` is NOT gt AND NOT lt, not NOT (gt AND lt)); a `not: {…}` inside flips back; and a
+    `not: value` anywhere inside is plain `<> value`."""
+    unknown = sorted(set(operand) - filter_ops(f, nested=True))
+    if unknown:
+        raise fail(f"Unknown argument `{unknown[0]}` in `{path}`.", f"{path}.{unknown[0]}")
+    parts: list[Filter] = []
+    for key, value in operand.items():
+        at = f"{path}.{key}"
+        if key == "mode":
+            continue
+        if key == "not" and isinstance(value, dict) and not _is_tagged(value):
+            parts.append(
+                _negated_object(schema, f, value, at, insensitive, jpath, aggregate, negate=not negate)
+            )
+            continue
+        one = _compare(schema, f, key, value, at, insensitive, jpath, aggregate)
+        parts.append(Negate(one) if negate and key != "not" and not is_empty(one) else one)
+    kept = [p for p in parts if not is_empty(p)]
+    return kept[0] if len(kept) == 1 else All(tuple(kept))
 
 
 def _list_source(schema: Schema, f: ScalarField, operand: Any, path: str) -> Source:
@@ -692,6 +713,7 @@ def plan_find(
     read.single = single
     read.filter = plan_where(schema, model, args.get("where"), _at(path, "where"))
     read.order = plan_order(schema, model, args.get("orderBy"), _at(path, "orderBy"))
+    read.client_order = bool(read.order)
     if "take" in args and args["take"] is not None:
         take = args["take"]
         read.reverse = (isinstance(take, tuple) and take[0]) or (isinstance(take, int) and take < 0)

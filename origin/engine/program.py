@@ -8,6 +8,7 @@ feeds its children), sometimes with a branch (upsert, connectOrCreate); those ru
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from ..dberrors import map_database_error
-from ..errors import KnownRequestError
+from ..errors import BreakwaterError, KnownRequestError
 from .params import Bound, Env, Generated, Source, resolve
 
 
@@ -136,6 +137,19 @@ async def _steps(conn: asyncpg.Connection, steps: tuple[Step, ...], env: Env) ->
     return result
 
 
+_INT_RANGE = re.compile(r"argument \$(\d+): (-?\d+) \(value out of int(16|32|64) range\)")
+_INT_NAMES = {"16": "smallint", "32": "integer", "64": "bigint"}
+
+
+def out_of_range(exc: Exception) -> BreakwaterError:
+    match = _INT_RANGE.search(str(exc))
+    assert match is not None
+    message = f'value "{match[2]}" is out of range for type {_INT_NAMES[match[3]]}'
+    return KnownRequestError(
+        f"Value out of range for the type: {message}", code="P2020", meta={"message": message}
+    )
+
+
 async def _statement(conn: asyncpg.Connection, step: Statement, params: list[Any], env: Env) -> Any:
     try:
         if step.count:
@@ -153,6 +167,10 @@ async def _statement(conn: asyncpg.Connection, step: Statement, params: list[Any
             return row[0] if row is not None and step.result else None
         value = await conn.fetchval(step.sql, *params)
     except asyncpg.PostgresError as exc:
+        if type(exc) is asyncpg.DataError and _INT_RANGE.search(str(exc)):
+            # asyncpg refused to send a value its parameter's type cannot hold (an int for a
+            # smallint column): what Postgres would have said, 22003.
+            raise out_of_range(exc) from None
         raise map_database_error(exc) from None
     if value is None and step.expect is not None:
         raise step.expect.error()

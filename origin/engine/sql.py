@@ -455,6 +455,10 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "") -> str:
     found = render_filter(b, cursor_where, exists_alias)
     if read.relation is not None and parent:
         found += f" AND {link(b.schema, read.relation, parent, exists_alias)}"
+    if read.filter is not None and (read.relation is not None or read.client_order):
+        # Prisma's engine pages these in memory from the cursor record among the rows found:
+        # a cursor record the filter leaves out means no rows.
+        found += f" AND {render_filter(b, read.filter, exists_alias)}"
     exists = f"EXISTS (SELECT 1 FROM {table_sql} AS {ident(exists_alias)} WHERE {found})"
     terms = reversed_order(read.order) if read.reverse else read.order
     if not terms:

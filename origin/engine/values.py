@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import KnownRequestError, QueryValidationError
+from ..errors import QueryValidationError
 from .schema import Enum, ScalarField
 
 Convert = Callable[[Any], Any]
@@ -100,13 +100,7 @@ def _int(path: str, native: str, tag: str | None) -> Convert:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise invalid(path, value, "a 32-bit Int")
-        if native == "smallint" and not -(2**15) <= value < 2**15:
-            # The column's own limit is Postgres's to enforce (22003), as with Prisma's engine.
-            message = f'value "{value}" is out of range for type smallint'
-            raise KnownRequestError(
-                f"Value out of range for the type: {message}", code="P2020", meta={"message": message}
-            )
-        return value
+        return value  # a column's own narrower limit (smallint) is for the database to enforce
 
     return convert
 
@@ -209,6 +203,18 @@ def datetime_param(parsed: dt.datetime, native: str) -> Any:
     return utc.replace(tzinfo=None)
 
 
+def _plain(value: Any) -> Any:
+    """A Json value given as an object may hold tagged values (a Prisma.DbNull, a Date): inside
+    JSON they are their plain values, as Prisma's engine writes them."""
+    if isinstance(value, dict):
+        if len(value) == 2 and "$type" in value and "value" in value:
+            return _plain(value["value"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _json(path: str, native: str, tag: str | None) -> Convert:
     def convert(value: Any) -> Any:
         if tag == "Json":
@@ -220,7 +226,7 @@ def _json(path: str, native: str, tag: str | None) -> Convert:
             except ValueError:
                 raise invalid(path, value, "valid JSON") from None
             return value
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(_plain(value), separators=(",", ":"))
 
     return convert
 

@@ -75,6 +75,7 @@ function roundBigInts(value) {
   if (Array.isArray(value)) return value.map(roundBigInts);
   if (value === null || typeof value !== "object") return value;
   if ("$bigint" in value) return { $bigint: BigInt(Number(value.$bigint)).toString() };
+  if ("$decimal" in value) return { $decimal: String(Number(value.$decimal)) }; // Decimals too
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, roundBigInts(v)]));
 }
 
