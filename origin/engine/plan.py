@@ -981,7 +981,7 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
         model,
         by,
         plan_where(schema, model, args.get("where")),
-        _plan_having(schema, model, args.get("having"), "having"),
+        _plan_having(schema, model, args.get("having"), "having", by),
         order,
         take,
         skip,
@@ -989,7 +989,20 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
     )
 
 
-def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter | None:
+def _referenced_fields(value: Any) -> list[str]:
+    """Fields named by field references (`prisma.model.fields.x`) inside a filter."""
+    if isinstance(value, dict):
+        if value.get("$type") == "FieldRef" and isinstance(value.get("value"), dict):
+            return [str(value["value"].get("_ref"))]
+        return [name for v in value.values() for name in _referenced_fields(v)]
+    if isinstance(value, list):
+        return [name for v in value for name in _referenced_fields(v)]
+    return []
+
+
+def _plan_having(
+    schema: Schema, model: Model, having: Any, path: str, by: list[ScalarField]
+) -> Filter | None:
     if having is None:
         return None
     if not isinstance(having, dict):
@@ -998,7 +1011,9 @@ def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter
     for key, value in having.items():
         at = f"{path}.{key}"
         if key in ("AND", "OR", "NOT"):
-            subs = tuple(_plan_having(schema, model, h, at) or Constant(True) for h in items_of(value, at))
+            subs = tuple(
+                _plan_having(schema, model, h, at, by) or Constant(True) for h in items_of(value, at)
+            )
             items.append(
                 All(subs)
                 if key == "AND"
@@ -1010,6 +1025,14 @@ def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter
         f = model.fields.get(key)
         if f is None:
             raise fail(f"Unknown field `{key}` in `having`.", at)
+        plain = not (isinstance(value, dict) and set(value) & set(_AGGREGATES))
+        named = [n for n in [key, *_referenced_fields(value)] if n in model.fields]
+        missing = [n for n in named if plain and model.fields[n] not in by]
+        if missing:
+            raise input_error(
+                "Every field used in `having` filters must either be an aggregation filter or be included "
+                f"in the selection of the query. Missing fields: {', '.join(missing)}"
+            )
         if isinstance(value, dict) and set(value) & set(_AGGREGATES):
             for op, inner in value.items():
                 if op not in _AGGREGATES:

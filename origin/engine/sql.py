@@ -436,7 +436,7 @@ def rows_query(
     return sql
 
 
-def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "") -> str:
+def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memory: bool = True) -> str:
     """Rows at or after the cursor record in the query's order, NULLs placed as ORDER BY places
     them; nothing when the cursor record does not exist (in a nested list: is not one of the
     parent's related records). Prisma's engine gets the same rows by a looser condition in SQL
@@ -455,7 +455,7 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "") -> str:
     found = render_filter(b, cursor_where, exists_alias)
     if read.relation is not None and parent:
         found += f" AND {link(b.schema, read.relation, parent, exists_alias)}"
-    if read.filter is not None and (read.relation is not None or read.client_order):
+    if in_memory and read.filter is not None and (read.relation is not None or read.client_order):
         # Prisma's engine pages these in memory from the cursor record among the rows found:
         # a cursor record the filter leaves out means no rows.
         found += f" AND {render_filter(b, read.filter, exists_alias)}"
@@ -469,7 +469,29 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "") -> str:
         ands.append(_after(b, term, alias, read.model, at_cursor(term)))
         ors.append("(" + " AND ".join(ands) + ")")
     ors.append("(" + " AND ".join(_same(b, p, alias, read.model, at_cursor(p)) for p in terms) + ")")
-    return f"({exists} AND ({' OR '.join(ors)}))"
+    position = f"({' OR '.join(ors)})"
+    if not (in_memory and read.client_order):
+        return f"({exists} AND {position})"
+    # Prisma's engine also filters by its own condition in SQL, which leaves out rows the position
+    # keeps where a related record is missing (it tests a NULL of an optional relation's required
+    # field as if it could not be NULL).
+    loose = []
+    client = [o for o in terms if not o.implicit]
+    for i, term in enumerate(client):
+        ands = [_loose(b, p, alias, read.model, "=", at_cursor(p)) for p in client[:i]]
+        last = i == len(client) - 1
+        op = (">=" if last else ">") if not term.descending else ("<=" if last else "<")
+        ands.append(_loose(b, term, alias, read.model, op, at_cursor(term)))
+        loose.append("(" + " AND ".join(ands) + ")")
+    return f"({exists} AND {position} AND ({' OR '.join(loose)}))"
+
+
+def _loose(b: Builder, o: Order, alias: str, model: Model, op: str, cursor_value: str) -> str:
+    mine = _term_expr(b, o, alias, model)
+    field_nullable = o.count_of is None and o.field is not None and not o.field.required
+    if not field_nullable:
+        return f"{mine} {op} {cursor_value}"
+    return f"({mine} {op} {cursor_value} OR {mine} IS NULL OR {cursor_value} IS NULL)"
 
 
 def _nullable(o: Order) -> bool:
@@ -539,7 +561,8 @@ def render_aggregate(b: Builder, agg: AggregatePlan) -> str:
     if read.filter is not None:
         conditions.append(render_filter(b, read.filter, alias))
     if read.cursor_where is not None:
-        conditions.append(_cursor(b, read, alias))
+        # Aggregates page in SQL alone (no in-memory step that needs the cursor record in the rows).
+        conditions.append(_cursor(b, read, alias, in_memory=False))
     inner = f"SELECT {ident(alias)}.* FROM {model_table(agg.model)} AS {ident(alias)}"
     if conditions:
         inner += " WHERE " + " AND ".join(conditions)

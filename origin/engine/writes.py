@@ -205,7 +205,7 @@ class WriteCompiler:
         found = [(n, ops) for n, ops in held if isinstance(ops, dict) and set(ops) == {"connect"}]
         for name, ops in [*made, *found]:
             rel = model.relations[name]
-            keys = self.resolve_parent_side(model, rel, ops, f"{path}.{name}")
+            keys = self.resolve_parent_side(model, rel, ops, f"{path}.{name}", nested=bool(skip_relation))
             self.take_over(model, rel, keys)
             fixed.update(keys)
         # A one-to-one record to connect is looked up before the insert, as Prisma's engine does
@@ -332,7 +332,9 @@ class WriteCompiler:
         if back is not None and not rel.is_list and rel.joined().kind == "fk_there":
             self.take_over(target, back, child_keys, keep)
 
-    def resolve_parent_side(self, model: Model, rel: RelationField, ops: Any, path: str) -> dict[str, Source]:
+    def resolve_parent_side(
+        self, model: Model, rel: RelationField, ops: Any, path: str, *, nested: bool = False
+    ) -> dict[str, Source]:
         """Nested ops on a relation whose foreign key this model holds, before its row is written:
         the referenced record is found or created, and its key fills this model's columns."""
         target = self.schema.models[rel.target]
@@ -348,6 +350,9 @@ class WriteCompiler:
             if op == "create":
                 found = self.create(target, arg, at)
             elif op == "connect":
+                inline = self.inline_connect(rel, target, arg, at) if nested else None
+                if inline is not None:
+                    return inline
                 found = self.find_one(target, arg, at, connect_expect(model, rel, target))
             elif op == "connectOrCreate":
                 found = self.connect_or_create(target, arg, at)
@@ -359,6 +364,44 @@ class WriteCompiler:
             raise fail(f"`{path}` needs create, connect or connectOrCreate.", path)
         joined = rel.joined()
         return {mine: Bound(found, target.fields[theirs].column) for mine, theirs in joined.pairs}
+
+    def inline_connect(
+        self, rel: RelationField, target: Model, where: Any, path: str
+    ) -> dict[str, Source] | None:
+        """Inside a nested create, a connect naming exactly the referenced key (and the relation not
+        one-to-one) is not looked up: the key is written as given, as Prisma's engine does (a
+        missing record then fails the foreign key, P2003)."""
+        pairs = rel.joined().pairs
+        referenced = tuple(theirs for _, theirs in pairs)
+        fk = {mine for mine, _ in pairs}
+        owner = self.schema.models[rel.owner]
+        if (
+            any(set(c) == fk for c in owner.unique_criteria())
+            or not isinstance(where, dict)
+            or len(where) != 1
+        ):
+            return None
+        ((key, value),) = where.items()
+        if (
+            len(referenced) == 1
+            and key == referenced[0]
+            and not isinstance(value, list | bool)
+            and value is not None
+        ):
+            if isinstance(value, dict) and set(value) != {"$type", "value"}:
+                return None
+            values = {referenced[0]: value}
+        elif len(referenced) > 1 and isinstance(value, dict) and set(value) == set(referenced):
+            compound = next((u for u in target.unique_keys() if u.name == key), None)
+            if compound is None or set(compound.fields) != set(referenced):
+                return None
+            values = value
+        else:
+            return None
+        return {
+            mine: value_source(self.schema, target.fields[theirs], values[theirs], f"{path}.{theirs}")
+            for mine, theirs in pairs
+        }
 
     def find_one(
         self,
@@ -431,9 +474,7 @@ class WriteCompiler:
         target = self.schema.models[rel.target]
         joined = rel.joined()
         child_fixed = self.child_fixed(model, rel, parent)
-        # Prisma's engine runs a relation's createMany before its create.
-        ordered = sorted(ops.items(), key=lambda item: item[0] != "createMany")
-        for op, arg in ordered:
+        for op, arg in ops.items():
             at = f"{path}.{op}"
             if op not in _NESTED:
                 raise fail(f"Unknown nested operation `{op}`.", at)
@@ -802,6 +843,7 @@ class WriteCompiler:
                 f"{path}.create",
                 fixed=self.child_fixed(model, rel, parent),
                 skip_relation=rel.back,
+                requires=parent if rel.joined().kind == "fk_there" else "",
             )
             if rel.joined().kind == "m2m":
                 self.join_rows(rel, parent, created)
