@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import QueryValidationError
+from .params import Bound
 from .plan import (
     READ_ACTIONS,
     GroupByPlan,
@@ -21,7 +22,7 @@ from .plan import (
     unique_filter,
 )
 from .program import Branch, Expect, Program, Rebind, Statement
-from .quoting import ident
+from .quoting import column, ident, literal
 from .schema import Model, Schema
 from .sql import Builder, model_table, render_aggregate, render_filter, render_group_by, render_read
 from .writes import NOT_FOUND, WriteCompiler, read_back
@@ -199,7 +200,10 @@ def _compile_write(
         statement = c.create_many(
             model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
         )
-        if returning:
+        if returning and _selects_relations(model, selection):
+            steps = _returning_many(c, statement, model, selection)
+            output = "many"
+        elif returning:
             steps = (_returning(c, statement, model, selection, single=False),)
             output = "many"
         else:
@@ -297,7 +301,10 @@ def _compile_write(
                 output = "count"
             else:
                 sql += f" RETURNING {ident('t')}.*"
-                steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
+                if _selects_relations(model, selection):
+                    steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
+                else:
+                    steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
                 output = "many"
     else:  # pragma: no cover - QUERY_ACTIONS is exhaustive
         raise QueryValidationError(f"The action `{action}` is not supported.")
@@ -338,3 +345,37 @@ def _returning(
     body = render_read(b, read, source=ident("w"))
     sql = f"WITH {ident('w')} AS ({statement.sql}) {body}"
     return Statement(sql, tuple(b.sources), expect=expect, result=True)
+
+
+def _returning_many(
+    c: WriteCompiler, statement: Statement, model: Model, selection: Any
+) -> tuple[Statement, Statement]:
+    """A many-row write whose selection reads related records: the write, keeping the written rows'
+    identities, then the read (a statement of its own sees what the write changed, such as a parent
+    written in the same statement)."""
+    keys = model.identity()
+    b = Builder(c.schema, list(statement.params))
+    w = ident("w")
+    pairs = ", ".join(f"{literal(model.fields[k].column)}, {w}.{ident(model.fields[k].column)}" for k in keys)
+    name = c.name()
+    write = Statement(
+        f"WITH {w} AS ({statement.sql}) SELECT coalesce(json_agg(json_build_object({pairs})), '[]')::text "
+        f"AS {ident('keys')} FROM {w}",
+        tuple(b.sources),
+        bind=name,
+    )
+    rb = Builder(c.schema)
+    read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=False)
+    written = rb.param(Bound(name, "keys"))
+    table_sql = model_table(model)
+
+    def among_written(alias: str) -> str:
+        same = " AND ".join(
+            f"{column(alias, model.fields[k].column)} = {ident('k')}.{ident(model.fields[k].column)}"
+            for k in keys
+        )
+        rows = f"json_populate_recordset(NULL::{table_sql}, {written}::json)"
+        return f"EXISTS (SELECT 1 FROM {rows} AS {ident('k')} WHERE {same})"
+
+    body = render_read(rb, read, where=among_written)
+    return write, Statement(body, tuple(rb.sources), result=True)

@@ -9,6 +9,7 @@ one statement and one round trip, and the result text can go to the client as it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .params import Source
@@ -437,10 +438,14 @@ def rows_query(
 
 
 def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memory: bool = True) -> str:
-    """Rows at or after the cursor record in the query's order, NULLs placed as ORDER BY places
-    them; nothing when the cursor record does not exist (in a nested list: is not one of the
-    parent's related records). Prisma's engine gets the same rows by a looser condition in SQL
-    followed by dropping, in memory, the rows that sort before the cursor."""
+    """The rows of a page from a cursor, as Prisma's engine selects them.
+
+    Its SQL keeps rows by a loose test over the client's order terms (a NULL on either side of a
+    nullable field matches). Over a stable order (plain fields holding a unique key) that is all.
+    Otherwise, and for nested lists, it pages in memory: the page starts at the cursor record among
+    the rows found (none if it is not among them), which is the rows at or after it in the order,
+    NULLs placed as ORDER BY places them. Without an order it is the id order, from the cursor on.
+    """
     assert read.cursor_where is not None
     cursor_where = read.cursor_where
     table_sql = model_table(read.model)
@@ -451,16 +456,17 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
         value = _term_expr(b, term, c, read.model)
         return f"(SELECT {value} FROM {table_sql} AS {ident(c)} WHERE {found} LIMIT 1)"
 
+    terms = reversed_order(read.order) if read.reverse else read.order
+    client = [o for o in terms if not o.implicit] if read.client_order else []
+    if client and _stable(read.model, client) and not (in_memory and read.relation is not None):
+        return _loose_all(b, client, alias, read.model, at_cursor)
     exists_alias = b.alias()
     found = render_filter(b, cursor_where, exists_alias)
-    if read.relation is not None and parent:
+    if in_memory and read.relation is not None and parent:
         found += f" AND {link(b.schema, read.relation, parent, exists_alias)}"
-    if in_memory and read.filter is not None and (read.relation is not None or read.client_order):
-        # Prisma's engine pages these in memory from the cursor record among the rows found:
-        # a cursor record the filter leaves out means no rows.
+    if in_memory and read.filter is not None and (read.relation is not None or client):
         found += f" AND {render_filter(b, read.filter, exists_alias)}"
     exists = f"EXISTS (SELECT 1 FROM {table_sql} AS {ident(exists_alias)} WHERE {found})"
-    terms = reversed_order(read.order) if read.reverse else read.order
     if not terms:
         return exists
     ors = []
@@ -470,20 +476,35 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
         ors.append("(" + " AND ".join(ands) + ")")
     ors.append("(" + " AND ".join(_same(b, p, alias, read.model, at_cursor(p)) for p in terms) + ")")
     position = f"({' OR '.join(ors)})"
-    if not (in_memory and read.client_order):
+    if not client:
         return f"({exists} AND {position})"
-    # Prisma's engine also filters by its own condition in SQL, which leaves out rows the position
-    # keeps where a related record is missing (it tests a NULL of an optional relation's required
-    # field as if it could not be NULL).
+    return f"({exists} AND {position} AND {_loose_all(b, client, alias, read.model, at_cursor)})"
+
+
+def _stable(model: Model, terms: list[Order]) -> bool:
+    """An order Prisma's engine pages in SQL: plain required fields of the model that hold a unique
+    key (a nullable one and it pages in memory)."""
+    if any(o.path or o.count_of or o.relevance or o.aggregate or o.field is None for o in terms):
+        return False
+    if any(o.field is not None and not o.field.required for o in terms):
+        return False
+    names = {o.field.name for o in terms if o.field is not None}
+    return any(set(c) <= names and all(model.fields[n].required for n in c) for c in model.unique_criteria())
+
+
+def _loose_all(
+    b: Builder, client: list[Order], alias: str, model: Model, at_cursor: Callable[[Order], str]
+) -> str:
+    """Prisma's engine's own cursor test in SQL (it leaves out rows where a related record is
+    missing: it tests a NULL of an optional relation's required field as if it could not be NULL)."""
     loose = []
-    client = [o for o in terms if not o.implicit]
     for i, term in enumerate(client):
-        ands = [_loose(b, p, alias, read.model, "=", at_cursor(p)) for p in client[:i]]
+        ands = [_loose(b, p, alias, model, "=", at_cursor(p)) for p in client[:i]]
         last = i == len(client) - 1
         op = (">=" if last else ">") if not term.descending else ("<=" if last else "<")
-        ands.append(_loose(b, term, alias, read.model, op, at_cursor(term)))
+        ands.append(_loose(b, term, alias, model, op, at_cursor(term)))
         loose.append("(" + " AND ".join(ands) + ")")
-    return f"({exists} AND {position} AND ({' OR '.join(loose)}))"
+    return f"({' OR '.join(loose)})"
 
 
 def _loose(b: Builder, o: Order, alias: str, model: Model, op: str, cursor_value: str) -> str:
@@ -523,11 +544,15 @@ def _after(b: Builder, o: Order, alias: str, model: Model, cursor_value: str) ->
 # --- statements ---------------------------------------------------------------------------------
 
 
-def render_read(b: Builder, read: ReadPlan, source: str = "") -> str:
+def render_read(
+    b: Builder, read: ReadPlan, source: str = "", where: Callable[[str], str] | None = None
+) -> str:
+    """The read as one JSON value; `where` adds a condition on the row alias it is given."""
     alias = b.alias()
+    extra = where(alias) if where is not None else ""
     if read.single and not read.reverse:
-        return rows_query(b, read, alias, source=source, label=False)
-    rows = rows_query(b, read, alias, source=source)
+        return rows_query(b, read, alias, source=source, label=False, extra=extra)
+    rows = rows_query(b, read, alias, source=source, extra=extra)
     if read.single:
         return f"SELECT s.j FROM ({rows}) AS s"
     ordering = " ORDER BY s.n DESC" if read.reverse else ""

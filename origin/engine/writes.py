@@ -695,8 +695,6 @@ class WriteCompiler:
         if joined.kind == "fk_here":
             raise AssertionError("handled by the parent update")
         fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
-        if any(f.required for f in fk_fields):
-            raise _required_relation(rel, model, target, path)
         b = self.builder()
         sets = ", ".join(f"{ident(f.column)} = NULL" for f in fk_fields)
         where = self.linked(b, rel, parent, "t")
@@ -709,6 +707,20 @@ class WriteCompiler:
                 )
                 + ")"
             )
+        if any(f.required for f in fk_fields):
+            # The related records cannot let go of a required relation: refused (P2014) when the
+            # write runs, whether any is connected or not, as by Prisma's engine.
+            message = (
+                f"The change you are trying to make would violate the required relation "
+                f"'{rel.relation_name}' between the `{target.name}` and `{model.name}` models."
+            )
+            meta = {
+                "relation_name": rel.relation_name,
+                "model_a_name": target.name,
+                "model_b_name": model.name,
+            }
+            self.steps.append(Statement("SELECT 1", (), refuse=Expect("P2014", message, meta)))
+            return
         self.wrote(target)
         self.steps.append(
             self.statement(

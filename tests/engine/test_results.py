@@ -235,12 +235,13 @@ async def test_nested_relation_operations_on_optional_and_to_one_relations(run: 
             profile,
         )
     )["profile"] is None
-    with pytest.raises(QueryValidationError, match="violate the required relation"):
+    with pytest.raises(KnownRequestError, match="violate the required relation") as refused:
         await run(
             "User",
             "updateOne",
             {"where": {"email": "a@x.io"}, "data": {"posts": {"disconnect": [{"id": 1}]}}},
         )
+    assert refused.value.code == "P2014"
     with pytest.raises(KnownRequestError) as info:
         await run(
             "User", "updateOne", {"where": {"email": "a@x.io"}, "data": {"posts": {"delete": [{"id": 99}]}}}

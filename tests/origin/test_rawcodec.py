@@ -155,7 +155,10 @@ async def test_postgres_parses_each_parameter_for_its_placeholder(pg_database: s
             rawcodec.Param([1, 2], "decimal", is_list=True),
             rawcodec.Param("7", "bigint"),
         ]
-        sql = "SELECT $1 AS untyped, $2::date AS day, $3::timestamptz AS moment, $4::int[] AS ints, $5::int AS n"
+        sql = (
+            "SELECT $1 AS untyped, $2::date AS day, $3::timestamptz AS moment, $4::int[] AS ints, "
+            "$5::int AS n"
+        )
         done = await rawcodec.run(conn, sql, params, fetch=True)
         assert done.value["rows"] == [
             ["2020-01-01 10:00:00", "2020-01-01", "2020-01-01T10:00:00+00:00", [1, 2], 7]
@@ -172,7 +175,8 @@ async def test_the_tables_a_raw_statement_touched_are_the_ones_postgres_locked(p
     conn = await asyncpg.connect(pg_database)
     try:
         await conn.execute(
-            "CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE TABLE c (id int); INSERT INTO c VALUES (1);"
+            "CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE TABLE c (id int);"
+            "INSERT INTO c VALUES (1);"
             "CREATE VIEW v AS SELECT id FROM c;"
             "CREATE FUNCTION log_a() RETURNS trigger LANGUAGE plpgsql AS "
             "$$BEGIN INSERT INTO b VALUES (NEW.id); RETURN NEW; END$$;"

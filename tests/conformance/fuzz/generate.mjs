@@ -175,7 +175,7 @@ export class Generator {
         if (op === "in" || op === "notIn") out[op] = many();
         else if (op === "not") out.not = r.chance(0.3) ? this.scalarFilter(model, name) : nullable && r.chance(0.2) ? null : v();
         else if (op === "contains" || op === "startsWith" || op === "endsWith")
-          out[op] = r.pick(["a", "A", "%", "_", "ph", "ta", "", "ray", "\\"]);
+          out[op] = r.pick(["a", "A", "%", "_", "ph", "ta", "", "ray", "a\\_", "\\%"]);
         else if (op === "search") out.search = this.searchText();
         else if (op === "equals" && nullable && r.chance(0.15)) out.equals = null;
         else out[op] = this.fieldRef(model, name, op) ?? v();
