@@ -242,7 +242,8 @@ def plan_where(
             elif key == "OR":
                 items.append(Any_(subs))
             else:
-                items.append(All(tuple(Negate(s) for s in subs)))
+                negated = tuple(Negate(s) for s in subs)
+                items.append(negated[0] if len(negated) == 1 else All(negated))
             continue
         scalar = model.fields.get(key)
         if scalar is not None:
@@ -284,7 +285,7 @@ def simplified(f: Filter) -> Filter:
     """`f` without its empty parts (an OR of nothing inside an AND is dropped, not false)."""
     if isinstance(f, All | Any_):
         kept = tuple(part for part in map(simplified, f.items) if not is_empty(part))
-        return type(f)(kept)
+        return kept[0] if len(kept) == 1 else type(f)(kept)
     if isinstance(f, Negate):
         inner = simplified(f.item)
         return All(()) if is_empty(inner) else Negate(inner)
@@ -942,7 +943,7 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
     names = raw_by if isinstance(raw_by, list) else [raw_by]
     by = []
     for name in names:
-        if name not in model.fields:
+        if not isinstance(name, str) or name not in model.fields:
             raise fail(f"`by` names unknown field {name!r}.", "by")
         by.append(model.fields[name])
     if not by:

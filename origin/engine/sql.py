@@ -166,13 +166,21 @@ def render_filter(b: Builder, f: Filter, alias: str) -> str:
         joined = link(b.schema, f.relation, alias, child)
         inner = render_filter(b, f.inner, child)
         head = f"SELECT 1 FROM {target} AS {ident(child)} WHERE {joined}"
-        if f.kind in ("some", "is"):
+        if f.kind in ("is", "isNot"):
+            # As Prisma's engine joins a to-one relation: no related record is false for `is` and
+            # true for `isNot`; otherwise the condition's own value, NULL included (so a NOT around
+            # it keeps the row out, as in SQL).
+            value = f"(SELECT ({inner}) FROM {target} AS {ident(child)} WHERE {joined} LIMIT 1)"
+            if f.kind == "isNot":
+                value = f"(NOT {value})"
+            other = b.alias()
+            again = link(b.schema, f.relation, alias, other)
+            exists = f"EXISTS (SELECT 1 FROM {target} AS {ident(other)} WHERE {again})"
+            return f"(CASE WHEN {exists} THEN {value} ELSE {'FALSE' if f.kind == 'is' else 'TRUE'} END)"
+        if f.kind == "some":
             return f"EXISTS ({head} AND {inner})"
         if f.kind == "none":
             return f"NOT EXISTS ({head} AND {inner})"
-        if f.kind == "isNot":
-            # No related record, or one for which the condition is false (NULL is not false).
-            return f"NOT EXISTS ({head} AND ({inner}) IS NOT FALSE)"
         # every: no related row for which the condition is false (a NULL does not count against it).
         return f"NOT EXISTS ({head} AND NOT ({inner}))"
     raise TypeError(f"unknown filter {f!r}")
@@ -272,18 +280,24 @@ def _json_parts(b: Builder, c: Compare, col: str, alias: str) -> tuple[str, str]
     raise TypeError(op)
 
 
+_TYPED_JSON_OPS = frozenset(
+    {"json_like", "<", "<=", ">", ">=", "array_contains", "array_starts_with", "array_ends_with"}
+)
+
+
 def _negated(b: Builder, f: Filter, alias: str) -> str:
+    if isinstance(f, Negate):
+        return render_filter(b, f.item, alias)  # NOT NOT: as written, as Prisma's engine reads it
     if (
         isinstance(f, Compare)
         and f.field.type == "Json"
         and not f.field.is_list
-        and f.op not in ("isnull", "notnull")
+        and f.op in _TYPED_JSON_OPS
         and f.other is None
     ):
         col = _json_column(b, f, alias)
         test, kind = _json_parts(b, f, col, alias)
-        if kind:
-            return f"(NOT ({test} OR NOT ({kind})))"
+        return f"(NOT ({test} OR NOT ({kind})))"
     return f"(NOT {render_filter(b, f, alias)})"
 
 

@@ -36,9 +36,10 @@ function* simpler(op) {
 }
 
 // Smaller versions of a JSON value: without a key, without a list item, or with a smaller child.
-function* simplerValue(value, depth) {
+function* simplerValue(value, depth, key = "") {
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) yield value.filter((_, j) => j !== i);
+    // an empty `distinct` is no question at all (Prisma's engines answer it in two ways)
+    for (let i = 0; i < value.length; i++) if (!(key === "distinct" && value.length === 1)) yield value.filter((_, j) => j !== i);
     if (value.length === 1 && depth > 0) yield value[0];
     for (let i = 0; i < value.length; i++) {
       for (const smaller of simplerValue(value[i], depth + 1)) yield value.map((v, j) => (j === i ? smaller : v));
@@ -54,7 +55,7 @@ function* simplerValue(value, depth) {
   }
   for (const key of keys) {
     if (value[key] !== true && typeof value[key] === "object" && value[key] !== null && depth > 0) yield { ...value, [key]: true };
-    for (const smaller of simplerValue(value[key], depth + 1)) yield { ...value, [key]: smaller };
+    for (const smaller of simplerValue(value[key], depth + 1, key)) yield { ...value, [key]: smaller };
   }
 }
 
