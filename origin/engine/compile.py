@@ -183,8 +183,9 @@ def _compile_write(
     if action in ("createManyAndReturn", "updateManyAndReturn"):
         _check_returned_relations(model, selection, action)
     if action == "createOne":
-        # Without `data` the record is made of its defaults, as with Prisma's engine.
-        _require(args, {"data"}, set(), action)
+        # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
+        needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
+        _require(args, {"data"}, {"data"} if needs else set(), action)
         args = {**args, "data": args.get("data", {})}
         if not _has_relations(model, args["data"]):
             c.create(model, args["data"], "data")

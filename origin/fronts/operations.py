@@ -146,6 +146,12 @@ async def run_batch(
 
     async def in_logged_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
         if batch.transaction and tx_id is None:
+            # Every query of a transactional batch is checked before any runs: an invalid query
+            # fails the batch before the others could fail it otherwise, as with Prisma's engine.
+            schema = await schema_for(conn, False)
+            for q in batch.queries:
+                if q.action not in ("queryRaw", "executeRaw") and q.model in schema.models:
+                    engine.prepare(schema, q)
             async with conn.transaction(isolation=isolation, readonly=not caller.can_write()):
                 return [await _run(schema_for, q, conn) for q in batch.queries]
         results: list[Outcome | BreakwaterError] = []
