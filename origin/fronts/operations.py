@@ -17,6 +17,7 @@ import asyncpg
 from ..caller import Caller
 from ..engine import engine
 from ..engine.engine import Outcome
+from ..engine.program import check_leaves
 from ..engine.request import Batch, JsonQuery
 from ..engine.schema import Schema
 from ..errors import BreakwaterError, QueryValidationError
@@ -151,7 +152,8 @@ async def run_batch(
             schema = await schema_for(conn, False)
             for q in batch.queries:
                 if q.action not in ("queryRaw", "executeRaw") and q.model in schema.models:
-                    engine.prepare(schema, q)
+                    compiled, env = engine.prepare(schema, q)
+                    check_leaves(compiled.steps, env)
             async with conn.transaction(isolation=isolation, readonly=not caller.can_write()):
                 return [await _run(schema_for, q, conn) for q in batch.queries]
         results: list[Outcome | BreakwaterError] = []
