@@ -126,7 +126,8 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
         return found
 
     models = Models()
-    # The client's `log: ['query', ...]` asks for the statements back (`extensions.logs`).
+    # The client's `log: ['query', ...]` asks for the statements back (`extensions.logs`), its
+    # tracing for the engine's spans (`extensions.traces`).
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
     try:
         body = await _json_body(http)
@@ -149,17 +150,25 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
     except BreakwaterError as exc:
         if exc.status == 401:
             raise
-        failed = {
-            "errors": [user_facing(exc)],
-            **({"extensions": capture.extensions()} if capture.logs else {}),
-        }
+        extensions = _extensions(capture)
+        failed = {"errors": [user_facing(exc)], **({"extensions": extensions} if extensions else {})}
         return JSONResponse(failed, headers={"Prisma-Error-Code": exc.code})
     return Response(text, media_type=_JSON, headers=models.headers())
 
 
 def _logs(capture: Capture) -> str:
-    """`{"logs": [...]}` as JSON text when the request captured any, else ""."""
-    return json.dumps(capture.extensions(), separators=(",", ":"), default=str) if capture.logs else ""
+    """`{"logs": [...], "traces": [...]}` as JSON text when the request captured any, else ""."""
+    extensions = _extensions(capture)
+    return json.dumps(extensions, separators=(",", ":"), default=str) if extensions else ""
+
+
+def _extensions(capture: Capture) -> dict[str, Any]:
+    extensions: dict[str, Any] = {}
+    if capture.logs:
+        extensions["logs"] = capture.logs
+    if capture.tracing:
+        extensions["traces"] = capture.traces()
+    return extensions
 
 
 async def graphql(http: Request) -> Response:
