@@ -476,9 +476,8 @@ def _compare(
             if operand is None:
                 raise fail("`has` cannot be null.", path)
             return compare("has", value_source(schema, f, operand, path, element=True))
-        if operand == []:
-            # `@> '{}'` holds for every list but NULL; `&& '{}'` for none (Prisma's engine's SQL).
-            return compare("notnull") if op == "hasEvery" else Constant(False)
+        # An empty list is tested as such (`@> '{}'`, `&& '{}'`: NULL for a NULL list, as Prisma's
+        # engine has it).
         return compare(op, value_source(schema, f, operand, path))
     if op in _JSON_OPS:
         if f.type != "Json":

@@ -126,8 +126,9 @@ class WriteCompiler:
             elif op == "push":
                 if not f.is_list or not update:
                     raise fail("`push` applies to list fields in updates.", at)
-                element = not isinstance(operand, list) and not (
-                    isinstance(operand, Slot) and operand.kind == "l"
+                # A Json list takes one Json value per push (which may itself be an array).
+                element = f.type == "Json" or (
+                    not isinstance(operand, list) and not (isinstance(operand, Slot) and operand.kind == "l")
                 )
                 src = value_source(self.schema, f, operand, at, element=element)
                 expr = f"array_append({col}, {b.param(src)})" if element else f"{col} || {b.param(src)}"
@@ -616,9 +617,12 @@ class WriteCompiler:
             }
             self.take_over_child(owner, rel, child_keys, keep=child)
             b = self.builder()
-            sets = ", ".join(
-                f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
+            keys = [
+                (target.fields[theirs], Bound(parent, owner.fields[mine].column))
                 for mine, theirs in joined.pairs
+            ]
+            sets = ", ".join(
+                [f"{ident(f.column)} = {b.param(src)}" for f, src in keys] + self.touched_at(b, target)
             )
             where = " AND ".join(
                 f"{ident(target.fields[k].column)} = {b.param(Bound(child, target.fields[k].column))}"
@@ -644,6 +648,14 @@ class WriteCompiler:
             self.statement(b, f"UPDATE {model_table(owner)} SET {sets} WHERE {where}", count=True)
         )
 
+    def touched_at(self, b: Builder, model: Model) -> list[str]:
+        """`@updatedAt` columns set to now: a record whose key a nested write changes is updated."""
+        return [
+            f"{ident(f.column)} = {b.param(Generated('now', (f.native_type or '').lower()))}"
+            for f in model.fields.values()
+            if f.updated_at
+        ]
+
     def connect_by_update(self, model: Model, rel: RelationField, parent: str, where: Any, path: str) -> None:
         """Connect to a list relation whose records hold the key: point the record named by `where`
         at the parent, and fail (P2018) when there was none, as Prisma's engine does."""
@@ -652,8 +664,11 @@ class WriteCompiler:
         b = self.builder()
         owner = self.schema.models[rel.owner]
         sets = ", ".join(
-            f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
-            for mine, theirs in rel.joined().pairs
+            [
+                f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
+                for mine, theirs in rel.joined().pairs
+            ]
+            + self.touched_at(b, target)
         )
         condition = render_filter(b, unique_filter(self.schema, target, where, path), "t")
         message = (
@@ -696,7 +711,7 @@ class WriteCompiler:
             raise AssertionError("handled by the parent update")
         fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
         b = self.builder()
-        sets = ", ".join(f"{ident(f.column)} = NULL" for f in fk_fields)
+        sets = ", ".join([f"{ident(f.column)} = NULL" for f in fk_fields] + self.touched_at(b, target))
         where = self.linked(b, rel, parent, "t")
         if not everything and arg is not True:
             items = items_of(arg, path)

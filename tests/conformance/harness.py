@@ -50,8 +50,9 @@ class FuzzSetupError(RuntimeError):
 
 def _digest(generation: str) -> str:
     digest = hashlib.sha256()
-    for path in (SCHEMA, PROJECTS[generation] / "package-lock.json", Path(__file__)):
+    for path in (SCHEMA, PROJECTS[generation] / "package-lock.json"):
         digest.update(path.read_bytes())
+    digest.update(repr(sorted(GENERATORS.items())).encode())
     return digest.hexdigest()[:16]
 
 

@@ -70,7 +70,8 @@ export function ambiguous(op) {
 export function totalize(model, args, list = true) {
   if (!args || typeof args !== "object") return args;
   if (list && (pages(args) || args.distinct !== undefined) && terms(args.orderBy).length && !isTotal(model, args.orderBy)) {
-    const extra = MODELS[model].id.map((name) => ({ [name]: "asc" }));
+    const have = new Set(terms(args.orderBy).flatMap((t) => Object.keys(t)));
+    const extra = MODELS[model].id.filter((name) => !have.has(name)).map((name) => ({ [name]: "asc" }));
     args.orderBy = [...terms(args.orderBy), ...extra];
   } else if (list && args.distinct !== undefined && !terms(args.orderBy).length) {
     args.orderBy = MODELS[model].id.map((name) => ({ [name]: "asc" }));
