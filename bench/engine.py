@@ -232,7 +232,9 @@ class SignedOrigin:
 
     async def post(self, payload: dict[str, Any]) -> httpx.Response:
         content = json.dumps(payload).encode()
-        header = service.sign(self.secret, "origin", self.claims, "POST", "/v1/query", content, time.time())
+        header = service.sign(
+            self.secret, service.origin_audience("o1"), self.claims, "POST", "/v1/query", content, time.time()
+        )
         response = await self.http.post(
             "/v1/query", content=content, headers={service.HEADER: header, "content-type": "application/json"}
         )

@@ -6,6 +6,8 @@ Starts a Postgres instance (max_connections 100) and fires `--requests` concurre
 each one borrowing a connection, running `SELECT $1::int + 1` and giving it back:
 
   origin pool   `Tenants.connection()` with a 20-connection budget (per database and per host)
+  bounded       `Tenants.serving()`, what the fronts use: the same pool, each request's work under its
+                database's limits (a deadline, a Stop scope, the result meter counting bytes read)
   asyncpg.Pool  `asyncpg.create_pool(min_size=0, max_size=20)`, `pool.acquire()`
   no pool       a connection of its own per request (what the pool saves a database from)
 
@@ -37,6 +39,7 @@ sys.path[:0] = [str(PROJECT), str(PROJECT / "edge")]
 from hosts.postgres import PostgresInstance  # noqa: E402
 from hosts.service_user import service_user  # noqa: E402
 from origin.control.store import Database  # noqa: E402
+from origin.limits import Limits, LimitsBook  # noqa: E402
 from origin.tenants import PoolSettings, Tenants  # noqa: E402
 
 
@@ -73,6 +76,17 @@ async def spike(borrow: Borrow, requests: int) -> tuple[float, list[float], int]
 
     await asyncio.gather(*(one(n) for n in range(requests)))
     return requests / (time.perf_counter() - started), latencies, failures
+
+
+async def one_at_a_time(borrow: Borrow, requests: int) -> float:
+    """Median seconds per request, one after another on a warm pool (no waiting in line)."""
+    took = []
+    for n in range(requests):
+        started = time.perf_counter()
+        async with borrow() as conn:
+            await conn.fetchval("SELECT $1::int + 1", n)
+        took.append(time.perf_counter() - started)
+    return statistics.median(took)
 
 
 def p99(latencies: list[float]) -> float:
@@ -112,10 +126,13 @@ async def main() -> None:
             dsn = instance.dsn()
             print(f"{k} concurrent requests, {c} connections, Postgres max_connections 100", flush=True)
             ratios: dict[str, list[tuple[float, float]]] = {}
+            bounded_ratios: dict[str, list[tuple[float, float]]] = {}
             for round_ in range(1, args.rounds + 1):
                 print(f"round {round_}", flush=True)
                 settings = PoolSettings(per_database=c, per_host=c, wait_seconds=120)
-                tenants = Tenants(OneDatabase(dsn), settings)  # type: ignore[arg-type]
+                # The whole spike may wait in line (the default line is 1,000 requests per database).
+                limits = LimitsBook(None, Limits(waiting_requests=k))
+                tenants = Tenants(OneDatabase(dsn), settings, limits=limits)  # type: ignore[arg-type]
                 pool = await asyncpg.create_pool(dsn, min_size=0, max_size=c)
                 try:
                     for phase in ("cold", "warm"):
@@ -123,12 +140,18 @@ async def main() -> None:
                         if round_ % 2:
                             base = await spike(pool.acquire, k)
                             ours = await spike(functools.partial(tenants.connection, "db"), k)
+                            bounded = await spike(functools.partial(tenants.serving, "db"), k)
                         else:
+                            bounded = await spike(functools.partial(tenants.serving, "db"), k)
                             ours = await spike(functools.partial(tenants.connection, "db"), k)
                             base = await spike(pool.acquire, k)
                         report(f"asyncpg.Pool, {phase}", base, None)
                         report(f"origin pool, {phase}", ours, base)
+                        report(f"origin pool bounded, {phase}", bounded, base)
                         ratios.setdefault(phase, []).append((ours[0] / base[0], p99(ours[1]) / p99(base[1])))
+                        bounded_ratios.setdefault(phase, []).append(
+                            (bounded[0] / base[0], p99(bounded[1]) / p99(base[1]))
+                        )
                 finally:
                     await pool.close()
                     await tenants.close()
@@ -142,11 +165,27 @@ async def main() -> None:
                         await conn.close()
 
                 report("no pool (connect each)", await spike(own_connection, k), None)
-            print("median over rounds, origin pool / asyncpg.Pool:", flush=True)
-            for phase, found in ratios.items():
-                throughput = statistics.median(r[0] for r in found)
-                tail = statistics.median(r[1] for r in found)
-                print(f"  {phase}: throughput x{throughput:.2f}, p99 x{tail:.2f}", flush=True)
+            settings = PoolSettings(per_database=c, per_host=c, wait_seconds=120)
+            tenants = Tenants(OneDatabase(dsn), settings)  # type: ignore[arg-type]
+            try:
+                plain, bounded_each = [], []
+                for _ in range(args.rounds * 2):  # alternating, so neither meets a quieter machine
+                    plain.append(await one_at_a_time(functools.partial(tenants.connection, "db"), 2000))
+                    bounded_each.append(await one_at_a_time(functools.partial(tenants.serving, "db"), 2000))
+            finally:
+                await tenants.close()
+            extra = (statistics.median(bounded_each) - statistics.median(plain)) * 1e6
+            print(
+                f"one request at a time: connection() {statistics.median(plain) * 1e6:.1f} us, "
+                f"serving() {statistics.median(bounded_each) * 1e6:.1f} us: the bounds cost {extra:+.1f} us",
+                flush=True,
+            )
+            for label, table in (("origin pool", ratios), ("origin pool bounded", bounded_ratios)):
+                print(f"median over rounds, {label} / asyncpg.Pool:", flush=True)
+                for phase, found in table.items():
+                    throughput = statistics.median(r[0] for r in found)
+                    tail = statistics.median(r[1] for r in found)
+                    print(f"  {phase}: throughput x{throughput:.2f}, p99 x{tail:.2f}", flush=True)
         finally:
             instance.stop()
 

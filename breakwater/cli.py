@@ -136,6 +136,34 @@ def cmd_db_delete(args: argparse.Namespace) -> None:
     _print(args, result, f"deleted {args.name}; revoked {len(result['revoked_keys'])} key(s)")
 
 
+def _limit_changes(settings: list[str]) -> dict[str, int | None]:
+    changes: dict[str, int | None] = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or not name:
+            raise CliError(f"--set takes NAME=VALUE, not {setting!r}.", "e.g. --set query_timeout_ms=5000")
+        if value == "default":
+            changes[name] = None
+            continue
+        try:
+            changes[name] = int(value.replace("_", ""))
+        except ValueError:
+            raise CliError(f"{name}: {value!r} is not a whole number or `default`.") from None
+    return changes
+
+
+def cmd_db_limits(args: argparse.Namespace) -> None:
+    path = f"/admin/databases/{args.name}/limits"
+    changes = _limit_changes(args.set or [])
+    result = _call(args, "PUT", path, changes) if changes else _call(args, "GET", path)
+    overrides = result["overrides"]
+    rows = [
+        [name, str(value), "this database" if name in overrides else "default"]
+        for name, value in result["limits"].items()
+    ]
+    _print(args, result, table(["LIMIT", "VALUE", "SET BY"], rows))
+
+
 def cmd_key_create(args: argparse.Namespace) -> None:
     scope = "read" if args.read_only else "admin" if args.admin else "read-write"
     result = _call(args, "POST", "/admin/keys", {"database": args.name, "scope": scope, "label": args.label})
@@ -230,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest="action", required=True, metavar="ACTION"
         )
 
-    db = group("db", "databases: create, list, show, delete")
+    db = group("db", "databases: create, list, show, limits, delete")
     p = db.add_parser("create", help="provision a database and print its connection URL", parents=common)
     p.add_argument("name")
     p.add_argument(
@@ -248,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = db.add_parser("delete", help="delete a database and its data, and revoke its keys", parents=common)
     p.add_argument("name")
     p.set_defaults(run=cmd_db_delete)
+    p = db.add_parser("limits", help="show a database's limits, or override some with --set", parents=common)
+    p.add_argument("name")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="LIMIT=VALUE",
+        help="e.g. query_timeout_ms=5000 or response_bytes=default (repeatable)",
+    )
+    p.set_defaults(run=cmd_db_limits)
 
     key = group("key", "API keys: create, list, revoke")
     p = key.add_parser("create", help="create a key for database NAME and print its URL", parents=common)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .serve import PRIVATE_UMASK
 from .stack import PROJECT_ROOT, AlreadyRunning, PortTaken, Stack, StackConfig, StackError, port_is_free
 
 DEFAULT_EDGE_PORT = 8787
@@ -36,6 +37,7 @@ def dev_ports(edge_port: int | None) -> dict[str, int]:
 
 
 def run_dev(wrangler: bool = False, edge_port: int | None = None) -> None:
+    os.umask(PRIVATE_UMASK)  # .breakwater holds secrets and tenant data
     root = dev_home()
     ports = dev_ports(edge_port)
     stack = Stack(

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import uvicorn
 
+# What a service writes holds tenant data or secrets (logs, the host's Postgres logs and capture
+# passwords, the local edge's event queues): readable by the service's own user only.
+PRIVATE_UMASK = 0o077
 
-def serve(prog: str, factory: str, default_port: int, description: str | None) -> None:
+
+def serve(
+    prog: str, factory: str, default_port: int, description: str | None, keep_alive_seconds: int = 5
+) -> None:
     """Parse --host/--port/--log-level and run the ASGI app built by `factory` ("module:function")."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
+    os.umask(PRIVATE_UMASK)
     uvicorn.run(
-        factory, factory=True, host=args.host, port=args.port, log_level=args.log_level, access_log=False
+        factory,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_keep_alive=keep_alive_seconds,
     )

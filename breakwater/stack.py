@@ -31,6 +31,8 @@ from hosts.ports import free_port
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 
+from .serve import PRIVATE_UMASK
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTROL_DATABASE = "breakwater"
 
@@ -114,6 +116,7 @@ class Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
+            _make_private(self.root)
             self._stop_leftovers()
             self._check_ports()
         except BaseException:
@@ -289,9 +292,9 @@ class Stack:
         argv, env, health_url, timeout = self._service_spec(name)
         env = {**env, "BREAKWATER_INSTANCE_ID": instance_id}
         logs = self.root / "logs"
-        logs.mkdir(exist_ok=True)
+        logs.mkdir(mode=0o700, exist_ok=True)
         log_path = logs / f"{name}.log"
-        with open(log_path, "ab") as log:
+        with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
             process = subprocess.Popen(
                 argv,
                 env=env,
@@ -300,6 +303,7 @@ class Stack:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # Ctrl-C reaches only the runner, which stops services in order
+                umask=PRIVATE_UMASK,  # what services write is tenant data or secrets
             )
         service = Service(name, process, log_path, health_url, instance_id)
         self.services.append(service)
@@ -332,7 +336,9 @@ class Stack:
 
     def _write_state(self) -> None:
         state = {s.name: s.process.pid for s in self.services if s.process.poll() is None}
-        (self.root / "stack.json").write_text(json.dumps({"pids": state, "ports": self.ports}))
+        path = self.root / "stack.json"
+        path.write_text(json.dumps({"pids": state, "ports": self.ports}))
+        path.chmod(0o600)
 
     def _stop_leftovers(self) -> None:
         """A runner that was killed leaves its services behind: stop them before starting anew."""
@@ -439,6 +445,19 @@ def _wait_exited(pid: int, timeout: float = 60) -> None:
             return
         time.sleep(0.005)
     raise StackError(f"process {pid} did not exit within {timeout}s")
+
+
+def _make_private(root: Path) -> None:
+    """What a stack from before the umask left readable to others: its logs, the local edge's state,
+    dev.json. (The root itself may have to stay passable for the Postgres service user.)"""
+    for folder in (root / "logs", root / "edge"):
+        if folder.is_dir():
+            folder.chmod(0o700)
+            for path in folder.rglob("*"):
+                path.chmod(0o700 if path.is_dir() else 0o600)
+    for name in ("dev.json", "stack.json", "secrets.json"):
+        if (root / name).exists():
+            (root / name).chmod(0o600)
 
 
 def _tail(path: Path, lines: int = 30) -> str:

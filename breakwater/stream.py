@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .client import Client
 
 CLOSE_REPLACED = 4001
+CLOSE_REVOKED = 4401  # the key was revoked: reconnecting cannot help
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -190,6 +191,9 @@ class EventStream:
             self._parts = []
             if code == CLOSE_REPLACED:
                 raise StreamError(409, "BW4001", "Another consumer connected to this named stream.") from None
+            if code == CLOSE_REVOKED:
+                self.closed = True
+                raise StreamError(401, "P6002", "API key is invalid: this key has been revoked.") from None
             if self.closed or not self.reconnect:
                 self.closed = True
                 return

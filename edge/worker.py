@@ -38,10 +38,12 @@ _ENV_NAMES = (
     "ORIGIN_ID",
     "ORIGINS",
     "REVOCATION_TTL_SECONDS",
+    "MAX_REQUEST_BYTES",
     *CACHE_ENV_NAMES,
     *eventqueue.ENV_NAMES,
 )
 SUBSCRIPTION_HEADER = "x-breakwater-subscription"
+KEY_HEADER = "x-breakwater-key-id"
 
 try:  # JS null reaches Python as pyodide.ffi.jsnull on newer Pyodide, as None before
     from pyodide.ffi import jsnull as _JS_NULL
@@ -179,10 +181,13 @@ class _DurableQueues:
             await self._namespace.getByName(database_id).append_part(offset, index, count, text)
         )
 
-    async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
-        headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription)}
+    async def connect(self, database_id: str, subscription: dict[str, Any], key_id: str, request: Any) -> Any:
+        headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription), KEY_HEADER: key_id}
         upgrade = js.Request.new(f"https://queue/{database_id}", _js_object({"headers": headers}))
         return await self._namespace.getByName(database_id).fetch(upgrade)
+
+    async def revoke(self, database_id: str, key_ids: list[str], everything: bool) -> int:
+        return int(await self._namespace.getByName(database_id).revoke(json.dumps(key_ids), bool(everything)))
 
 
 def _get_app(env: Any) -> EdgeApp:
@@ -207,13 +212,22 @@ async def _edge_request(request: Any) -> EdgeRequest:
     return EdgeRequest(str(js_request.method), str(js_request.url), headers, body)
 
 
+def _native(response: EdgeResponse) -> Response:
+    return Response(response.body, status=response.status, headers=dict(response.headers.items()))
+
+
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Response:
         app = _get_app(self.env)
+        js_request = getattr(request, "js_object", request)
+        length = js_request.headers.get("content-length")  # JS null when absent
+        refused = app.refuse_body(str(length) if isinstance(length, str) else None)
+        if refused is not None:  # not read: a body over the limit never reaches this isolate's memory
+            return _native(refused)
         response = await app.handle(await _edge_request(request), _WorkerContext(self.ctx))
         if response.native is not None:
             return Response(response.native)  # the queue's 101 with the consumer's WebSocket
-        return Response(response.body, status=response.status, headers=dict(response.headers.items()))
+        return _native(response)
 
 
 class Revocations(DurableObject):
@@ -328,12 +342,16 @@ class EventQueue(DurableObject):
     async def fetch(self, request: Any) -> Response:
         js_request = getattr(request, "js_object", request)
         subscription = Subscription.from_json(json.loads(str(js_request.headers.get(SUBSCRIPTION_HEADER))))
+        key_id = js_request.headers.get(KEY_HEADER)
         client, server = js.WebSocketPair.new().object_values()
         socket_id = secrets.token_hex(8)
         self.ctx.acceptWebSocket(server, to_js([socket_id]))
         server.serializeAttachment(socket_id)
-        await self.queue.open(socket_id, subscription)
+        await self.queue.open(socket_id, subscription, "" if key_id in (None, _JS_NULL) else str(key_id))
         return Response(None, status=101, web_socket=client)
+
+    async def revoke(self, key_ids_json: str, everything: bool) -> int:
+        return await self.queue.revoke(json.loads(key_ids_json), bool(everything))
 
     async def webSocketMessage(self, ws: Any, message: Any) -> None:
         await self.queue.message(str(ws.deserializeAttachment()), str(message))

@@ -100,6 +100,7 @@ class LocalUpgrade:
 
     database_id: str
     subscription: dict[str, Any]
+    key_id: str = ""
 
 
 class LocalQueues:
@@ -140,8 +141,13 @@ class LocalQueues:
         async with obj.lock:
             return await obj.queue.append_part(offset, index, count, text)
 
-    async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
-        return LocalUpgrade(database_id, subscription)
+    async def connect(self, database_id: str, subscription: dict[str, Any], key_id: str, request: Any) -> Any:
+        return LocalUpgrade(database_id, subscription, key_id)
+
+    async def revoke(self, database_id: str, key_ids: list[str], everything: bool) -> int:
+        obj = self._get(database_id)
+        async with obj.lock:
+            return await obj.queue.revoke(key_ids, everything)
 
     # --- sockets ----------------------------------------------------------------------------------
 
@@ -154,7 +160,7 @@ class LocalQueues:
         writer = asyncio.ensure_future(self._write(socket, send))
         try:
             async with obj.lock:
-                await obj.queue.open(socket_id, Subscription.from_json(upgrade.subscription))
+                await obj.queue.open(socket_id, Subscription.from_json(upgrade.subscription), upgrade.key_id)
             while not socket.closed:
                 reading = asyncio.ensure_future(receive())
                 done, _ = await asyncio.wait({reading, writer}, return_when=asyncio.FIRST_COMPLETED)

@@ -7,6 +7,7 @@ CPU as the origin's whole request (measured with bench/prisma7.py and bench/engi
 from __future__ import annotations
 
 import aiohttp
+import yarl
 
 from bwedge.config import EdgeConfig
 from bwedge.errors import origin_unreachable
@@ -14,8 +15,9 @@ from bwedge.http import EdgeResponse, Headers
 
 
 class HttpOrigin:
-    def __init__(self, config: EdgeConfig, timeout: float = 330.0) -> None:
+    def __init__(self, config: EdgeConfig, timeout: float = 330.0, connections: int = 1000) -> None:
         self._config = config
+        self._connections = connections
         # The origin bounds every query itself; this only catches an origin that hangs.
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=5.0)
         self._session: aiohttp.ClientSession | None = None
@@ -23,7 +25,13 @@ class HttpOrigin:
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the event loop that serves the requests.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=1000, limit_per_host=1000, keepalive_timeout=60)
+            # No cap on connections to the origin: a cap is one line shared by every tenant, where a
+            # flooding tenant's requests (waiting at the origin for its database) would hold the
+            # victims'. Each request in flight has its own connection, as each Worker fetch does; the
+            # origin bounds each database's line and refuses past it at once (BW1429). Idle
+            # connections close after 60 s, before the origin closes its side (75 s); aiohttp retries
+            # GET and PUT once on a dropped pooled connection, never a POST (it may have run).
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,
@@ -37,8 +45,11 @@ class HttpOrigin:
     ) -> EdgeResponse:
         base = self._config.origins[origin_id or self._config.default_origin]
         try:
+            # encoded=True: the target goes out byte for byte as the edge signed it (yarl would
+            # otherwise turn `%2F` or `%27` in a query back into `/` and `'`, and the signature fails).
+            url = yarl.URL(base + target, encoded=True)
             async with self._client().request(
-                method, base + target, headers=headers.items(), data=body or None, allow_redirects=False
+                method, url, headers=headers.items(), data=body or None, allow_redirects=False
             ) as response:
                 payload = await response.read()
                 return EdgeResponse(response.status, Headers(response.headers.items()), payload)

@@ -14,6 +14,7 @@ from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
 from bwedge.cache.settings import CacheSettings
 from bwedge.config import EdgeConfig
+from bwedge.errors import payload_too_large
 from bwedge.eventqueue import QueueSettings
 from bwedge.eventroutes import EventRoutes
 from bwedge.http import EdgeRequest, Headers
@@ -69,14 +70,22 @@ class LocalEdge:
             return
         if scope["type"] != "http":
             return
+        received = _headers(scope)
+        refused = self.app.refuse_body(received.get("content-length"))
         body = bytearray()
-        while True:
+        while refused is None:
             message = await receive()
             body += message.get("body", b"")
+            if len(body) > self.config.max_request_bytes:
+                # Stop reading: the rest never reaches memory (the connection is closed after the answer).
+                refused = payload_too_large(self.config.max_request_bytes).response()
             if not message.get("more_body"):
                 break
-        request = EdgeRequest(scope["method"], _url(scope), _headers(scope), bytes(body))
-        response = await self.app.handle(request, LocalContext(self.background))
+        if refused is not None:
+            response = refused
+        else:
+            request = EdgeRequest(scope["method"], _url(scope), received, bytes(body))
+            response = await self.app.handle(request, LocalContext(self.background))
         headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.items()]
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

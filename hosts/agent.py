@@ -2,9 +2,12 @@
 databases and instances of this machine; the wake-on-connect proxy runs in the same process.
 
 Routes (Bearer token, except /health):
-  POST   /databases                        {"id", "placement": "shared" | "dedicated"} → its DSN
+  POST   /databases                        {"id", "placement": "shared" | "dedicated"} → its DSNs
+                                           (owner's and read-only role's)
   GET    /databases                        every database with its instance and state
   DELETE /databases/{id}
+  POST   /databases/{id}/readonly          (re)make its read-only role → {"dsn"} (a new password)
+  POST|GET|DELETE /databases/{id}/capture  change capture on (→ capture DSN) | its address | off
   POST   /databases/{id}/{action}          pause | resume | hibernate | start | restart its instance
   GET    /instances[?disk=1]               every instance with state and resource figures
   GET    /instances/{name}
@@ -20,6 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -101,9 +105,11 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
             return await handler(request, request.app.state.agent)
         except FleetError as exc:
             return _error("BW1001" if exc.status == 400 else f"BW1{exc.status}", str(exc), exc.status)
+        except capture.CaptureRefused as exc:
+            return _error(capture.CaptureRefused.code, str(exc), 409)
         except ValueError as exc:
             return _error("BW1001", str(exc), 400)
-        except (PostgresError, FreezerError, OSError) as exc:
+        except (PostgresError, FreezerError, OSError, asyncpg.PostgresError) as exc:
             log.warning("host operation failed", extra={"fields": {"error": str(exc)}})
             return _error("P6008", f"The host could not do that: {exc}", 502)
 
@@ -169,6 +175,11 @@ async def enable_capture(request: Request, agent: Agent) -> JSONResponse:
     managed = agent.fleet.managed_for(database_id)
     async with agent.fleet.awake(managed):
         return JSONResponse(await capture.enable(managed.instance, database_id))
+
+
+async def read_only_role(request: Request, agent: Agent) -> JSONResponse:
+    """The database's read-only role, made (or brought up to date) now, with a new password."""
+    return JSONResponse(await agent.fleet.read_only_role(request.path_params["database_id"]))
 
 
 async def capture_address(request: Request, agent: Agent) -> JSONResponse:
@@ -259,6 +270,7 @@ def create_app(settings: AgentSettings | None = None, agent: Agent | None = None
             Route("/databases", _guarded(create_database), methods=["POST"]),
             Route("/databases", _guarded(list_databases), methods=["GET"]),
             Route("/databases/{database_id}", _guarded(drop_database), methods=["DELETE"]),
+            Route("/databases/{database_id}/readonly", _guarded(read_only_role), methods=["POST"]),
             Route("/databases/{database_id}/capture", _guarded(enable_capture), methods=["POST"]),
             Route("/databases/{database_id}/capture", _guarded(disable_capture), methods=["DELETE"]),
             Route("/databases/{database_id}/capture", _guarded(capture_address), methods=["GET"]),

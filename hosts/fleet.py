@@ -26,9 +26,12 @@ from urllib.parse import quote
 
 import asyncpg
 
-from . import capture, freezer, idle, registry, resources, spares, template
+from origin import pinned
+
+from . import freezer, hardening, idle, privileges, registry, resources, spares, template
 from .ports import free_port
 from .postgres import InstanceMeta, PostgresError, PostgresInstance
+from .privileges import quoted
 from .registry import DatabaseRecord, Registry
 from .service_user import ServiceUser, service_user
 from .settings import AgentSettings
@@ -74,7 +77,7 @@ class Managed:
     last_active: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     busy: int = 0  # agent operations inside it right now: never paused meanwhile
-    upstream_ports: set[int] = field(default_factory=set)  # local ports of proxied connections
+    upstream_pids: set[int] = field(default_factory=set)  # backends of proxied connections
     pauses: int = 0
     resumes: int = 0
     starts: int = 0
@@ -127,6 +130,10 @@ class Fleet:
         self.dedicated_spares = spares.DedicatedSpares(self.root, self.template.instance.root.name)
         self.dedicated_spares.clean()
         await self.reconcile()
+        for managed in list(self.instances.values()):
+            if managed.state != "hibernated" and hardening.needed(managed.instance):
+                async with self.awake(managed):
+                    await self._harden(managed)
         self.refill_spares(shared=self.instances[SHARED_INSTANCE].state == "running")
 
     async def stop(self) -> None:
@@ -142,10 +149,10 @@ class Fleet:
         if not shared.exists():
             shutil.rmtree(shared.root, ignore_errors=True)
             shared.create(durable=self.settings.durable, settings=SHARED_SETTINGS)
-        changed = shared.apply_settings(SHARED_SETTINGS)
+        changed = hardening.update_files(shared, SHARED_SETTINGS)
         if changed and shared.pid() is not None:
             log.warning(
-                "shared cluster settings updated; they apply when it next starts",
+                "shared cluster settings updated; those a reload does not apply, apply when it next starts",
                 extra={"fields": {"settings": changed}},
             )
         self.instances[SHARED_INSTANCE] = self._adopt(shared, "shared")
@@ -163,6 +170,7 @@ class Fleet:
                 log.warning("removing a leftover instance", extra={"fields": {"instance": root.name}})
                 _remove_instance(instance)
                 continue
+            hardening.update_files(instance, template.DEDICATED_SETTINGS)
             self.instances[root.name] = self._adopt(instance, "dedicated")
         self._remove_stale_groups()
         for record in records.values():
@@ -239,6 +247,18 @@ class Fleet:
         managed.starts += 1
         managed.last_start_ms = round((time.monotonic() - started) * 1000, 2)
         managed.touch()
+        if hardening.needed(managed.instance):
+            await self._harden(managed)
+
+    async def _harden(self, managed: Managed) -> None:
+        """The SQL part of bringing an instance up to date (hardening.py); retried at its next start."""
+        try:
+            await hardening.harden(managed.instance)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning(
+                "could not update an instance's privileges",
+                extra={"fields": {"instance": managed.name, "error": str(exc)}},
+            )
 
     def _ensure_port(self, managed: Managed, fresh: bool) -> None:
         # Ports of sleeping instances are not held by anyone; the proxy reads the port on every
@@ -269,7 +289,7 @@ class Fleet:
         log.warning("an instance exited on its own", extra={"fields": {"instance": managed.name}})
         managed.state = "hibernated"
         managed.pid = None
-        managed.upstream_ports.clear()
+        managed.upstream_pids.clear()
         return True
 
     async def wake(self, managed: Managed) -> None:
@@ -340,7 +360,7 @@ class Fleet:
                 raise
             managed.state = "hibernated"
             managed.pid = None
-            managed.upstream_ports.clear()
+            managed.upstream_pids.clear()
             managed.hibernations += 1
         return True
 
@@ -353,11 +373,11 @@ class Fleet:
         """Whether a query runs inside, or a client is connected that did not come through the proxy
         (such a client could not wake the instance: never freeze or stop under it).
 
-        Change capture's WAL sender is the exception: it only ever waits for changes, and a change
+        Change capture's WAL senders are the exception: they only ever wait for changes, and a change
         needs a writer, who comes through the proxy and wakes the instance (a frozen sender resumes
         where it was; a stopped one is reconnected by the origin's reader once the instance is up)."""
         try:
-            conn = await asyncpg.connect(managed.instance.dsn(), timeout=10)
+            conn = await pinned.connect(managed.instance.dsn(), timeout=10)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning(
                 "could not look inside", extra={"fields": {"instance": managed.name, "error": str(exc)}}
@@ -365,13 +385,15 @@ class Fleet:
             return True
         try:
             rows = await conn.fetch(
-                "SELECT state, client_port FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                "AND (backend_type = 'client backend' OR (backend_type = 'walsender' AND usename <> $1))",
-                capture.CAPTURE_ROLE,
+                "SELECT state, pid FROM pg_catalog.pg_stat_activity "
+                "WHERE pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() "
+                "AND (backend_type OPERATOR(pg_catalog.=) 'client backend' "
+                "OR (backend_type OPERATOR(pg_catalog.=) 'walsender' "
+                "AND usename OPERATOR(pg_catalog.!~~) 'c\\_%'))"
             )
         finally:
             await conn.close()
-        return any(r["state"] == "active" or r["client_port"] not in managed.upstream_ports for r in rows)
+        return any(r["state"] == "active" or r["pid"] not in managed.upstream_pids for r in rows)
 
     @contextlib.asynccontextmanager
     async def awake(self, managed: Managed) -> AsyncIterator[PostgresInstance]:
@@ -413,12 +435,12 @@ class Fleet:
     async def _refill_shared(self) -> None:
         managed = self.instances[SHARED_INSTANCE]
         async with self.awake(managed):
-            conn = await asyncpg.connect(managed.instance.dsn())
+            conn = await self.shared.admin()
             try:
                 if self.shared_spares is None:
                     self.shared_spares = await spares.spare_databases(conn)
                 while len(self.shared_spares) < self.settings.spares:
-                    self.shared_spares.append(await spares.make_spare_database(conn))
+                    self.shared_spares.append(await self.shared.make_spare(conn))
             finally:
                 await conn.close()
 
@@ -469,9 +491,9 @@ class Fleet:
 
     # --- databases ------------------------------------------------------------------------------
 
-    def dsn(self, database_id: str, password: str) -> str:
-        """The tenant's DSN: through the wake-on-connect proxy, with the tenant's own role."""
-        role, db = registry.role_name(database_id), registry.database_name(database_id)
+    def dsn(self, database_id: str, password: str, role: str | None = None) -> str:
+        """A DSN through the wake-on-connect proxy, with the tenant's own role (or `role`)."""
+        role, db = role or registry.role_name(database_id), registry.database_name(database_id)
         host = self.settings.public_host
         return f"postgresql://{role}:{quote(password, safe='')}@{host}:{self.proxy_port}/{db}"
 
@@ -485,9 +507,9 @@ class Fleet:
         try:
             if placement == "shared":
                 managed = self.instances[SHARED_INSTANCE]
-                password = await self._provision_shared(database_id, managed)
+                password, reader_password = await self._provision_shared(database_id, managed)
             else:
-                managed, password = await self._provision_dedicated(database_id)
+                managed, password, reader_password = await self._provision_dedicated(database_id)
             record = self.registry.add(database_id, placement, managed.name)
             self.databases[database_id] = record
         finally:
@@ -498,9 +520,38 @@ class Fleet:
             "instance": managed.name,
             "placement": placement,
             "dsn": self.dsn(database_id, password),
+            "readonly_dsn": self.dsn(database_id, reader_password, registry.reader_role_name(database_id)),
         }
 
-    async def _provision_shared(self, database_id: str, managed: Managed) -> str:
+    async def read_only_role(self, database_id: str) -> dict[str, str]:
+        """(Re)make the database's read-only role with a new password and bring its grants up to date
+        (for databases made before read-only roles, and to catch up objects made outside the default
+        privileges); returns its DSN. Idempotent, but every call changes the password."""
+        record = self.databases.get(database_id)
+        if record is None:
+            raise FleetError(f"there is no database {database_id!r} on this host", 404)
+        managed = self.instances[record.instance]
+        password = secrets.token_urlsafe(24)
+        async with self.awake(managed):
+            admin = await pinned.connect(managed.instance.dsn(), server_settings=DURABLE_SESSION)
+            try:
+                await privileges.ensure_reader(admin, record.reader, password)
+                await admin.execute(
+                    f"GRANT CONNECT ON DATABASE {quoted(record.database)} TO {quoted(record.reader)};"
+                    f"REVOKE TEMPORARY ON DATABASE {quoted(record.database)} FROM {quoted(record.reader)}"
+                )
+            finally:
+                await admin.close()
+            inside = await pinned.connect(
+                managed.instance.dsn(record.database), server_settings=DURABLE_SESSION
+            )
+            try:
+                await privileges.prepare_database(inside, record.role, record.reader)
+            finally:
+                await inside.close()
+        return {"dsn": self.dsn(database_id, password, record.reader)}
+
+    async def _provision_shared(self, database_id: str, managed: Managed) -> tuple[str, str]:
         async with self.awake(managed):
             spare = self.shared_spares.pop(0) if self.shared_spares else None
             try:
@@ -510,7 +561,7 @@ class Fleet:
                     self.shared_spares = [spare, *(self.shared_spares or [])]
                 raise
 
-    async def _provision_dedicated(self, database_id: str) -> tuple[Managed, str]:
+    async def _provision_dedicated(self, database_id: str) -> tuple[Managed, str, str]:
         assert self.template is not None, "start() prepares the template"
         name = registry.dedicated_instance_name(database_id)
         instance = PostgresInstance(self.instances_dir / name, self.user)
@@ -534,18 +585,23 @@ class Fleet:
                     settings=dict(self.template.instance.meta.settings),
                     admin_database=template.ADMIN_DATABASE,
                     group=self.freezer.group_for(self.scope, name),
+                    hardened=self.template.instance.meta.hardened,
                 )
             )
-            superuser_password, password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+            superuser_password = secrets.token_urlsafe(24)
+            password, reader_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+            owner, reader = registry.role_name(database_id), registry.reader_role_name(database_id)
             async with self.awake(managed):
-                conn = await asyncpg.connect(instance.dsn(), server_settings=DURABLE_SESSION)
+                conn = await pinned.connect(instance.dsn(), server_settings=DURABLE_SESSION)
                 try:
                     # Passwords cannot be bind parameters; token_urlsafe has no quote characters.
                     await conn.execute(
                         f"ALTER DATABASE {template.TEMPLATE_DATABASE} "
                         f"RENAME TO {registry.database_name(database_id)};"
-                        f"ALTER ROLE {template.TEMPLATE_ROLE} RENAME TO {registry.role_name(database_id)};"
-                        f"ALTER ROLE {registry.role_name(database_id)} PASSWORD '{password}';"
+                        f"ALTER ROLE {template.TEMPLATE_ROLE} RENAME TO {owner};"
+                        f"ALTER ROLE {owner} LOGIN PASSWORD '{password}';"
+                        f"ALTER ROLE {template.TEMPLATE_READER} RENAME TO {reader};"
+                        f"ALTER ROLE {reader} LOGIN PASSWORD '{reader_password}';"
                         f"ALTER ROLE {instance.meta.superuser} PASSWORD '{superuser_password}'"
                     )
                 finally:
@@ -557,7 +613,7 @@ class Fleet:
             self.instances.pop(name, None)
             await asyncio.to_thread(_remove_instance, instance)
             raise
-        return managed, password
+        return managed, password, reader_password
 
     async def destroy(self, database_id: str) -> None:
         registry.checked_id(database_id)
@@ -581,12 +637,12 @@ class Fleet:
         record = self.databases.get(database_id) if database.startswith("t_") else None
         if record is None:
             raise RouteError(f'database "{database}" does not exist', "3D000")
-        if user != record.role:
+        if user not in (record.role, record.reader):
             # What Postgres itself answers a role without CONNECT on the database.
             raise RouteError(
                 f'permission denied for database "{database}"',
                 "42501",
-                f'Only the database\'s own role connects to it; "{user}" is not that role.',
+                f'Only the database\'s own roles connect to it; "{user}" is not one of them.',
             )
         managed = self.instances.get(record.instance)
         if managed is None or managed.state == "destroyed":
@@ -620,7 +676,7 @@ class Fleet:
             "pid": managed.pid,
             "port": managed.instance.meta.port,
             "databases": sorted(r.id for r in self.databases.values() if r.instance == managed.name),
-            "connections": len(managed.upstream_ports),
+            "connections": len(managed.upstream_pids),
             "idle_seconds": round(now - managed.last_active, 3),
             "processes": used.processes,
             "memory_rss_kb": used.rss_kb,
@@ -690,6 +746,8 @@ def _remove_instance(instance: PostgresInstance) -> None:
         with contextlib.suppress(PostgresError, ValueError, TypeError, OSError):
             group = instance.meta.group
             instance.stop("immediate")
+            if instance.socket_dir() != instance.data_dir:  # its own, under the temporary directory
+                shutil.rmtree(instance.socket_dir(), ignore_errors=True)
     freezer.remove_group(group)
     shutil.rmtree(instance.root, ignore_errors=True)
     shutil.rmtree(instance.root.with_name(instance.root.name + ".partial"), ignore_errors=True)

@@ -6,11 +6,13 @@ using `pg_ctl -w`, which polls every 100 ms.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +25,16 @@ from .service_user import ServiceUser
 
 PG_BIN = Path(os.environ.get("BREAKWATER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
+# What the server log may hold: never statements or their parameters (tenant data), and errors
+# without their DETAIL/CONTEXT lines (which quote rows and values). The log is the operator's, 0600.
+LOG_SETTINGS: dict[str, str] = {
+    "log_statement": "none",
+    "log_min_duration_statement": "-1",
+    "log_min_error_statement": "panic",
+    "log_parameter_max_length": "0",
+    "log_parameter_max_length_on_error": "0",
+    "log_error_verbosity": "terse",
+}
 # Small footprint, logical decoding on (change capture needs it), loopback only.
 BASE_SETTINGS: dict[str, str] = {
     "listen_addresses": "127.0.0.1",
@@ -38,6 +50,10 @@ BASE_SETTINGS: dict[str, str] = {
     "log_line_prefix": "%m [%p] ",
     "timezone": "UTC",
     "password_encryption": "scram-sha-256",
+    **LOG_SETTINGS,
+    # A backend whose client went away (the origin ended a session whose cancelled statement would not
+    # stop) notices within a second, even mid-statement, instead of at its next write.
+    "client_connection_check_interval": "1s",
 }
 # For tests and throwaway dev data: fast. A killed process loses at most the commits of the last few
 # hundred milliseconds (synchronous_commit off; the OS keeps what was written); power loss, more.
@@ -46,6 +62,24 @@ FAST_SETTINGS: dict[str, str] = {"fsync": "off", "synchronous_commit": "off", "f
 
 class PostgresError(Exception):
     pass
+
+
+def hba(tcp_users: str) -> str:
+    """pg_hba.conf: every role on the Unix socket (its directory is private to the service user,
+    so only the host's own processes reach it), `tcp_users` on loopback TCP, and no physical
+    replication for anyone (logical replication connections match these database lines, not the
+    `replication` keyword, so change capture needs no line of its own)."""
+    return f"local all all scram-sha-256\nhost all {tcp_users} 127.0.0.1/32 scram-sha-256\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `path` atomically, readable by its owner only (it holds passwords or tenant data)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(fd, 0o600)  # a leftover tmp file may have had another mode
+        out.write(text)
+    tmp.replace(path)
 
 
 def _alive(pid: int) -> bool:
@@ -87,6 +121,8 @@ class InstanceMeta:
     admin_database: str = "postgres"
     # The freezer group holding the process tree ("" when paused by signals, or never placed).
     group: str = ""
+    # Which of the agent's privilege upgrades (hosts/hardening.py) this instance has had.
+    hardened: int = 0
 
 
 class PostgresInstance:
@@ -133,10 +169,12 @@ class PostgresInstance:
         durable: bool = True,
         settings: dict[str, str] | None = None,
         wal_segment_mb: int | None = None,
+        tcp_users: str = "all",
     ) -> None:
         """initdb a new cluster with a random superuser password, scram auth on loopback only.
 
-        `wal_segment_mb` below the default 16 keeps small instances small on disk (and quick to copy).
+        `wal_segment_mb` below the default 16 keeps small instances small on disk (and quick to copy);
+        `tcp_users` is who may log in over TCP (pg_hba's user field; see `hba`).
         """
         if self.exists():
             raise PostgresError(f"instance at {self.root} already exists")
@@ -177,12 +215,7 @@ class PostgresInstance:
         (self.data_dir / "postgresql.conf").write_text(
             (self.data_dir / "postgresql.conf").read_text() + "\n# breakwater\n" + conf + "\n"
         )
-        (self.data_dir / "pg_hba.conf").write_text(
-            "local all all scram-sha-256\n"
-            "host all all 127.0.0.1/32 scram-sha-256\n"
-            "local replication all scram-sha-256\n"
-            "host replication all 127.0.0.1/32 scram-sha-256\n"
-        )
+        self.write_hba(tcp_users)
         self._meta = meta
         self.save_meta()
 
@@ -202,13 +235,27 @@ class PostgresInstance:
         self.save_meta(meta)
         return changed
 
+    def write_hba(self, tcp_users: str) -> bool:
+        """Make pg_hba.conf what `hba(tcp_users)` says; True if it changed (then `reload()`)."""
+        path = self.data_dir / "pg_hba.conf"
+        wanted = hba(tcp_users)
+        if path.exists() and path.read_text() == wanted:
+            return False
+        write_private(path, wanted)
+        self.user.own(path)
+        return True
+
+    def reload(self) -> None:
+        """Have a running postmaster read its configuration files again (SIGHUP). A frozen one does
+        when it is thawed; a stopped one reads them when it starts."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGHUP)
+
     def save_meta(self, meta: InstanceMeta | None = None) -> None:
         """Write instance.json atomically (it holds the superuser password: root-only)."""
         meta = meta or self.meta
-        tmp = self.meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(meta), indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(self.meta_path)
+        write_private(self.meta_path, json.dumps(asdict(meta), indent=2))
         self._meta = meta
 
     def pid(self) -> int | None:
@@ -250,7 +297,12 @@ class PostgresInstance:
 
     def spawn(self) -> int:
         """Start the postmaster without waiting; returns its pid. Poll `started()` for readiness."""
-        log = open(self.log_path, "ab")
+        socket_dir = self.socket_dir()
+        if socket_dir != self.data_dir:
+            _private_dir(socket_dir, self.user)
+        # The log holds error messages of tenant queries: owner only (an older agent made it 0644).
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
+        os.fchmod(log.fileno(), 0o600)
         try:
             self._process = subprocess.Popen(
                 [
@@ -260,7 +312,9 @@ class PostgresInstance:
                     "-p",
                     str(self.port),
                     "-c",
-                    f"unix_socket_directories={self.socket_dir() or ''}",
+                    f"unix_socket_directories={socket_dir}",
+                    "-c",
+                    "unix_socket_permissions=0700",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -318,10 +372,18 @@ class PostgresInstance:
                 raise PostgresError(f"postgres (pid {pid}) did not stop within {timeout}s")
             time.sleep(0.002)
 
-    def socket_dir(self) -> Path | None:
-        """The data directory, when a socket path there fits the kernel's 107-byte limit; else TCP only."""
-        socket_path = self.data_dir / f".s.PGSQL.{self.port}"
-        return self.data_dir if len(str(socket_path)) <= 100 else None
+    def socket_dir(self) -> Path:
+        """Where the instance's Unix socket is: its data directory (private to the service user) when
+        the socket path fits the kernel's 107-byte limit, else a private directory of its own under
+        the system's temporary directory, named for the data directory."""
+        if len(str(self.data_dir / f".s.PGSQL.{self.port}")) <= 100:
+            return self.data_dir
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"bw-{digest}"
+
+    def socket_path(self) -> Path:
+        """The Unix socket tenant roles reach the instance by (only the proxy and the agent can)."""
+        return self.socket_dir() / f".s.PGSQL.{self.port}"
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -349,3 +411,18 @@ class PostgresInstance:
         )
         if result.returncode != 0:
             raise PostgresError(f"{Path(argv[0]).name} failed:\n{result.stderr.decode(errors='replace')}")
+
+
+def _private_dir(path: Path, user: ServiceUser) -> None:
+    """A directory only the service user may enter (for a socket outside the data directory). One
+    that exists must already be that: a name under /tmp can be taken by anyone first."""
+    try:
+        path.mkdir(mode=0o700)
+        user.own(path)
+    except FileExistsError:
+        pass
+    found = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or found.st_uid != user.uid:
+        raise PostgresError(f"{path} is not a directory of the service user: refusing to put a socket there")
+    if found.st_mode & 0o077:
+        os.chmod(path, 0o700)

@@ -2,10 +2,11 @@
 
 It reads the client's first message (answering SSLRequest and GSSENCRequest with "N": the hosts
 speak plain TCP on a private network), routes the StartupMessage by database name to its instance,
-wakes that instance if it is paused or hibernated, then relays bytes both ways. Authentication is
-Postgres's own, with the tenant's role: the proxy never sees a password, and it refuses any role
-but the database's own before Postgres is even asked. CancelRequests are routed by the backend key
-noted during each handshake.
+wakes that instance if it is paused or hibernated, then relays bytes both ways over the instance's
+Unix socket (its directory is private to the service user, and pg_hba admits tenant roles nowhere
+else). Authentication is Postgres's own, with the tenant's role: the proxy never sees a password,
+and it refuses any role but the database's own (owner and read-only) before Postgres is even asked.
+CancelRequests are routed by the backend key noted during each handshake.
 
 Relaying is done with protocols rather than streams: a forwarded chunk costs a state check, a clock
 read and a write. Every chunk towards an instance passes `Fleet.resume_now()` first, which is what
@@ -69,7 +70,7 @@ class Proxy:
             return
         self.fleet.resume_now(managed)
         with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection("127.0.0.1", managed.instance.meta.port)
+            _, writer = await asyncio.open_unix_connection(str(managed.instance.socket_path()))
             writer.write(startup.cancel_request(request.pid, request.key))
             await writer.drain()
             writer.close()
@@ -148,8 +149,8 @@ class ClientSide(asyncio.Protocol):
         for attempt in range(2):
             try:
                 await self.fleet.wake(managed)
-                transport, server = await loop.create_connection(
-                    lambda: ServerSide(self), "127.0.0.1", managed.instance.meta.port
+                transport, server = await loop.create_unix_connection(
+                    lambda: ServerSide(self), str(managed.instance.socket_path())
                 )
                 break
             except (OSError, PostgresError) as exc:
@@ -166,9 +167,6 @@ class ClientSide(asyncio.Protocol):
             return
         if self.timeout is not None:
             self.timeout.cancel()
-        sock = transport.get_extra_info("sockname")
-        server.local_port = int(sock[1]) if sock else 0
-        managed.upstream_ports.add(server.local_port)
         self.server = server
         self.proxy.accepted += 1
         self.fleet.resume_now(managed)  # it may have been paused while we connected
@@ -204,13 +202,13 @@ class ClientSide(asyncio.Protocol):
 
 
 class ServerSide(asyncio.Protocol):
-    """The connection to the instance: relays towards the client, noting the backend key."""
+    """The connection to the instance: relays towards the client, noting the backend key (its pid
+    tells the idle policy which of the instance's sessions came through the proxy)."""
 
     def __init__(self, client: ClientSide) -> None:
         self.client = client
         self.transport: asyncio.Transport | None = None
         self.handshake: startup.HandshakeWatcher | None = startup.HandshakeWatcher()
-        self.local_port = 0
         self.key: tuple[int, int] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -228,14 +226,15 @@ class ServerSide(asyncio.Protocol):
                 self.key = self.handshake.backend_key
                 if self.key is not None:
                     self.client.proxy.cancel_keys[self.key] = managed
+                    managed.upstream_pids.add(self.key[0])
                 self.handshake = None
         self.client.transport.write(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         managed = self.client.managed
-        if managed is not None:
-            managed.upstream_ports.discard(self.local_port)
         if self.key is not None:
+            if managed is not None:
+                managed.upstream_pids.discard(self.key[0])
             self.client.proxy.cancel_keys.pop(self.key, None)
         if self.client.transport is not None:
             self.client.transport.close()

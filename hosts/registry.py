@@ -29,7 +29,18 @@ def database_name(database_id: str) -> str:
 
 
 def role_name(database_id: str) -> str:
+    """The owner role: read-write keys and the tenant's own DSN."""
     return f"u_{checked_id(database_id)}"
+
+
+def reader_role_name(database_id: str) -> str:
+    """The read-only role: read-only keys (see privileges.py)."""
+    return f"r_{checked_id(database_id)}"
+
+
+def capture_role_name(database_id: str) -> str:
+    """The replication role change capture reads the database's slot with (see capture.py)."""
+    return f"c_{checked_id(database_id)}"
 
 
 def dedicated_instance_name(database_id: str) -> str:
@@ -50,6 +61,10 @@ class DatabaseRecord:
     @property
     def role(self) -> str:
         return role_name(self.id)
+
+    @property
+    def reader(self) -> str:
+        return reader_role_name(self.id)
 
 
 class Registry:

@@ -1,5 +1,5 @@
-"""Databases inside a shared cluster: each tenant gets its own database and login role, and only
-that role may connect to it. The cheapest placement: no processes of its own while idle."""
+"""Databases inside a shared cluster: each tenant gets its own database, an owner role and a read-only
+role, and only those may connect to it. The cheapest placement: no processes of its own while idle."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import secrets
 
 import asyncpg
 
+from origin import pinned
+
+from . import capture, privileges, spares
 from .postgres import BASE_SETTINGS, PostgresInstance
-from .registry import database_name, role_name
+from .privileges import quoted
+from .registry import capture_role_name, database_name, reader_role_name, role_name
 
 __all__ = ["SHARED_SETTINGS", "SharedCluster", "database_name", "role_name"]
 
@@ -28,61 +32,100 @@ class SharedCluster:
     def __init__(self, instance: PostgresInstance) -> None:
         self.instance = instance
 
-    async def _admin(self) -> asyncpg.Connection:
+    async def admin(self, database: str | None = None) -> asyncpg.Connection:
         # The agent's changes must outlive a crash even where synchronous_commit is off.
-        return await asyncpg.connect(self.instance.dsn(), server_settings={"synchronous_commit": "on"})
+        return await pinned.connect(self.instance.dsn(database), server_settings={"synchronous_commit": "on"})
 
-    async def create_database(self, database_id: str, spare: str | None = None) -> str:
-        """Create the database and its owner role; returns the password of the role.
+    async def create_database(self, database_id: str, spare: str | None = None) -> tuple[str, str]:
+        """Create the database with its owner and read-only roles; returns their passwords.
 
-        With `spare` (an unused database made ahead of time) it is renamed instead of created.
+        With `spare` (an unused database made ahead of time, roles included) it is renamed instead.
         """
-        db, role = database_name(database_id), role_name(database_id)
-        password = secrets.token_urlsafe(24)
-        conn = await self._admin()
-        if spare is not None:
-            try:
-                # One implicit transaction: all of it or none.
-                await conn.execute(
-                    f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}';"
-                    f'ALTER DATABASE "{spare}" RENAME TO "{db}";'
-                    f'ALTER DATABASE "{db}" OWNER TO "{role}";'
-                    f'GRANT CONNECT, TEMPORARY ON DATABASE "{db}" TO "{role}"'
-                )
-            finally:
-                await conn.close()
-            return password
+        db, owner, reader = database_name(database_id), role_name(database_id), reader_role_name(database_id)
+        password, reader_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        conn = await self.admin()
         try:
-            # Role passwords cannot be bind parameters; token_urlsafe has no quote characters.
-            await conn.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
-            # FILE_COPY copies template1's files and checkpoints; on small templates it beats WAL_LOG,
-            # which writes every page of the copy into the WAL.
-            await conn.execute(f'CREATE DATABASE "{db}" OWNER "{role}" STRATEGY = FILE_COPY')
-            await conn.execute(f'REVOKE ALL ON DATABASE "{db}" FROM PUBLIC')
-            await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{db}" TO "{role}"')
-        except BaseException:
-            with contextlib.suppress(Exception):  # undo what was done, as far as the server lets us
-                await conn.execute(f'DROP DATABASE IF EXISTS "{db}"')
-                await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
-            raise
+            if spare is not None:
+                spare_owner, spare_reader = spares.spare_roles(spare)
+                # One implicit transaction: all of it or none. Grants and default privileges made for
+                # the spare's roles follow them (they are kept by OID).
+                await conn.execute(
+                    f"ALTER DATABASE {quoted(spare)} RENAME TO {quoted(db)};"
+                    f"ALTER ROLE {quoted(spare_owner)} RENAME TO {quoted(owner)};"
+                    f"ALTER ROLE {quoted(owner)} LOGIN PASSWORD '{password}';"
+                    f"ALTER ROLE {quoted(spare_reader)} RENAME TO {quoted(reader)};"
+                    f"ALTER ROLE {quoted(reader)} LOGIN PASSWORD '{reader_password}'"
+                )
+                return password, reader_password
+            try:
+                await self._new_database(conn, db, owner, reader, password, reader_password)
+            except BaseException:
+                with contextlib.suppress(Exception):  # undo what was done, as far as the server lets us
+                    await conn.execute(f"DROP DATABASE IF EXISTS {quoted(db)}")
+                    await conn.execute(f"DROP ROLE IF EXISTS {quoted(owner)}, {quoted(reader)}")
+                raise
         finally:
             await conn.close()
-        return password
+        return password, reader_password
+
+    async def make_spare(self, conn: asyncpg.Connection) -> str:
+        """A spare database with NOLOGIN roles of its own (nobody may connect until provisioning
+        renames them and gives them passwords); returns its name."""
+        name = spares.SPARE_DATABASE_PREFIX + secrets.token_hex(6)
+        owner, reader = spares.spare_roles(name)
+        try:
+            await self._new_database(conn, name, owner, reader, None, None)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+                await conn.execute(f"DROP ROLE IF EXISTS {quoted(owner)}, {quoted(reader)}")
+            raise
+        return name
+
+    async def _new_database(
+        self,
+        conn: asyncpg.Connection,
+        db: str,
+        owner: str,
+        reader: str,
+        password: str | None,
+        reader_password: str | None,
+    ) -> None:
+        # Role passwords cannot be bind parameters; token_urlsafe has no quote characters.
+        login = f"LOGIN PASSWORD '{password}'" if password is not None else "NOLOGIN"
+        await conn.execute(f"CREATE ROLE {quoted(owner)} {login}")
+        await privileges.ensure_reader(conn, reader, reader_password)
+        # FILE_COPY copies template1's files and checkpoints; on small templates it beats WAL_LOG,
+        # which writes every page of the copy into the WAL.
+        await conn.execute(f"CREATE DATABASE {quoted(db)} OWNER {quoted(owner)} STRATEGY = FILE_COPY")
+        await conn.execute(
+            f"REVOKE ALL ON DATABASE {quoted(db)} FROM PUBLIC;"
+            f"GRANT CONNECT, TEMPORARY ON DATABASE {quoted(db)} TO {quoted(owner)};"
+            f"GRANT CONNECT ON DATABASE {quoted(db)} TO {quoted(reader)}"
+        )
+        inside = await self.admin(db)
+        try:
+            await privileges.prepare_database(inside, owner, reader)
+        finally:
+            await inside.close()
 
     async def drop_database(self, database_id: str) -> None:
-        db, role = database_name(database_id), role_name(database_id)
-        conn = await self._admin()
+        db = database_name(database_id)
+        roles = (role_name(database_id), reader_role_name(database_id), capture_role_name(database_id))
+        conn = await self.admin()
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-            await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+            await conn.execute(f"DROP DATABASE IF EXISTS {quoted(db)} WITH (FORCE)")
+            await conn.execute(f"DROP ROLE IF EXISTS {', '.join(quoted(r) for r in roles)}")
         finally:
             await conn.close()
+        capture.forget(self.instance, database_id)
 
     async def list_databases(self) -> list[str]:
-        conn = await self._admin()
+        conn = await self.admin()
         try:
             rows = await conn.fetch(
-                "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%' ORDER BY datname"
+                "SELECT datname FROM pg_catalog.pg_database "
+                "WHERE datname OPERATOR(pg_catalog.~~) 't\\_%' ORDER BY datname"
             )
         finally:
             await conn.close()

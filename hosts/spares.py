@@ -57,16 +57,24 @@ class DedicatedSpares:
         return False
 
 
+def spare_roles(name: str) -> tuple[str, str]:
+    """The NOLOGIN owner and read-only roles a spare database is made with (renamed when taken)."""
+    return f"{name}_u", f"{name}_r"
+
+
 async def spare_databases(conn: asyncpg.Connection) -> list[str]:
+    """The usable spare databases, oldest first. Spares of an older agent (without roles of their
+    own, made before read-only roles existed) are dropped."""
     rows = await conn.fetch(
-        "SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY oid", SPARE_DATABASE_PREFIX + "%"
+        "SELECT datname, pg_catalog.pg_get_userbyid(datdba) AS owner FROM pg_catalog.pg_database "
+        "WHERE datname OPERATOR(pg_catalog.~~) $1 ORDER BY oid",
+        SPARE_DATABASE_PREFIX.replace("_", "\\_") + "%",
     )
-    return [str(r["datname"]) for r in rows]
-
-
-async def make_spare_database(conn: asyncpg.Connection) -> str:
-    name = SPARE_DATABASE_PREFIX + secrets.token_hex(6)
-    await conn.execute(f'CREATE DATABASE "{name}" STRATEGY = FILE_COPY')
-    # Nobody may connect to a spare; provisioning grants the tenant's role.
-    await conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
-    return name
+    usable = []
+    for row in rows:
+        name = str(row["datname"])
+        if row["owner"] == spare_roles(name)[0]:
+            usable.append(name)
+        else:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    return usable

@@ -1,8 +1,9 @@
 """The prepared template dedicated instances are copied from.
 
 The template is an initdb'd, cleanly stopped data directory holding just two databases: `template1`
-(where the agent's own connections go) and `t_template`, owned by the role `u_template`, which a new
-instance renames to the tenant's names. `template0` and `postgres` are dropped: half the bytes to copy.
+(where the agent's own connections go; no other role may connect) and `t_template`, owned by the role
+`u_template` and readable by `r_template` (see privileges.py), which a new instance renames to the
+tenant's names. `template0` and `postgres` are dropped: half the bytes to copy.
 
 A copy is a reflink where the filesystem allows (XFS, btrfs: blocks shared until written) and a plain
 copy otherwise. Never hard links: Postgres rewrites files in place and would corrupt the template.
@@ -18,15 +19,19 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
+from origin import pinned
 
+from . import hardening, privileges
 from .postgres import BASE_SETTINGS, PostgresError, PostgresInstance
 from .service_user import ServiceUser
 
 TEMPLATE_DATABASE = "t_template"
 TEMPLATE_ROLE = "u_template"
+TEMPLATE_READER = "r_template"
 ADMIN_DATABASE = "template1"
 WAL_SEGMENT_MB = 1
+# Bumped when what the template holds changes (roles, privileges), so templates are rebuilt.
+RECIPE_VERSION = 2
 
 # A dedicated instance's own small configuration: few processes (no logical replication launcher:
 # change capture uses walsenders, not subscriptions), little shared memory, little WAL kept.
@@ -62,7 +67,10 @@ class Template:
 
 def template_key(durable: bool) -> str:
     """Templates are rebuilt when their configuration changes: the key names the configuration."""
-    recipe = json.dumps([DEDICATED_SETTINGS, durable, WAL_SEGMENT_MB, TEMPLATE_DATABASE], sort_keys=True)
+    recipe = json.dumps(
+        [DEDICATED_SETTINGS, durable, WAL_SEGMENT_MB, TEMPLATE_DATABASE, RECIPE_VERSION, hardening.TCP_USERS],
+        sort_keys=True,
+    )
     return "pg15-" + hashlib.sha256(recipe.encode()).hexdigest()[:10]
 
 
@@ -75,20 +83,37 @@ async def prepare(root: Path, user: ServiceUser, durable: bool) -> Template:
     if instance.meta_path.exists():  # a half-built one from a crash
         instance.stop()
     shutil.rmtree(instance.root, ignore_errors=True)
-    instance.create(durable=durable, settings=DEDICATED_SETTINGS, wal_segment_mb=WAL_SEGMENT_MB)
+    instance.create(
+        durable=durable,
+        settings=DEDICATED_SETTINGS,
+        wal_segment_mb=WAL_SEGMENT_MB,
+        tcp_users=hardening.TCP_USERS,
+    )
     instance.start()
     try:
-        conn = await asyncpg.connect(instance.dsn("postgres"))
+        conn = await pinned.connect(instance.dsn("postgres"))
         try:
-            await conn.execute(f"CREATE ROLE {TEMPLATE_ROLE} LOGIN")
+            # Provisioning renames the roles and gives them LOGIN and passwords.
+            await conn.execute(f"CREATE ROLE {TEMPLATE_ROLE} NOLOGIN")
+            await privileges.ensure_reader(conn, TEMPLATE_READER, None)
             await conn.execute(f"CREATE DATABASE {TEMPLATE_DATABASE} OWNER {TEMPLATE_ROLE}")
             await conn.execute(f"REVOKE ALL ON DATABASE {TEMPLATE_DATABASE} FROM PUBLIC")
             await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {TEMPLATE_DATABASE} TO {TEMPLATE_ROLE}")
+            await conn.execute(f"GRANT CONNECT ON DATABASE {TEMPLATE_DATABASE} TO {TEMPLATE_READER}")
+            await privileges.harden_cluster(conn)
         finally:
             await conn.close()
-        conn = await asyncpg.connect(instance.dsn(ADMIN_DATABASE))
+        conn = await pinned.connect(instance.dsn(TEMPLATE_DATABASE))
         try:
-            await conn.execute("UPDATE pg_database SET datistemplate = false WHERE datname = 'template0'")
+            await privileges.prepare_database(conn, TEMPLATE_ROLE, TEMPLATE_READER)
+        finally:
+            await conn.close()
+        conn = await pinned.connect(instance.dsn(ADMIN_DATABASE))
+        try:
+            await conn.execute(
+                "UPDATE pg_catalog.pg_database SET datistemplate = false "
+                "WHERE datname OPERATOR(pg_catalog.=) 'template0'"
+            )
             await conn.execute("DROP DATABASE template0")
             await conn.execute("DROP DATABASE postgres")
             await conn.execute("CHECKPOINT")
@@ -98,6 +123,7 @@ async def prepare(root: Path, user: ServiceUser, durable: bool) -> Template:
         instance.stop()
     meta = instance.meta
     meta.admin_database = ADMIN_DATABASE
+    meta.hardened = hardening.VERSION
     instance.save_meta(meta)
     ready.write_text("ok\n")
     return Template(instance)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -18,10 +20,13 @@ from .control import admin
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.migrate import migrate
-from .control.store import ControlStore
+from .control.store import ControlStore, Database
 from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
-from .http import handle_breakwater_error, handle_unexpected
+from .http import BodyLimit, UnexpectedErrors, handle_breakwater_error
+from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
+from .replay import ReplayGuard
+from .revocations import RevocationWatch
 from .schemas import SchemaCache
 from .settings import Settings
 from .state import OriginState
@@ -60,15 +65,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keygate = KeyGate(store, settings.key_cache_seconds)
         await keygate.start(settings.control_dsn)
         http = httpx.AsyncClient(timeout=60.0)
-        tenants = Tenants(store)
+        hosts = HostsClient(settings.hosts_url, settings.hosts_token, http)
+
+        async def readonly_dsn(db: Database) -> str:
+            # Databases made before read-only roles: the host agent makes the role on first use.
+            return await store.readonly_dsn(db.id, lambda: hosts.read_only_role(db.id))
+
+        tenants = Tenants(store, readonly_dsn=readonly_dsn, limits=LimitsBook(store, defaults_from_env()))
         transactions = TransactionManager(tenants, settings.origin_id)
+        revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
+        revocations.start()
         schemas = SchemaCache()
         supervisor = capture.build(settings, control, http, tenants, schemas)
         app.state.bw = OriginState(
             settings=settings,
             store=store,
             keygate=keygate,
-            hosts=HostsClient(settings.hosts_url, settings.hosts_token, http),
+            hosts=hosts,
             edge=EdgeClient(settings.edge_url, settings.service_secrets[0], http),
             tenants=tenants,
             schemas=schemas,
@@ -76,12 +89,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             http=http,
             workspace_id=workspace_id,
             capture=supervisor,
+            replays=ReplayGuard(time.time()),
         )
         await supervisor.start()
         try:
             yield
         finally:
             await supervisor.stop()
+            await revocations.stop()
             await transactions.close_all()
             await tenants.close()
             await keygate.stop()
@@ -91,5 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=all_routes(),
         lifespan=lifespan,
-        exception_handlers={BreakwaterError: handle_breakwater_error, Exception: handle_unexpected},
+        # Outermost first: the origin answers its own failures, then bodies are bounded.
+        middleware=[Middleware(UnexpectedErrors), Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)],
+        exception_handlers={BreakwaterError: handle_breakwater_error},
     )

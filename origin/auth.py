@@ -11,6 +11,7 @@ from bwedge.keys import KeyClaims
 
 from .caller import Caller
 from .errors import Unauthorized
+from .limits import payload_too_large
 from .state import state_of
 
 
@@ -26,16 +27,18 @@ async def caller_of(request: Request) -> Caller:
     if cached is not None:
         return cached
     state = state_of(request)
+    now = time.time()
     try:
-        claims = service.verify(
+        signed = service.verify(
             request.headers.get(service.HEADER),
             state.settings.service_secrets,
-            "origin",
+            service.origin_audience(state.settings.origin_id),
             request.method,
             request_target(request),
             await request.body(),
-            time.time(),
-        ).values
+            now,
+        )
+        claims = signed.values
         key = KeyClaims.from_dict(claims)
         caller = Caller(
             key.key_id,
@@ -53,7 +56,12 @@ async def caller_of(request: Request) -> Caller:
         ) from None
     except (KeyError, ValueError):
         raise Unauthorized("The service claims are incomplete.", code="BW2001") from None
+    state.replays.admit(signed.issued, signed.nonce, now)
     if not await state.keygate.is_active(caller.key_id, caller.database_id):
         raise Unauthorized("API key is invalid: this key has been revoked or its database deleted.")
+    limit = (await state.tenants.limits.of(caller.database_id)).request_bytes
+    size = len(await request.body())
+    if size > limit:
+        raise payload_too_large("request body", limit, size)
     request.state.caller = caller
     return caller

@@ -43,6 +43,10 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
             "This API key is read-only and cannot write.",
             hint="Create a read-write key with `breakwater key create NAME`.",
         )
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        # statement_timeout (the database's query timeout, set for every session) or a cancel; raw
+        # queries too: the client is told the query timed out, not that its SQL failed.
+        return BreakwaterError("The query was cancelled (it ran too long).", code="P6004", status=504)
     if raw:
         return KnownRequestError(
             f"Raw query failed. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
@@ -83,8 +87,6 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
             code="P2034",
             meta={"database": fields},
         )
-    if isinstance(exc, asyncpg.QueryCanceledError):
-        return BreakwaterError("The query was cancelled (it ran too long).", code="P6004", status=504)
     known = _BY_SQLSTATE.get(exc.sqlstate)
     if known is not None:
         code, template = known

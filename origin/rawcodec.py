@@ -18,6 +18,7 @@ refused before the query runs, as Prisma cannot read them either.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import datetime as dt
 import decimal
@@ -179,7 +180,7 @@ def datetime_text(value: dt.datetime) -> str:
     return f"{date_text(moment)}T{time_text(moment.time())}+00:00"
 
 
-def _finite(value: float) -> float | None:
+def finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
@@ -191,9 +192,9 @@ def _scalar(value: Any, read: str) -> Any:
     if read in ("int8", "oid"):
         return str(value)
     if read == "float4":
-        return _finite(float4_value(value))
+        return finite(float4_value(value))
     if read == "float8":
-        return _finite(value)
+        return finite(value)
     if read == "numeric":
         return numeric_text(value)
     if read == "money":
@@ -435,8 +436,12 @@ async def bind(conn: asyncpg.Connection, params: Sequence[Param], pg_types: Sequ
     Postgres for every placeholder that is not text (one extra statement when there is any)."""
     texts: list[str | None] = []
     values: list[Any] = []
-    for param, pg_type in zip(params, pg_types, strict=True):
-        sent = param_text(param)
+    for number, (param, pg_type) in enumerate(zip(params, pg_types, strict=True), start=1):
+        try:
+            sent = param_text(param)
+        except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
+            # Not base64, a number past Python's int-to-text limit, …: the caller's value.
+            raise failed(f"parameter ${number} cannot be sent: {exc}") from None
         if isinstance(sent, bytes):
             if pg_type.name == "bytea":
                 values.append(sent)

@@ -34,9 +34,12 @@ def schema_hash(body: bytes) -> str:
 
 def decode_upload(body: bytes) -> str:
     try:
-        return base64.b64decode(body.strip(), validate=True).decode("utf-8")
+        source = base64.b64decode(body.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         raise SchemaUploadError("The schema upload is not base64 of a UTF-8 Prisma schema.") from None
+    if "\x00" in source:  # no schema holds one, and Postgres text cannot store it
+        raise SchemaUploadError("The uploaded Prisma schema holds a NUL character.")
+    return source
 
 
 class SchemaCache:

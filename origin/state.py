@@ -11,6 +11,7 @@ from .capture.supervisor import CaptureSupervisor
 from .control.clients import EdgeClient, HostsClient
 from .control.keygate import KeyGate
 from .control.store import ControlStore
+from .replay import ReplayGuard
 from .schemas import SchemaCache
 from .settings import Settings
 from .tenants import Tenants
@@ -30,6 +31,7 @@ class OriginState:
     http: httpx.AsyncClient
     workspace_id: str
     capture: CaptureSupervisor
+    replays: ReplayGuard
 
 
 def state_of(request: Request) -> OriginState:

@@ -1,18 +1,42 @@
 """Connections to tenant databases: a pool of asyncpg connections per database, opened on first use
 and closed when idle, all inside a connection budget per host that is never exceeded.
 
-Every front borrows through `connection()` (one query or operation) or `lease()` (held across
-requests, for interactive transactions); how pools are sized, shared and closed lives here only.
+Every front borrows through `serving()` (one request's work, bounded by the database's limits),
+`lease()` (held across requests, for interactive transactions) or `connection()` (the platform's own
+short work); how pools are sized, shared and closed lives here only.
 
 - Per database: at most `per_database` connections. A request that finds none free waits in line
   (first come, first served) up to its wait time, then fails with P2024, Prisma's pool timeout,
-  never with Postgres's "too many connections".
-- Per host: at most `per_host` connections over all its databases. A database that needs a
-  connection while the host is full takes an idle one of another database (closing it first), or
-  waits in the host's line. A database holding more than its share while others wait gives a
-  connection up on release, so one busy tenant cannot starve the rest.
+  never with Postgres's "too many connections". At most `waiting_requests` (a per-database limit)
+  wait at once; more get BW1429 at once.
+- Per host: at most `per_host` connections over all its databases, shared fairly (see "Fair share").
 - A slot counts as used from the moment a connection is being opened until it is closed, and a
   close waits for the server to end the session, so Postgres never sees more than the budget.
+- Read-only callers get connections of the database's read-only role (`read_only=True`), from a
+  second pool of the database. The two pools share the database's limit: a pool at the limit takes
+  an idle connection of the other (closing it), and a connection released while the other role
+  waits at the limit is closed so the other can open one, so that both roles, when both wait, end
+  up with half the connections each. A connection never changes role: Postgres cannot switch a
+  session's role in a way the session could not undo. For the fair share each role's pool counts
+  as a pool of its own (the database's limit still bounds the two together).
+
+Fair share. A database is *active* while it holds or wants connections, or used one in the last
+`active_seconds`; each active database's share of its host is `per_host // active` (at least 1).
+1. A database that needs a connection while the host is full waits in the host's line; freed slots
+   go to the database in line holding the fewest connections (first come among equals).
+2. A released connection goes back to its own database's waiters, unless others wait in the host's
+   line and its database holds more than its share: then it is closed and its slot goes to the line.
+3. Idle connections are kept up to the share of an active database; anything else idle (beyond the
+   share, or of a database no longer active) is closed for the line when someone waits.
+4. Taking back: when a database is starving (it waits in the line holding less than half the share
+   of the databases holding or wanting connections right now; not mere jitter among equally busy
+   ones), the database furthest above that share loses its longest-held connection that it has held
+   at least `reclaim_after_seconds`: an
+   interactive transaction is rolled back (P2028, saying why) or a request's statement is stopped
+   (BW3003). Its slot goes to the line. So a tenant holding connections (open transactions, long
+   statements) gives them up within `reclaim_after_seconds` plus the time Postgres takes to cancel
+   (bounded by the guard's kill time) once others need them, and a tenant within its share is never
+   interrupted. The platform's own short work (`connection()`) is never taken back.
 
 Connections go to the host's wake-on-connect proxy (the DSN the control plane holds), which thaws
 a paused instance before it forwards a byte to it: a pooled connection survives a pause, and its
@@ -30,20 +54,24 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import os
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
-from .control.store import ControlStore
+from .control.store import ControlStore, Database
 from .errors import BreakwaterError, Unauthorized, UpstreamError
+from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
+from .limits import Limits, LimitsBook, too_many_waiting
 
 log = logging.getLogger("breakwater.pool")
+
+PoolKey = tuple[str, bool]  # (database id, read-only role)
+ReadOnlyDsn = Callable[[Database], Awaitable[str]]  # made by the host agent when the database has none
 
 
 class PoolTimeout(BreakwaterError):
@@ -53,6 +81,21 @@ class PoolTimeout(BreakwaterError):
     code = "P2024"
 
 
+class Reclaimed(BreakwaterError):
+    """The request's connection was taken back for a database below its fair share."""
+
+    status = 503
+    code = "BW3003"
+
+
+def reclaimed() -> Reclaimed:
+    return Reclaimed(
+        "This request was stopped: its database held more than its fair share of the host's "
+        "connections while other databases waited, and this was its longest-running request.",
+        hint="Retry; keep fewer requests and transactions open at once, or shorten long statements.",
+    )
+
+
 @dataclass(frozen=True)
 class PoolSettings:
     per_database: int = 10
@@ -60,6 +103,8 @@ class PoolSettings:
     wait_seconds: float = 10.0  # how long a request waits in line for a connection
     idle_seconds: float = 360.0  # a connection (and a pool) unused this long is closed
     connect_seconds: float = 15.0  # opening one connection, waking its database included
+    active_seconds: float = 10.0  # used this recently, a database still counts for the fair share
+    reclaim_after_seconds: float = 0.5  # held this long above its share, a connection can be taken back
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PoolSettings:
@@ -74,15 +119,30 @@ class PoolSettings:
             wait_seconds=number("BREAKWATER_POOL_WAIT_SECONDS", cls.wait_seconds),
             idle_seconds=number("BREAKWATER_POOL_IDLE_SECONDS", cls.idle_seconds),
             connect_seconds=number("BREAKWATER_POOL_CONNECT_SECONDS", cls.connect_seconds),
+            active_seconds=number("BREAKWATER_POOL_ACTIVE_SECONDS", cls.active_seconds),
+            reclaim_after_seconds=number("BREAKWATER_POOL_RECLAIM_SECONDS", cls.reclaim_after_seconds),
         )
+
+
+@dataclass(eq=False)
+class Loan:
+    """A connection lent out, as the fair-share rule sees it: since when, and how its holder's use
+    of it can be ended (None: it cannot, e.g. the platform's own short work)."""
+
+    conn: asyncpg.Connection
+    since: float
+    stop: Callable[[], object] | None = None
+    reclaimed: bool = False
 
 
 @dataclass
 class Lease:
-    """A connection held beyond one request; `release()` gives it back (a second call does nothing)."""
+    """A connection held beyond one request; `release()` gives it back (a second call does nothing).
+    Its holder sets `loan.stop` to let the pool take it back (rule 4)."""
 
     conn: asyncpg.Connection
     _pool: DatabasePool
+    loan: Loan
     _released: bool = False
 
     async def release(self) -> None:
@@ -100,58 +160,121 @@ class _Idle:
 
 
 class HostBudget:
-    """The connection slots of one host, shared by its databases' pools."""
+    """The connection slots of one host, shared by its databases' pools (the rules are in the module
+    docstring)."""
 
-    def __init__(self, host_id: str, limit: int) -> None:
+    def __init__(self, host_id: str, limit: int, settings: PoolSettings | None = None) -> None:
         self.host_id = host_id
         self.limit = limit
+        self.settings = settings or PoolSettings(per_host=limit)
         self.used = 0  # opening, open (idle or in use), or closing
         self.queue: deque[DatabasePool] = deque()  # one entry per slot a pool asked for, in order
-        self.pools: dict[str, DatabasePool] = {}
+        self.pools: dict[PoolKey, DatabasePool] = {}
+        self.closing = 0  # connections being closed: their slots are on the way to the line
+        self.reclaiming = 0  # loans asked to stop, not yet given back
+        self._timer: asyncio.TimerHandle | None = None
 
     def request(self, pool: DatabasePool) -> bool:
         """A slot for `pool`: True if taken at once; otherwise it is granted later via `slot_granted`."""
-        if self.queue:
-            # Others asked first. (No idle connection is left anywhere while they wait: every one
-            # released meanwhile went to them.)
-            self.queue.append(pool)
-            return False
-        if self.used < self.limit:
+        if not self.queue and self.used < self.limit:
             self.used += 1
             return True
-        victim = self._idle_elsewhere(pool)
-        if victim is not None:
-            owner, idle = victim
-            owner.idle.remove(idle)
-            owner.spawn(owner.close_then(idle.conn, hand_to=pool))
-            return False
         self.queue.append(pool)
+        self.rebalance()
         return False
 
     def give_back(self) -> None:
-        """A slot was freed (its connection is closed): the next pool in line gets it."""
+        """A slot was freed (its connection is closed): the line gets it, fewest-held first (rule 1)."""
         while self.queue:
-            pool = self.queue.popleft()
-            if pool.slot_granted():
+            if self._next_in_line().slot_granted():
                 return
         self.used -= 1
 
-    def transfer(self, to: DatabasePool) -> None:
-        """A slot freed on purpose for `to` goes to it, or to the line if it no longer needs it."""
-        if not to.slot_granted():
-            self.give_back()
+    def _next_in_line(self) -> DatabasePool:
+        best = 0
+        for index, pool in enumerate(self.queue):
+            if pool.size < self.queue[best].size:
+                best = index
+        pool = self.queue[best]
+        del self.queue[best]
+        return pool
 
-    def fair_share(self) -> int:
-        wanting = sum(1 for p in self.pools.values() if p.in_use or p.waiters or p.opening)
-        return max(1, math.ceil(self.limit / max(1, wanting)))
+    def others_wait(self, pool: DatabasePool) -> bool:
+        return any(p is not pool for p in self.queue)
 
-    def _idle_elsewhere(self, pool: DatabasePool) -> tuple[DatabasePool, _Idle] | None:
-        """The longest-idle connection of another database on this host."""
-        oldest: tuple[DatabasePool, _Idle] | None = None
-        for other in self.pools.values():
-            if other is not pool and other.idle and (oldest is None or other.idle[0].since < oldest[1].since):
-                oldest = (other, other.idle[0])
-        return oldest
+    def demanding_share(self) -> int:
+        """The share of each database that holds or wants connections at this moment."""
+        demanding = sum(1 for p in self.pools.values() if p.in_use or p.waiters or p.opening or p.requested)
+        return max(1, self.limit // max(1, demanding))
+
+    def fair_share(self, now: float | None = None) -> int:
+        now = time.monotonic() if now is None else now
+        active = sum(1 for p in self.pools.values() if p.is_active(now))
+        return max(1, self.limit // max(1, active))
+
+    # --- rules 3 and 4: making room for the line ---------------------------------------------------
+
+    def rebalance(self) -> None:
+        """Close idle connections nobody may keep and take back connections held above a share, as
+        far as the line needs them; while anyone waits, look again every tick."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.queue:
+            return
+        now = time.monotonic()
+        share = self.fair_share(now)
+        wanted = len(self.queue) - self.closing - self.reclaiming
+        for owner, idle in self._unprotected_idle(share, now):
+            if wanted <= 0:
+                break
+            owner.idle.remove(idle)
+            owner.spawn(owner.close_then(idle.conn))
+            wanted -= 1
+        # Taking back interrupts someone: only for a database that is starving (below half of the
+        # share of the databases using the host right now), never for jitter among equally busy ones.
+        demand = self.demanding_share()
+        starving = sum(1 for p in self.queue if p.size * 2 < demand)
+        while wanted > 0 and starving > self.reclaiming:
+            loan = self._loan_to_take_back(demand, now)
+            if loan is None:
+                break
+            loan.reclaimed = True
+            self.reclaiming += 1
+            wanted -= 1
+            assert loan.stop is not None
+            loan.stop()
+        tick = min(0.1, max(self.settings.reclaim_after_seconds / 2, 0.01))
+        self._timer = asyncio.get_running_loop().call_later(tick, self.rebalance)
+
+    def _unprotected_idle(self, share: int, now: float) -> list[tuple[DatabasePool, _Idle]]:
+        """Idle connections beyond their database's keep (its share while active), longest idle first."""
+        found: list[tuple[DatabasePool, _Idle]] = []
+        for pool in self.pools.values():
+            keep = share if pool.is_active(now) else 0
+            spare = min(len(pool.idle), pool.size - keep)
+            found.extend((pool, idle) for idle in pool.idle[: max(0, spare)])
+        found.sort(key=lambda pair: pair[1].since)
+        return found
+
+    def _loan_to_take_back(self, share: int, now: float) -> Loan | None:
+        """The longest-held connection that can be ended, of the database furthest above its share."""
+        cutoff = now - self.settings.reclaim_after_seconds
+        over = sorted((p for p in self.pools.values() if p.size > share), key=lambda p: p.size, reverse=True)
+        for pool in over:
+            candidates = [
+                loan
+                for loan in pool.loans.values()
+                if loan.stop is not None and not loan.reclaimed and loan.since <= cutoff
+            ]
+            if candidates:
+                return min(candidates, key=lambda loan: loan.since)
+        return None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -163,7 +286,7 @@ class HostBudget:
 
 
 class DatabasePool:
-    """The connections of one database."""
+    """The connections of one database and role (its owner's, or its read-only role's)."""
 
     def __init__(
         self,
@@ -172,23 +295,37 @@ class DatabasePool:
         host: HostBudget,
         settings: PoolSettings,
         tasks: set[asyncio.Task[Any]],
+        limits: Limits | None = None,
+        *,
+        read_only: bool = False,
+        sibling: DatabasePool | None = None,
     ) -> None:
         self.database_id = database_id
         self.dsn = dsn
+        self.read_only = read_only
+        # The database's pool of the other role: the two share `limit`.
+        self.sibling = sibling
+        if sibling is not None:
+            sibling.sibling = self
         self.host = host
         self.settings = settings
         self.limit = settings.per_database
+        self.limits = limits or Limits()
         self.idle: list[_Idle] = []  # most recently used last
         self.in_use = 0
+        self.loans: dict[asyncpg.Connection, Loan] = {}
         self.opening = 0
         self.requested = 0  # slots asked of the host, not granted yet
         self.waiters: deque[asyncio.Future[asyncpg.Connection]] = deque()
+        self.left_line: deque[float] = deque(maxlen=256)  # when waiters last left it, served or not
         self.last_used = time.monotonic()
         self.closed = False
         self._tasks = tasks
         # figures
         self.acquired = 0
         self.timeouts = 0
+        self.refused = 0  # over the waiting limit
+        self.reclaimed = 0  # connections taken back for databases below their share
         self.opened = 0
         self.closed_connections = 0
         self.wait_total = 0.0
@@ -199,6 +336,19 @@ class DatabasePool:
     def size(self) -> int:
         return len(self.idle) + self.in_use + self.opening
 
+    def is_active(self, now: float) -> bool:
+        return bool(
+            self.in_use
+            or self.waiters
+            or self.opening
+            or self.requested
+            or now - self.last_used < self.settings.active_seconds
+        )
+
+    def use_limits(self, limits: Limits) -> None:
+        """The database's current limits; connections opened under other ones are closed on release."""
+        self.limits = limits
+
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
@@ -206,7 +356,7 @@ class DatabasePool:
 
     # --- borrowing ------------------------------------------------------------------------------
 
-    async def acquire(self, timeout: float) -> asyncpg.Connection:
+    async def acquire(self, timeout: float) -> Loan:
         started = time.monotonic()
         self.last_used = started
         while self.idle and not self.waiters:
@@ -216,7 +366,10 @@ class DatabasePool:
                 continue
             self.in_use += 1
             self._count_wait(0.0)
-            return conn
+            return self._lend(conn)
+        if len(self.waiters) >= self.limits.waiting_requests:
+            self.refused += 1
+            raise too_many_waiting(self.limits, self._turnover_seconds())
         waiter: asyncio.Future[asyncpg.Connection] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
         self._grow()
@@ -224,6 +377,7 @@ class DatabasePool:
             async with asyncio.timeout(timeout):
                 conn = await waiter
         except BaseException as exc:
+            self.left_line.append(time.monotonic())
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed over just as the wait ended: pass it on rather than lose it.
                 self.spawn(self.release(waiter.result()))
@@ -241,30 +395,61 @@ class DatabasePool:
                     hint="Retry, use fewer concurrent requests, or raise the connection limit.",
                 ) from None
             raise
+        self.left_line.append(time.monotonic())
         self._count_wait(time.monotonic() - started)
-        return conn
+        return self._lend(conn)
+
+    def _turnover_seconds(self) -> float:
+        """How long the line takes to move on by its whole length, at the pace it has moved lately:
+        what a refused client is told to wait (Retry-After), so retries spread out over it."""
+        now = time.monotonic()
+        recent = [t for t in self.left_line if now - t < 10]
+        if len(recent) < 2 or now - recent[0] <= 0:
+            return self.settings.wait_seconds
+        pace = len(recent) / (now - recent[0])
+        return min(30.0, max(1.0, len(self.waiters) / pace))
+
+    def _lend(self, conn: asyncpg.Connection) -> Loan:
+        loan = self.loans[conn] = Loan(conn, time.monotonic())
+        return loan
 
     async def release(self, conn: asyncpg.Connection) -> None:
         self.last_used = time.monotonic()
-        if not conn.is_closed():
+        loan = self.loans.pop(conn, None)
+        taken_back = loan is not None and loan.reclaimed
+        if taken_back:
+            self.host.reclaiming -= 1
+            self.reclaimed += 1
+        elif not conn.is_closed():
             try:
                 # What asyncpg.Pool does on release: roll back, close cursors, unlisten, RESET ALL.
-                await conn.reset(timeout=5)
+                # It first waits for a cancelled statement to end; one that does not, ends the session.
+                await conn.reset(timeout=KILL_AFTER_SECONDS)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
                 conn.terminate()
         self.in_use -= 1
         if conn.is_closed():
             self._lost()
             return
+        if taken_back or getattr(conn, "startup_settings", None) != self.limits.server_settings():
+            # Taken back for the line (rule 4), or opened under limits that have changed since.
+            self.spawn(self.close_then(conn))
+            return
         self._put(conn)
 
-    def _put(self, conn: asyncpg.Connection) -> None:
-        """A clean connection is free: to the next waiter, to another database, or idle."""
+    def _put(self, conn: asyncpg.Connection, *, granted: bool = False) -> None:
+        """A clean connection is free: to the next waiter, to another database, or idle. A `granted`
+        one was just opened in a slot the line gave this database: it serves it before anything else
+        (closing it again at once would only spend an open on nobody)."""
         if self.closed:
             self.spawn(self.close_then(conn))
             return
-        others_wait = any(p is not self for p in self.host.queue)
-        if others_wait and (not self._live_waiters() or self.size >= self.host.fair_share()):
+        if not granted and self.host.others_wait(self) and self.size + 1 > self.host.fair_share():
+            # Rule 2: above its share while others wait, the slot goes to the line.
+            self.spawn(self.close_then(conn))
+            return
+        if self._sibling_needs_it():
+            # The other role waits at the database's limit: this connection makes room for one of its.
             self.spawn(self.close_then(conn))
             return
         waiter = self._next_waiter()
@@ -285,15 +470,44 @@ class DatabasePool:
         # Only pending waiters stay in the line: a served one is popped, one that gave up removes itself.
         return len(self.waiters)
 
+    def _family_used(self) -> int:
+        """Connections counted against the database's limit: this role's and the other's."""
+        used = self.size + self.requested
+        if self.sibling is not None and not self.sibling.closed:
+            used += self.sibling.size + self.sibling.requested
+        return used
+
+    def _sibling_needs_it(self) -> bool:
+        """Whether a connection released here should make room for one of the other role: it has
+        waiters with no connection coming, the database is at its limit (else it opens its own), and
+        this role has nobody waiting or holds more than the other."""
+        other = self.sibling
+        if other is None or other.closed or other._live_waiters() <= other.opening + other.requested:
+            return False
+        if self._family_used() + 1 < self.limit:  # + the connection being released
+            return False
+        return not self._live_waiters() or other.size + other.requested < self.size
+
+    def _reclaim_from_sibling(self) -> bool:
+        """At the database's limit: close the other role's longest-idle connection to make room."""
+        other = self.sibling
+        if other is None or other.closed or not other.idle:
+            return False
+        idle = other.idle.pop(0)
+        other.spawn(other.close_then(idle.conn))
+        return True
+
     # --- growing and shrinking ------------------------------------------------------------------
 
     def _grow(self) -> None:
         """Ask for as many slots as there are waiters without a connection coming, within the limit."""
         if self.closed:
             return
-        while (
-            self._live_waiters() > self.opening + self.requested and self.size + self.requested < self.limit
-        ):
+        while self._live_waiters() > self.opening + self.requested:
+            if self._family_used() >= self.limit:
+                if self._reclaim_from_sibling():
+                    continue
+                break
             if self.host.request(self):
                 self._open_one()
             else:
@@ -305,7 +519,7 @@ class DatabasePool:
         """The host gives this pool a slot; False if it no longer needs one."""
         if self.requested > 0:
             self.requested -= 1
-        if self.closed or self._live_waiters() <= self.opening or self.size >= self.limit:
+        if self.closed or self._live_waiters() <= self.opening or self._family_used() >= self.limit:
             return False
         self._open_one()
         self._grow()
@@ -328,15 +542,23 @@ class DatabasePool:
             return
         self.opening -= 1
         self.opened += 1
-        self._put(conn)
+        self._put(conn, granted=True)
 
     async def _connect(self) -> asyncpg.Connection:
         """Open a connection, retrying while the host's proxy restarts or the database wakes up."""
         deadline = time.monotonic() + self.settings.connect_seconds
         delay = 0.02
         while True:
+            settings = self.limits.server_settings()
             try:
-                conn = await asyncpg.connect(self.dsn, timeout=max(0.1, deadline - time.monotonic()))
+                conn = await asyncpg.connect(
+                    self.dsn,
+                    timeout=max(0.1, deadline - time.monotonic()),
+                    server_settings=settings,
+                    connection_class=TenantConnection,
+                )
+                conn.install_meter()
+                conn.startup_settings = settings
                 await read_as_prisma_does(conn)
                 return conn
             except (OSError, asyncpg.CannotConnectNowError, TimeoutError) as exc:
@@ -355,18 +577,20 @@ class DatabasePool:
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 raise UpstreamError(f"Connecting to the database failed: {exc}") from None
 
-    async def close_then(self, conn: asyncpg.Connection, hand_to: DatabasePool | None = None) -> None:
+    async def close_then(self, conn: asyncpg.Connection) -> None:
         """Close a connection (waiting for the server to end the session), then free its slot."""
+        self.host.closing += 1
         try:
             await asyncio.wait_for(conn.close(), 5)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
             conn.terminate()
+        finally:
+            self.host.closing -= 1
         self.closed_connections += 1
-        if hand_to is not None:
-            self.host.transfer(hand_to)
-        else:
-            self.host.give_back()
+        self.host.give_back()
         self._grow()
+        if self.sibling is not None:
+            self.sibling._grow()  # it may have waited for this connection's place in the limit
 
     def _lost(self) -> None:
         """A connection was found closed (the server ended it): its slot is free."""
@@ -385,6 +609,9 @@ class DatabasePool:
 
     async def close(self) -> None:
         self.closed = True
+        if self.sibling is not None:
+            self.sibling.sibling = None
+            self.sibling = None
         idle, self.idle = self.idle, []
         for entry in idle:
             await self.close_then(entry.conn)
@@ -404,6 +631,7 @@ class DatabasePool:
         p99 = waits[min(len(waits) - 1, int(len(waits) * 0.99))] if waits else 0.0
         return {
             "database_id": self.database_id,
+            "read_only": self.read_only,
             "host": self.host.host_id,
             "limit": self.limit,
             "in_use": self.in_use,
@@ -414,6 +642,8 @@ class DatabasePool:
             "timeouts": self.timeouts,
             "opened": self.opened,
             "closed": self.closed_connections,
+            "refused": self.refused,
+            "reclaimed": self.reclaimed,
             "wait_ms_total": round(self.wait_total * 1000, 3),
             "wait_ms_max": round(self.wait_max * 1000, 3),
             "wait_ms_p99_recent": round(p99 * 1000, 3),
@@ -434,6 +664,8 @@ class Tenants:
         *,
         max_size: int | None = None,
         acquire_timeout: float | None = None,
+        limits: LimitsBook | None = None,
+        readonly_dsn: ReadOnlyDsn | None = None,
     ) -> None:
         settings = settings or PoolSettings.from_env()
         if max_size is not None:
@@ -441,54 +673,102 @@ class Tenants:
         if acquire_timeout is not None:
             settings = dataclasses.replace(settings, wait_seconds=acquire_timeout)
         self.settings = settings
+        self.limits = limits or LimitsBook(None, Limits())
         self._store = store
-        self._pools: dict[str, DatabasePool] = {}
+        self._readonly_dsn = readonly_dsn
+        self._pools: dict[PoolKey, DatabasePool] = {}
         self._hosts: dict[str, HostBudget] = {}
-        self._opening: dict[str, _Opening] = {}
+        self._opening: dict[PoolKey, _Opening] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
 
-    async def _pool(self, database_id: str) -> DatabasePool:
-        found = self._pools.get(database_id)
+    async def _pool(self, database_id: str, read_only: bool) -> DatabasePool:
+        key = (database_id, read_only)
+        found = self._pools.get(key)
         if found is not None:
             return found
-        opening = self._opening.setdefault(database_id, _Opening())
+        opening = self._opening.setdefault(key, _Opening())
         async with opening.lock:
-            if database_id in self._pools:
-                return self._pools[database_id]
+            if key in self._pools:
+                return self._pools[key]
             db = await self._store.database_by_id(database_id)
             if db is None:
                 raise Unauthorized("API key is invalid: its database no longer exists.")
+            dsn = db.dsn
+            if read_only:
+                dsn = db.readonly_dsn or await self._made_readonly_dsn(db)
             host = self._hosts.get(db.host_id)
             if host is None:
-                host = self._hosts[db.host_id] = HostBudget(db.host_id, self.settings.per_host)
-            pool = DatabasePool(database_id, db.dsn, host, self.settings, self._tasks)
-            host.pools[database_id] = pool
-            self._pools[database_id] = pool
+                host = self._hosts[db.host_id] = HostBudget(db.host_id, self.settings.per_host, self.settings)
+            limits = await self.limits.of(database_id)
+            sibling = self._pools.get((database_id, not read_only))
+            pool = DatabasePool(
+                database_id,
+                dsn,
+                host,
+                self.settings,
+                self._tasks,
+                limits,
+                read_only=read_only,
+                sibling=sibling,
+            )
+            host.pools[key] = pool
+            self._pools[key] = pool
             self._start_reaper()
             return pool
 
-    async def lease(self, database_id: str, timeout: float | None = None) -> Lease:
-        """A connection to `database_id`, waiting in line up to `timeout` (default: the pool's wait)."""
-        pool = await self._pool(database_id)
-        conn = await pool.acquire(self.settings.wait_seconds if timeout is None else timeout)
-        return Lease(conn, pool)
+    async def _made_readonly_dsn(self, db: Database) -> str:
+        if self._readonly_dsn is None:
+            raise UpstreamError(
+                f"The database {db.name} has no read-only role, and no host agent to make one."
+            )
+        return await self._readonly_dsn(db)
+
+    async def lease(
+        self, database_id: str, timeout: float | None = None, *, read_only: bool = False
+    ) -> Lease:
+        """A connection to `database_id`, waiting in line up to `timeout` (default: the pool's wait);
+        with `read_only`, one of the database's read-only role (read-only keys)."""
+        pool = await self._pool(database_id, read_only)
+        pool.use_limits(await self.limits.of(database_id))
+        loan = await pool.acquire(self.settings.wait_seconds if timeout is None else timeout)
+        return Lease(loan.conn, pool, loan)
 
     @contextlib.asynccontextmanager
     async def connection(
-        self, database_id: str, timeout: float | None = None
+        self, database_id: str, timeout: float | None = None, *, read_only: bool = False
     ) -> AsyncIterator[asyncpg.Connection]:
-        lease = await self.lease(database_id, timeout)
+        """A connection for the platform's own short work (never taken back, not bounded)."""
+        lease = await self.lease(database_id, timeout, read_only=read_only)
         try:
             yield lease.conn
         finally:
             await lease.release()
 
+    @contextlib.asynccontextmanager
+    async def serving(
+        self, database_id: str, *, read_only: bool = False
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for one request's work, within the database's limits (query time, result
+        bytes; see guard.py) and given up if the fair-share rule takes it back (BW3003); with
+        `read_only`, one of the database's read-only role."""
+        lease = await self.lease(database_id, read_only=read_only)
+        try:
+            async with bounded(lease.conn, lease._pool.limits) as scope:
+                lease.loan.stop = lambda: scope.stop(reclaimed(), "reclaimed")
+                yield lease.conn
+        finally:
+            await lease.release()
+
     async def forget(self, database_id: str) -> None:
-        """Close a database's pool (it was deleted); requests waiting for it fail."""
-        pool = self._pools.pop(database_id, None)
+        """Close a database's pools (it was deleted); requests waiting for them fail."""
+        for read_only in (False, True):
+            await self._forget_pool((database_id, read_only))
+
+    async def _forget_pool(self, key: PoolKey) -> None:
+        pool = self._pools.pop(key, None)
         if pool is not None:
-            pool.host.pools.pop(database_id, None)
+            pool.host.pools.pop(key, None)
             await pool.close()
 
     async def close(self) -> None:
@@ -497,8 +777,10 @@ class Tenants:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
             self._reaper = None
-        for database_id in list(self._pools):
-            await self.forget(database_id)
+        for host in self._hosts.values():
+            host.close()
+        for key in list(self._pools):
+            await self._forget_pool(key)
         for task in list(self._tasks):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
@@ -526,11 +808,11 @@ class Tenants:
     async def reap(self) -> None:
         """Close connections idle longer than the idle time, and pools nobody used that long."""
         cutoff = time.monotonic() - self.settings.idle_seconds
-        for database_id, pool in list(self._pools.items()):
+        for key, pool in list(self._pools.items()):
             await pool.close_idle(cutoff)
             if pool.size == 0 and not pool.waiters and not pool.requested and pool.last_used < cutoff:
-                log.info("closing an idle pool", extra={"fields": {"database": database_id}})
-                await self.forget(database_id)
+                log.info("closing an idle pool", extra={"fields": {"database": key[0], "read_only": key[1]}})
+                await self._forget_pool(key)
 
 
 async def read_as_prisma_does(conn: asyncpg.Connection) -> None:

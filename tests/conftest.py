@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,20 @@ def session_dir() -> Iterator[Path]:
     base = Path(os.environ.get("BREAKWATER_TEST_TMP", tempfile.gettempdir()))
     with tempfile.TemporaryDirectory(prefix="bw-test-", dir=base) as path:
         yield Path(path)
+
+
+_tmp_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def tmp_path(session_dir: Path, request: pytest.FixtureRequest) -> Path:
+    """pytest's tmp_path, but under this session's own folder: pytest makes /tmp/pytest-of-<user> 0700
+    again whenever another test run on the machine starts, which would cut the Postgres service user
+    off from the instances tests create below it."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:60]
+    path = session_dir / "tmp" / f"{name}-{next(_tmp_numbers)}"
+    path.mkdir(parents=True)
+    return path
 
 
 @pytest.fixture(scope="session")

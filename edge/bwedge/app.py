@@ -7,6 +7,7 @@ call `handle` for every request.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
@@ -17,9 +18,12 @@ from .config import EdgeConfig
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
 from .keys import KeyClaims
+from .lines import FullLines
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
 from .txid import origin_of
+
+log = logging.getLogger("breakwater.edge")
 
 # Headers that describe one hop, or that only the edge may see.
 _NOT_FORWARDED = frozenset(
@@ -49,6 +53,8 @@ Handler = Callable[[EdgeRequest, routes.Route, KeyClaims, Context], Awaitable[Ed
 InternalHandler = Callable[[EdgeRequest, service.ServiceClaims], Awaitable[EdgeResponse]]
 # Called after the event queue stored a batch: (database id, model names the batch changed).
 ChangeListener = Callable[[str, list[str]], Awaitable[None]]
+# Called after a revocation is recorded: ({key id: its database id}, deleted database ids).
+RevocationListener = Callable[[dict[str, str], list[str]], Awaitable[None]]
 
 
 class EdgeApp:
@@ -64,6 +70,7 @@ class EdgeApp:
         self.origin = origin
         self.revocations = revocations
         self.clock = clock
+        self.full_lines = FullLines(clock)
         # Route kinds served by authenticated handlers; capabilities register theirs here.
         self.handlers: dict[str, Handler] = {
             "query": self.forward,
@@ -75,6 +82,8 @@ class EdgeApp:
         self.internal_handlers: dict[str, InternalHandler] = {}
         # Change events bump cache tag versions through here (the cache registers a listener).
         self.change_listeners: list[ChangeListener] = []
+        # What else ends when a key is revoked (the event routes close its streams).
+        self.revocation_listeners: list[RevocationListener] = []
         # The query cache wraps the query and transaction handlers and serves invalidation.
         self.cache = CacheLayer(cache, self.forward, clock) if cache is not None else None
         if self.cache is not None:
@@ -82,8 +91,21 @@ class EdgeApp:
             self.internal_handlers["invalidate_push"] = self._pushed_invalidation
             self.change_listeners.append(self._changed_models)
 
+    def refuse_body(self, content_length: str | None) -> EdgeResponse | None:
+        """The answer to a request whose announced body is over the limit, so a runtime shell need not
+        read it; None to go on (the length is checked again once read: it may not be announced)."""
+        try:
+            size = int(content_length) if content_length else None
+        except ValueError:
+            return errors.bad_request("BW1001", "The Content-Length header is not a number.").response()
+        if size is not None and size > self.config.max_request_bytes:
+            return errors.payload_too_large(self.config.max_request_bytes, size).response()
+        return None
+
     async def handle(self, request: EdgeRequest, ctx: Context) -> EdgeResponse:
         try:
+            if len(request.body) > self.config.max_request_bytes:
+                raise errors.payload_too_large(self.config.max_request_bytes, len(request.body))
             route = routes.classify(request.method, request.path)
             if route is None or (route.kind not in self.handlers and route.protocol != "edge"):
                 raise errors.not_found(request.path)
@@ -97,6 +119,16 @@ class EdgeApp:
             return await self.handlers[route.kind](request, route, claims, ctx)
         except EdgeError as exc:
             return exc.response()
+        except Exception as exc:
+            # A bug of ours: answer it here with a code and the request id rather than let the
+            # runtime turn it into a bare 500 (or, in the Worker, an exception page).
+            request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+            log.error(
+                "unexpected error",
+                exc_info=exc,
+                extra={"fields": {"path": request.path, "request_id": request_id}},
+            )
+            return errors.unexpected(request_id).response()
 
     async def authenticate(self, request: EdgeRequest) -> KeyClaims:
         query = request.query
@@ -116,6 +148,9 @@ class EdgeApp:
         self, request: EdgeRequest, route: routes.Route, claims: KeyClaims, ctx: Context
     ) -> EdgeResponse:
         """Send the request on to the origin, signed, and relay the origin's answer."""
+        held = self.full_lines.answer(claims.database_id, route)
+        if held is not None:
+            return held
         target = self.origin_target(request)
         headers = Headers((n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED)
         parts = urlsplit(request.url)
@@ -123,24 +158,28 @@ class EdgeApp:
         headers["x-forwarded-proto"] = parts.scheme or "http"
         request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
         headers["x-request-id"] = request_id
+        named = origin_of(route.tx_id) if route.tx_id else None
+        if named is not None and named not in self.config.origins:
+            raise EdgeError(
+                409, "P2028", f"Transaction {route.tx_id} belongs to an origin this edge does not know."
+            )
+        origin_id = named or self.config.default_origin
         claim_values = {**claims.as_dict(), "rid": request_id}
+        # Signed for this one origin process, which accepts the signature once (service.py).
         headers[service.HEADER] = service.sign(
             self.config.service_secrets[0],
-            "origin",
+            service.origin_audience(origin_id),
             claim_values,
             request.method,
             target,
             request.body,
             self.clock(),
         )
-        origin_id = origin_of(route.tx_id) if route.tx_id else None
-        if origin_id is not None and origin_id not in self.config.origins:
-            raise EdgeError(
-                409, "P2028", f"Transaction {route.tx_id} belongs to an origin this edge does not know."
-            )
         response = await self.origin.fetch(origin_id, request.method, target, headers, request.body)
         returned = Headers((n, v) for n, v in response.headers.items() if n.lower() not in _NOT_RETURNED)
-        return EdgeResponse(response.status, returned, response.body)
+        answer = EdgeResponse(response.status, returned, response.body)
+        self.full_lines.note(claims.database_id, route, answer)
+        return answer
 
     @staticmethod
     def origin_target(request: EdgeRequest) -> str:
@@ -165,15 +204,21 @@ class EdgeApp:
             raise EdgeError(401, "BW2001", str(exc)) from None
 
     async def _internal(self, request: EdgeRequest) -> EdgeResponse:
-        """Control-plane calls from the origin: revocations."""
+        """Control-plane calls from the origin: revocations, `{key_ids, database_ids, key_databases?}`
+        (`key_databases` maps a key id to its database, so that its streams can be found)."""
         self.verify_service(request)
         try:
             body = json.loads(request.body)
             key_ids = [str(k) for k in body.get("key_ids", [])]
             database_ids = [str(d) for d in body.get("database_ids", [])]
+            key_databases = {str(k): str(d) for k, d in (body.get("key_databases") or {}).items()}
         except (ValueError, AttributeError, TypeError):
-            raise errors.bad_request("BW1001", "expected {key_ids: [...], database_ids: [...]}") from None
+            raise errors.bad_request(
+                "BW1001", "expected {key_ids: [...], database_ids: [...], key_databases?: {...}}"
+            ) from None
         await self.revocations.revoke(key_ids, database_ids)
+        for listener in self.revocation_listeners:
+            await listener(key_databases, database_ids)
         return EdgeResponse.json(200, {"revoked": {"key_ids": key_ids, "database_ids": database_ids}})
 
     async def _pushed_invalidation(

@@ -21,6 +21,8 @@ class EdgeConfig:
     revocation_ttl: float = 5.0
     # Answered by /_bw/health, so a dev runner knows the edge it reached is the one it started.
     instance_id: str = ""
+    # The largest request body the edge forwards (the origin checks each database's own limit).
+    max_request_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeConfig:
@@ -43,6 +45,7 @@ class EdgeConfig:
             default_origin=next(iter(origins)),
             revocation_ttl=float(env.get("REVOCATION_TTL_SECONDS", "5")),
             instance_id=env.get("INSTANCE_ID", ""),
+            max_request_bytes=int(env.get("MAX_REQUEST_BYTES") or cls.max_request_bytes),
         )
 
 

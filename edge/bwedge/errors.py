@@ -47,7 +47,25 @@ def bad_request(code: str, message: str, hint: str = "") -> EdgeError:
     return EdgeError(400, code, message, hint)
 
 
+def payload_too_large(limit: int, size: int | None = None) -> EdgeError:
+    measured = f" ({size} bytes)" if size is not None else ""
+    return EdgeError(
+        413,
+        "BW1413",
+        f"The request body is larger than the limit of {limit} bytes{measured}.",
+        "Send less per request (split a createMany into batches).",
+    )
+
+
 def origin_unreachable(detail: str) -> EdgeError:
     return EdgeError(
         502, "P6000", f"The origin could not be reached: {detail}.", "Check that the origin is running."
+    )
+
+
+def unexpected(request_id: str) -> EdgeError:
+    return EdgeError(
+        500,
+        "P6000",
+        f"The edge failed unexpectedly (request id {request_id}); the error is in its log.",
     )

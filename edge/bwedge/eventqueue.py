@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import cursors, offsets
+from . import cursors, jsontext, offsets
 from .cursors import Cursor
 from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
 from .offsets import ZERO, InvalidOffset, Position
@@ -31,10 +31,15 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sockets (id TEXT PRIMARY KEY, subscription TEXT NOT NULL,"
     " cursor TEXT NOT NULL, stream TEXT)",
     "CREATE TABLE IF NOT EXISTS streams (name TEXT PRIMARY KEY, cursor TEXT NOT NULL, socket TEXT)",
+    # The API key each socket was opened with, and the keys revoked since (ALL_KEYS: the database).
+    "CREATE TABLE IF NOT EXISTS socket_keys (socket TEXT PRIMARY KEY, key_id TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS revoked_keys (key_id TEXT PRIMARY KEY)",
 )
 
 CLOSE_REPLACED = 4001  # another consumer connected to the same named stream
+CLOSE_REVOKED = 4401  # the socket's API key was revoked (or its database deleted)
 CLOSE_BAD_MESSAGE = 4400
+ALL_KEYS = "*"
 
 
 class Socket(Protocol):
@@ -143,8 +148,20 @@ class EventQueue:
 
     # --- consumers --------------------------------------------------------------------------------
 
-    async def open(self, socket_id: str, subscription: Subscription) -> None:
-        """A consumer connected (its socket is accepted): place its cursor, greet it, serve it."""
+    async def open(self, socket_id: str, subscription: Subscription, key_id: str = "") -> None:
+        """A consumer connected (its socket is accepted): place its cursor, greet it, serve it.
+
+        A key revoked since the edge authenticated it (an isolate's cached answer is up to
+        REVOCATION_TTL_SECONDS old) is turned away here, where revocations are recorded first."""
+        if key_id and self._is_revoked(key_id):
+            socket = self._sockets.get(socket_id)
+            if socket is not None:
+                socket.close(CLOSE_REVOKED, "the API key has been revoked")
+            return
+        if key_id:
+            self._sql.exec(
+                "INSERT OR REPLACE INTO socket_keys (socket, key_id) VALUES (?, ?)", socket_id, key_id
+            )
         now = self._clock()
         head = self.log.head()
         cursor = self._initial_cursor(subscription, head, now)
@@ -193,7 +210,7 @@ class EventQueue:
     async def message(self, socket_id: str, text: str) -> None:
         socket = self._sockets.get(socket_id)
         try:
-            message = json.loads(text)
+            message = jsontext.loads(text, 4)
             if not isinstance(message, dict) or message.get("type") != "ack":
                 raise ValueError("expected {type: ack, offset}")
             position = Position.parse(str(message.get("offset")))
@@ -211,7 +228,36 @@ class EventQueue:
 
     async def closed(self, socket_id: str) -> None:
         self._sql.exec("DELETE FROM sockets WHERE id = ?", socket_id)
+        self._sql.exec("DELETE FROM socket_keys WHERE socket = ?", socket_id)
         self._sql.exec("UPDATE streams SET socket = NULL WHERE socket = ?", socket_id)
+
+    # --- revocation -------------------------------------------------------------------------------
+
+    async def revoke(self, key_ids: list[str], everything: bool = False) -> int:
+        """Close the sockets of revoked keys (of every key when the database was deleted), and turn
+        those keys away from now on; returns how many sockets were closed."""
+        revoked = [ALL_KEYS] if everything else key_ids
+        for key_id in revoked:
+            self._sql.exec("INSERT OR IGNORE INTO revoked_keys (key_id) VALUES (?)", key_id)
+        if everything:
+            rows = self._sql.exec("SELECT id FROM sockets")
+        else:
+            rows = [
+                row
+                for key_id in key_ids
+                for row in self._sql.exec("SELECT socket FROM socket_keys WHERE key_id = ?", key_id)
+            ]
+        for (socket_id,) in rows:
+            socket = self._sockets.get(str(socket_id))
+            if socket is not None:
+                socket.close(CLOSE_REVOKED, "the API key has been revoked")
+            await self.closed(str(socket_id))
+        return len(rows)
+
+    def _is_revoked(self, key_id: str) -> bool:
+        return bool(
+            self._sql.exec("SELECT 1 FROM revoked_keys WHERE key_id IN (?, ?) LIMIT 1", key_id, ALL_KEYS)
+        )
 
     def _load_socket(self, socket_id: str) -> tuple[Subscription, Cursor] | None:
         rows = self._sql.exec("SELECT subscription, cursor FROM sockets WHERE id = ?", socket_id)

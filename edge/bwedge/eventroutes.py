@@ -33,7 +33,19 @@ class EventRoutes:
         self.app.handlers["stream"] = self.stream
         self.app.internal_handlers["events_push"] = self.push
         self.app.internal_handlers["events_part"] = self.push_part
+        self.app.revocation_listeners.append(self.revoked)
         return self
+
+    async def revoked(self, key_databases: dict[str, str], database_ids: list[str]) -> None:
+        """Keys were revoked (`key_databases`: key id -> its database) or databases deleted: their
+        open streams end now, not when the consumer next reconnects."""
+        by_database: dict[str, list[str]] = {}
+        for key_id, database_id in key_databases.items():
+            by_database.setdefault(database_id, []).append(key_id)
+        for database_id, key_ids in by_database.items():
+            await self.queues.revoke(database_id, key_ids, everything=False)
+        for database_id in database_ids:
+            await self.queues.revoke(database_id, [], everything=True)
 
     async def stream(
         self, request: EdgeRequest, route: Route, claims: KeyClaims, ctx: Context
@@ -59,7 +71,7 @@ class EventRoutes:
         prepared = await self.app.forward(prepare, route, claims, ctx)
         if prepared.status != 200:
             return prepared  # the origin's own error (unknown model or field, capture unavailable)
-        native = await self.queues.connect(claims.database_id, wanted.to_json(), request)
+        native = await self.queues.connect(claims.database_id, wanted.to_json(), claims.key_id, request)
         return EdgeResponse(101, native=native)
 
     async def push(self, request: EdgeRequest, claims: ServiceClaims) -> EdgeResponse:

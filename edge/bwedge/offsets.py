@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 
 _TEXT = re.compile(r"^([0-9A-F]{16})-([0-9A-F]{8})$")
+# Positions are stored as SQLite integers, which are signed 64-bit; a WAL position never gets there.
+MAX_LSN = 2**63 - 1
 EARLIEST = "earliest"  # the oldest event the log still holds
 LATEST = "latest"  # the current end: only what is appended from now on
 
@@ -38,7 +40,10 @@ class Position:
         match = _TEXT.match(text.upper()) if isinstance(text, str) and len(text) == 25 else None
         if match is None:
             raise InvalidOffset(f"{text!r} is not an event offset (16 hex digits, '-', 8 hex digits)")
-        return cls(int(match[1], 16), int(match[2], 16))
+        lsn = int(match[1], 16)
+        if lsn > MAX_LSN:
+            raise InvalidOffset(f"{text!r} is past the end of any event log")
+        return cls(lsn, int(match[2], 16))
 
 
 ZERO = Position(0, 0)

@@ -50,6 +50,12 @@ class QueuesPort(Protocol):
         """Store one part of an event too large for a single push (see eventlog.store_part)."""
         ...
 
-    async def connect(self, database_id: str, subscription: dict[str, Any], request: Any) -> Any:
-        """Hand a WebSocket upgrade to the database's queue; returns the runtime's 101 response."""
+    async def connect(self, database_id: str, subscription: dict[str, Any], key_id: str, request: Any) -> Any:
+        """Hand a WebSocket upgrade (opened with API key `key_id`) to the database's queue; returns
+        the runtime's 101 response."""
+        ...
+
+    async def revoke(self, database_id: str, key_ids: list[str], everything: bool) -> int:
+        """Close the database's sockets opened with `key_ids` (all of them when `everything`) and
+        refuse those keys from now on; returns how many sockets were closed."""
         ...

@@ -12,12 +12,11 @@ Parameters (query string):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import eventfilter, offsets
+from . import eventfilter, jsontext, offsets
 
 ACTIONS = ("create", "update", "delete", "truncate")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -25,6 +24,8 @@ _MODEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 DEFAULT_WINDOW = 500
 MAX_WINDOW = 10_000
 MAX_WHERE_BYTES = 16_384
+# JSON levels of a `where`: the filter itself allows eventfilter.MAX_DEPTH logic levels, two each.
+MAX_WHERE_DEPTH = 2 * eventfilter.MAX_DEPTH + 8
 
 
 class InvalidSubscription(ValueError):
@@ -106,9 +107,9 @@ def parse(query: dict[str, str]) -> Subscription:
         if len(query["where"]) > MAX_WHERE_BYTES:
             raise InvalidSubscription(f"where is longer than {MAX_WHERE_BYTES} bytes", "where")
         try:
-            where = json.loads(query["where"])
-        except ValueError:
-            raise InvalidSubscription("where is not JSON", "where") from None
+            where = jsontext.loads(query["where"], MAX_WHERE_DEPTH)
+        except jsontext.JsonTextError as exc:
+            raise InvalidSubscription(f"where is not JSON: {exc}", "where") from None
         try:
             eventfilter.validate(where)
         except eventfilter.FilterError as exc:

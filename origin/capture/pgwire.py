@@ -21,6 +21,8 @@ import struct
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .. import pinned
+
 # Microseconds between the Unix epoch and Postgres's epoch (2000-01-01).
 PG_EPOCH_OFFSET_US = 946_684_800_000_000
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
@@ -191,6 +193,8 @@ class Connection:
             "TimeZone": "UTC",
             "extra_float_digits": "3",
             "client_encoding": "UTF8",
+            # A walsender of the tenant's database takes its ALTER DATABASE … SET defaults too.
+            **pinned.SETTINGS,
         }
         if replication:
             params["replication"] = replication

@@ -146,6 +146,12 @@ class Reader:
             conn = await Connection.connect(self.target.dsn)
         except (OSError, EOFError) as exc:  # refused, timed out, or no Postgres at the other end
             raise _Unreachable(f"{self.target.database_id}: {exc!r}") from exc
+        except WireError as exc:
+            if exc.sqlstate.startswith("28"):
+                # Not (or no longer) admitted with these credentials: the agent moved the database
+                # to a capture role of its own, or to another host. Ask where it is, as when unreachable.
+                raise _Unreachable(f"{self.target.database_id}: {exc}") from exc
+            raise
         try:
             publication = self.target.publication.replace("'", "''").replace('"', '""')
             await conn.start_replication(

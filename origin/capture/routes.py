@@ -9,7 +9,6 @@ so updates carry complete `before` images and deletes complete `deleted` records
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from starlette.routing import Route
 
 from bwedge import eventfilter
 
+from .. import jsoninput
 from ..auth import caller_of
 from ..control.admin import _authorize, _database_named
 from ..engine.quoting import table as quoted_table
@@ -39,11 +39,11 @@ def _models(schema: Schema, names: list[str]) -> list[Model] | None:
 async def prepare_stream(http: Request) -> JSONResponse:
     caller = await caller_of(http)
     state = state_of(http)
+    body = jsoninput.loads(await http.body())
     try:
-        body = json.loads(await http.body())
         names = [str(n) for n in body.get("models") or []]
         where = body.get("where")
-    except (ValueError, AttributeError, TypeError):
+    except (AttributeError, TypeError):
         raise BadRequest("Expected {models: [...], where: {...}}.") from None
     schema = await _schema(state, caller.database_id)
     models = _models(schema, names)
@@ -72,10 +72,10 @@ async def full_images(http: Request) -> JSONResponse:
     state = _authorize(http)
     db = await _database_named(state, http.path_params["name"])
     try:
-        full = (await http.json())["full"]
+        full = jsoninput.loads(await http.body())["full"]
         if not isinstance(full, bool):
             raise TypeError
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         raise BadRequest("Expected {full: true | false}.") from None
     schema = await _schema(state, db.id, refresh=True)
     model = next((m for m in schema.models.values() if m.table == http.path_params["table"]), None)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from .. import pinned
 from ..control.clients import HostsClient
 from ..errors import BreakwaterError
 from .reader import CaptureTarget, Locate, Push, Reader, ReaderSettings, SchemaSource
@@ -243,14 +244,18 @@ class CaptureSupervisor:
 
 async def ensure_slot(dsn: str, slot: str) -> None:
     """Create the logical slot unless it exists. It waits for transactions open in the cluster, so it
-    is bounded: a long-running transaction elsewhere makes the stream open fail with a retry hint."""
-    conn = await asyncpg.connect(dsn)
+    is bounded: a long-running transaction elsewhere makes the stream open fail with a retry hint.
+
+    The session is the capture role's (REPLICATION) in the tenant's database: pinned, so nothing in
+    it resolves a name the tenant defined."""
+    conn = await pinned.connect(dsn, server_settings={"statement_timeout": "15s"})
     try:
-        if await conn.fetchval("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot):
+        if await conn.fetchval(
+            "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1", slot
+        ):
             return
-        await conn.execute("SET statement_timeout = '15s'")
         try:
-            await conn.execute("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot)
+            await conn.execute("SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')", slot)
         except asyncpg.DuplicateObjectError:
             return
         except asyncpg.ConfigurationLimitExceededError as exc:

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import jsoninput
+from .. import limits as limits_
 from ..errors import BadRequest, NotFound, Unauthorized, UpstreamError
 from ..state import OriginState, state_of
 from .ids import new_id
@@ -38,10 +40,7 @@ def _authorize(request: Request) -> OriginState:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    body = jsoninput.loads(await request.body())
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body
@@ -99,6 +98,7 @@ async def create_database(request: Request) -> JSONResponse:
         provisioned["instance"],
         provisioned["placement"],
         provisioned["dsn"],
+        provisioned.get("readonly_dsn"),
     )
     key, token = await state.store.create_key(db, "read-write", "default")
     return JSONResponse(
@@ -184,7 +184,7 @@ async def revoke_key(request: Request) -> JSONResponse:
     key, newly = found
     state.keygate.forget()
     # Pushed again when it was revoked before: the earlier push may not have reached the edge.
-    await state.edge.push_revocations([key.id], [])
+    await state.edge.push_revocations([key.id], [], {key.id: key.database_id})
     return JSONResponse({"key": _key_json(key), "already_revoked": not newly})
 
 
@@ -199,6 +199,38 @@ async def database_action(request: Request) -> JSONResponse:
     return JSONResponse(
         {"database": _database_json(db), "instance": await state.hosts.database_action(db.id, action)}
     )
+
+
+async def _limits_json(state: OriginState, db: Database) -> dict[str, Any]:
+    overrides = await state.store.limit_overrides(db.id)
+    book = state.tenants.limits
+    return {
+        "database": db.name,
+        "limits": limits_.apply(book.defaults, overrides).as_dict(),
+        "overrides": {k: v for k, v in overrides.items() if v is not None},
+        "defaults": book.defaults.as_dict(),
+    }
+
+
+async def get_limits(request: Request) -> JSONResponse:
+    """A database's effective limits, its overrides and the defaults."""
+    state = _authorize(request)
+    db = await _database_named(state, request.path_params["name"])
+    return JSONResponse(await _limits_json(state, db))
+
+
+async def put_limits(request: Request) -> JSONResponse:
+    """Override some limits (`{"query_timeout_ms": 5000}`) or go back to the default (`null`)."""
+    state = _authorize(request)
+    db = await _database_named(state, request.path_params["name"])
+    body = await _json_body(request)
+    unknown = sorted(set(body) - set(limits_.NAMES))
+    if unknown:
+        raise BadRequest(f"Unknown limit {unknown[0]!r}; the limits are {', '.join(limits_.NAMES)}.")
+    changes = {name: None if value is None else limits_.checked(name, value) for name, value in body.items()}
+    await state.store.set_limit_overrides(db.id, changes)
+    state.tenants.limits.forget(db.id)  # this origin at once; the others within their cache's ttl
+    return JSONResponse(await _limits_json(state, db))
 
 
 async def pool_figures(request: Request) -> JSONResponse:
@@ -220,6 +252,8 @@ routes = [
     Route("/admin/keys", list_keys, methods=["GET"]),
     Route("/admin/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
     *[Route(f"/admin/databases/{{name}}/{action}", database_action, methods=["POST"]) for action in _ACTIONS],
+    Route("/admin/databases/{name}/limits", get_limits, methods=["GET"]),
+    Route("/admin/databases/{name}/limits", put_limits, methods=["PUT"]),
     Route("/admin/pool", pool_figures, methods=["GET"]),
     Route("/admin/hosts", host_figures, methods=["GET"]),
 ]

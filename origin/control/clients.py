@@ -10,7 +10,15 @@ import httpx
 
 from bwedge import service
 
-from ..errors import UpstreamError
+from ..errors import BreakwaterError, UpstreamError
+
+
+class HostRefused(BreakwaterError):
+    """The host agent cannot turn change capture on because of what the tenant's own database holds
+    (hosts/capture.py CaptureRefused): the tenant's to fix, not a failure of the host."""
+
+    status = 409
+    code = "BW3002"
 
 
 class HostsClient:
@@ -29,6 +37,8 @@ class HostsClient:
                 f"The host agent at {self.url} could not be reached: {exc}",
                 hint="Check that the host agent is running (scripts/dev starts it).",
             ) from None
+        if response.status_code == 409 and response.json().get("code") == HostRefused.code:
+            raise HostRefused(str(response.json().get("message", "")))
         if response.status_code >= 400:
             raise UpstreamError(f"The host agent refused {method} {path}: {response.text}")
         result: dict[str, Any] = response.json()
@@ -39,6 +49,10 @@ class HostsClient:
 
     async def drop_database(self, database_id: str) -> None:
         await self._call("DELETE", f"/databases/{database_id}")
+
+    async def read_only_role(self, database_id: str) -> str:
+        """(Re)make a database's read-only role (with a new password); returns its DSN."""
+        return str((await self._call("POST", f"/databases/{database_id}/readonly"))["dsn"])
 
     async def database_action(self, database_id: str, action: str) -> dict[str, Any]:
         """pause | resume | hibernate | start | restart the instance holding a database."""
@@ -70,9 +84,15 @@ class EdgeClient:
         self._secret = secret
         self._http = http
 
-    async def push_revocations(self, key_ids: list[str], database_ids: list[str]) -> None:
+    async def push_revocations(
+        self, key_ids: list[str], database_ids: list[str], key_databases: dict[str, str] | None = None
+    ) -> None:
+        """Tell the edge; `key_databases` (key id -> its database) lets it close the keys' streams,
+        and a deleted database's streams close with it."""
         path = "/_bw/revocations"
-        body = json.dumps({"key_ids": key_ids, "database_ids": database_ids}).encode()
+        body = json.dumps(
+            {"key_ids": key_ids, "database_ids": database_ids, "key_databases": key_databases or {}}
+        ).encode()
         signature = service.sign(self._secret, "edge", {"op": "revoke"}, "POST", path, body, time.time())
         try:
             response = await self._http.post(

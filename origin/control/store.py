@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
 
 from bwedge import keys
 
+from ..limits import NAMES as LIMIT_COLUMNS  # database_limits has a column per limit
 from .ids import new_id
 
 
@@ -22,6 +24,7 @@ class Database:
     placement: str
     dsn: str
     created_at: dt.datetime
+    readonly_dsn: str | None = None  # the read-only role's (None: made before read-only roles)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class ApiKey:
     revoked_at: dt.datetime | None
 
 
-_DB_COLUMNS = "id, workspace_id, name, host_id, instance, placement, dsn, created_at"
+_DB_COLUMNS = "id, workspace_id, name, host_id, instance, placement, dsn, created_at, readonly_dsn"
+_READER_LOCK = 0x42575244  # "BWRD": one read-only role made per database at a time
 _KEY_COLUMNS = "id, database_id, scope, label, created_at, revoked_at"
 
 
@@ -68,10 +72,11 @@ class ControlStore:
         instance: str,
         placement: str,
         dsn: str,
+        readonly_dsn: str | None = None,
     ) -> Database:
         row = await self.pool.fetchrow(
-            f"INSERT INTO databases (id, workspace_id, name, host_id, instance, placement, dsn) "
-            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_DB_COLUMNS}",
+            "INSERT INTO databases (id, workspace_id, name, host_id, instance, placement, dsn, readonly_dsn) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_DB_COLUMNS}",
             database_id,
             workspace_id,
             name,
@@ -79,8 +84,21 @@ class ControlStore:
             instance,
             placement,
             dsn,
+            readonly_dsn,
         )
         return Database(**dict(row))
+
+    async def readonly_dsn(self, database_id: str, make: Callable[[], Awaitable[str]]) -> str:
+        """The database's read-only DSN; `make` (the host agent makes the role) when it has none yet.
+        Made once: origins asking at the same time wait for the first (each make sets a new password)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _READER_LOCK, database_id)
+            found = await conn.fetchval("SELECT readonly_dsn FROM databases WHERE id = $1", database_id)
+            if found:
+                return str(found)
+            made = await make()
+            await conn.execute("UPDATE databases SET readonly_dsn = $2 WHERE id = $1", database_id, made)
+            return made
 
     async def database_by_name(self, workspace_id: str, name: str) -> Database | None:
         row = await self.pool.fetchrow(
@@ -151,6 +169,28 @@ class ControlStore:
             f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE database_id = $1 ORDER BY created_at", database_id
         )
         return [ApiKey(**dict(r)) for r in rows]
+
+    async def limit_overrides(self, database_id: str) -> dict[str, int | None]:
+        """The operator's overrides of a database's limits (NULL: the default); {} if none."""
+        row = await self.pool.fetchrow(
+            f"SELECT {', '.join(LIMIT_COLUMNS)} FROM database_limits WHERE database_id = $1", database_id
+        )
+        return {k: (int(v) if v is not None else None) for k, v in dict(row).items()} if row else {}
+
+    async def set_limit_overrides(self, database_id: str, changes: dict[str, int | None]) -> None:
+        """Set (a number) or clear (None) some overrides; the others stay as they are."""
+        names = [n for n in LIMIT_COLUMNS if n in changes]  # identifiers from the Limits fields only
+        if not names:
+            return
+        values = [changes[n] for n in names]
+        assignments = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
+        await self.pool.execute(
+            f"INSERT INTO database_limits (database_id, {', '.join(names)}) "
+            f"VALUES ($1, {', '.join(f'${i + 2}' for i in range(len(names)))}) "
+            f"ON CONFLICT (database_id) DO UPDATE SET {assignments}, updated_at = now()",
+            database_id,
+            *values,
+        )
 
     async def key_is_active(self, key_id: str, database_id: str) -> bool:
         row = await self.pool.fetchrow(

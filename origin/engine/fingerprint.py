@@ -16,6 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import QueryValidationError
+
+# How deep a query's arguments and selection may nest. Real clients stay far below (an `include`
+# level costs two, a relation filter two); every later stage recurses over this tree, so it is
+# bounded here, on the first walk every query takes.
+MAX_QUERY_DEPTH = 100
+
 # Under these keys every leaf is structure: the planner needs the literal.
 _STRUCTURAL = frozenset({"orderBy", "distinct", "by", "mode", "nulls", "sort", "skipDuplicates"})
 # Tags whose value is structure, not data: field references and the Json null markers.
@@ -48,7 +55,7 @@ def fingerprint(body: Any) -> tuple[str, list[Any]]:
     """(shape key, leaf values in walk order)."""
     leaves: list[Any] = []
     parts: list[str] = []
-    _walk(body, leaves, parts, False)
+    _walk(body, leaves, parts, False, MAX_QUERY_DEPTH)
     return "".join(parts), leaves
 
 
@@ -56,9 +63,18 @@ _LEAF = {str: "<s>", int: "<i>", float: "<f>"}
 _RESETS = frozenset({*_STRUCTURAL, "selection"})
 
 
-def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> None:
+def _too_deep() -> QueryValidationError:
+    return QueryValidationError(
+        f"The query nests more than {MAX_QUERY_DEPTH} levels deep.",
+        meta={"argumentPath": "query", "limit": MAX_QUERY_DEPTH},
+    )
+
+
+def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool, room: int) -> None:
     # The hot path of every query: plain loops and local lookups, no helper calls per node.
     kind = type(node)
+    if (kind is dict or kind is list) and room <= 0:
+        raise _too_deep()
     if kind is dict:
         if len(node) == 2 and "$type" in node and "value" in node:
             tag = node["$type"]
@@ -76,11 +92,11 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> Non
                 leaves.append(value)
                 continue
             if key == "arguments":
-                _walk(value, leaves, out, False)
+                _walk(value, leaves, out, False, room - 1)
             elif key == "_relevance" and type(value) is dict:
-                _walk_relevance(value, leaves, out)
+                _walk_relevance(value, leaves, out, room - 1)
             else:
-                _walk(value, leaves, out, structural or key in _RESETS)
+                _walk(value, leaves, out, structural or key in _RESETS, room - 1)
             out.append(",")
         out.append("}")
         return
@@ -91,7 +107,7 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> Non
             return
         out.append("[")
         for item in node:
-            _walk(item, leaves, out, structural)
+            _walk(item, leaves, out, structural, room - 1)
             out.append(",")
         out.append("]")
         return
@@ -103,12 +119,12 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool) -> Non
     out.append(leaf)
 
 
-def _walk_relevance(spec: dict[str, Any], leaves: list[Any], out: list[str]) -> None:
+def _walk_relevance(spec: dict[str, Any], leaves: list[Any], out: list[str], room: int) -> None:
     """`orderBy: {_relevance: {fields, search, sort}}`: the search text is a value, the rest structure."""
     out.append("{")
     for key, value in spec.items():
         out.append(repr(key))
-        _walk(value, leaves, out, key != "search")
+        _walk(value, leaves, out, key != "search", room - 1)
         out.append(",")
     out.append("}")
 

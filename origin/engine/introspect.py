@@ -8,7 +8,9 @@ for the referenced table), and the referenced model a list field named for the r
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -96,7 +98,28 @@ _JOIN_TABLE = re.compile(r"^_(?P<name>.+)$")
 
 
 async def introspect(conn: asyncpg.Connection, schema: str = "public") -> Schema:
-    """The schema model of the database `conn` is connected to."""
+    """The schema model of the database `conn` is connected to.
+
+    Name resolution is pinned to the catalog meanwhile: the tenant's own operators and functions (a
+    `public.=` ahead of pg_catalog on its search_path) must not run inside, or steer, these queries."""
+    async with _catalog_names(conn):
+        return await _introspect(conn, schema)
+
+
+@contextlib.asynccontextmanager
+async def _catalog_names(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    saved = await conn.fetchval("SELECT pg_catalog.current_setting('search_path')")
+    await conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)")
+    try:
+        yield
+    finally:
+        # In an aborted transaction the rollback undoes the change by itself.
+        if not conn.is_closed():
+            with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
+                await conn.execute("SELECT pg_catalog.set_config('search_path', $1, false)", saved)
+
+
+async def _introspect(conn: asyncpg.Connection, schema: str) -> Schema:
     result = Schema()
     for row in await conn.fetch(_ENUMS, schema):
         result.enums[row["typname"]] = Enum(

@@ -677,16 +677,24 @@ def _plan_counts(schema: Schema, model: Model, value: Any, path: str) -> list[tu
             where = plan_where(
                 schema,
                 schema.models[relation.target],
-                spec.get("arguments", {}).get("where"),
+                arguments_of(spec, f"{path}.{name}").get("where"),
                 f"{path}.{name}.where",
             )
         counts.append((name, RelationCount(relation, schema.models[relation.target], where)))
     return counts
 
 
+def arguments_of(node: dict[str, Any], path: str) -> dict[str, Any]:
+    """A nested selection's `arguments`: an object of them, or none."""
+    args = node.get("arguments") or {}
+    if not isinstance(args, dict):
+        raise fail(f"`{path}` takes its arguments as an object.", path)
+    return args
+
+
 def plan_nested(schema: Schema, relation: RelationField, node: dict[str, Any], path: str) -> ReadPlan:
     target = schema.models[relation.target]
-    args = node.get("arguments") or {}
+    args = arguments_of(node, path)
     selection = node.get("selection") or {"$scalars": True}
     if not relation.is_list:
         extra = set(args) - {"where"}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from .. import rawcodec
+from .. import jsoninput, rawcodec
 from ..dberrors import map_database_error
 from ..errors import QueryValidationError
 from .request import JsonQuery
@@ -32,10 +32,7 @@ def _arguments(query: JsonQuery) -> tuple[str, list[Any]]:
         raise QueryValidationError("A raw query needs `query`, the SQL text.", meta={"argumentPath": "query"})
     params = args.get("parameters", [])
     if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except ValueError:
-            raise QueryValidationError("`parameters` is not a JSON array.") from None
+        params = jsoninput.loads(params, "`parameters`")
     if not isinstance(params, list):
         raise QueryValidationError("`parameters` must be a JSON array.", meta={"argumentPath": "parameters"})
     return sql, params

@@ -6,7 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import QueryValidationError
+from ..errors import BadRequest, QueryValidationError
+
+# Queries in one batch. Prisma batches every `findUnique` of one tick into one request (its
+# dataloader), so a `Promise.all` over a long list arrives as one batch: stay generous.
+MAX_BATCH_QUERIES = 5000
 
 
 @dataclass(slots=True)
@@ -56,6 +60,13 @@ def parse_batch(body: dict[str, Any]) -> Batch:
     items = body.get("batch")
     if not isinstance(items, list):
         raise QueryValidationError("`batch` must be a list of queries.")
+    if len(items) > MAX_BATCH_QUERIES:
+        raise BadRequest(
+            f"A batch holds {len(items)} queries; at most {MAX_BATCH_QUERIES} are accepted.",
+            code="BW1303",
+            meta={"queries": len(items), "limit": MAX_BATCH_QUERIES},
+            hint="Split the work into several batches or transactions.",
+        )
     tx = body.get("transaction")
     if tx is not None and not isinstance(tx, dict):
         raise QueryValidationError("`transaction` must be an object.")

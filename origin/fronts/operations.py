@@ -2,8 +2,8 @@
 
 Where the work runs: on a pooled connection, inside the caller's interactive transaction, or in one
 transaction for a transactional batch. A read-only key never writes: write actions are refused up
-front, and its work runs in READ ONLY transactions so Postgres refuses anything that slips through
-(a raw query that writes).
+front, and its work runs as the database's read-only role in READ ONLY transactions, so Postgres
+refuses anything that slips through (a raw query that writes); see origin/readonly.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from .. import readonly
 from ..caller import Caller
 from ..engine import engine
 from ..engine.engine import Outcome
@@ -78,7 +79,18 @@ def check_writes(caller: Caller, queries: list[JsonQuery]) -> None:
             caller.require_write(f"run {query.action}")
 
 
-async def _run(schema_for: SchemaFor, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
+_RAW = frozenset({"queryRaw", "executeRaw"})
+
+
+async def _run(schema_for: SchemaFor, query: JsonQuery, conn: asyncpg.Connection, read_only: bool) -> Outcome:
+    outcome = await _run_query(schema_for, query, conn)
+    if read_only and query.action in _RAW:
+        # The caller's own SQL: it must not have left the READ ONLY transaction.
+        await readonly.check(conn)
+    return outcome
+
+
+async def _run_query(schema_for: SchemaFor, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
     schema = await schema_for(conn, False)
     try:
         return await engine.run(schema, query, conn)
@@ -101,21 +113,23 @@ async def run_one(
     on_query: OnQuery | None = None,
 ) -> Outcome:
     check_writes(caller, [query])
+    read_only = not caller.can_write()
 
     async def in_connection(conn: asyncpg.Connection) -> Outcome:
         with queries_logged(conn, on_query):
-            if caller.can_write() or tx_id is not None:
-                return await _run(schema_for, query, conn)
-            async with conn.transaction(readonly=True):
-                return await _run(schema_for, query, conn)
+            if not read_only or tx_id is not None:
+                return await _run(schema_for, query, conn, read_only)
+            async with readonly.transaction(conn):
+                return await _run(schema_for, query, conn, read_only)
 
     if tx_id is not None:
         return await state.transactions.run(caller, tx_id, in_connection)
-    async with state.tenants.connection(caller.database_id) as conn:
+    async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
         return await in_connection(conn)
 
 
 def isolation_of(batch: Batch) -> str | None:
+    """The batch's isolation level as SQL names it (READ COMMITTED, …), None for the default."""
     if batch.isolation is None:
         return None
     level = ISOLATION_LEVELS.get(batch.isolation)
@@ -125,7 +139,7 @@ def isolation_of(batch: Batch) -> str | None:
             "ReadUncommitted, ReadCommitted, RepeatableRead and Serializable.",
             code="P2023",
         )
-    return _ASYNCPG_ISOLATION[level]
+    return level
 
 
 async def run_batch(
@@ -140,6 +154,7 @@ async def run_batch(
     (raised, nothing kept); otherwise queries succeed or fail one by one."""
     check_writes(caller, batch.queries)
     isolation = isolation_of(batch)
+    read_only = not caller.can_write()
 
     async def in_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
         with queries_logged(conn, on_query):
@@ -154,16 +169,22 @@ async def run_batch(
                 if q.action not in ("queryRaw", "executeRaw") and q.model in schema.models:
                     compiled, env = engine.prepare(schema, q)
                     check_leaves(compiled.steps, env)
-            async with conn.transaction(isolation=isolation, readonly=not caller.can_write()):
-                return [await _run(schema_for, q, conn) for q in batch.queries]
+            if read_only:
+                async with readonly.transaction(conn, isolation):
+                    return [await _run(schema_for, q, conn, read_only) for q in batch.queries]
+            level = _ASYNCPG_ISOLATION[isolation] if isolation else None
+            async with conn.transaction(isolation=level):
+                return [await _run(schema_for, q, conn, read_only) for q in batch.queries]
         results: list[Outcome | BreakwaterError] = []
         for q in batch.queries:
             try:
-                if caller.can_write() or tx_id is not None:
-                    results.append(await _run(schema_for, q, conn))
+                if not read_only or tx_id is not None:
+                    results.append(await _run(schema_for, q, conn, read_only))
                 else:
-                    async with conn.transaction(readonly=True):
-                        results.append(await _run(schema_for, q, conn))
+                    async with readonly.transaction(conn):
+                        results.append(await _run(schema_for, q, conn, read_only))
+            except readonly.LeftReadOnly:
+                raise  # the session is gone: nothing more runs on it
             except BreakwaterError as exc:
                 if batch.transaction:
                     raise
@@ -172,5 +193,5 @@ async def run_batch(
 
     if tx_id is not None:
         return await state.transactions.run(caller, tx_id, in_connection)
-    async with state.tenants.connection(caller.database_id) as conn:
+    async with state.tenants.serving(caller.database_id, read_only=read_only) as conn:
         return await in_connection(conn)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import jsoninput
 from ..auth import caller_of
 from ..caller import Caller
 from ..dberrors import UNMAPPED
@@ -23,9 +24,12 @@ from ..engine.engine import Outcome
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BadRequest, BreakwaterError
+from ..http import error_headers
+from ..limits import check_response, payload_too_large
 from ..plans.telemetry import Capture
 from ..state import OriginState, state_of
 from .operations import Models, run_batch, run_one
+from .options import isolation_level, milliseconds
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 _JSON = "application/json; charset=utf-8"
@@ -88,7 +92,7 @@ def engine_validation_meta(exc: BreakwaterError) -> dict[str, Any]:
 def known_error(exc: BreakwaterError) -> Response:
     """A non-2xx answer the 6.x client turns into a known request error with `error_code`."""
     body = {**exc.body(), "is_panic": False, "error_code": exc.code}
-    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(body, status_code=exc.status, headers=error_headers(exc))
 
 
 def _result_key(query: JsonQuery) -> str:
@@ -104,10 +108,7 @@ def _data(query: JsonQuery, outcome: Outcome, extensions: str = "") -> str:
 
 
 async def _json_body(http: Request) -> Any:
-    try:
-        return json.loads(await http.body())
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    return jsoninput.loads(await http.body())
 
 
 async def _schema(state: OriginState, caller: Caller, hash_: str) -> Schema | None:
@@ -147,13 +148,15 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
             outcome = await run_one(state, caller, schema_for, query, tx_id, capture.on_query)
             models.add(outcome)
             text = _data(query, outcome, _logs(capture))
+        encoded = text.encode()
+        check_response(await state.tenants.limits.of(caller.database_id), encoded)
     except BreakwaterError as exc:
         if exc.status == 401:
             raise
         extensions = _extensions(capture)
         failed = {"errors": [user_facing(exc)], **({"extensions": extensions} if extensions else {})}
         return JSONResponse(failed, headers={"Prisma-Error-Code": exc.code})
-    return Response(text, media_type=_JSON, headers=models.headers())
+    return Response(encoded, media_type=_JSON, headers=models.headers())
 
 
 def _logs(capture: Capture) -> str:
@@ -184,9 +187,11 @@ async def upload_schema(http: Request) -> Response:
     caller = await caller_of(http)
     state = state_of(http)
     try:
-        await state.schemas.upload(
-            state.store.pool, caller.database_id, http.path_params["hash"], await http.body()
-        )
+        body = await http.body()
+        limit = (await state.tenants.limits.of(caller.database_id)).schema_bytes
+        if len(body) > limit:
+            raise payload_too_large("Prisma schema upload", limit, len(body))
+        await state.schemas.upload(state.store.pool, caller.database_id, http.path_params["hash"], body)
     except BreakwaterError as exc:
         return known_error(exc)
     return JSONResponse({})
@@ -208,9 +213,9 @@ async def start_transaction(http: Request) -> Response:
         body = await _json_body(http) if await http.body() else {}
         if not isinstance(body, dict):
             raise BadRequest("The transaction options must be a JSON object.")
-        max_wait = _millis(body.get("max_wait", 2000), "max_wait")
-        timeout = _millis(body.get("timeout", 5000), "timeout")
-        isolation = body.get("isolation_level")
+        max_wait = milliseconds(body, "max_wait", 2000)
+        timeout = milliseconds(body, "timeout", 5000)
+        isolation = isolation_level(body, "isolation_level")
         tx = await state.transactions.start(
             caller, max_wait_ms=max_wait, timeout_ms=timeout, isolation=isolation
         )
@@ -219,12 +224,6 @@ async def start_transaction(http: Request) -> Response:
     version, hash_ = http.path_params["version"], http.path_params["hash"]
     endpoint = f"{endpoint_base(http, state)}/{version}/{hash_}/itx/{tx.id}"
     return JSONResponse({"id": tx.id, "extensions": {}, "data-proxy": {"endpoint": endpoint}})
-
-
-def _millis(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"`{name}` must be a number of milliseconds.")
-    return int(value)
 
 
 async def _finish(http: Request, commit: bool) -> Response:

@@ -11,7 +11,6 @@ Errors use the shape the client reads: `{"code", "error", "meta"}` with the erro
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import jsoninput, readonly
 from ..auth import caller_of
 from ..caller import Caller
 from ..errors import BadRequest, BreakwaterError, NotFound
+from ..http import error_headers
+from ..limits import check_response
 from ..plans import check
 from ..plans.comments import sql_comment
 from ..plans.executor import Database
@@ -31,6 +33,7 @@ from ..plans.interpreter import Interpreter
 from ..plans.telemetry import Capture
 from ..plans.template import MAX_BIND_VALUES
 from ..state import state_of
+from .options import isolation_level, milliseconds
 
 log = logging.getLogger("breakwater.prisma7")
 _seen_versions: set[str] = set()
@@ -67,10 +70,7 @@ class PlanRequest:
 
 
 def _json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else {}
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    return jsoninput.loads(body) if body else {}
 
 
 def parse_plan_request(body: bytes) -> PlanRequest:
@@ -137,12 +137,24 @@ def _error(exc: BreakwaterError, capture: Capture, request: Request) -> JSONResp
     if exc.hint:
         body["hint"] = exc.hint
     body["extensions"] = capture.extensions()
-    return JSONResponse(body, status_code=exc.status, headers={"Prisma-Error-Code": exc.code})
+    return JSONResponse(body, status_code=exc.status, headers=error_headers(exc))
 
 
 def _ok(payload: dict[str, Any], capture: Capture, headers: dict[str, str] | None = None) -> JSONResponse:
     payload["extensions"] = capture.extensions()
     return JSONResponse(payload, headers=headers)
+
+
+async def _answer(
+    http: Request, caller: Caller, data: Any, capture: Capture, headers: dict[str, str]
+) -> JSONResponse:
+    """A plan's result, unless its encoded form is over the database's response limit (P6009)."""
+    response = _ok({"data": data}, capture, headers)
+    try:
+        check_response(await state_of(http).tenants.limits.of(caller.database_id), bytes(response.body))
+    except BreakwaterError as exc:
+        return _error(exc, capture, http)
+    return response
 
 
 def _model_headers(facts: check.PlanFacts) -> dict[str, str]:
@@ -176,23 +188,12 @@ async def _run_plan(
         facts.tables_written |= {name for _, name in db.touched_written}
 
 
-async def _take_snapshot(conn: asyncpg.Connection) -> None:
-    # Once a statement has taken the transaction's snapshot, Postgres refuses `SET TRANSACTION READ
-    # WRITE`: a plan cannot turn a read-only transaction into a writing one.
-    await conn.fetchval("SELECT 1")
-
-
 async def _read_only(
     conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture, facts: check.PlanFacts
 ) -> Any:
-    # Our own fixed text, so one simple-query round trip may carry both statements: the SELECT takes
-    # the snapshot inside the READ ONLY transaction (see _take_snapshot). Plan SQL never goes this way.
-    await conn.execute("BEGIN READ ONLY; SELECT 1")
-    try:
+    # A READ ONLY transaction with its snapshot taken: Postgres refuses `SET TRANSACTION READ WRITE`.
+    async with readonly.transaction(conn):
         return await _run_plan(conn, caller, request, capture, True, facts)
-    finally:
-        if not conn.is_closed():
-            await conn.execute("ROLLBACK")
 
 
 async def connection_info(http: Request) -> Response:
@@ -211,21 +212,14 @@ async def query(http: Request) -> Response:
     try:
         request = parse_plan_request(await http.body())
         facts = check.check(request.plan, _client_version(http))
-        async with state.tenants.connection(caller.database_id) as conn:
+        async with state.tenants.serving(caller.database_id, read_only=not caller.can_write()) as conn:
             if caller.can_write():
                 data = await _run_plan(conn, caller, request, capture, False, facts)
             else:
                 data = await _read_only(conn, caller, request, capture, facts)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return _ok({"data": data}, capture, _model_headers(facts))
-
-
-def _int_option(body: dict[str, Any], name: str, default: int) -> int:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"`{name}` must be a number of milliseconds.")
-    return int(value)
+    return await _answer(http, caller, data, capture, _model_headers(facts))
 
 
 async def transaction_start(http: Request) -> Response:
@@ -236,15 +230,12 @@ async def transaction_start(http: Request) -> Response:
         body = _json_body(await http.body())
         if not isinstance(body, dict):
             raise BadRequest('Expected {"maxWait"?, "timeout"?, "isolationLevel"?}.')
-        isolation = body.get("isolationLevel")
         tx = await state.transactions.start(
             caller,
-            max_wait_ms=_int_option(body, "maxWait", 2000),
-            timeout_ms=_int_option(body, "timeout", 5000),
-            isolation=str(isolation) if isolation is not None else None,
+            max_wait_ms=milliseconds(body, "maxWait", 2000),
+            timeout_ms=milliseconds(body, "timeout", 5000),
+            isolation=isolation_level(body, "isolationLevel"),
         )
-        if not caller.can_write():
-            await state.transactions.run(caller, tx.id, _take_snapshot)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
     return _ok({"id": tx.id}, capture, {"Prisma-Transaction-Id": tx.id})
@@ -265,7 +256,7 @@ async def transaction_query(http: Request) -> Response:
         data = await state.transactions.run(caller, tx_id, run)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
-    return _ok({"data": data}, capture, _model_headers(facts))
+    return await _answer(http, caller, data, capture, _model_headers(facts))
 
 
 async def transaction_end(http: Request) -> Response:

@@ -19,25 +19,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import jsoninput
 from ..auth import caller_of
 from ..caller import Caller
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
 from ..errors import BadRequest, BreakwaterError
+from ..limits import check_response
 from ..state import state_of
 from .operations import Models, SchemaFor, run_batch, run_one
+from .options import isolation_level, milliseconds
 
 _JSON = "application/json; charset=utf-8"
 
 
 async def _body(http: Request) -> Any:
     raw = await http.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise BadRequest("The request body is not JSON.") from None
+    return jsoninput.loads(raw) if raw else {}
 
 
 def _introspected(http: Request, caller: Caller) -> SchemaFor:
@@ -76,7 +74,9 @@ async def _run(http: Request, tx_id: str | None) -> Response:
         outcome = await run_one(state, caller, schema_for, parse(body), tx_id)
         models.add(outcome)
         text = f'{{"data":{outcome.json}}}'
-    return Response(text, media_type=_JSON, headers=models.headers())
+    encoded = text.encode()
+    check_response(await state.tenants.limits.of(caller.database_id), encoded)
+    return Response(encoded, media_type=_JSON, headers=models.headers())
 
 
 async def query(http: Request) -> Response:
@@ -87,13 +87,6 @@ async def tx_query(http: Request) -> Response:
     return await _run(http, http.path_params["tx"])
 
 
-def _option(body: dict[str, Any], name: str, default: int) -> int:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(f"`{name}` must be a number of milliseconds.")
-    return int(value)
-
-
 async def tx_start(http: Request) -> JSONResponse:
     caller = await caller_of(http)
     body = await _body(http)
@@ -101,9 +94,9 @@ async def tx_start(http: Request) -> JSONResponse:
         raise BadRequest("The transaction options must be a JSON object.")
     tx = await state_of(http).transactions.start(
         caller,
-        max_wait_ms=_option(body, "maxWait", 2000),
-        timeout_ms=_option(body, "timeout", 5000),
-        isolation=body.get("isolationLevel"),
+        max_wait_ms=milliseconds(body, "maxWait", 2000),
+        timeout_ms=milliseconds(body, "timeout", 5000),
+        isolation=isolation_level(body, "isolationLevel"),
     )
     return JSONResponse({"id": tx.id})
 
@@ -150,7 +143,7 @@ def _schema_json(schema: Schema) -> dict[str, Any]:
 async def schema(http: Request) -> JSONResponse:
     caller = await caller_of(http)
     state = state_of(http)
-    async with state.tenants.connection(caller.database_id) as conn:
+    async with state.tenants.connection(caller.database_id, read_only=not caller.can_write()) as conn:
         found = await state.schemas.get(caller.database_id, conn, refresh=True)
     return JSONResponse(_schema_json(found))
 

@@ -11,8 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import PlanError, UnsupportedPlan
+from .errors import PlanError, PlanTooDeep, UnsupportedPlan
 from .generators import KNOWN as KNOWN_GENERATORS
+
+# How deep plan nodes may nest: the interpreter recurses once per level. Prisma 7.10's plans take
+# about four levels per level of `include` or nested write (let, let, join, query).
+MAX_PLAN_DEPTH = 100
 
 # The Prisma Client versions whose plans the test suite runs (tests/prisma7). `Prisma-Engine-Hash`
 # carries the client version in 7.x.
@@ -112,17 +116,22 @@ def children(node: dict[str, Any]) -> Iterator[Any]:
 def check(plan: Any, client_version: str | None) -> PlanFacts:
     """Every node, fragment, rule and generator of `plan` is known; returns what its SQL touches."""
     facts = PlanFacts()
-    stack = [plan]
+    stack: list[tuple[Any, int]] = [(plan, 1)]
     try:
         while stack:
-            node = stack.pop()
+            node, depth = stack.pop()
             if not isinstance(node, dict) or not isinstance(node.get("type"), str):
                 raise PlanError("A query plan node must be an object with a `type`.")
+            if depth > MAX_PLAN_DEPTH:
+                raise PlanTooDeep(
+                    f"The query plan nests more than {MAX_PLAN_DEPTH} nodes deep.",
+                    meta={"limit": MAX_PLAN_DEPTH},
+                )
             kind = node["type"]
             if kind not in NODE_TYPES:
                 raise _unknown("node", kind, client_version)
             _check_node(node, client_version, facts)
-            stack.extend(children(node))
+            stack.extend((child, depth + 1) for child in children(node))
     except (KeyError, TypeError, AttributeError) as exc:
         raise PlanError(f"The query plan is malformed ({type(exc).__name__}: {exc}).") from None
     return facts

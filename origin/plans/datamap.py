@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..rawcodec import finite
 from .errors import PlanError
 
 UTC = dt.UTC
@@ -118,6 +119,11 @@ def _string(value: Any) -> Any:
     return str(value)
 
 
+def _float(value: Any) -> Any:
+    # NaN and the infinities are not JSON numbers: null, as Prisma's executor sends them.
+    return finite(float(value))
+
+
 def _boolean(value: Any) -> Any:
     return bool(value) if not isinstance(value, str) else value.lower() in ("true", "t", "1")
 
@@ -153,7 +159,7 @@ _SCALARS: dict[str, Convert] = {
     "int": _int,
     "string": _string,
     "boolean": _boolean,
-    "float": float,
+    "float": _float,
     "bigint": _bigint,
     "decimal": _decimal,
     "datetime": _datetime,

@@ -17,3 +17,10 @@ class UnsupportedPlan(BreakwaterError):
 
     status = 400
     code = "BW1102"
+
+
+class PlanTooDeep(BreakwaterError):
+    """The plan nests deeper than the interpreter walks (`check.MAX_PLAN_DEPTH`)."""
+
+    status = 400
+    code = "BW1302"

@@ -6,10 +6,11 @@ asyncpg binds parameters in binary, so each value must become the Python type of
 server inferred for its placeholder. Those types are learned once per database and statement text
 (`ParamTypes`) and the statement then runs through asyncpg's own per-connection statement cache.
 
-For read-only keys the connection is inside a READ ONLY transaction that already took its snapshot
-(so `SET TRANSACTION READ WRITE` is refused by Postgres), only reading statements are accepted
-(nothing that could end the transaction or change the session), and the transaction must still be
-open after every statement; a connection that left it is closed, not returned to the pool.
+For read-only keys the connection is the database's read-only role, inside a READ ONLY transaction
+that already took its snapshot (so `SET TRANSACTION READ WRITE` is refused by Postgres), only reading
+statements are accepted (nothing that could end the transaction or change the session), and the
+transaction must still be open, and still read-only, after every statement; a connection that left
+it is closed, not returned to the pool (origin/readonly.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from .. import rawcodec
+from .. import rawcodec, readonly
 from ..dberrors import map_database_error
 from ..errors import Forbidden, KnownRequestError
 from .binds import bind_value
@@ -32,6 +33,7 @@ from .errors import PlanError
 from .template import Statement
 
 _READING = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "SHOW"})
+_PLAINLY_READING = frozenset({"SELECT", "WITH"})
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*([A-Za-z]+)", re.DOTALL)
 
 
@@ -101,13 +103,15 @@ class Database:
                 hint="Create a read-write key with `breakwater key create NAME`.",
             )
 
-    def _still_read_only(self) -> None:
-        if self.read_only and not self.conn.is_in_transaction():
+    async def _still_read_only(self, sql: str) -> None:
+        if not self.read_only:
+            return
+        if not self.conn.is_in_transaction():
             # The statement ended the read-only transaction; nothing may run on this session again.
             self.conn.terminate()
-            raise Forbidden(
-                "This API key is read-only; a statement tried to leave its read-only transaction."
-            )
+            raise readonly.LeftReadOnly()
+        if leading_keyword(sql) not in _PLAINLY_READING:
+            await readonly.check(self.conn)
 
     async def _bind(self, statement: Statement) -> list[Any]:
         types = self.param_types.get(self.database_id, statement.sql)
@@ -165,12 +169,12 @@ class Database:
             if isinstance(exc, asyncpg.InvalidCachedStatementError | asyncpg.DataError):
                 # The schema may have changed under the cached parameter types: learn them again next time.
                 self.param_types.forget(self.database_id, statement.sql)
-            self._still_read_only()
+            await self._still_read_only(statement.sql)
             if not getattr(exc, "sqlstate", None):
                 # asyncpg refused to encode a value before sending anything.
                 raise PlanError(f"A value does not fit its parameter: {exc}") from None
             raise map_database_error(exc, raw=self.raw) from None
-        self._still_read_only()
+        await self._still_read_only(statement.sql)
         if self.on_query is not None:
             self.on_query(QueryEvent(sql, statement.values, (time.perf_counter() - started) * 1000))
         return result

@@ -80,6 +80,12 @@ async def sample(pg_database: str) -> Any:
     await conn.execute("CREATE PUBLICATION everything FOR ALL TABLES")
     await conn.execute("SELECT pg_create_logical_replication_slot('decode_test', 'pgoutput')")
     yield conn
+    # The reader's socket is cut (abort); its walsender may not have noticed yet, and an active
+    # slot cannot be dropped.
+    for _ in range(200):
+        if not await conn.fetchval("SELECT active FROM pg_replication_slots WHERE slot_name = 'decode_test'"):
+            break
+        await asyncio.sleep(0.05)
     await conn.execute("SELECT pg_drop_replication_slot('decode_test')")
     await conn.close()
 

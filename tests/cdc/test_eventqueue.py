@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bwedge.eventlog import InvalidBatch, LogLimits
-from bwedge.eventqueue import CLOSE_REPLACED, EventQueue, QueueSettings
+from bwedge.eventqueue import CLOSE_REPLACED, CLOSE_REVOKED, EventQueue, QueueSettings
 from bwedge.offsets import Position
 from bwedge.subscription import Subscription
 from edge_local.events import FileBlobStore
@@ -42,9 +42,9 @@ class Harness:
         )
         return self.queue
 
-    async def connect(self, socket_id: str, **wanted: object) -> None:
+    async def connect(self, socket_id: str, key_id: str = "", **wanted: object) -> None:
         self.sockets.connect(socket_id)
-        await self.queue.open(socket_id, Subscription(**wanted))  # type: ignore[arg-type]
+        await self.queue.open(socket_id, Subscription(**wanted), key_id)  # type: ignore[arg-type]
 
     async def ack(self, socket_id: str, lsn: int) -> None:
         await self.queue.message(socket_id, json.dumps({"type": "ack", "offset": Position(lsn, 0).offset}))
@@ -160,3 +160,29 @@ async def test_maintenance_tiers_and_expires_but_keeps_what_a_named_stream_owes(
     h.clock.now += QueueSettings().stream_ttl_seconds + 1
     # The stream was idle past its time to live: dropped, and nothing holds the old events back.
     assert await h.queue.alarm() == {"expired": 5, "segments": 0, "streams_dropped": 1}
+
+
+async def test_revoking_a_key_closes_its_sockets_and_turns_it_away_afterwards(h: Harness) -> None:
+    await h.connect("a", key_id="k1")
+    await h.connect("b", key_id="k2", name="kept")
+    assert await h.queue.revoke(["k1"]) == 1
+    assert h.sockets.open["a"].closed_with == (CLOSE_REVOKED, "the API key has been revoked")
+    await h.queue.append(batch(event(1)))
+    assert h.sockets.open["a"].offsets() == [] and h.sockets.open["b"].offsets() == o(1)
+    # An isolate that authenticated k1 before it heard of the revocation still cannot open a stream.
+    await h.connect("c", key_id="k1")
+    assert h.sockets.open["c"].closed_with is not None and h.sockets.open["c"].frames == []
+    h.restart()  # the revocation is kept in storage, as the object may hibernate
+    await h.connect("d", key_id="k1")
+    assert h.sockets.open["d"].closed_with == (CLOSE_REVOKED, "the API key has been revoked")
+
+
+async def test_deleting_the_database_closes_every_socket(h: Harness) -> None:
+    await h.connect("a", key_id="k1")
+    await h.connect("b", key_id="k2")
+    assert await h.queue.revoke([], everything=True) == 2
+    assert {s.closed_with for s in h.sockets.open.values()} == {
+        (CLOSE_REVOKED, "the API key has been revoked")
+    }
+    await h.connect("c", key_id="k3")
+    assert h.sockets.open["c"].closed_with is not None

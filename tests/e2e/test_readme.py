@@ -107,5 +107,6 @@ def test_every_setting_the_code_reads_is_in_the_readme_table() -> None:
         suffixes = re.findall(r"`(_[A-Z0-9_]+)`", row)
         for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row):
             listed.update(name + suffix for suffix in suffixes)
-    missing = sorted(_names_read_by_the_code() - listed)
+    # A prefix the code completes ("BREAKWATER_LIMIT_" + name) is listed by its full names.
+    missing = sorted(n for n in _names_read_by_the_code() - listed if not n.endswith("_"))
     assert not missing, f"settings the code reads but the README's table does not list: {missing}"

@@ -63,7 +63,13 @@ class ScriptedOrigin:
         self, origin_id: str | None, method: str, target: str, headers: Headers, body: bytes
     ) -> EdgeResponse:
         claims = service.verify(
-            headers[service.HEADER], [SERVICE_SECRET.encode()], "origin", method, target, body, self.clock()
+            headers[service.HEADER],
+            [SERVICE_SECRET.encode()],
+            service.origin_audience("o1"),
+            method,
+            target,
+            body,
+            self.clock(),
         ).values
         try:
             parsed = json.loads(body) if body else None

@@ -144,9 +144,14 @@ const eventQueuesNamespace = {
         name,
         upgrade: request.headers.get("upgrade"),
         subscription: request.headers.get("x-breakwater-subscription"),
+        keyId: request.headers.get("x-breakwater-key-id"),
       });
       // Node cannot build a 101 Response; any Response shows it is passed through untouched.
       return new Response("from-queue", { status: 200, headers: { "x-queue": name } });
+    },
+    revoke: async (keyIds, everything) => {
+      queueCalls.push({ op: "revoke", name, keyIds: JSON.parse(keyIds), everything });
+      return 1;
     },
   }),
 };
@@ -337,7 +342,9 @@ upgrade = await call(f"http://edge.test/v1/stream?{wanted}", headers=js.Object.f
 queue["stream_status"] = upgrade.status
 queue["stream_from_queue"] = upgrade.headers.get("x-queue")
 handed = [c for c in bw.queueCalls.to_py() if c["op"] == "fetch"][0]
-queue["stream_handed_to"] = [handed["name"], handed["upgrade"], json.loads(handed["subscription"])["where"]]
+queue["stream_handed_to"] = [
+    handed["name"], handed["upgrade"], json.loads(handed["subscription"])["where"], handed["keyId"]
+]
 no_upgrade = await call(f"http://edge.test/v1/stream?api_key={reader_token}")
 queue["plain_get_status"] = no_upgrade.status
 
@@ -354,6 +361,15 @@ queue["push_status"] = pushed.status
 queue["push_answer"] = json.loads(await pushed.text())["stored"]
 queue["push_reached_queue"] = [c["name"] for c in bw.queueCalls.to_py() if c["op"] == "append"]
 queue["change_listener"] = changed
+revocation = b'{"key_ids":["key2"],"database_ids":[],"key_databases":{"key2":"db1"}}'
+signed = service.sign(b"s" * 32, "edge", {"op": "revoke"}, "POST", "/_bw/revocations", revocation,
+                      __import__("time").time())
+revoked_push = await call("http://edge.test/_bw/revocations", method="POST", body=revocation.decode(),
+                          headers=js.Object.fromEntries(js.JSON.parse('[["x-breakwater-service","' + signed + '"]]')))
+queue["revocation_status"] = revoked_push.status
+queue["revocation_reached_queue"] = [
+    [c["name"], c["keyIds"], c["everything"]] for c in bw.queueCalls.to_py() if c["op"] == "revoke"
+]
 unsigned = await call(f"http://edge.test{path}", method="POST", body=body.decode())
 queue["unsigned_push_status"] = unsigned.status
 
@@ -375,6 +391,8 @@ queue["do_upgrade"] = [answer["status"], answer["web_socket"].side, server_socke
 queue["do_ready"] = json.loads(server_socket.sent[0])["type"]
 await durable.webSocketMessage(server_socket, '{"type":"ack","offset":"0000000000000000-00000000"}')
 await durable.webSocketClose(server_socket, 1000, "bye", True)
+queue["do_revoke"] = [await durable.revoke('["key2"]', False), any(
+    q.startswith("INSERT OR IGNORE INTO revoked_keys") for q in bw.doSql.to_py())]
 stored = json.loads(await durable.append(body.decode()))
 queue["do_append"] = [stored["stored"], stored["models"], len(bw.alarms) == 1]
 queue["do_bad_batch"] = "error" in json.loads(await durable.append("{}"))

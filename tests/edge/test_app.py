@@ -62,7 +62,13 @@ async def test_a_good_key_is_forwarded_signed_without_the_key() -> None:
     assert "authorization" not in headers and "cookie" not in headers
     assert headers["x-forwarded-host"] == "edge.test"
     claims = service.verify(
-        headers[service.HEADER], [SERVICE_SECRET.encode()], "origin", method, target, body, clock()
+        headers[service.HEADER],
+        [SERVICE_SECRET.encode()],
+        service.origin_audience("o1"),
+        method,
+        target,
+        body,
+        clock(),
     ).values
     assert claims["d"] == "db1" and claims["s"] == "read" and claims["k"] == "key1"
 
@@ -104,7 +110,9 @@ async def test_an_edge_signature_is_not_accepted_as_an_origin_one() -> None:
     """The audience is signed: a header the edge made for the origin cannot push revocations."""
     app, _, clock = make_app()
     body = b'{"key_ids":["key1"]}'
-    signature = service.sign(SERVICE_SECRET.encode(), "origin", {}, "POST", "/_bw/revocations", body, clock())
+    signature = service.sign(
+        SERVICE_SECRET.encode(), service.origin_audience("o1"), {}, "POST", "/_bw/revocations", body, clock()
+    )
     push = EdgeRequest("POST", "http://edge.test/_bw/revocations", Headers({service.HEADER: signature}), body)
     assert (await app.handle(push, NoContext())).status == 401
 
@@ -122,3 +130,55 @@ async def test_transactions_route_to_the_origin_that_owns_them() -> None:
     assert origin.seen[0][0] == "o1"
     unknown = await app.handle(request("/transaction/o9~abc/commit", token), NoContext())
     assert unknown.status == 409
+
+
+@pytest.mark.parametrize(
+    ("length", "refused"),
+    [
+        (None, None),
+        ("", None),
+        ("100", None),
+        (str(32 * 1024 * 1024), None),
+        (str(32 * 1024 * 1024 + 1), 413),
+    ],
+)
+def test_a_body_announced_over_the_limit_is_refused_before_it_is_read(
+    length: str | None, refused: int | None
+) -> None:
+    app, _, _ = make_app()
+    answer = app.refuse_body(length)
+    assert (answer.status if answer is not None else None) == refused
+    if answer is not None:
+        assert json.loads(answer.body)["code"] == "BW1413"
+        assert answer.headers["Prisma-Error-Code"] == "BW1413"
+
+
+def test_a_content_length_that_is_not_a_number_is_a_bad_request() -> None:
+    app, _, _ = make_app()
+    answer = app.refuse_body("lots")
+    assert answer is not None and (answer.status, json.loads(answer.body)["code"]) == (400, "BW1001")
+
+
+async def test_a_body_over_the_limit_never_reaches_the_origin() -> None:
+    clock = Clock()
+    config = EdgeConfig.from_env(
+        {
+            "KEY_SECRET": KEY_SECRET,
+            "SERVICE_SECRET": SERVICE_SECRET,
+            "ORIGIN_URL": "http://origin",
+            "MAX_REQUEST_BYTES": "1024",
+        }
+    )
+    origin = RecordingOrigin()
+    revocations = RevocationView(CountingPort(RevocationStore(MemorySql(), clock)), clock, ttl=5)
+    app = EdgeApp(config, origin, revocations, clock)
+    token = keys.mint(CLAIMS, KEY_SECRET.encode())
+    assert (await app.handle(request("/v1/query", token, b"x" * 1024), NoContext())).status == 200
+    response = await app.handle(request("/v1/query", token, b"x" * 1025), NoContext())
+    assert response.status == 413
+    assert json.loads(response.body) == {
+        "code": "BW1413",
+        "message": "The request body is larger than the limit of 1024 bytes (1025 bytes).",
+        "hint": "Send less per request (split a createMany into batches).",
+    }
+    assert len(origin.seen) == 1

@@ -91,7 +91,7 @@ def test_the_worker_shell_caches_through_the_cache_api_and_tag_versions_objects(
 def test_the_worker_hands_a_stream_upgrade_to_the_databases_queue(smoke: dict) -> None:  # type: ignore[type-arg]
     queue = smoke["queue"]
     assert (queue["stream_status"], queue["stream_from_queue"]) == (200, "db1")
-    assert queue["stream_handed_to"] == ["db1", "websocket", {"id": {"gt": 1}}]
+    assert queue["stream_handed_to"] == ["db1", "websocket", {"id": {"gt": 1}}, "key2"]
     assert queue["plain_get_status"] == 426
 
 
@@ -100,6 +100,8 @@ def test_the_worker_stores_signed_event_batches_and_tells_listeners(smoke: dict)
     assert (queue["push_status"], queue["push_answer"], queue["push_reached_queue"]) == (200, 1, ["db1"])
     assert queue["change_listener"] == [["db1", ["users"]]]
     assert queue["unsigned_push_status"] == 401
+    assert queue["revocation_status"] == 200
+    assert queue["revocation_reached_queue"] == [["db1", ["key2"], False]]  # its streams close
     assert queue["r2_round_trip"] == ['{"big":true}', None] and queue["r2_deleted"]
 
 
@@ -109,3 +111,4 @@ def test_the_event_queue_object_runs_its_hibernation_handlers(smoke: dict) -> No
     assert queue["do_ready"] == "ready"
     assert queue["do_append"] == [1, ["users"], True]
     assert queue["do_bad_batch"] and queue["do_sql_ran"]
+    assert queue["do_revoke"] == [0, True]

@@ -61,3 +61,23 @@ def test_any_change_to_the_request_breaks_the_signature(change: dict[str, object
 def test_missing_or_malformed_headers_are_refused(header: str | None) -> None:
     with pytest.raises(InvalidServiceSignature):
         verify(header)  # type: ignore[arg-type]
+
+
+def test_every_signature_carries_its_own_nonce_and_time() -> None:
+    first, second = verify(signed()), verify(signed())
+    assert first.nonce and second.nonce and first.nonce != second.nonce
+    assert first.issued == second.issued == int(NOW)
+
+
+def test_a_signature_for_one_origin_does_not_verify_at_another() -> None:
+    header = signed(audience=service.origin_audience("o1"))
+    assert verify(header, audience=service.origin_audience("o1")).values == {"d": "db1"}
+    with pytest.raises(InvalidServiceSignature):
+        verify(header, audience=service.origin_audience("o2"))
+
+
+def test_a_header_without_a_nonce_or_of_the_old_format_is_refused() -> None:
+    version, issued, _nonce, claims, mac = signed().split(".")
+    for header in (f"{version}.{issued}..{claims}.{mac}", f"v1.{issued}.{claims}.{mac}"):
+        with pytest.raises(InvalidServiceSignature):
+            verify(header)

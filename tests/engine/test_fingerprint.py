@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from origin.engine.fingerprint import Slot, fingerprint, skeleton
+from origin.engine.fingerprint import MAX_QUERY_DEPTH, Slot, fingerprint, skeleton
 from origin.engine.params import _fill
+from origin.errors import QueryValidationError
 
 KEYS = [
     "where",
@@ -103,3 +105,16 @@ def test_a_relevance_search_is_a_value_and_its_fields_and_sort_are_structure() -
     }
     # Outside `_relevance`, a field that happens to be called `search` is ordered like any other.
     assert fingerprint({"arguments": {"orderBy": {"search": "asc"}}})[1] == []
+
+
+def test_a_query_nests_at_most_max_query_depth_levels() -> None:
+    def nested(levels: int) -> dict[str, Any]:
+        node: dict[str, Any] = {"n": 1}
+        for _ in range(levels - 1):
+            node = {"AND": node}
+        return node
+
+    fingerprint(nested(MAX_QUERY_DEPTH))
+    with pytest.raises(QueryValidationError) as refused:
+        fingerprint(nested(MAX_QUERY_DEPTH + 1))
+    assert refused.value.code == "P2009"

@@ -51,13 +51,23 @@ async def test_a_tenant_cannot_reach_another_tenants_database(agent: Agent) -> N
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for database") as caught:
         await fetch(first_dsn.replace(f"/t_{first}", f"/t_{second}"), "SELECT 1")
     assert (
-        caught.value.detail == f'Only the database\'s own role connects to it; "u_{first}" is not that role.'
+        caught.value.detail
+        == f'Only the database\'s own roles connect to it; "u_{first}" is not one of them.'
     )
 
-    # Straight at the shared cluster: Postgres itself refuses (CONNECT is granted to the owner only).
-    direct = shared.instance.dsn(f"t_{second}", f"u_{first}", first_dsn.split(":")[2].split("@")[0])
-    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for database"):
+    # Straight at the shared cluster over TCP: pg_hba admits no tenant role there.
+    password = first_dsn.split(":")[2].split("@")[0]
+    direct = shared.instance.dsn(f"t_{first}", f"u_{first}", password)
+    with pytest.raises(asyncpg.InvalidAuthorizationSpecificationError, match=r"no pg_hba\.conf entry"):
         await fetch(direct, "SELECT 1")
+    # On the Unix socket (only the host's own processes reach it), Postgres itself refuses: CONNECT
+    # is granted to the database's own roles only.
+    socket = shared.instance.socket_dir()
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for database"):
+        await fetch(
+            f"postgresql://u_{first}:{password}@/t_{second}?host={socket}&port={shared.instance.port}",
+            "SELECT 1",
+        )
 
 
 async def test_a_dedicated_instance_is_a_copy_of_the_template_never_a_link(agent: Agent) -> None:

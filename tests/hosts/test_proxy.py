@@ -58,7 +58,7 @@ async def test_only_the_databases_own_role_gets_through(agent: Agent) -> None:
         await fetch(superuser, "SELECT 1")
     assert (caught.value.message, caught.value.detail) == (
         f'permission denied for database "t_{database_id}"',
-        'Only the database\'s own role connects to it; "postgres" is not that role.',
+        'Only the database\'s own roles connect to it; "postgres" is not one of them.',
     )
 
 

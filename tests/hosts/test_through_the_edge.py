@@ -4,6 +4,8 @@ query as if nothing happened, and so does every database after the host agent re
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,7 +14,9 @@ import httpx
 import pytest
 
 from breakwater import Client
-from breakwater.stack import Stack
+from breakwater.stack import CONTROL_DATABASE, Stack
+from hosts.postgres import PostgresInstance
+from hosts.service_user import service_user
 from tests.hosts.conftest import EdgeTenant, instance_figures, pool_figures, seeded_tenant, stack_with
 
 pytestmark = pytest.mark.e2e
@@ -153,3 +157,68 @@ async def test_a_stream_follows_its_database_to_another_port(stack: Stack) -> No
         finally:
             squatter.close()
     assert event["created"]["body"] == "moved"
+
+
+async def test_a_stream_from_before_capture_roles_per_database_follows_the_upgrade(stack: Stack) -> None:
+    """An older agent kept one capture role per instance (`bw_capture`, CONNECT on every captured
+    database) and pg_hba lines for physical replication. The next agent rewrites pg_hba and moves each
+    database to a capture role of its own; the origin's reader, refused as the old role, asks the
+    agent for the new address and resumes from its slot."""
+    tenant = await seeded_tenant(stack, "shared")
+    database = f"t_{tenant.id}"
+    url = f"prisma+postgres://127.0.0.1:{stack.ports['edge']}/?api_key={tenant.api_key}"
+    postgres = PostgresInstance(stack.hosts_root / "instances" / tenant.instance, service_user())
+    async with Client(url) as db, db.notes.stream() as events:
+        # What the older agent left: its role, its file, its pg_hba, and the origin reading as it.
+        password = secrets.token_urlsafe(12)
+        admin = await asyncpg.connect(postgres.dsn())
+        try:
+            await admin.execute(
+                f"CREATE ROLE bw_capture LOGIN REPLICATION PASSWORD '{password}';"
+                f"GRANT CONNECT ON DATABASE {database} TO bw_capture;"
+                f"REVOKE CONNECT ON DATABASE {database} FROM c_{tenant.id}; DROP ROLE c_{tenant.id}"
+            )
+        finally:
+            await admin.close()
+        (postgres.root / "capture" / f"{tenant.id}.json").unlink()
+        (postgres.root / "capture-role.json").write_text(
+            json.dumps({"role": "bw_capture", "password": password})
+        )
+        meta = postgres.meta
+        meta.hardened = 0
+        postgres.save_meta(meta)
+        old_hba = "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        (postgres.data_dir / "pg_hba.conf").write_text(
+            old_hba + "host replication all 127.0.0.1/32 scram-sha-256\n"
+        )
+        postgres.reload()
+        assert stack.control is not None
+        control = await asyncpg.connect(stack.control.dsn(CONTROL_DATABASE))
+        try:
+            old_dsn = postgres.dsn(database, "bw_capture", password)
+            await control.execute(
+                "UPDATE capture_databases SET dsn = $2 WHERE database_id = $1", tenant.id, old_dsn
+            )
+            stack.restart_service("origin")  # its reader starts again, as the old role
+            stack.restart_service("hosts")  # the new agent upgrades the instance
+            conn = await asyncpg.connect(tenant.dsn)
+            try:
+                await conn.execute("INSERT INTO notes (body) VALUES ('upgraded')")
+            finally:
+                await conn.close()
+            event = await asyncio.wait_for(anext(events), 30)
+            assert event["created"]["body"] == "upgraded"
+            dsn = await control.fetchval(
+                "SELECT dsn FROM capture_databases WHERE database_id = $1", tenant.id
+            )
+        finally:
+            await control.close()
+    assert dsn.startswith(f"postgresql://c_{tenant.id}:")
+    assert "replication" not in (postgres.data_dir / "pg_hba.conf").read_text()
+    assert not (postgres.root / "capture-role.json").exists()
+    admin = await asyncpg.connect(postgres.dsn())
+    try:
+        assert await admin.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = 'bw_capture'") == 0
+        assert not await admin.fetchval("SELECT has_database_privilege('public', 'template1', 'CONNECT')")
+    finally:
+        await admin.close()

@@ -23,8 +23,17 @@ class OneDatabaseStore:
     async def database_by_id(self, database_id: str) -> Database | None:
         if database_id not in ("db1", "db2"):
             return None
+        # One role for both: these tests are about the transactions (the read-only role: tests/security).
         return Database(
-            database_id, "ws", database_id, "local", "i", "shared", self.dsn, dt.datetime.now(dt.UTC)
+            database_id,
+            "ws",
+            database_id,
+            "local",
+            "i",
+            "shared",
+            self.dsn,
+            dt.datetime.now(dt.UTC),
+            self.dsn,
         )
 
 

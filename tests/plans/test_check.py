@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from origin.plans.check import TESTED_CLIENT_VERSIONS, check, tables_of
-from origin.plans.errors import PlanError, UnsupportedPlan
+from origin.plans.check import MAX_PLAN_DEPTH, TESTED_CLIENT_VERSIONS, check, tables_of
+from origin.plans.errors import PlanError, PlanTooDeep, UnsupportedPlan
 from tests.plans.plans import INSERT_NOTE, SELECT_NOTES, raw
 
 
@@ -152,3 +152,17 @@ def test_any_json_is_checked_or_refused_with_a_plan_error(plan: Any) -> None:
         check(plan, "7.10.1")
     except (PlanError, UnsupportedPlan):
         pass
+
+
+def _lets(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": "value", "args": 1}
+    for _ in range(depth - 1):
+        node = {"type": "let", "args": {"bindings": [], "expr": node}}
+    return node
+
+
+def test_plans_nest_at_most_max_plan_depth_nodes_deep() -> None:
+    check(_lets(MAX_PLAN_DEPTH), None)
+    with pytest.raises(PlanTooDeep) as refused:
+        check(_lets(MAX_PLAN_DEPTH + 1), None)
+    assert (refused.value.status, refused.value.code) == (400, "BW1302")

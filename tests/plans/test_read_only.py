@@ -6,6 +6,7 @@ filter switched off)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -125,7 +126,7 @@ READER = Caller(key_id="k", workspace_id="w", database_id="d", database_name="n"
 async def run_read_only(dsn: str, plan: dict[str, Any]) -> Any:
     conn = await asyncpg.connect(dsn)
     try:
-        request = prisma7.parse_plan_request(prisma7.json.dumps(body(plan)).encode())
+        request = prisma7.parse_plan_request(json.dumps(body(plan)).encode())
         return await prisma7._read_only(conn, READER, request, Capture())
     finally:
         await conn.close()

@@ -54,7 +54,17 @@ def unquote(token: Token) -> str:
             raise SchemaError(f"unknown escape \\{nxt} in a string", token.line, token.column + i + 1)
         out.append(_ESCAPES[nxt])
         i += 2
-    return "".join(out)
+    text = "".join(out)
+    try:
+        # Surrogate pairs spelled as two \u escapes become one character; an unpaired one is not text.
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise SchemaError(
+            "a string holds an unpaired \\u surrogate escape", token.line, token.column
+        ) from None
+    if "\x00" in text:  # names and defaults end up in Postgres, whose text cannot hold NUL
+        raise SchemaError("a string holds a NUL character", token.line, token.column)
+    return text
 
 
 def tokenize(text: str) -> list[Token]:
