@@ -43,9 +43,11 @@ class UnsupportedColumn(Exception):
     """A result column of a built-in type Prisma cannot read (interval, point, "char", …)."""
 
     def __init__(self, column: str, type_name: str) -> None:
+        # Prisma's driver adapter's words.
         super().__init__(
-            f"Column `{column}` has type {type_name}, which raw queries cannot return; cast it to a "
-            f"supported type, e.g. `{column}::text`."
+            f"Failed to deserialize column of type '{type_name}'. If you're using $queryRaw and this column "
+            "is explicitly marked as `Unsupported` in your Prisma schema, try casting this column to any "
+            "supported Prisma type such as `String`."
         )
         self.column = column
         self.type_name = type_name
@@ -509,6 +511,8 @@ class Outcome:
     value: Any  # the result ({columns, types, rows}) or the affected-row count
     read: frozenset[tuple[str, str]]
     written: frozenset[tuple[str, str]]
+    # A column Prisma cannot read: the statement ran (and its transaction commits), then it fails.
+    unreadable: UnsupportedColumn | None = None
 
 
 def failed(message: str, code: str = "N/A") -> KnownRequestError:
@@ -540,12 +544,16 @@ async def _run(
             "08P01",
         )
     names = [a.name for a in statement.get_attributes()]
+    unreadable = None
     try:
         cols = columns_of(names, [a.type for a in statement.get_attributes()]) if fetch else []
     except UnsupportedColumn as exc:
-        raise failed(str(exc)) from None
+        # Prisma's driver runs the statement and fails on reading its result: so does this.
+        unreadable, cols = exc, []
     rows = await statement.fetch(*await bind(conn, params, types))
     read, written = await touched(conn) if locks else (frozenset(), frozenset())
+    if unreadable is not None:
+        return Outcome(None, read, written, unreadable)
     if fetch:
         return Outcome(result(names, cols, rows), read, written)
     tail = (statement.get_statusmsg() or "").rsplit(" ", 1)[-1]
@@ -562,8 +570,11 @@ async def run(conn: asyncpg.Connection, sql: str, params: Sequence[Param], *, fe
     outside = not conn.is_in_transaction()
     try:
         async with _in_transaction(conn):
-            return await _run(conn, sql, params, fetch, locks=True)
+            done = await _run(conn, sql, params, fetch, locks=True)
     except asyncpg.ActiveSQLTransactionError:
         if not outside:
             raise
-    return await _run(conn, sql, params, fetch, locks=False)
+        done = await _run(conn, sql, params, fetch, locks=False)
+    if done.unreadable is not None:
+        raise failed(str(done.unreadable))
+    return done

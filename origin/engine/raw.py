@@ -8,6 +8,10 @@ the ones Postgres locked for it, so the cache's headers never depend on reading 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
+import decimal
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -44,14 +48,32 @@ def _tag(value: Any) -> tuple[Any, str] | None:
     return None
 
 
+def _checked(inner: Any, kind: str) -> Any:
+    """A tagged value the engine decodes itself before anything reaches Postgres: one that is not
+    what its tag says (a client never sends such) is the caller's mistake, P2009."""
+    try:
+        if kind == "datetime":
+            dt.datetime.fromisoformat(str(inner).strip().replace("Z", "+00:00"))
+        elif kind == "bytes":
+            base64.b64decode(str(inner), validate=True)
+        elif kind == "bigint":
+            int(str(inner))
+        elif kind == "decimal":
+            decimal.Decimal(str(inner))
+    except (ValueError, TypeError, decimal.InvalidOperation, binascii.Error) as exc:
+        shown = repr(inner) if len(repr(inner)) <= 80 else repr(inner)[:77] + "..."
+        raise QueryValidationError(f"Raw query parameter {shown} is not a valid {kind}: {exc}") from None
+    return inner
+
+
 def parameter(value: Any) -> rawcodec.Param:
     """One JSON-protocol raw parameter as the codec's `Param`."""
     tagged = _tag(value)
     if tagged is not None:
-        return rawcodec.Param(tagged[0], tagged[1])
+        return rawcodec.Param(_checked(*tagged), tagged[1])
     if isinstance(value, list):
         kinds = {t[1] for t in (_tag(v) for v in value) if t is not None}
-        items = [(_tag(v) or (v, ""))[0] for v in value]
+        items = [_checked(*t) if (t := _tag(v)) is not None else v for v in value]
         return rawcodec.Param(items, kinds.pop() if len(kinds) == 1 else "unknown", is_list=True)
     return rawcodec.Param(value)
 

@@ -111,7 +111,7 @@ def test_raw_values_are_sent_as_prismas_executor_sends_them(
     ],
 )
 def test_types_prisma_cannot_read_are_refused(pg_type: Type) -> None:
-    with pytest.raises(rawcodec.UnsupportedColumn, match="cast it"):
+    with pytest.raises(rawcodec.UnsupportedColumn, match="Failed to deserialize column of type"):
         rawcodec.columns_of(["c"], [pg_type])
 
 
@@ -192,6 +192,25 @@ async def test_the_tables_a_raw_statement_touched_are_the_ones_postgres_locked(p
         # Statements Postgres will not run in a transaction still run.
         vacuumed = await rawcodec.run(conn, "VACUUM a", [], fetch=False)
         assert vacuumed.written == frozenset()
+    finally:
+        await conn.close()
+
+
+async def test_a_statement_with_a_column_prisma_cannot_read_runs_then_fails(pg_database: str) -> None:
+    # Prisma's driver reads the column types after the statement ran: `SELECT pg_sleep(1)` sleeps,
+    # a write returning an interval is written, and the answer is P2010 all the same.
+    conn = await asyncpg.connect(pg_database)
+    try:
+        await conn.execute("CREATE TABLE a (id int)")
+        sql = "WITH w AS (INSERT INTO a VALUES (1) RETURNING id) SELECT NULL::interval AS x FROM w"
+        with pytest.raises(
+            KnownRequestError, match="Failed to deserialize column of type 'interval'"
+        ) as raised:
+            await rawcodec.run(conn, sql, [], fetch=True)
+        assert raised.value.code == "P2010"
+        assert await conn.fetchval("SELECT count(*) FROM a") == 1
+        with pytest.raises(KnownRequestError, match="type 'void'"):
+            await rawcodec.run(conn, "SELECT pg_sleep(0)", [], fetch=True)
     finally:
         await conn.close()
 
