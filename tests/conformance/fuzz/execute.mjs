@@ -63,7 +63,7 @@ async function run(op, side) {
         if (op.rollback) throw new Rollback(results);
         return results;
       },
-      { timeout: 20000, maxWait: 10000 },
+      { timeout: 10000, maxWait: 10000 },
     );
   }
   return request(op, client, side);
