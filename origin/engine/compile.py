@@ -24,7 +24,15 @@ from .plan import (
 from .program import Branch, Expect, Program, Rebind, Statement
 from .quoting import column, ident, literal
 from .schema import Model, Schema
-from .sql import Builder, model_table, render_aggregate, render_filter, render_group_by, render_read
+from .sql import (
+    Builder,
+    model_table,
+    render_aggregate,
+    render_filter,
+    render_group_by,
+    render_read,
+    render_write_filter,
+)
 from .writes import NOT_FOUND, WriteCompiler, read_back
 
 WRITE_ACTIONS = frozenset(
@@ -222,7 +230,7 @@ def _compile_write(
             c.check_input(model, data, "data")
             c.wrote(model)
             sets = c.set_clause(b, model, data, "data")
-            condition = render_filter(b, where, "t")
+            condition = (render_write_filter if sets else render_filter)(b, where, "t")
             if sets:
                 sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
             else:
@@ -233,8 +241,11 @@ def _compile_write(
         else:
             # A missing record is found out where Prisma's engine finds it: after the writes of the
             # records it points at (their errors come first), at its own update.
-            found = _find_for_update(c, model, where, None)
-            updated = c.update_record(model, found, args["data"], "data", missing=expect)
+            # Prisma's engine finds the record by its UPDATE when there are fields to set, else by a read.
+            data = args["data"]
+            scalars = isinstance(data, dict) and any(k in model.fields for k in data)
+            found = _find_for_update(c, model, where, None, write=scalars)
+            updated = c.update_record(model, found, data, "data", missing=expect)
             # Read after the writes: a key the update changed has moved the related rows with it.
             steps = (*c.steps, read_back(c, model, selection, updated))
     elif action == "upsertOne":
@@ -256,7 +267,7 @@ def _compile_write(
         unique = unique_filter(schema, model, args["where"])
         b = Builder(schema)
         c.wrote(model, deleting=True)
-        condition = render_filter(b, unique, "t")
+        condition = render_write_filter(b, unique, "t")
         sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
         expect = Expect(
             "P2025",
@@ -273,14 +284,14 @@ def _compile_write(
         many = plan_where(schema, model, args.get("where"))
         if args.get("limit") is not None:
             # Prisma's `limit`: at most n rows, chosen by the database.
-            inner = render_filter(b, many, "l") if many is not None else "TRUE"
+            inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
             limit = b.param(count_source(args["limit"], "limit"))
             condition = (
                 f"{ident('t')}.ctid IN (SELECT {ident('l')}.ctid FROM {model_table(model)} AS {ident('l')} "
                 f"WHERE {inner} LIMIT {limit})"
             )
         else:
-            condition = render_filter(b, many, "t") if many is not None else "TRUE"
+            condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
         c.wrote(model, deleting=action == "deleteMany")
         if action == "deleteMany":
             sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
@@ -322,10 +333,13 @@ def _selection_reads(schema: Schema, model: Model, selection: Any) -> set[str]:
     return reads_of(schema, ReadPlan(model, sel))
 
 
-def _find_for_update(c: WriteCompiler, model: Model, where: Any, expect: Expect | None) -> str:
+def _find_for_update(
+    c: WriteCompiler, model: Model, where: Any, expect: Expect | None, *, write: bool = False
+) -> str:
+    """The record an update or upsert changes; `write`: found as an UPDATE's condition finds it."""
     b = Builder(c.schema)
     bound = c.name()
-    condition = render_filter(b, where, "t")
+    condition = (render_write_filter if write else render_filter)(b, where, "t")
     sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE"
     c.steps.append(Statement(sql, tuple(b.sources), bind=bound, expect=expect))
     return bound

@@ -219,10 +219,17 @@ def null_marker(node: Any) -> str:
 
 
 def plan_where(
-    schema: Schema, model: Model, where: Any, path: str = "where", *, unique: bool = False
+    schema: Schema,
+    model: Model,
+    where: Any,
+    path: str = "where",
+    *,
+    unique: bool = False,
+    scalars_only: bool = False,
 ) -> Filter | None:
     """The filter of a `where` object; `unique` for a WhereUniqueInput, the only place its compound
-    unique keys (`a_b: {a, b}`) may be named."""
+    unique keys (`a_b: {a, b}`) may be named; `scalars_only` for a ScalarWhereInput (a nested
+    updateMany / deleteMany), which names no relations."""
     if where is None:
         return None
     if not isinstance(where, dict):
@@ -235,7 +242,10 @@ def plan_where(
                 raise fail("`OR` takes a list of conditions.", at)
             # Conditions inside AND / OR / NOT lists that end up with nothing to test (`{}`,
             # `{id: {}}`, `{OR: []}` inside an AND) are left out, as Prisma's engine leaves them.
-            parts = [simplified(plan_where(schema, model, w, at) or All(())) for w in items_of(value, at)]
+            parts = [
+                simplified(plan_where(schema, model, w, at, scalars_only=scalars_only) or All(()))
+                for w in items_of(value, at)
+            ]
             subs = tuple(p for p in parts if not is_empty(p))
             if key == "AND":
                 items.append(All(subs))
@@ -250,7 +260,7 @@ def plan_where(
             items.append(_scalar_filter(schema, scalar, value, at))
             continue
         relation = model.relations.get(key)
-        if relation is not None:
+        if relation is not None and not scalars_only:
             items.append(_relation_filter(schema, relation, value, at))
             continue
         compound = next((k for k in model.unique_keys() if k.name == key and len(k.fields) > 1), None)
@@ -269,7 +279,7 @@ def plan_where(
             continue
         raise fail(
             f"Unknown argument `{key}` in `{path}` of model {model.name}. "
-            f"Available: {', '.join([*model.fields, *model.relations])}.",
+            f"Available: {', '.join([*model.fields, *(() if scalars_only else model.relations)])}.",
             at,
             modelName=model.name,
         )

@@ -186,6 +186,35 @@ def render_filter(b: Builder, f: Filter, alias: str) -> str:
     raise TypeError(f"unknown filter {f!r}")
 
 
+def render_write_filter(b: Builder, f: Filter, alias: str) -> str:
+    """The condition of an UPDATE or DELETE as Prisma's engine writes it. With no join to the
+    related table there, a to-one relation filter at the top (through AND / OR / NOT) is an EXISTS
+    over it (`isNot`: NOT EXISTS), so `isNot` also holds where the related row's condition is NULL;
+    below that, and for every other filter, as reads have it."""
+    if isinstance(f, All | Any_) and f.items:
+        glue = " AND " if isinstance(f, All) else " OR "
+        return "(" + glue.join(render_write_filter(b, i, alias) for i in f.items) + ")"
+    if isinstance(f, Negate) and _has_to_one(f.item):
+        if isinstance(f.item, Negate):
+            return render_write_filter(b, f.item.item, alias)  # NOT NOT: as written
+        return f"(NOT {render_write_filter(b, f.item, alias)})"
+    if isinstance(f, Related) and f.kind in ("is", "isNot"):
+        child = b.alias()
+        joined = link(b.schema, f.relation, alias, child)
+        inner = render_filter(b, f.inner, child)
+        exists = f"EXISTS (SELECT 1 FROM {model_table(f.model)} AS {ident(child)} WHERE {inner} AND {joined})"
+        return exists if f.kind == "is" else f"(NOT {exists})"
+    return render_filter(b, f, alias)
+
+
+def _has_to_one(f: Filter) -> bool:
+    if isinstance(f, All | Any_):
+        return any(_has_to_one(i) for i in f.items)
+    if isinstance(f, Negate):
+        return _has_to_one(f.item)
+    return isinstance(f, Related) and f.kind in ("is", "isNot")
+
+
 _AGG_SQL = {"_count": "count", "_avg": "avg", "_sum": "sum", "_min": "min", "_max": "max"}
 
 

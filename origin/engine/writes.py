@@ -783,7 +783,7 @@ class WriteCompiler:
             raise fail(f"`{path}` must be an object.", path)
         b = self.builder()
         condition = self.linked(b, rel, parent, "t")
-        planned = plan_where(self.schema, target, item.get("where"), f"{path}.where")
+        planned = plan_where(self.schema, target, item.get("where"), f"{path}.where", scalars_only=True)
         if planned is not None:
             condition += f" AND {render_filter(b, planned, 't')}"
         self.wrote(target, deleting=delete)
