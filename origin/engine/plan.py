@@ -630,6 +630,7 @@ def plan_selection(schema: Schema, model: Model, selection: Any, path: str) -> S
     out = Selection(model)
     scalars = bool(selection.get("$scalars"))
     explicit = {k: v for k, v in selection.items() if not k.startswith("$")}
+    _check_not_empty(selection, model.name, path)
     if scalars:
         for name, f in model.fields.items():
             if explicit.get(name) is False:
@@ -664,8 +665,22 @@ def plan_selection(schema: Schema, model: Model, selection: Any, path: str) -> S
             modelName=model.name,
         )
     if not out.entries:
+        if scalars:
+            raise fail(
+                f"The omit statement includes every field of the model {model.name}. At least one field "
+                "must be included in the result",
+                path,
+            )
         raise fail(f"The selection of `{path}` must select at least one field.", path)
     return out
+
+
+def _check_not_empty(selection: dict[str, Any], type_name: str, path: str) -> None:
+    """A `select` of nothing, or of nothing but false, is refused as Prisma's engine refuses it."""
+    if not selection:
+        raise fail(f"The `select` statement for type {type_name} must not be empty.", path)
+    if not any(selection.values()):
+        raise fail(f"The `select` statement for type {type_name} needs at least one truthy value.", path)
 
 
 def _plan_counts(schema: Schema, model: Model, value: Any, path: str) -> list[tuple[str, RelationCount]]:
@@ -675,6 +690,7 @@ def _plan_counts(schema: Schema, model: Model, value: Any, path: str) -> list[tu
     selection = value.get("selection", {}) if isinstance(value, dict) else None
     if not isinstance(selection, dict):
         raise fail(f"`{path}` takes true or a selection of relations.", path)
+    _check_not_empty(selection, f"{model.name}CountOutputType", path)
     counts = []
     for name, spec in selection.items():
         relation = model.relations.get(name)
@@ -705,7 +721,9 @@ def arguments_of(node: dict[str, Any], path: str) -> dict[str, Any]:
 def plan_nested(schema: Schema, relation: RelationField, node: dict[str, Any], path: str) -> ReadPlan:
     target = schema.models[relation.target]
     args = arguments_of(node, path)
-    selection = node.get("selection") or {"$scalars": True}
+    selection = node.get("selection")
+    if selection is None:
+        selection = {"$scalars": True}
     if not relation.is_list:
         extra = set(args) - {"where"}
         if extra:
@@ -923,7 +941,8 @@ def _aggregate_fields(model: Model, op: str, node: Any, path: str) -> list[tuple
             raise fail(f"`{op}` cannot apply to {name}.", f"{path}.{name}")
         fields.append((name, f))
     if not fields:
-        raise fail(f"The selection of `{path}` must select at least one field.", path)
+        kind = f"{model.name}{op[1:].capitalize()}AggregateOutputType"
+        raise fail(f"The `select` statement for type {kind} must not be empty.", path)
     return fields
 
 
@@ -935,6 +954,8 @@ def plan_aggregate(schema: Schema, model: Model, args: dict[str, Any], selection
         if op not in _AGGREGATES:
             raise fail(f"Unknown aggregate `{op}`.", op)
         parts.append((op, _aggregate_fields(model, op, node, op)))
+    if not parts:
+        raise fail(f"The `select` statement for type Aggregate{model.name} must not be empty.", "selection")
     read = plan_find(schema, model, args, {"$scalars": True}, "", single=False)
     client_order = [o for o in read.order if not o.implicit]
     if read.cursor_where is not None:

@@ -542,8 +542,12 @@ class WriteCompiler:
                 if not rel.is_list:
                     raise fail("`set` applies to list relations.", at)
                 self.disconnect(model, rel, parent, True, at, everything=True)
+                # Prisma's engine points the records it finds at the parent: on a one-to-many a
+                # record that does not exist is passed over; a many-to-many needs every one (P2025).
+                strict = rel.joined().kind == "m2m"
                 for item in arg if isinstance(arg, list) else [arg]:
-                    record = self.find_one(target, item, at, connect_expect(model, rel, target))
+                    expect = connect_expect(model, rel, target) if strict else None
+                    record = self.find_one(target, item, at, expect)
                     self.connect_existing(rel, parent, record)
             elif op == "update":
                 for item in items_of(arg, at) if rel.is_list else [arg]:
