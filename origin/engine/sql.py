@@ -525,13 +525,15 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
 
 
 def _stable(model: Model, terms: list[Order]) -> bool:
-    """An order Prisma's engine pages in SQL: plain required fields of the model that hold a unique
-    key (a nullable one and it pages in memory)."""
-    if any(o.path or o.count_of or o.relevance or o.aggregate or o.field is None for o in terms):
+    """An order Prisma's engine pages in SQL: its plain fields hold a unique key, and no term can be
+    NULL (a nullable field, or one reached through an optional relation; a relation's `_count` never
+    is). Otherwise it pages in memory."""
+    if any(o.aggregate or (o.field is None and o.count_of is None and o.relevance is None) for o in terms):
         return False
-    if any(o.field is not None and not o.field.required for o in terms):
-        return False
-    names = {o.field.name for o in terms if o.field is not None}
+    for o in terms:
+        if o.field is not None and (not o.field.required or any(not r.required for r in o.path)):
+            return False
+    names = {o.field.name for o in terms if o.field is not None and not o.path and o.count_of is None}
     return any(set(c) <= names and all(model.fields[n].required for n in c) for c in model.unique_criteria())
 
 

@@ -702,6 +702,8 @@ class WriteCompiler:
             )
             if not everything and arg is not True:
                 items = items_of(arg, path)
+                if not items:
+                    return  # nothing to disconnect
                 conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
                 key = column("t", target.fields[joined.other_key].column)
                 sql += (
