@@ -555,9 +555,17 @@ def _loose_all(
 def _loose(b: Builder, o: Order, alias: str, model: Model, op: str, cursor_value: str) -> str:
     mine = _term_expr(b, o, alias, model)
     field_nullable = o.count_of is None and o.field is not None and not o.field.required
-    if not field_nullable:
-        return f"{mine} {op} {cursor_value}"
-    return f"({mine} {op} {cursor_value} OR {mine} IS NULL OR {cursor_value} IS NULL)"
+    test = f"{mine} {op} {cursor_value}"
+    if field_nullable:
+        test = f"({test} OR {mine} IS NULL OR {cursor_value} IS NULL)"
+    if op != "=" and o.path and o.path[0].joined().kind == "fk_here":
+        # A row without the related record (its key NULL) passes the comparison, as Prisma's
+        # engine writes it (not the equality).
+        keys = [model.fields[mine_key] for mine_key, _ in o.path[0].joined().pairs]
+        missing = " OR ".join(f"{column(alias, f.column)} IS NULL" for f in keys if not f.required)
+        if missing:
+            test = f"({test} OR {missing})"
+    return test
 
 
 def _nullable(o: Order) -> bool:

@@ -210,13 +210,15 @@ export class Generator {
   listFilter(f) {
     const r = this.rng;
     const e = () => sample(r, { ...f, list: false });
+    // A Bytes list as a parameter is written wrong by Prisma 7's executor (as for writes above).
+    const lists = this.writable(f) ? 1 : 0;
     return r.weighted([
       [3, () => ({ has: e() })],
-      [2, () => ({ hasEvery: sampleList(r, f) })],
-      [2, () => ({ hasSome: sampleList(r, f) })],
+      [2 * lists, () => ({ hasEvery: sampleList(r, f) })],
+      [2 * lists, () => ({ hasSome: sampleList(r, f) })],
       [2, () => ({ isEmpty: r.chance(0.5) })],
-      [1, () => ({ equals: sampleList(r, f) })],
-      [1, () => sampleList(r, f)],
+      [lists, () => ({ equals: sampleList(r, f) })],
+      [lists, () => sampleList(r, f)],
     ])();
   }
 
