@@ -7,8 +7,8 @@ go, so the compiled result is valid for every query with the same key.
 
 What stays in the key (the planner may branch on it): booleans, nulls, empty lists, `$type` tags,
 every leaf under `orderBy` (but the `search` text of `_relevance`), `distinct`, `by`, `mode` and
-`selection` (except nested `arguments`), and the sign of `take`. Everything else that is a scalar,
-or a list of scalars, is a value.
+`selection` (except nested `arguments`), the sign of `take`, and a `skip` of 0. Everything else
+that is a scalar, or a list of scalars, is a value.
 """
 
 from __future__ import annotations
@@ -91,6 +91,9 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool, room: 
                 out.append("-<i>," if value < 0 else "+<i>,")
                 leaves.append(value)
                 continue
+            if key == "skip" and type(value) is int and value == 0 and not structural:
+                out.append("0,")  # skipping nothing is no page: a shape of its own (see _skeleton)
+                continue
             if key == "arguments":
                 _walk(value, leaves, out, False, room - 1)
             elif key == "_relevance" and type(value) is dict:
@@ -157,6 +160,8 @@ def _skeleton(node: Any, counter: list[int], structural: bool) -> Any:
         for key, value in node.items():
             if key == "take" and isinstance(value, int) and not isinstance(value, bool) and not structural:
                 out[key] = (value < 0, _next(counter, "i"))
+            elif key == "skip" and type(value) is int and value == 0 and not structural:
+                out[key] = 0  # kept: `skip: 0` alone does not order the rows as a page would
             elif key == "arguments":
                 out[key] = _skeleton(value, counter, False)
             elif key == "_relevance" and isinstance(value, dict):

@@ -767,7 +767,9 @@ def plan_find(
             read.distinct.append(model.fields[name])
     if args.get("cursor") is not None:
         read.cursor_where = unique_filter(schema, model, args["cursor"], _at(path, "cursor"))
-    if read.take is not None or read.skip is not None or read.cursor_where is not None or read.reverse:
+    # `skip: 0` alone is no page to Prisma's engine: the rows stay in the database's order.
+    skips = read.skip is not None and not (type(args.get("skip")) is int and args["skip"] == 0)
+    if read.take is not None or skips or read.cursor_where is not None or read.reverse:
         # Pages follow the client's order; without one, Prisma's engine orders by the id. Ties of a
         # partial order are broken by the identity too, so the same page always holds the same rows
         # (where Prisma's engine leaves them to Postgres; README: deliberate differences).

@@ -484,10 +484,11 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
     """The rows of a page from a cursor, as Prisma's engine selects them.
 
     Its SQL keeps rows by a loose test over the client's order terms (a NULL on either side of a
-    nullable field matches). Over a stable order (plain fields holding a unique key) that is all.
-    Otherwise, and for nested lists, it pages in memory: the page starts at the cursor record among
-    the rows found (none if it is not among them), which is the rows at or after it in the order,
-    NULLs placed as ORDER BY places them. Without an order it is the id order, from the cursor on.
+    nullable field matches). Over a stable order (`_stable`) that is all. Otherwise, and for nested
+    lists, it pages in memory: the page starts at the cursor record among the rows found (none if it
+    is not among them), which is the rows at or after it in the order, NULLs placed as ORDER BY
+    places them. Without an order it is the id order, from the cursor on (paged in memory too when
+    the id is compound).
     """
     assert read.cursor_where is not None
     cursor_where = read.cursor_where
@@ -507,7 +508,11 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
     found = render_filter(b, cursor_where, exists_alias)
     if in_memory and read.relation is not None and parent:
         found += f" AND {link(b.schema, read.relation, parent, exists_alias)}"
-    if in_memory and read.filter is not None and (read.relation is not None or client):
+    if (
+        in_memory
+        and read.filter is not None
+        and (read.relation is not None or client or not _stable(read.model, terms))
+    ):
         found += f" AND {render_filter(b, read.filter, exists_alias)}"
     exists = f"EXISTS (SELECT 1 FROM {table_sql} AS {ident(exists_alias)} WHERE {found})"
     if not terms:
@@ -525,7 +530,7 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
 
 
 def _stable(model: Model, terms: list[Order]) -> bool:
-    """An order Prisma's engine pages in SQL: its plain fields hold a unique key, and no term can be
+    """An order Prisma's engine pages in SQL: one of its plain fields is unique, and no term can be
     NULL (a nullable field, or one reached through an optional relation; a relation's `_count` never
     is). Otherwise it pages in memory."""
     if any(o.aggregate or (o.field is None and o.count_of is None and o.relevance is None) for o in terms):
@@ -534,7 +539,8 @@ def _stable(model: Model, terms: list[Order]) -> bool:
         if o.field is not None and (not o.field.required or any(not r.required for r in o.path)):
             return False
     names = {o.field.name for o in terms if o.field is not None and not o.path and o.count_of is None}
-    return any(set(c) <= names and all(model.fields[n].required for n in c) for c in model.unique_criteria())
+    # A unique key of one field: a compound one (`@@id([a, b])`) does not make it stable to Prisma.
+    return any(len(c) == 1 and c[0] in names and model.fields[c[0]].required for c in model.unique_criteria())
 
 
 def _loose_all(

@@ -33,7 +33,8 @@ export function pages(args) {
 export function ordered(model, args) {
   const orderBy = terms(args.orderBy);
   if (orderBy.length) return isTotal(model, orderBy);
-  return args.take !== undefined || args.skip !== undefined || args.cursor !== undefined;
+  // `skip: 0` alone is no page: Prisma's engine leaves the order to Postgres then.
+  return args.take !== undefined || (args.skip !== undefined && args.skip !== 0) || args.cursor !== undefined;
 }
 
 // A page over a partial order: its rows are not determined by the query.
