@@ -502,7 +502,9 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
 
     terms = reversed_order(read.order) if read.reverse else read.order
     client = [o for o in terms if not o.implicit] if read.client_order else []
-    if client and _stable(read.model, client) and not (in_memory and read.relation is not None):
+    # `distinct` beside a cursor is done in memory by Prisma's engine, and the page with it.
+    paged_in_memory = in_memory and (read.relation is not None or bool(read.distinct))
+    if client and _stable(read.model, client) and not paged_in_memory:
         return _loose_all(b, client, alias, read.model, at_cursor)
     exists_alias = b.alias()
     found = render_filter(b, cursor_where, exists_alias)
@@ -511,7 +513,7 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
     if (
         in_memory
         and read.filter is not None
-        and (read.relation is not None or client or not _stable(read.model, terms))
+        and (paged_in_memory or client or not _stable(read.model, terms))
     ):
         found += f" AND {render_filter(b, read.filter, exists_alias)}"
     exists = f"EXISTS (SELECT 1 FROM {table_sql} AS {ident(exists_alias)} WHERE {found})"
