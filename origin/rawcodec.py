@@ -25,6 +25,7 @@ import decimal
 import ipaddress
 import json
 import math
+import re
 import struct
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -34,6 +35,7 @@ from typing import Any
 import asyncpg
 
 from .errors import KnownRequestError
+from .pgtime import OutOfRange
 
 UTC = dt.UTC
 _FIRST_USER_OID = 16384  # types the database defines itself (enums, domains, extensions) start here
@@ -182,6 +184,21 @@ def datetime_text(value: dt.datetime) -> str:
     return f"{date_text(moment)}T{time_text(moment.time())}+00:00"
 
 
+_ZONE = re.compile(r"[+-]\d{2}(:\d{2})?$")
+
+
+def out_of_range_text(value: OutOfRange, read: str) -> str:
+    """A date, time or timestamp Python cannot hold, as Prisma's pg driver adapter sends it."""
+    text = str(value)
+    if read in ("time", "timetz"):
+        return _ZONE.sub("", text) if read == "timetz" else text
+    if read == "timestamp":
+        return text.replace(" ", "T", 1) + "+00:00"
+    if read == "timestamptz":
+        return _ZONE.sub("+00:00", text.replace(" ", "T", 1))
+    return text
+
+
 def finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -202,6 +219,8 @@ def _scalar(value: Any, read: str) -> Any:
     if read == "money":
         # Postgres prints money with its currency sign ("$12.50"); Prisma drops the first character.
         return str(value)[1:]
+    if isinstance(value, OutOfRange):  # infinity, year 10000, BC, 24:00: Postgres's text, as the driver has
+        return out_of_range_text(value, read)
     if read == "date":
         return date_text(value)
     if read in ("time", "timetz"):

@@ -63,6 +63,7 @@ from typing import Any
 
 import asyncpg
 
+from . import pgtime
 from .control.store import ControlStore, Database
 from .errors import BreakwaterError, Unauthorized, UpstreamError
 from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
@@ -817,5 +818,7 @@ class Tenants:
 
 async def read_as_prisma_does(conn: asyncpg.Connection) -> None:
     """Decode values the way Prisma's driver does where asyncpg's binary codecs differ: a float4 is
-    Postgres's shortest text of it (0.1), not the double it widens to (0.10000000149011612)."""
+    Postgres's shortest text of it (0.1), not the double it widens to (0.10000000149011612); a date
+    or timestamp Python cannot hold (infinity, year 10000, BC) is Postgres's text (`pgtime`)."""
     await conn.set_type_codec("float4", schema="pg_catalog", encoder=str, decoder=float, format="text")
+    await pgtime.install(conn)

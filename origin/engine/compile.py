@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import QueryValidationError
-from .params import Bound
+from .params import Bound, Const
 from .plan import (
     READ_ACTIONS,
     GroupByPlan,
@@ -69,7 +69,8 @@ def compile_operation(schema: Schema, action: str, model_name: str | None, query
     if action in READ_ACTIONS:
         read = plan_read(schema, model, action, args, selection)
         b = Builder(schema)
-        sql = render_read(b, read)
+        # `take: 0` is answered without asking the database, as Prisma's engine answers it.
+        sql = "SELECT NULL" if action == "findMany" and read.take == Const(0) else render_read(b, read)
         or_throw = None
         if action.endswith("OrThrow"):
             or_throw = Expect(

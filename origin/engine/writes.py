@@ -8,7 +8,9 @@ row points at first (their keys fill its foreign keys), then the row, then recor
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +64,25 @@ class WriteCompiler:
     # Bound records an update may not have found, and the error when something must link to them.
     maybe_missing: dict[str, tuple[Model, Expect]] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
+    # Per record being written: nested creates put off to the end of its nested writes (`later`).
+    _later: list[list[Callable[[], None]]] = field(default_factory=list)
 
     def name(self) -> str:
         return f"r{next(self._names)}"
+
+    @contextlib.contextmanager
+    def record_writes(self) -> Iterator[None]:
+        """The nested writes of one record. Prisma's engine makes a related record that itself
+        points at others (a create with a `connect` / `create` of its own to-one relations) after
+        every other nested write of the record, the last such first: so do these steps, so rows
+        get the same generated ids and the same write fails first."""
+        self._later.append([])
+        yield
+        for make in reversed(self._later.pop()):
+            make()
+
+    def later(self, make: Callable[[], None]) -> None:
+        self._later[-1].append(make) if self._later else make()
 
     def statement(self, b: Builder, sql: str, **kwargs: Any) -> Statement:
         return Statement(sql, tuple(b.sources), **kwargs)
@@ -257,11 +275,60 @@ class WriteCompiler:
             self.require(requires)
         bound = self.name()
         self.steps.append(self.statement(b, sql, bind=bound))
-        for name, ops in relations.items():
-            rel = model.relations[name]
-            if rel.joined().kind != "fk_here":
-                self.nested(model, rel, bound, ops, f"{path}.{name}", creating=True, found=connects.get(name))
+        with self.record_writes():
+            for name, ops in relations.items():
+                rel = model.relations[name]
+                if rel.joined().kind != "fk_here":
+                    at = f"{path}.{name}"
+                    self.nested(model, rel, bound, ops, at, creating=True, found=connects.get(name))
         return bound
+
+    def check_without_back(self, rel: RelationField, ops: Any, path: str) -> None:
+        """The data of nested writes through `rel` cannot name the way back: Prisma's input types
+        for them (`PostCreateWithoutAuthorInput`, …) leave out the back relation and the foreign
+        key fields it sets, so naming one is an unknown argument."""
+        if not isinstance(ops, dict) or not rel.back:
+            return
+        target = self.schema.models[rel.target]
+        back = target.relations.get(rel.back)
+        if back is None:
+            return
+        banned = {back.name}
+        if back.joined().kind == "fk_here":
+            banned |= {mine for mine, _ in back.joined().pairs}
+
+        def check(data: Any, at: str) -> None:
+            for key in data if isinstance(data, dict) else ():
+                if key in banned:
+                    message = f"Unknown argument `{key}`. Available options are marked with ?."
+                    raise fail(message, f"{at}.{key}")
+
+        for op, arg in ops.items():
+            at = f"{path}.{op}"
+            items = arg if isinstance(arg, list) else [arg]
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                if op == "create":
+                    check(item, at)
+                elif op == "createMany":
+                    rows = item.get("data")
+                    for row in rows if isinstance(rows, list) else [rows]:
+                        check(row, f"{at}.data")
+                elif op == "connectOrCreate":
+                    check(item.get("create"), f"{at}.create")
+                elif op == "upsert":
+                    check(item.get("create"), f"{at}.create")
+                    check(item.get("update"), f"{at}.update")
+                elif op in ("update", "updateMany"):
+                    wrapped = rel.is_list or ("data" in item and set(item) <= {"where", "data"})
+                    check(item.get("data") if wrapped else item, f"{at}.data" if wrapped else at)
+
+    def points_elsewhere(self, model: Model, data: Any, back: str) -> bool:
+        """Whether nested create `data` writes a to-one relation of its own (other than `back`)."""
+        return isinstance(data, dict) and any(
+            k != back and k in model.relations and model.relations[k].joined().kind == "fk_here" for k in data
+        )
 
     def require(self, bound: str) -> None:
         """Before a record is linked to the bound record of an update that may not exist: it must
@@ -338,6 +405,7 @@ class WriteCompiler:
     ) -> dict[str, Source]:
         """Nested ops on a relation whose foreign key this model holds, before its row is written:
         the referenced record is found or created, and its key fills this model's columns."""
+        self.check_without_back(rel, ops, path)
         target = self.schema.models[rel.target]
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes create, connect or connectOrCreate.", path)
@@ -472,6 +540,7 @@ class WriteCompiler:
     ) -> None:
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes nested operations ({', '.join(sorted(_NESTED))}).", path)
+        self.check_without_back(rel, ops, path)
         target = self.schema.models[rel.target]
         joined = rel.joined()
         child_fixed = self.child_fixed(model, rel, parent)
@@ -500,16 +569,23 @@ class WriteCompiler:
                     )
                 self.take_over_child(model, rel, child_fixed)
                 for i, item in enumerate(items):
-                    created = self.create(
-                        target,
-                        item,
-                        f"{at}.{i}" if rel.is_list else at,
-                        fixed=child_fixed,
-                        skip_relation=rel.back,
-                        requires=parent if joined.kind == "fk_there" else "",
-                    )
-                    if joined.kind == "m2m":
-                        self.join_rows(rel, parent, created)
+
+                    def make(item: Any = item, where: str = f"{at}.{i}" if rel.is_list else at) -> None:
+                        created = self.create(
+                            target,
+                            item,
+                            where,
+                            fixed=child_fixed,
+                            skip_relation=rel.back,
+                            requires=parent if joined.kind == "fk_there" else "",
+                        )
+                        if joined.kind == "m2m":
+                            self.join_rows(rel, parent, created)
+
+                    if self.points_elsewhere(target, item, rel.back):
+                        self.later(make)
+                    else:
+                        make()
             elif op == "createMany":
                 if not rel.is_list or joined.kind == "m2m":
                     raise fail("`createMany` applies to one-to-many relations.", at)
@@ -942,8 +1018,9 @@ class WriteCompiler:
             self.steps.append(self.statement(b, sql, bind=updated))
             if missing is not None:
                 self.maybe_missing[updated] = (model, missing)
-        for rel, ops, at in after:
-            self.nested(model, rel, updated, ops, at, creating=False)
+        with self.record_writes():
+            for rel, ops, at in after:
+                self.nested(model, rel, updated, ops, at, creating=False)
         if missing is not None:
             self.require(updated)  # nothing else failed: the record to update was not there
         return updated
@@ -955,6 +1032,7 @@ class WriteCompiler:
         joined = rel.joined()
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes nested operations.", path)
+        self.check_without_back(rel, ops, path)
         fixed: dict[str, Source] = {}
         for op, arg in ops.items():
             at = f"{path}.{op}"

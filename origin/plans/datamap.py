@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..pgtime import OutOfRange
 from ..rawcodec import finite
 from .errors import PlanError
 
@@ -137,6 +138,9 @@ def _decimal(value: Any) -> Any:
 
 
 def _datetime(value: Any) -> Any:
+    if isinstance(value, OutOfRange):
+        # infinity, year 10000, BC: Postgres's text, which Prisma's executor passes on as it is
+        return {"$type": "DateTime", "value": str(value)}
     return {"$type": "DateTime", "value": iso_datetime(value)}
 
 

@@ -20,7 +20,7 @@ import { makeSeed, seedStatements } from "./data.mjs";
 import { execute } from "./execute.mjs";
 import { comparable, differences } from "./normalize.mjs";
 import { isWrite, shrink } from "./shrink.mjs";
-import { MODELS } from "./schema.mjs";
+import { JOIN_TABLES, MODELS } from "./schema.mjs";
 import { ambiguous } from "./order.mjs";
 
 function options(argv) {
@@ -96,6 +96,49 @@ async function reseed(dataSeed) {
       }
     }),
   );
+}
+
+// Every table's rows (their volatile columns left out), as sorted JSON texts: what a database holds.
+async function snapshot(pool) {
+  const out = {};
+  const tables = Object.values(MODELS).map((spec) => [
+    spec.table,
+    Object.values(spec.fields).filter((f) => !f.volatile),
+    Object.entries(spec.fields).filter(([, f]) => !f.volatile).map(([name, f]) => f.column ?? name),
+  ]);
+  for (const table of new Set(Object.values(JOIN_TABLES).map(([t]) => t))) tables.push([table, null, ["A", "B"]]);
+  for (const [table, , columns] of tables) {
+    const { rows } = await pool.query({ text: `SELECT ${columns.map((c) => `"${c}"::text`).join(", ")} FROM "${table}"`, rowMode: "array" });
+    out[table] = rows.map((r) => JSON.stringify(r)).sort();
+  }
+  return out;
+}
+
+// Where the two databases' contents differ after a run of writes that each answered alike (a
+// write whose answer is a count can still change different rows): table → rows on one side only.
+async function divergence() {
+  const [ref, bw] = await Promise.all([snapshot(pools.ref), snapshot(pools.bw)]);
+  const out = {};
+  for (const table of Object.keys(ref)) {
+    const a = new Set(ref[table]);
+    const b = new Set(bw[table]);
+    const onlyRef = ref[table].filter((r) => !b.has(r));
+    const onlyBw = bw[table].filter((r) => !a.has(r));
+    if (onlyRef.length || onlyBw.length) out[table] = { reference: onlyRef.slice(0, 5), breakwater: onlyBw.slice(0, 5) };
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+// The first write of `ops` (from a fresh `dataSeed`) after which the databases differ.
+async function firstDivergent(s, dataSeed, ops) {
+  await reseed(dataSeed);
+  for (let i = 0; i < ops.length; i++) {
+    await Promise.all([execute(ops[i], s.ref), execute(ops[i], s.bw)]);
+    if (!isWrite(ops[i])) continue;
+    const diff = await divergence();
+    if (diff) return { prefix: ops.slice(0, i), op: ops[i], diff };
+  }
+  return null;
 }
 
 // One operation on both sides at once: their comparable outcomes, and whether they agree.
@@ -200,7 +243,20 @@ async function fuzz(s) {
     if (opts.verbose) say({ type: "op", n: ops, op, ...report(result) });
     if (result.same) {
       prefix.push(op);
-      if (prefix.length >= opts.episode) prefix = [];
+      if (prefix.length >= opts.episode || ops + 1 === opts.count) {
+        // The episode's end: both databases must hold the same rows.
+        const diff = prefix.some(isWrite) ? await divergence() : null;
+        if (diff) {
+          const found = await firstDivergent(s, dataSeed, prefix);
+          const line = found
+            ? { type: "mismatch", kind: "divergence", generation: opts.generation, seed: opts.seed, dataSeed, prefix: found.prefix, op: found.op, divergence: found.diff }
+            : { type: "flaky", kind: "divergence", dataSeed, ops: prefix, divergence: diff };
+          mismatches.push(line);
+          say(line);
+          if (mismatches.length >= opts.maxMismatches) break;
+        }
+        prefix = [];
+      }
       continue;
     }
     const found = await shrink({ dataSeed, prefix, op }, (p, o) => differs(s, dataSeed, p, o));
