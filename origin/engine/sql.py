@@ -59,16 +59,18 @@ def model_table(model: Model) -> str:
 
 
 def _datetime_text(expr: str, native: str) -> str:
-    if native.startswith("timestamptz"):
-        moment = f"({expr} AT TIME ZONE 'UTC')"
-    elif native == "date":
-        moment = f"({expr})::timestamp"
-    elif native.startswith("time") and not native.startswith("timestamp"):
+    if native.startswith("time") and not native.startswith("timestamp"):
         # A time of day is reported on 1970-01-01, as Prisma does.
         moment = f"('1970-01-01'::date + ({expr})::time)"
+        return f'to_char({moment}, \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
+    if native.startswith("timestamptz"):
+        moment = f"({expr} AT TIME ZONE 'UTC')"
     else:
         moment = f"({expr})::timestamp"
-    return f'to_char({moment}, \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
+    iso = f'to_char({moment}, \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
+    # ±infinity and BC dates have no ISO form: Postgres's own text, which the client reads as an
+    # invalid date, as Prisma's driver has them.
+    return f"(CASE WHEN isfinite({expr}) AND {expr} >= '0001-01-01' THEN {iso} ELSE ({expr})::text END)"
 
 
 def _tagged(tag: str, text: str) -> str:

@@ -799,8 +799,11 @@ class WriteCompiler:
             items = items_of(arg, path)
             where += (
                 " AND ("
-                + " OR ".join(
-                    render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items
+                + (
+                    " OR ".join(
+                        render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items
+                    )
+                    or "FALSE"  # none named: nothing to disconnect
                 )
                 + ")"
             )

@@ -139,8 +139,16 @@ def _decimal(value: Any) -> Any:
 
 def _datetime(value: Any) -> Any:
     if isinstance(value, OutOfRange):
-        # infinity, year 10000, BC: Postgres's text, which Prisma's executor passes on as it is
-        return {"$type": "DateTime", "value": str(value)}
+        text = str(value)
+        if text.startswith("24:00:00"):
+            # A time of day of 24:00 (timetz: with its offset) is the next day's midnight.
+            zone = text[8:]
+            moment = dt.datetime(1970, 1, 2)
+            if zone:
+                moment -= dt.timedelta(hours=int(zone[:3]), minutes=int(zone[0] + (zone[4:6] or "0")))
+            return {"$type": "DateTime", "value": moment.isoformat(timespec="milliseconds") + "Z"}
+        # infinity, year 10000, BC: Postgres's text (Prisma's own executor fails on these)
+        return {"$type": "DateTime", "value": text}
     return {"$type": "DateTime", "value": iso_datetime(value)}
 
 
