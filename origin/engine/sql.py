@@ -147,26 +147,31 @@ def link(schema: Schema, relation: RelationField, parent: str, child: str) -> st
 # --- filters ------------------------------------------------------------------------------------
 
 
-def render_filter(b: Builder, f: Filter, alias: str) -> str:
+def render_filter(b: Builder, f: Filter, alias: str, reverse: bool = False) -> str:
+    """`f` as an SQL condition on the row `alias`. `reverse`: under a NOT, which Prisma's engine
+    carries down to every filter below (into relations too; `isNot` turns it again): a typed Json
+    filter there is written so that the NOT leaves the type test standing."""
     if isinstance(f, All):
         if not f.items:
             return "TRUE"
-        return "(" + " AND ".join(render_filter(b, i, alias) for i in f.items) + ")"
+        return "(" + " AND ".join(render_filter(b, i, alias, reverse) for i in f.items) + ")"
     if isinstance(f, Any_):
         if not f.items:
             return "FALSE"
-        return "(" + " OR ".join(render_filter(b, i, alias) for i in f.items) + ")"
+        return "(" + " OR ".join(render_filter(b, i, alias, reverse) for i in f.items) + ")"
     if isinstance(f, Negate):
-        return _negated(b, f.item, alias)
+        if isinstance(f.item, Negate):
+            return render_filter(b, f.item.item, alias, reverse)  # NOT NOT: as written
+        return f"(NOT {render_filter(b, f.item, alias, not reverse)})"
     if isinstance(f, Constant):
         return "TRUE" if f.value else "FALSE"
     if isinstance(f, Compare):
-        return _compare(b, f, alias)
+        return _compare(b, f, alias, reverse)
     if isinstance(f, Related):
         child = b.alias()
         target = model_table(f.model)
         joined = link(b.schema, f.relation, alias, child)
-        inner = render_filter(b, f.inner, child)
+        inner = render_filter(b, f.inner, child, reverse != (f.kind == "isNot"))
         head = f"SELECT 1 FROM {target} AS {ident(child)} WHERE {joined}"
         if f.kind in ("is", "isNot"):
             # As Prisma's engine joins a to-one relation: no related record is false for `is` and
@@ -188,25 +193,25 @@ def render_filter(b: Builder, f: Filter, alias: str) -> str:
     raise TypeError(f"unknown filter {f!r}")
 
 
-def render_write_filter(b: Builder, f: Filter, alias: str) -> str:
+def render_write_filter(b: Builder, f: Filter, alias: str, reverse: bool = False) -> str:
     """The condition of an UPDATE or DELETE as Prisma's engine writes it. With no join to the
     related table there, a to-one relation filter at the top (through AND / OR / NOT) is an EXISTS
     over it (`isNot`: NOT EXISTS), so `isNot` also holds where the related row's condition is NULL;
     below that, and for every other filter, as reads have it."""
     if isinstance(f, All | Any_) and f.items:
         glue = " AND " if isinstance(f, All) else " OR "
-        return "(" + glue.join(render_write_filter(b, i, alias) for i in f.items) + ")"
+        return "(" + glue.join(render_write_filter(b, i, alias, reverse) for i in f.items) + ")"
     if isinstance(f, Negate) and _has_to_one(f.item):
         if isinstance(f.item, Negate):
-            return render_write_filter(b, f.item.item, alias)  # NOT NOT: as written
-        return f"(NOT {render_write_filter(b, f.item, alias)})"
+            return render_write_filter(b, f.item.item, alias, reverse)  # NOT NOT: as written
+        return f"(NOT {render_write_filter(b, f.item, alias, not reverse)})"
     if isinstance(f, Related) and f.kind in ("is", "isNot"):
         child = b.alias()
         joined = link(b.schema, f.relation, alias, child)
-        inner = render_filter(b, f.inner, child)
+        inner = render_filter(b, f.inner, child, reverse)
         exists = f"EXISTS (SELECT 1 FROM {model_table(f.model)} AS {ident(child)} WHERE {inner} AND {joined})"
         return exists if f.kind == "is" else f"(NOT {exists})"
-    return render_filter(b, f, alias)
+    return render_filter(b, f, alias, reverse)
 
 
 def _has_to_one(f: Filter) -> bool:
@@ -227,7 +232,7 @@ def _json_column(b: Builder, c: Compare, alias: str) -> str:
     return f"{col}::jsonb"
 
 
-def _compare(b: Builder, c: Compare, alias: str) -> str:
+def _compare(b: Builder, c: Compare, alias: str, reverse: bool = False) -> str:
     col = column(alias, c.field.column)
     if c.aggregate:
         col = f"{_AGG_SQL[c.aggregate]}({col})"
@@ -249,7 +254,9 @@ def _compare(b: Builder, c: Compare, alias: str) -> str:
     assert c.value is not None
     if json:
         test, kind = _json_parts(b, c, col, alias)
-        return f"({test} AND {kind})" if kind else test
+        if not kind:
+            return test
+        return f"({test} OR NOT ({kind}))" if reverse else f"({test} AND {kind})"
     if op == "search":
         # The SQL Prisma's engine sends for `search`: the column as a tsvector against a tsquery.
         return f"to_tsvector(concat_ws(' ', {col})) @@ to_tsquery({b.param(c.value)})"
@@ -309,27 +316,6 @@ def _json_parts(b: Builder, c: Compare, col: str, alias: str) -> tuple[str, str]
     if op == "array_ends_with":
         return f"{col} -> -1 = {value}", f"jsonb_typeof({col}) = 'array'"
     raise TypeError(op)
-
-
-_TYPED_JSON_OPS = frozenset(
-    {"json_like", "<", "<=", ">", ">=", "array_contains", "array_starts_with", "array_ends_with"}
-)
-
-
-def _negated(b: Builder, f: Filter, alias: str) -> str:
-    if isinstance(f, Negate):
-        return render_filter(b, f.item, alias)  # NOT NOT: as written, as Prisma's engine reads it
-    if (
-        isinstance(f, Compare)
-        and f.field.type == "Json"
-        and not f.field.is_list
-        and f.op in _TYPED_JSON_OPS
-        and f.other is None
-    ):
-        col = _json_column(b, f, alias)
-        test, kind = _json_parts(b, f, col, alias)
-        return f"(NOT ({test} OR NOT ({kind})))"
-    return f"(NOT {render_filter(b, f, alias)})"
 
 
 # --- order --------------------------------------------------------------------------------------
@@ -518,6 +504,10 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
         and (paged_in_memory or client or not _stable(read.model, terms))
     ):
         found += f" AND {render_filter(b, read.filter, exists_alias)}"
+    if in_memory and client:
+        # The cursor record is among the rows found only if it passes the loose test itself (a NULL
+        # through an optional relation fails it).
+        found += f" AND {_loose_all(b, client, exists_alias, read.model, at_cursor)}"
     exists = f"EXISTS (SELECT 1 FROM {table_sql} AS {ident(exists_alias)} WHERE {found})"
     if not terms:
         return exists
