@@ -33,7 +33,7 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parent.parent / "edge"),
 ]
 
-from breakwater.stack import Stack, StackConfig  # noqa: E402
+from bwdev.stack import Stack, StackConfig  # noqa: E402
 
 QUERY = {
     "modelName": "posts",

@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "edge")]
 import asyncpg  # noqa: E402
 
 from breakwater import Client  # noqa: E402
-from breakwater.stack import Stack, StackConfig  # noqa: E402
+from bwdev.stack import Stack, StackConfig  # noqa: E402
 from hosts.postgres import PostgresInstance  # noqa: E402
 from hosts.service_user import service_user  # noqa: E402
 from origin.capture import pgoutput  # noqa: E402

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "edge")]
 
-from breakwater.stack import Stack, StackConfig  # noqa: E402
+from bwdev.stack import Stack, StackConfig  # noqa: E402
 from tests.conformance.harness import (  # noqa: E402
     HERE,
     create_databases,

@@ -38,8 +38,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "edge")]
 
-from breakwater.stack import Stack, StackConfig  # noqa: E402
-from bwedge import service  # noqa: E402
+from bwcontract import service  # noqa: E402
+from bwdev.stack import Stack, StackConfig  # noqa: E402
 from hosts.ports import free_port  # noqa: E402
 from origin.engine import engine  # noqa: E402
 from origin.engine.compile import compile_operation  # noqa: E402
@@ -352,7 +352,7 @@ LAYERS = [
     ("starlette (routing, request, response)", ("starlette",)),
     (
         "origin auth (signature, key gate)",
-        ("origin/auth.py", "bwedge/service.py", "bwedge/b64.py", "keygate.py", "hmac", "hashlib"),
+        ("origin/auth.py", "bwcontract/service.py", "bwcontract/b64.py", "keygate.py", "hmac", "hashlib"),
     ),
     ("origin fronts", ("origin/fronts",)),
     ("engine (fingerprint, bind, shape)", ("origin/engine",)),

@@ -46,7 +46,7 @@ import asyncpg
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT), str(PROJECT / "edge")]
 
-from breakwater.stack import Stack, StackConfig  # noqa: E402
+from bwdev.stack import Stack, StackConfig  # noqa: E402
 from hosts.postgres import PostgresInstance  # noqa: E402
 from hosts.service_user import service_user  # noqa: E402
 

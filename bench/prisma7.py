@@ -42,7 +42,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "edge")]
 
-from breakwater.stack import Stack, StackConfig  # noqa: E402
+from bwdev.stack import Stack, StackConfig  # noqa: E402
 from hosts.ports import free_port  # noqa: E402
 
 PROJECT = ROOT / "bench" / "prisma7"

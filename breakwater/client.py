@@ -13,20 +13,17 @@ Values go out tagged (datetime, Decimal, bytes, `Json(...)`) and come back as Py
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
-import json
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
+from bwcontract.codes import Code
+
+from .models import ModelAccessors, Operation
 from .stream import EventStream
 from .url import parse_url
-
-_READ_ARGS = ("where", "orderBy", "take", "skip", "cursor", "distinct")
-_SNAKE = {"order_by": "orderBy", "skip_duplicates": "skipDuplicates"}
+from .values import decode
 
 
 class QueryError(Exception):
@@ -38,329 +35,7 @@ class QueryError(Exception):
         self.meta = meta or {}
 
 
-class Json:
-    """A value for a Json field (so a dict is not mistaken for a nested write or a filter)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def encode(value: Any) -> Any:
-    """Python values → JSON-protocol values."""
-    if isinstance(value, Json):
-        return {"$type": "Json", "value": json.dumps(value.value)}
-    if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return {"$type": "DateTime", "value": moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")}
-    if isinstance(value, dt.date):
-        return {"$type": "DateTime", "value": f"{value.isoformat()}T00:00:00.000Z"}
-    if isinstance(value, decimal.Decimal):
-        return {"$type": "Decimal", "value": str(value)}
-    if isinstance(value, bytes | bytearray):
-        return {"$type": "Bytes", "value": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, dict):
-        return {k: encode(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [encode(v) for v in value]
-    return value
-
-
-def decode(value: Any) -> Any:
-    """JSON-protocol results → Python values (tagged values become datetime, int, Decimal, bytes, ...)."""
-    if isinstance(value, dict):
-        if len(value) == 2 and "$type" in value and "value" in value:
-            tag, inner = value["$type"], value["value"]
-            if tag == "DateTime":
-                return dt.datetime.fromisoformat(inner.replace("Z", "+00:00"))
-            if tag == "BigInt":
-                return int(inner)
-            if tag == "Decimal":
-                return decimal.Decimal(inner)
-            if tag == "Bytes":
-                return base64.b64decode(inner)
-            if tag == "Json":
-                return json.loads(inner)
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    return value
-
-
-def selection(select: dict[str, Any] | None = None, include: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Prisma's `select` / `include` arguments → a JSON-protocol selection."""
-    if select is not None and include is not None:
-        raise ValueError("use either select or include, not both")
-    out: dict[str, Any] = {} if select is not None else {"$scalars": True, "$composites": True}
-    for name, spec in (select or include or {}).items():
-        if isinstance(spec, dict) and name != "_count":
-            out[name] = _nested(spec)
-        elif name == "_count" and isinstance(spec, dict):
-            inner = spec.get("select", spec)
-            out[name] = {
-                "arguments": {},
-                "selection": {k: (_nested(v) if isinstance(v, dict) else v) for k, v in inner.items()},
-            }
-        else:
-            out[name] = spec
-    return out
-
-
-def _nested(spec: dict[str, Any]) -> dict[str, Any]:
-    args = {_SNAKE.get(k, k): encode(v) for k, v in spec.items() if _SNAKE.get(k, k) in _READ_ARGS}
-    return {"arguments": args, "selection": selection(spec.get("select"), spec.get("include"))}
-
-
-class Operation:
-    """One query, awaitable on its own or passed to `Client.tx(...)` as part of a batch."""
-
-    def __init__(
-        self,
-        client: _Models,
-        model: str | None,
-        action: str,
-        arguments: dict[str, Any],
-        sel: dict[str, Any],
-        unwrap: Callable[[Any], Any] | None = None,
-    ) -> None:
-        self.client = client
-        self.body: dict[str, Any] = {
-            "modelName": model,
-            "action": action,
-            "query": {"arguments": arguments, "selection": sel},
-        }
-        self.unwrap = unwrap or (lambda v: v)
-        if model is None:
-            del self.body["modelName"]
-
-    async def run(self) -> Any:
-        payload = await self.client._post_query(self.body)
-        return self.unwrap(decode(payload["data"]))
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self.run().__await__()
-
-
-class ModelClient:
-    """`db.<model>`: Prisma's model operations with snake_case names."""
-
-    def __init__(self, client: _Models, accessor: str) -> None:
-        self._client = client
-        self._accessor = accessor
-
-    @property
-    def name(self) -> str:
-        return self._client._model_name(self._accessor)
-
-    def stream(self, **options: Any) -> EventStream:
-        """Change events of this model: `async with db.user.stream(name=...) as events` (see stream.py)."""
-        if not isinstance(self._client, Client):
-            raise TypeError("Open streams on the client (db.<model>.stream), not inside a transaction.")
-        return EventStream(self._client, self._accessor, **options)
-
-    def _op(
-        self,
-        action: str,
-        args: dict[str, Any],
-        select: Any = None,
-        include: Any = None,
-        unwrap: Callable[[Any], Any] | None = None,
-        sel: dict[str, Any] | None = None,
-    ) -> Operation:
-        arguments = {_SNAKE.get(k, k): encode(v) for k, v in args.items() if v is not None}
-        return Operation(
-            self._client, self.name, action, arguments, sel or selection(select, include), unwrap
-        )
-
-    def find_many(
-        self,
-        *,
-        where: Any = None,
-        order_by: Any = None,
-        take: int | None = None,
-        skip: int | None = None,
-        cursor: Any = None,
-        distinct: Any = None,
-        select: Any = None,
-        include: Any = None,
-    ) -> Operation:
-        return self._op(
-            "findMany",
-            {
-                "where": where,
-                "orderBy": order_by,
-                "take": take,
-                "skip": skip,
-                "cursor": cursor,
-                "distinct": distinct,
-            },
-            select,
-            include,
-        )
-
-    def find_first(
-        self,
-        *,
-        where: Any = None,
-        order_by: Any = None,
-        skip: int | None = None,
-        cursor: Any = None,
-        select: Any = None,
-        include: Any = None,
-    ) -> Operation:
-        return self._op(
-            "findFirst",
-            {"where": where, "orderBy": order_by, "skip": skip, "cursor": cursor},
-            select,
-            include,
-        )
-
-    def find_first_or_throw(
-        self, *, where: Any = None, order_by: Any = None, select: Any = None, include: Any = None
-    ) -> Operation:
-        return self._op("findFirstOrThrow", {"where": where, "orderBy": order_by}, select, include)
-
-    def find_unique(self, *, where: Any, select: Any = None, include: Any = None) -> Operation:
-        return self._op("findUnique", {"where": where}, select, include)
-
-    def find_unique_or_throw(self, *, where: Any, select: Any = None, include: Any = None) -> Operation:
-        return self._op("findUniqueOrThrow", {"where": where}, select, include)
-
-    def create(self, *, data: Any, select: Any = None, include: Any = None) -> Operation:
-        return self._op("createOne", {"data": data}, select, include)
-
-    def create_many(self, *, data: list[Any], skip_duplicates: bool | None = None) -> Operation:
-        return self._op(
-            "createMany", {"data": data, "skipDuplicates": skip_duplicates}, unwrap=lambda v: v["count"]
-        )
-
-    def create_many_and_return(
-        self, *, data: list[Any], skip_duplicates: bool | None = None, select: Any = None, include: Any = None
-    ) -> Operation:
-        return self._op(
-            "createManyAndReturn", {"data": data, "skipDuplicates": skip_duplicates}, select, include
-        )
-
-    def update(self, *, where: Any, data: Any, select: Any = None, include: Any = None) -> Operation:
-        return self._op("updateOne", {"where": where, "data": data}, select, include)
-
-    def update_many(self, *, data: Any, where: Any = None, limit: int | None = None) -> Operation:
-        return self._op(
-            "updateMany", {"where": where, "data": data, "limit": limit}, unwrap=lambda v: v["count"]
-        )
-
-    def update_many_and_return(
-        self, *, data: Any, where: Any = None, select: Any = None, include: Any = None
-    ) -> Operation:
-        return self._op("updateManyAndReturn", {"where": where, "data": data}, select, include)
-
-    def upsert(
-        self, *, where: Any, create: Any, update: Any, select: Any = None, include: Any = None
-    ) -> Operation:
-        return self._op("upsertOne", {"where": where, "create": create, "update": update}, select, include)
-
-    def delete(self, *, where: Any, select: Any = None, include: Any = None) -> Operation:
-        return self._op("deleteOne", {"where": where}, select, include)
-
-    def delete_many(self, *, where: Any = None, limit: int | None = None) -> Operation:
-        return self._op("deleteMany", {"where": where, "limit": limit}, unwrap=lambda v: v["count"])
-
-    def count(self, *, where: Any = None, take: int | None = None, skip: int | None = None) -> Operation:
-        sel = {"_count": {"arguments": {}, "selection": {"_all": True}}}
-        return self._op(
-            "aggregate",
-            {"where": where, "take": take, "skip": skip},
-            sel=sel,
-            unwrap=lambda v: v["_count"]["_all"],
-        )
-
-    def aggregate(
-        self,
-        *,
-        where: Any = None,
-        order_by: Any = None,
-        take: int | None = None,
-        skip: int | None = None,
-        **aggregates: dict[str, bool] | bool,
-    ) -> Operation:
-        sel = {}
-        for op, fields in aggregates.items():
-            name = op if op.startswith("_") else f"_{op}"
-            if fields is True:
-                sel[name] = {"arguments": {}, "selection": {"_all": True}}
-            else:
-                sel[name] = {"arguments": {}, "selection": dict(fields) if isinstance(fields, dict) else {}}
-        return self._op(
-            "aggregate", {"where": where, "orderBy": order_by, "take": take, "skip": skip}, sel=sel
-        )
-
-    def group_by(
-        self,
-        *,
-        by: list[str],
-        where: Any = None,
-        having: Any = None,
-        order_by: Any = None,
-        take: int | None = None,
-        skip: int | None = None,
-        **aggregates: dict[str, bool],
-    ) -> Operation:
-        sel: dict[str, Any] = dict.fromkeys(by, True)
-        for op, fields in aggregates.items():
-            name = op if op.startswith("_") else f"_{op}"
-            sel[name] = {"arguments": {}, "selection": dict(fields)}
-        return self._op(
-            "groupBy",
-            {"by": by, "where": where, "having": having, "orderBy": order_by, "take": take, "skip": skip},
-            sel=sel,
-        )
-
-
-class _Models:
-    """Model accessors (`db.user`, `tx.post`) and raw queries, over one way of sending queries."""
-
-    _names: dict[str, str] | None
-
-    async def _post_query(self, body: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def _model_name(self, accessor: str) -> str:
-        names = self._names or {}
-        return names.get(accessor, accessor)
-
-    def __getattr__(self, name: str) -> ModelClient:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return ModelClient(self, name)
-
-    def query_raw(self, sql: str, *parameters: Any) -> Operation:
-        """Rows of a raw SELECT as dicts; `$1, $2, …` are bound to `parameters`."""
-
-        def rows(value: Any) -> Any:
-            return [dict(zip(value["columns"], row, strict=True)) for row in value["rows"]]
-
-        return Operation(self, None, "queryRaw", _raw(sql, parameters), {}, rows)
-
-    def execute_raw(self, sql: str, *parameters: Any) -> Operation:
-        """The number of rows a raw statement affected."""
-        return Operation(self, None, "executeRaw", _raw(sql, parameters), {})
-
-
-def _raw(sql: str, parameters: tuple[Any, ...]) -> dict[str, Any]:
-    def tag(v: Any) -> Any:
-        if isinstance(v, dt.datetime):
-            return {"prisma__type": "date", "prisma__value": v.isoformat()}
-        if isinstance(v, bytes):
-            return {"prisma__type": "bytes", "prisma__value": base64.b64encode(v).decode()}
-        if isinstance(v, decimal.Decimal):
-            return {"prisma__type": "decimal", "prisma__value": str(v)}
-        if isinstance(v, Json):
-            return v.value
-        return v
-
-    return {"query": sql, "parameters": json.dumps([tag(p) for p in parameters])}
-
-
-class Client(_Models):
+class Client(ModelAccessors):
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
         endpoint = parse_url(url)
         self._http = httpx.AsyncClient(
@@ -391,11 +66,11 @@ class Client(_Models):
         try:
             payload = response.json()
         except ValueError:
-            raise QueryError(response.status_code, "P6000", response.text[:200]) from None
+            raise QueryError(response.status_code, Code.UNEXPECTED, response.text[:200]) from None
         if response.status_code >= 400:
             raise QueryError(
                 response.status_code,
-                payload.get("code", "P6000"),
+                payload.get("code", Code.UNEXPECTED),
                 payload.get("message", ""),
                 payload.get("meta"),
             )
@@ -424,6 +99,12 @@ class Client(_Models):
         payload = await self.request("POST", "/v1/query", body)
         return decode(payload["data"])
 
+    def _stream(self, accessor: str, **options: Any) -> EventStream:
+        async def model() -> str:
+            return (await self.model_names()).get(accessor, accessor)
+
+        return EventStream(str(self._http.base_url), self._http.headers["authorization"], model, **options)
+
     async def model_names(self) -> dict[str, str]:
         """Accessor name → model name (`user` → `User`, `users` → `users`)."""
         if self._names is None:
@@ -450,7 +131,9 @@ class Client(_Models):
         for op, item in zip(operations, payload["batchResult"], strict=True):
             if "errors" in item:
                 error = item["errors"][0]
-                raise QueryError(400, error.get("code", "P6000"), error.get("message", ""), error.get("meta"))
+                raise QueryError(
+                    400, error.get("code", Code.UNEXPECTED), error.get("message", ""), error.get("meta")
+                )
             results.append(op.unwrap(decode(item["data"])))
         return results
 
@@ -466,7 +149,7 @@ class Client(_Models):
             return await work(tx)
 
 
-class Transaction(_Models):
+class Transaction(ModelAccessors):
     def __init__(self, client: Client, max_wait: int, timeout: int, isolation_level: str | None) -> None:
         self._client = client
         self._names = client._names

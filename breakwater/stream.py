@@ -20,15 +20,14 @@ import asyncio
 import json
 import random
 from collections import deque
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-if TYPE_CHECKING:
-    from .client import Client
+from bwcontract.codes import Code
 
 CLOSE_REPLACED = 4001
 CLOSE_REVOKED = 4401  # the key was revoked: reconnecting cannot help
@@ -46,10 +45,14 @@ class StreamError(Exception):
 
 
 class EventStream:
+    """Opened by `Client` (`db.<model>.stream(...)`): `base_url` and `authorization` are the client's,
+    and `model` names the stream's model (asked at each connection; None: every model)."""
+
     def __init__(
         self,
-        client: Client,
-        accessor: str | None,
+        base_url: str,
+        authorization: str,
+        model: Callable[[], Awaitable[str]] | None,
         *,
         name: str | None = None,
         actions: Sequence[str] | None = None,
@@ -61,8 +64,9 @@ class EventStream:
         reconnect: bool = True,
         backoff: tuple[float, float] = (0.05, 5.0),
     ) -> None:
-        self._client = client
-        self._accessor = accessor
+        self._base_url = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        self._authorization = authorization
+        self._model = model
         self.name = name
         self._params: dict[str, str] = {}
         if name:
@@ -149,16 +153,13 @@ class EventStream:
     # --- connection -------------------------------------------------------------------------------
 
     async def _url(self) -> tuple[str, dict[str, str]]:
-        http = self._client._http
         params = dict(self._params)
-        if self._accessor is not None:
-            names = await self._client.model_names()
-            params["models"] = names.get(self._accessor, self._accessor)
+        if self._model is not None:
+            params["models"] = await self._model()
         offset = self._seen if (self._seen and not self.name) else self._offset
         if offset:
             params["offset"] = offset
-        base = str(http.base_url).rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        return f"{base}/v1/stream?{urlencode(params)}", {"authorization": http.headers["authorization"]}
+        return f"{self._base_url}/v1/stream?{urlencode(params)}", {"authorization": self._authorization}
 
     async def _connect(self) -> None:
         delay = self._backoff[0]
@@ -190,10 +191,18 @@ class EventStream:
             self._ws = None
             self._parts = []
             if code == CLOSE_REPLACED:
-                raise StreamError(409, "BW4001", "Another consumer connected to this named stream.") from None
+                raise StreamError(
+                    Code.STREAM_TAKEN_OVER.status,
+                    Code.STREAM_TAKEN_OVER,
+                    "Another consumer connected to this named stream.",
+                ) from None
             if code == CLOSE_REVOKED:
                 self.closed = True
-                raise StreamError(401, "P6002", "API key is invalid: this key has been revoked.") from None
+                raise StreamError(
+                    Code.KEY_INVALID.status,
+                    Code.KEY_INVALID,
+                    "API key is invalid: this key has been revoked.",
+                ) from None
             if self.closed or not self.reconnect:
                 self.closed = True
                 return

@@ -19,9 +19,10 @@ from workers import DurableObject, Response, WorkerEntrypoint, fetch
 from bwedge import eventqueue
 from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
+from bwedge.cache.ports import Versions
 from bwedge.cache.settings import ENV_NAMES as CACHE_ENV_NAMES
 from bwedge.cache.settings import CacheSettings
-from bwedge.cache.versions import TagVersionStore, Versions
+from bwedge.cache.versions import TagVersionStore
 from bwedge.config import EdgeConfig
 from bwedge.eventlog import InvalidBatch
 from bwedge.eventroutes import EventRoutes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from breakwater.serve import serve
+from bwservice.serve import serve
 
 if __name__ == "__main__":
     serve("edge_local", "edge_local.server:create_app", 8787, __doc__)

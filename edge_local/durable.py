@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from bwedge.cache.versions import TagVersionStore, Versions
+from bwedge.cache.ports import Versions
+from bwedge.cache.versions import TagVersionStore
 from bwedge.revocation import RevocationStore
 
 from .storage import SqliteStorage, object_path

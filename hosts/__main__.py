@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from breakwater.serve import serve
-from origin import logs
+from bwservice import logs
+from bwservice.serve import serve
 
 if __name__ == "__main__":
     logs.configure()

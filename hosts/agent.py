@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bwcontract.codes import Code
+
 from . import capture
 from .fleet import Fleet, FleetError, Managed
 from .freezer import FreezerError
@@ -84,12 +86,16 @@ def _authorized(request: Request) -> bool:
     return hmac.compare_digest(given.encode(), agent.settings.token.encode())
 
 
-def _error(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+def _error(code: Code, message: str) -> JSONResponse:
+    return JSONResponse({"code": code.value, "message": message}, status_code=code.status)
 
 
 def _refused() -> JSONResponse:
-    return _error("BW2002", "The host agent token is missing or wrong.", 401)
+    return _error(Code.TOKEN_INVALID, "The host agent token is missing or wrong.")
+
+
+# What a FleetError's status says, as a code (the fleet answers these three).
+_FLEET_CODES = {code.status: code for code in (Code.BAD_REQUEST, Code.NOT_FOUND, Code.ALREADY_EXISTS)}
 
 
 Handler = Callable[[Request, Agent], Awaitable[JSONResponse]]
@@ -104,14 +110,14 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
         try:
             return await handler(request, request.app.state.agent)
         except FleetError as exc:
-            return _error("BW1001" if exc.status == 400 else f"BW1{exc.status}", str(exc), exc.status)
+            return _error(_FLEET_CODES[exc.status], str(exc))
         except capture.CaptureRefused as exc:
-            return _error(capture.CaptureRefused.code, str(exc), 409)
+            return _error(Code.CAPTURE_REFUSED, str(exc))
         except ValueError as exc:
-            return _error("BW1001", str(exc), 400)
+            return _error(Code.BAD_REQUEST, str(exc))
         except (PostgresError, FreezerError, OSError, asyncpg.PostgresError) as exc:
             log.warning("host operation failed", extra={"fields": {"error": str(exc)}})
-            return _error("P6008", f"The host could not do that: {exc}", 502)
+            return _error(Code.UPSTREAM, f"The host could not do that: {exc}")
 
     return endpoint
 
@@ -134,9 +140,9 @@ async def create_database(request: Request, agent: Agent) -> JSONResponse:
     try:
         body = await request.json()
     except ValueError:
-        return _error("BW1001", "The request body is not JSON.", 400)
+        return _error(Code.BAD_REQUEST, "The request body is not JSON.")
     if not isinstance(body, dict):
-        return _error("BW1001", "The request body must be a JSON object.", 400)
+        return _error(Code.BAD_REQUEST, "The request body must be a JSON object.")
     made = await agent.fleet.provision(str(body.get("id", "")), str(body.get("placement", "shared")))
     return JSONResponse(made, status_code=201)
 

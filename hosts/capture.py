@@ -12,7 +12,7 @@ a tenant role must not have:
   replica identity.
 
 Nothing the superuser runs here resolves a name the tenant can define: the session pins search_path
-(`origin.pinned`), the guard function pins its own and qualifies every operator and function, and
+(`bwservice.pinned`), the guard function pins its own and qualifies every operator and function, and
 the pass over existing tables runs as the tenant's role (`privileges.as_owner`), which owns them.
 """
 
@@ -27,11 +27,12 @@ from pathlib import Path
 
 import asyncpg
 
-from origin import pinned
+from bwcontract.codes import Code
+from bwservice import pinned
 
 from . import privileges
 from .postgres import PostgresInstance
-from .privileges import quoted
+from .quoting import ident, literal
 from .registry import capture_role_name, database_name, role_name
 
 log = logging.getLogger("breakwater.hosts")
@@ -55,7 +56,7 @@ _TABLES_WITHOUT_KEY = """
 # DEFINER here), after CREATE/ALTER TABLE: a table with neither a primary key nor a chosen identity
 # index gets REPLICA IDENTITY FULL, so its updates keep working.
 _GUARD = f"""
-CREATE OR REPLACE FUNCTION {GUARD_SCHEMA}.full_identity_without_key() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION {ident(GUARD_SCHEMA)}.full_identity_without_key() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   target record;
@@ -73,7 +74,7 @@ END $$;
 DROP EVENT TRIGGER IF EXISTS breakwater_capture_identity;
 CREATE EVENT TRIGGER breakwater_capture_identity ON ddl_command_end
   WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO')
-  EXECUTE FUNCTION {GUARD_SCHEMA}.full_identity_without_key();
+  EXECUTE FUNCTION {ident(GUARD_SCHEMA)}.full_identity_without_key();
 """
 
 # As the owner (privileges.as_owner): the same for the tables that exist already.
@@ -97,7 +98,7 @@ class CaptureRefused(ValueError):
     """Capture cannot be turned on as the tenant's database stands: the tenant's to fix (the agent
     answers 409 with this code and the reason, and the origin passes both on)."""
 
-    code = "BW3002"
+    code = Code.CAPTURE_REFUSED
 
 
 def _passwords_dir(instance: PostgresInstance) -> Path:
@@ -130,11 +131,12 @@ async def _ensure_role(admin: asyncpg.Connection, database_id: str, password: st
     exists = await admin.fetchval(
         "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1", role
     )
-    # Passwords cannot be bind parameters; token_urlsafe has no quote characters.
+    # Passwords cannot be bind parameters (quoting.literal).
     await admin.execute(
-        f"{'ALTER' if exists else 'CREATE'} ROLE {quoted(role)} LOGIN REPLICATION PASSWORD '{password}';"
-        f"GRANT {privileges.PLATFORM_GROUP} TO {quoted(role)};"
-        f"GRANT CONNECT ON DATABASE {quoted(database_name(database_id))} TO {quoted(role)}"
+        f"{'ALTER' if exists else 'CREATE'} ROLE {ident(role)} LOGIN REPLICATION "
+        f"PASSWORD {literal(password)};"
+        f"GRANT {ident(privileges.PLATFORM_GROUP)} TO {ident(role)};"
+        f"GRANT CONNECT ON DATABASE {ident(database_name(database_id))} TO {ident(role)}"
     )
 
 
@@ -145,7 +147,9 @@ async def _install_guard(tenant: asyncpg.Connection, superuser: str) -> None:
         GUARD_SCHEMA,
     )
     if owner is None:
-        await tenant.execute(f"CREATE SCHEMA {GUARD_SCHEMA}; GRANT USAGE ON SCHEMA {GUARD_SCHEMA} TO PUBLIC")
+        await tenant.execute(
+            f"CREATE SCHEMA {ident(GUARD_SCHEMA)}; GRANT USAGE ON SCHEMA {ident(GUARD_SCHEMA)} TO PUBLIC"
+        )
     elif owner != superuser:
         # Its functions would be the tenant's to replace, and the event trigger runs them.
         raise CaptureRefused(
@@ -175,10 +179,13 @@ async def enable(instance: PostgresInstance, database_id: str) -> dict[str, str]
             )
             if truncates is None:
                 await tenant.execute(
-                    f"CREATE PUBLICATION {PUBLICATION} FOR ALL TABLES WITH (publish = '{_PUBLISH}')"
+                    f"CREATE PUBLICATION {ident(PUBLICATION)} FOR ALL TABLES "
+                    f"WITH (publish = {literal(_PUBLISH)})"
                 )
             elif not truncates:  # made before TRUNCATE was captured
-                await tenant.execute(f"ALTER PUBLICATION {PUBLICATION} SET (publish = '{_PUBLISH}')")
+                await tenant.execute(
+                    f"ALTER PUBLICATION {ident(PUBLICATION)} SET (publish = {literal(_PUBLISH)})"
+                )
     finally:
         await tenant.close()
     return address(instance, database_id)
@@ -214,11 +221,11 @@ async def migrate(instance: PostgresInstance) -> list[str]:
             _OLD_ROLE,
         )
         moved = [str(r["datname"]).removeprefix("t_") for r in rows]
-        await admin.execute(f"ALTER ROLE {_OLD_ROLE} NOLOGIN")
+        await admin.execute(f"ALTER ROLE {ident(_OLD_ROLE)} NOLOGIN")
         for database_id in moved:
             await _ensure_role(admin, database_id, _role_password(instance, database_id))
             await admin.execute(
-                f"REVOKE CONNECT ON DATABASE {quoted(database_name(database_id))} FROM {_OLD_ROLE}"
+                f"REVOKE CONNECT ON DATABASE {ident(database_name(database_id))} FROM {ident(_OLD_ROLE)}"
             )
         await admin.execute(
             "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
@@ -226,7 +233,7 @@ async def migrate(instance: PostgresInstance) -> list[str]:
             _OLD_ROLE,
         )
         try:
-            await admin.execute(f"DROP ROLE {_OLD_ROLE}")
+            await admin.execute(f"DROP ROLE {ident(_OLD_ROLE)}")
         except asyncpg.DependentObjectsStillReferencedError as exc:
             log.warning("the old capture role stays (NOLOGIN)", extra={"fields": {"error": str(exc)}})
     finally:

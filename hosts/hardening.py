@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from origin import pinned
+from bwservice import pinned
 
 from . import capture, privileges
 from .postgres import PostgresInstance

@@ -1,6 +1,21 @@
-"""The idle policy: pause after a while without traffic, hibernate (stop) after a longer while."""
+"""The idle policy: pause after a while without traffic, hibernate (stop) after a longer while.
+
+`decide` is the rule; `IdlePolicy` applies it to every instance, every `settings.idle_interval`.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from . import freezer
+from .inventory import Inventory
+from .lifecycle import Lifecycle
+from .postgres import PostgresError
+
+log = logging.getLogger("breakwater.hosts")
 
 
 def decide(state: str, idle_for: float, pause_after: float, hibernate_after: float) -> str | None:
@@ -16,3 +31,48 @@ def decide(state: str, idle_for: float, pause_after: float, hibernate_after: flo
     if state == "running" and pause_after > 0 and idle_for >= pause_after:
         return "pause"
     return None
+
+
+class IdlePolicy:
+    def __init__(self, inventory: Inventory, lifecycle: Lifecycle) -> None:
+        self.inventory = inventory
+        self.lifecycle = lifecycle
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Apply the policy in the background (unless both limits are 0)."""
+        settings = self.inventory.settings
+        if self._task is None and (settings.pause_after > 0 or settings.hibernate_after > 0):
+            self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def apply(self) -> None:
+        """One pass: pause or hibernate what has been idle long enough."""
+        now = time.monotonic()
+        for managed in list(self.inventory.instances.values()):
+            self.lifecycle.notice_exit(managed)
+            settings = self.inventory.settings
+            action = decide(
+                managed.state, now - managed.last_active, settings.pause_after, settings.hibernate_after
+            )
+            try:
+                if action == "pause":
+                    await self.lifecycle.pause(managed, if_idle=True)
+                elif action == "hibernate":
+                    await self.lifecycle.hibernate(managed, if_idle=True)
+            except (PostgresError, freezer.FreezerError, OSError) as exc:
+                managed.touch()
+                log.warning(
+                    "idle policy failed", extra={"fields": {"instance": managed.name, "error": str(exc)}}
+                )
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.inventory.settings.idle_interval)
+            await self.apply()

@@ -10,3 +10,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_free(port: int) -> bool:
+    """Whether Postgres could listen on `port`. Like Postgres, with SO_REUSEADDR: connections the
+    instance had before it slept linger in TIME_WAIT, and they must not move it to another port
+    (clients that hold its address, such as change capture's reader, would lose it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def new_port(taken: set[int]) -> int:
+    """A free port that is none of `taken` (ports of sleeping instances are free, yet theirs)."""
+    while True:
+        port = free_port()
+        if port not in taken:
+            return port

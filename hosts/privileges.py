@@ -7,7 +7,7 @@ capture, see capture.py) may stream that database's changes. No tenant role may 
 or `template1`, and only the host's platform roles (the superuser, members of `PLATFORM_GROUP`) may
 log in over TCP: tenant roles come through the wake-on-connect proxy, on the instance's Unix socket.
 
-Everything here runs in superuser sessions opened with `origin.pinned` (search_path pinned), and
+Everything here runs in superuser sessions opened with `bwservice.pinned` (search_path pinned), and
 what must act on the tenant's objects runs as the tenant's role through `as_owner`.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 import secrets
 
 import asyncpg
+
+from .quoting import ident, literal
 
 PLATFORM_GROUP = "bw_platform"  # NOLOGIN; its members may log in over TCP (pg_hba)
 
@@ -50,11 +52,6 @@ END
 """
 
 
-def quoted(name: str) -> str:
-    """A role or database name as an SQL identifier (names here come from `registry`)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 async def as_owner(conn: asyncpg.Connection, owner: str, body: str, argument: str = "") -> None:
     """Run a PL/pgSQL block (`body`, which may read `argument` as `reader`) with the rights of `owner`,
     from a superuser session in the owner's database.
@@ -65,13 +62,13 @@ async def as_owner(conn: asyncpg.Connection, owner: str, body: str, argument: st
     function lives in this session's temporary schema, uncommitted, for one transaction: nobody else
     can see, change or call it.
     """
-    name = f"pg_temp.bw_as_owner_{secrets.token_hex(6)}"
+    name = f"pg_temp.{ident('bw_as_owner_' + secrets.token_hex(6))}"
     async with conn.transaction():
         await conn.execute(
             f"CREATE FUNCTION {name}(reader pg_catalog.text) RETURNS pg_catalog.void LANGUAGE plpgsql "
             f"SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $bw_body${body}$bw_body$"
         )
-        await conn.execute(f"ALTER FUNCTION {name}(pg_catalog.text) OWNER TO {quoted(owner)}")
+        await conn.execute(f"ALTER FUNCTION {name}(pg_catalog.text) OWNER TO {ident(owner)}")
         await conn.execute(f"SELECT {name}($1)", argument)
         await conn.execute(f"DROP FUNCTION {name}(pg_catalog.text)")
 
@@ -82,23 +79,23 @@ async def prepare_database(conn: asyncpg.Connection, owner: str, reader: str) ->
     functions = ", ".join(_LARGE_OBJECT_CREATORS)
     async with conn.transaction():
         await conn.execute(f"REVOKE EXECUTE ON FUNCTION {functions} FROM PUBLIC")
-        await conn.execute(f"GRANT EXECUTE ON FUNCTION {functions} TO {quoted(owner)}")
+        await conn.execute(f"GRANT EXECUTE ON FUNCTION {functions} TO {ident(owner)}")
         await as_owner(conn, owner, _READER_GRANTS, reader)
 
 
 async def ensure_reader(conn: asyncpg.Connection, reader: str, password: str | None) -> None:
     """Create or update a read-only role (a superuser session): READ ONLY transactions by default; a
     login role with `password`, else (a spare's) NOLOGIN. Its database grants it CONNECT only (never
-    TEMPORARY). Passwords cannot be bind parameters; token_urlsafe has no quote characters."""
+    TEMPORARY). Passwords cannot be bind parameters (quoting.literal)."""
     exists = await conn.fetchval(
         "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1", reader
     )
     verb = "ALTER" if exists else "CREATE"
-    login = f"LOGIN PASSWORD '{password}'" if password is not None else "NOLOGIN"
+    login = f"LOGIN PASSWORD {literal(password)}" if password is not None else "NOLOGIN"
     await conn.execute(
-        f"{verb} ROLE {quoted(reader)} {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+        f"{verb} ROLE {ident(reader)} {login} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
         f"NOBYPASSRLS;"
-        f"ALTER ROLE {quoted(reader)} SET default_transaction_read_only = on"
+        f"ALTER ROLE {ident(reader)} SET default_transaction_read_only = on"
     )
 
 
@@ -106,7 +103,7 @@ async def ensure_platform_group(conn: asyncpg.Connection) -> None:
     if not await conn.fetchval(
         "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1", PLATFORM_GROUP
     ):
-        await conn.execute(f"CREATE ROLE {PLATFORM_GROUP} NOLOGIN")
+        await conn.execute(f"CREATE ROLE {ident(PLATFORM_GROUP)} NOLOGIN")
 
 
 async def harden_cluster(conn: asyncpg.Connection) -> None:
@@ -117,4 +114,4 @@ async def harden_cluster(conn: asyncpg.Connection) -> None:
         "SELECT datname FROM pg_catalog.pg_database "
         "WHERE datname OPERATOR(pg_catalog.=) ANY ('{postgres,template1}'::pg_catalog.name[])"
     ):
-        await conn.execute(f"REVOKE CONNECT, TEMPORARY ON DATABASE {quoted(row['datname'])} FROM PUBLIC")
+        await conn.execute(f"REVOKE CONNECT, TEMPORARY ON DATABASE {ident(row['datname'])} FROM PUBLIC")

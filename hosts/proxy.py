@@ -10,7 +10,7 @@ CancelRequests are routed by the backend key noted during each handshake.
 
 Relaying is done with protocols rather than streams: a forwarded chunk costs a state check, a clock
 read and a write. Every chunk towards an instance passes `Fleet.resume_now()` first, which is what
-lets pooled connections survive a pause.
+lets pooled connections survive a pause (lifecycle.py states the invariant and keeps its other half).
 """
 
 from __future__ import annotations

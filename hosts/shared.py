@@ -8,11 +8,11 @@ import secrets
 
 import asyncpg
 
-from origin import pinned
+from bwservice import pinned
 
 from . import capture, privileges, spares
 from .postgres import BASE_SETTINGS, PostgresInstance
-from .privileges import quoted
+from .quoting import ident, literal
 from .registry import capture_role_name, database_name, reader_role_name, role_name
 
 __all__ = ["SHARED_SETTINGS", "SharedCluster", "database_name", "role_name"]
@@ -50,19 +50,19 @@ class SharedCluster:
                 # One implicit transaction: all of it or none. Grants and default privileges made for
                 # the spare's roles follow them (they are kept by OID).
                 await conn.execute(
-                    f"ALTER DATABASE {quoted(spare)} RENAME TO {quoted(db)};"
-                    f"ALTER ROLE {quoted(spare_owner)} RENAME TO {quoted(owner)};"
-                    f"ALTER ROLE {quoted(owner)} LOGIN PASSWORD '{password}';"
-                    f"ALTER ROLE {quoted(spare_reader)} RENAME TO {quoted(reader)};"
-                    f"ALTER ROLE {quoted(reader)} LOGIN PASSWORD '{reader_password}'"
+                    f"ALTER DATABASE {ident(spare)} RENAME TO {ident(db)};"
+                    f"ALTER ROLE {ident(spare_owner)} RENAME TO {ident(owner)};"
+                    f"ALTER ROLE {ident(owner)} LOGIN PASSWORD {literal(password)};"
+                    f"ALTER ROLE {ident(spare_reader)} RENAME TO {ident(reader)};"
+                    f"ALTER ROLE {ident(reader)} LOGIN PASSWORD {literal(reader_password)}"
                 )
                 return password, reader_password
             try:
                 await self._new_database(conn, db, owner, reader, password, reader_password)
             except BaseException:
                 with contextlib.suppress(Exception):  # undo what was done, as far as the server lets us
-                    await conn.execute(f"DROP DATABASE IF EXISTS {quoted(db)}")
-                    await conn.execute(f"DROP ROLE IF EXISTS {quoted(owner)}, {quoted(reader)}")
+                    await conn.execute(f"DROP DATABASE IF EXISTS {ident(db)}")
+                    await conn.execute(f"DROP ROLE IF EXISTS {ident(owner)}, {ident(reader)}")
                 raise
         finally:
             await conn.close()
@@ -77,8 +77,8 @@ class SharedCluster:
             await self._new_database(conn, name, owner, reader, None, None)
         except BaseException:
             with contextlib.suppress(Exception):
-                await conn.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
-                await conn.execute(f"DROP ROLE IF EXISTS {quoted(owner)}, {quoted(reader)}")
+                await conn.execute(f"DROP DATABASE IF EXISTS {ident(name)}")
+                await conn.execute(f"DROP ROLE IF EXISTS {ident(owner)}, {ident(reader)}")
             raise
         return name
 
@@ -91,17 +91,17 @@ class SharedCluster:
         password: str | None,
         reader_password: str | None,
     ) -> None:
-        # Role passwords cannot be bind parameters; token_urlsafe has no quote characters.
-        login = f"LOGIN PASSWORD '{password}'" if password is not None else "NOLOGIN"
-        await conn.execute(f"CREATE ROLE {quoted(owner)} {login}")
+        # Role passwords cannot be bind parameters (quoting.literal).
+        login = f"LOGIN PASSWORD {literal(password)}" if password is not None else "NOLOGIN"
+        await conn.execute(f"CREATE ROLE {ident(owner)} {login}")
         await privileges.ensure_reader(conn, reader, reader_password)
         # FILE_COPY copies template1's files and checkpoints; on small templates it beats WAL_LOG,
         # which writes every page of the copy into the WAL.
-        await conn.execute(f"CREATE DATABASE {quoted(db)} OWNER {quoted(owner)} STRATEGY = FILE_COPY")
+        await conn.execute(f"CREATE DATABASE {ident(db)} OWNER {ident(owner)} STRATEGY = FILE_COPY")
         await conn.execute(
-            f"REVOKE ALL ON DATABASE {quoted(db)} FROM PUBLIC;"
-            f"GRANT CONNECT, TEMPORARY ON DATABASE {quoted(db)} TO {quoted(owner)};"
-            f"GRANT CONNECT ON DATABASE {quoted(db)} TO {quoted(reader)}"
+            f"REVOKE ALL ON DATABASE {ident(db)} FROM PUBLIC;"
+            f"GRANT CONNECT, TEMPORARY ON DATABASE {ident(db)} TO {ident(owner)};"
+            f"GRANT CONNECT ON DATABASE {ident(db)} TO {ident(reader)}"
         )
         inside = await self.admin(db)
         try:
@@ -114,8 +114,8 @@ class SharedCluster:
         roles = (role_name(database_id), reader_role_name(database_id), capture_role_name(database_id))
         conn = await self.admin()
         try:
-            await conn.execute(f"DROP DATABASE IF EXISTS {quoted(db)} WITH (FORCE)")
-            await conn.execute(f"DROP ROLE IF EXISTS {', '.join(quoted(r) for r in roles)}")
+            await conn.execute(f"DROP DATABASE IF EXISTS {ident(db)} WITH (FORCE)")
+            await conn.execute(f"DROP ROLE IF EXISTS {', '.join(ident(r) for r in roles)}")
         finally:
             await conn.close()
         capture.forget(self.instance, database_id)

@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 
 from . import template
+from .quoting import ident
 
 SPARE_DATABASE_PREFIX = "spare_"
 
@@ -76,5 +77,5 @@ async def spare_databases(conn: asyncpg.Connection) -> list[str]:
         if row["owner"] == spare_roles(name)[0]:
             usable.append(name)
         else:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f"DROP DATABASE IF EXISTS {ident(name)}")
     return usable

@@ -19,10 +19,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from origin import pinned
+from bwservice import pinned
 
 from . import hardening, privileges
 from .postgres import BASE_SETTINGS, PostgresError, PostgresInstance
+from .quoting import ident
 from .service_user import ServiceUser
 
 TEMPLATE_DATABASE = "t_template"
@@ -94,12 +95,13 @@ async def prepare(root: Path, user: ServiceUser, durable: bool) -> Template:
         conn = await pinned.connect(instance.dsn("postgres"))
         try:
             # Provisioning renames the roles and gives them LOGIN and passwords.
-            await conn.execute(f"CREATE ROLE {TEMPLATE_ROLE} NOLOGIN")
+            db, owner, reader = ident(TEMPLATE_DATABASE), ident(TEMPLATE_ROLE), ident(TEMPLATE_READER)
+            await conn.execute(f"CREATE ROLE {owner} NOLOGIN")
             await privileges.ensure_reader(conn, TEMPLATE_READER, None)
-            await conn.execute(f"CREATE DATABASE {TEMPLATE_DATABASE} OWNER {TEMPLATE_ROLE}")
-            await conn.execute(f"REVOKE ALL ON DATABASE {TEMPLATE_DATABASE} FROM PUBLIC")
-            await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {TEMPLATE_DATABASE} TO {TEMPLATE_ROLE}")
-            await conn.execute(f"GRANT CONNECT ON DATABASE {TEMPLATE_DATABASE} TO {TEMPLATE_READER}")
+            await conn.execute(f"CREATE DATABASE {db} OWNER {owner}")
+            await conn.execute(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
+            await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {owner}")
+            await conn.execute(f"GRANT CONNECT ON DATABASE {db} TO {reader}")
             await privileges.harden_cluster(conn)
         finally:
             await conn.close()

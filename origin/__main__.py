@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from breakwater.serve import serve
+from bwservice.serve import serve
 
 # Idle keep-alive connections stay open longer than the edge keeps them (edge_local/origin.py, 60 s):
 # the edge closes an idle connection first, so it never sends a request on one the origin is closing.

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from . import capture, logs
+from bwservice import logs
+
+from . import auth, capture
 from .capture import routes as capture_routes
 from .control import admin
 from .control.clients import EdgeClient, HostsClient
@@ -71,7 +73,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Databases made before read-only roles: the host agent makes the role on first use.
             return await store.readonly_dsn(db.id, lambda: hosts.read_only_role(db.id))
 
-        tenants = Tenants(store, readonly_dsn=readonly_dsn, limits=LimitsBook(store, defaults_from_env()))
+        tenants = Tenants(
+            store,
+            readonly_dsn=readonly_dsn,
+            limits=LimitsBook(store, defaults_from_env()),
+            gone=auth.database_gone,
+        )
         transactions = TransactionManager(tenants, settings.origin_id)
         revocations = RevocationWatch(keygate, transactions, settings.key_cache_seconds)
         revocations.start()

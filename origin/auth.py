@@ -6,8 +6,9 @@ import time
 
 from starlette.requests import Request
 
-from bwedge import service
-from bwedge.keys import KeyClaims
+from bwcontract import service
+from bwcontract.codes import Code
+from bwcontract.keys import KeyClaims
 
 from .caller import Caller
 from .errors import Unauthorized
@@ -20,6 +21,12 @@ def request_target(request: Request) -> str:
     path = request.scope.get("raw_path") or request.url.path.encode()
     query = request.scope.get("query_string", b"")
     return path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+
+
+def database_gone(database_id: str) -> Unauthorized:
+    """What a caller hears when the pool finds its key's database deleted (the delete raced the key
+    check): the key is invalid, as it is once the delete has revoked it."""
+    return Unauthorized("API key is invalid: its database no longer exists.")
 
 
 async def caller_of(request: Request) -> Caller:
@@ -38,24 +45,15 @@ async def caller_of(request: Request) -> Caller:
             await request.body(),
             now,
         )
-        claims = signed.values
-        key = KeyClaims.from_dict(claims)
-        caller = Caller(
-            key.key_id,
-            key.workspace_id,
-            key.database_id,
-            key.database_name,
-            key.scope,
-            str(claims.get("rid", "")),
-        )
+        caller = Caller(KeyClaims.from_dict(signed.values), str(signed.values.get("rid", "")))
     except service.InvalidServiceSignature as exc:
         raise Unauthorized(
             f"The origin only serves requests signed by the edge: {exc}.",
-            code="BW2001",
+            code=Code.UNSIGNED,
             hint="Send requests to the edge URL, not to the origin.",
         ) from None
     except (KeyError, ValueError):
-        raise Unauthorized("The service claims are incomplete.", code="BW2001") from None
+        raise Unauthorized("The service claims are incomplete.", code=Code.UNSIGNED) from None
     state.replays.admit(signed.issued, signed.nonce, now)
     if not await state.keygate.is_active(caller.key_id, caller.database_id):
         raise Unauthorized("API key is invalid: this key has been revoked or its database deleted.")

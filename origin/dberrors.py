@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from .errors import BreakwaterError, Forbidden, KnownRequestError
 
 _KEY_COLUMNS = re.compile(r"Key \((?P<columns>[^)]*)\)=")
@@ -46,17 +48,17 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
     if isinstance(exc, asyncpg.QueryCanceledError):
         # statement_timeout (the database's query timeout, set for every session) or a cancel; raw
         # queries too: the client is told the query timed out, not that its SQL failed.
-        return BreakwaterError("The query was cancelled (it ran too long).", code="P6004", status=504)
+        return BreakwaterError("The query was cancelled (it ran too long).", code=Code.QUERY_TIMEOUT)
     if raw:
         return KnownRequestError(
             f"Raw query failed. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
-            code="P2010",
+            code=Code.RAW_QUERY_FAILED,
             meta={"code": exc.sqlstate, "message": fields["message"], "database": fields},
         )
     if isinstance(exc, asyncpg.UniqueViolationError):
         return KnownRequestError(
             f"Unique constraint failed on the {_target_text(fields)}",
-            code="P2002",
+            code=Code.UNIQUE_CONSTRAINT,
             meta={
                 "target": _columns_from_detail(fields.get("detail")) or fields.get("constraint"),
                 "database": fields,
@@ -65,26 +67,28 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return KnownRequestError(
             f"Foreign key constraint violated on the constraint: `{fields.get('constraint')}`",
-            code="P2003",
+            code=Code.FOREIGN_KEY_CONSTRAINT,
             meta={"field_name": fields.get("constraint"), "database": fields},
         )
     if isinstance(exc, asyncpg.NotNullViolationError):
         return KnownRequestError(
             f"Null constraint violation on the fields: (`{fields.get('column')}`)",
-            code="P2011",
+            code=Code.NULL_CONSTRAINT,
             meta={"constraint": [fields.get("column")], "database": fields},
         )
     if isinstance(exc, asyncpg.StringDataRightTruncationError):
         return KnownRequestError(
             "The provided value for the column is too long for the column's type. "
             f"Column: {fields.get('column', '(not available)')}",
-            code="P2000",
+            code=Code.VALUE_TOO_LONG,
             meta={"column_name": fields.get("column"), "database": fields},
         )
+    # A check constraint has no code of its own in Prisma's driver adapter: it is a database error
+    # (P2039, SQLSTATE 23514) like any other below.
     if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
         return KnownRequestError(
             "Transaction failed due to a write conflict or a deadlock. Please retry your transaction",
-            code="P2034",
+            code=Code.WRITE_CONFLICT,
             meta={"database": fields},
         )
     known = _BY_SQLSTATE.get(exc.sqlstate)
@@ -96,12 +100,9 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
     # unclassified error Prisma 6's engines give; see fronts/prisma6.py).
     return KnownRequestError(
         f"Database error. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
-        code=UNMAPPED,
+        code=Code.DATABASE_ERROR,
         meta={"code": exc.sqlstate, "database": fields},
     )
-
-
-UNMAPPED = "P2039"
 
 
 class _Missing(dict[str, Any]):
@@ -110,13 +111,16 @@ class _Missing(dict[str, Any]):
 
 
 # Other SQLSTATEs Prisma's driver adapter classifies (code, message).
-_BY_SQLSTATE: dict[str, tuple[str, str]] = {
-    "22003": ("P2020", "Value out of range for the type: {message}"),
-    "22P02": ("P2007", "Invalid input value: {message}"),
-    "23001": ("P2003", "Foreign key constraint violated on the constraint: `{constraint}`"),
-    "42P01": ("P2021", "The table does not exist in the current database: {message}"),
-    "42703": ("P2022", "The column does not exist in the current database: {message}"),
-    "53300": ("P2037", "Too many database connections opened: {message}"),
+_BY_SQLSTATE: dict[str, tuple[Code, str]] = {
+    "22003": (Code.VALUE_OUT_OF_RANGE, "Value out of range for the type: {message}"),
+    "22P02": (Code.INVALID_VALUE, "Invalid input value: {message}"),
+    "23001": (
+        Code.FOREIGN_KEY_CONSTRAINT,
+        "Foreign key constraint violated on the constraint: `{constraint}`",
+    ),
+    "42P01": (Code.TABLE_MISSING, "The table does not exist in the current database: {message}"),
+    "42703": (Code.COLUMN_MISSING, "The column does not exist in the current database: {message}"),
+    "53300": (Code.TOO_MANY_CONNECTIONS, "Too many database connections opened: {message}"),
 }
 
 

@@ -1,31 +1,28 @@
-"""The origin's error hierarchy. Every error has a stable code (Prisma's where Prisma has one) and an
-HTTP status; `http.py` turns them into responses in one place, per protocol.
+"""The origin's error hierarchy. Every error has a stable code from the registry (`bwcontract.codes`:
+Prisma's where Prisma has one), and its HTTP status is the code's; `http.py` turns them into
+responses in one place, per protocol.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bwcontract.codes import Code, lookup
+
 
 class BreakwaterError(Exception):
-    status = 500
-    code = "P6000"
+    code = Code.UNEXPECTED
 
     def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        meta: dict[str, Any] | None = None,
-        hint: str = "",
+        self, message: str, *, code: str | None = None, meta: dict[str, Any] | None = None, hint: str = ""
     ) -> None:
+        """`code` overrides the class's; it is a registered code (its text is looked up, so a code
+        spelled elsewhere still answers with its registered status)."""
         super().__init__(message)
         self.message = message
         if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
+            self.code = lookup(code)
+        self.status = self.code.status
         self.meta = meta or {}
         self.hint = hint
 
@@ -39,30 +36,25 @@ class BreakwaterError(Exception):
 
 
 class Unauthorized(BreakwaterError):
-    status = 401
-    code = "P6002"
+    code = Code.KEY_INVALID
 
 
 class Forbidden(BreakwaterError):
-    status = 403
-    code = "BW2003"
+    code = Code.READ_ONLY
 
 
 class NotFound(BreakwaterError):
-    status = 404
-    code = "BW1404"
+    code = Code.NOT_FOUND
 
 
 class BadRequest(BreakwaterError):
-    status = 400
-    code = "BW1001"
+    code = Code.BAD_REQUEST
 
 
 class QueryValidationError(BreakwaterError):
     """The query does not fit the schema; no SQL was sent."""
 
-    status = 400
-    code = "P2009"
+    code = Code.QUERY_INVALID
 
 
 class KnownRequestError(BreakwaterError):
@@ -74,5 +66,4 @@ class KnownRequestError(BreakwaterError):
 class UpstreamError(BreakwaterError):
     """The database or the host agent failed in a way the caller cannot fix."""
 
-    status = 502
-    code = "P6008"
+    code = Code.UPSTREAM

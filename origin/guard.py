@@ -22,6 +22,8 @@ from typing import Any, cast
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from .errors import BreakwaterError
 from .limits import Limits, query_timeout, response_too_large
 
@@ -177,7 +179,7 @@ class Bounded(Stop):
         if self._meter is not None and self._meter.exceeded:
             raise response_too_large(self._limits) from None
         if isinstance(exc, asyncpg.QueryCanceledError) or (
-            isinstance(exc, BreakwaterError) and exc.code == "P6004" and exc is not self.reason
+            isinstance(exc, BreakwaterError) and exc.code == Code.QUERY_TIMEOUT and exc is not self.reason
         ):
             # Postgres's own statement_timeout (or a cancel) reported by the layers above.
             raise query_timeout(self._limits) from None

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bwcontract.codes import Code
+
 from .errors import BreakwaterError
 from .limits import payload_too_large
 
@@ -17,7 +19,7 @@ log = logging.getLogger("breakwater.origin")
 
 
 def error_headers(exc: BreakwaterError) -> dict[str, str]:
-    headers = {"Prisma-Error-Code": exc.code}
+    headers = {"Prisma-Error-Code": exc.code.value}
     if exc.status == 429:
         headers["Retry-After"] = str(exc.meta.get("retry_after_seconds", 1))
     return headers
@@ -46,7 +48,7 @@ def _request_id(scope: Scope) -> str:
 
 def unexpected_body(request_id: str) -> dict[str, Any]:
     return {
-        "code": "P6000",
+        "code": Code.UNEXPECTED,
         "message": "The origin failed unexpectedly; the error is in its log under this request id.",
         "meta": {"requestId": request_id},
     }
@@ -92,7 +94,7 @@ class UnexpectedErrors:
                     "headers": [
                         (b"content-type", b"application/json"),
                         (b"content-length", str(len(body)).encode()),
-                        (b"prisma-error-code", b"P6000"),
+                        (b"prisma-error-code", Code.UNEXPECTED.encode()),
                     ],
                 }
             )

@@ -16,9 +16,14 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from bwcontract.codes import Code
 
 from .errors import BadRequest, BreakwaterError
+from .jsoninput import validated
 
 MiB = 1024 * 1024
 
@@ -65,12 +70,22 @@ def env_name(name: str) -> str:
     return "BREAKWATER_LIMIT_" + name.upper()
 
 
-def checked(name: str, value: Any) -> int:
-    """`value` as the limit `name`, or BadRequest saying what it may be."""
-    low, high = RANGES[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadRequest(f"`{name}` must be a whole number from {low} to {high}, not {value!r}.")
-    return value
+def _override(low: int, high: int) -> Any:
+    # Strict: a whole number (never a string, a boolean or 5.0) in range; null: back to the default.
+    return Annotated[
+        int | None,
+        Field(strict=True, ge=low, le=high, description=f"a whole number from {low} to {high}, or null"),
+    ]
+
+
+# Overrides of some limits (`PUT /admin/databases/{name}/limits`, and `BREAKWATER_LIMIT_*`): the
+# fields given are set, a null one goes back to the default, an unknown one is refused.
+_OVERRIDE_FIELDS: dict[str, Any] = {
+    name: (_override(low, high), None) for name, (low, high) in RANGES.items()
+}
+Overrides: type[BaseModel] = create_model(
+    "Overrides", __config__=ConfigDict(extra="forbid"), **_OVERRIDE_FIELDS
+)
 
 
 def defaults_from_env(env: Mapping[str, str] | None = None) -> Limits:
@@ -80,7 +95,7 @@ def defaults_from_env(env: Mapping[str, str] | None = None) -> Limits:
         raw = env.get(env_name(name))
         if raw:
             try:
-                values[name] = checked(name, int(raw))
+                values[name] = validated(Overrides, {name: int(raw)}, env_name(name)).model_dump()[name]
             except (ValueError, BadRequest) as exc:
                 raise ValueError(f"{env_name(name)}={raw!r}: {exc}") from None
     return Limits(**values)
@@ -141,8 +156,7 @@ class LimitsBook:
 
 
 class QueryTimeout(BreakwaterError):
-    status = 504
-    code = "P6004"
+    code = Code.QUERY_TIMEOUT
 
 
 def query_timeout(limits: Limits) -> QueryTimeout:
@@ -155,8 +169,7 @@ def query_timeout(limits: Limits) -> QueryTimeout:
 
 
 class ResponseTooLarge(BreakwaterError):
-    status = 400
-    code = "P6009"
+    code = Code.RESPONSE_TOO_LARGE
 
 
 def check_response(limits: Limits, body: bytes) -> None:
@@ -176,8 +189,7 @@ def response_too_large(limits: Limits, size: int | None = None) -> ResponseTooLa
 
 
 class PayloadTooLarge(BreakwaterError):
-    status = 413
-    code = "BW1413"
+    code = Code.BODY_TOO_LARGE
 
 
 def payload_too_large(what: str, limit: int, size: int | None = None) -> PayloadTooLarge:
@@ -190,8 +202,7 @@ def payload_too_large(what: str, limit: int, size: int | None = None) -> Payload
 
 
 class TooManyWaiting(BreakwaterError):
-    status = 429
-    code = "BW1429"
+    code = Code.TOO_MANY_WAITING
 
 
 def too_many_waiting(limits: Limits, retry_after: float = 1.0) -> TooManyWaiting:

@@ -34,6 +34,8 @@ from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from .errors import KnownRequestError
 from .pgtime import OutOfRange
 
@@ -538,7 +540,7 @@ def failed(message: str, code: str = "N/A") -> KnownRequestError:
     """A raw query's failure as Prisma reports it (P2010)."""
     return KnownRequestError(
         f"Raw query failed. Code: `{code}`. Message: `{message}`",
-        code="P2010",
+        code=Code.RAW_QUERY_FAILED,
         meta={"code": code, "message": message},
     )
 

@@ -20,24 +20,22 @@ from __future__ import annotations
 
 import math
 
-from bwedge import service
+from bwcontract import service
+from bwcontract.codes import Code
 
 from .errors import BreakwaterError
 
 
 class Replayed(BreakwaterError):
-    status = 409
-    code = "BW2010"
+    code = Code.REPLAYED
 
 
 class SignedBeforeStart(BreakwaterError):
-    status = 401
-    code = "BW2011"
+    code = Code.SIGNED_BEFORE_START
 
 
 class ReplayMemoryFull(BreakwaterError):
-    status = 503
-    code = "BW2012"
+    code = Code.REPLAY_GUARD_FULL
 
 
 class ReplayGuard:

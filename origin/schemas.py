@@ -15,6 +15,8 @@ from collections import OrderedDict
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from .engine import psl
 from .engine.introspect import introspect
 from .engine.schema import Schema
@@ -24,7 +26,7 @@ _UPLOADED_KEEP = 256
 
 
 class SchemaUploadError(BadRequest):
-    code = "BW1101"
+    code = Code.SCHEMA_UPLOAD
 
 
 def schema_hash(body: bytes) -> str:

@@ -46,6 +46,10 @@ the closed connection, drops it, and opens a new one, which starts the instance 
 asyncpg.Pool is per database and cannot share a budget with others or give up an idle connection
 for another database; the connections here are plain asyncpg connections, reset on release the
 way asyncpg.Pool resets them.
+
+One module, longer than most, on purpose: a host's budget (`HostBudget`) and its databases' pools
+(`DatabasePool`) hand slots and connections to each other, each calling the other, under
+invariants that hold between awaits; split apart they would be two modules importing each other.
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from . import pgtime
 from .control.store import ControlStore, Database
-from .errors import BreakwaterError, Unauthorized, UpstreamError
+from .errors import BreakwaterError, UpstreamError
 from .guard import KILL_AFTER_SECONDS, TenantConnection, bounded
 from .limits import Limits, LimitsBook, too_many_waiting
 
@@ -78,15 +84,25 @@ ReadOnlyDsn = Callable[[Database], Awaitable[str]]  # made by the host agent whe
 class PoolTimeout(BreakwaterError):
     """No connection became free in time (Prisma's pool timeout)."""
 
-    status = 503
-    code = "P2024"
+    code = Code.POOL_TIMEOUT
 
 
 class Reclaimed(BreakwaterError):
     """The request's connection was taken back for a database below its fair share."""
 
-    status = 503
-    code = "BW3003"
+    code = Code.RECLAIMED
+
+
+class DatabaseGone(BreakwaterError):
+    """The database was deleted: there is nothing to connect to. The pool knows databases, not keys;
+    what a caller hears is the composition root's to say (`Tenants(gone=...)`: the origin answers
+    that the caller's key is invalid)."""
+
+    code = Code.NOT_FOUND
+
+
+def database_gone(database_id: str) -> BreakwaterError:
+    return DatabaseGone(f"The database {database_id} no longer exists.")
 
 
 def reclaimed() -> Reclaimed:
@@ -667,6 +683,7 @@ class Tenants:
         acquire_timeout: float | None = None,
         limits: LimitsBook | None = None,
         readonly_dsn: ReadOnlyDsn | None = None,
+        gone: Callable[[str], BreakwaterError] = database_gone,
     ) -> None:
         settings = settings or PoolSettings.from_env()
         if max_size is not None:
@@ -677,6 +694,7 @@ class Tenants:
         self.limits = limits or LimitsBook(None, Limits())
         self._store = store
         self._readonly_dsn = readonly_dsn
+        self._gone = gone
         self._pools: dict[PoolKey, DatabasePool] = {}
         self._hosts: dict[str, HostBudget] = {}
         self._opening: dict[PoolKey, _Opening] = {}
@@ -694,7 +712,7 @@ class Tenants:
                 return self._pools[key]
             db = await self._store.database_by_id(database_id)
             if db is None:
-                raise Unauthorized("API key is invalid: its database no longer exists.")
+                raise self._gone(database_id)
             dsn = db.dsn
             if read_only:
                 dsn = db.readonly_dsn or await self._made_readonly_dsn(db)

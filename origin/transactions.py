@@ -1,7 +1,7 @@
 """Interactive transactions that span requests (Prisma 6 itx, Prisma 7 /transaction, /v1).
 
 A transaction holds one leased connection in this origin process; its id names the process
-(`bwedge.txid`) so the edge routes follow-ups here. It ends by commit, rollback, or its timeout,
+(`bwcontract.txid`) so the edge routes follow-ups here. It ends by commit, rollback, or its timeout,
 which rolls it back; afterwards its id answers P2028. Operations on one transaction run one at a time.
 
 Its timeout may not exceed the database's `transaction_timeout_ms` (P2028 beyond). Each operation is
@@ -21,7 +21,8 @@ from typing import TypeVar
 
 import asyncpg
 
-from bwedge import txid
+from bwcontract import txid
+from bwcontract.codes import Code
 
 from . import readonly
 from .caller import Caller
@@ -48,8 +49,7 @@ ISOLATION_LEVELS = {
 
 
 class TransactionError(BreakwaterError):
-    status = 409
-    code = "P2028"
+    code = Code.TRANSACTION
 
 
 @dataclass
@@ -95,7 +95,7 @@ class TransactionManager:
                 raise QueryValidationError(
                     f"Invalid isolation level `{isolation}`; Postgres supports "
                     "ReadUncommitted, ReadCommitted, RepeatableRead and Serializable.",
-                    code="P2023",
+                    code=Code.VALUE_INCONSISTENT,
                 )
         limits = await self._tenants.limits.of(caller.database_id)
         if timeout_ms <= 0:

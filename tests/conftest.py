@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater.stack import Stack, StackConfig
+from bwdev.stack import Stack, StackConfig
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 

@@ -8,7 +8,7 @@ const [clientDir, url, operation, seconds, concurrency] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 const { PrismaClient } = require(path.resolve(clientDir));
 // BW_SERVICE_SECRET + BW_CLAIMS: talk to the origin directly, signing each request as the edge does
-// (bwedge/service.py), to measure the origin without the local edge's hop.
+// (bwcontract/service.py), to measure the origin without the local edge's hop.
 if (process.env.BW_SERVICE_SECRET) {
   const secret = process.env.BW_SERVICE_SECRET;
   const claims = Buffer.from(process.env.BW_CLAIMS).toString("base64url");

@@ -12,16 +12,19 @@ import secrets
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
 
-from . import errors, keys, routes, service
+from bwcontract import keys, service
+from bwcontract.codes import Code
+from bwcontract.keys import KeyClaims
+from bwcontract.txid import origin_of
+
+from . import errors, routes
 from .cache.layer import CacheLayer, CacheParts
 from .config import EdgeConfig
 from .errors import EdgeError
 from .http import EdgeRequest, EdgeResponse, Headers
-from .keys import KeyClaims
 from .lines import FullLines
 from .ports import Clock, Context, OriginPort
 from .revocation import RevocationView
-from .txid import origin_of
 
 log = logging.getLogger("breakwater.edge")
 
@@ -97,7 +100,7 @@ class EdgeApp:
         try:
             size = int(content_length) if content_length else None
         except ValueError:
-            return errors.bad_request("BW1001", "The Content-Length header is not a number.").response()
+            return EdgeError(Code.BAD_REQUEST, "The Content-Length header is not a number.").response()
         if size is not None and size > self.config.max_request_bytes:
             return errors.payload_too_large(self.config.max_request_bytes, size).response()
         return None
@@ -161,7 +164,7 @@ class EdgeApp:
         named = origin_of(route.tx_id) if route.tx_id else None
         if named is not None and named not in self.config.origins:
             raise EdgeError(
-                409, "P2028", f"Transaction {route.tx_id} belongs to an origin this edge does not know."
+                Code.TRANSACTION, f"Transaction {route.tx_id} belongs to an origin this edge does not know."
             )
         origin_id = named or self.config.default_origin
         claim_values = {**claims.as_dict(), "rid": request_id}
@@ -201,7 +204,7 @@ class EdgeApp:
                 self.clock(),
             )
         except service.InvalidServiceSignature as exc:
-            raise EdgeError(401, "BW2001", str(exc)) from None
+            raise EdgeError(Code.UNSIGNED, str(exc)) from None
 
     async def _internal(self, request: EdgeRequest) -> EdgeResponse:
         """Control-plane calls from the origin: revocations, `{key_ids, database_ids, key_databases?}`
@@ -213,8 +216,8 @@ class EdgeApp:
             database_ids = [str(d) for d in body.get("database_ids", [])]
             key_databases = {str(k): str(d) for k, d in (body.get("key_databases") or {}).items()}
         except (ValueError, AttributeError, TypeError):
-            raise errors.bad_request(
-                "BW1001", "expected {key_ids: [...], database_ids: [...], key_databases?: {...}}"
+            raise EdgeError(
+                Code.BAD_REQUEST, "expected {key_ids: [...], database_ids: [...], key_databases?: {...}}"
             ) from None
         await self.revocations.revoke(key_ids, database_ids)
         for listener in self.revocation_listeners:
@@ -230,9 +233,9 @@ class EdgeApp:
             payload = json.loads(request.body)
             database_id = payload.pop("database_id")
         except (ValueError, AttributeError, TypeError, KeyError):
-            raise errors.bad_request("BW1204", "expected {database_id, tags?, models?}") from None
+            raise EdgeError(Code.INVALIDATION, "expected {database_id, tags?, models?}") from None
         if not isinstance(database_id, str) or not database_id:
-            raise errors.bad_request("BW1204", "database_id must be a non-empty string")
+            raise EdgeError(Code.INVALIDATION, "database_id must be a non-empty string")
         body = self.cache.parse_invalidation(payload)
         await self.cache.apply_invalidation(database_id, body)
         return EdgeResponse.json(200, {"invalidated": {"database_id": database_id, **body}})

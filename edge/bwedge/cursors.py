@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .offsets import Position
+from bwcontract.offsets import Position
 
 
 class AckError(ValueError):

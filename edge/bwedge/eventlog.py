@@ -22,7 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .offsets import ZERO, Position
+from bwcontract.offsets import ZERO, Position
+from bwcontract.wire import PARTS_KEY
+
 from .ports import SqlStorage
 
 SCHEMA = (
@@ -38,7 +40,6 @@ SCHEMA = (
     " size INTEGER NOT NULL, PRIMARY KEY (lsn, seq, idx)) WITHOUT ROWID",
 )
 
-PARTS_KEY = "$parts"
 _PARTS_BLOB = re.compile(r"^(?P<base>.+)\.parts-(?P<count>[0-9]+)$")
 
 

@@ -11,6 +11,9 @@ row per named stream (its acknowledged cursor). Messages on the wire (JSON text 
                                                                      one frame, in pieces
                      {"type": "error", "code", "message"}
   consumer → server  {"type": "ack", "offset": "…"}                  cumulative
+
+One class, longer than most, on purpose: a Durable Object's handlers (appends, sockets, delivery,
+the alarm's maintenance) all read and write the same storage between awaits.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import cursors, jsontext, offsets
+from bwcontract import jsontext, offsets
+from bwcontract.codes import Code
+from bwcontract.offsets import ZERO, InvalidOffset, Position
+
+from . import cursors
 from .cursors import Cursor
 from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
-from .offsets import ZERO, InvalidOffset, Position
 from .ports import Clock, SqlStorage
 from .subscription import Subscription
 
@@ -221,7 +227,7 @@ class EventQueue:
             cursor = cursors.ack(cursor, position, self._clock())
         except (ValueError, cursors.AckError) as exc:
             if socket is not None:
-                socket.send(json.dumps({"type": "error", "code": "BW1003", "message": str(exc)}))
+                socket.send(json.dumps({"type": "error", "code": Code.STREAM_ACK, "message": str(exc)}))
             return
         self._save_socket(socket_id, subscription, cursor)
         await self.pump(socket_id)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from . import errors, subscription
+from bwcontract.codes import Code
+from bwcontract.keys import KeyClaims
+from bwcontract.service import ServiceClaims
+
+from . import subscription
 from .app import EdgeApp
 from .errors import EdgeError
 from .eventlog import InvalidBatch
 from .http import EdgeRequest, EdgeResponse, Headers
-from .keys import KeyClaims
 from .ports import Context, QueuesPort
 from .routes import Route
-from .service import ServiceClaims
 
 PREPARE_PATH = "/v1/stream/prepare"
 
@@ -53,15 +55,16 @@ class EventRoutes:
         """Open a WebSocket stream of the key's database's change events."""
         if (request.headers.get("upgrade") or "").lower() != "websocket":
             raise EdgeError(
-                426,
-                "BW1426",
+                Code.WEBSOCKET_REQUIRED,
                 "GET /v1/stream is a WebSocket endpoint.",
                 "Connect with a WebSocket client (the Python client's `db.<model>.stream()` does).",
             )
         try:
             wanted = subscription.parse(request.query)
         except subscription.InvalidSubscription as exc:
-            raise errors.bad_request("BW1002", f"Invalid stream parameter `{exc.parameter}`: {exc}") from None
+            raise EdgeError(
+                Code.STREAM_PARAMETER, f"Invalid stream parameter `{exc.parameter}`: {exc}"
+            ) from None
         parts = urlsplit(request.url)
         body = json.dumps({"models": list(wanted.models), "where": wanted.where}).encode()
         headers = Headers({"content-type": "application/json"})
@@ -78,11 +81,11 @@ class EventRoutes:
         """Store a batch from the origin's capture reader; answers only once it is stored."""
         database_id = request.path.rsplit("/", 1)[-1]
         if claims.values.get("d") != database_id:
-            raise EdgeError(401, "BW2001", "the signed database does not match the path")
+            raise EdgeError(Code.UNSIGNED, "the signed database does not match the path")
         try:
             result = await self.queues.append(database_id, request.body.decode())
         except (InvalidBatch, UnicodeDecodeError) as exc:
-            raise errors.bad_request("BW1004", f"Invalid event batch: {exc}") from None
+            raise EdgeError(Code.EVENT_BATCH, f"Invalid event batch: {exc}") from None
         if result.get("stored"):
             for listener in self.app.change_listeners:
                 await listener(database_id, list(result.get("models", [])))
@@ -93,11 +96,11 @@ class EventRoutes:
         the body the part's text. The batch naming the event follows once every part is stored."""
         _, _, database_id, _, offset, index, count = request.path.strip("/").split("/")
         if claims.values.get("d") != database_id:
-            raise EdgeError(401, "BW2001", "the signed database does not match the path")
+            raise EdgeError(Code.UNSIGNED, "the signed database does not match the path")
         try:
             result = await self.queues.append_part(
                 database_id, offset, int(index), int(count), request.body.decode()
             )
         except (InvalidBatch, UnicodeDecodeError) as exc:
-            raise errors.bad_request("BW1004", f"Invalid event part: {exc}") from None
+            raise EdgeError(Code.EVENT_BATCH, f"Invalid event part: {exc}") from None
         return EdgeResponse.json(200, result)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bwcontract.codes import Code
+
 from .http import EdgeResponse
 from .ports import Clock
 from .routes import Route
 
-LINE_FULL = "BW1429"
+LINE_FULL = Code.TOO_MANY_WAITING
 HOLD_SECONDS = 1.0
 _KEEP = 10_000  # databases remembered at once; past that the oldest notes go first
 

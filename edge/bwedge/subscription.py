@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import eventfilter, jsontext, offsets
+from bwcontract import eventfilter, jsontext, offsets
 
 ACTIONS = ("create", "update", "delete", "truncate")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

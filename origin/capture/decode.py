@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bwedge.offsets import Position
+from bwcontract.offsets import Position
 
 from ..engine.output import encode_output, format_datetime
 from ..engine.schema import Model, ScalarField, Schema

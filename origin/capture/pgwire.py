@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .. import pinned
+from bwservice import pinned
 
 # Microseconds between the Unix epoch and Postgres's epoch (2000-01-01).
 PG_EPOCH_OFFSET_US = 946_684_800_000_000

@@ -14,13 +14,11 @@ from typing import Any
 
 import httpx
 
-from bwedge import service
-from bwedge.eventlog import PARTS_KEY
+from bwcontract import service
+from bwcontract.wire import EVENT_PART_PATH, EVENTS_PATH, PARTS_KEY
 
 from .reader import PushError
 
-PATH = "/_bw/events/{database_id}"
-PART_PATH = "/_bw/events/{database_id}/parts/{offset}/{index}/{count}"
 # Characters per part: at most 16 MiB of UTF-8, half the RPC limit, and small enough that the
 # Durable Object holds one part, not the whole event, in memory while it writes it to R2.
 PART_CHARS = 4 * 1024 * 1024
@@ -42,14 +40,14 @@ class EdgePusher:
             await self._parted(database_id, text) if len(text) > self._part_chars else text for text in events
         ]
         body = ('{"events":[' + ",".join(sent) + "]}").encode()
-        return await self._post(database_id, PATH.format(database_id=database_id), body)
+        return await self._post(database_id, EVENTS_PATH.format(database_id=database_id), body)
 
     async def _parted(self, database_id: str, text: str) -> str:
         """Send `text` in parts; returns the stub that stands for it in the batch."""
         event = json.loads(text)
         pieces = [text[i : i + self._part_chars] for i in range(0, len(text), self._part_chars)]
         for index, piece in enumerate(pieces):
-            path = PART_PATH.format(
+            path = EVENT_PART_PATH.format(
                 database_id=database_id, offset=event["offset"], index=index, count=len(pieces)
             )
             await self._post(database_id, path, piece.encode())

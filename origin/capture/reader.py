@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bwedge.offsets import Position
+from bwcontract.offsets import Position
 
 from ..engine.schema import Schema
 from . import decode, pgoutput

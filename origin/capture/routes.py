@@ -9,13 +9,14 @@ so updates carry complete `before` images and deletes complete `deleted` records
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bwedge import eventfilter
+from bwcontract import eventfilter
 
 from .. import jsoninput
 from ..auth import caller_of
@@ -24,6 +25,18 @@ from ..engine.quoting import table as quoted_table
 from ..engine.schema import Model, Schema
 from ..errors import BadRequest, NotFound, QueryValidationError
 from ..state import OriginState, state_of
+
+
+class StreamPreparation(BaseModel):
+    """What the edge sends before it hands a consumer's socket to the queue (from `GET /v1/stream`'s
+    parameters, which it checked already): the stream's models (none: every model) and filter."""
+
+    models: list[Annotated[str, Field(strict=True)]] | None = Field(None, description="a list of model names")
+    where: Any = None  # a filter; checked against each model's fields below (P2009)
+
+
+class FullImages(BaseModel):
+    full: bool = Field(strict=True, description="true or false")
 
 
 async def _schema(state: OriginState, database_id: str, refresh: bool = False) -> Schema:
@@ -39,12 +52,8 @@ def _models(schema: Schema, names: list[str]) -> list[Model] | None:
 async def prepare_stream(http: Request) -> JSONResponse:
     caller = await caller_of(http)
     state = state_of(http)
-    body = jsoninput.loads(await http.body())
-    try:
-        names = [str(n) for n in body.get("models") or []]
-        where = body.get("where")
-    except (AttributeError, TypeError):
-        raise BadRequest("Expected {models: [...], where: {...}}.") from None
+    wanted = await jsoninput.read(http, StreamPreparation)
+    names, where = wanted.models or [], wanted.where
     schema = await _schema(state, caller.database_id)
     models = _models(schema, names)
     if models is None:
@@ -71,12 +80,7 @@ async def prepare_stream(http: Request) -> JSONResponse:
 async def full_images(http: Request) -> JSONResponse:
     state = _authorize(http)
     db = await _database_named(state, http.path_params["name"])
-    try:
-        full = jsoninput.loads(await http.body())["full"]
-        if not isinstance(full, bool):
-            raise TypeError
-    except (KeyError, TypeError):
-        raise BadRequest("Expected {full: true | false}.") from None
+    full = (await jsoninput.read(http, FullImages)).full
     schema = await _schema(state, db.id, refresh=True)
     model = next((m for m in schema.models.values() if m.table == http.path_params["table"]), None)
     if model is None:

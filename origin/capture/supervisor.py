@@ -18,7 +18,9 @@ from collections.abc import Callable
 
 import asyncpg
 
-from .. import pinned
+from bwcontract.codes import Code
+from bwservice import pinned
+
 from ..control.clients import HostsClient
 from ..errors import BreakwaterError
 from .reader import CaptureTarget, Locate, Push, Reader, ReaderSettings, SchemaSource
@@ -40,8 +42,7 @@ def slot_name(database_id: str) -> str:
 
 
 class CaptureUnavailable(BreakwaterError):
-    status = 503
-    code = "BW3001"
+    code = Code.CAPTURE_UNAVAILABLE
 
 
 # What the lock session can fail with; any of them means the session is no longer to be trusted.

@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import hmac
-import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bwcontract.codes import Code
+
 from .. import jsoninput
 from .. import limits as limits_
-from ..errors import BadRequest, NotFound, Unauthorized, UpstreamError
+from ..errors import BreakwaterError, NotFound, Unauthorized, UpstreamError
 from ..state import OriginState, state_of
 from .ids import new_id
 from .store import ApiKey, Database
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-_SCOPES = ("read", "read-write", "admin")
+
+class NewDatabase(BaseModel):
+    name: str = Field(
+        strict=True,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$",
+        description="1-63 letters, digits, '_' or '-', starting with a letter or digit",
+    )
+    placement: Literal["shared", "dedicated"] = Field("shared", description="'shared' or 'dedicated'")
+
+
+class NewKey(BaseModel):
+    database: str = Field("", strict=True, description="the name of a database")
+    scope: Literal["read", "read-write", "admin"] = Field(  # bwcontract.keys.SCOPES
+        "read-write", description="one of read, read-write, admin"
+    )
+    label: str = Field("", strict=True, description="text")
 
 
 def connection_url(public_url: str, api_key: str) -> str:
@@ -33,17 +49,10 @@ def _authorize(request: Request) -> OriginState:
     if not hmac.compare_digest(given.encode(), state.settings.admin_token.encode()):
         raise Unauthorized(
             "The admin token is missing or wrong.",
-            code="BW2002",
+            code=Code.TOKEN_INVALID,
             hint="The CLI reads it from .breakwater/dev.json, or set BREAKWATER_ADMIN_TOKEN.",
         )
     return state
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    body = jsoninput.loads(await request.body())
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return body
 
 
 def _database_json(db: Database) -> dict[str, Any]:
@@ -77,17 +86,10 @@ async def _database_named(state: OriginState, name: str) -> Database:
 
 async def create_database(request: Request) -> JSONResponse:
     state = _authorize(request)
-    body = await _json_body(request)
-    name = body.get("name")
-    placement = body.get("placement", "shared")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise BadRequest(
-            "A database name is 1-63 letters, digits, '_' or '-', starting with a letter or digit."
-        )
-    if placement not in ("shared", "dedicated"):
-        raise BadRequest("placement is 'shared' or 'dedicated'.")
+    wanted = await jsoninput.read(request, NewDatabase)
+    name, placement = wanted.name, wanted.placement
     if await state.store.database_by_name(state.workspace_id, name) is not None:
-        raise BadRequest(f"A database named {name!r} exists already.", code="BW1409", status=409)
+        raise BreakwaterError(f"A database named {name!r} exists already.", code=Code.ALREADY_EXISTS)
     database_id = new_id("db")
     provisioned = await state.hosts.create_database(database_id, placement)
     db = await state.store.insert_database(
@@ -155,12 +157,9 @@ async def delete_database(request: Request) -> JSONResponse:
 
 async def create_key(request: Request) -> JSONResponse:
     state = _authorize(request)
-    body = await _json_body(request)
-    scope = body.get("scope", "read-write")
-    if scope not in _SCOPES:
-        raise BadRequest(f"scope is one of {', '.join(_SCOPES)}.")
-    db = await _database_named(state, str(body.get("database", "")))
-    key, token = await state.store.create_key(db, scope, str(body.get("label", "")))
+    wanted = await jsoninput.read(request, NewKey)
+    db = await _database_named(state, wanted.database)
+    key, token = await state.store.create_key(db, wanted.scope, wanted.label)
     return JSONResponse(
         {"key": _key_json(key), "api_key": token, "url": connection_url(state.settings.public_url, token)},
         status_code=201,
@@ -223,11 +222,7 @@ async def put_limits(request: Request) -> JSONResponse:
     """Override some limits (`{"query_timeout_ms": 5000}`) or go back to the default (`null`)."""
     state = _authorize(request)
     db = await _database_named(state, request.path_params["name"])
-    body = await _json_body(request)
-    unknown = sorted(set(body) - set(limits_.NAMES))
-    if unknown:
-        raise BadRequest(f"Unknown limit {unknown[0]!r}; the limits are {', '.join(limits_.NAMES)}.")
-    changes = {name: None if value is None else limits_.checked(name, value) for name, value in body.items()}
+    changes = (await jsoninput.read(request, limits_.Overrides)).model_dump(exclude_unset=True)
     await state.store.set_limit_overrides(db.id, changes)
     state.tenants.limits.forget(db.id)  # this origin at once; the others within their cache's ttl
     return JSONResponse(await _limits_json(state, db))

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from bwedge import service
+from bwcontract import service
+from bwcontract.codes import Code
 
 from ..errors import BreakwaterError, UpstreamError
 
@@ -17,8 +18,7 @@ class HostRefused(BreakwaterError):
     """The host agent cannot turn change capture on because of what the tenant's own database holds
     (hosts/capture.py CaptureRefused): the tenant's to fix, not a failure of the host."""
 
-    status = 409
-    code = "BW3002"
+    code = Code.CAPTURE_REFUSED
 
 
 class HostsClient:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from bwedge import keys
+from bwcontract import keys
 
 from ..limits import NAMES as LIMIT_COLUMNS  # database_limits has a column per limit
 from .ids import new_id

@@ -6,18 +6,18 @@ repeated shape skips parsing, planning and SQL rendering; only its values are co
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
+
+from bwcontract.codes import Code
 
 from ..errors import KnownRequestError
 from . import program as programs
 from . import raw
 from .compile import WRITE_ACTIONS, compile_operation
 from .fingerprint import fingerprint, skeleton
+from .outcome import Outcome
 from .params import Env
 from .request import JsonQuery
 from .schema import Schema
@@ -29,21 +29,6 @@ _MAX_KEY = 20_000  # a shape this large (e.g. createMany of many rows) is compil
 
 def is_write(action: str) -> bool:
     return action in WRITE_ACTIONS
-
-
-@dataclass(slots=True)
-class Outcome:
-    """An operation's result as JSON text, and the models it read and may have written (also as
-    their tables: the edge cache tags by table, as change capture and Prisma 7 plans see them)."""
-
-    json: str
-    models_read: frozenset[str]
-    models_written: frozenset[str]
-    tables_read: frozenset[str] = frozenset()
-    tables_written: frozenset[str] = frozenset()
-
-    def value(self) -> Any:
-        return json.loads(self.json)
 
 
 class ShapeCache:
@@ -112,7 +97,7 @@ def in_field_names(schema: Schema, exc: KnownRequestError) -> KnownRequestError:
     columns = exc.meta.get("target")
     table = exc.meta.get("database", {}).get("table")
     model = next((m for m in schema.models.values() if m.table == table), None)
-    if exc.code != "P2002" or model is None or not isinstance(columns, list):
+    if exc.code != Code.UNIQUE_CONSTRAINT or model is None or not isinstance(columns, list):
         return exc
     by_column = {f.column: f.name for f in model.fields.values()}
     names = [by_column.get(c, c) for c in columns]

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bwcontract.codes import Code
+
 from ..errors import KnownRequestError, QueryValidationError
 from .fingerprint import Slot
 from .params import Const, Leaf, Source, Template
@@ -894,7 +896,7 @@ def plan_read(schema: Schema, model: Model, action: str, args: dict[str, Any], s
 
 def input_error(details: str) -> KnownRequestError:
     """Arguments that fit the schema but not together (Prisma's P2019)."""
-    return KnownRequestError(f"Input error. {details}", code="P2019", meta={"details": details})
+    return KnownRequestError(f"Input error. {details}", code=Code.INPUT_ERROR, meta={"details": details})
 
 
 def _one_row(take: Source, action: str) -> Source:

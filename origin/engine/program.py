@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from ..dberrors import map_database_error
 from ..errors import BreakwaterError, KnownRequestError
 from .params import Bound, Env, Generated, Source, resolve
@@ -146,7 +148,7 @@ def out_of_range(exc: Exception) -> BreakwaterError:
     assert match is not None
     message = f'value "{match[2]}" is out of range for type {_INT_NAMES[match[3]]}'
     return KnownRequestError(
-        f"Value out of range for the type: {message}", code="P2020", meta={"message": message}
+        f"Value out of range for the type: {message}", code=Code.VALUE_OUT_OF_RANGE, meta={"message": message}
     )
 
 

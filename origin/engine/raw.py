@@ -13,18 +13,16 @@ import binascii
 import datetime as dt
 import decimal
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
 from .. import jsoninput, rawcodec
 from ..dberrors import map_database_error
 from ..errors import QueryValidationError
+from .outcome import Outcome
 from .request import JsonQuery
 from .schema import Schema
-
-if TYPE_CHECKING:
-    from .engine import Outcome
 
 _TAGS = {"date": "datetime", "bytes": "bytes", "bigint": "bigint", "decimal": "decimal"}
 
@@ -79,8 +77,6 @@ def parameter(value: Any) -> rawcodec.Param:
 
 
 async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
-    from .engine import Outcome
-
     sql, values = _arguments(query)
     try:
         done = await rawcodec.run(conn, sql, [parameter(v) for v in values], fetch=query.action == "queryRaw")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bwcontract.codes import Code
+
 from ..errors import BadRequest, QueryValidationError
 
 # Queries in one batch. Prisma batches every `findUnique` of one tick into one request (its
@@ -63,7 +65,7 @@ def parse_batch(body: dict[str, Any]) -> Batch:
     if len(items) > MAX_BATCH_QUERIES:
         raise BadRequest(
             f"A batch holds {len(items)} queries; at most {MAX_BATCH_QUERIES} are accepted.",
-            code="BW1303",
+            code=Code.BATCH_TOO_LARGE,
             meta={"queries": len(items), "limit": MAX_BATCH_QUERIES},
             hint="Split the work into several batches or transactions.",
         )

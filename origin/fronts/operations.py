@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from bwcontract.codes import Code
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+
 from .. import readonly
 from ..caller import Caller
 from ..engine import engine
-from ..engine.engine import Outcome
+from ..engine.outcome import Outcome
 from ..engine.program import check_leaves
 from ..engine.request import Batch, JsonQuery
 from ..engine.schema import Schema
@@ -50,9 +53,9 @@ class Models:
     def headers(self) -> dict[str, str]:
         headers = {}
         if self.read:
-            headers["x-breakwater-models-read"] = ",".join(sorted(self.read))
+            headers[MODELS_READ] = ",".join(sorted(self.read))
         if self.written:
-            headers["x-breakwater-models-written"] = ",".join(sorted(self.written))
+            headers[MODELS_WRITTEN] = ",".join(sorted(self.written))
         return headers
 
 
@@ -137,7 +140,7 @@ def isolation_of(batch: Batch) -> str | None:
         raise QueryValidationError(
             f"Invalid isolation level `{batch.isolation}`; Postgres supports "
             "ReadUncommitted, ReadCommitted, RepeatableRead and Serializable.",
-            code="P2023",
+            code=Code.VALUE_INCONSISTENT,
         )
     return level
 

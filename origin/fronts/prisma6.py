@@ -16,20 +16,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bwcontract.codes import Code
+
 from .. import jsoninput
 from ..auth import caller_of
 from ..caller import Caller
-from ..dberrors import UNMAPPED
-from ..engine.engine import Outcome
+from ..engine.outcome import Outcome
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
-from ..errors import BadRequest, BreakwaterError
+from ..errors import BreakwaterError
 from ..http import error_headers
 from ..limits import check_response, payload_too_large
 from ..plans.telemetry import Capture
 from ..state import OriginState, state_of
 from .operations import Models, run_batch, run_one
-from .options import isolation_level, milliseconds
+from .options import Prisma6TransactionOptions, open_transaction
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 _JSON = "application/json; charset=utf-8"
@@ -40,7 +41,7 @@ def _schema_missing() -> Response:
 
 
 # Database errors Prisma 6's engines leave unclassified (Prisma 7's executor gives them codes):
-# by SQLSTATE, besides everything `dberrors` reports as UNMAPPED.
+# by SQLSTATE, besides every database error without a code (P2039).
 _UNCLASSIFIED_IN_6 = frozenset({"22P02", "23001"})
 
 
@@ -48,7 +49,9 @@ def unclassified(exc: BreakwaterError) -> bool:
     sqlstate = (
         exc.meta.get("database", {}).get("sqlstate") if isinstance(exc.meta.get("database"), dict) else None
     )
-    return exc.code == UNMAPPED or (exc.code != "P2010" and sqlstate in _UNCLASSIFIED_IN_6)
+    return exc.code == Code.DATABASE_ERROR or (
+        exc.code != Code.RAW_QUERY_FAILED and sqlstate in _UNCLASSIFIED_IN_6
+    )
 
 
 def user_facing(exc: BreakwaterError) -> dict[str, Any]:
@@ -61,7 +64,7 @@ def user_facing(exc: BreakwaterError) -> dict[str, Any]:
         }
     # The database's own fields (`meta.database`) are for our fronts' logs, not Prisma's meta.
     meta = {k: v for k, v in exc.meta.items() if k != "database"}
-    if exc.code in ("P2009", "P2012"):
+    if exc.code == Code.QUERY_INVALID:
         # The 6.x client renders these from the engine's structured validation error in `meta`
         # (and throws PrismaClientValidationError); an unstructured meta crashes its renderer.
         meta = engine_validation_meta(exc)
@@ -107,10 +110,6 @@ def _data(query: JsonQuery, outcome: Outcome, extensions: str = "") -> str:
     return f'{{"data":{{{json.dumps(_result_key(query))}:{outcome.json}}}{tail}}}'
 
 
-async def _json_body(http: Request) -> Any:
-    return jsoninput.loads(await http.body())
-
-
 async def _schema(state: OriginState, caller: Caller, hash_: str) -> Schema | None:
     return await state.schemas.uploaded(state.store.pool, caller.database_id, hash_)
 
@@ -131,7 +130,7 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
     # tracing for the engine's spans (`extensions.traces`).
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
     try:
-        body = await _json_body(http)
+        body = await jsoninput.body(http)
         if is_batch(body):
             batch = parse_batch(body)
             results = await run_batch(state, caller, schema_for, batch, tx_id, capture.on_query)
@@ -210,15 +209,8 @@ async def start_transaction(http: Request) -> Response:
     caller = await caller_of(http)
     state = state_of(http)
     try:
-        body = await _json_body(http) if await http.body() else {}
-        if not isinstance(body, dict):
-            raise BadRequest("The transaction options must be a JSON object.")
-        max_wait = milliseconds(body, "max_wait", 2000)
-        timeout = milliseconds(body, "timeout", 5000)
-        isolation = isolation_level(body, "isolation_level")
-        tx = await state.transactions.start(
-            caller, max_wait_ms=max_wait, timeout_ms=timeout, isolation=isolation
-        )
+        options = await jsoninput.read(http, Prisma6TransactionOptions, optional=True)
+        tx = await open_transaction(state, caller, options)
     except BreakwaterError as exc:
         return known_error(exc)
     version, hash_ = http.path_params["version"], http.path_params["hash"]

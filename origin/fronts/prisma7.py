@@ -20,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bwcontract.codes import Code
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+
 from .. import jsoninput, readonly
 from ..auth import caller_of
 from ..caller import Caller
@@ -33,7 +36,7 @@ from ..plans.interpreter import Interpreter
 from ..plans.telemetry import Capture
 from ..plans.template import MAX_BIND_VALUES
 from ..state import state_of
-from .options import isolation_level, milliseconds
+from .options import TransactionOptions, open_transaction
 
 log = logging.getLogger("breakwater.prisma7")
 _seen_versions: set[str] = set()
@@ -51,8 +54,6 @@ def _client_version(http: Request) -> str | None:
     return version
 
 
-MODELS_READ = "x-breakwater-models-read"
-MODELS_WRITTEN = "x-breakwater-models-written"
 _RAW_OPERATIONS = frozenset({"queryRaw", "executeRaw"})
 
 
@@ -69,12 +70,8 @@ class PlanRequest:
         return self.operation in _RAW_OPERATIONS
 
 
-def _json_body(body: bytes) -> Any:
-    return jsoninput.loads(body) if body else {}
-
-
 def parse_plan_request(body: bytes) -> PlanRequest:
-    data = _json_body(body)
+    data = jsoninput.loads(body) if body else {}
     if not isinstance(data, dict) or not isinstance(data.get("plan"), dict):
         raise BadRequest('Expected {"operation", "plan", "params"} (a Prisma 7 query plan).')
     params = data.get("params") or {}
@@ -125,7 +122,7 @@ def _wire_error(exc: BreakwaterError) -> tuple[str, dict[str, Any]]:
         meta["table"] = database["table"]
     meta["driverAdapterError"] = {"name": "DriverAdapterError", "cause": cause}
     message = exc.message
-    if exc.code == "P2002" and database.get("constraint"):
+    if exc.code == Code.UNIQUE_CONSTRAINT and database.get("constraint"):
         message = f"Unique constraint failed on the constraint: `{database['constraint']}`"
     return message, meta
 
@@ -227,15 +224,8 @@ async def transaction_start(http: Request) -> Response:
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
     state = state_of(http)
     try:
-        body = _json_body(await http.body())
-        if not isinstance(body, dict):
-            raise BadRequest('Expected {"maxWait"?, "timeout"?, "isolationLevel"?}.')
-        tx = await state.transactions.start(
-            caller,
-            max_wait_ms=milliseconds(body, "maxWait", 2000),
-            timeout_ms=milliseconds(body, "timeout", 5000),
-            isolation=isolation_level(body, "isolationLevel"),
-        )
+        options = await jsoninput.read(http, TransactionOptions, optional=True)
+        tx = await open_transaction(state, caller, options)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
     return _ok({"id": tx.id}, capture, {"Prisma-Transaction-Id": tx.id})

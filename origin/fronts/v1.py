@@ -24,18 +24,13 @@ from ..auth import caller_of
 from ..caller import Caller
 from ..engine.request import JsonQuery, is_batch, parse, parse_batch
 from ..engine.schema import Schema
-from ..errors import BadRequest, BreakwaterError
+from ..errors import BreakwaterError
 from ..limits import check_response
 from ..state import state_of
 from .operations import Models, SchemaFor, run_batch, run_one
-from .options import isolation_level, milliseconds
+from .options import TransactionOptions, open_transaction
 
 _JSON = "application/json; charset=utf-8"
-
-
-async def _body(http: Request) -> Any:
-    raw = await http.body()
-    return jsoninput.loads(raw) if raw else {}
 
 
 def _introspected(http: Request, caller: Caller) -> SchemaFor:
@@ -56,7 +51,7 @@ async def run_query(http: Request, caller: Caller, query: JsonQuery) -> Any:
 async def _run(http: Request, tx_id: str | None) -> Response:
     caller = await caller_of(http)
     state = state_of(http)
-    body = await _body(http)
+    body = await jsoninput.body(http, empty={})
     schema_for = _introspected(http, caller)
     models = Models()
     if is_batch(body):
@@ -89,15 +84,8 @@ async def tx_query(http: Request) -> Response:
 
 async def tx_start(http: Request) -> JSONResponse:
     caller = await caller_of(http)
-    body = await _body(http)
-    if not isinstance(body, dict):
-        raise BadRequest("The transaction options must be a JSON object.")
-    tx = await state_of(http).transactions.start(
-        caller,
-        max_wait_ms=milliseconds(body, "maxWait", 2000),
-        timeout_ms=milliseconds(body, "timeout", 5000),
-        isolation=isolation_level(body, "isolationLevel"),
-    )
+    options = await jsoninput.read(http, TransactionOptions, optional=True)
+    tx = await open_transaction(state_of(http), caller, options)
     return JSONResponse({"id": tx.id})
 
 

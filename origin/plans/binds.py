@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from bwcontract.codes import Code
+
 from ..errors import KnownRequestError
 from .errors import PlanError
 
@@ -241,7 +243,7 @@ def out_of_range(value: Any, type_name: str) -> KnownRequestError | None:
         return None
     message = f'value "{value}" is out of range for type {name}'
     return KnownRequestError(
-        f"Value out of range for the type: {message}", code="P2020", meta={"message": message}
+        f"Value out of range for the type: {message}", code=Code.VALUE_OUT_OF_RANGE, meta={"message": message}
     )
 
 

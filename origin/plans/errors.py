@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+from bwcontract.codes import Code
+
 from ..errors import BreakwaterError
 
 
 class PlanError(BreakwaterError):
     """The plan is malformed: a missing field, a value of the wrong shape, an unbound name."""
 
-    status = 400
-    code = "BW1103"
+    code = Code.PLAN_INVALID
 
 
 class UnsupportedPlan(BreakwaterError):
     """The plan uses a node or option this server does not know (a newer client's plan format)."""
 
-    status = 400
-    code = "BW1102"
+    code = Code.PLAN_UNSUPPORTED
 
 
 class PlanTooDeep(BreakwaterError):
     """The plan nests deeper than the interpreter walks (`check.MAX_PLAN_DEPTH`)."""
 
-    status = 400
-    code = "BW1302"
+    code = Code.PLAN_TOO_DEEP

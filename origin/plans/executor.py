@@ -25,6 +25,8 @@ from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from .. import rawcodec, readonly
 from ..dberrors import map_database_error
 from ..errors import Forbidden, KnownRequestError
@@ -162,7 +164,9 @@ class Database:
             if self.raw:
                 # Prisma reports every failure of a raw query, a value that does not fit included, as P2010.
                 raise KnownRequestError(
-                    f"Raw query failed. Message: `{exc.message}`", code="P2010", meta={"message": exc.message}
+                    f"Raw query failed. Message: `{exc.message}`",
+                    code=Code.RAW_QUERY_FAILED,
+                    meta={"message": exc.message},
                 ) from None
             raise
         except asyncpg.PostgresError as exc:

@@ -12,6 +12,8 @@ import decimal
 from collections.abc import Mapping
 from typing import Any
 
+from bwcontract.codes import Code
+
 from . import datamap, process, template, validation
 from .errors import PlanError
 from .executor import Database
@@ -172,7 +174,7 @@ class Interpreter:
     async def _node_required(self, args: Any, scope: dict[str, Any]) -> Any:
         value = await self.eval(args, scope)
         if _is_empty(value):
-            raise PlanError("A record the plan requires is missing.", code="P2025")
+            raise PlanError("A record the plan requires is missing.", code=Code.RECORD_NOT_FOUND)
         return value
 
     async def _node_join(self, args: Any, scope: dict[str, Any]) -> Any:

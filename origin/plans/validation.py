@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bwcontract.codes import Code
+
 from ..errors import KnownRequestError
 from .errors import PlanError, UnsupportedPlan
 
@@ -42,7 +44,7 @@ def error(identifier: str, context: Mapping[str, Any]) -> KnownRequestError:
     if identifier == "MISSING_RECORD":
         return KnownRequestError(
             f"{_NOT_FOUND} No record was found for {c.get('operation', 'an operation')}.",
-            code="P2025",
+            code=Code.RECORD_NOT_FOUND,
             meta=c,
         )
     if identifier == "MISSING_RELATED_RECORD":
@@ -50,13 +52,13 @@ def error(identifier: str, context: Mapping[str, Any]) -> KnownRequestError:
         return KnownRequestError(
             f"{_NOT_FOUND} No '{c.get('model')}' record{needed} was found for {c.get('operation')} on "
             f"{c.get('relationType')} relation '{c.get('relation')}'.",
-            code="P2025",
+            code=Code.RECORD_NOT_FOUND,
             meta=c,
         )
     if identifier == "INCOMPLETE_CONNECT_INPUT":
         return KnownRequestError(
             f"{_NOT_FOUND} Expected {c.get('expectedRows')} records to be connected, found only fewer.",
-            code="P2025",
+            code=Code.RECORD_NOT_FOUND,
             meta=c,
         )
     if identifier == "INCOMPLETE_CONNECT_OUTPUT":
@@ -64,21 +66,21 @@ def error(identifier: str, context: Mapping[str, Any]) -> KnownRequestError:
             f"The required connected records were not found. Expected {c.get('expectedRows')} records to be "
             f"connected after the connect operation on {c.get('relationType')} relation "
             f"'{c.get('relation')}', found fewer.",
-            code="P2018",
+            code=Code.CONNECTED_RECORDS_MISSING,
             meta=c,
         )
     if identifier == "RELATION_VIOLATION":
         return KnownRequestError(
             f"The change you are trying to make would violate the required relation '{c.get('relation')}' "
             f"between the `{c.get('modelA')}` and `{c.get('modelB')}` models.",
-            code="P2014",
+            code=Code.REQUIRED_RELATION,
             meta=c,
         )
     if identifier == "RECORDS_NOT_CONNECTED":
         return KnownRequestError(
             f"The records for relation `{c.get('relation')}` between the `{c.get('parent')}` and "
             f"`{c.get('child')}` models are not connected.",
-            code="P2017",
+            code=Code.RECORDS_NOT_CONNECTED,
             meta=c,
         )
     raise UnsupportedPlan(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bwedge.offsets import Position
+from bwcontract.offsets import Position
 
 
 def event(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bwcontract.offsets import ZERO, Position
 from bwedge import cursors
 from bwedge.cursors import AckError, Cursor
-from bwedge.offsets import ZERO, Position
 
 
 def p(n: int) -> Position:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bwedge.offsets import Position
+from bwcontract.offsets import Position
 from origin.capture import decode, pgoutput
 from origin.capture.pgwire import Connection, WireError
 from origin.engine import engine, request

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bwedge import eventfilter
-from bwedge.eventfilter import FilterError, matches, validate
+from bwcontract import eventfilter
+from bwcontract.eventfilter import FilterError, matches, validate
 
 ints = st.integers(-3, 3)
 texts = st.text(alphabet="abAB", min_size=0, max_size=3)

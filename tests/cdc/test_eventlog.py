@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bwcontract.offsets import ZERO, Position
 from bwedge.eventlog import EventLog, InvalidBatch, LogLimits
-from bwedge.offsets import ZERO, Position
 from edge_local.events import FileBlobStore
 from edge_local.storage import SqliteStorage
 from tests.cdc.helpers import Clock, event

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bwcontract.offsets import Position
 from bwedge.eventlog import InvalidBatch, LogLimits
 from bwedge.eventqueue import CLOSE_REPLACED, CLOSE_REVOKED, EventQueue, QueueSettings
-from bwedge.offsets import Position
 from bwedge.subscription import Subscription
 from edge_local.events import FileBlobStore
 from edge_local.storage import SqliteStorage

@@ -19,8 +19,8 @@ import asyncpg
 import pytest
 
 from breakwater import Client
-from breakwater.stack import Stack, StackConfig
 from breakwater.stream import EventStream
+from bwdev.stack import Stack, StackConfig
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from tests.conftest import TenantDatabase, create_tenant

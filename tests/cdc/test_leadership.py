@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from breakwater import Client
-from breakwater.stack import CONTROL_DATABASE, Stack
+from bwdev.stack import CONTROL_DATABASE, Stack
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from origin.capture.push import EdgePusher

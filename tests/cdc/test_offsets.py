@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bwedge.offsets import InvalidOffset, Position
+from bwcontract.offsets import InvalidOffset, Position
 
 positions = st.builds(Position, st.integers(0, 2**63 - 1), st.integers(0, 2**32 - 1))
 

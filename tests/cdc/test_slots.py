@@ -22,7 +22,8 @@ async def test_a_host_without_free_slots_refuses_capture_with_a_hint(pg_database
             made.append(f"filler_{i}")
         with pytest.raises(CaptureUnavailable) as refused:
             await ensure_slot(pg_database, "bw_full")
-        assert refused.value.status == 503 and "no free replication slot" in refused.value.message
+        assert (refused.value.status, refused.value.code) == (503, "BW3004")
+        assert "no free replication slot" in refused.value.message
         assert "max_replication_slots" in refused.value.hint
     finally:
         for slot in made:

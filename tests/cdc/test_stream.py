@@ -15,9 +15,9 @@ import pytest
 import websockets
 
 from breakwater import Client, StreamError
-from breakwater.stack import Stack
 from breakwater.stream import EventStream
-from bwedge.offsets import Position
+from bwcontract.offsets import Position
+from bwdev.stack import Stack
 from origin.capture.push import EdgePusher
 from tests.conftest import TenantDatabase, create_tenant
 

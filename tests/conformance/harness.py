@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from hosts.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent

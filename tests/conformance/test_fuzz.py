@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conformance.harness import create_databases, query_plan_executor, run_fuzzer, runner_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conformance.harness import HERE, create_databases, runner_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conformance.harness import HERE, create_databases, run_fuzzer, runner_env
 from tests.conformance.test_fuzz import reference
 

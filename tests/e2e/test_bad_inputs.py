@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import CAPTURES, TenantDatabase, create_tenant
 from tests.plans.conftest import run_script
 
@@ -229,3 +229,42 @@ async def test_a_relations_arguments_that_are_not_an_object_are_a_validation_err
         assert response.status_code == 200, response.text  # Prisma 6 errors come back in `errors`
         assert response.headers["prisma-error-code"] == "P2009"
         assert response.json()["errors"][0]["user_facing_error"]["error_code"] == "P2009"
+
+
+ADMIN_CASES: list[tuple[str, str, str, Any]] = [
+    # (what, method, path, body): each is a 400 BW1001 from the origin's one body boundary
+    ("a list as a new database", "POST", "/admin/databases", [{"name": "x"}]),
+    ("a database name with a space", "POST", "/admin/databases", {"name": "a b"}),
+    ("a number as a database name", "POST", "/admin/databases", {"name": 5}),
+    ("no database name", "POST", "/admin/databases", {"placement": "shared"}),
+    ("a placement of the moon", "POST", "/admin/databases", {"name": "moon", "placement": "moon"}),
+    ("a scope nobody knows", "POST", "/admin/keys", {"database": "x", "scope": "root"}),
+    ("a number as a key label", "POST", "/admin/keys", {"database": "x", "label": 5}),
+    ("NaN as a limit", "PUT", "/admin/databases/{name}/limits", b'{"query_timeout_ms": NaN}'),
+    (
+        "10^400 as a limit",
+        "PUT",
+        "/admin/databases/{name}/limits",
+        b'{"response_bytes": 1' + b"0" * 400 + b"}",
+    ),
+    ("a limit as a string", "PUT", "/admin/databases/{name}/limits", {"query_timeout_ms": "5000"}),
+    ("a limit nobody knows", "PUT", "/admin/databases/{name}/limits", {"query_timeout": 5000}),
+    ("full images as a string", "PUT", "/admin/databases/{name}/tables/items/full-images", {"full": "yes"}),
+    ("no body for full images", "PUT", "/admin/databases/{name}/tables/items/full-images", b""),
+]
+
+
+@pytest.mark.parametrize(("what", "method", "path", "body"), ADMIN_CASES, ids=[c[0] for c in ADMIN_CASES])
+async def test_a_malformed_admin_body_gets_a_400_with_a_code(
+    stack: Stack, target: TenantDatabase, what: str, method: str, path: str, body: Any
+) -> None:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    async with httpx.AsyncClient(base_url=stack.origin_url, timeout=30) as origin:
+        response = await origin.request(
+            method,
+            path.format(name=target.name),
+            content=content,
+            headers={"authorization": f"Bearer {stack.secrets['admin_token']}"},
+        )
+    assert (response.status_code, response.headers["prisma-error-code"]) == (400, "BW1001"), response.text
+    assert response.json()["code"] == "BW1001" and response.json()["message"]

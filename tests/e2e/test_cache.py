@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase, create_tenant
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-m",
-            "breakwater.cli",
+            "bwdev.cli",
             "--origin",
             stack.origin_url,
             "--admin-token",
@@ -67,7 +67,7 @@ def test_errors_say_what_to_do(stack: Stack) -> None:
         [
             sys.executable,
             "-m",
-            "breakwater.cli",
+            "bwdev.cli",
             "--origin",
             stack.origin_url,
             "--admin-token",
@@ -193,7 +193,7 @@ def test_env_prints_exports_of_the_dev_database(stack: Stack, tmp_path: Path) ->
         made["postgres_dsn"],
     ]
     nowhere = subprocess.run(
-        [sys.executable, "-m", "breakwater.cli", "env"],
+        [sys.executable, "-m", "bwdev.cli", "env"],
         capture_output=True,
         text=True,
         check=False,
@@ -203,10 +203,10 @@ def test_env_prints_exports_of_the_dev_database(stack: Stack, tmp_path: Path) ->
 
 
 def test_help_lists_every_command() -> None:
-    from breakwater.cli import build_parser
+    from bwdev.cli import build_parser
 
     text = subprocess.run(
-        [sys.executable, "-m", "breakwater.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bwdev.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     parser = build_parser()
     groups = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

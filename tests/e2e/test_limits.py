@@ -19,8 +19,9 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater.stack import Stack, StackError
-from bwedge import keys, service
+from bwcontract import keys, service
+from bwdev.processes import StackError
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase, create_tenant
 from tests.plans.plans import raw, seq
 
@@ -76,7 +77,7 @@ def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-m",
-            "breakwater.cli",
+            "bwdev.cli",
             "--origin",
             stack.origin_url,
             "--admin-token",

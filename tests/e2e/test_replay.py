@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from breakwater.stack import Stack
-from bwedge import keys, service
+from bwcontract import keys, service
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from breakwater import Client, StreamError
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase
 
 pytestmark = pytest.mark.e2e

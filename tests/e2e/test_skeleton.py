@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from breakwater.stack import Stack
-from bwedge import b64
+from bwcontract import b64
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase, create_tenant
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bwedge import keys, service
+from bwcontract import keys, service
 from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
 from bwedge.cache.settings import CacheSettings

@@ -232,14 +232,16 @@ try {
   results = await py.runPythonAsync(String.raw`
 import sys, json, pkgutil, importlib, asyncio
 sys.path[:0] = ["/bundle", "/bundle/python_modules"]
-import bwedge
+import bwcontract, bwedge
 imported = []
-for info in pkgutil.walk_packages(bwedge.__path__, "bwedge."):
-    importlib.import_module(info.name)
-    imported.append(info.name)
+for package in (bwcontract, bwedge):
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(info.name)
+        imported.append(info.name)
 
-from bwedge import keys, routes
-from bwedge.keys import KeyClaims
+from bwcontract import keys
+from bwcontract.keys import KeyClaims
+from bwedge import routes
 claims = KeyClaims("key1", "ws1", "db1", "alpha", "read-write")
 token = keys.mint(claims, b"k" * 32)
 core = {
@@ -333,7 +335,7 @@ cache["do_versions"] = json.loads(worker.TagVersions(
 shell["cache"] = cache
 
 # --- the event queue's shell paths ---------------------------------------------------------------
-from bwedge import service
+from bwcontract import service
 queue = {}
 reader_token = keys.mint(KeyClaims("key2", "ws1", "db1", "alpha", "read"), b"k" * 32)  # key1 is revoked now
 wanted = "models=users&actions=create&name=s1&where=" + js.encodeURIComponent('{"id":{"gt":1}}')

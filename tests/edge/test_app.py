@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from bwedge import keys, service
+from bwcontract import keys, service
 from bwedge.app import EdgeApp
 from bwedge.config import EdgeConfig
 from bwedge.http import EdgeRequest, EdgeResponse, Headers

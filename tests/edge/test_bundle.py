@@ -30,5 +30,6 @@ def test_wrangler_bundles_the_worker(tmp_path: Path) -> None:
     assert "REVOCATIONS" in result.stdout  # the Durable Object binding is declared
     assert "TAG_VERSIONS" in result.stdout  # and the cache's
     assert "bwedge/cache/layer.py" in result.stdout
+    assert "bwcontract/keys.py" in result.stdout  # the contract the edge shares with the origin
     bundled = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.py")}
     assert not any(name.startswith(("origin/", "hosts/", "edge_local/", "tests/")) for name in bundled)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bwedge import service
+from bwcontract import service
 from bwedge.cache.settings import CacheSettings
 from bwedge.errors import EdgeError
 from bwedge.http import EdgeRequest, EdgeResponse, Headers

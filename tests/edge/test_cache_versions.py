@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bwedge.cache.versions import HOLD_SECONDS, TagVersionStore, TagVersionView, Versions
+from bwedge.cache.ports import Versions
+from bwedge.cache.versions import HOLD_SECONDS, TagVersionStore, TagVersionView
 from edge_local.durable import LocalTagVersions
 from edge_local.storage import SqliteStorage
 from tests.edge.test_revocation import Clock, MemorySql

@@ -1,4 +1,4 @@
-"""bwedge.jsontext: the depth of a JSON text is measured before parsing, exactly, strings aside; only
+"""bwcontract.jsontext: the depth of a JSON text is measured before parsing, exactly, strings aside; only
 standard JSON in UTF-8 with finite numbers and real text is accepted."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bwedge import jsontext
+from bwcontract import jsontext
 
 
 def depth(value: Any) -> int:

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bwedge import b64, keys
-from bwedge.keys import InvalidKey, KeyClaims
+from bwcontract import b64, keys
+from bwcontract.keys import InvalidKey, KeyClaims
 
 SECRET = b"s" * 32
 CLAIMS = KeyClaims("key1", "ws1", "db1", "alpha", "read-write")

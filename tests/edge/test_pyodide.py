@@ -32,17 +32,19 @@ def test_it_is_the_workers_python(smoke: dict) -> None:  # type: ignore[type-arg
 
 
 def test_every_edge_module_imports_under_pyodide(smoke: dict) -> None:  # type: ignore[type-arg]
-    root = PROJECT_ROOT / "edge/bwedge"
-    on_disk = sorted(
-        "bwedge."
-        + (p.parent if p.name == "__init__.py" else p.with_suffix(""))
-        .relative_to(root)
-        .as_posix()
-        .replace("/", ".")
-        for p in root.rglob("*.py")
-        if p != root / "__init__.py"
-    )
-    assert sorted(smoke["imported"]) == on_disk
+    on_disk = []
+    for package in ("bwcontract", "bwedge"):
+        root = PROJECT_ROOT / "edge" / package
+        on_disk += [
+            f"{package}."
+            + (p.parent if p.name == "__init__.py" else p.with_suffix(""))
+            .relative_to(root)
+            .as_posix()
+            .replace("/", ".")
+            for p in root.rglob("*.py")
+            if p != root / "__init__.py"
+        ]
+    assert sorted(smoke["imported"]) == sorted(on_disk)
 
 
 def test_the_pure_core_runs(smoke: dict) -> None:  # type: ignore[type-arg]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bwedge import service
-from bwedge.service import InvalidServiceSignature
+from bwcontract import service
+from bwcontract.service import InvalidServiceSignature
 
 SECRET = b"k" * 32
 NOW = 1_800_000_000.0

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
+import subprocess
+import sys
 
 import pytest
 
 from breakwater import Client, Json, QueryError
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import create_tenant
 from tests.engine.conftest import RICH_SQL
 from tests.prisma6.conftest import run_script
@@ -120,3 +123,49 @@ async def test_the_python_client_covers_every_operation(stack: Stack) -> None:
         )
         assert rows == [{"name": "x", "at": "2024-05-06T07:08:09.123+00:00"}]
         assert await db.execute_raw('UPDATE "Category" SET name = $1 WHERE name = $2', "xx", "x") == 1
+
+
+# What only the services need: the client must import and run without any of it installed.
+SERVER_ONLY = {
+    "starlette",
+    "uvicorn",
+    "asyncpg",
+    "pydantic",
+    "aiohttp",
+    "origin",
+    "hosts",
+    "bwedge",
+    "bwservice",
+    "bwdev",
+    "edge_local",
+}
+CLIENT_ALONE = """
+import asyncio, json, sys
+from breakwater import Client
+
+async def main(url):
+    async with Client(url) as db:
+        await db.notes.create(data={"body": "alone"})
+        async with db.transaction() as tx:
+            await tx.notes.count()
+        await db.query_raw("SELECT 1 AS one")
+
+asyncio.run(main(sys.argv[1]))
+print(json.dumps(sorted({name.partition(".")[0] for name in sys.modules})))
+"""
+
+
+async def test_the_client_imports_nothing_of_the_server(stack: Stack) -> None:
+    tenant = create_tenant(stack, "alone")
+    await run_script(tenant.dsn, "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)")
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT_ALONE, tenant.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "breakwater" in imported and "httpx" in imported
+    assert not imported & SERVER_ONLY

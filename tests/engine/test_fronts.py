@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase, create_tenant
 from tests.engine.conftest import RICH_PRISMA, RICH_SQL
 from tests.prisma6.conftest import run_script

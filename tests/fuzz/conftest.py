@@ -26,7 +26,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import CAPTURES, PROJECT_ROOT, TenantDatabase, create_tenant
 
 DEEP_EXAMPLES = int(os.environ.get("BREAKWATER_FUZZ_EXAMPLES", "0"))

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from breakwater.stack import Stack, StackConfig
+from bwdev.stack import Stack, StackConfig
 from hosts.agent import Agent
 from hosts.fleet import Managed
 from hosts.settings import AgentSettings

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from breakwater import Client
-from breakwater.stack import CONTROL_DATABASE, Stack
+from bwdev.stack import CONTROL_DATABASE, Stack
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from tests.hosts.conftest import EdgeTenant, instance_figures, pool_figures, seeded_tenant, stack_with

@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from origin.errors import BadRequest
-from origin.limits import Limits, LimitsBook, MiB, apply, checked, defaults_from_env
+from origin.jsoninput import validated
+from origin.limits import Limits, LimitsBook, MiB, Overrides, apply, defaults_from_env
 
 
 def test_defaults_are_accelerates() -> None:
@@ -50,10 +51,19 @@ def test_the_environment_sets_defaults_and_refuses_nonsense() -> None:
 )
 def test_an_override_is_a_whole_number_in_its_range(name: str, value: object, ok: bool) -> None:
     if ok:
-        assert checked(name, value) == value
+        assert validated(Overrides, {name: value}).model_dump(exclude_unset=True) == {name: value}
     else:
-        with pytest.raises(BadRequest, match=f"`{name}` must be a whole number"):
-            checked(name, value)
+        with pytest.raises(BadRequest, match=f"`{name}` must be a whole number") as refused:
+            validated(Overrides, {name: value})
+        assert refused.value.code == "BW1001"
+
+
+def test_an_override_of_null_goes_back_to_the_default_and_an_unknown_one_is_refused() -> None:
+    assert validated(Overrides, {"response_bytes": None}).model_dump(exclude_unset=True) == {
+        "response_bytes": None
+    }
+    with pytest.raises(BadRequest, match="unknown field `query_timeout`; it takes query_timeout_ms, "):
+        validated(Overrides, {"query_timeout": 100})
 
 
 def test_overrides_replace_only_what_they_set() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bwedge import service
+from bwcontract import service
 from origin.replay import Replayed, ReplayGuard, ReplayMemoryFull, SignedBeforeStart
 
 START = 1_800_000_000.5

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from bwcontract.keys import KeyClaims
 from origin.caller import Caller
 from origin.control.keygate import RevokedCallback
 from origin.revocations import RevocationWatch
@@ -30,7 +31,7 @@ class FakeKeyGate:
 
 
 def caller(key_id: str) -> Caller:
-    return Caller(key_id, "ws", "db1", "db1", "read-write", "rid")
+    return Caller(KeyClaims(key_id, "ws", "db1", "db1", "read-write"), "rid")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from bwcontract.keys import KeyClaims
 from origin.caller import Caller
 from origin.control.store import Database
 from origin.errors import Forbidden, QueryValidationError
@@ -38,7 +39,7 @@ class OneDatabaseStore:
 
 
 def caller(database_id: str = "db1", scope: str = "read-write") -> Caller:
-    return Caller("key", "ws", database_id, database_id, scope, "rid")
+    return Caller(KeyClaims("key", "ws", database_id, database_id, scope), "rid")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import PROJECT_ROOT, TenantDatabase, create_tenant
 
 NODE_PROJECT = PROJECT_ROOT / "tests" / "prisma7"

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import TenantDatabase
 from tests.plans.conftest import NODE_PROJECT, generate_client, tenant_with_tables
 

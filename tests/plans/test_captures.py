@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import CAPTURES
 from tests.plans.conftest import tenant_with_tables
 

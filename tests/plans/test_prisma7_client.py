@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.plans.conftest import NODE_PROJECT, generate_client, tenant_with_tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]

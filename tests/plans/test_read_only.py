@@ -14,7 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwcontract.keys import KeyClaims
+from bwdev.stack import Stack
 from origin.caller import Caller
 from origin.errors import Forbidden
 from origin.fronts import prisma7
@@ -120,7 +121,7 @@ def no_statement_filter() -> Iterator[None]:
         executor._READING = saved
 
 
-READER = Caller(key_id="k", workspace_id="w", database_id="d", database_name="n", scope="read", request_id="")
+READER = Caller(KeyClaims(key_id="k", workspace_id="w", database_id="d", database_name="n", scope="read"))
 
 
 async def run_read_only(dsn: str, plan: dict[str, Any]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bwcontract.keys import KeyClaims
 from origin.caller import Caller
 from origin.limits import Limits, LimitsBook, TooManyWaiting
 from origin.tenants import Reclaimed, Tenants
@@ -21,7 +22,7 @@ FAST = {"reclaim_after_seconds": 0.05, "wait_seconds": 20.0}
 
 
 def caller(database_id: str) -> Caller:
-    return Caller("key", "ws", database_id, database_id, "read-write", "rid")
+    return Caller(KeyClaims("key", "ws", database_id, database_id, "read-write"), "rid")
 
 
 @contextlib.asynccontextmanager

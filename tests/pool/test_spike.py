@@ -17,8 +17,8 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater.stack import Stack
-from bwedge import keys, service
+from bwcontract import keys, service
+from bwdev.stack import Stack
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from tests.hosts.conftest import scratch_base, seeded_tenant, stack_with

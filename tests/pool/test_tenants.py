@@ -8,8 +8,9 @@ import contextlib
 import asyncpg
 import pytest
 
-from origin.errors import UpstreamError
-from origin.tenants import PoolTimeout
+from origin.auth import database_gone
+from origin.errors import Unauthorized, UpstreamError
+from origin.tenants import DatabaseGone, PoolSettings, PoolTimeout, Tenants
 from tests.pool.conftest import PoolWorld
 
 
@@ -208,3 +209,28 @@ async def test_an_unreachable_database_fails_its_waiters_with_a_clear_error(worl
         assert str(results[0]).startswith("The database could not be reached:")
     finally:
         await tenants.close()
+
+
+async def test_a_deleted_database_is_the_pools_fact_and_the_origins_answer_is_an_invalid_key(
+    world: PoolWorld,
+) -> None:
+    # The pool says what it knows: the database is gone. The origin wires in what a caller hears
+    # (app.py: `gone=auth.database_gone`), the same P6002 a revoked key gets.
+    plain = world.tenants()
+    answering = Tenants(world.directory, PoolSettings(), gone=database_gone)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(DatabaseGone) as gone:
+            async with plain.connection("deleted"):
+                pass
+        assert (gone.value.status, gone.value.code) == (404, "BW1404")
+        with pytest.raises(Unauthorized) as refused:
+            async with answering.serving("deleted"):
+                pass
+        assert refused.value.body() == {
+            "code": "P6002",
+            "message": "API key is invalid: its database no longer exists.",
+        }
+        assert refused.value.status == 401
+    finally:
+        await plain.close()
+        await answering.close()

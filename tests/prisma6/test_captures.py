@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import CAPTURES as CAPTURES_DIR
 from tests.conftest import TenantDatabase, create_tenant
 from tests.prisma6.conftest import run_script

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from tests.conftest import create_tenant
 from tests.prisma6.conftest import HERE, generate_client, run_script
 

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from breakwater import Client
-from breakwater.stack import Stack
+from bwdev.stack import Stack
 from hosts.postgres import PostgresError, PostgresInstance, _private_dir
 from hosts.service_user import ServiceUser, service_user
 from tests.conftest import TenantDatabase

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from breakwater.stack import CONTROL_DATABASE, Stack
+from bwdev.stack import CONTROL_DATABASE, Stack
 from tests.conftest import TenantDatabase, create_tenant
 from tests.plans.plans import body, raw, seq
 

@@ -15,18 +15,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bwcontract.codes import Code
+from bwcontract.keys import KeyClaims
+from bwcontract.wire import MODELS_READ, MODELS_WRITTEN
+
 from .. import errors
 from ..errors import EdgeError
 from ..http import EdgeRequest, EdgeResponse
-from ..keys import KeyClaims
 from ..ports import Clock, Context
 from ..routes import Route
 from . import classify, entry, policy, tags
 from .coalesce import SingleFlight
 from .key import cache_key
-from .ports import ResponseCache, TagVersionsPort
+from .ports import ResponseCache, TagVersionsPort, Versions
 from .settings import CacheSettings
-from .versions import TagVersionView, Versions
+from .versions import TagVersionView
 
 Handler = Callable[[EdgeRequest, Route, KeyClaims, Context], Awaitable[EdgeResponse]]
 
@@ -34,8 +37,6 @@ STATUS_HEADER = "accelerate-cache-status"
 # Why a response was or was not cached: stored | no-strategy | write | raw | batch | transaction |
 # error | too-large; size=…; limit=… | raced-write | versions-unavailable | cache-unavailable | ….
 NOTE_HEADER = "x-breakwater-cache"
-MODELS_READ = "x-breakwater-models-read"
-MODELS_WRITTEN = "x-breakwater-models-written"
 
 
 @dataclass(frozen=True)
@@ -249,8 +250,7 @@ class CacheLayer:
             await self.versions.bump(database_id, bumped)
         except Exception:
             raise EdgeError(
-                503,
-                "BW3001",
+                Code.CACHE_VERSIONS,
                 "The cache's tag versions could not be updated, so nothing was invalidated.",
                 "Retry the invalidation.",
             ) from None
@@ -258,8 +258,8 @@ class CacheLayer:
     def parse_invalidation(self, payload: Any) -> dict[str, Any]:
         """Validate `{"tags": [...] | "all", "models"?: [...]}`."""
         if not isinstance(payload, dict) or not set(payload) <= {"tags", "models"} or not payload:
-            raise errors.bad_request(
-                "BW1204",
+            raise EdgeError(
+                Code.INVALIDATION,
                 'An invalidation is {"tags": ["tag", ...]} or {"tags": "all"}.',
                 '`/v1/invalidate` also takes {"models": ["Model", ...]}.',
             )
@@ -270,14 +270,14 @@ class CacheLayer:
         elif isinstance(raw_tags, list):
             result["tags"] = list(tags.validate(raw_tags, self.settings.max_invalidate_tags, "tags"))
         else:
-            raise errors.bad_request("BW1204", '`tags` is a list of tags or the string "all".')
+            raise EdgeError(Code.INVALIDATION, '`tags` is a list of tags or the string "all".')
         raw_models = payload.get("models", [])
         if not isinstance(raw_models, list) or not all(isinstance(m, str) for m in raw_models):
-            raise errors.bad_request("BW1204", "`models` is a list of model names.")
+            raise EdgeError(Code.INVALIDATION, "`models` is a list of model names.")
         models = tags.models_from_header(",".join(raw_models)) or ()
         if len(models) != len(set(raw_models)) or len(models) > self.settings.max_invalidate_tags:
-            raise errors.bad_request(
-                "BW1204",
+            raise EdgeError(
+                Code.INVALIDATION,
                 "`models` holds names without spaces or commas, at most "
                 f"{self.settings.max_invalidate_tags} of them.",
             )
@@ -290,7 +290,7 @@ def _invalidation_body(request: EdgeRequest) -> Any:
     try:
         return json.loads(request.body or b"null")
     except (ValueError, RecursionError):
-        raise errors.bad_request("BW1204", "The invalidation body is not JSON.") from None
+        raise EdgeError(Code.INVALIDATION, "The invalidation body is not JSON.") from None
 
 
 def _has_errors(response: EdgeResponse) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from bwcontract.codes import Code
+
 from ..errors import EdgeError
 from . import tags as tagging
 from .settings import CacheSettings
@@ -59,8 +61,7 @@ def _seconds(name: str, raw: str, settings: CacheSettings) -> int:
     text = raw.strip().strip('"')
     if not text.isascii() or not text.isdigit() or len(text) > 12:
         raise EdgeError(
-            400,
-            "BW1203",
+            Code.CACHE_CONTROL,
             f"cache-control {name}={raw!r} is not a whole number of seconds.",
             "Send `cache-control: max-age=<ttl>[,stale-while-revalidate=<swr>]`, or `no-cache`.",
         )

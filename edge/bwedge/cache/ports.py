@@ -1,11 +1,28 @@
-"""What the cache needs from its runtime: the Cache API and the TagVersions Durable Object."""
+"""What the cache needs from its runtime: the Cache API and the TagVersions Durable Object, and the
+value that object answers with (`Versions`, carried as JSON over its RPC)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..http import EdgeResponse
-from .versions import Versions
+
+
+@dataclass(frozen=True)
+class Versions:
+    epoch: int
+    seq: int
+    tags: dict[str, int] = field(default_factory=dict)  # 0: never bumped
+
+    def to_json(self) -> str:
+        return json.dumps({"epoch": self.epoch, "seq": self.seq, "tags": self.tags}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Versions:
+        data = json.loads(text)
+        return cls(int(data["epoch"]), int(data["seq"]), {str(k): int(v) for k, v in data["tags"].items()})
 
 
 class ResponseCache(Protocol):

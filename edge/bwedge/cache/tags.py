@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from bwcontract.codes import Code
+
 from ..errors import EdgeError
 
 ALL = "*"
@@ -32,16 +34,14 @@ def validate(tags: Iterable[object], limit: int, where: str) -> tuple[str, ...]:
     for tag in tags:
         if not isinstance(tag, str) or not _TAG.fullmatch(tag):
             raise EdgeError(
-                400,
-                "BW1201",
+                Code.CACHE_TAG,
                 f"Invalid cache tag {tag!r} in {where}.",
                 "Tags are 1 to 64 characters of letters, digits and underscores.",
             )
         found.add(tag)
     if len(found) > limit:
         raise EdgeError(
-            400,
-            "BW1202",
+            Code.CACHE_TAGS_TOO_MANY,
             f"Too many cache tags in {where}: {len(found)}, at most {limit}.",
             "Use fewer tags.",
         )

@@ -17,16 +17,12 @@ commit would let a concurrent read store pre-commit data under the new version.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ..ports import Clock, SqlStorage
-
-if TYPE_CHECKING:
-    from .ports import TagVersionsPort
+from .ports import TagVersionsPort, Versions
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS tag_versions (tag TEXT PRIMARY KEY, version INTEGER NOT NULL)",
@@ -39,21 +35,6 @@ _SEQ = "#seq"
 _CHUNK = 90
 # Transactions end long before this; a hold older than it belongs to an abandoned transaction.
 HOLD_SECONDS = 3600.0
-
-
-@dataclass(frozen=True)
-class Versions:
-    epoch: int
-    seq: int
-    tags: dict[str, int] = field(default_factory=dict)  # 0: never bumped
-
-    def to_json(self) -> str:
-        return json.dumps({"epoch": self.epoch, "seq": self.seq, "tags": self.tags}, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> Versions:
-        data = json.loads(text)
-        return cls(int(data["epoch"]), int(data["seq"]), {str(k): int(v) for k, v in data["tags"].items()})
 
 
 class TagVersionStore:

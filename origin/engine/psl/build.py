@@ -309,7 +309,7 @@ def _relations(block: Block, schema: Schema) -> None:
 def _check_many_to_many(block: Block, schema: Schema) -> None:
     """An implicit many-to-many's join table holds one id column per side: a model without a
     single-field @id (a composite @@id, or none) cannot be in one. Prisma's schema validation
-    (P1012) refuses it at the field that references such a model, in these words."""
+    refuses it at the field that references such a model, in these words."""
     model = schema.models[block.name]
     for decl in block.fields:
         rel = model.relations.get(decl.name)

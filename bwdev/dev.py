@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .serve import PRIVATE_UMASK
-from .stack import PROJECT_ROOT, AlreadyRunning, PortTaken, Stack, StackConfig, StackError, port_is_free
+from bwservice.serve import PRIVATE_UMASK
+
+from .processes import StackError, port_is_free
+from .stack import PROJECT_ROOT, AlreadyRunning, PortTaken, Stack, StackConfig
 
 DEFAULT_EDGE_PORT = 8787
 

@@ -7,13 +7,11 @@ Each service is its own process (as in production), started in dependency order 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import fcntl
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,18 +25,15 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bwservice.serve import PRIVATE_UMASK
 from hosts.ports import free_port
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 
-from .serve import PRIVATE_UMASK
+from .processes import StackError, answers_as, make_private, tail, terminate, wait_exited
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONTROL_DATABASE = "breakwater"
-
-
-class StackError(Exception):
-    pass
 
 
 class PortTaken(StackError):
@@ -83,6 +78,10 @@ class Stack:
         self.services: list[Service] = []
         self._lock: int | None = None  # the open lock file while this runner owns the home
         self._instance_ids: dict[str, str] = {}  # what each service we started answers on /health
+        # Listening sockets on the services' ports, bound before anything starts and handed to each
+        # service as it starts: a free port picked now cannot be taken by anyone (an outgoing
+        # connection's ephemeral port included) before the service listens on it.
+        self._listeners: dict[str, socket.socket] = {}
         self._restarted: list[PostgresInstance] = []
         self.control: PostgresInstance | None = None
         self.secrets: dict[str, str] = {}
@@ -116,7 +115,7 @@ class Stack:
         self.root.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
-            _make_private(self.root)
+            make_private(self.root)
             self._stop_leftovers()
             self._check_ports()
         except BaseException:
@@ -134,6 +133,7 @@ class Stack:
         try:
             self.control.start()
         except BaseException:
+            self._close_listeners()
             self._release_lock()
             raise
         asyncio.run(_ensure_database(self.control.dsn("postgres"), CONTROL_DATABASE))
@@ -151,7 +151,7 @@ class Stack:
 
     def stop(self) -> None:
         for service in reversed(self.services):
-            _terminate(service.process)
+            terminate(service.process)
         self.services.clear()
         for postgres in self._restarted:
             postgres.stop()
@@ -162,6 +162,7 @@ class Stack:
         if self.control is not None:
             self.control.stop()
         (self.root / "stack.json").unlink(missing_ok=True)
+        self._close_listeners()
         self._release_lock()
 
     def restart_service(self, name: str, kill: bool = False) -> None:
@@ -171,7 +172,7 @@ class Stack:
             os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait()
         else:
-            _terminate(service.process)
+            terminate(service.process)
         self.services.remove(service)
         self._spawn(name)
 
@@ -182,7 +183,7 @@ class Stack:
         if pid is not None:
             sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
             os.kill(pid, sig)
-            _wait_exited(pid)
+            wait_exited(pid)
         postgres.start()
         self._restarted.append(postgres)  # its process is ours now: stop() reaps it
 
@@ -227,11 +228,20 @@ class Stack:
             self._lock = None
 
     def _check_ports(self) -> None:
-        """Fail before starting anything if a port is taken: otherwise the health checks could be
-        answered by whatever holds it."""
+        """Bind every service's port before starting anything: a taken port fails the start here
+        (otherwise the health checks could be answered by whatever holds it), and one we hold stays
+        ours until its service listens on it."""
         for name in ("edge", "origin", "hosts"):
-            if not port_is_free(self.ports[name]):
-                raise PortTaken(name, self.ports[name])
+            try:
+                self._listeners[name] = listening_socket(self.ports[name])
+            except OSError:
+                self._close_listeners()
+                raise PortTaken(name, self.ports[name]) from None
+
+    def _close_listeners(self) -> None:
+        for listener in self._listeners.values():
+            listener.close()
+        self._listeners.clear()
 
     def _base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BREAKWATER_")}
@@ -291,6 +301,17 @@ class Stack:
         instance_id = self._instance_ids[name] = secrets.token_hex(8)
         argv, env, health_url, timeout = self._service_spec(name)
         env = {**env, "BREAKWATER_INSTANCE_ID": instance_id}
+        listener = self._listeners.pop(name, None)
+        passed: tuple[int, ...] = ()
+        if argv[:2] != [sys.executable, "-m"]:  # wrangler dev binds its port itself
+            if listener is not None:
+                listener.close()
+            listener = None
+        else:
+            # A restarted service's socket went with its old process: bind the port again.
+            listener = listener or listening_socket(self.ports[name])
+            argv = [*argv, "--fd", str(listener.fileno())]
+            passed = (listener.fileno(),)
         logs = self.root / "logs"
         logs.mkdir(mode=0o700, exist_ok=True)
         log_path = logs / f"{name}.log"
@@ -304,7 +325,12 @@ class Stack:
                 stderr=log,
                 start_new_session=True,  # Ctrl-C reaches only the runner, which stops services in order
                 umask=PRIVATE_UMASK,  # what services write is tenant data or secrets
+                pass_fds=passed,
             )
+        if listener is not None:
+            # The service holds the socket now; ours would keep the port open after it exits (a
+            # stopped service must refuse connections, as the fault tests expect).
+            listener.close()
         service = Service(name, process, log_path, health_url, instance_id)
         self.services.append(service)
         deadline = time.monotonic() + timeout
@@ -312,12 +338,12 @@ class Stack:
             while True:
                 if process.poll() is not None:
                     raise StackError(
-                        f"{name} exited during start-up (code {process.returncode}):\n{_tail(log_path)}"
+                        f"{name} exited during start-up (code {process.returncode}):\n{tail(log_path)}"
                     )
-                if _answers_as(client, health_url, instance_id, name):
+                if answers_as(client, health_url, instance_id, name):
                     break
                 if time.monotonic() > deadline:
-                    raise StackError(f"{name} was not healthy after {timeout}s:\n{_tail(log_path)}")
+                    raise StackError(f"{name} was not healthy after {timeout}s:\n{tail(log_path)}")
                 time.sleep(0.02)
         self._write_state()
 
@@ -384,30 +410,18 @@ class Stack:
         }
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could listen on `port` now (SO_REUSEADDR, as servers bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _answers_as(client: httpx.Client, url: str, instance_id: str, name: str) -> bool:
-    """True once the service we started answers its health check; an answer from anyone else (a
-    program that took the port after the check) is an error, not a success."""
+def listening_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on `port` (as uvicorn would bind it), inheritable by a service."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        response = client.get(url)
-    except httpx.HTTPError:
-        return False
-    if response.status_code != 200:
-        return False
-    with contextlib.suppress(ValueError, AttributeError):
-        if response.json().get("instance") == instance_id:
-            return True
-    raise StackError(f"something else answers on {url}: not the {name} this runner started")
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
 
 
 async def _ensure_database(dsn: str, name: str) -> None:
@@ -417,55 +431,3 @@ async def _ensure_database(dsn: str, name: str) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-
-
-def _terminate(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _wait_exited(pid: int, timeout: float = 60) -> None:
-    """Until `pid` is gone, or a zombie: another process (the host agent) is its parent and reaps it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return
-        if state in ("Z", "X"):
-            return
-        time.sleep(0.005)
-    raise StackError(f"process {pid} did not exit within {timeout}s")
-
-
-def _make_private(root: Path) -> None:
-    """What a stack from before the umask left readable to others: its logs, the local edge's state,
-    dev.json. (The root itself may have to stay passable for the Postgres service user.)"""
-    for folder in (root / "logs", root / "edge"):
-        if folder.is_dir():
-            folder.chmod(0o700)
-            for path in folder.rglob("*"):
-                path.chmod(0o700 if path.is_dir() else 0o600)
-    for name in ("dev.json", "stack.json", "secrets.json"):
-        if (root / name).exists():
-            (root / name).chmod(0o600)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
-def remove(root: Path) -> None:
-    shutil.rmtree(root, ignore_errors=True)

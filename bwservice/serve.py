@@ -20,6 +20,13 @@ def serve(
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--fd",
+        type=int,
+        default=None,
+        help="serve on this inherited, listening socket instead of binding --host/--port (the stack "
+        "runner binds the port itself, so nothing can take it between its choice and our start)",
+    )
     args = parser.parse_args()
     os.umask(PRIVATE_UMASK)
     uvicorn.run(
@@ -27,6 +34,7 @@ def serve(
         factory=True,
         host=args.host,
         port=args.port,
+        fd=args.fd,
         log_level=args.log_level,
         access_log=False,
         timeout_keep_alive=keep_alive_seconds,
