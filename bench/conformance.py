@@ -1,6 +1,6 @@
 """The differential fuzzer's long run: Breakwater against Prisma's own engines, per client generation.
 
-    .venv/bin/python bench/conformance.py [--generation 6|7|both] [--count 20000] [--seed 1] [--jobs 2]
+    .venv/bin/python bench/conformance.py [--generation 6|7|both] [--count 20000] [--seed 1] [--jobs 1]
     .venv/bin/python bench/conformance.py --record-cases    (fill in tests/conformance/cases.json)
 
 Starts the whole stack (real Postgres, host agent, origin, edge on the local runtime) in a temporary
@@ -65,12 +65,18 @@ def fuzz(stack: Stack, generation: str, seed: int, count: int, jobs: int) -> lis
             env = runner_env(generation, databases, url)
 
             def on_line(line: dict[str, Any]) -> None:
+                if line.get("type") == "progress":
+                    say(
+                        f"Prisma {generation} job {index}: {line['operations']}/{share} operations,"
+                        f" {line['queries']} queries, {line['mismatches']} mismatches, {line['seconds']:.0f}s"
+                    )
                 if line.get("type") in ("mismatch", "flaky"):
                     with lock:
                         mismatches.append(line)
                         print(json.dumps(line), flush=True)
 
             args = ["--generation", generation, "--seed", str(seed + index), "--count", str(share)]
+            args += ["--progress", "250"]
             result = run_fuzzer(env, *args, "--max-mismatches", "50", on_line=on_line, timeout=24 * 3600)
         with lock:
             summaries.append(result.summary)
@@ -134,7 +140,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20000, help="operations per generation")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--jobs", type=int, default=2, help="runners per generation, each on its own databases"
+        "--jobs", type=int, default=1, help="runners per generation, each on its own databases"
     )
     parser.add_argument("--record-cases", action="store_true")
     args = parser.parse_args()
@@ -145,12 +151,21 @@ def main() -> None:
             if args.record_cases:
                 record_cases(stack)
                 return
-            found = []
-            for generation in ("6", "7") if args.generation == "both" else (args.generation,):
+            found: list[dict[str, Any]] = []
+
+            def run(generation: str) -> None:
                 started = time.monotonic()
                 say(f"Prisma {generation}: {args.count} operations, seed {args.seed}, {args.jobs} job(s)")
-                found += fuzz(stack, generation, args.seed, args.count, args.jobs)
+                found.extend(fuzz(stack, generation, args.seed, args.count, args.jobs))
                 say(f"Prisma {generation}: done in {time.monotonic() - started:.0f}s")
+
+            # Both generations at once on the one stack: each has its own databases and runners.
+            generations = ("6", "7") if args.generation == "both" else (args.generation,)
+            threads = [threading.Thread(target=run, args=(g,)) for g in generations]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         finally:
             stack.stop()
     sys.exit(1 if found else 0)

@@ -2,7 +2,7 @@
 // and through Breakwater, with the real client on both sides, each on its own copy of the same
 // seeded database. A difference is shrunk to a minimal reproduction and printed as JSON.
 //
-//   node main.mjs --generation 6|7 --seed N --count N [--episode 40] [--max-mismatches 5]
+//   node main.mjs --generation 6|7 --seed N --count N [--episode 40] [--max-mismatches 5] [--progress N]
 //   node main.mjs --generation 6|7 --replay cases.json     (re-run reproductions, print outcomes)
 //
 // Environment: FUZZ_PROJECT (the Node project with pg and the adapter), FUZZ_CLIENT_BW and
@@ -24,13 +24,13 @@ import { JOIN_TABLES, MODELS } from "./schema.mjs";
 import { ambiguous } from "./order.mjs";
 
 function options(argv) {
-  const out = { generation: "6", seed: 1, count: 100, episode: 40, maxMismatches: 5, replay: null, verbose: false };
+  const out = { generation: "6", seed: 1, count: 100, episode: 40, maxMismatches: 5, progress: 0, replay: null, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, "").replace(/-(.)/g, (_, c) => c.toUpperCase());
     if (key === "verbose") out.verbose = true;
     else out[key] = argv[++i];
   }
-  for (const k of ["seed", "count", "episode", "maxMismatches"]) out[k] = Number(out[k]);
+  for (const k of ["seed", "count", "episode", "maxMismatches", "progress"]) out[k] = Number(out[k]);
   return out;
 }
 
@@ -232,6 +232,9 @@ async function fuzz(s) {
     if (prefix.length === 0) {
       dataSeed = (opts.seed * 7919 + episode++) >>> 0;
       await reseed(dataSeed);
+    }
+    if (opts.progress && ops > 0 && ops % opts.progress === 0) {
+      say({ type: "progress", generation: opts.generation, seed: opts.seed, operations: ops, queries, mismatches: mismatches.length, seconds: (Date.now() - started) / 1000 });
     }
     const op = gen.operation();
     const label = op.kind === "model" ? op.action : op.kind === "raw" ? op.action : op.kind;
