@@ -182,6 +182,30 @@ def _selects_relations(model: Model, selection: Any) -> bool:
     )
 
 
+def _reads_model(schema: Schema, model: Model, selection: Any, wanted: str) -> bool:
+    """Whether `selection` reads rows of model `wanted` through relations: a read beside an INSERT
+    in one statement sees the table as it was before, without the new row (a record that is its own
+    parent, a post's author's posts)."""
+    if not isinstance(selection, dict):
+        return False
+    for name, value in selection.items():
+        if value is False:
+            continue
+        if name == "_count":
+            if any(rel.target == wanted for rel in model.relations.values()):
+                return True
+            continue
+        rel = model.relations.get(name)
+        if rel is None:
+            continue
+        if rel.target == wanted:
+            return True
+        inner = value.get("selection") if isinstance(value, dict) else None
+        if _reads_model(schema, schema.models[rel.target], inner, wanted):
+            return True
+    return False
+
+
 def _compile_write(
     schema: Schema, model: Model, action: str, args: dict[str, Any], selection: Any
 ) -> Program:
@@ -196,7 +220,7 @@ def _compile_write(
         needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
         _require(args, {"data"}, {"data"} if needs else set(), action)
         args = {**args, "data": args.get("data", {})}
-        if not _has_relations(model, args["data"]):
+        if not _has_relations(model, args["data"]) and not _reads_model(schema, model, selection, model.name):
             c.create(model, args["data"], "data")
             insert = c.steps.pop()
             assert isinstance(insert, Statement)

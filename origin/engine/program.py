@@ -139,14 +139,22 @@ async def _steps(conn: asyncpg.Connection, steps: tuple[Step, ...], env: Env) ->
     return result
 
 
-_INT_RANGE = re.compile(r"argument \$(\d+): (-?\d+) \(value out of int(16|32|64) range\)")
+_INT_RANGE = re.compile(r"argument \$(\d+): (.*) \(value out of int(16|32|64) range\)")
 _INT_NAMES = {"16": "smallint", "32": "integer", "64": "bigint"}
 
 
-def out_of_range(exc: Exception) -> BreakwaterError:
+def out_of_range(exc: Exception, params: list[Any]) -> BreakwaterError:
     match = _INT_RANGE.search(str(exc))
     assert match is not None
-    message = f'value "{match[2]}" is out of range for type {_INT_NAMES[match[3]]}'
+    value: Any = match[2]
+    bits = int(match[3])
+    index = int(match[1]) - 1
+    if 0 <= index < len(params) and isinstance(params[index], list | tuple):
+        # A list (`in`, `hasSome`, …): Postgres parses its items in order and names the first that
+        # does not fit, as Prisma's driver has it (asyncpg shows the whole list).
+        limit = 2 ** (bits - 1)
+        value = next((v for v in params[index] if isinstance(v, int) and not -limit <= v < limit), value)
+    message = f'value "{value}" is out of range for type {_INT_NAMES[match[3]]}'
     return KnownRequestError(
         f"Value out of range for the type: {message}", code=Code.VALUE_OUT_OF_RANGE, meta={"message": message}
     )
@@ -172,7 +180,7 @@ async def _statement(conn: asyncpg.Connection, step: Statement, params: list[Any
         if type(exc) is asyncpg.DataError and _INT_RANGE.search(str(exc)):
             # asyncpg refused to send a value its parameter's type cannot hold (an int for a
             # smallint column): what Postgres would have said, 22003.
-            raise out_of_range(exc) from None
+            raise out_of_range(exc, params) from None
         raise map_database_error(exc) from None
     if value is None and step.expect is not None:
         raise step.expect.error()

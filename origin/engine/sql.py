@@ -73,6 +73,12 @@ def _datetime_text(expr: str, native: str) -> str:
     return f"(CASE WHEN isfinite({expr}) AND {expr} >= '0001-01-01' THEN {iso} ELSE ({expr})::text END)"
 
 
+def _finite(expr: str) -> str:
+    # NaN and the infinities are not JSON numbers (Postgres's JSON has them as strings): null, as
+    # Prisma's engine reads them through its driver.
+    return f"NULLIF(NULLIF(NULLIF({expr}, 'NaN'), 'Infinity'), '-Infinity')"
+
+
 def _tagged(tag: str, text: str) -> str:
     return f"json_build_object('$type', {literal(tag)}, 'value', {text})"
 
@@ -108,8 +114,9 @@ def scalar_json(schema: Schema, f: ScalarField, expr: str) -> str:
         text = f"({expr})::text"
     elif f.type == "Bytes":
         text = f"translate(encode({expr}, 'base64'), E'\\n', '')"
-    elif f.type == "Float" and native not in ("", "doubleprecision", "float8", "real", "float4"):
-        return f"({expr})::float8"
+    elif f.type == "Float":
+        keeps = native in ("", "doubleprecision", "float8", "real", "float4")
+        return _finite(expr if keeps else f"({expr})::float8")
     if text is None:
         return expr
     return f"CASE WHEN {expr} IS NULL THEN NULL ELSE {_tagged(tag, text)} END"
@@ -621,13 +628,13 @@ def _aggregate_value(b: Builder, op: str, f: ScalarField | None, src: str) -> st
     if op == "_avg":
         if f.type == "Decimal":
             return scalar_json(b.schema, f, f"avg({col})")
-        return f"avg({col})::float8"
+        return _finite(f"avg({col})::float8")
     if op == "_sum":
         if f.type in ("Int",):
             return f"sum({col})"
         if f.type == "Float":
             # A sum of float4 stays float4, which JSON prints at its shortest (as Prisma's engine reads it).
-            return f"sum({col})"
+            return _finite(f"sum({col})")
         return scalar_json(b.schema, f, f"sum({col})")
     return scalar_json(b.schema, f, f"{_AGG_SQL[op]}({col})")
 

@@ -516,7 +516,11 @@ class WriteCompiler:
         if link_to is not None and fixed:
             owner = self.schema.models[link_to[0].owner]
             self.take_over_child(owner, link_to[0], fixed)
-        created = self.create(model, arg["create"], f"{path}.create", fixed=fixed)
+        # A record that will point at the bound parent of an update needs it there before the insert
+        # (Prisma's engine: P2025, nothing written), as a nested create does.
+        points_at = link_to is not None and link_to[0].joined().kind == "fk_there"
+        requires = link_to[1] if link_to is not None and points_at else ""
+        created = self.create(model, arg["create"], f"{path}.create", fixed=fixed, requires=requires)
         if link_to is not None and link_to[0].joined().kind == "m2m":
             self.join_rows(link_to[0], link_to[1], created)
         self.steps.append(Rebind(result, created))

@@ -52,6 +52,13 @@ function ambiguousArgs(model, args, list) {
   return false;
 }
 
+// A write whose `limit` leaves the choice of rows to the database: the two databases may hold
+// different rows after it, so it ends its episode (nothing after it is compared on those rows).
+export function limitedWrite(op) {
+  if (op.kind === "batch" || op.kind === "itx") return op.ops.some(limitedWrite);
+  return op.kind === "model" && op.args?.limit !== undefined && op.action !== "findMany";
+}
+
 export function ambiguous(op) {
   if (op.kind === "batch" || op.kind === "itx") return op.ops.some(ambiguous);
   if (op.kind !== "model") return false;
@@ -62,6 +69,9 @@ export function ambiguous(op) {
     const sorted = new Set(terms(args.orderBy).flatMap((t) => Object.keys(t)));
     return ![...by].every((name) => sorted.has(name));
   }
+  // `limit` on a write: which rows it takes is the database's choice (no order), so the rows it
+  // returns are too.
+  if (action === "updateManyAndReturn" && args.limit !== undefined) return true;
   const list = ["findMany", "findFirst", "findFirstOrThrow", "aggregate", "count"].includes(action);
   if (action.startsWith("findFirst") && !isTotal(model, args.orderBy)) return true; // a page of one
   return ambiguousArgs(model, args, list);
