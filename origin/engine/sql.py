@@ -447,7 +447,15 @@ def rows_query(
         conditions.append(render_filter(b, read.filter, alias))
     order = reversed_order(read.order) if read.reverse else read.order
     order_sql = ", ".join(order_expr(b, o, alias, read.model) for o in order)
-    if read.cursor_where is not None:
+    after_distinct: list[str] = []
+    if read.cursor_where is not None and read.distinct:
+        # Prisma's engine pages a distinct list in memory: the rows its SQL finds (the filter and
+        # its loose cursor test), the first of each distinct value, then the page from the cursor
+        # record among those (none if it is not one of them).
+        loose, position, found = _distinct_cursor(b, read, alias)
+        conditions += [loose] if loose else []
+        after_distinct = [position, f"{ident(alias)}.__bw_has"]
+    elif read.cursor_where is not None:
         conditions.append(_cursor(b, read, alias, parent))
     src = source or model_table(read.model)
     if read.distinct:
@@ -460,6 +468,12 @@ def rows_query(
             f"FROM {src} AS {ident(alias)}{inner_where})"
         )
         conditions = [f"{ident(alias)}.__bw_rn = 1"]
+        if after_distinct:
+            src = (
+                f"(SELECT {ident(alias)}.*, bool_or({found}) OVER () AS __bw_has "
+                f"FROM {src} AS {ident(alias)} WHERE {ident(alias)}.__bw_rn = 1)"
+            )
+            conditions = after_distinct
     number = f", row_number() OVER (ORDER BY {order_sql}) AS n" if read.reverse else ""
     sql = f"SELECT {body}{' AS j' if label else ''}{number} FROM {src} AS {ident(alias)}"
     if conditions:
@@ -528,6 +542,34 @@ def _cursor(b: Builder, read: ReadPlan, alias: str, parent: str = "", *, in_memo
     if not client:
         return f"({exists} AND {position})"
     return f"({exists} AND {position} AND {_loose_all(b, client, alias, read.model, at_cursor)})"
+
+
+def _distinct_cursor(b: Builder, read: ReadPlan, alias: str) -> tuple[str, str, str]:
+    """A cursor beside `distinct`, in three parts: the loose test of the rows found ("" when there
+    is no order of the client's), the position at or after the cursor record, and the test that a
+    row is the cursor record."""
+    assert read.cursor_where is not None
+    cursor_where = read.cursor_where
+    table_sql = model_table(read.model)
+
+    def at_cursor(term: Order) -> str:
+        c = b.alias()
+        found = render_filter(b, cursor_where, c)
+        value = _term_expr(b, term, c, read.model)
+        return f"(SELECT {value} FROM {table_sql} AS {ident(c)} WHERE {found} LIMIT 1)"
+
+    terms = reversed_order(read.order) if read.reverse else read.order
+    client = [o for o in terms if not o.implicit] if read.client_order else []
+    loose = _loose_all(b, client, alias, read.model, at_cursor) if client else ""
+    ors = []
+    for i, term in enumerate(terms):
+        ands = [_same(b, p, alias, read.model, at_cursor(p)) for p in terms[:i]]
+        ands.append(_after(b, term, alias, read.model, at_cursor(term)))
+        ors.append("(" + " AND ".join(ands) + ")")
+    if terms:
+        ors.append("(" + " AND ".join(_same(b, p, alias, read.model, at_cursor(p)) for p in terms) + ")")
+    position = f"({' OR '.join(ors)})" if ors else "TRUE"
+    return loose, position, render_filter(b, cursor_where, alias)
 
 
 def _stable(model: Model, terms: list[Order]) -> bool:

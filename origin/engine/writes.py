@@ -799,7 +799,12 @@ class WriteCompiler:
         b = self.builder()
         sets = ", ".join([f"{ident(f.column)} = NULL" for f in fk_fields] + self.touched_at(b, target))
         where = self.linked(b, rel, parent, "t")
-        if not everything and arg is not True:
+        if not everything and arg is not True and not rel.is_list:
+            # A to-one disconnect takes a filter on the related record (a WhereInput, `{}` is any).
+            condition = plan_where(self.schema, target, arg, path)
+            if condition is not None:
+                where += f" AND {render_filter(b, condition, 't')}"
+        elif not everything and arg is not True:
             items = items_of(arg, path)
             where += (
                 " AND ("
