@@ -492,6 +492,23 @@ class WriteCompiler:
         self.steps.append(self.statement(b, sql, bind=bound, expect=expect))
         return bound
 
+    def all_distinct(self, model: Model, lookups: list[str]) -> None:
+        """Records found for a many-to-many connect must be as many as were named: two criteria for one
+        record are P2025, as Prisma's engine counts what it found."""
+        for found in range(1, len(lookups)):
+            b = self.builder()
+            keys = [model.fields[k] for k in model.identity()]
+            each = " OR ".join(
+                "("
+                + " AND ".join(f"{column('t', f.column)} = {b.param(Bound(record, f.column))}" for f in keys)
+                + ")"
+                for record in lookups
+            )
+            count = f"(SELECT count(*) FROM {model_table(model)} AS {ident('t')} WHERE {each})"
+            cause = f"Expected {len(lookups)} records to be connected, found only {found}."
+            refuse = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+            self.steps.append(self.statement(b, f"SELECT 1 WHERE {count} = {found}", refuse=refuse))
+
     def connect_or_create(
         self,
         model: Model,
@@ -609,6 +626,8 @@ class WriteCompiler:
                     lookups = [
                         self.find_one(target, item, at, connect_expect(model, rel, target)) for item in items
                     ]
+                if found is None and joined.kind == "m2m" and len(lookups) > 1:
+                    self.all_distinct(target, lookups)
                 for record in lookups:
                     self.connect_existing(rel, parent, record)
             elif op == "connectOrCreate":
