@@ -847,7 +847,12 @@ class WriteCompiler:
                 "model_a_name": target.name,
                 "model_b_name": model.name,
             }
-            self.steps.append(Statement("SELECT 1", (), refuse=Expect("P2014", message, meta)))
+            # Its statement still binds the filter's values, so a bad one is refused first.
+            sql = (
+                f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {model_table(target)} AS {ident('t')} "
+                f"WHERE FALSE AND {where})"
+            )
+            self.steps.append(self.statement(b, sql, refuse=Expect("P2014", message, meta)))
             return
         self.wrote(target)
         self.steps.append(
