@@ -125,32 +125,40 @@ def create_databases(stack: Stack, prefix: str = "fuzz") -> Databases:
 @contextlib.contextmanager
 def query_plan_executor(dsn: str) -> Iterator[str]:
     """Prisma's own query-plan executor over `dsn`; yields its prisma+postgres URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["node", "qpe.mjs", str(port), dsn],
-        cwd=PROJECTS["7"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/connection-info", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise FuzzSetupError("the query-plan executor did not start")
-            time.sleep(0.1)
-        yield f"prisma+postgres://127.0.0.1:{port}/?api_key=reference"
-    finally:
-        process.terminate()
+    for _attempt in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            ["node", "qpe.mjs", str(port), dsn],
+            cwd=PROJECTS["7"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            if _serving(process, port):
+                yield f"prisma+postgres://127.0.0.1:{port}/?api_key=reference"
+                return
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    raise FuzzSetupError("the query-plan executor did not start (three tries)")
+
+
+def _serving(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether the executor answers on `port`; False when it exited (its port taken meanwhile, say).
+    Node starts slowly on a loaded machine, and several runners may start one at once."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/connection-info", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 @dataclass
@@ -159,6 +167,37 @@ class FuzzResult:
     mismatches: list[dict[str, Any]] = field(default_factory=list)
     lines: list[dict[str, Any]] = field(default_factory=list)
     stderr: str = ""
+
+
+@contextlib.contextmanager
+def reference(generation: str, dsn: str) -> Iterator[str]:
+    """The reference's URL for the runner: Prisma 7's query-plan executor over `dsn`; Prisma 6
+    needs none (its reference client runs the query compiler over the DSN itself)."""
+    if generation == "7":
+        with query_plan_executor(dsn) as url:
+            yield url
+    else:
+        yield ""
+
+
+def replay_cases(
+    stack: Stack, generation: str, cases: list[dict[str, Any]], path: Path, prefix: str
+) -> FuzzResult:
+    """Replay `cases` (cases.json's form) on fresh databases of their own: each case reseeds."""
+    databases = create_databases(stack, prefix)
+    path.write_text(json.dumps(cases))
+    with reference(generation, databases.ref_dsn) as url:
+        env = runner_env(generation, databases, url)
+        return run_fuzzer(env, "--generation", generation, "--replay", str(path), timeout=900)
+
+
+def fuzz_budget(stack: Stack, generation: str, seed: int, count: int) -> FuzzResult:
+    """`count` generated operations from `seed` on fresh databases of their own."""
+    databases = create_databases(stack, f"fuzz{generation}")
+    with reference(generation, databases.ref_dsn) as url:
+        env = runner_env(generation, databases, url)
+        args = ["--generation", generation, "--seed", str(seed), "--count", str(count)]
+        return run_fuzzer(env, *args, timeout=900)
 
 
 def runner_env(generation: str, databases: Databases, reference_url: str = "") -> dict[str, str]:
