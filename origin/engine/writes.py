@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -628,10 +627,7 @@ class WriteCompiler:
                         self.find_one(target, item, at, connect_expect(model, rel, target)) for item in items
                     ]
                 if found is None and joined.kind == "m2m" and len(lookups) > 1:
-                    # Prisma's engine counts the criteria given, the same one named twice once.
-                    named = dict(zip((json.dumps(i, sort_keys=True) for i in items), lookups, strict=True))
-                    if len(named) > 1:
-                        self.all_distinct(target, list(named.values()))
+                    self.all_distinct(target, lookups)
                 for record in lookups:
                     self.connect_existing(rel, parent, record)
             elif op == "connectOrCreate":
