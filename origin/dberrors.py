@@ -96,27 +96,50 @@ def map_database_error(exc: asyncpg.PostgresError, *, raw: bool = False) -> Brea
         )
     if isinstance(exc, asyncpg.StringDataRightTruncationError):
         return KnownRequestError(
-            "The provided value for the column is too long for the column's type.",
+            "The provided value for the column is too long for the column's type. "
+            f"Column: {fields.get('column', '(not available)')}",
             code=Code.VALUE_TOO_LONG,
             meta={"column_name": fields.get("column"), "database": fields},
         )
-    if isinstance(exc, asyncpg.CheckViolationError):
-        return KnownRequestError(
-            f"A check constraint failed: `{fields.get('constraint')}`",
-            code=Code.CHECK_CONSTRAINT,
-            meta={"database": fields},
-        )
+    # A check constraint has no code of its own in Prisma's driver adapter: it is a database error
+    # (P2039, SQLSTATE 23514) like any other below.
     if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
         return KnownRequestError(
             "Transaction failed due to a write conflict or a deadlock. Please retry your transaction",
             code=Code.WRITE_CONFLICT,
             meta={"database": fields},
         )
+    known = _BY_SQLSTATE.get(exc.sqlstate)
+    if known is not None:
+        code, template = known
+        message = template.format_map(_Missing(fields))
+        return KnownRequestError(message, code=code, meta={"database": fields})
+    # What Prisma's executor reports for any other database error (the 6.x front turns it into the
+    # unclassified error Prisma 6's engines give; see fronts/prisma6.py).
     return KnownRequestError(
-        f"Database error: {fields['message']}",
-        code=Code.RAW_QUERY_FAILED,
+        f"Database error. Code: `{exc.sqlstate}`. Message: `{fields['message']}`",
+        code=Code.DATABASE_ERROR,
         meta={"code": exc.sqlstate, "database": fields},
     )
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "(not available)"
+
+
+# Other SQLSTATEs Prisma's driver adapter classifies (code, message).
+_BY_SQLSTATE: dict[str, tuple[Code, str]] = {
+    "22003": (Code.VALUE_OUT_OF_RANGE, "Value out of range for the type: {message}"),
+    "22P02": (Code.INVALID_VALUE, "Invalid input value: {message}"),
+    "23001": (
+        Code.FOREIGN_KEY_CONSTRAINT,
+        "Foreign key constraint violated on the constraint: `{constraint}`",
+    ),
+    "42P01": (Code.TABLE_MISSING, "The table does not exist in the current database: {message}"),
+    "42703": (Code.COLUMN_MISSING, "The column does not exist in the current database: {message}"),
+    "53300": (Code.TOO_MANY_CONNECTIONS, "Too many database connections opened: {message}"),
+}
 
 
 def _target_text(fields: dict[str, Any]) -> str:

@@ -42,10 +42,17 @@ class Limits:
         return dataclasses.asdict(self)
 
     def server_settings(self) -> dict[str, str]:
-        """Sent in each connection's startup packet: Postgres enforces them itself, exactly."""
+        """Sent in each connection's startup packet: Postgres enforces them itself, exactly.
+
+        JIT is off: the engine's SQL for one Prisma query (a cursor page ordered through a relation,
+        say) is one statement of many correlated subqueries whose estimated cost passes
+        `jit_above_cost` on tables never analyzed, and compiling it took seconds (P6004 at the
+        query timeout under load) to run a plan that takes a millisecond. A tenant may turn it
+        back on in its own session."""
         return {
             "statement_timeout": str(self.query_timeout_ms),
             "idle_in_transaction_session_timeout": str(self.idle_in_transaction_timeout_ms),
+            "jit": "off",
         }
 
 

@@ -83,6 +83,7 @@ import asyncpg
 
 from bwcontract.codes import Code
 
+from . import pgtime
 from .control.store import ControlStore, Database
 from .dberrors import session_ended
 from .errors import BreakwaterError, DatabaseMoving, UpstreamError, database_moving, host_unavailable
@@ -655,6 +656,7 @@ class DatabasePool:
                 )
                 conn.install_meter()
                 conn.startup_settings = settings
+                await read_as_prisma_does(conn)
                 return conn
             except OSError as exc:
                 # Nobody listens at the host's proxy: its agent restarts (back in a second or two),
@@ -1013,3 +1015,11 @@ class Tenants:
             if pool.size == 0 and not pool.waiters and not pool.requested and pool.last_used < cutoff:
                 log.info("closing an idle pool", extra={"fields": {"database": key[0], "read_only": key[1]}})
                 await self._forget_pool(key)
+
+
+async def read_as_prisma_does(conn: asyncpg.Connection) -> None:
+    """Decode values the way Prisma's driver does where asyncpg's binary codecs differ: a float4 is
+    Postgres's shortest text of it (0.1), not the double it widens to (0.10000000149011612); a date
+    or timestamp Python cannot hold (infinity, year 10000, BC) is Postgres's text (`pgtime`)."""
+    await conn.set_type_codec("float4", schema="pg_catalog", encoder=str, decoder=float, format="text")
+    await pgtime.install(conn)

@@ -33,17 +33,27 @@ class Code(StrEnum):
     VALUE_TOO_LONG = "P2000", 400, "A value is too long for its column's type."
     UNIQUE_CONSTRAINT = "P2002", 400, "A unique constraint failed (`meta.target` names the fields)."
     FOREIGN_KEY_CONSTRAINT = "P2003", 400, "A foreign key constraint failed."
-    CHECK_CONSTRAINT = "P2004", 400, "A check constraint failed."
-    QUERY_INVALID = "P2009", 400, "The query does not fit the schema; no SQL was sent."
-    RAW_QUERY_FAILED = (
-        "P2010",
+    CHECK_CONSTRAINT = (
+        "P2004",
         400,
-        "A raw query failed, or the database refused a query for a reason without a code of its own.",
+        "A check constraint failed: now P2039 with SQLSTATE 23514, as Prisma's driver adapter reports it.",
+        True,
     )
+    INVALID_VALUE = "P2007", 400, "The database cannot read a value as its column's type (SQLSTATE 22P02)."
+    QUERY_INVALID = "P2009", 400, "The query does not fit the schema; no SQL was sent."
+    RAW_QUERY_FAILED = "P2010", 400, "A raw query failed (`meta.code` is the database's SQLSTATE)."
     NULL_CONSTRAINT = "P2011", 400, "A null constraint failed."
     REQUIRED_RELATION = "P2014", 400, "The change would break a required relation."
     RECORDS_NOT_CONNECTED = "P2017", 400, "The records of a relation are not connected."
     CONNECTED_RECORDS_MISSING = "P2018", 400, "Records a connect required were not found."
+    INPUT_ERROR = (
+        "P2019",
+        400,
+        "The arguments do not go together (a cursor over an unstable order, a groupBy order outside `by`).",
+    )
+    VALUE_OUT_OF_RANGE = "P2020", 400, "A value is out of range for its column's type."
+    TABLE_MISSING = "P2021", 400, "A table the query names does not exist in the database."
+    COLUMN_MISSING = "P2022", 400, "A column the query names does not exist in the database."
     VALUE_INCONSISTENT = (
         "P2023",
         400,
@@ -62,6 +72,12 @@ class Code(StrEnum):
         "unknown, or asks for more time than the database allows.",
     )
     WRITE_CONFLICT = "P2034", 400, "A write conflict or a deadlock: retry the transaction."
+    TOO_MANY_CONNECTIONS = "P2037", 400, "The database has too many connections open (SQLSTATE 53300)."
+    DATABASE_ERROR = (
+        "P2039",
+        400,
+        "The database refused the query for a reason Prisma has no code for (`meta.code` is its SQLSTATE).",
+    )
     UNEXPECTED = (
         "P6000",
         500,

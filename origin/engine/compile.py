@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import QueryValidationError
+from .params import Bound, Const
 from .plan import (
     READ_ACTIONS,
     GroupByPlan,
@@ -21,9 +22,17 @@ from .plan import (
     unique_filter,
 )
 from .program import Branch, Expect, Program, Rebind, Statement
-from .quoting import ident
+from .quoting import column, ident, literal
 from .schema import Model, Schema
-from .sql import Builder, model_table, render_aggregate, render_filter, render_group_by, render_read
+from .sql import (
+    Builder,
+    model_table,
+    render_aggregate,
+    render_filter,
+    render_group_by,
+    render_read,
+    render_write_filter,
+)
 from .writes import NOT_FOUND, WriteCompiler, read_back
 
 WRITE_ACTIONS = frozenset(
@@ -52,13 +61,16 @@ def compile_operation(schema: Schema, action: str, model_name: str | None, query
     if not isinstance(query, dict):
         raise QueryValidationError("The query has no `query` object with `arguments` and `selection`.")
     args = query.get("arguments") or {}
-    selection = query.get("selection") or {"$scalars": True}
+    selection = query.get("selection")
+    if selection is None:
+        selection = {"$scalars": True}
     if not isinstance(args, dict) or not isinstance(selection, dict):
         raise QueryValidationError("`query.arguments` and `query.selection` must be objects.")
     if action in READ_ACTIONS:
         read = plan_read(schema, model, action, args, selection)
         b = Builder(schema)
-        sql = render_read(b, read)
+        # `take: 0` is answered without asking the database, as Prisma's engine answers it.
+        sql = "SELECT NULL" if action == "findMany" and read.take == Const(0) else render_read(b, read)
         or_throw = None
         if action.endswith("OrThrow"):
             or_throw = Expect(
@@ -146,6 +158,54 @@ def _has_relations(model: Model, data: Any) -> bool:
     return isinstance(data, dict) and any(k in model.relations for k in data)
 
 
+def _check_returned_relations(model: Model, selection: Any, action: str) -> None:
+    """`…AndReturn` reads back only the records the returned ones point at (their keys are in
+    the returned rows)."""
+    if not isinstance(selection, dict):
+        return
+    for name, value in selection.items():
+        relation = model.relations.get(name)
+        if value is False or not (relation is not None or name == "_count"):
+            continue
+        if relation is None or relation.is_list or relation.joined().kind != "fk_here":
+            kind = "Create" if action.startswith("create") else "Update"
+            raise fail(
+                f"Unknown field `{name}` for select statement on model "
+                f"`{kind}Many{model.name}AndReturnOutputType`.",
+                name,
+            )
+
+
+def _selects_relations(model: Model, selection: Any) -> bool:
+    return isinstance(selection, dict) and any(
+        (k in model.relations or k == "_count") and v is not False for k, v in selection.items()
+    )
+
+
+def _reads_model(schema: Schema, model: Model, selection: Any, wanted: str) -> bool:
+    """Whether `selection` reads rows of model `wanted` through relations: a read beside an INSERT
+    in one statement sees the table as it was before, without the new row (a record that is its own
+    parent, a post's author's posts)."""
+    if not isinstance(selection, dict):
+        return False
+    for name, value in selection.items():
+        if value is False:
+            continue
+        if name == "_count":
+            if any(rel.target == wanted for rel in model.relations.values()):
+                return True
+            continue
+        rel = model.relations.get(name)
+        if rel is None:
+            continue
+        if rel.target == wanted:
+            return True
+        inner = value.get("selection") if isinstance(value, dict) else None
+        if _reads_model(schema, schema.models[rel.target], inner, wanted):
+            return True
+    return False
+
+
 def _compile_write(
     schema: Schema, model: Model, action: str, args: dict[str, Any], selection: Any
 ) -> Program:
@@ -153,9 +213,14 @@ def _compile_write(
     read_models: set[str] = {model.name}
     table, t = model_table(model), ident("t")
     output = "one"
+    if action in ("createManyAndReturn", "updateManyAndReturn"):
+        _check_returned_relations(model, selection, action)
     if action == "createOne":
-        _require(args, {"data"}, {"data"}, action)
-        if not _has_relations(model, args["data"]):
+        # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
+        needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
+        _require(args, {"data"}, {"data"} if needs else set(), action)
+        args = {**args, "data": args.get("data", {})}
+        if not _has_relations(model, args["data"]) and not _reads_model(schema, model, selection, model.name):
             c.create(model, args["data"], "data")
             insert = c.steps.pop()
             assert isinstance(insert, Statement)
@@ -169,7 +234,10 @@ def _compile_write(
         statement = c.create_many(
             model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
         )
-        if returning:
+        if returning and _selects_relations(model, selection):
+            steps = _returning_many(c, statement, model, selection)
+            output = "many"
+        elif returning:
             steps = (_returning(c, statement, model, selection, single=False),)
             output = "many"
         else:
@@ -181,12 +249,13 @@ def _compile_write(
         expect = Expect(
             "P2025", NOT_FOUND + "Record to update not found.", {"cause": "Record to update not found."}
         )
-        if not _has_relations(model, args["data"]):
+        if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
             b = Builder(schema)
             data = c.check_data(model, args["data"], "data")
+            c.check_input(model, data, "data")
             c.wrote(model)
             sets = c.set_clause(b, model, data, "data")
-            condition = render_filter(b, where, "t")
+            condition = (render_write_filter if sets else render_filter)(b, where, "t")
             if sets:
                 sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
             else:
@@ -195,8 +264,14 @@ def _compile_write(
                 _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
             )
         else:
-            found = _find_for_update(c, model, where, expect)
-            updated = c.update_record(model, found, args["data"], "data")
+            # A missing record is found out where Prisma's engine finds it: after the writes of the
+            # records it points at (their errors come first), at its own update.
+            # Prisma's engine finds the record by its UPDATE when there are fields to set, else by a read.
+            data = args["data"]
+            scalars = isinstance(data, dict) and any(k in model.fields for k in data)
+            found = _find_for_update(c, model, where, None, write=scalars)
+            updated = c.update_record(model, found, data, "data", missing=expect)
+            # Read after the writes: a key the update changed has moved the related rows with it.
             steps = (*c.steps, read_back(c, model, selection, updated))
     elif action == "upsertOne":
         _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
@@ -217,7 +292,7 @@ def _compile_write(
         unique = unique_filter(schema, model, args["where"])
         b = Builder(schema)
         c.wrote(model, deleting=True)
-        condition = render_filter(b, unique, "t")
+        condition = render_write_filter(b, unique, "t")
         sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
         expect = Expect(
             "P2025",
@@ -234,14 +309,14 @@ def _compile_write(
         many = plan_where(schema, model, args.get("where"))
         if args.get("limit") is not None:
             # Prisma's `limit`: at most n rows, chosen by the database.
-            inner = render_filter(b, many, "l") if many is not None else "TRUE"
+            inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
             limit = b.param(count_source(args["limit"], "limit"))
             condition = (
                 f"{ident('t')}.ctid IN (SELECT {ident('l')}.ctid FROM {model_table(model)} AS {ident('l')} "
                 f"WHERE {inner} LIMIT {limit})"
             )
         else:
-            condition = render_filter(b, many, "t") if many is not None else "TRUE"
+            condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
         c.wrote(model, deleting=action == "deleteMany")
         if action == "deleteMany":
             sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
@@ -263,7 +338,10 @@ def _compile_write(
                 output = "count"
             else:
                 sql += f" RETURNING {ident('t')}.*"
-                steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
+                if _selects_relations(model, selection):
+                    steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
+                else:
+                    steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
                 output = "many"
     else:  # pragma: no cover - QUERY_ACTIONS is exhaustive
         raise QueryValidationError(f"The action `{action}` is not supported.")
@@ -280,10 +358,13 @@ def _selection_reads(schema: Schema, model: Model, selection: Any) -> set[str]:
     return reads_of(schema, ReadPlan(model, sel))
 
 
-def _find_for_update(c: WriteCompiler, model: Model, where: Any, expect: Expect | None) -> str:
+def _find_for_update(
+    c: WriteCompiler, model: Model, where: Any, expect: Expect | None, *, write: bool = False
+) -> str:
+    """The record an update or upsert changes; `write`: found as an UPDATE's condition finds it."""
     b = Builder(c.schema)
     bound = c.name()
-    condition = render_filter(b, where, "t")
+    condition = (render_write_filter if write else render_filter)(b, where, "t")
     sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE"
     c.steps.append(Statement(sql, tuple(b.sources), bind=bound, expect=expect))
     return bound
@@ -304,3 +385,37 @@ def _returning(
     body = render_read(b, read, source=ident("w"))
     sql = f"WITH {ident('w')} AS ({statement.sql}) {body}"
     return Statement(sql, tuple(b.sources), expect=expect, result=True)
+
+
+def _returning_many(
+    c: WriteCompiler, statement: Statement, model: Model, selection: Any
+) -> tuple[Statement, Statement]:
+    """A many-row write whose selection reads related records: the write, keeping the written rows'
+    identities, then the read (a statement of its own sees what the write changed, such as a parent
+    written in the same statement)."""
+    keys = model.identity()
+    b = Builder(c.schema, list(statement.params))
+    w = ident("w")
+    pairs = ", ".join(f"{literal(model.fields[k].column)}, {w}.{ident(model.fields[k].column)}" for k in keys)
+    name = c.name()
+    write = Statement(
+        f"WITH {w} AS ({statement.sql}) SELECT coalesce(json_agg(json_build_object({pairs})), '[]')::text "
+        f"AS {ident('keys')} FROM {w}",
+        tuple(b.sources),
+        bind=name,
+    )
+    rb = Builder(c.schema)
+    read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=False)
+    written = rb.param(Bound(name, "keys"))
+    table_sql = model_table(model)
+
+    def among_written(alias: str) -> str:
+        same = " AND ".join(
+            f"{column(alias, model.fields[k].column)} = {ident('k')}.{ident(model.fields[k].column)}"
+            for k in keys
+        )
+        rows = f"json_populate_recordset(NULL::{table_sql}, {written}::json)"
+        return f"EXISTS (SELECT 1 FROM {rows} AS {ident('k')} WHERE {same})"
+
+    body = render_read(rb, read, where=among_written)
+    return write, Statement(body, tuple(rb.sources), result=True)

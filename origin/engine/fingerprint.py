@@ -7,8 +7,8 @@ go, so the compiled result is valid for every query with the same key.
 
 What stays in the key (the planner may branch on it): booleans, nulls, empty lists, `$type` tags,
 every leaf under `orderBy` (but the `search` text of `_relevance`), `distinct`, `by`, `mode` and
-`selection` (except nested `arguments`), and the sign of `take`. Everything else that is a scalar,
-or a list of scalars, is a value.
+`selection` (except nested `arguments`), the sign of `take`, and a `take` or `skip` of 0. Everything else
+that is a scalar, or a list of scalars, is a value.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ def _walk(node: Any, leaves: list[Any], out: list[str], structural: bool, room: 
         out.append("{")
         for key, value in node.items():
             out.append(repr(key))
+            if key in ("take", "skip") and type(value) is int and value == 0 and not structural:
+                out.append("0,")  # none or nothing skipped: a shape of its own (see _skeleton)
+                continue
             if key == "take" and type(value) is int and not structural:
                 out.append("-<i>," if value < 0 else "+<i>,")
                 leaves.append(value)
@@ -155,7 +158,11 @@ def _skeleton(node: Any, counter: list[int], structural: bool) -> Any:
             return {"$type": tag, "value": _next(counter, tag)}
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key == "take" and isinstance(value, int) and not isinstance(value, bool) and not structural:
+            if key in ("take", "skip") and type(value) is int and value == 0 and not structural:
+                # Kept: `take: 0` asks for nothing (Prisma's engine sends no SQL), and `skip: 0`
+                # alone does not order the rows as a page would.
+                out[key] = 0
+            elif key == "take" and isinstance(value, int) and not isinstance(value, bool) and not structural:
                 out[key] = (value < 0, _next(counter, "i"))
             elif key == "arguments":
                 out[key] = _skeleton(value, counter, False)

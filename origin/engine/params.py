@@ -75,7 +75,9 @@ class Bound(Source):
     column: str
 
     def get(self, env: Env) -> Any:
-        return env.bound[self.name][self.column]
+        row = env.bound.get(self.name)
+        # A record that was not found binds NULL: what depends on it then finds nothing either.
+        return None if row is None else row[self.column]
 
 
 @dataclass(frozen=True)

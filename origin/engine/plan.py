@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import QueryValidationError
+from bwcontract.codes import Code
+
+from ..errors import KnownRequestError, QueryValidationError
 from .fingerprint import Slot
 from .params import Const, Leaf, Source, Template
 from .schema import Model, RelationField, ScalarField, Schema
-from .values import converter, count, json_path, like_pattern
+from .values import converter, count, json_path, like_pattern, untag
 
 # --- filters ------------------------------------------------------------------------------------
 
@@ -94,6 +96,7 @@ class Order:
     count_of: RelationField | None = None
     aggregate: str = ""  # groupBy: _count _avg _sum _min _max
     relevance: Relevance | None = None
+    implicit: bool = False  # added by us to make pages deterministic; not the client's order
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class ReadPlan:
     distinct: list[ScalarField] = field(default_factory=list)
     single: bool = False
     relation: RelationField | None = None  # set on nested reads: how they join their parent
+    client_order: bool = False  # the client gave an orderBy
 
 
 @dataclass
@@ -182,7 +186,7 @@ def value_source(schema: Schema, f: ScalarField, node: Any, path: str, *, elemen
     if isinstance(node, tuple):  # a `take`-shaped leaf where a value was meant
         return Leaf(node[1].index, converter(f, enum, None, path, element=element))
     convert = converter(f, enum, None, path, element=element)
-    if f.type == "Json" and has_slot(node):
+    if f.type == "Json" and (element or not f.is_list) and has_slot(node):
         return Template(node, convert)
     if f.is_list and not element and isinstance(node, list) and has_slot(node):
         return Template(node, convert)
@@ -216,7 +220,18 @@ def null_marker(node: Any) -> str:
 # --- where --------------------------------------------------------------------------------------
 
 
-def plan_where(schema: Schema, model: Model, where: Any, path: str = "where") -> Filter | None:
+def plan_where(
+    schema: Schema,
+    model: Model,
+    where: Any,
+    path: str = "where",
+    *,
+    unique: bool = False,
+    scalars_only: bool = False,
+) -> Filter | None:
+    """The filter of a `where` object; `unique` for a WhereUniqueInput, the only place its compound
+    unique keys (`a_b: {a, b}`) may be named; `scalars_only` for a ScalarWhereInput (a nested
+    updateMany / deleteMany), which names no relations."""
     if where is None:
         return None
     if not isinstance(where, dict):
@@ -225,25 +240,33 @@ def plan_where(schema: Schema, model: Model, where: Any, path: str = "where") ->
     for key, value in where.items():
         at = f"{path}.{key}"
         if key in ("AND", "OR", "NOT"):
-            parts = [plan_where(schema, model, w, at) for w in items_of(value, at)]
-            subs = tuple(p if p is not None else Constant(True) for p in parts)
+            if key == "OR" and not isinstance(value, list):
+                raise fail("`OR` takes a list of conditions.", at)
+            # Conditions inside AND / OR / NOT lists that end up with nothing to test (`{}`,
+            # `{id: {}}`, `{OR: []}` inside an AND) are left out, as Prisma's engine leaves them.
+            parts = [
+                simplified(plan_where(schema, model, w, at, scalars_only=scalars_only) or All(()))
+                for w in items_of(value, at)
+            ]
+            subs = tuple(p for p in parts if not is_empty(p))
             if key == "AND":
                 items.append(All(subs))
             elif key == "OR":
-                items.append(Any_(subs) if subs else Constant(False))
+                items.append(Any_(subs))
             else:
-                items.extend(Negate(s) for s in subs)
+                negated = tuple(Negate(s) for s in subs)
+                items.append(negated[0] if len(negated) == 1 else All(negated))
             continue
         scalar = model.fields.get(key)
         if scalar is not None:
             items.append(_scalar_filter(schema, scalar, value, at))
             continue
         relation = model.relations.get(key)
-        if relation is not None:
+        if relation is not None and not scalars_only:
             items.append(_relation_filter(schema, relation, value, at))
             continue
         compound = next((k for k in model.unique_keys() if k.name == key and len(k.fields) > 1), None)
-        if compound is not None and isinstance(value, dict):
+        if compound is not None and isinstance(value, dict) and unique:
             missing = [f for f in compound.fields if f not in value]
             if missing:
                 raise fail(f"`{at}` needs {', '.join(missing)}.", at)
@@ -258,13 +281,27 @@ def plan_where(schema: Schema, model: Model, where: Any, path: str = "where") ->
             continue
         raise fail(
             f"Unknown argument `{key}` in `{path}` of model {model.name}. "
-            f"Available: {', '.join([*model.fields, *model.relations])}.",
+            f"Available: {', '.join([*model.fields, *(() if scalars_only else model.relations)])}.",
             at,
             modelName=model.name,
         )
-    if not items:
-        return None
     return items[0] if len(items) == 1 else All(tuple(items))
+
+
+def is_empty(f: Filter) -> bool:
+    """A condition that tests nothing: an AND or OR of no conditions."""
+    return isinstance(f, All | Any_) and not f.items
+
+
+def simplified(f: Filter) -> Filter:
+    """`f` without its empty parts (an OR of nothing inside an AND is dropped, not false)."""
+    if isinstance(f, All | Any_):
+        kept = tuple(part for part in map(simplified, f.items) if not is_empty(part))
+        return kept[0] if len(kept) == 1 else type(f)(kept)
+    if isinstance(f, Negate):
+        inner = simplified(f.item)
+        return All(()) if is_empty(inner) else Negate(inner)
+    return f
 
 
 _COMPARE_OPS = {"equals": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -310,20 +347,52 @@ def _field_ref(schema: Schema, f: ScalarField, node: Any, path: str) -> ScalarFi
     return None
 
 
-def _scalar_filter(schema: Schema, f: ScalarField, value: Any, path: str, aggregate: str = "") -> Filter:
-    is_ops = (
-        isinstance(value, dict)
-        and not ("$type" in value and "value" in value and len(value) == 2)
-        and (f.type != "Json" or set(value) <= _FILTER_KEYS)
-        and set(value) <= _FILTER_KEYS
-    )
+_ORDERED_OPS = frozenset({"equals", "in", "notIn", "lt", "lte", "gt", "gte", "not"})
+_STRING_OPS = _ORDERED_OPS | {"contains", "startsWith", "endsWith", "mode", "search"}
+_JSON_FILTER_OPS = frozenset({"equals", "path", "mode", "lt", "lte", "gt", "gte", "not", *_JSON_OPS})
+_LIST_OPS = frozenset({"equals", "has", "hasEvery", "hasSome", "isEmpty"})
+
+
+def filter_ops(f: ScalarField, *, nested: bool = False) -> frozenset[str]:
+    """The operators of a field's filter object (Prisma's StringFilter, IntFilter, …); `nested` is
+    the object under `not`, which has no `mode`."""
+    if f.is_list:
+        return _LIST_OPS
+    if f.type == "Json":
+        return _JSON_FILTER_OPS
+    if f.is_enum or f.type == "Bytes":
+        return frozenset({"equals", "in", "notIn", "not"})
+    if f.type == "Boolean":
+        return frozenset({"equals", "not"})
+    if f.type == "String":
+        return _STRING_OPS - {"mode"} if nested else _STRING_OPS
+    return _ORDERED_OPS
+
+
+def _is_tagged(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 2 and "$type" in value and "value" in value
+
+
+def _scalar_filter(
+    schema: Schema, f: ScalarField, value: Any, path: str, aggregate: str = "", *, nested: bool = False
+) -> Filter:
+    is_ops = isinstance(value, dict) and not _is_tagged(value)
     if not is_ops:
+        if f.is_list or f.type == "Json":
+            # A list or Json field is filtered through its filter object only ({equals: …}).
+            kind = "a list" if f.is_list else "a Json"
+            raise fail(f"Argument `{path}`: {kind} field takes a filter object, e.g. {{equals: …}}.", path)
+        if value is None and f.required and not aggregate:
+            raise fail(f"Argument `{path}` must not be null.", path)
         return _compare(schema, f, "equals", value, path, False, None, aggregate)
+    unknown = sorted(set(value) - filter_ops(f, nested=nested))
+    if unknown:
+        raise fail(f"Unknown argument `{unknown[0]}` in `{path}`.", f"{path}.{unknown[0]}")
     insensitive = value.get("mode") == "insensitive"
     if "mode" in value and value["mode"] not in ("default", "insensitive"):
         raise fail("`mode` is 'default' or 'insensitive'.", f"{path}.mode")
-    if insensitive and f.type != "String":
-        raise fail("`mode: insensitive` only applies to String fields.", f"{path}.mode")
+    if insensitive and f.type not in ("String", "Json"):
+        raise fail("`mode: insensitive` only applies to String and Json fields.", f"{path}.mode")
     jpath: Source | None = None
     if "path" in value:
         if f.type != "Json":
@@ -339,8 +408,7 @@ def _scalar_filter(schema: Schema, f: ScalarField, value: Any, path: str, aggreg
         if op in ("mode", "path"):
             continue
         items.append(_compare(schema, f, op, operand, f"{path}.{op}", insensitive, jpath, aggregate))
-    if not items:
-        return Constant(True)
+    items = [i for i in items if not is_empty(i)]
     return items[0] if len(items) == 1 else All(tuple(items))
 
 
@@ -358,7 +426,7 @@ def _compare(
         return Compare(f, sql_op, value, insensitive, jpath, aggregate=aggregate, **extra)
 
     marker = null_marker(operand)
-    if f.type == "Json" and marker:
+    if f.type == "Json" and not f.is_list and marker:
         if op not in ("equals", "not"):
             raise fail(f"`{marker}` can only be compared with equals / not.", path)
         if marker == "DbNull":
@@ -368,10 +436,10 @@ def _compare(
         anynull = Any_((compare("isnull"), compare("=", Const("null"))))
         return anynull if op == "equals" else Negate(anynull)
     other = _field_ref(schema, f, operand, path)
+    if operand is None and (op not in ("equals", "not", "in", "notIn") or (f.required and not aggregate)):
+        raise fail(f"Argument `{op}` must not be null.", path)
     if op in _COMPARE_OPS:
         if operand is None:
-            if op != "equals":
-                raise fail(f"`{path}` cannot be null.", path)
             return compare("isnull")
         if other is not None:
             return compare(_COMPARE_OPS[op], other=other)
@@ -379,20 +447,21 @@ def _compare(
     if op == "not":
         if operand is None:
             return compare("notnull")
-        if (
-            isinstance(operand, dict)
-            and not ("$type" in operand and len(operand) == 2)
-            and (f.type != "Json" or set(operand) <= _FILTER_KEYS)
-        ):
-            return Negate(_scalar_filter(schema, f, operand, path, aggregate))
+        if isinstance(operand, dict) and not _is_tagged(operand) and f.type != "Json":
+            return _negated_object(schema, f, operand, path, insensitive, jpath, aggregate, negate=True)
         if other is not None:
             return compare("<>", other=other)
         return compare("<>", value_source(schema, f, operand, path))
     if op in ("in", "notIn"):
+        if operand is None:
+            return compare("isnull" if op == "in" else "notnull")
         if operand == []:
             return Constant(op == "notIn")
         if f.is_list:
             raise fail(f"`{op}` does not apply to list fields.", path)
+        single = (isinstance(operand, Slot) and operand.kind != "l") or _is_tagged(operand)
+        if single or isinstance(operand, bool):
+            raise fail(f"Argument `{op}`: Invalid value provided. Expected a list of {f.type}.", path)
         source = _list_source(schema, f, operand, path)
         return compare("in" if op == "in" else "notin", source)
     if op in ("contains", "startsWith", "endsWith"):
@@ -419,8 +488,8 @@ def _compare(
             if operand is None:
                 raise fail("`has` cannot be null.", path)
             return compare("has", value_source(schema, f, operand, path, element=True))
-        if operand == []:
-            return Constant(op == "hasEvery")
+        # An empty list is tested as such (`@> '{}'`, `&& '{}'`: NULL for a NULL list, as Prisma's
+        # engine has it).
         return compare(op, value_source(schema, f, operand, path))
     if op in _JSON_OPS:
         if f.type != "Json":
@@ -434,6 +503,39 @@ def _compare(
     raise fail(f"Unknown filter `{op}` for field {f.name}.", path)
 
 
+def _negated_object(
+    schema: Schema,
+    f: ScalarField,
+    operand: dict[str, Any],
+    path: str,
+    insensitive: bool,
+    jpath: Source | None,
+    aggregate: str,
+    *,
+    negate: bool,
+) -> Filter:
+    """`not: {…}` as Prisma's engine reads it: each condition negated on its own (`not: {gt: 1,
+    lt: 5}` is NOT gt AND NOT lt, not NOT (gt AND lt)); a `not: {…}` inside flips back; and a
+    `not: value` anywhere inside is plain `<> value`."""
+    unknown = sorted(set(operand) - filter_ops(f, nested=True))
+    if unknown:
+        raise fail(f"Unknown argument `{unknown[0]}` in `{path}`.", f"{path}.{unknown[0]}")
+    parts: list[Filter] = []
+    for key, value in operand.items():
+        at = f"{path}.{key}"
+        if key == "mode":
+            continue
+        if key == "not" and isinstance(value, dict) and not _is_tagged(value):
+            parts.append(
+                _negated_object(schema, f, value, at, insensitive, jpath, aggregate, negate=not negate)
+            )
+            continue
+        one = _compare(schema, f, key, value, at, insensitive, jpath, aggregate)
+        parts.append(Negate(one) if negate and key != "not" and not is_empty(one) else one)
+    kept = [p for p in parts if not is_empty(p)]
+    return kept[0] if len(kept) == 1 else All(tuple(kept))
+
+
 def _list_source(schema: Schema, f: ScalarField, operand: Any, path: str) -> Source:
     enum = schema.enums.get(f.type) if f.is_enum else None
     item = converter(f, enum, None, path, element=True)
@@ -441,23 +543,19 @@ def _list_source(schema: Schema, f: ScalarField, operand: Any, path: str) -> Sou
     def convert(values: Any) -> Any:
         if not isinstance(values, list):
             values = [values]
-        return [item(v) for v in values]
+        return [item(untag(v)) for v in values]
 
     if isinstance(operand, Slot):
         return Leaf(operand.index, convert)
     if isinstance(operand, list) and has_slot(operand):
-
-        def convert_tagged(values: Any) -> Any:
-            return [item(v) for v in values]
-
-        return Template(operand, convert_tagged)
+        return Template(operand, convert)
     return Const(convert(operand))
 
 
 def _relation_filter(schema: Schema, relation: RelationField, value: Any, path: str) -> Filter:
     target = schema.models[relation.target]
     if relation.is_list:
-        if not isinstance(value, dict) or not set(value) <= {"some", "every", "none"} or not value:
+        if not isinstance(value, dict) or not set(value) <= {"some", "every", "none"}:
             raise fail(f"`{path}` takes some, every or none.", path)
         items: list[Filter] = []
         for kind, inner in value.items():
@@ -465,10 +563,14 @@ def _relation_filter(schema: Schema, relation: RelationField, value: Any, path: 
             items.append(Related(relation, target, kind, planned))
         return items[0] if len(items) == 1 else All(tuple(items))
     if value is None:
+        if relation.required:
+            raise fail(f"`{path}` is a required relation and cannot be null.", path)
         return Related(relation, target, "isNot", Constant(True))
-    if isinstance(value, dict) and value and set(value) <= {"is", "isNot"}:
+    if isinstance(value, dict) and set(value) <= {"is", "isNot"}:
         items = []
         for kind, inner in value.items():
+            if inner is None and relation.required:
+                raise fail(f"`{path}.{kind}` is a required relation and cannot be null.", f"{path}.{kind}")
             if inner is None:
                 items.append(Related(relation, target, "isNot" if kind == "is" else "is", Constant(True)))
             else:
@@ -483,6 +585,16 @@ def unique_filter(schema: Schema, model: Model, where: Any, path: str = "where")
     """A `where` that must name one of the model's unique criteria (findUnique, update, delete, connect)."""
     if not isinstance(where, dict):
         raise fail(f"`{path}` must be an object.", path)
+    singles = {c[0] for c in model.unique_criteria() if len(c) == 1}
+    for key, value in where.items():
+        # A unique field names one record: a value, not a filter (other fields may be filtered).
+        if key in singles and (value is None or (isinstance(value, dict) and not _is_tagged(value))):
+            shown = "null" if value is None else "Object"
+            expected = model.fields[key].type
+            raise fail(
+                f"Argument `{key}`: Invalid value provided. Expected {expected}, provided {shown}.",
+                f"{path}.{key}",
+            )
     named = set()
     for key, value in where.items():
         if (
@@ -506,7 +618,7 @@ def unique_filter(schema: Schema, model: Model, where: Any, path: str = "where")
             path,
             modelName=model.name,
         )
-    planned = plan_where(schema, model, where, path)
+    planned = plan_where(schema, model, where, path, unique=True)
     assert planned is not None
     return planned
 
@@ -520,6 +632,7 @@ def plan_selection(schema: Schema, model: Model, selection: Any, path: str) -> S
     out = Selection(model)
     scalars = bool(selection.get("$scalars"))
     explicit = {k: v for k, v in selection.items() if not k.startswith("$")}
+    _check_not_empty(selection, model.name, path)
     if scalars:
         for name, f in model.fields.items():
             if explicit.get(name) is False:
@@ -554,8 +667,22 @@ def plan_selection(schema: Schema, model: Model, selection: Any, path: str) -> S
             modelName=model.name,
         )
     if not out.entries:
+        if scalars:
+            raise fail(
+                f"The omit statement includes every field of the model {model.name}. At least one field "
+                "must be included in the result",
+                path,
+            )
         raise fail(f"The selection of `{path}` must select at least one field.", path)
     return out
+
+
+def _check_not_empty(selection: dict[str, Any], type_name: str, path: str) -> None:
+    """A `select` of nothing, or of nothing but false, is refused as Prisma's engine refuses it."""
+    if not selection:
+        raise fail(f"The `select` statement for type {type_name} must not be empty.", path)
+    if not any(selection.values()):
+        raise fail(f"The `select` statement for type {type_name} needs at least one truthy value.", path)
 
 
 def _plan_counts(schema: Schema, model: Model, value: Any, path: str) -> list[tuple[str, RelationCount]]:
@@ -565,6 +692,7 @@ def _plan_counts(schema: Schema, model: Model, value: Any, path: str) -> list[tu
     selection = value.get("selection", {}) if isinstance(value, dict) else None
     if not isinstance(selection, dict):
         raise fail(f"`{path}` takes true or a selection of relations.", path)
+    _check_not_empty(selection, f"{model.name}CountOutputType", path)
     counts = []
     for name, spec in selection.items():
         relation = model.relations.get(name)
@@ -595,7 +723,9 @@ def arguments_of(node: dict[str, Any], path: str) -> dict[str, Any]:
 def plan_nested(schema: Schema, relation: RelationField, node: dict[str, Any], path: str) -> ReadPlan:
     target = schema.models[relation.target]
     args = arguments_of(node, path)
-    selection = node.get("selection") or {"$scalars": True}
+    selection = node.get("selection")
+    if selection is None:
+        selection = {"$scalars": True}
     if not relation.is_list:
         extra = set(args) - {"where"}
         if extra:
@@ -621,6 +751,7 @@ def plan_find(
     read.single = single
     read.filter = plan_where(schema, model, args.get("where"), _at(path, "where"))
     read.order = plan_order(schema, model, args.get("orderBy"), _at(path, "orderBy"))
+    read.client_order = bool(read.order)
     if "take" in args and args["take"] is not None:
         take = args["take"]
         read.reverse = (isinstance(take, tuple) and take[0]) or (isinstance(take, int) and take < 0)
@@ -638,12 +769,17 @@ def plan_find(
             read.distinct.append(model.fields[name])
     if args.get("cursor") is not None:
         read.cursor_where = unique_filter(schema, model, args["cursor"], _at(path, "cursor"))
-    if read.take is not None or read.skip is not None or read.cursor_where is not None or read.reverse:
-        # Pagination needs a total order: the identity breaks ties, as Prisma does.
+    # `skip: 0` alone is no page to Prisma's engine: the rows stay in the database's order.
+    skips = read.skip is not None and not (type(args.get("skip")) is int and args["skip"] == 0)
+    if read.take is not None or skips or read.cursor_where is not None or read.reverse:
+        # Pages follow the client's order; without one, Prisma's engine orders by the id. Ties of a
+        # partial order are broken by the identity too, so the same page always holds the same rows
+        # (where Prisma's engine leaves them to Postgres; README: deliberate differences).
         have = {o.field.name for o in read.order if o.field is not None and not o.path}
+        implicit = bool(read.order)
         for name in model.identity():
             if name not in have:
-                read.order.append(Order((), model.fields[name], False))
+                read.order.append(Order((), model.fields[name], False, implicit=implicit))
     if read.reverse and not read.order:
         raise fail("A negative `take` needs an `orderBy` or an id.", _at(path, "take"))
     return read
@@ -753,7 +889,32 @@ def plan_read(schema: Schema, model: Model, action: str, args: dict[str, Any], s
         read.filter = unique_filter(schema, model, args["where"])
         return read
     read = plan_find(schema, model, args, selection, "", single=action != "findMany")
+    if action.startswith("findFirst") and read.take is not None:
+        read.take = _one_row(read.take, action)
     return read
+
+
+def input_error(details: str) -> KnownRequestError:
+    """Arguments that fit the schema but not together (Prisma's P2019)."""
+    return KnownRequestError(f"Input error. {details}", code=Code.INPUT_ERROR, meta={"details": details})
+
+
+def _one_row(take: Source, action: str) -> Source:
+    """findFirst takes 1 or -1 rows, nothing else (the sign is part of the query's shape)."""
+    details = (
+        f"The '{action.removesuffix('OrThrow')}' operation cannot be used with a 'take' argument "
+        "that isn't 1 or -1"
+    )
+
+    def check(value: Any) -> Any:
+        if value != 1:
+            raise input_error(details)
+        return value
+
+    if isinstance(take, Leaf):
+        inner = take.convert
+        return Leaf(take.index, lambda v: check(inner(v)))
+    return Const(check(take.get(None)))  # type: ignore[arg-type]
 
 
 # --- aggregates ---------------------------------------------------------------------------------
@@ -783,6 +944,9 @@ def _aggregate_fields(model: Model, op: str, node: Any, path: str) -> list[tuple
         if op in ("_min", "_max") and (f.is_list or f.type in ("Json", "Bytes")):
             raise fail(f"`{op}` cannot apply to {name}.", f"{path}.{name}")
         fields.append((name, f))
+    if not fields:
+        kind = f"{model.name}{op[1:].capitalize()}AggregateOutputType"
+        raise fail(f"The `select` statement for type {kind} must not be empty.", path)
     return fields
 
 
@@ -794,7 +958,22 @@ def plan_aggregate(schema: Schema, model: Model, args: dict[str, Any], selection
         if op not in _AGGREGATES:
             raise fail(f"Unknown aggregate `{op}`.", op)
         parts.append((op, _aggregate_fields(model, op, node, op)))
+    if not parts:
+        raise fail(f"The `select` statement for type Aggregate{model.name} must not be empty.", "selection")
     read = plan_find(schema, model, args, {"$scalars": True}, "", single=False)
+    client_order = [o for o in read.order if not o.implicit]
+    if read.cursor_where is not None:
+        # Prisma's engine pages an aggregate from a cursor only over an order of required fields
+        # that holds a unique one.
+        unique = {c[0] for c in model.unique_criteria() if len(c) == 1}
+        fields = [o.field for o in client_order if not o.path and o.count_of is None and o.relevance is None]
+        stable = len(fields) == len(client_order) and all(f is not None and f.required for f in fields)
+        if not stable or not any(f is not None and f.name in unique for f in fields):
+            raise input_error(
+                "Unable to process combination of query arguments for aggregation query. Please note "
+                "that it is not possible at the moment to have a null-cursor, or a cursor and orderBy "
+                "combination that not stable (unique)."
+            )
     return AggregatePlan(model, read, parts)
 
 
@@ -823,9 +1002,17 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
         else:
             raise fail(f"Unknown field `{name}` in the groupBy selection.", name)
     order = plan_order(schema, model, args.get("orderBy"), "orderBy", group=True)
-    for o in order:
-        if not o.aggregate and (o.field not in by or o.path):
-            raise fail("groupBy orders by `by` fields or aggregates only.", "orderBy")
+    if not order and (args.get("take") is not None or args.get("skip") is not None):
+        # Pages of groups are in id order, as Prisma's engine has it (so the id must be in `by`).
+        order = [Order((), model.fields[name], False) for name in model.primary_key]
+    missing = [o.field.name for o in order if not o.aggregate and o.field is not None and o.field not in by]
+    if any(o.path or o.count_of or o.relevance for o in order):
+        raise fail("groupBy orders by `by` fields or aggregates only.", "orderBy")
+    if missing:
+        raise input_error(
+            "Every field used for orderBy must be included in the by-arguments of the query. "
+            f"Missing fields: {', '.join(missing)}"
+        )
     take = skip = None
     if args.get("take") is not None:
         take = count_source(args["take"], "take")
@@ -837,7 +1024,7 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
         model,
         by,
         plan_where(schema, model, args.get("where")),
-        _plan_having(schema, model, args.get("having"), "having"),
+        _plan_having(schema, model, args.get("having"), "having", by),
         order,
         take,
         skip,
@@ -845,7 +1032,20 @@ def plan_group_by(schema: Schema, model: Model, args: dict[str, Any], selection:
     )
 
 
-def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter | None:
+def _referenced_fields(value: Any) -> list[str]:
+    """Fields named by field references (`prisma.model.fields.x`) inside a filter."""
+    if isinstance(value, dict):
+        if value.get("$type") == "FieldRef" and isinstance(value.get("value"), dict):
+            return [str(value["value"].get("_ref"))]
+        return [name for v in value.values() for name in _referenced_fields(v)]
+    if isinstance(value, list):
+        return [name for v in value for name in _referenced_fields(v)]
+    return []
+
+
+def _plan_having(
+    schema: Schema, model: Model, having: Any, path: str, by: list[ScalarField]
+) -> Filter | None:
     if having is None:
         return None
     if not isinstance(having, dict):
@@ -854,7 +1054,9 @@ def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter
     for key, value in having.items():
         at = f"{path}.{key}"
         if key in ("AND", "OR", "NOT"):
-            subs = tuple(_plan_having(schema, model, h, at) or Constant(True) for h in items_of(value, at))
+            subs = tuple(
+                _plan_having(schema, model, h, at, by) or Constant(True) for h in items_of(value, at)
+            )
             items.append(
                 All(subs)
                 if key == "AND"
@@ -866,6 +1068,14 @@ def _plan_having(schema: Schema, model: Model, having: Any, path: str) -> Filter
         f = model.fields.get(key)
         if f is None:
             raise fail(f"Unknown field `{key}` in `having`.", at)
+        plain = not (isinstance(value, dict) and set(value) & set(_AGGREGATES))
+        named = [n for n in [key, *_referenced_fields(value)] if n in model.fields]
+        missing = [n for n in named if plain and model.fields[n] not in by]
+        if missing:
+            raise input_error(
+                "Every field used in `having` filters must either be an aggregation filter or be included "
+                f"in the selection of the query. Missing fields: {', '.join(missing)}"
+            )
         if isinstance(value, dict) and set(value) & set(_AGGREGATES):
             for op, inner in value.items():
                 if op not in _AGGREGATES:

@@ -8,14 +8,17 @@ feeds its children), sometimes with a branch (upsert, connectOrCreate); those ru
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
+from bwcontract.codes import Code
+
 from ..dberrors import map_database_error
-from ..errors import KnownRequestError
+from ..errors import BreakwaterError, KnownRequestError
 from .params import Bound, Env, Generated, Source, resolve
 
 
@@ -39,6 +42,7 @@ class Statement:
     expect: Expect | None = None
     count: bool = False  # the affected-row count is the result (…Many without return)
     result: bool = False  # the first column of the first row is the operation's result
+    refuse: Expect | None = None  # raised when the statement does return a row
 
 
 @dataclass(frozen=True)
@@ -135,11 +139,36 @@ async def _steps(conn: asyncpg.Connection, steps: tuple[Step, ...], env: Env) ->
     return result
 
 
+_INT_RANGE = re.compile(r"argument \$(\d+): (.*) \(value out of int(16|32|64) range\)")
+_INT_NAMES = {"16": "smallint", "32": "integer", "64": "bigint"}
+
+
+def out_of_range(exc: Exception, params: list[Any]) -> BreakwaterError:
+    match = _INT_RANGE.search(str(exc))
+    assert match is not None
+    value: Any = match[2]
+    bits = int(match[3])
+    index = int(match[1]) - 1
+    if 0 <= index < len(params) and isinstance(params[index], list | tuple):
+        # A list (`in`, `hasSome`, …): Postgres parses its items in order and names the first that
+        # does not fit, as Prisma's driver has it (asyncpg shows the whole list).
+        limit = 2 ** (bits - 1)
+        value = next((v for v in params[index] if isinstance(v, int) and not -limit <= v < limit), value)
+    message = f'value "{value}" is out of range for type {_INT_NAMES[match[3]]}'
+    return KnownRequestError(
+        f"Value out of range for the type: {message}", code=Code.VALUE_OUT_OF_RANGE, meta={"message": message}
+    )
+
+
 async def _statement(conn: asyncpg.Connection, step: Statement, params: list[Any], env: Env) -> Any:
     try:
         if step.count:
             status: str = await conn.execute(step.sql, *params)
             return int(status.rsplit(" ", 1)[-1])
+        if step.refuse is not None:
+            if await conn.fetchrow(step.sql, *params) is not None:
+                raise step.refuse.error()
+            return None
         if step.bind:
             row = await conn.fetchrow(step.sql, *params)
             env.bound[step.bind] = dict(row) if row is not None else None
@@ -148,6 +177,10 @@ async def _statement(conn: asyncpg.Connection, step: Statement, params: list[Any
             return row[0] if row is not None and step.result else None
         value = await conn.fetchval(step.sql, *params)
     except asyncpg.PostgresError as exc:
+        if type(exc) is asyncpg.DataError and _INT_RANGE.search(str(exc)):
+            # asyncpg refused to send a value its parameter's type cannot hold (an int for a
+            # smallint column): what Postgres would have said, 22003.
+            raise out_of_range(exc, params) from None
         raise map_database_error(exc) from None
     if value is None and step.expect is not None:
         raise step.expect.error()

@@ -44,16 +44,31 @@ def converter(
     """
     if field.is_list and not element:
         single = _scalar(field, enum, tag, path)
+        # A Json item tagged {"$type": "Json", "value": text} is JSON text already.
+        json_text = _scalar(field, enum, "Json", path) if field.type == "Json" else single
 
         def convert_list(value: Any) -> Any:
             if value is None:
                 return None
             if not isinstance(value, list):
                 raise invalid(path, value, f"a list of {field.type}")
-            return [single(v) for v in value]
+            return [json_text(untag(v)) if _tag_of(v) == "Json" else single(untag(v)) for v in value]
 
         return convert_list
     return _scalar(field, enum, tag, path)
+
+
+def _tag_of(value: Any) -> str:
+    if isinstance(value, dict) and len(value) == 2 and "$type" in value and "value" in value:
+        return str(value["$type"])
+    return ""
+
+
+def untag(value: Any) -> Any:
+    """A list item as the client sends it (`{"$type": "DateTime", "value": …}`) → its value."""
+    if isinstance(value, dict) and len(value) == 2 and "$type" in value and "value" in value:
+        return value["value"]
+    return value
 
 
 def _scalar(field: ScalarField, enum: Enum | None, tag: str | None, path: str) -> Convert:
@@ -85,7 +100,7 @@ def _int(path: str, native: str, tag: str | None) -> Convert:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise invalid(path, value, "a 32-bit Int")
-        return value
+        return value  # a column's own narrower limit (smallint) is for the database to enforce
 
     return convert
 
@@ -188,6 +203,18 @@ def datetime_param(parsed: dt.datetime, native: str) -> Any:
     return utc.replace(tzinfo=None)
 
 
+def _plain(value: Any) -> Any:
+    """A Json value given as an object may hold tagged values (a Prisma.DbNull, a Date): inside
+    JSON they are their plain values, as Prisma's engine writes them."""
+    if isinstance(value, dict):
+        if len(value) == 2 and "$type" in value and "value" in value:
+            return _plain(value["value"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _json(path: str, native: str, tag: str | None) -> Convert:
     def convert(value: Any) -> Any:
         if tag == "Json":
@@ -199,7 +226,7 @@ def _json(path: str, native: str, tag: str | None) -> Convert:
             except ValueError:
                 raise invalid(path, value, "valid JSON") from None
             return value
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(_plain(value), separators=(",", ":"))
 
     return convert
 
@@ -241,17 +268,17 @@ def count(path: str, *, allow_negative: bool = False) -> Convert:
 
 
 def like_pattern(kind: str, path: str) -> Convert:
-    """contains / startsWith / endsWith → a LIKE pattern with the value's wildcards escaped."""
+    """contains / startsWith / endsWith → a LIKE pattern. The value's own `%`, `_` and `\\` keep
+    their LIKE meaning, as in Prisma's engine (a client escapes them with a backslash)."""
 
     def convert(value: Any) -> Any:
         if not isinstance(value, str):
             raise invalid(path, value, "a String")
-        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         if kind == "contains":
-            return f"%{escaped}%"
+            return f"%{value}%"
         if kind == "startsWith":
-            return f"{escaped}%"
-        return f"%{escaped}"
+            return f"{value}%"
+        return f"%{value}"
 
     return convert
 

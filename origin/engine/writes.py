@@ -8,7 +8,9 @@ row points at first (their keys fill its foreign keys), then the row, then recor
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +61,28 @@ class WriteCompiler:
     steps: list[Step] = field(default_factory=list)
     written: set[str] = field(default_factory=set)
     read: set[str] = field(default_factory=set)
+    # Bound records an update may not have found, and the error when something must link to them.
+    maybe_missing: dict[str, tuple[Model, Expect]] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
+    # Per record being written: nested creates put off to the end of its nested writes (`later`).
+    _later: list[list[Callable[[], None]]] = field(default_factory=list)
 
     def name(self) -> str:
         return f"r{next(self._names)}"
+
+    @contextlib.contextmanager
+    def record_writes(self) -> Iterator[None]:
+        """The nested writes of one record. Prisma's engine makes a related record that itself
+        points at others (a create with a `connect` / `create` of its own to-one relations) after
+        every other nested write of the record, the last such first: so do these steps, so rows
+        get the same generated ids and the same write fails first."""
+        self._later.append([])
+        yield
+        for make in reversed(self._later.pop()):
+            make()
+
+    def later(self, make: Callable[[], None]) -> None:
+        self._later[-1].append(make) if self._later else make()
 
     def statement(self, b: Builder, sql: str, **kwargs: Any) -> Statement:
         return Statement(sql, tuple(b.sources), **kwargs)
@@ -80,7 +100,7 @@ class WriteCompiler:
     def scalar_value(self, model: Model, f: ScalarField, value: Any, path: str) -> Source:
         marker = null_marker(value)
         if marker:
-            if f.type != "Json":
+            if f.type != "Json" or f.is_list:
                 raise fail(f"`{marker}` only applies to Json fields.", path)
             return Const("null" if marker == "JsonNull" else None)
         if value is None:
@@ -104,7 +124,7 @@ class WriteCompiler:
                 and value
                 and set(value) <= _SCALAR_OPS
                 and not ("$type" in value and len(value) == 2)
-                and f.type != "Json"
+                and (f.type != "Json" or f.is_list)
             )
             if not is_ops:
                 out.append((f, b.param(self.scalar_value(model, f, value, at))))
@@ -124,8 +144,9 @@ class WriteCompiler:
             elif op == "push":
                 if not f.is_list or not update:
                     raise fail("`push` applies to list fields in updates.", at)
-                element = not isinstance(operand, list) and not (
-                    isinstance(operand, Slot) and operand.kind == "l"
+                # A Json list takes one Json value per push (which may itself be an array).
+                element = f.type == "Json" or (
+                    not isinstance(operand, list) and not (isinstance(operand, Slot) and operand.kind == "l")
                 )
                 src = value_source(self.schema, f, operand, at, element=element)
                 expr = f"array_append({col}, {b.param(src)})" if element else f"{col} || {b.param(src)}"
@@ -135,6 +156,33 @@ class WriteCompiler:
         return out
 
     # --- create -----------------------------------------------------------------------------------
+
+    def input_kind(self, model: Model, data: Any, without: str = "") -> str:
+        """Which of Prisma's two input types `data` uses: "through" relations that hold foreign keys
+        (`author: {connect}`), "direct" (the keys and generated ids set as values), or "either"."""
+        if not isinstance(data, dict):
+            return "either"
+        held = {n for n, r in model.relations.items() if r.joined().kind == "fk_here" and n != without}
+        direct = {f for n in held for f in model.relations[n].fields} | {
+            f.name
+            for f in model.fields.values()
+            if f.default is not None and f.default.kind == "autoincrement"
+        }
+        through = [k for k in data if k in held]
+        scalars = [k for k in data if k in direct]
+        if through and scalars:
+            return f"both:{scalars[0]}:{through[0]}"
+        return "through" if through else "direct" if scalars else "either"
+
+    def check_input(self, model: Model, data: Any, path: str, without: str = "") -> None:
+        kind = self.input_kind(model, data, without)
+        if kind.startswith("both:"):
+            _, scalar, relation = kind.split(":")
+            raise fail(
+                f"Unknown argument `{scalar}`: with `{relation}` written through its relation, "
+                f"`{scalar}` cannot be set directly.",
+                f"{path}.{scalar}",
+            )
 
     def check_data(self, model: Model, data: Any, path: str) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -157,17 +205,45 @@ class WriteCompiler:
         *,
         fixed: dict[str, Source] | None = None,
         skip_relation: str = "",
+        requires: str = "",
     ) -> str:
-        """Steps inserting one record (and its nested writes); returns the name its row is bound to."""
+        """Steps inserting one record (and its nested writes); returns the name its row is bound to.
+        `requires` is the bound parent it will point at, checked just before the insert."""
         data = self.check_data(model, data, path)
+        self.check_input(model, data, path, skip_relation)
         self.wrote(model)
         fixed = dict(fixed or {})
         relations = {k: v for k, v in data.items() if k in model.relations and k != skip_relation}
-        # Records this one points at come first: their keys fill its foreign-key columns.
+        # Records this one points at come first: their keys fill its foreign-key columns. Prisma's
+        # engine makes the ones it creates first, the last named first, then looks up the ones it
+        # connects, in the order given (which decides the error when several would fail).
+        held = [(n, ops) for n, ops in relations.items() if model.relations[n].joined().kind == "fk_here"]
+        made = [
+            (n, ops) for n, ops in reversed(held) if not (isinstance(ops, dict) and set(ops) == {"connect"})
+        ]
+        found = [(n, ops) for n, ops in held if isinstance(ops, dict) and set(ops) == {"connect"}]
+        for name, ops in [*made, *found]:
+            rel = model.relations[name]
+            keys = self.resolve_parent_side(model, rel, ops, f"{path}.{name}", nested=bool(skip_relation))
+            self.take_over(model, rel, keys)
+            fixed.update(keys)
+        # A one-to-one record to connect is looked up before the insert, as Prisma's engine does
+        # (it must know whether that record is taken); lists connect after it.
+        connects: dict[str, list[str]] = {}
         for name, ops in relations.items():
             rel = model.relations[name]
-            if rel.joined().kind == "fk_here":
-                fixed.update(self.resolve_parent_side(model, rel, ops, f"{path}.{name}"))
+            if (
+                rel.joined().kind == "fk_there"
+                and not rel.is_list
+                and isinstance(ops, dict)
+                and "connect" in ops
+            ):
+                at = f"{path}.{name}.connect"
+                target = self.schema.models[rel.target]
+                items = items_of(ops["connect"], at) if rel.is_list else [ops["connect"]]
+                connects[name] = [
+                    self.find_one(target, item, at, connect_expect(model, rel, target)) for item in items
+                ]
         b = self.builder()
         assigned = self.assignments(b, model, data, path, update=False)
         names = {f.name for f, _ in assigned}
@@ -188,33 +264,164 @@ class WriteCompiler:
                     f"{path}.{f.name}",
                     modelName=model.name,
                 )
-        target = model_table(model)
+        into = model_table(model)
         if assigned:
             cols = ", ".join(ident(f.column) for f, _ in assigned)
             vals = ", ".join(v for _, v in assigned)
-            sql = f"INSERT INTO {target} ({cols}) VALUES ({vals}) RETURNING *"
+            sql = f"INSERT INTO {into} ({cols}) VALUES ({vals}) RETURNING *"
         else:
-            sql = f"INSERT INTO {target} DEFAULT VALUES RETURNING *"
+            sql = f"INSERT INTO {into} DEFAULT VALUES RETURNING *"
+        if requires:
+            self.require(requires)
         bound = self.name()
         self.steps.append(self.statement(b, sql, bind=bound))
-        for name, ops in relations.items():
-            rel = model.relations[name]
-            if rel.joined().kind != "fk_here":
-                self.nested(model, rel, bound, ops, f"{path}.{name}", creating=True)
+        with self.record_writes():
+            for name, ops in relations.items():
+                rel = model.relations[name]
+                if rel.joined().kind != "fk_here":
+                    at = f"{path}.{name}"
+                    self.nested(model, rel, bound, ops, at, creating=True, found=connects.get(name))
         return bound
 
-    def resolve_parent_side(self, model: Model, rel: RelationField, ops: Any, path: str) -> dict[str, Source]:
+    def check_without_back(self, rel: RelationField, ops: Any, path: str) -> None:
+        """The data of nested writes through `rel` cannot name the way back: Prisma's input types
+        for them (`PostCreateWithoutAuthorInput`, …) leave out the back relation and the foreign
+        key fields it sets, so naming one is an unknown argument."""
+        if not isinstance(ops, dict) or not rel.back:
+            return
+        target = self.schema.models[rel.target]
+        back = target.relations.get(rel.back)
+        if back is None:
+            return
+        banned = {back.name}
+        if back.joined().kind == "fk_here":
+            banned |= {mine for mine, _ in back.joined().pairs}
+
+        def check(data: Any, at: str) -> None:
+            for key in data if isinstance(data, dict) else ():
+                if key in banned:
+                    message = f"Unknown argument `{key}`. Available options are marked with ?."
+                    raise fail(message, f"{at}.{key}")
+
+        for op, arg in ops.items():
+            at = f"{path}.{op}"
+            items = arg if isinstance(arg, list) else [arg]
+            for item in items:
+                if not isinstance(item, dict):
+                    continue
+                if op == "create":
+                    check(item, at)
+                elif op == "createMany":
+                    rows = item.get("data")
+                    for row in rows if isinstance(rows, list) else [rows]:
+                        check(row, f"{at}.data")
+                elif op == "connectOrCreate":
+                    check(item.get("create"), f"{at}.create")
+                elif op == "upsert":
+                    check(item.get("create"), f"{at}.create")
+                    check(item.get("update"), f"{at}.update")
+                elif op in ("update", "updateMany"):
+                    wrapped = rel.is_list or ("data" in item and set(item) <= {"where", "data"})
+                    check(item.get("data") if wrapped else item, f"{at}.data" if wrapped else at)
+
+    def points_elsewhere(self, model: Model, data: Any, back: str) -> bool:
+        """Whether nested create `data` writes a to-one relation of its own (other than `back`)."""
+        return isinstance(data, dict) and any(
+            k != back and k in model.relations and model.relations[k].joined().kind == "fk_here" for k in data
+        )
+
+    def require(self, bound: str) -> None:
+        """Before a record is linked to the bound record of an update that may not exist: it must
+        (Prisma's engine fails such a nested write with P2025, other nested writes run regardless)."""
+        found = self.maybe_missing.get(bound)
+        if found is None:
+            return
+        model, expect = found
+        b = self.builder()
+        where = " AND ".join(
+            f"{column('t', f.column)} = {b.param(Bound(bound, f.column))}"
+            for f in (model.fields[k] for k in model.identity())
+        )
+        sql = f"SELECT 1 FROM {model_table(model)} AS {ident('t')} WHERE {where}"
+        self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
+
+    def take_over(self, holder: Model, rel: RelationField, keys: dict[str, Source], keep: str = "") -> None:
+        """Before a record of `holder` points its one-to-one `rel` at another (foreign key `keys`),
+        the record of `holder` pointing there lets go, as Prisma's engine has it: disconnected when
+        the relation is optional, and the change refused (P2014) when it is required. `keep` is the
+        record taking over (it may point there already)."""
+        fk = {mine for mine, _ in rel.joined().pairs}
+        if not keys or not any(set(c) == fk for c in holder.unique_criteria()):
+            return  # not one-to-one: many records may point at the same one
+        b = self.builder()
+        t = ident("t")
+        where = " AND ".join(
+            f"{column('t', holder.fields[f].column)} = {b.param(src)}" for f, src in keys.items()
+        )
+        if keep:
+            others = " OR ".join(
+                f"{column('t', holder.fields[k].column)} IS DISTINCT FROM "
+                f"{b.param(Bound(keep, holder.fields[k].column))}"
+                for k in holder.identity()
+            )
+            where += f" AND ({others})"
+        if any(holder.fields[f].required for f in fk):
+            other = self.schema.models[rel.target]
+            message = (
+                f"The change you are trying to make would violate the required relation "
+                f"'{rel.relation_name}' between the `{holder.name}` and `{other.name}` models."
+            )
+            meta = {
+                "relation_name": rel.relation_name,
+                "model_a_name": holder.name,
+                "model_b_name": other.name,
+            }
+            refuse = Expect("P2014", message, meta)
+            self.read.add(holder.name)
+            self.steps.append(
+                self.statement(
+                    b, f"SELECT 1 FROM {model_table(holder)} AS {t} WHERE {where} LIMIT 1", refuse=refuse
+                )
+            )
+            return
+        sets = ", ".join(f"{ident(holder.fields[f].column)} = NULL" for f in fk)
+        self.wrote(holder)
+        self.steps.append(
+            self.statement(b, f"UPDATE {model_table(holder)} AS {t} SET {sets} WHERE {where}", count=True)
+        )
+
+    def take_over_child(
+        self, model: Model, rel: RelationField, child_keys: dict[str, Source], keep: str = ""
+    ) -> None:
+        """The same from the side without the key: `rel` of `model` points at records of the target
+        through the target's back relation (User.profile through Profile.user)."""
+        target = self.schema.models[rel.target]
+        back = target.relations.get(rel.back)
+        if back is not None and not rel.is_list and rel.joined().kind == "fk_there":
+            self.take_over(target, back, child_keys, keep)
+
+    def resolve_parent_side(
+        self, model: Model, rel: RelationField, ops: Any, path: str, *, nested: bool = False
+    ) -> dict[str, Source]:
         """Nested ops on a relation whose foreign key this model holds, before its row is written:
         the referenced record is found or created, and its key fills this model's columns."""
+        self.check_without_back(rel, ops, path)
         target = self.schema.models[rel.target]
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes create, connect or connectOrCreate.", path)
+        if not ops:
+            # Nothing to write through the relation: its key stays empty (Postgres refuses a
+            # required one: P2011), as with Prisma's engine.
+            return {mine: Const(None) for mine, _ in rel.joined().pairs}
         found = ""
         for op, arg in ops.items():
             at = f"{path}.{op}"
             if op == "create":
                 found = self.create(target, arg, at)
             elif op == "connect":
+                inline = self.inline_connect(rel, target, arg, at) if nested else None
+                if inline is not None:
+                    return inline
                 found = self.find_one(target, arg, at, connect_expect(model, rel, target))
             elif op == "connectOrCreate":
                 found = self.connect_or_create(target, arg, at)
@@ -226,6 +433,44 @@ class WriteCompiler:
             raise fail(f"`{path}` needs create, connect or connectOrCreate.", path)
         joined = rel.joined()
         return {mine: Bound(found, target.fields[theirs].column) for mine, theirs in joined.pairs}
+
+    def inline_connect(
+        self, rel: RelationField, target: Model, where: Any, path: str
+    ) -> dict[str, Source] | None:
+        """Inside a nested create, a connect naming exactly the referenced key (and the relation not
+        one-to-one) is not looked up: the key is written as given, as Prisma's engine does (a
+        missing record then fails the foreign key, P2003)."""
+        pairs = rel.joined().pairs
+        referenced = tuple(theirs for _, theirs in pairs)
+        fk = {mine for mine, _ in pairs}
+        owner = self.schema.models[rel.owner]
+        if (
+            any(set(c) == fk for c in owner.unique_criteria())
+            or not isinstance(where, dict)
+            or len(where) != 1
+        ):
+            return None
+        ((key, value),) = where.items()
+        if (
+            len(referenced) == 1
+            and key == referenced[0]
+            and not isinstance(value, list | bool)
+            and value is not None
+        ):
+            if isinstance(value, dict) and set(value) != {"$type", "value"}:
+                return None
+            values = {referenced[0]: value}
+        elif len(referenced) > 1 and isinstance(value, dict) and set(value) == set(referenced):
+            compound = next((u for u in target.unique_keys() if u.name == key), None)
+            if compound is None or set(compound.fields) != set(referenced):
+                return None
+            values = value
+        else:
+            return None
+        return {
+            mine: value_source(self.schema, target.fields[theirs], values[theirs], f"{path}.{theirs}")
+            for mine, theirs in pairs
+        }
 
     def find_one(
         self,
@@ -246,6 +491,23 @@ class WriteCompiler:
         sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1"
         self.steps.append(self.statement(b, sql, bind=bound, expect=expect))
         return bound
+
+    def all_distinct(self, model: Model, lookups: list[str]) -> None:
+        """Records found for a many-to-many connect must be as many as were named: two criteria for one
+        record are P2025, as Prisma's engine counts what it found."""
+        for found in range(1, len(lookups)):
+            b = self.builder()
+            keys = [model.fields[k] for k in model.identity()]
+            each = " OR ".join(
+                "("
+                + " AND ".join(f"{column('t', f.column)} = {b.param(Bound(record, f.column))}" for f in keys)
+                + ")"
+                for record in lookups
+            )
+            count = f"(SELECT count(*) FROM {model_table(model)} AS {ident('t')} WHERE {each})"
+            cause = f"Expected {len(lookups)} records to be connected, found only {found}."
+            refuse = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+            self.steps.append(self.statement(b, f"SELECT 1 WHERE {count} = {found}", refuse=refuse))
 
     def connect_or_create(
         self,
@@ -268,7 +530,14 @@ class WriteCompiler:
         self.steps.append(Rebind(result, found))
         then = tuple(self.steps)
         self.steps = []
-        created = self.create(model, arg["create"], f"{path}.create", fixed=fixed)
+        if link_to is not None and fixed:
+            owner = self.schema.models[link_to[0].owner]
+            self.take_over_child(owner, link_to[0], fixed)
+        # A record that will point at the bound parent of an update needs it there before the insert
+        # (Prisma's engine: P2025, nothing written), as a nested create does.
+        points_at = link_to is not None and link_to[0].joined().kind == "fk_there"
+        requires = link_to[1] if link_to is not None and points_at else ""
+        created = self.create(model, arg["create"], f"{path}.create", fixed=fixed, requires=requires)
         if link_to is not None and link_to[0].joined().kind == "m2m":
             self.join_rows(link_to[0], link_to[1], created)
         self.steps.append(Rebind(result, created))
@@ -280,10 +549,19 @@ class WriteCompiler:
     # --- relations from an existing (or just created) parent --------------------------------------
 
     def nested(
-        self, model: Model, rel: RelationField, parent: str, ops: Any, path: str, *, creating: bool
+        self,
+        model: Model,
+        rel: RelationField,
+        parent: str,
+        ops: Any,
+        path: str,
+        *,
+        creating: bool,
+        found: list[str] | None = None,
     ) -> None:
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes nested operations ({', '.join(sorted(_NESTED))}).", path)
+        self.check_without_back(rel, ops, path)
         target = self.schema.models[rel.target]
         joined = rel.joined()
         child_fixed = self.child_fixed(model, rel, parent)
@@ -302,40 +580,74 @@ class WriteCompiler:
             ):
                 raise fail(f"`{op}` is not available when creating (`{at}`).", at)
             if op == "create":
-                for i, item in enumerate(items_of(arg, at) if rel.is_list else [arg]):
-                    created = self.create(
-                        target,
-                        item,
-                        f"{at}.{i}" if rel.is_list else at,
-                        fixed=child_fixed,
-                        skip_relation=rel.back,
+                items = items_of(arg, at) if rel.is_list else [arg]
+                kinds = {self.input_kind(target, item, rel.back) for item in items} - {"either"}
+                if len(kinds) > 1:
+                    raise fail(
+                        f"`{at}` mixes records written through their relations with records that set "
+                        "their foreign keys directly; a list of creates takes one kind.",
+                        at,
                     )
-                    if joined.kind == "m2m":
-                        self.join_rows(rel, parent, created)
+                self.take_over_child(model, rel, child_fixed)
+                for i, item in enumerate(items):
+
+                    def make(item: Any = item, where: str = f"{at}.{i}" if rel.is_list else at) -> None:
+                        created = self.create(
+                            target,
+                            item,
+                            where,
+                            fixed=child_fixed,
+                            skip_relation=rel.back,
+                            requires=parent if joined.kind == "fk_there" else "",
+                        )
+                        if joined.kind == "m2m":
+                            self.join_rows(rel, parent, created)
+
+                    if self.points_elsewhere(target, item, rel.back):
+                        self.later(make)
+                    else:
+                        make()
             elif op == "createMany":
                 if not rel.is_list or joined.kind == "m2m":
                     raise fail("`createMany` applies to one-to-many relations.", at)
                 if not isinstance(arg, dict) or "data" not in arg:
                     raise fail(f"`{at}` takes data.", at)
+                self.require(parent)
                 self.create_many(
                     target, arg["data"], f"{at}.data", bool(arg.get("skipDuplicates")), fixed=child_fixed
                 )
+            elif op == "connect" and joined.kind == "fk_there" and rel.is_list and found is None:
+                for item in items_of(arg, at):
+                    self.connect_by_update(model, rel, parent, item, at)
             elif op == "connect":
-                for item in items_of(arg, at) if rel.is_list else [arg]:
-                    found = self.find_one(target, item, at, connect_expect(model, rel, target))
-                    self.connect_existing(rel, parent, found)
+                lookups = found
+                if lookups is None:
+                    items = items_of(arg, at) if rel.is_list else [arg]
+                    lookups = [
+                        self.find_one(target, item, at, connect_expect(model, rel, target)) for item in items
+                    ]
+                if found is None and joined.kind == "m2m" and len(lookups) > 1:
+                    self.all_distinct(target, lookups)
+                for record in lookups:
+                    self.connect_existing(rel, parent, record)
             elif op == "connectOrCreate":
                 for item in items_of(arg, at) if rel.is_list else [arg]:
                     self.connect_or_create(target, item, at, fixed=child_fixed, link_to=(rel, parent))
             elif op == "disconnect":
+                if rel.is_list and isinstance(arg, bool):
+                    raise fail(f"`{at}` takes the records to disconnect (a list relation).", at)
                 self.disconnect(model, rel, parent, arg, at)
             elif op == "set":
                 if not rel.is_list:
                     raise fail("`set` applies to list relations.", at)
                 self.disconnect(model, rel, parent, True, at, everything=True)
+                # Prisma's engine points the records it finds at the parent: on a one-to-many a
+                # record that does not exist is passed over; a many-to-many needs every one (P2025).
+                strict = rel.joined().kind == "m2m"
                 for item in arg if isinstance(arg, list) else [arg]:
-                    found = self.find_one(target, item, at, connect_expect(model, rel, target))
-                    self.connect_existing(rel, parent, found)
+                    expect = connect_expect(model, rel, target) if strict else None
+                    record = self.find_one(target, item, at, expect)
+                    self.connect_existing(rel, parent, record)
             elif op == "update":
                 for item in items_of(arg, at) if rel.is_list else [arg]:
                     self.nested_update(model, rel, parent, item, at)
@@ -346,6 +658,8 @@ class WriteCompiler:
                 for item in items_of(arg, at) if not isinstance(arg, bool) else [{}]:
                     self.nested_many(rel, parent, {"where": item}, at, delete=True)
             elif op == "delete":
+                if rel.is_list and isinstance(arg, bool):
+                    raise fail(f"`{at}` takes the records to delete (a list relation).", at)
                 self.nested_delete(model, rel, parent, arg, at)
             elif op == "upsert":
                 for item in items_of(arg, at) if rel.is_list else [arg]:
@@ -377,6 +691,7 @@ class WriteCompiler:
         return " AND ".join(conditions)
 
     def join_rows(self, rel: RelationField, parent: str, child: str) -> None:
+        self.require(parent)
         joined = rel.joined()
         owner = self.schema.models[rel.owner]
         target = self.schema.models[rel.target]
@@ -399,10 +714,18 @@ class WriteCompiler:
             self.join_rows(rel, parent, child)
             return
         if joined.kind == "fk_there":
+            self.require(parent)
+            child_keys: dict[str, Source] = {
+                theirs: Bound(parent, owner.fields[mine].column) for mine, theirs in joined.pairs
+            }
+            self.take_over_child(owner, rel, child_keys, keep=child)
             b = self.builder()
-            sets = ", ".join(
-                f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
+            keys = [
+                (target.fields[theirs], Bound(parent, owner.fields[mine].column))
                 for mine, theirs in joined.pairs
+            ]
+            sets = ", ".join(
+                [f"{ident(f.column)} = {b.param(src)}" for f, src in keys] + self.touched_at(b, target)
             )
             where = " AND ".join(
                 f"{ident(target.fields[k].column)} = {b.param(Bound(child, target.fields[k].column))}"
@@ -428,6 +751,38 @@ class WriteCompiler:
             self.statement(b, f"UPDATE {model_table(owner)} SET {sets} WHERE {where}", count=True)
         )
 
+    def touched_at(self, b: Builder, model: Model) -> list[str]:
+        """`@updatedAt` columns set to now: a record whose key a nested write changes is updated."""
+        return [
+            f"{ident(f.column)} = {b.param(Generated('now', (f.native_type or '').lower()))}"
+            for f in model.fields.values()
+            if f.updated_at
+        ]
+
+    def connect_by_update(self, model: Model, rel: RelationField, parent: str, where: Any, path: str) -> None:
+        """Connect to a list relation whose records hold the key: point the record named by `where`
+        at the parent, and fail (P2018) when there was none, as Prisma's engine does."""
+        self.require(parent)
+        target = self.schema.models[rel.target]
+        b = self.builder()
+        owner = self.schema.models[rel.owner]
+        sets = ", ".join(
+            [
+                f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
+                for mine, theirs in rel.joined().pairs
+            ]
+            + self.touched_at(b, target)
+        )
+        condition = render_filter(b, unique_filter(self.schema, target, where, path), "t")
+        message = (
+            "The required connected records were not found. Expected 1 records to be connected after "
+            f"connect operation on one-to-many relation '{rel.relation_name}', found 0."
+        )
+        expect = Expect("P2018", message, {"details": message})
+        self.wrote(target)
+        sql = f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {condition} RETURNING 1"
+        self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
+
     def disconnect(
         self, model: Model, rel: RelationField, parent: str, arg: Any, path: str, *, everything: bool = False
     ) -> None:
@@ -446,6 +801,8 @@ class WriteCompiler:
             )
             if not everything and arg is not True:
                 items = items_of(arg, path)
+                if not items:
+                    return  # nothing to disconnect
                 conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
                 key = column("t", target.fields[joined.other_key].column)
                 sql += (
@@ -458,20 +815,45 @@ class WriteCompiler:
         if joined.kind == "fk_here":
             raise AssertionError("handled by the parent update")
         fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
-        if any(f.required for f in fk_fields):
-            raise _required_relation(rel, model, target, path)
         b = self.builder()
-        sets = ", ".join(f"{ident(f.column)} = NULL" for f in fk_fields)
+        sets = ", ".join([f"{ident(f.column)} = NULL" for f in fk_fields] + self.touched_at(b, target))
         where = self.linked(b, rel, parent, "t")
-        if not everything and arg is not True:
+        if not everything and arg is not True and not rel.is_list:
+            # A to-one disconnect takes a filter on the related record (a WhereInput, `{}` is any).
+            condition = plan_where(self.schema, target, arg, path)
+            if condition is not None:
+                where += f" AND {render_filter(b, condition, 't')}"
+        elif not everything and arg is not True:
             items = items_of(arg, path)
             where += (
                 " AND ("
-                + " OR ".join(
-                    render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items
+                + (
+                    " OR ".join(
+                        render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items
+                    )
+                    or "FALSE"  # none named: nothing to disconnect
                 )
                 + ")"
             )
+        if any(f.required for f in fk_fields):
+            # The related records cannot let go of a required relation: refused (P2014) when the
+            # write runs, whether any is connected or not, as by Prisma's engine.
+            message = (
+                f"The change you are trying to make would violate the required relation "
+                f"'{rel.relation_name}' between the `{target.name}` and `{model.name}` models."
+            )
+            meta = {
+                "relation_name": rel.relation_name,
+                "model_a_name": target.name,
+                "model_b_name": model.name,
+            }
+            # Its statement still binds the filter's values, so a bad one is refused first.
+            sql = (
+                f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {model_table(target)} AS {ident('t')} "
+                f"WHERE FALSE AND {where})"
+            )
+            self.steps.append(self.statement(b, sql, refuse=Expect("P2014", message, meta)))
+            return
         self.wrote(target)
         self.steps.append(
             self.statement(
@@ -519,7 +901,7 @@ class WriteCompiler:
             raise fail(f"`{path}` must be an object.", path)
         b = self.builder()
         condition = self.linked(b, rel, parent, "t")
-        planned = plan_where(self.schema, target, item.get("where"), f"{path}.where")
+        planned = plan_where(self.schema, target, item.get("where"), f"{path}.where", scalars_only=True)
         if planned is not None:
             condition += f" AND {render_filter(b, planned, 't')}"
         self.wrote(target, deleting=delete)
@@ -599,12 +981,14 @@ class WriteCompiler:
             created = self.create(target, item["create"], f"{path}.create")
             self.connect_existing(rel, parent, created)
         else:
+            self.take_over_child(model, rel, self.child_fixed(model, rel, parent))
             created = self.create(
                 target,
                 item["create"],
                 f"{path}.create",
                 fixed=self.child_fixed(model, rel, parent),
                 skip_relation=rel.back,
+                requires=parent if rel.joined().kind == "fk_there" else "",
             )
             if rel.joined().kind == "m2m":
                 self.join_rows(rel, parent, created)
@@ -634,10 +1018,17 @@ class WriteCompiler:
         self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
         return ", ".join(f"{ident(f.column)} = {expr}" for f, expr in assigned)
 
-    def update_record(self, model: Model, current: str, data: Any, path: str) -> str:
-        """Steps updating the bound row `current`; returns the name of its new row."""
+    def update_record(
+        self, model: Model, current: str, data: Any, path: str, missing: Expect | None = None
+    ) -> str:
+        """Steps updating the bound row `current`; returns the name of its new row. `missing` is the
+        error when there is no such row, raised where Prisma's engine finds out: after the writes of
+        the records it points at, before those pointing at it."""
         data = self.check_data(model, data, path)
+        self.check_input(model, data, path)
         self.wrote(model)
+        if missing is not None:
+            self.maybe_missing[current] = (model, missing)
         fixed: dict[str, Source] = {}
         after: list[tuple[RelationField, Any, str]] = []
         for name, ops in data.items():
@@ -661,8 +1052,13 @@ class WriteCompiler:
             t = ident("t")
             sql = f"UPDATE {model_table(model)} AS {t} SET {sets} WHERE {where} RETURNING {t}.*"
             self.steps.append(self.statement(b, sql, bind=updated))
-        for rel, ops, at in after:
-            self.nested(model, rel, updated, ops, at, creating=False)
+            if missing is not None:
+                self.maybe_missing[updated] = (model, missing)
+        with self.record_writes():
+            for rel, ops, at in after:
+                self.nested(model, rel, updated, ops, at, creating=False)
+        if missing is not None:
+            self.require(updated)  # nothing else failed: the record to update was not there
         return updated
 
     def parent_side_update(
@@ -672,11 +1068,14 @@ class WriteCompiler:
         joined = rel.joined()
         if not isinstance(ops, dict):
             raise fail(f"`{path}` takes nested operations.", path)
+        self.check_without_back(rel, ops, path)
         fixed: dict[str, Source] = {}
         for op, arg in ops.items():
             at = f"{path}.{op}"
             if op in ("create", "connect", "connectOrCreate"):
-                fixed.update(self.resolve_parent_side(model, rel, {op: arg}, path))
+                keys = self.resolve_parent_side(model, rel, {op: arg}, path)
+                self.take_over(model, rel, keys, keep=current)
+                fixed.update(keys)
             elif op == "disconnect":
                 if arg is False:
                     continue
@@ -733,7 +1132,8 @@ class WriteCompiler:
                     columns.append(model.fields[name])
         target = model_table(model)
         if not per_row:
-            sql = f"SELECT 0 FROM {target} WHERE FALSE"
+            # Nothing to insert: no row, and (for createManyAndReturn) an empty list.
+            sql = f"SELECT * FROM {target} WHERE FALSE"
         elif not columns:
             sql = f"INSERT INTO {target} SELECT FROM generate_series(1, {len(per_row)})"
         else:
@@ -743,7 +1143,7 @@ class WriteCompiler:
             sql = f"INSERT INTO {target} ({', '.join(ident(c.column) for c in columns)}) VALUES {values}"
         if skip_duplicates and per_row:
             sql += " ON CONFLICT DO NOTHING"
-        if returning:
+        if returning and per_row:
             sql += " RETURNING *"
         statement = self.statement(b, sql, count=not returning)
         if not returning:

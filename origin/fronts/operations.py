@@ -24,6 +24,7 @@ from .. import readonly
 from ..caller import Caller
 from ..engine import engine
 from ..engine.outcome import Outcome
+from ..engine.program import check_leaves
 from ..engine.request import Batch, JsonQuery
 from ..engine.schema import Schema
 from ..errors import BreakwaterError, QueryValidationError
@@ -210,6 +211,13 @@ async def run_batch(
 
     async def in_logged_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
         if batch.transaction and tx_id is None:
+            # Every query of a transactional batch is checked before any runs: an invalid query
+            # fails the batch before the others could fail it otherwise, as with Prisma's engine.
+            schema = await schema_for(conn, False)
+            for q in batch.queries:
+                if q.action not in ("queryRaw", "executeRaw") and q.model in schema.models:
+                    compiled, env = engine.prepare(schema, q)
+                    check_leaves(compiled.steps, env)
             if read_only:
                 async with readonly.transaction(conn, isolation):
                     return [await run(q, conn) for q in batch.queries]

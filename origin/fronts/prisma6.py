@@ -41,8 +41,28 @@ def _schema_missing() -> Response:
     return JSONResponse({"EngineNotStarted": {"reason": "SchemaMissing"}}, status_code=404)
 
 
+# Database errors Prisma 6's engines leave unclassified (Prisma 7's executor gives them codes):
+# by SQLSTATE, besides every database error without a code (P2039).
+_UNCLASSIFIED_IN_6 = frozenset({"22P02", "23001"})
+
+
+def unclassified(exc: BreakwaterError) -> bool:
+    sqlstate = (
+        exc.meta.get("database", {}).get("sqlstate") if isinstance(exc.meta.get("database"), dict) else None
+    )
+    return exc.code == Code.DATABASE_ERROR or (
+        exc.code != Code.RAW_QUERY_FAILED and sqlstate in _UNCLASSIFIED_IN_6
+    )
+
+
 def user_facing(exc: BreakwaterError) -> dict[str, Any]:
     """One entry of `errors[]` the way the 6.x client reads it."""
+    if unclassified(exc):
+        # No `error_code`: the client throws PrismaClientUnknownRequestError, as with Prisma 6's engine.
+        return {
+            "error": exc.message,
+            "user_facing_error": {"is_panic": False, "message": exc.message, "meta": {}},
+        }
     # The database's own fields (`meta.database`) are for our fronts' logs, not Prisma's meta.
     meta = {k: v for k, v in exc.meta.items() if k != "database"}
     if exc.code == Code.QUERY_INVALID:
@@ -108,7 +128,8 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
 
     models = Models()
     record = served(http)
-    # The client's `log: ['query', ...]` asks for the statements back (`extensions.logs`).
+    # The client's `log: ['query', ...]` asks for the statements back (`extensions.logs`), its
+    # tracing for the engine's spans (`extensions.traces`).
     capture = Capture.from_header(http.headers.get("x-capture-telemetry"))
     try:
         body = await jsoninput.body(http)
@@ -139,17 +160,25 @@ async def _graphql(http: Request, tx_id: str | None) -> Response:
     except BreakwaterError as exc:
         if exc.status == 401:
             raise
-        failed = {
-            "errors": [user_facing(exc)],
-            **({"extensions": capture.extensions()} if capture.logs else {}),
-        }
+        extensions = _extensions(capture)
+        failed = {"errors": [user_facing(exc)], **({"extensions": extensions} if extensions else {})}
         return JSONResponse(failed, headers={"Prisma-Error-Code": exc.code})
     return Response(encoded, media_type=_JSON, headers=models.headers())
 
 
 def _logs(capture: Capture) -> str:
-    """`{"logs": [...]}` as JSON text when the request captured any, else ""."""
-    return json.dumps(capture.extensions(), separators=(",", ":"), default=str) if capture.logs else ""
+    """`{"logs": [...], "traces": [...]}` as JSON text when the request captured any, else ""."""
+    extensions = _extensions(capture)
+    return json.dumps(extensions, separators=(",", ":"), default=str) if extensions else ""
+
+
+def _extensions(capture: Capture) -> dict[str, Any]:
+    extensions: dict[str, Any] = {}
+    if capture.logs:
+        extensions["logs"] = capture.logs
+    if capture.tracing:
+        extensions["traces"] = capture.traces()
+    return extensions
 
 
 async def graphql(http: Request) -> Response:

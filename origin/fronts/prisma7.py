@@ -168,7 +168,12 @@ def _model_headers(facts: check.PlanFacts, shape: str) -> dict[str, str]:
 
 
 async def _run_plan(
-    conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture, in_transaction: bool
+    conn: asyncpg.Connection,
+    caller: Caller,
+    request: PlanRequest,
+    capture: Capture,
+    in_transaction: bool,
+    facts: check.PlanFacts,
 ) -> Any:
     db = Database(
         conn,
@@ -179,13 +184,19 @@ async def _run_plan(
         on_query=capture.on_query,
         comment=request.comment,
     )
-    return await Interpreter(db).run(request.plan, request.params)
+    try:
+        return await Interpreter(db).run(request.plan, request.params)
+    finally:
+        facts.tables_read |= {name for _, name in db.touched_read}
+        facts.tables_written |= {name for _, name in db.touched_written}
 
 
-async def _read_only(conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture) -> Any:
+async def _read_only(
+    conn: asyncpg.Connection, caller: Caller, request: PlanRequest, capture: Capture, facts: check.PlanFacts
+) -> Any:
     # A READ ONLY transaction with its snapshot taken: Postgres refuses `SET TRANSACTION READ WRITE`.
     async with readonly.transaction(conn):
-        return await _run_plan(conn, caller, request, capture, in_transaction=True)
+        return await _run_plan(conn, caller, request, capture, True, facts)
 
 
 async def connection_info(http: Request) -> Response:
@@ -211,9 +222,9 @@ async def query(http: Request) -> Response:
         with operation.running():
             async with state.tenants.serving(caller.database_id, read_only=not caller.can_write()) as conn:
                 if caller.can_write():
-                    data = await _run_plan(conn, caller, request, capture, in_transaction=False)
+                    data = await _run_plan(conn, caller, request, capture, False, facts)
                 else:
-                    data = await _read_only(conn, caller, request, capture)
+                    data = await _read_only(conn, caller, request, capture, facts)
     except BreakwaterError as exc:
         return _error(exc, capture, http)
     return await _answer(http, caller, data, capture, _model_headers(facts, shape))
@@ -241,7 +252,7 @@ async def transaction_query(http: Request) -> Response:
         facts = check.check(request.plan, _client_version(http))
 
         async def run(conn: asyncpg.Connection) -> Any:
-            return await _run_plan(conn, caller, request, capture, in_transaction=True)
+            return await _run_plan(conn, caller, request, capture, True, facts)
 
         await state.metering.gate.admit(caller)
         shape = request.shape()

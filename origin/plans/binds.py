@@ -17,6 +17,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from bwcontract.codes import Code
+
+from ..errors import KnownRequestError
 from .errors import PlanError
 
 UTC = dt.UTC
@@ -227,9 +230,32 @@ def bind_value(value: Any, pg_type: Any, scalar_type: str) -> Any:
         ) from None
 
 
+_INT_RANGES = {"int2": ("smallint", 2**15), "int4": ("integer", 2**31), "int8": ("bigint", 2**63)}
+
+
+def out_of_range(value: Any, type_name: str) -> KnownRequestError | None:
+    """Postgres's 22003 for an integer its column type cannot hold (asyncpg would refuse to send it)."""
+    found = _INT_RANGES.get(type_name)
+    if found is None or not isinstance(value, int) or isinstance(value, bool):
+        return None
+    name, limit = found
+    if -limit <= value < limit:
+        return None
+    message = f'value "{value}" is out of range for type {name}'
+    return KnownRequestError(
+        f"Value out of range for the type: {message}", code=Code.VALUE_OUT_OF_RANGE, meta={"message": message}
+    )
+
+
 def _bind_scalar(value: Any, type_name: str, scalar_type: str) -> Any:
     if value is None:
         return None
+    if type_name in _INT_RANGES:
+        number = _int(value)
+        error = out_of_range(number, type_name)
+        if error is not None:
+            raise error
+        return number
     if type_name == "bytea":
         return _bytea(value, scalar_type)
     convert = _BY_PG_TYPE.get(type_name)

@@ -16,7 +16,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..rawtypes import json_float
+from ..pgtime import OutOfRange
+from ..rawcodec import finite
 from .errors import PlanError
 
 UTC = dt.UTC
@@ -91,9 +92,12 @@ def _decimal_text(value: Any) -> str:
     if isinstance(value, decimal.Decimal):
         if not value.is_finite():
             return str(value)
-        # Decimal.js prints without trailing zeros or an exponent: 10.50 → "10.5", 1E+1 → "10".
-        text = format(value.normalize(), "f")
-        return text if text != "-0" else "0"
+        # Decimal.js prints without trailing zeros or an exponent: 10.50 → "10.5", 1E+1 → "10"
+        # (by hand: normalize() would round to the context's 28 digits).
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text if text not in ("-0", "") else "0"
     return str(value)
 
 
@@ -117,7 +121,8 @@ def _string(value: Any) -> Any:
 
 
 def _float(value: Any) -> Any:
-    return json_float(float(value))
+    # NaN and the infinities are not JSON numbers: null, as Prisma's executor sends them.
+    return finite(float(value))
 
 
 def _boolean(value: Any) -> Any:
@@ -133,6 +138,17 @@ def _decimal(value: Any) -> Any:
 
 
 def _datetime(value: Any) -> Any:
+    if isinstance(value, OutOfRange):
+        text = str(value)
+        if text.startswith("24:00:00"):
+            # A time of day of 24:00 (timetz: with its offset) is the next day's midnight.
+            zone = text[8:]
+            moment = dt.datetime(1970, 1, 2)
+            if zone:
+                moment -= dt.timedelta(hours=int(zone[:3]), minutes=int(zone[0] + (zone[4:6] or "0")))
+            return {"$type": "DateTime", "value": moment.isoformat(timespec="milliseconds") + "Z"}
+        # infinity, year 10000, BC: Postgres's text (Prisma's own executor fails on these)
+        return {"$type": "DateTime", "value": text}
     return {"$type": "DateTime", "value": iso_datetime(value)}
 
 
@@ -160,6 +176,8 @@ _SCALARS: dict[str, Convert] = {
     "decimal": _decimal,
     "datetime": _datetime,
     "json": _json,
+    # Json read through a relation join: already a JSON value, not text.
+    "object": lambda value: {"$type": "Json", "value": dumps_json(value)},
     "bytes": _bytes,
 }
 
@@ -208,7 +226,7 @@ def compile_structure(structure: Mapping[str, Any], enums: Mapping[str, Mapping[
     if kind == "field":
         return field_converter(structure.get("fieldType") or {}, enums)
     if kind == "object":
-        return _objects(_object(structure, enums))
+        return _objects(_object(structure, enums), skip_nulls=bool(structure.get("skipNulls")))
     raise PlanError(f"Unknown result structure `{kind}`.")
 
 
@@ -220,14 +238,17 @@ def _affected_rows(data: Any) -> Any:
     raise PlanError("An affectedRows result needs a row count.")
 
 
-def _objects(map_one: Convert) -> Convert:
+def _objects(map_one: Convert, *, skip_nulls: bool = False) -> Convert:
+    """Records (a list, one, or JSON text of them); `skip_nulls` drops null records from a list (the
+    plan's `skipNulls`: rows of a join whose related record does not exist)."""
+
     def map_many(data: Any) -> Any:
         if data is None:
             return None
         if isinstance(data, str):
             data = parse_json(data)
         if isinstance(data, list):
-            return [map_one(row) for row in data]
+            return [map_one(row) for row in data if row is not None or not skip_nulls]
         return map_one(data)
 
     return map_many
@@ -250,12 +271,12 @@ def _object(structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]
                 # A group of fields kept at this level of the row (e.g. `_count$_all` of an aggregate).
                 steps.append((name, _GROUP, None, _object(node, enums)))
             else:
-                steps.append((name, _NESTED, source, _objects(_object(node, enums))))
+                nested = _objects(_object(node, enums), skip_nulls=bool(node.get("skipNulls")))
+                steps.append((name, _NESTED, source, nested))
         elif kind == "affectedRows":
             steps.append((name, _GROUP, None, _affected_rows))
         else:
             raise PlanError(f"Unknown result structure `{kind}`.")
-    skip_nulls = bool(structure.get("skipNulls"))
 
     def map_one(row: Any) -> Any:
         if not isinstance(row, dict):
@@ -268,8 +289,6 @@ def _object(structure: Mapping[str, Any], enums: Mapping[str, Mapping[str, str]]
             elif key in row:
                 value = convert(row[key])
             else:
-                continue
-            if value is None and skip_nulls:
                 continue
             out[name] = value
         return out

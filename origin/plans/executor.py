@@ -27,10 +27,9 @@ import asyncpg
 
 from bwcontract.codes import Code
 
-from .. import readonly
+from .. import rawcodec, readonly
 from ..dberrors import map_database_error
 from ..errors import Forbidden, KnownRequestError
-from . import raw
 from .binds import bind_value
 from .errors import PlanError
 from .template import Statement
@@ -91,6 +90,9 @@ class Database:
     on_query: Callable[[QueryEvent], None] | None = None
     comment: str = ""  # appended to every statement (the client's sqlcommenter tags)
     param_types: ParamTypes = field(default=PARAM_TYPES)
+    # (schema, table)s raw statements read and wrote, as Postgres locked them
+    touched_read: set[tuple[str, str]] = field(default_factory=set)
+    touched_written: set[tuple[str, str]] = field(default_factory=set)
     _depth: int = 0
 
     def _guard(self, sql: str) -> None:
@@ -138,16 +140,20 @@ class Database:
         sql = f"{statement.sql} {self.comment}" if self.comment else statement.sql
         started = time.perf_counter()
         try:
-            if kind == "raw" or (kind == "status" and not statement.values):
-                # Column types, or the command tag of a statement without values, need the statement object.
+            if kind in ("raw", "raw-status"):
+                params = [
+                    rawcodec.Param(v, t, isinstance(v, list))
+                    for v, t in zip(statement.values, statement.scalar_types, strict=True)
+                ]
+                done = await rawcodec.run(self.conn, sql, params, fetch=kind == "raw")
+                self.touched_read |= done.read
+                self.touched_written |= done.written
+                result: Any = done.value
+            elif kind == "status" and not statement.values:
+                # The command tag of a statement without values needs the statement object.
                 prepared = await self.conn.prepare(sql)
-                values = self._convert(statement, prepared.get_parameters())
-                rows = await prepared.fetch(*values)
-                if kind == "raw":
-                    attributes = prepared.get_attributes()
-                    result: Any = raw.result([a.name for a in attributes], [a.type for a in attributes], rows)
-                else:
-                    result = prepared.get_statusmsg()
+                await prepared.fetch()
+                result = prepared.get_statusmsg()
             else:
                 values = await self._bind(statement)
                 if kind == "rows":
@@ -187,6 +193,10 @@ class Database:
     async def query_raw(self, statement: Statement) -> dict[str, Any]:
         result: dict[str, Any] = await self._run(statement, "raw")
         return result
+
+    async def execute_raw(self, statement: Statement) -> int:
+        count: int = await self._run(statement, "raw-status")
+        return count
 
     async def execute(self, statements: Sequence[Statement]) -> int:
         total = 0

@@ -245,7 +245,21 @@ class Interpreter:
             return await self.eval(args, scope)
 
     async def _node_process(self, args: Any, scope: dict[str, Any]) -> Any:
-        return process.apply(await self.eval(args["expr"], scope), args["operations"])
+        return process.apply(
+            await self.eval(args["expr"], scope), self._resolve_ops(args["operations"], scope)
+        )
+
+    def _resolve_ops(self, ops: Mapping[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
+        """The operations with their cursor's values resolved (they are placeholders like any arg)."""
+        resolved = dict(ops)
+        pagination = ops.get("pagination")
+        if isinstance(pagination, Mapping) and isinstance(pagination.get("cursor"), Mapping):
+            cursor = {k: self.resolve(v, scope) for k, v in pagination["cursor"].items()}
+            resolved["pagination"] = {**pagination, "cursor": cursor}
+        nested = ops.get("nested")
+        if isinstance(nested, Mapping):
+            resolved["nested"] = {k: self._resolve_ops(v, scope) for k, v in nested.items()}
+        return resolved
 
     async def _node_initializeRecord(self, args: Any, scope: dict[str, Any]) -> Any:
         result = await self.eval(args["expr"], scope)
@@ -283,7 +297,7 @@ class Interpreter:
 
     async def _node_execute(self, args: Any, scope: dict[str, Any]) -> Any:
         if args["type"] == "rawSql":
-            return await self.db.execute([self._raw_statement(args, scope)])
+            return await self.db.execute_raw(self._raw_statement(args, scope))
         return await self.db.execute(self._statements(args, scope))
 
     def _statements(self, args: Mapping[str, Any], scope: Mapping[str, Any]) -> list[template.Statement]:

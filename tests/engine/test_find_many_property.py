@@ -152,15 +152,35 @@ def _scalar(value: Any, spec: Any) -> bool | None:
     return _and(results)
 
 
-def evaluate(row: dict[str, Any], w: dict[str, Any]) -> bool | None:
+def _items(value: Any) -> list[dict[str, Any]]:
+    return value if isinstance(value, list) else [value]
+
+
+def _empty(w: dict[str, Any]) -> bool:
+    """A condition that tests nothing: Prisma leaves it out of AND / OR / NOT lists."""
+    return all(_key_empty(key, value) for key, value in w.items())
+
+
+def _key_empty(key: str, value: Any) -> bool:
+    if key in ("AND", "OR", "NOT"):
+        return all(_empty(x) for x in _items(value))
+    return isinstance(value, dict) and not set(value) - {"mode"}
+
+
+def evaluate(row: dict[str, Any], w: dict[str, Any], inside: bool = False) -> bool | None:
+    """`w` for `row`; `inside` an AND / OR / NOT list, where empty conditions are left out (so an
+    `OR: []` there is dropped, while at the top it matches nothing)."""
     parts: list[bool | None] = []
     for key, value in w.items():
+        if inside and _key_empty(key, value):
+            continue
+        kept = [x for x in _items(value) if not _empty(x)] if key in ("AND", "OR", "NOT") else []
         if key == "AND":
-            parts.append(_and([evaluate(row, x) for x in value]))
+            parts.append(_and([evaluate(row, x, True) for x in kept]))
         elif key == "OR":
-            parts.append(_or([evaluate(row, x) for x in value]))
+            parts.append(_or([evaluate(row, x, True) for x in kept]))
         elif key == "NOT":
-            parts.append(_not(evaluate(row, value)))
+            parts.append(_and([_not(evaluate(row, x, True)) for x in kept]))
         else:
             parts.append(_scalar(row[key], value))
     return _and(parts)

@@ -61,6 +61,13 @@ def test_the_rich_schema_builds_every_kind_of_field_and_relation() -> None:
         ("enum E {\n}", "has no values", 1, 1),
         ("modle A {}", "expected a block", 1, 1),
         ("model A {\n  id Int? @id\n}", "must be required", 2, 11),
+        # An implicit many-to-many with a composite id: Prisma's P1012, at the field referencing it.
+        (
+            "model A {\n  x Int\n  y Int\n  bs B[]\n  @@id([x, y])\n}\nmodel B {\n  id Int @id\n  as A[]\n}",
+            "The relation field `as` on model `B` references `A` which does not have an `@id` field",
+            9,
+            3,
+        ),
     ],
 )
 def test_schema_errors_say_what_and_where(text: str, message: str, line: int, column: int) -> None:

@@ -86,7 +86,7 @@ def test_an_include_is_a_correlated_json_subquery() -> None:
     ]
 
 
-def test_relation_filters_are_exists_subqueries_through_join_tables() -> None:
+def test_relation_filters_are_subqueries_through_join_tables() -> None:
     assert statements(
         SCHEMA,
         "Post",
@@ -96,10 +96,11 @@ def test_relation_filters_are_exists_subqueries_through_join_tables() -> None:
     ) == [
         (
             "SELECT coalesce(json_agg(s.j), '[]'::json) FROM (SELECT json_build_object('id', \"t0\".\"id\") "
-            'AS j FROM "public"."Post" AS "t0" WHERE (EXISTS (SELECT 1 FROM "public"."users" AS "t1" WHERE '
-            '"t1"."id" = "t0"."authorId" AND "t1"."email" = $1) AND EXISTS (SELECT 1 FROM "public"."Tag" AS '
-            '"t2" WHERE EXISTS (SELECT 1 FROM "public"."_PostToTag" AS "j" WHERE "j"."A" = "t0"."id" AND '
-            '"j"."B" = "t2"."id") AND "t2"."name" = ANY($2)))) AS s',
+            'AS j FROM "public"."Post" AS "t0" WHERE ((CASE WHEN EXISTS (SELECT 1 FROM "public"."users" AS '
+            '"t2" WHERE "t2"."id" = "t0"."authorId") THEN (SELECT ("t1"."email" = $1) FROM "public"."users" '
+            'AS "t1" WHERE "t1"."id" = "t0"."authorId" LIMIT 1) ELSE FALSE END) AND EXISTS (SELECT 1 FROM '
+            '"public"."Tag" AS "t3" WHERE EXISTS (SELECT 1 FROM "public"."_PostToTag" AS "j" WHERE "j"."A" = '
+            '"t0"."id" AND "j"."B" = "t3"."id") AND "t3"."name" = ANY($2)))) AS s',
             ["a", ["x", "y"]],
         )
     ]
@@ -199,9 +200,9 @@ def test_a_delete_returns_the_deleted_record() -> None:
     ]
 
 
-def test_delete_many_escapes_like_wildcards() -> None:
+def test_like_wildcards_in_values_keep_their_meaning_as_in_prisma() -> None:
     assert statements(SCHEMA, "Post", "deleteMany", {"where": {"title": {"startsWith": "x%"}}}, None) == [
-        ('DELETE FROM "public"."Post" AS "t" WHERE "t"."title" LIKE $1', ["x\\%%"])
+        ('DELETE FROM "public"."Post" AS "t" WHERE "t"."title" LIKE $1', ["x%%"])
     ]
 
 

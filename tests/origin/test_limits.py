@@ -70,10 +70,11 @@ def test_overrides_replace_only_what_they_set() -> None:
     assert apply(Limits(), {"query_timeout_ms": 5, "response_bytes": None}) == Limits(query_timeout_ms=5)
 
 
-def test_startup_settings_carry_the_timeouts() -> None:
+def test_startup_settings_carry_the_timeouts_and_turn_jit_off() -> None:
     assert Limits(query_timeout_ms=1234, idle_in_transaction_timeout_ms=5678).server_settings() == {
         "statement_timeout": "1234",
         "idle_in_transaction_session_timeout": "5678",
+        "jit": "off",
     }
 
 

@@ -84,10 +84,12 @@ def test_malformed_plans_are_plan_errors() -> None:
 
 
 def test_the_tables_of_a_plan_are_found_by_statement_kind() -> None:
+    # A raw statement's tables are not guessed from its text: the executor adds the ones Postgres
+    # locked for it after it runs (tests/origin/test_rawcodec.py).
     facts = check(
         {"type": "seq", "args": [INSERT_NOTE, SELECT_NOTES, raw("execute", 'UPDATE "User" SET a = 1')]}, None
     )
-    assert facts.tables_written == {"Note", "User"}
+    assert facts.tables_written == {"Note"}
     assert facts.tables_read == {"Note"}
     assert facts.statements == 3
 

@@ -19,7 +19,7 @@ from bwdev.stack import Stack
 from origin.caller import Caller
 from origin.errors import Forbidden
 from origin.fronts import prisma7
-from origin.plans import executor
+from origin.plans import check, executor
 from origin.plans.telemetry import Capture
 from tests.conftest import TenantDatabase, create_tenant
 from tests.plans.plans import CREATE_TABLE, INSERT_NOTE, SELECT_NOTES, body, execute, raw, seq
@@ -128,7 +128,7 @@ async def run_read_only(dsn: str, plan: dict[str, Any]) -> Any:
     conn = await asyncpg.connect(dsn)
     try:
         request = prisma7.parse_plan_request(json.dumps(body(plan)).encode())
-        return await prisma7._read_only(conn, READER, request, Capture())
+        return await prisma7._read_only(conn, READER, request, Capture(), check.PlanFacts())
     finally:
         await conn.close()
 

@@ -1,5 +1,5 @@
-"""Values in and out: plan values bound by the Postgres type of their placeholder, generated values,
-and `$queryRaw` results with the column type names the client expects."""
+"""Values in and out: plan values bound by the Postgres type of their placeholder, and generated
+values (raw-query values: tests/origin/test_rawcodec.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from origin.plans import raw
 from origin.plans.binds import bind_value
 from origin.plans.errors import PlanError, UnsupportedPlan
 from origin.plans.generators import Generators
@@ -98,77 +97,3 @@ def test_ids_have_their_formats() -> None:
     assert len({generators.call("cuid", [1]) for _ in range(1000)}) == 1000
     with pytest.raises(UnsupportedPlan, match="snowflake"):
         generators.call("snowflake", [])
-
-
-def test_raw_results_name_their_column_types() -> None:
-    names = ["i", "b", "d", "f", "t", "j", "x", "ts", "day", "clock", "arr", "e", "u", "c"]
-    types = [
-        pg("int4"),
-        pg("int8"),
-        pg("numeric"),
-        pg("float8"),
-        pg("text"),
-        pg("jsonb"),
-        pg("bytea"),
-        pg("timestamptz"),
-        pg("date"),
-        pg("time"),
-        pg("int4[]", "array"),
-        pg("role_kind", schema="public"),
-        pg("uuid"),
-        pg("bpchar"),
-    ]
-    row = [
-        1,
-        2,
-        decimal.Decimal("1.50"),
-        0.25,
-        "s",
-        '{"a": 1}',
-        b"\x01\x02",
-        dt.datetime(2024, 5, 6, 7, 8, 9, 123456, UTC),
-        dt.date(2024, 2, 29),
-        dt.time(1, 2, 3, 400000),
-        [1, 2],
-        "ADMIN",
-        uuid.UUID(int=1),
-        "ab ",
-    ]
-    assert raw.result(names, types, [row, [None] * len(row)]) == {
-        "columns": names,
-        "types": [
-            "int",
-            "bigint",
-            "decimal",
-            "double",
-            "string",
-            "json",
-            "bytes",
-            "datetime",
-            "date",
-            "time",
-            "int-array",
-            "enum",
-            "uuid",
-            "string",
-        ],
-        "rows": [
-            [
-                1,
-                "2",
-                "1.50",
-                0.25,
-                "s",
-                {"a": 1},
-                "AQI=",
-                "2024-05-06T07:08:09.123+00:00",
-                "2024-02-29",
-                "01:02:03.400",
-                [1, 2],
-                "ADMIN",
-                "00000000-0000-0000-0000-000000000001",
-                "ab ",
-            ],
-            [None] * len(row),
-        ],
-    }

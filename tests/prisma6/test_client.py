@@ -195,8 +195,10 @@ EXPECTED: dict[str, Any] = {
     "upsert": {"created": {"name": "music"}, "updated": {"name": "jazz"}},
     "nested disconnect and delete": {"managerId": None, "following": [{"email": "ada@x.io"}], "posts": []},
     "delete and deleteMany": {"one": {"body": "first"}, "many": {"count": 2}},
+    # `${ts} AS at` is an untyped placeholder: Prisma's driver sends a Date as its text, and the
+    # column is that text (what Prisma's own executor answers; README: Conformance).
     "raw queries": {
-        "query": [{"email": "ada@x.io", "five": 5, "big": "10n", "at": "2024-05-06T07:08:09.123+00:00"}],
+        "query": [{"email": "ada@x.io", "five": 5, "big": "10n", "at": "2024-05-06 07:08:09.123"}],
         "execute": 1,
         "error": {
             "error": {
@@ -243,7 +245,8 @@ EXPECTED: dict[str, Any] = {
             "error": {
                 "name": "PrismaClientKnownRequestError",
                 "code": "P2000",
-                "message": "The provided value for the column is too long for the column's type.",
+                "message": "The provided value for the column is too long for the column's type. "
+                "Column: (not available)",
             }
         },
         "notFound": {

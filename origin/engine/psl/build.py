@@ -70,6 +70,9 @@ def build(blocks: list[Block]) -> Schema:
     for block in blocks:
         if block.kind in ("model", "view") and block.name in schema.models:
             _relations(block, schema)
+    for block in blocks:
+        if block.kind in ("model", "view") and block.name in schema.models:
+            _check_many_to_many(block, schema)
     try:
         schema.finish()
     except SchemaModelError as exc:
@@ -301,6 +304,33 @@ def _relations(block: Block, schema: Schema) -> None:
             on_delete=on_delete,
             on_update=on_update,
         )
+
+
+def _check_many_to_many(block: Block, schema: Schema) -> None:
+    """An implicit many-to-many's join table holds one id column per side: a model without a
+    single-field @id (a composite @@id, or none) cannot be in one. Prisma's schema validation
+    refuses it at the field that references such a model, in these words."""
+    model = schema.models[block.name]
+    for decl in block.fields:
+        rel = model.relations.get(decl.name)
+        if rel is None or not rel.is_list or rel.fields:
+            continue
+        target = schema.models[rel.target]
+        backs = [
+            r
+            for r in target.relations.values()
+            if r.relation_name == rel.relation_name and r.target == model.name and r is not rel
+        ]
+        if any(not r.is_list or r.fields for r in backs):
+            continue
+        if len(target.primary_key) != 1:
+            raise _fail(
+                f"Error validating field `{decl.name}` in model `{model.name}`: The relation field "
+                f"`{decl.name}` on model `{model.name}` references `{target.name}` which does not have an "
+                "`@id` field. Models without `@id` cannot be part of a many to many relation. Use an "
+                "explicit intermediate Model to represent this relationship.",
+                decl,
+            )
 
 
 def _action(arg: Arg | None, at: Attribute) -> str | None:
