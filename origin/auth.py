@@ -29,10 +29,11 @@ def database_gone(database_id: str) -> Unauthorized:
     return Unauthorized("API key is invalid: its database no longer exists.")
 
 
-async def caller_of(request: Request) -> Caller:
-    cached: Caller | None = getattr(request.state, "caller", None)
-    if cached is not None:
-        return cached
+async def signed_by_edge(
+    request: Request, hint: str = "Send requests to the edge URL, not to the origin."
+) -> service.ServiceClaims:
+    """The edge's signature of this request for this origin process, verified and admitted once (a
+    signature seen before is refused: replay.py)."""
     state = state_of(request)
     now = time.time()
     try:
@@ -45,20 +46,28 @@ async def caller_of(request: Request) -> Caller:
             await request.body(),
             now,
         )
+    except service.InvalidServiceSignature as exc:
+        raise Unauthorized(
+            f"The origin only serves requests signed by the edge: {exc}.", code=Code.UNSIGNED, hint=hint
+        ) from None
+    state.replays.admit(signed.issued, signed.nonce, now)
+    return signed
+
+
+async def caller_of(request: Request) -> Caller:
+    cached: Caller | None = getattr(request.state, "caller", None)
+    if cached is not None:
+        return cached
+    state = state_of(request)
+    signed = await signed_by_edge(request)
+    try:
         caller = Caller(
             KeyClaims.from_dict(signed.values),
             str(signed.values.get("rid", "")),
             background=signed.values.get(service.BACKGROUND) == 1,
         )
-    except service.InvalidServiceSignature as exc:
-        raise Unauthorized(
-            f"The origin only serves requests signed by the edge: {exc}.",
-            code=Code.UNSIGNED,
-            hint="Send requests to the edge URL, not to the origin.",
-        ) from None
     except (KeyError, ValueError):
         raise Unauthorized("The service claims are incomplete.", code=Code.UNSIGNED) from None
-    state.replays.admit(signed.issued, signed.nonce, now)
     if not await state.keygate.is_active(caller.key_id, caller.database_id):
         raise Unauthorized("API key is invalid: this key has been revoked or its database deleted.")
     limit = (await state.tenants.limits.of(caller.database_id)).request_bytes

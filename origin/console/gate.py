@@ -9,16 +9,14 @@ a revoked key or a changed admin token ends it at once.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from bwcontract import service
 from bwcontract.codes import Code
 from bwcontract.wire import CONSOLE_CLAIM
 
-from ..auth import request_target
+from ..auth import signed_by_edge
 from ..errors import Forbidden, Unauthorized
 from ..state import OriginState, state_of
 from . import sessions
@@ -33,28 +31,12 @@ class SignInNeeded(Unauthorized):
 
 async def through_edge(request: Request) -> OriginState:
     """The edge signed this request as the console's; a signature is accepted once."""
-    state = state_of(request)
-    now = time.time()
-    try:
-        signed = service.verify(
-            request.headers.get(service.HEADER),
-            state.settings.service_secrets,
-            service.origin_audience(state.settings.origin_id),
-            request.method,
-            request_target(request),
-            await request.body(),
-            now,
-        )
-    except service.InvalidServiceSignature as exc:
-        raise Unauthorized(
-            f"The origin only serves requests signed by the edge: {exc}.",
-            code=Code.UNSIGNED,
-            hint="Open the console at the edge's URL (scripts/dev prints it), not the origin's.",
-        ) from None
+    signed = await signed_by_edge(
+        request, hint="Open the console at the edge's URL (scripts/dev prints it), not the origin's."
+    )
     if signed.values.get(CONSOLE_CLAIM) != "1":
         raise Unauthorized("This request was not signed as a console request.", code=Code.UNSIGNED)
-    state.replays.admit(signed.issued, signed.nonce, now)
-    return state
+    return state_of(request)
 
 
 async def viewer_of(request: Request, state: OriginState) -> Viewer:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bwcontract import service, usage, wire
+from bwcontract import usage, wire
 from bwcontract.codes import Code
 
-from ..auth import caller_of, request_target
+from ..auth import caller_of, signed_by_edge
 from ..errors import BadRequest, Unauthorized
 from ..state import state_of
 from .daily import database_month
@@ -55,23 +54,10 @@ async def own_usage(http: Request) -> JSONResponse:
 async def edge_hits(http: Request) -> JSONResponse:
     """A batch of the edge's cache hits; `{"id", "counted"}` (False: counted before)."""
     state = state_of(http)
-    body = await http.body()
-    now = time.time()
-    try:
-        signed = service.verify(
-            http.headers.get(service.HEADER),
-            state.settings.service_secrets,
-            service.origin_audience(state.settings.origin_id),
-            http.method,
-            request_target(http),
-            body,
-            now,
-        )
-    except service.InvalidServiceSignature as exc:
-        raise Unauthorized(f"Hit batches come from the edge, signed: {exc}.", code=Code.UNSIGNED) from None
+    signed = await signed_by_edge(http, hint="Hit batches come from the edge.")
     if signed.values.get("op") != "hits":
         raise Unauthorized("This signature is not for a hit batch.", code=Code.UNSIGNED)
-    state.replays.admit(signed.issued, signed.nonce, now)
+    body = await http.body()
     try:
         batch = usage.HitBatch.from_json(body)
     except usage.InvalidUsage as exc:
