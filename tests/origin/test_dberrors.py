@@ -23,7 +23,7 @@ def test_a_session_ended_by_the_server_is_a_retryable_upstream_error(sqlstate: s
     assert (mapped.code.value, mapped.status) == ("P6008", 502) and "Retry" in (mapped.hint or "")
 
 
-@pytest.mark.parametrize(("raw", "code"), [(False, "P2010"), (True, "P2010")])
+@pytest.mark.parametrize(("raw", "code"), [(False, "P2039"), (True, "P2010")])
 def test_a_tenant_raising_the_same_sqlstate_gets_its_own_4xx(raw: bool, code: str) -> None:
     mapped = map_database_error(error("57P01", "ERROR"), raw=raw)
     assert mapped.code.value == code and 400 <= mapped.status < 500
