@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bwcontract.codes import Code
+
 from ..errors import QueryValidationError
 from .params import Bound, Const
 from .plan import (
@@ -74,7 +76,7 @@ def compile_operation(schema: Schema, action: str, model_name: str | None, query
         or_throw = None
         if action.endswith("OrThrow"):
             or_throw = Expect(
-                "P2025",
+                Code.RECORD_NOT_FOUND,
                 NOT_FOUND + _NOT_FOUND_CAUSE,
                 {"cause": _NOT_FOUND_CAUSE},
             )
@@ -247,7 +249,9 @@ def _compile_write(
         _require(args, {"where", "data"}, {"where", "data"}, action)
         where = unique_filter(schema, model, args["where"])
         expect = Expect(
-            "P2025", NOT_FOUND + "Record to update not found.", {"cause": "Record to update not found."}
+            Code.RECORD_NOT_FOUND,
+            NOT_FOUND + "Record to update not found.",
+            {"cause": "Record to update not found."},
         )
         if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
             b = Builder(schema)
@@ -295,7 +299,7 @@ def _compile_write(
         condition = render_write_filter(b, unique, "t")
         sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
         expect = Expect(
-            "P2025",
+            Code.RECORD_NOT_FOUND,
             NOT_FOUND + "Record to delete does not exist.",
             {"cause": "Record to delete does not exist."},
         )

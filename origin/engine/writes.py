@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bwcontract.codes import Code
+
 from .fingerprint import Slot
 from .params import Bound, Const, Generated, Source
 from .plan import (
@@ -376,7 +378,7 @@ class WriteCompiler:
                 "model_a_name": holder.name,
                 "model_b_name": other.name,
             }
-            refuse = Expect("P2014", message, meta)
+            refuse = Expect(Code.REQUIRED_RELATION, message, meta)
             self.read.add(holder.name)
             self.steps.append(
                 self.statement(
@@ -506,7 +508,7 @@ class WriteCompiler:
             )
             count = f"(SELECT count(*) FROM {model_table(model)} AS {ident('t')} WHERE {each})"
             cause = f"Expected {len(lookups)} records to be connected, found only {found}."
-            refuse = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+            refuse = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
             self.steps.append(self.statement(b, f"SELECT 1 WHERE {count} = {found}", refuse=refuse))
 
     def connect_or_create(
@@ -778,7 +780,7 @@ class WriteCompiler:
             "The required connected records were not found. Expected 1 records to be connected after "
             f"connect operation on one-to-many relation '{rel.relation_name}', found 0."
         )
-        expect = Expect("P2018", message, {"details": message})
+        expect = Expect(Code.CONNECTED_RECORDS_MISSING, message, {"details": message})
         self.wrote(target)
         sql = f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {condition} RETURNING 1"
         self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
@@ -852,7 +854,7 @@ class WriteCompiler:
                 f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {model_table(target)} AS {ident('t')} "
                 f"WHERE FALSE AND {where})"
             )
-            self.steps.append(self.statement(b, sql, refuse=Expect("P2014", message, meta)))
+            self.steps.append(self.statement(b, sql, refuse=Expect(Code.REQUIRED_RELATION, message, meta)))
             return
         self.wrote(target)
         self.steps.append(
@@ -884,7 +886,7 @@ class WriteCompiler:
                 condition += f" AND {render_filter(b, planned, 't')}"
         found = self.name()
         cause = f"No '{target.name}' record was found for a nested update on relation '{rel.relation_name}'."
-        expect = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+        expect = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
         self.steps.append(
             self.statement(
                 b,
@@ -941,7 +943,9 @@ class WriteCompiler:
                 cause = f"No '{target.name}' record was found for a nested delete on relation "
                 message = NOT_FOUND + cause + f"'{rel.relation_name}'."
             meta = {"relation_name": rel.relation_name, "parent_name": model.name, "child_name": target.name}
-            expect = Expect("P2017" if rel.is_list else "P2025", message, meta)
+            expect = Expect(
+                Code.RECORDS_NOT_CONNECTED if rel.is_list else Code.RECORD_NOT_FOUND, message, meta
+            )
             sql = f"DELETE FROM {model_table(target)} AS {ident('t')} WHERE {condition} RETURNING 1"
             self.steps.append(self.statement(b, sql, expect=expect))
 
@@ -1165,7 +1169,7 @@ def connect_expect(model: Model, rel: RelationField, target: Model) -> Expect:
         f"No '{target.name}' record(s) (needed to inline the relation on '{model.name}' record(s)) was found "
         f"for a nested connect on {kind} relation '{rel.relation_name}'."
     )
-    return Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+    return Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
 
 
 def default_source(f: ScalarField) -> Source | None:
