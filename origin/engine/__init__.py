@@ -2,8 +2,9 @@
 
 - the schema model: `schema`, built from a Prisma schema (`psl/`) or a live database (`introspect`);
 - parse: `request` (bodies → typed queries), `fingerprint` (the query's shape and its values);
-- plan: `plan` (filters, selections, order, windows, aggregates) and `writes` (nested writes →
-  ordered statements), joined up by `compile` into a `program.Program`;
+- plan: `nodes` (the plan's types), built by `filters` (where), `reads` (selection, find, order,
+  cursor, distinct), `aggregates` (aggregate, groupBy) on `arguments` (values as bind sources), and
+  `writes` (nested writes → ordered statements), joined up by `compile` into a `program.Program`;
 - SQL: `sql` renders plans with `$n` parameters (`params` says where each value comes from, `values`
   converts and validates them); identifiers and schema-derived names are quoted only in `quoting`;
 - execute: `program.run`, one statement or several in one transaction; `raw` for queryRaw/executeRaw;

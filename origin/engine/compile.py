@@ -7,24 +7,14 @@ from typing import Any
 from bwcontract.codes import Code
 
 from ..errors import QueryValidationError
+from .aggregates import plan_aggregate, plan_group_by
+from .arguments import count_source, fail, model_of
+from .filters import plan_where, unique_filter
+from .nodes import GroupByPlan, ReadPlan, Related
 from .params import Bound, Const
-from .plan import (
-    READ_ACTIONS,
-    GroupByPlan,
-    ReadPlan,
-    Related,
-    count_source,
-    fail,
-    model_of,
-    plan_aggregate,
-    plan_group_by,
-    plan_read,
-    plan_selection,
-    plan_where,
-    unique_filter,
-)
 from .program import Branch, Expect, Program, Rebind, Statement
 from .quoting import column, ident, literal
+from .reads import READ_ACTIONS, plan_read, plan_selection
 from .schema import Model, Schema
 from .sql import (
     Builder,

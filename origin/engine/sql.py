@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .params import Source
-from .plan import (
+from .nodes import (
     AggregatePlan,
     All,
     Any_,
@@ -28,6 +27,7 @@ from .plan import (
     RelationCount,
     Selection,
 )
+from .params import Source
 from .quoting import column, ident, literal, table
 from .schema import Model, RelationField, ScalarField, Schema
 

@@ -16,23 +16,14 @@ from typing import Any
 
 from bwcontract.codes import Code
 
+from .arguments import fail, items_of, null_marker, value_source
+from .filters import plan_where, unique_filter
 from .fingerprint import Slot
+from .nodes import All, Compare, Filter, ReadPlan
 from .params import Bound, Const, Generated, Source
-from .plan import (
-    All,
-    Compare,
-    Filter,
-    ReadPlan,
-    fail,
-    items_of,
-    null_marker,
-    plan_selection,
-    plan_where,
-    unique_filter,
-    value_source,
-)
 from .program import Branch, Expect, Rebind, Statement, Step
 from .quoting import column, ident, table
+from .reads import plan_selection
 from .schema import Model, RelationField, ScalarField, Schema
 from .sql import Builder, model_table, render_filter, render_read
 
