@@ -7,7 +7,7 @@ from typing import Any
 
 from .arguments import fail, has_slot, items_of, null_marker, value_source
 from .fingerprint import Slot
-from .nodes import All, Any_, Compare, Constant, Filter, Negate, Related
+from .nodes import All, Any_, Compare, Constant, Filter, Negate, Op, Related
 from .params import Const, Leaf, Source, Template
 from .schema import Model, RelationField, ScalarField, Schema
 from .values import converter, json_path, like_pattern, untag
@@ -69,7 +69,7 @@ def plan_where(
                 items.append(
                     Compare(
                         model.fields[name],
-                        "=",
+                        Op.EQ,
                         value_source(schema, model.fields[name], value[name], f"{at}.{name}"),
                     )
                 )
@@ -99,7 +99,7 @@ def simplified(f: Filter) -> Filter:
     return f
 
 
-_COMPARE_OPS = {"equals": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+_COMPARE_OPS = {"equals": Op.EQ, "lt": Op.LT, "lte": Op.LTE, "gt": Op.GT, "gte": Op.GTE}
 _JSON_OPS = frozenset(
     {
         "string_contains",
@@ -217,7 +217,7 @@ def _compare(
     jpath: Source | None,
     aggregate: str,
 ) -> Filter:
-    def compare(sql_op: str, value: Source | None = None, **extra: Any) -> Compare:
+    def compare(sql_op: Op, value: Source | None = None, **extra: Any) -> Compare:
         return Compare(f, sql_op, value, insensitive, jpath, aggregate=aggregate, **extra)
 
     marker = null_marker(operand)
@@ -225,31 +225,31 @@ def _compare(
         if op not in ("equals", "not"):
             raise fail(f"`{marker}` can only be compared with equals / not.", path)
         if marker == "DbNull":
-            return compare("isnull" if op == "equals" else "notnull")
+            return compare(Op.IS_NULL if op == "equals" else Op.NOT_NULL)
         if marker == "JsonNull":
-            return compare("=" if op == "equals" else "<>", Const("null"))
-        anynull = Any_((compare("isnull"), compare("=", Const("null"))))
+            return compare(Op.EQ if op == "equals" else Op.NE, Const("null"))
+        anynull = Any_((compare(Op.IS_NULL), compare(Op.EQ, Const("null"))))
         return anynull if op == "equals" else Negate(anynull)
     other = _field_ref(schema, f, operand, path)
     if operand is None and (op not in ("equals", "not", "in", "notIn") or (f.required and not aggregate)):
         raise fail(f"Argument `{op}` must not be null.", path)
     if op in _COMPARE_OPS:
         if operand is None:
-            return compare("isnull")
+            return compare(Op.IS_NULL)
         if other is not None:
             return compare(_COMPARE_OPS[op], other=other)
         return compare(_COMPARE_OPS[op], value_source(schema, f, operand, path))
     if op == "not":
         if operand is None:
-            return compare("notnull")
+            return compare(Op.NOT_NULL)
         if isinstance(operand, dict) and not _is_tagged(operand) and f.type != "Json":
             return _negated_object(schema, f, operand, path, insensitive, jpath, aggregate, negate=True)
         if other is not None:
-            return compare("<>", other=other)
-        return compare("<>", value_source(schema, f, operand, path))
+            return compare(Op.NE, other=other)
+        return compare(Op.NE, value_source(schema, f, operand, path))
     if op in ("in", "notIn"):
         if operand is None:
-            return compare("isnull" if op == "in" else "notnull")
+            return compare(Op.IS_NULL if op == "in" else Op.NOT_NULL)
         if operand == []:
             return Constant(op == "notIn")
         if f.is_list:
@@ -258,34 +258,34 @@ def _compare(
         if single or isinstance(operand, bool):
             raise fail(f"Argument `{op}`: Invalid value provided. Expected a list of {f.type}.", path)
         source = _list_source(schema, f, operand, path)
-        return compare("in" if op == "in" else "notin", source)
+        return compare(Op.IN if op == "in" else Op.NOT_IN, source)
     if op in ("contains", "startsWith", "endsWith"):
         if f.type != "String" or f.is_list:
             raise fail(f"`{op}` only applies to String fields.", path)
         if isinstance(operand, Slot):
-            return compare("like", Leaf(operand.index, like_pattern(op, path)))
-        return compare("like", Const(like_pattern(op, path)(operand)))
+            return compare(Op.LIKE, Leaf(operand.index, like_pattern(op, path)))
+        return compare(Op.LIKE, Const(like_pattern(op, path)(operand)))
     if op == "search":
         # Full-text search (Prisma's fullTextSearchPostgres): the operand is a tsquery text.
         if f.type != "String" or f.is_list:
             raise fail("`search` only applies to String fields.", path)
         if operand is None:
             raise fail("`search` cannot be null.", path)
-        return compare("search", value_source(schema, f, operand, path))
+        return compare(Op.SEARCH, value_source(schema, f, operand, path))
     if op in ("has", "hasEvery", "hasSome", "isEmpty"):
         if not f.is_list:
             raise fail(f"`{op}` only applies to list fields.", path)
         if op == "isEmpty":
             if not isinstance(operand, bool):
                 raise fail("`isEmpty` takes true or false.", path)
-            return compare("isEmpty" if operand else "notEmpty")
+            return compare(Op.IS_EMPTY if operand else Op.NOT_EMPTY)
         if op == "has":
             if operand is None:
                 raise fail("`has` cannot be null.", path)
-            return compare("has", value_source(schema, f, operand, path, element=True))
+            return compare(Op.HAS, value_source(schema, f, operand, path, element=True))
         # An empty list is tested as such (`@> '{}'`, `&& '{}'`: NULL for a NULL list, as Prisma's
         # engine has it).
-        return compare(op, value_source(schema, f, operand, path))
+        return compare(Op(op), value_source(schema, f, operand, path))
     if op in _JSON_OPS:
         if f.type != "Json":
             raise fail(f"`{op}` only applies to Json fields.", path)
@@ -293,8 +293,8 @@ def _compare(
             kind = {"string_contains": "contains", "string_starts_with": "startsWith"}.get(op, "endsWith")
             pattern = like_pattern(kind, path)
             src = Leaf(operand.index, pattern) if isinstance(operand, Slot) else Const(pattern(operand))
-            return compare("json_like", src)
-        return compare(op, value_source(schema, f, operand, path))
+            return compare(Op.JSON_LIKE, src)
+        return compare(Op(op), value_source(schema, f, operand, path))
     raise fail(f"Unknown filter `{op}` for field {f.name}.", path)
 
 

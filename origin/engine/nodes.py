@@ -7,6 +7,7 @@ schema (filters, selections, order, windows). The planning modules (`filters`, `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .params import Source
@@ -39,13 +40,46 @@ class Constant(Filter):
     value: bool
 
 
+class Op(StrEnum):
+    """The comparison of a `Compare`: `filters` chooses it from Prisma's filter keys, `sql` renders
+    it. A member's value is its SQL operator where it has one, so it can go into the text as it is."""
+
+    EQ = "="
+    NE = "<>"
+    LT = "<"
+    LTE = "<="
+    GT = ">"
+    GTE = ">="
+    IN = "in"
+    NOT_IN = "notin"
+    LIKE = "like"  # a String field against a LIKE pattern (contains, startsWith, endsWith)
+    SEARCH = "search"  # full-text: the column as a tsvector against a tsquery
+    IS_NULL = "isnull"
+    NOT_NULL = "notnull"
+    # scalar lists
+    HAS = "has"
+    HAS_EVERY = "hasEvery"
+    HAS_SOME = "hasSome"
+    IS_EMPTY = "isEmpty"
+    NOT_EMPTY = "notEmpty"
+    # Json (with `json_path`, or the whole value)
+    JSON_LIKE = "json_like"  # string_contains, string_starts_with, string_ends_with
+    ARRAY_CONTAINS = "array_contains"
+    ARRAY_STARTS_WITH = "array_starts_with"
+    ARRAY_ENDS_WITH = "array_ends_with"
+
+
+# The operators that take their value as a SQL operator would (`column op value`).
+ORDERING = frozenset({Op.EQ, Op.NE, Op.LT, Op.LTE, Op.GT, Op.GTE})
+
+
 @dataclass(frozen=True)
 class Compare(Filter):
-    """`column op value`; op: = <> < <= > >= in notin like isnull notnull has hasEvery hasSome
-    isEmpty notEmpty, or a Json op with `json_path`. `aggregate` wraps the column (groupBy having)."""
+    """`column op value`, or a Json op with `json_path`. `aggregate` wraps the column (groupBy
+    having)."""
 
     field: ScalarField
-    op: str
+    op: Op
     value: Source | None = None
     insensitive: bool = False
     json_path: Source | None = None

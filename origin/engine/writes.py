@@ -19,7 +19,7 @@ from bwcontract.codes import Code
 from .arguments import fail, items_of, null_marker, value_source
 from .filters import plan_where, unique_filter
 from .fingerprint import Slot
-from .nodes import All, Compare, Filter, ReadPlan
+from .nodes import All, Compare, Filter, Op, ReadPlan
 from .params import Bound, Const, Generated, Source
 from .program import Branch, Expect, Rebind, Statement, Step
 from .quoting import column, ident, table
@@ -1221,7 +1221,7 @@ def identity_read(schema: Schema, model: Model, selection: Any, bound: str, path
     """The selection of the record bound under `bound`, found by its identity."""
     read = ReadPlan(model, plan_selection(schema, model, selection, path), single=True)
     conditions: list[Filter] = [
-        Compare(model.fields[k], "=", Bound(bound, model.fields[k].column)) for k in model.identity()
+        Compare(model.fields[k], Op.EQ, Bound(bound, model.fields[k].column)) for k in model.identity()
     ]
     read.filter = All(tuple(conditions)) if len(conditions) > 1 else conditions[0]
     return read
