@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bwcontract.codes import Code
@@ -198,153 +199,220 @@ def _reads_model(schema: Schema, model: Model, selection: Any, wanted: str) -> b
     return False
 
 
+# A write's program steps and its output ("one", "many" or "count").
+_Compiled = tuple[tuple[Any, ...], str]
+
+
 def _compile_write(
     schema: Schema, model: Model, action: str, args: dict[str, Any], selection: Any
 ) -> Program:
-    c = WriteCompiler(schema)
-    read_models: set[str] = {model.name}
-    table, t = model_table(model), ident("t")
-    output = "one"
+    write = _WRITES.get(action)
+    if write is None:  # pragma: no cover - QUERY_ACTIONS is exhaustive
+        raise QueryValidationError(f"The action `{action}` is not supported.")
     if action in ("createManyAndReturn", "updateManyAndReturn"):
         _check_returned_relations(model, selection, action)
-    if action == "createOne":
-        # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
-        needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
-        _require(args, {"data"}, {"data"} if needs else set(), action)
-        args = {**args, "data": args.get("data", {})}
-        if not _has_relations(model, args["data"]) and not _reads_model(schema, model, selection, model.name):
-            c.create(model, args["data"], "data")
-            insert = c.steps.pop()
-            assert isinstance(insert, Statement)
-            steps: tuple[Any, ...] = (_returning(c, insert, model, selection, single=True),)
-        else:
-            bound = c.create(model, args["data"], "data")
-            steps = (*c.steps, read_back(c, model, selection, bound))
-    elif action in ("createMany", "createManyAndReturn"):
-        _require(args, {"data", "skipDuplicates"}, {"data"}, action)
-        returning = action == "createManyAndReturn"
-        statement = c.create_many(
-            model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
-        )
-        if returning and _selects_relations(model, selection):
-            steps = _returning_many(c, statement, model, selection)
-            output = "many"
-        elif returning:
-            steps = (_returning(c, statement, model, selection, single=False),)
-            output = "many"
-        else:
-            steps = tuple(c.steps)
-            output = "count"
-    elif action == "updateOne":
-        _require(args, {"where", "data"}, {"where", "data"}, action)
-        where = unique_filter(schema, model, args["where"])
-        expect = Expect(
-            Code.RECORD_NOT_FOUND,
-            NOT_FOUND + "Record to update not found.",
-            {"cause": "Record to update not found."},
-        )
-        if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
-            b = Builder(schema)
-            data = c.check_data(model, args["data"], "data")
-            c.check_input(model, data, "data")
-            c.wrote(model)
-            sets = c.set_clause(b, model, data, "data")
-            condition = (render_write_filter if sets else render_filter)(b, where, "t")
-            if sets:
-                sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
-            else:
-                sql = f"SELECT {t}.* FROM {table} AS {t} WHERE {condition} LIMIT 1"
-            steps = (
-                _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
-            )
-        else:
-            # A missing record is found out where Prisma's engine finds it: after the writes of the
-            # records it points at (their errors come first), at its own update.
-            # Prisma's engine finds the record by its UPDATE when there are fields to set, else by a read.
-            data = args["data"]
-            scalars = isinstance(data, dict) and any(k in model.fields for k in data)
-            found = _find_for_update(c, model, where, None, write=scalars)
-            updated = c.update_record(model, found, data, "data", missing=expect)
-            # Read after the writes: a key the update changed has moved the related rows with it.
-            steps = (*c.steps, read_back(c, model, selection, updated))
-    elif action == "upsertOne":
-        _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
-        where = unique_filter(schema, model, args["where"])
-        found = _find_for_update(c, model, where, None)
-        outer = c.steps
-        c.steps = []
-        result = c.name()
-        c.steps.append(Rebind(result, c.update_record(model, found, args["update"], "update")))
-        then = tuple(c.steps)
-        c.steps = []
-        c.steps.append(Rebind(result, c.create(model, args["create"], "create")))
-        otherwise = tuple(c.steps)
-        c.steps = [*outer, Branch(found, then, otherwise)]
-        steps = (*c.steps, read_back(c, model, selection, result))
-    elif action == "deleteOne":
-        _require(args, {"where"}, {"where"}, action)
-        unique = unique_filter(schema, model, args["where"])
-        b = Builder(schema)
-        c.wrote(model, deleting=True)
-        condition = render_write_filter(b, unique, "t")
-        sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
-        expect = Expect(
-            Code.RECORD_NOT_FOUND,
-            NOT_FOUND + "Record to delete does not exist.",
-            {"cause": "Record to delete does not exist."},
-        )
-        steps = (
-            _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
-        )
-    elif action in ("updateMany", "updateManyAndReturn", "deleteMany"):
-        allowed = {"where", "limit"} | ({"data"} if action != "deleteMany" else set())
-        _require(args, allowed, {"data"} if action != "deleteMany" else set(), action)
-        b = Builder(schema)
-        many = plan_where(schema, model, args.get("where"))
-        if args.get("limit") is not None:
-            # Prisma's `limit`: at most n rows, chosen by the database.
-            inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
-            limit = b.param(count_source(args["limit"], "limit"))
-            condition = (
-                f"{ident('t')}.ctid IN (SELECT {ident('l')}.ctid FROM {model_table(model)} AS {ident('l')} "
-                f"WHERE {inner} LIMIT {limit})"
-            )
-        else:
-            condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
-        c.wrote(model, deleting=action == "deleteMany")
-        if action == "deleteMany":
-            sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
-            steps = (Statement(sql, tuple(b.sources), count=True),)
-            output = "count"
-        else:
-            data = c.check_data(model, args["data"], "data")
-            if _has_relations(model, data):
-                raise fail(f"`{action}` does not take nested relations.", "data")
-            sets = c.set_clause(b, model, data, "data")
-            if not sets:
-                sets = ", ".join(
-                    f"{ident(f.column)} = {ident('t')}.{ident(f.column)}"
-                    for f in list(model.fields.values())[:1]
-                )
-            sql = f"UPDATE {model_table(model)} AS {ident('t')} SET {sets} WHERE {condition}"
-            if action == "updateMany":
-                steps = (Statement(sql, tuple(b.sources), count=True),)
-                output = "count"
-            else:
-                sql += f" RETURNING {ident('t')}.*"
-                if _selects_relations(model, selection):
-                    steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
-                else:
-                    steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
-                output = "many"
-    else:  # pragma: no cover - QUERY_ACTIONS is exhaustive
-        raise QueryValidationError(f"The action `{action}` is not supported.")
+    c = WriteCompiler(schema)
+    steps, output = write(c, model, action, args, selection)
+    read_models: set[str] = {model.name}
     if output != "count":
         read_models |= _selection_reads(schema, model, selection)
     read_models |= c.read
     return Program(
         tuple(steps), output, models_read=frozenset(read_models), models_written=frozenset(c.written)
     )
+
+
+def _create_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """createOne: one record, its nested writes, read back."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
+    needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
+    _require(args, {"data"}, {"data"} if needs else set(), action)
+    args = {**args, "data": args.get("data", {})}
+    if not _has_relations(model, args["data"]) and not _reads_model(schema, model, selection, model.name):
+        c.create(model, args["data"], "data")
+        insert = c.steps.pop()
+        assert isinstance(insert, Statement)
+        steps = (_returning(c, insert, model, selection, single=True),)
+    else:
+        bound = c.create(model, args["data"], "data")
+        steps = (*c.steps, read_back(c, model, selection, bound))
+    return steps, output
+
+
+def _create_many(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """createMany / createManyAndReturn: one INSERT of many rows."""
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"data", "skipDuplicates"}, {"data"}, action)
+    returning = action == "createManyAndReturn"
+    statement = c.create_many(
+        model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
+    )
+    if returning and _selects_relations(model, selection):
+        steps = _returning_many(c, statement, model, selection)
+        output = "many"
+    elif returning:
+        steps = (_returning(c, statement, model, selection, single=False),)
+        output = "many"
+    else:
+        steps = tuple(c.steps)
+        output = "count"
+    return steps, output
+
+
+def _update_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """updateOne: one record by unique criteria (P2025 when there is none)."""
+    schema = c.schema
+    table, t = model_table(model), ident("t")
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"where", "data"}, {"where", "data"}, action)
+    where = unique_filter(schema, model, args["where"])
+    expect = Expect(
+        Code.RECORD_NOT_FOUND,
+        NOT_FOUND + "Record to update not found.",
+        {"cause": "Record to update not found."},
+    )
+    if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
+        b = Builder(schema)
+        data = c.check_data(model, args["data"], "data")
+        c.check_input(model, data, "data")
+        c.wrote(model)
+        sets = c.set_clause(b, model, data, "data")
+        condition = (render_write_filter if sets else render_filter)(b, where, "t")
+        if sets:
+            sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
+        else:
+            sql = f"SELECT {t}.* FROM {table} AS {t} WHERE {condition} LIMIT 1"
+        steps = (
+            _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
+        )
+    else:
+        # A missing record is found out where Prisma's engine finds it: after the writes of the
+        # records it points at (their errors come first), at its own update.
+        # Prisma's engine finds the record by its UPDATE when there are fields to set, else by a read.
+        data = args["data"]
+        scalars = isinstance(data, dict) and any(k in model.fields for k in data)
+        found = _find_for_update(c, model, where, None, write=scalars)
+        updated = c.update_record(model, found, data, "data", missing=expect)
+        # Read after the writes: a key the update changed has moved the related rows with it.
+        steps = (*c.steps, read_back(c, model, selection, updated))
+    return steps, output
+
+
+def _upsert_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """upsertOne: the record's update when found, else its create."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
+    where = unique_filter(schema, model, args["where"])
+    found = _find_for_update(c, model, where, None)
+    outer = c.steps
+    c.steps = []
+    result = c.name()
+    c.steps.append(Rebind(result, c.update_record(model, found, args["update"], "update")))
+    then = tuple(c.steps)
+    c.steps = []
+    c.steps.append(Rebind(result, c.create(model, args["create"], "create")))
+    otherwise = tuple(c.steps)
+    c.steps = [*outer, Branch(found, then, otherwise)]
+    steps = (*c.steps, read_back(c, model, selection, result))
+    return steps, output
+
+
+def _delete_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """deleteOne: one record by unique criteria (P2025 when there is none)."""
+    schema = c.schema
+    table, t = model_table(model), ident("t")
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"where"}, {"where"}, action)
+    unique = unique_filter(schema, model, args["where"])
+    b = Builder(schema)
+    c.wrote(model, deleting=True)
+    condition = render_write_filter(b, unique, "t")
+    sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
+    expect = Expect(
+        Code.RECORD_NOT_FOUND,
+        NOT_FOUND + "Record to delete does not exist.",
+        {"cause": "Record to delete does not exist."},
+    )
+    steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),)
+    return steps, output
+
+
+def _many(c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any) -> _Compiled:
+    """updateMany / updateManyAndReturn / deleteMany: the records a filter finds (at most `limit`)."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    allowed = {"where", "limit"} | ({"data"} if action != "deleteMany" else set())
+    _require(args, allowed, {"data"} if action != "deleteMany" else set(), action)
+    b = Builder(schema)
+    many = plan_where(schema, model, args.get("where"))
+    if args.get("limit") is not None:
+        # Prisma's `limit`: at most n rows, chosen by the database.
+        inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
+        limit = b.param(count_source(args["limit"], "limit"))
+        condition = (
+            f"{ident('t')}.ctid IN (SELECT {ident('l')}.ctid FROM {model_table(model)} AS {ident('l')} "
+            f"WHERE {inner} LIMIT {limit})"
+        )
+    else:
+        condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
+    c.wrote(model, deleting=action == "deleteMany")
+    if action == "deleteMany":
+        sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
+        steps = (Statement(sql, tuple(b.sources), count=True),)
+        output = "count"
+    else:
+        data = c.check_data(model, args["data"], "data")
+        if _has_relations(model, data):
+            raise fail(f"`{action}` does not take nested relations.", "data")
+        sets = c.set_clause(b, model, data, "data")
+        if not sets:
+            sets = ", ".join(
+                f"{ident(f.column)} = {ident('t')}.{ident(f.column)}" for f in list(model.fields.values())[:1]
+            )
+        sql = f"UPDATE {model_table(model)} AS {ident('t')} SET {sets} WHERE {condition}"
+        if action == "updateMany":
+            steps = (Statement(sql, tuple(b.sources), count=True),)
+            output = "count"
+        else:
+            sql += f" RETURNING {ident('t')}.*"
+            if _selects_relations(model, selection):
+                steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
+            else:
+                steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
+            output = "many"
+    return steps, output
+
+
+_WRITES: dict[str, Callable[[WriteCompiler, Model, str, dict[str, Any], Any], _Compiled]] = {
+    "createOne": _create_one,
+    "createMany": _create_many,
+    "createManyAndReturn": _create_many,
+    "updateOne": _update_one,
+    "upsertOne": _upsert_one,
+    "deleteOne": _delete_one,
+    "updateMany": _many,
+    "updateManyAndReturn": _many,
+    "deleteMany": _many,
+}
 
 
 def _selection_reads(schema: Schema, model: Model, selection: Any) -> set[str]:
