@@ -5,8 +5,9 @@
 - plan: `nodes` (the plan's types), built by `filters` (where), `reads` (selection, find, order,
   cursor, distinct), `aggregates` (aggregate, groupBy) on `arguments` (values as bind sources), and
   `writes` (nested writes → ordered statements), joined up by `compile` into a `program.Program`;
-- SQL: `sql` renders plans with `$n` parameters (`params` says where each value comes from, `values`
-  converts and validates them); identifiers and schema-derived names are quoted only in `quoting`;
+- SQL: `sql` renders read plans and `writesql` the statements of writes, with `$n` parameters
+  (`params` says where each value comes from, `values` converts and validates them); identifiers
+  and schema-derived names are quoted only in `quoting`;
 - execute: `program.run`, one statement or several in one transaction; `raw` for queryRaw/executeRaw;
 - shape: `shape` (results are built as JSON-protocol values inside Postgres, see `sql`).
 

@@ -8,18 +8,18 @@ from typing import Any
 from bwcontract.codes import Code
 
 from ..errors import QueryValidationError
+from . import writesql
 from .aggregates import plan_aggregate, plan_group_by
 from .arguments import count_source, fail, model_of
 from .filters import plan_where, unique_filter
 from .nodes import GroupByPlan, ReadPlan, Related
 from .params import Bound, Const
 from .program import Branch, Expect, Program, Rebind, Statement
-from .quoting import column, ident, literal
 from .reads import READ_ACTIONS, plan_read, plan_selection
 from .schema import Model, Schema
 from .sql import (
+    NOTHING_READ,
     Builder,
-    model_table,
     render_aggregate,
     render_filter,
     render_group_by,
@@ -63,7 +63,7 @@ def compile_operation(schema: Schema, action: str, model_name: str | None, query
         read = plan_read(schema, model, action, args, selection)
         b = Builder(schema)
         # `take: 0` is answered without asking the database, as Prisma's engine answers it.
-        sql = "SELECT NULL" if action == "findMany" and read.take == Const(0) else render_read(b, read)
+        sql = NOTHING_READ if action == "findMany" and read.take == Const(0) else render_read(b, read)
         or_throw = None
         if action.endswith("OrThrow"):
             or_throw = Expect(
@@ -272,7 +272,6 @@ def _update_one(
 ) -> _Compiled:
     """updateOne: one record by unique criteria (P2025 when there is none)."""
     schema = c.schema
-    table, t = model_table(model), ident("t")
     output = "one"
     steps: tuple[Any, ...]
     _require(args, {"where", "data"}, {"where", "data"}, action)
@@ -290,9 +289,9 @@ def _update_one(
         sets = c.set_clause(b, model, data, "data")
         condition = (render_write_filter if sets else render_filter)(b, where, "t")
         if sets:
-            sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
+            sql = writesql.update(model, sets, condition, returning="row")
         else:
-            sql = f"SELECT {t}.* FROM {table} AS {t} WHERE {condition} LIMIT 1"
+            sql = writesql.select_written_row(model, condition)
         steps = (
             _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
         )
@@ -337,7 +336,6 @@ def _delete_one(
 ) -> _Compiled:
     """deleteOne: one record by unique criteria (P2025 when there is none)."""
     schema = c.schema
-    table, t = model_table(model), ident("t")
     output = "one"
     steps: tuple[Any, ...]
     _require(args, {"where"}, {"where"}, action)
@@ -345,7 +343,7 @@ def _delete_one(
     b = Builder(schema)
     c.wrote(model, deleting=True)
     condition = render_write_filter(b, unique, "t")
-    sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
+    sql = writesql.delete(model, condition, returning="row")
     expect = Expect(
         Code.RECORD_NOT_FOUND,
         NOT_FOUND + "Record to delete does not exist.",
@@ -367,33 +365,25 @@ def _many(c: WriteCompiler, model: Model, action: str, args: dict[str, Any], sel
     if args.get("limit") is not None:
         # Prisma's `limit`: at most n rows, chosen by the database.
         inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
-        limit = b.param(count_source(args["limit"], "limit"))
-        condition = (
-            f"{ident('t')}.ctid IN (SELECT {ident('l')}.ctid FROM {model_table(model)} AS {ident('l')} "
-            f"WHERE {inner} LIMIT {limit})"
-        )
+        condition = writesql.limited(b, model, inner, count_source(args["limit"], "limit"))
     else:
         condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
     c.wrote(model, deleting=action == "deleteMany")
     if action == "deleteMany":
-        sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
+        sql = writesql.delete(model, condition)
         steps = (Statement(sql, tuple(b.sources), count=True),)
         output = "count"
     else:
         data = c.check_data(model, args["data"], "data")
         if _has_relations(model, data):
             raise fail(f"`{action}` does not take nested relations.", "data")
-        sets = c.set_clause(b, model, data, "data")
-        if not sets:
-            sets = ", ".join(
-                f"{ident(f.column)} = {ident('t')}.{ident(f.column)}" for f in list(model.fields.values())[:1]
-            )
-        sql = f"UPDATE {model_table(model)} AS {ident('t')} SET {sets} WHERE {condition}"
+        sets = c.set_clause(b, model, data, "data") or writesql.unchanged(model)
+        returning = "row" if action == "updateManyAndReturn" else ""
+        sql = writesql.update(model, sets, condition, returning=returning)
         if action == "updateMany":
             steps = (Statement(sql, tuple(b.sources), count=True),)
             output = "count"
         else:
-            sql += f" RETURNING {ident('t')}.*"
             if _selects_relations(model, selection):
                 steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
             else:
@@ -427,7 +417,7 @@ def _find_for_update(
     b = Builder(c.schema)
     bound = c.name()
     condition = (render_write_filter if write else render_filter)(b, where, "t")
-    sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE"
+    sql = writesql.select_row(model, condition, for_update=True)
     c.steps.append(Statement(sql, tuple(b.sources), bind=bound, expect=expect))
     return bound
 
@@ -444,8 +434,8 @@ def _returning(
     """`WITH w AS (<write> RETURNING *) <selection over w>`: the write and its result in one statement."""
     b = Builder(c.schema, list(statement.params))
     read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=single)
-    body = render_read(b, read, source=ident("w"))
-    sql = f"WITH {ident('w')} AS ({statement.sql}) {body}"
+    body = render_read(b, read, source=writesql.WRITTEN)
+    sql = writesql.with_written(statement.sql, body)
     return Statement(sql, tuple(b.sources), expect=expect, result=True)
 
 
@@ -455,29 +445,11 @@ def _returning_many(
     """A many-row write whose selection reads related records: the write, keeping the written rows'
     identities, then the read (a statement of its own sees what the write changed, such as a parent
     written in the same statement)."""
-    keys = model.identity()
     b = Builder(c.schema, list(statement.params))
-    w = ident("w")
-    pairs = ", ".join(f"{literal(model.fields[k].column)}, {w}.{ident(model.fields[k].column)}" for k in keys)
     name = c.name()
-    write = Statement(
-        f"WITH {w} AS ({statement.sql}) SELECT coalesce(json_agg(json_build_object({pairs})), '[]')::text "
-        f"AS {ident('keys')} FROM {w}",
-        tuple(b.sources),
-        bind=name,
-    )
+    write = Statement(writesql.written_keys(model, statement.sql), tuple(b.sources), bind=name)
     rb = Builder(c.schema)
     read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=False)
-    written = rb.param(Bound(name, "keys"))
-    table_sql = model_table(model)
-
-    def among_written(alias: str) -> str:
-        same = " AND ".join(
-            f"{column(alias, model.fields[k].column)} = {ident('k')}.{ident(model.fields[k].column)}"
-            for k in keys
-        )
-        rows = f"json_populate_recordset(NULL::{table_sql}, {written}::json)"
-        return f"EXISTS (SELECT 1 FROM {rows} AS {ident('k')} WHERE {same})"
-
+    among_written = writesql.among_written(model, rb.param(Bound(name, "keys")))
     body = render_read(rb, read, where=among_written)
     return write, Statement(body, tuple(rb.sources), result=True)

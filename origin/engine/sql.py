@@ -33,6 +33,9 @@ from .params import Source
 from .quoting import column, ident, literal, table
 from .schema import Model, RelationField, ScalarField, Schema
 
+# `take: 0` is answered without reading the table, as Prisma's engine answers it.
+NOTHING_READ = "SELECT NULL"
+
 # json_build_object takes at most 100 arguments (FUNC_MAX_ARGS).
 _MAX_PAIRS = 50
 
