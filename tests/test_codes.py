@@ -16,9 +16,6 @@ REGISTRY = PROJECT_ROOT / "edge/bwcontract/codes.py"
 SOURCE_ROOTS = ["edge", "edge_local", "origin", "hosts", "breakwater", "bwservice", "bwdev"]
 DOCUMENTS = ["README.md", "SECURITY.md", "ARCHITECTURE.md", "BENCHMARKS.md"]
 MENTION = re.compile(r"\b(?:P[0-9]{4}|BW[0-9]{4})\b")
-# Files that still spell codes out: the engine's write planning, which its own stage work (issue 14,
-# item 2) reorganises; it takes the codes from the registry then. The test fails once one is clean.
-STILL_SPELLED = {"origin/engine/writes.py", "origin/engine/compile.py"}
 
 
 def _sources() -> list[Path]:
@@ -58,8 +55,7 @@ def test_the_source_takes_codes_from_the_registry() -> None:
                 and MENTION.fullmatch(node.value)
             ):
                 spelled.setdefault(_where(path), []).append(f"{node.lineno}: {node.value}")
-    assert {k: v for k, v in spelled.items() if k not in STILL_SPELLED} == {}
-    assert STILL_SPELLED <= set(spelled), "a file is clean now: take it off STILL_SPELLED"
+    assert spelled == {}
 
 
 def test_every_live_code_is_used_somewhere() -> None:

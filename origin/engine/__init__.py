@@ -2,10 +2,12 @@
 
 - the schema model: `schema`, built from a Prisma schema (`psl/`) or a live database (`introspect`);
 - parse: `request` (bodies → typed queries), `fingerprint` (the query's shape and its values);
-- plan: `plan` (filters, selections, order, windows, aggregates) and `writes` (nested writes →
-  ordered statements), joined up by `compile` into a `program.Program`;
-- SQL: `sql` renders plans with `$n` parameters (`params` says where each value comes from, `values`
-  converts and validates them); identifiers and schema-derived names are quoted only in `quoting`;
+- plan: `nodes` (the plan's types), built by `filters` (where), `reads` (selection, find, order,
+  cursor, distinct), `aggregates` (aggregate, groupBy) on `arguments` (values as bind sources), and
+  `writes` (nested writes → ordered statements), joined up by `compile` into a `program.Program`;
+- SQL: `sql` renders read plans and `writesql` the statements of writes, with `$n` parameters
+  (`params` says where each value comes from, `values` converts and validates them); identifiers
+  and schema-derived names are quoted only in `quoting`;
 - execute: `program.run`, one statement or several in one transaction; `raw` for queryRaw/executeRaw;
 - shape: `shape` (results are built as JSON-protocol values inside Postgres, see `sql`).
 

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from bwcontract.codes import Code
+
 from ..errors import QueryValidationError
+from . import writesql
+from .aggregates import plan_aggregate, plan_group_by
+from .arguments import count_source, fail, model_of
+from .filters import plan_where, unique_filter
+from .nodes import GroupByPlan, ReadPlan, Related
 from .params import Bound, Const
-from .plan import (
-    READ_ACTIONS,
-    GroupByPlan,
-    ReadPlan,
-    Related,
-    count_source,
-    fail,
-    model_of,
-    plan_aggregate,
-    plan_group_by,
-    plan_read,
-    plan_selection,
-    plan_where,
-    unique_filter,
-)
 from .program import Branch, Expect, Program, Rebind, Statement
-from .quoting import column, ident, literal
+from .reads import READ_ACTIONS, plan_read, plan_selection
 from .schema import Model, Schema
 from .sql import (
+    NOTHING_READ,
     Builder,
-    model_table,
     render_aggregate,
     render_filter,
     render_group_by,
@@ -70,11 +63,11 @@ def compile_operation(schema: Schema, action: str, model_name: str | None, query
         read = plan_read(schema, model, action, args, selection)
         b = Builder(schema)
         # `take: 0` is answered without asking the database, as Prisma's engine answers it.
-        sql = "SELECT NULL" if action == "findMany" and read.take == Const(0) else render_read(b, read)
+        sql = NOTHING_READ if action == "findMany" and read.take == Const(0) else render_read(b, read)
         or_throw = None
         if action.endswith("OrThrow"):
             or_throw = Expect(
-                "P2025",
+                Code.RECORD_NOT_FOUND,
                 NOT_FOUND + _NOT_FOUND_CAUSE,
                 {"cause": _NOT_FOUND_CAUSE},
             )
@@ -206,151 +199,210 @@ def _reads_model(schema: Schema, model: Model, selection: Any, wanted: str) -> b
     return False
 
 
+# A write's program steps and its output ("one", "many" or "count").
+_Compiled = tuple[tuple[Any, ...], str]
+
+
 def _compile_write(
     schema: Schema, model: Model, action: str, args: dict[str, Any], selection: Any
 ) -> Program:
-    c = WriteCompiler(schema)
-    read_models: set[str] = {model.name}
-    table, t = model_table(model), ident("t")
-    output = "one"
+    write = _WRITES.get(action)
+    if write is None:  # pragma: no cover - QUERY_ACTIONS is exhaustive
+        raise QueryValidationError(f"The action `{action}` is not supported.")
     if action in ("createManyAndReturn", "updateManyAndReturn"):
         _check_returned_relations(model, selection, action)
-    if action == "createOne":
-        # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
-        needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
-        _require(args, {"data"}, {"data"} if needs else set(), action)
-        args = {**args, "data": args.get("data", {})}
-        if not _has_relations(model, args["data"]) and not _reads_model(schema, model, selection, model.name):
-            c.create(model, args["data"], "data")
-            insert = c.steps.pop()
-            assert isinstance(insert, Statement)
-            steps: tuple[Any, ...] = (_returning(c, insert, model, selection, single=True),)
-        else:
-            bound = c.create(model, args["data"], "data")
-            steps = (*c.steps, read_back(c, model, selection, bound))
-    elif action in ("createMany", "createManyAndReturn"):
-        _require(args, {"data", "skipDuplicates"}, {"data"}, action)
-        returning = action == "createManyAndReturn"
-        statement = c.create_many(
-            model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
-        )
-        if returning and _selects_relations(model, selection):
-            steps = _returning_many(c, statement, model, selection)
-            output = "many"
-        elif returning:
-            steps = (_returning(c, statement, model, selection, single=False),)
-            output = "many"
-        else:
-            steps = tuple(c.steps)
-            output = "count"
-    elif action == "updateOne":
-        _require(args, {"where", "data"}, {"where", "data"}, action)
-        where = unique_filter(schema, model, args["where"])
-        expect = Expect(
-            "P2025", NOT_FOUND + "Record to update not found.", {"cause": "Record to update not found."}
-        )
-        if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
-            b = Builder(schema)
-            data = c.check_data(model, args["data"], "data")
-            c.check_input(model, data, "data")
-            c.wrote(model)
-            sets = c.set_clause(b, model, data, "data")
-            condition = (render_write_filter if sets else render_filter)(b, where, "t")
-            if sets:
-                sql = f"UPDATE {table} AS {t} SET {sets} WHERE {condition} RETURNING {t}.*"
-            else:
-                sql = f"SELECT {t}.* FROM {table} AS {t} WHERE {condition} LIMIT 1"
-            steps = (
-                _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
-            )
-        else:
-            # A missing record is found out where Prisma's engine finds it: after the writes of the
-            # records it points at (their errors come first), at its own update.
-            # Prisma's engine finds the record by its UPDATE when there are fields to set, else by a read.
-            data = args["data"]
-            scalars = isinstance(data, dict) and any(k in model.fields for k in data)
-            found = _find_for_update(c, model, where, None, write=scalars)
-            updated = c.update_record(model, found, data, "data", missing=expect)
-            # Read after the writes: a key the update changed has moved the related rows with it.
-            steps = (*c.steps, read_back(c, model, selection, updated))
-    elif action == "upsertOne":
-        _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
-        where = unique_filter(schema, model, args["where"])
-        found = _find_for_update(c, model, where, None)
-        outer = c.steps
-        c.steps = []
-        result = c.name()
-        c.steps.append(Rebind(result, c.update_record(model, found, args["update"], "update")))
-        then = tuple(c.steps)
-        c.steps = []
-        c.steps.append(Rebind(result, c.create(model, args["create"], "create")))
-        otherwise = tuple(c.steps)
-        c.steps = [*outer, Branch(found, then, otherwise)]
-        steps = (*c.steps, read_back(c, model, selection, result))
-    elif action == "deleteOne":
-        _require(args, {"where"}, {"where"}, action)
-        unique = unique_filter(schema, model, args["where"])
-        b = Builder(schema)
-        c.wrote(model, deleting=True)
-        condition = render_write_filter(b, unique, "t")
-        sql = f"DELETE FROM {table} AS {t} WHERE {condition} RETURNING {t}.*"
-        expect = Expect(
-            "P2025",
-            NOT_FOUND + "Record to delete does not exist.",
-            {"cause": "Record to delete does not exist."},
-        )
-        steps = (
-            _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
-        )
-    elif action in ("updateMany", "updateManyAndReturn", "deleteMany"):
-        allowed = {"where", "limit"} | ({"data"} if action != "deleteMany" else set())
-        _require(args, allowed, {"data"} if action != "deleteMany" else set(), action)
-        b = Builder(schema)
-        many = plan_where(schema, model, args.get("where"))
-        if args.get("limit") is not None:
-            # Prisma's `limit`: at most n rows, chosen by the database.
-            inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
-            limit = b.param(count_source(args["limit"], "limit"))
-            condition = (
-                f"{ident('t')}.ctid IN (SELECT {ident('l')}.ctid FROM {model_table(model)} AS {ident('l')} "
-                f"WHERE {inner} LIMIT {limit})"
-            )
-        else:
-            condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
-        c.wrote(model, deleting=action == "deleteMany")
-        if action == "deleteMany":
-            sql = f"DELETE FROM {model_table(model)} AS {ident('t')} WHERE {condition}"
-            steps = (Statement(sql, tuple(b.sources), count=True),)
-            output = "count"
-        else:
-            data = c.check_data(model, args["data"], "data")
-            if _has_relations(model, data):
-                raise fail(f"`{action}` does not take nested relations.", "data")
-            sets = c.set_clause(b, model, data, "data")
-            if not sets:
-                sets = ", ".join(
-                    f"{ident(f.column)} = {ident('t')}.{ident(f.column)}"
-                    for f in list(model.fields.values())[:1]
-                )
-            sql = f"UPDATE {model_table(model)} AS {ident('t')} SET {sets} WHERE {condition}"
-            if action == "updateMany":
-                steps = (Statement(sql, tuple(b.sources), count=True),)
-                output = "count"
-            else:
-                sql += f" RETURNING {ident('t')}.*"
-                if _selects_relations(model, selection):
-                    steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
-                else:
-                    steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
-                output = "many"
-    else:  # pragma: no cover - QUERY_ACTIONS is exhaustive
-        raise QueryValidationError(f"The action `{action}` is not supported.")
+    c = WriteCompiler(schema)
+    steps, output = write(c, model, action, args, selection)
+    read_models: set[str] = {model.name}
     if output != "count":
         read_models |= _selection_reads(schema, model, selection)
     read_models |= c.read
     return Program(
         tuple(steps), output, models_read=frozenset(read_models), models_written=frozenset(c.written)
     )
+
+
+def _create_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """createOne: one record, its nested writes, read back."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
+    needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
+    _require(args, {"data"}, {"data"} if needs else set(), action)
+    args = {**args, "data": args.get("data", {})}
+    if not _has_relations(model, args["data"]) and not _reads_model(schema, model, selection, model.name):
+        c.create(model, args["data"], "data")
+        insert = c.steps.pop()
+        assert isinstance(insert, Statement)
+        steps = (_returning(c, insert, model, selection, single=True),)
+    else:
+        bound = c.create(model, args["data"], "data")
+        steps = (*c.steps, read_back(c, model, selection, bound))
+    return steps, output
+
+
+def _create_many(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """createMany / createManyAndReturn: one INSERT of many rows."""
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"data", "skipDuplicates"}, {"data"}, action)
+    returning = action == "createManyAndReturn"
+    statement = c.create_many(
+        model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
+    )
+    if returning and _selects_relations(model, selection):
+        steps = _returning_many(c, statement, model, selection)
+        output = "many"
+    elif returning:
+        steps = (_returning(c, statement, model, selection, single=False),)
+        output = "many"
+    else:
+        steps = tuple(c.steps)
+        output = "count"
+    return steps, output
+
+
+def _update_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """updateOne: one record by unique criteria (P2025 when there is none)."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"where", "data"}, {"where", "data"}, action)
+    where = unique_filter(schema, model, args["where"])
+    expect = Expect(
+        Code.RECORD_NOT_FOUND,
+        NOT_FOUND + "Record to update not found.",
+        {"cause": "Record to update not found."},
+    )
+    if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
+        b = Builder(schema)
+        data = c.check_data(model, args["data"], "data")
+        c.check_input(model, data, "data")
+        c.wrote(model)
+        sets = c.set_clause(b, model, data, "data")
+        condition = (render_write_filter if sets else render_filter)(b, where, "t")
+        if sets:
+            sql = writesql.update(model, sets, condition, returning="row")
+        else:
+            sql = writesql.select_written_row(model, condition)
+        steps = (
+            _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
+        )
+    else:
+        # A missing record is found out where Prisma's engine finds it: after the writes of the
+        # records it points at (their errors come first), at its own update.
+        # Prisma's engine finds the record by its UPDATE when there are fields to set, else by a read.
+        data = args["data"]
+        scalars = isinstance(data, dict) and any(k in model.fields for k in data)
+        found = _find_for_update(c, model, where, None, write=scalars)
+        updated = c.update_record(model, found, data, "data", missing=expect)
+        # Read after the writes: a key the update changed has moved the related rows with it.
+        steps = (*c.steps, read_back(c, model, selection, updated))
+    return steps, output
+
+
+def _upsert_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """upsertOne: the record's update when found, else its create."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
+    where = unique_filter(schema, model, args["where"])
+    found = _find_for_update(c, model, where, None)
+    outer = c.steps
+    c.steps = []
+    result = c.name()
+    c.steps.append(Rebind(result, c.update_record(model, found, args["update"], "update")))
+    then = tuple(c.steps)
+    c.steps = []
+    c.steps.append(Rebind(result, c.create(model, args["create"], "create")))
+    otherwise = tuple(c.steps)
+    c.steps = [*outer, Branch(found, then, otherwise)]
+    steps = (*c.steps, read_back(c, model, selection, result))
+    return steps, output
+
+
+def _delete_one(
+    c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any
+) -> _Compiled:
+    """deleteOne: one record by unique criteria (P2025 when there is none)."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    _require(args, {"where"}, {"where"}, action)
+    unique = unique_filter(schema, model, args["where"])
+    b = Builder(schema)
+    c.wrote(model, deleting=True)
+    condition = render_write_filter(b, unique, "t")
+    sql = writesql.delete(model, condition, returning="row")
+    expect = Expect(
+        Code.RECORD_NOT_FOUND,
+        NOT_FOUND + "Record to delete does not exist.",
+        {"cause": "Record to delete does not exist."},
+    )
+    steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),)
+    return steps, output
+
+
+def _many(c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any) -> _Compiled:
+    """updateMany / updateManyAndReturn / deleteMany: the records a filter finds (at most `limit`)."""
+    schema = c.schema
+    output = "one"
+    steps: tuple[Any, ...]
+    allowed = {"where", "limit"} | ({"data"} if action != "deleteMany" else set())
+    _require(args, allowed, {"data"} if action != "deleteMany" else set(), action)
+    b = Builder(schema)
+    many = plan_where(schema, model, args.get("where"))
+    if args.get("limit") is not None:
+        # Prisma's `limit`: at most n rows, chosen by the database.
+        inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
+        condition = writesql.limited(b, model, inner, count_source(args["limit"], "limit"))
+    else:
+        condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
+    c.wrote(model, deleting=action == "deleteMany")
+    if action == "deleteMany":
+        sql = writesql.delete(model, condition)
+        steps = (Statement(sql, tuple(b.sources), count=True),)
+        output = "count"
+    else:
+        data = c.check_data(model, args["data"], "data")
+        if _has_relations(model, data):
+            raise fail(f"`{action}` does not take nested relations.", "data")
+        sets = c.set_clause(b, model, data, "data") or writesql.unchanged(model)
+        returning = "row" if action == "updateManyAndReturn" else ""
+        sql = writesql.update(model, sets, condition, returning=returning)
+        if action == "updateMany":
+            steps = (Statement(sql, tuple(b.sources), count=True),)
+            output = "count"
+        else:
+            if _selects_relations(model, selection):
+                steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
+            else:
+                steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
+            output = "many"
+    return steps, output
+
+
+_WRITES: dict[str, Callable[[WriteCompiler, Model, str, dict[str, Any], Any], _Compiled]] = {
+    "createOne": _create_one,
+    "createMany": _create_many,
+    "createManyAndReturn": _create_many,
+    "updateOne": _update_one,
+    "upsertOne": _upsert_one,
+    "deleteOne": _delete_one,
+    "updateMany": _many,
+    "updateManyAndReturn": _many,
+    "deleteMany": _many,
+}
 
 
 def _selection_reads(schema: Schema, model: Model, selection: Any) -> set[str]:
@@ -365,7 +417,7 @@ def _find_for_update(
     b = Builder(c.schema)
     bound = c.name()
     condition = (render_write_filter if write else render_filter)(b, where, "t")
-    sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE"
+    sql = writesql.select_row(model, condition, for_update=True)
     c.steps.append(Statement(sql, tuple(b.sources), bind=bound, expect=expect))
     return bound
 
@@ -382,8 +434,8 @@ def _returning(
     """`WITH w AS (<write> RETURNING *) <selection over w>`: the write and its result in one statement."""
     b = Builder(c.schema, list(statement.params))
     read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=single)
-    body = render_read(b, read, source=ident("w"))
-    sql = f"WITH {ident('w')} AS ({statement.sql}) {body}"
+    body = render_read(b, read, source=writesql.WRITTEN)
+    sql = writesql.with_written(statement.sql, body)
     return Statement(sql, tuple(b.sources), expect=expect, result=True)
 
 
@@ -393,29 +445,11 @@ def _returning_many(
     """A many-row write whose selection reads related records: the write, keeping the written rows'
     identities, then the read (a statement of its own sees what the write changed, such as a parent
     written in the same statement)."""
-    keys = model.identity()
     b = Builder(c.schema, list(statement.params))
-    w = ident("w")
-    pairs = ", ".join(f"{literal(model.fields[k].column)}, {w}.{ident(model.fields[k].column)}" for k in keys)
     name = c.name()
-    write = Statement(
-        f"WITH {w} AS ({statement.sql}) SELECT coalesce(json_agg(json_build_object({pairs})), '[]')::text "
-        f"AS {ident('keys')} FROM {w}",
-        tuple(b.sources),
-        bind=name,
-    )
+    write = Statement(writesql.written_keys(model, statement.sql), tuple(b.sources), bind=name)
     rb = Builder(c.schema)
     read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=False)
-    written = rb.param(Bound(name, "keys"))
-    table_sql = model_table(model)
-
-    def among_written(alias: str) -> str:
-        same = " AND ".join(
-            f"{column(alias, model.fields[k].column)} = {ident('k')}.{ident(model.fields[k].column)}"
-            for k in keys
-        )
-        rows = f"json_populate_recordset(NULL::{table_sql}, {written}::json)"
-        return f"EXISTS (SELECT 1 FROM {rows} AS {ident('k')} WHERE {same})"
-
+    among_written = writesql.among_written(model, rb.param(Bound(name, "keys")))
     body = render_read(rb, read, where=among_written)
     return write, Statement(body, tuple(rb.sources), result=True)

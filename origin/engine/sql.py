@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .params import Source
-from .plan import (
+from .nodes import (
+    ORDERING,
     AggregatePlan,
     All,
     Any_,
@@ -22,14 +22,19 @@ from .plan import (
     Filter,
     GroupByPlan,
     Negate,
+    Op,
     Order,
     ReadPlan,
     Related,
     RelationCount,
     Selection,
 )
+from .params import Source
 from .quoting import column, ident, literal, table
 from .schema import Model, RelationField, ScalarField, Schema
+
+# `take: 0` is answered without reading the table, as Prisma's engine answers it.
+NOTHING_READ = "SELECT NULL"
 
 # json_build_object takes at most 100 arguments (FUNC_MAX_ARGS).
 _MAX_PAIRS = 50
@@ -244,19 +249,20 @@ def _compare(b: Builder, c: Compare, alias: str, reverse: bool = False) -> str:
     if c.aggregate:
         col = f"{_AGG_SQL[c.aggregate]}({col})"
     json = c.field.type == "Json" and not c.field.is_list
-    if json and (c.json_path is not None or c.op not in ("isnull", "notnull")):
+    if json and (c.json_path is not None or c.op not in (Op.IS_NULL, Op.NOT_NULL)):
         col = _json_column(b, c, alias)
     op = c.op
-    if op == "isnull":
+    if op == Op.IS_NULL:
         return f"{col} IS NULL"
-    if op == "notnull":
+    if op == Op.NOT_NULL:
         return f"{col} IS NOT NULL"
-    if op == "isEmpty":
+    if op == Op.IS_EMPTY:
         return f"cardinality({col}) = 0"
-    if op == "notEmpty":
+    if op == Op.NOT_EMPTY:
         return f"cardinality({col}) > 0"
     if c.other is not None:
         other = column(alias, c.other.column)
+        assert op in ORDERING, op
         return f"{col} {op} {other}"
     assert c.value is not None
     if json:
@@ -264,29 +270,31 @@ def _compare(b: Builder, c: Compare, alias: str, reverse: bool = False) -> str:
         if not kind:
             return test
         return f"({test} OR NOT ({kind}))" if reverse else f"({test} AND {kind})"
-    if op == "search":
+    if op == Op.SEARCH:
         # The SQL Prisma's engine sends for `search`: the column as a tsvector against a tsquery.
         return f"to_tsvector(concat_ws(' ', {col})) @@ to_tsquery({b.param(c.value)})"
     if c.insensitive:
-        if op == "like":
+        if op == Op.LIKE:
             return f"{col} ILIKE {b.param(c.value)}"
-        if op == "in":
+        if op == Op.IN:
             return f"lower({col}) = ANY(SELECT lower(x) FROM unnest({b.param(c.value)}::text[]) AS x)"
-        if op == "notin":
+        if op == Op.NOT_IN:
             return f"lower({col}) <> ALL(SELECT lower(x) FROM unnest({b.param(c.value)}::text[]) AS x)"
+        assert op in ORDERING, op
         return f"lower({col}) {op} lower({b.param(c.value)})"
-    if op == "like":
+    if op == Op.LIKE:
         return f"{col} LIKE {b.param(c.value)}"
-    if op == "in":
+    if op == Op.IN:
         return f"{col} = ANY({b.param(c.value)})"
-    if op == "notin":
+    if op == Op.NOT_IN:
         return f"{col} <> ALL({b.param(c.value)})"
-    if op == "has":
+    if op == Op.HAS:
         return f"{b.param(c.value)} = ANY({col})"
-    if op == "hasEvery":
+    if op == Op.HAS_EVERY:
         return f"{col} @> {b.param(c.value)}"
-    if op == "hasSome":
+    if op == Op.HAS_SOME:
         return f"{col} && {b.param(c.value)}"
+    assert op in ORDERING, op
     return f"{col} {op} {b.param(c.value)}"
 
 
@@ -296,7 +304,7 @@ def _json_parts(b: Builder, c: Compare, col: str, alias: str) -> tuple[str, str]
     wants a string (a number there matches neither the filter nor its negation)."""
     op = c.op
     assert c.value is not None
-    if op == "json_like":
+    if op == Op.JSON_LIKE:
         # Without a path the text is the JSON text, quotes and all, as Prisma's engine reads it.
         text = (
             f"({column(alias, c.field.column)}::jsonb #>> {b.param(c.json_path)}::text[])"
@@ -305,22 +313,22 @@ def _json_parts(b: Builder, c: Compare, col: str, alias: str) -> tuple[str, str]
         )
         like = "ILIKE" if c.insensitive else "LIKE"
         return f"{text} {like} {b.param(c.value)}", f"jsonb_typeof({col}) = 'string'"
-    if op == "in":
+    if op == Op.IN:
         return f"{col} = ANY({b.param(c.value)}::jsonb[])", ""
-    if op == "notin":
+    if op == Op.NOT_IN:
         return f"{col} <> ALL({b.param(c.value)}::jsonb[])", ""
     # Each operator binds its value once: a parameter the SQL never uses has no type Postgres could
     # infer (42P18).
     value = f"{b.param(c.value)}::jsonb"
-    if op in ("=", "<>"):
+    if op in (Op.EQ, Op.NE):
         return f"{col} {op} {value}", ""
-    if op in ("<", "<=", ">", ">="):
+    if op in (Op.LT, Op.LTE, Op.GT, Op.GTE):
         return f"{col} {op} {value}", f"jsonb_typeof({col}) = jsonb_typeof({value})"
-    if op == "array_contains":
+    if op == Op.ARRAY_CONTAINS:
         return f"{col} @> {value}", f"jsonb_typeof({col}) = 'array'"
-    if op == "array_starts_with":
+    if op == Op.ARRAY_STARTS_WITH:
         return f"{col} -> 0 = {value}", f"jsonb_typeof({col}) = 'array'"
-    if op == "array_ends_with":
+    if op == Op.ARRAY_ENDS_WITH:
         return f"{col} -> -1 = {value}", f"jsonb_typeof({col}) = 'array'"
     raise TypeError(op)
 

@@ -4,6 +4,11 @@ A write without nested writes is one statement: the INSERT/UPDATE/DELETE runs in
 selection is read from its RETURNING rows. Nested writes run in dependency order: records the new
 row points at first (their keys fill its foreign keys), then the row, then records pointing at it
 (and implicit many-to-many join rows); the selection is read back last by the row's identity.
+
+This module plans: which statements run, in which order, with which values and which Prisma error
+when one finds nothing. Their SQL text is `writesql`'s. It is one module (over 400 lines) because
+it is one `WriteCompiler` whose nested operations call each other recursively (a create's nested
+connectOrCreate creates, whose nested writes connect, …) over the same list of steps.
 """
 
 from __future__ import annotations
@@ -14,28 +19,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fingerprint import Slot
-from .params import Bound, Const, Generated, Source
-from .plan import (
-    All,
-    Compare,
-    Filter,
-    ReadPlan,
-    fail,
-    items_of,
-    null_marker,
-    plan_selection,
-    plan_where,
-    unique_filter,
-    value_source,
-)
-from .program import Branch, Expect, Rebind, Statement, Step
-from .quoting import column, ident, table
-from .schema import Model, RelationField, ScalarField, Schema
-from .sql import Builder, model_table, render_filter, render_read
+from bwcontract.codes import Code
 
-_ATOMIC = {"increment": "+", "decrement": "-", "multiply": "*", "divide": "/"}
-_SCALAR_OPS = frozenset({"set", *_ATOMIC, "push", "unset"})
+from . import writesql
+from .arguments import fail, items_of, null_marker, value_source
+from .filters import plan_where, unique_filter
+from .fingerprint import Slot
+from .nodes import All, Compare, Filter, Op, ReadPlan
+from .params import Bound, Const, Generated, Source
+from .program import Branch, Expect, Rebind, Statement, Step
+from .reads import plan_selection
+from .schema import Model, RelationField, ScalarField, Schema
+from .sql import Builder, render_filter, render_read
+
+_SCALAR_OPS = frozenset({"set", *writesql.ATOMIC, "push", "unset"})
 _NESTED = frozenset(
     {
         "create",
@@ -132,15 +129,14 @@ class WriteCompiler:
             if len(value) != 1:
                 raise fail(f"`{at}` takes exactly one operation.", at)
             op, operand = next(iter(value.items()))
-            col = column(alias, f.column) if alias else ident(f.column)
             if op == "set":
                 out.append((f, b.param(self.scalar_value(model, f, operand, f"{at}.set"))))
-            elif op in _ATOMIC:
+            elif op in writesql.ATOMIC:
                 if not update:
                     raise fail(f"`{op}` is only available in updates.", at)
                 if f.type not in ("Int", "BigInt", "Float", "Decimal") or f.is_list:
                     raise fail(f"`{op}` needs a number field; {f.name} is {f.type}.", at)
-                out.append((f, f"{col} {_ATOMIC[op]} {b.param(value_source(self.schema, f, operand, at))}"))
+                out.append((f, writesql.atomic(b, alias, f, op, value_source(self.schema, f, operand, at))))
             elif op == "push":
                 if not f.is_list or not update:
                     raise fail("`push` applies to list fields in updates.", at)
@@ -149,8 +145,7 @@ class WriteCompiler:
                     not isinstance(operand, list) and not (isinstance(operand, Slot) and operand.kind == "l")
                 )
                 src = value_source(self.schema, f, operand, at, element=element)
-                expr = f"array_append({col}, {b.param(src)})" if element else f"{col} || {b.param(src)}"
-                out.append((f, f"coalesce({expr}, {expr})"))
+                out.append((f, writesql.push(b, alias, f, src, element=element)))
             else:
                 raise fail(f"`{op}` is not available here.", at)
         return out
@@ -264,13 +259,7 @@ class WriteCompiler:
                     f"{path}.{f.name}",
                     modelName=model.name,
                 )
-        into = model_table(model)
-        if assigned:
-            cols = ", ".join(ident(f.column) for f, _ in assigned)
-            vals = ", ".join(v for _, v in assigned)
-            sql = f"INSERT INTO {into} ({cols}) VALUES ({vals}) RETURNING *"
-        else:
-            sql = f"INSERT INTO {into} DEFAULT VALUES RETURNING *"
+        sql = writesql.insert(model, assigned)
         if requires:
             self.require(requires)
         bound = self.name()
@@ -338,11 +327,7 @@ class WriteCompiler:
             return
         model, expect = found
         b = self.builder()
-        where = " AND ".join(
-            f"{column('t', f.column)} = {b.param(Bound(bound, f.column))}"
-            for f in (model.fields[k] for k in model.identity())
-        )
-        sql = f"SELECT 1 FROM {model_table(model)} AS {ident('t')} WHERE {where}"
+        sql = writesql.exists(model, writesql.same_record(b, model, bound))
         self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
 
     def take_over(self, holder: Model, rel: RelationField, keys: dict[str, Source], keep: str = "") -> None:
@@ -354,17 +339,9 @@ class WriteCompiler:
         if not keys or not any(set(c) == fk for c in holder.unique_criteria()):
             return  # not one-to-one: many records may point at the same one
         b = self.builder()
-        t = ident("t")
-        where = " AND ".join(
-            f"{column('t', holder.fields[f].column)} = {b.param(src)}" for f, src in keys.items()
-        )
+        where = writesql.equal_to(b, holder, keys)
         if keep:
-            others = " OR ".join(
-                f"{column('t', holder.fields[k].column)} IS DISTINCT FROM "
-                f"{b.param(Bound(keep, holder.fields[k].column))}"
-                for k in holder.identity()
-            )
-            where += f" AND ({others})"
+            where = writesql.both(where, f"({writesql.other_record(b, holder, keep)})")
         if any(holder.fields[f].required for f in fk):
             other = self.schema.models[rel.target]
             message = (
@@ -376,19 +353,13 @@ class WriteCompiler:
                 "model_a_name": holder.name,
                 "model_b_name": other.name,
             }
-            refuse = Expect("P2014", message, meta)
+            refuse = Expect(Code.REQUIRED_RELATION, message, meta)
             self.read.add(holder.name)
-            self.steps.append(
-                self.statement(
-                    b, f"SELECT 1 FROM {model_table(holder)} AS {t} WHERE {where} LIMIT 1", refuse=refuse
-                )
-            )
+            self.steps.append(self.statement(b, writesql.exists(holder, where, first=True), refuse=refuse))
             return
-        sets = ", ".join(f"{ident(holder.fields[f].column)} = NULL" for f in fk)
+        sets = ", ".join(writesql.to_null([holder.fields[f] for f in fk]))
         self.wrote(holder)
-        self.steps.append(
-            self.statement(b, f"UPDATE {model_table(holder)} AS {t} SET {sets} WHERE {where}", count=True)
-        )
+        self.steps.append(self.statement(b, writesql.update(holder, sets, where), count=True))
 
     def take_over_child(
         self, model: Model, rel: RelationField, child_keys: dict[str, Source], keep: str = ""
@@ -478,17 +449,12 @@ class WriteCompiler:
         where: Any,
         path: str,
         expect: Expect | None,
-        *,
-        extra: str = "",
-        extra_b: Builder | None = None,
     ) -> str:
-        b = extra_b or self.builder()
+        b = self.builder()
         condition = render_filter(b, unique_filter(self.schema, model, where, path), "t")
-        if extra:
-            condition += f" AND {extra}"
         self.read.add(model.name)
         bound = self.name()
-        sql = f"SELECT * FROM {model_table(model)} AS {ident('t')} WHERE {condition} LIMIT 1"
+        sql = writesql.select_row(model, condition)
         self.steps.append(self.statement(b, sql, bind=bound, expect=expect))
         return bound
 
@@ -497,17 +463,10 @@ class WriteCompiler:
         record are P2025, as Prisma's engine counts what it found."""
         for found in range(1, len(lookups)):
             b = self.builder()
-            keys = [model.fields[k] for k in model.identity()]
-            each = " OR ".join(
-                "("
-                + " AND ".join(f"{column('t', f.column)} = {b.param(Bound(record, f.column))}" for f in keys)
-                + ")"
-                for record in lookups
-            )
-            count = f"(SELECT count(*) FROM {model_table(model)} AS {ident('t')} WHERE {each})"
+            sql = writesql.count_is(b, model, lookups, found)
             cause = f"Expected {len(lookups)} records to be connected, found only {found}."
-            refuse = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
-            self.steps.append(self.statement(b, f"SELECT 1 WHERE {count} = {found}", refuse=refuse))
+            refuse = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
+            self.steps.append(self.statement(b, sql, refuse=refuse))
 
     def connect_or_create(
         self,
@@ -672,37 +631,14 @@ class WriteCompiler:
         return {theirs: Bound(parent, model.fields[mine].column) for mine, theirs in joined.pairs}
 
     def linked(self, b: Builder, rel: RelationField, parent: str, alias: str) -> str:
-        """SQL: the row `alias` of rel's target is related to the bound parent row."""
-        owner = self.schema.models[rel.owner]
-        target = self.schema.models[rel.target]
-        joined = rel.joined()
-        if joined.kind == "m2m":
-            j = ident("j")
-            this = b.param(Bound(parent, owner.fields[joined.this_key].column))
-            other = column(alias, target.fields[joined.other_key].column)
-            return (
-                f"EXISTS (SELECT 1 FROM {table(joined.join_schema, joined.join_table)} AS {j} WHERE "
-                f"{j}.{ident(joined.this_column)} = {this} AND {j}.{ident(joined.other_column)} = {other})"
-            )
-        conditions = []
-        for mine, theirs in joined.pairs:
-            value = b.param(Bound(parent, owner.fields[mine].column))
-            conditions.append(f"{column(alias, target.fields[theirs].column)} = {value}")
-        return " AND ".join(conditions)
+        return writesql.linked(b, self.schema, rel, parent, alias)
 
     def join_rows(self, rel: RelationField, parent: str, child: str) -> None:
         self.require(parent)
-        joined = rel.joined()
         owner = self.schema.models[rel.owner]
         target = self.schema.models[rel.target]
         b = self.builder()
-        this = b.param(Bound(parent, owner.fields[joined.this_key].column))
-        other = b.param(Bound(child, target.fields[joined.other_key].column))
-        sql = (
-            f"INSERT INTO {table(joined.join_schema, joined.join_table)} "
-            f"({ident(joined.this_column)}, {ident(joined.other_column)}) VALUES ({this}, {other}) "
-            "ON CONFLICT DO NOTHING"
-        )
+        sql = writesql.insert_join_row(b, self.schema, rel, parent, child)
         self.written.update({owner.name, target.name})
         self.steps.append(self.statement(b, sql, count=True))
 
@@ -724,40 +660,22 @@ class WriteCompiler:
                 (target.fields[theirs], Bound(parent, owner.fields[mine].column))
                 for mine, theirs in joined.pairs
             ]
-            sets = ", ".join(
-                [f"{ident(f.column)} = {b.param(src)}" for f, src in keys] + self.touched_at(b, target)
-            )
-            where = " AND ".join(
-                f"{ident(target.fields[k].column)} = {b.param(Bound(child, target.fields[k].column))}"
-                for k in target.identity()
-            )
+            sets = ", ".join(writesql.set_to(b, keys) + writesql.touched_at(b, target))
+            where = writesql.same_record(b, target, child, alias="")
             self.wrote(target)
             self.steps.append(
-                self.statement(b, f"UPDATE {model_table(target)} SET {sets} WHERE {where}", count=True)
+                self.statement(b, writesql.update(target, sets, where, aliased=False), count=True)
             )
             return
         # fk_here on an existing parent: point the parent at the child.
         b = self.builder()
-        sets = ", ".join(
-            f"{ident(owner.fields[mine].column)} = {b.param(Bound(child, target.fields[theirs].column))}"
-            for mine, theirs in joined.pairs
-        )
-        where = " AND ".join(
-            f"{ident(owner.fields[k].column)} = {b.param(Bound(parent, owner.fields[k].column))}"
-            for k in owner.identity()
-        )
-        self.wrote(owner)
-        self.steps.append(
-            self.statement(b, f"UPDATE {model_table(owner)} SET {sets} WHERE {where}", count=True)
-        )
-
-    def touched_at(self, b: Builder, model: Model) -> list[str]:
-        """`@updatedAt` columns set to now: a record whose key a nested write changes is updated."""
-        return [
-            f"{ident(f.column)} = {b.param(Generated('now', (f.native_type or '').lower()))}"
-            for f in model.fields.values()
-            if f.updated_at
+        pointing = [
+            (owner.fields[mine], Bound(child, target.fields[theirs].column)) for mine, theirs in joined.pairs
         ]
+        sets = ", ".join(writesql.set_to(b, pointing))
+        where = writesql.same_record(b, owner, parent, alias="")
+        self.wrote(owner)
+        self.steps.append(self.statement(b, writesql.update(owner, sets, where, aliased=False), count=True))
 
     def connect_by_update(self, model: Model, rel: RelationField, parent: str, where: Any, path: str) -> None:
         """Connect to a list relation whose records hold the key: point the record named by `where`
@@ -766,21 +684,19 @@ class WriteCompiler:
         target = self.schema.models[rel.target]
         b = self.builder()
         owner = self.schema.models[rel.owner]
-        sets = ", ".join(
-            [
-                f"{ident(target.fields[theirs].column)} = {b.param(Bound(parent, owner.fields[mine].column))}"
-                for mine, theirs in rel.joined().pairs
-            ]
-            + self.touched_at(b, target)
-        )
+        pointing = [
+            (target.fields[theirs], Bound(parent, owner.fields[mine].column))
+            for mine, theirs in rel.joined().pairs
+        ]
+        sets = ", ".join(writesql.set_to(b, pointing) + writesql.touched_at(b, target))
         condition = render_filter(b, unique_filter(self.schema, target, where, path), "t")
         message = (
             "The required connected records were not found. Expected 1 records to be connected after "
             f"connect operation on one-to-many relation '{rel.relation_name}', found 0."
         )
-        expect = Expect("P2018", message, {"details": message})
+        expect = Expect(Code.CONNECTED_RECORDS_MISSING, message, {"details": message})
         self.wrote(target)
-        sql = f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {condition} RETURNING 1"
+        sql = writesql.update(target, sets, condition, returning="one")
         self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
 
     def disconnect(
@@ -792,23 +708,16 @@ class WriteCompiler:
             return
         if joined.kind == "m2m":
             b = self.builder()
-            owner = self.schema.models[rel.owner]
-            j = ident("j")
-            this = b.param(Bound(parent, owner.fields[joined.this_key].column))
-            sql = (
-                f"DELETE FROM {table(joined.join_schema, joined.join_table)} AS {j} "
-                f"WHERE {j}.{ident(joined.this_column)} = {this}"
-            )
+            named = None
             if not everything and arg is not True:
                 items = items_of(arg, path)
                 if not items:
                     return  # nothing to disconnect
-                conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
-                key = column("t", target.fields[joined.other_key].column)
-                sql += (
-                    f" AND {j}.{ident(joined.other_column)} IN (SELECT {key} "
-                    f"FROM {model_table(target)} AS {ident('t')} WHERE {' OR '.join(conds)})"
-                )
+
+                def named() -> list[str]:
+                    return [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
+
+            sql = writesql.delete_join_rows(b, self.schema, rel, parent, named)
             self.written.update({model.name, target.name})
             self.steps.append(self.statement(b, sql, count=True))
             return
@@ -816,25 +725,18 @@ class WriteCompiler:
             raise AssertionError("handled by the parent update")
         fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
         b = self.builder()
-        sets = ", ".join([f"{ident(f.column)} = NULL" for f in fk_fields] + self.touched_at(b, target))
+        sets = ", ".join(writesql.to_null(fk_fields) + writesql.touched_at(b, target))
         where = self.linked(b, rel, parent, "t")
         if not everything and arg is not True and not rel.is_list:
             # A to-one disconnect takes a filter on the related record (a WhereInput, `{}` is any).
             condition = plan_where(self.schema, target, arg, path)
             if condition is not None:
-                where += f" AND {render_filter(b, condition, 't')}"
+                where = writesql.both(where, render_filter(b, condition, "t"))
         elif not everything and arg is not True:
             items = items_of(arg, path)
-            where += (
-                " AND ("
-                + (
-                    " OR ".join(
-                        render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items
-                    )
-                    or "FALSE"  # none named: nothing to disconnect
-                )
-                + ")"
-            )
+            # None named: FALSE, nothing to disconnect.
+            conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
+            where = writesql.both(where, writesql.any_of(conds))
         if any(f.required for f in fk_fields):
             # The related records cannot let go of a required relation: refused (P2014) when the
             # write runs, whether any is connected or not, as by Prisma's engine.
@@ -848,18 +750,11 @@ class WriteCompiler:
                 "model_b_name": model.name,
             }
             # Its statement still binds the filter's values, so a bad one is refused first.
-            sql = (
-                f"SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {model_table(target)} AS {ident('t')} "
-                f"WHERE FALSE AND {where})"
-            )
-            self.steps.append(self.statement(b, sql, refuse=Expect("P2014", message, meta)))
+            sql = writesql.no_row_binding(target, where)
+            self.steps.append(self.statement(b, sql, refuse=Expect(Code.REQUIRED_RELATION, message, meta)))
             return
         self.wrote(target)
-        self.steps.append(
-            self.statement(
-                b, f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {where}", count=True
-            )
-        )
+        self.steps.append(self.statement(b, writesql.update(target, sets, where), count=True))
 
     def nested_update(self, model: Model, rel: RelationField, parent: str, item: Any, path: str) -> None:
         target = self.schema.models[rel.target]
@@ -881,18 +776,12 @@ class WriteCompiler:
                 else plan_where(self.schema, target, where, f"{path}.where")
             )
             if planned is not None:
-                condition += f" AND {render_filter(b, planned, 't')}"
+                condition = writesql.both(condition, render_filter(b, planned, "t"))
         found = self.name()
         cause = f"No '{target.name}' record was found for a nested update on relation '{rel.relation_name}'."
-        expect = Expect("P2025", NOT_FOUND + cause, {"cause": cause})
-        self.steps.append(
-            self.statement(
-                b,
-                f"SELECT * FROM {model_table(target)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE",
-                bind=found,
-                expect=expect,
-            )
-        )
+        expect = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
+        sql = writesql.select_row(target, condition, for_update=True)
+        self.steps.append(self.statement(b, sql, bind=found, expect=expect))
         self.update_record(target, found, data, f"{path}.data")
 
     def nested_many(self, rel: RelationField, parent: str, item: Any, path: str, *, delete: bool) -> None:
@@ -903,16 +792,16 @@ class WriteCompiler:
         condition = self.linked(b, rel, parent, "t")
         planned = plan_where(self.schema, target, item.get("where"), f"{path}.where", scalars_only=True)
         if planned is not None:
-            condition += f" AND {render_filter(b, planned, 't')}"
+            condition = writesql.both(condition, render_filter(b, planned, "t"))
         self.wrote(target, deleting=delete)
         if delete:
-            sql = f"DELETE FROM {model_table(target)} AS {ident('t')} WHERE {condition}"
+            sql = writesql.delete(target, condition)
         else:
             data = self.check_data(target, item.get("data"), f"{path}.data")
             sets = self.set_clause(b, target, data, f"{path}.data")
             if not sets:
                 return
-            sql = f"UPDATE {model_table(target)} AS {ident('t')} SET {sets} WHERE {condition}"
+            sql = writesql.update(target, sets, condition)
         self.steps.append(self.statement(b, sql, count=True))
 
     def nested_delete(self, model: Model, rel: RelationField, parent: str, arg: Any, path: str) -> None:
@@ -930,7 +819,7 @@ class WriteCompiler:
                     else plan_where(self.schema, target, where, path)
                 )
                 if planned is not None:
-                    condition += f" AND {render_filter(b, planned, 't')}"
+                    condition = writesql.both(condition, render_filter(b, planned, "t"))
             self.wrote(target, deleting=True)
             if rel.is_list:
                 message = (
@@ -941,8 +830,10 @@ class WriteCompiler:
                 cause = f"No '{target.name}' record was found for a nested delete on relation "
                 message = NOT_FOUND + cause + f"'{rel.relation_name}'."
             meta = {"relation_name": rel.relation_name, "parent_name": model.name, "child_name": target.name}
-            expect = Expect("P2017" if rel.is_list else "P2025", message, meta)
-            sql = f"DELETE FROM {model_table(target)} AS {ident('t')} WHERE {condition} RETURNING 1"
+            expect = Expect(
+                Code.RECORDS_NOT_CONNECTED if rel.is_list else Code.RECORD_NOT_FOUND, message, meta
+            )
+            sql = writesql.delete(target, condition, returning="one")
             self.steps.append(self.statement(b, sql, expect=expect))
 
     def nested_upsert(self, model: Model, rel: RelationField, parent: str, item: Any, path: str) -> None:
@@ -963,15 +854,10 @@ class WriteCompiler:
                 else plan_where(self.schema, target, item["where"], f"{path}.where")
             )
             if planned is not None:
-                condition += f" AND {render_filter(b, planned, 't')}"
+                condition = writesql.both(condition, render_filter(b, planned, "t"))
         found = self.name()
-        self.steps.append(
-            self.statement(
-                b,
-                f"SELECT * FROM {model_table(target)} AS {ident('t')} WHERE {condition} LIMIT 1 FOR UPDATE",
-                bind=found,
-            )
-        )
+        sql = writesql.select_row(target, condition, for_update=True)
+        self.steps.append(self.statement(b, sql, bind=found))
         outer = self.steps
         self.steps = []
         self.update_record(target, found, item["update"], f"{path}.update")
@@ -1016,7 +902,7 @@ class WriteCompiler:
                 if f.updated_at and f.name not in names and assigned:
                     assigned.append((f, b.param(Generated("now", (f.native_type or "").lower()))))
         self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
-        return ", ".join(f"{ident(f.column)} = {expr}" for f, expr in assigned)
+        return writesql.assignments(assigned)
 
     def update_record(
         self, model: Model, current: str, data: Any, path: str, missing: Expect | None = None
@@ -1044,13 +930,9 @@ class WriteCompiler:
         sets = self.set_clause(b, model, data, path, fixed)
         updated = current
         if sets:
-            where = " AND ".join(
-                f"{column('t', model.fields[k].column)} = {b.param(Bound(current, model.fields[k].column))}"
-                for k in model.identity()
-            )
+            where = writesql.same_record(b, model, current)
             updated = self.name()
-            t = ident("t")
-            sql = f"UPDATE {model_table(model)} AS {t} SET {sets} WHERE {where} RETURNING {t}.*"
+            sql = writesql.update(model, sets, where, returning="row")
             self.steps.append(self.statement(b, sql, bind=updated))
             if missing is not None:
                 self.maybe_missing[updated] = (model, missing)
@@ -1130,21 +1012,9 @@ class WriteCompiler:
             for name in assigned:
                 if model.fields[name] not in columns:
                     columns.append(model.fields[name])
-        target = model_table(model)
-        if not per_row:
-            # Nothing to insert: no row, and (for createManyAndReturn) an empty list.
-            sql = f"SELECT * FROM {target} WHERE FALSE"
-        elif not columns:
-            sql = f"INSERT INTO {target} SELECT FROM generate_series(1, {len(per_row)})"
-        else:
-            values = ", ".join(
-                "(" + ", ".join(r.get(c.name, "DEFAULT") for c in columns) + ")" for r in per_row
-            )
-            sql = f"INSERT INTO {target} ({', '.join(ident(c.column) for c in columns)}) VALUES {values}"
-        if skip_duplicates and per_row:
-            sql += " ON CONFLICT DO NOTHING"
-        if returning and per_row:
-            sql += " RETURNING *"
+        sql = writesql.insert_many(
+            model, columns, per_row, skip_duplicates=skip_duplicates, returning=returning
+        )
         statement = self.statement(b, sql, count=not returning)
         if not returning:
             self.steps.append(statement)
@@ -1165,7 +1035,7 @@ def connect_expect(model: Model, rel: RelationField, target: Model) -> Expect:
         f"No '{target.name}' record(s) (needed to inline the relation on '{model.name}' record(s)) was found "
         f"for a nested connect on {kind} relation '{rel.relation_name}'."
     )
-    return Expect("P2025", NOT_FOUND + cause, {"cause": cause})
+    return Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
 
 
 def default_source(f: ScalarField) -> Source | None:
@@ -1226,7 +1096,7 @@ def identity_read(schema: Schema, model: Model, selection: Any, bound: str, path
     """The selection of the record bound under `bound`, found by its identity."""
     read = ReadPlan(model, plan_selection(schema, model, selection, path), single=True)
     conditions: list[Filter] = [
-        Compare(model.fields[k], "=", Bound(bound, model.fields[k].column)) for k in model.identity()
+        Compare(model.fields[k], Op.EQ, Bound(bound, model.fields[k].column)) for k in model.identity()
     ]
     read.filter = All(tuple(conditions)) if len(conditions) > 1 else conditions[0]
     return read
