@@ -26,7 +26,7 @@ from .http import EdgeRequest, EdgeResponse, Headers
 from .lines import FullLines
 from .origins import OriginSet
 from .planlimits import PlanLimitView
-from .ports import Clock, Context, OriginPort
+from .ports import Clock, Context, OriginPort, OriginUnreachable
 from .revocation import RevocationView
 from .usage import HitJournal, HitMeter, MemoryJournal
 
@@ -317,22 +317,32 @@ class EdgeApp:
         return EdgeResponse.json(200, {"delivered": delivered, "waiting": left})
 
     async def _send_hits(self, batch: usage.HitBatch) -> None:
-        """Deliver a batch of cache hits to the origin; returns once it answered that it counted it."""
+        """Deliver a batch of cache hits to an origin, the best placed first; returns once one answered
+        that it counted it. Any origin may count it (they share the control plane, and a batch id is
+        counted once), so a down origin only moves the batch to the next."""
         body = batch.to_json()
-        origin_id = self.config.default_origin
-        headers = Headers({"content-type": "application/json"})
-        headers[service.HEADER] = service.sign(
-            self.config.service_secrets[0],
-            service.origin_audience(origin_id),
-            {"op": "hits"},
-            "POST",
-            wire.USAGE_HITS_PATH,
-            body,
-            self.clock(),
-        )
-        response = await self.origin.fetch(origin_id, "POST", wire.USAGE_HITS_PATH, headers, body)
-        if response.status != 200:
-            raise RuntimeError(f"the origin answered {response.status}: {response.body[:200]!r}")
+        failures: list[str] = []
+        for origin_id in self.origins.order():
+            headers = Headers({"content-type": "application/json"})
+            headers[service.HEADER] = service.sign(
+                self.config.service_secrets[0],
+                service.origin_audience(origin_id),
+                {"op": "hits"},
+                "POST",
+                wire.USAGE_HITS_PATH,
+                body,
+                self.clock(),
+            )
+            try:
+                response = await self.origin.fetch(origin_id, "POST", wire.USAGE_HITS_PATH, headers, body)
+            except OriginUnreachable as exc:
+                self.origins.failed(origin_id)
+                failures.append(f"{origin_id}: {exc.detail}")
+                continue
+            if response.status == 200:
+                return
+            failures.append(f"{origin_id} answered {response.status}: {response.body[:200]!r}")
+        raise RuntimeError("no origin counted the hit batch: " + "; ".join(failures))
 
     async def _pushed_invalidation(
         self, request: EdgeRequest, _claims: service.ServiceClaims

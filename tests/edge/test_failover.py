@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bwcontract import keys, service
+from bwcontract import keys, service, usage, wire
 from bwedge.app import EdgeApp
 from bwedge.config import EdgeConfig
 from bwedge.dispatch import repeatable
@@ -283,3 +283,34 @@ def test_only_what_may_run_twice_is_repeatable(method: str, path: str, body: str
     assert route is not None
     request = EdgeRequest(method, f"http://edge.test{path}", Headers(), body.encode())
     assert repeatable(route, request) is expected
+
+
+async def test_a_hit_batch_goes_to_another_origin_when_one_is_down() -> None:
+    counted = answer(200)
+    origins = Origins(o1=[unreachable(delivered=False)], o2=[counted])
+    app, clock = make(origins)
+    batch = usage.HitBatch("0001-ab", (usage.HitCount("db1", "2026-12-06", usage.HIT, "s", 1, 10),))
+    await app._send_hits(batch)
+    delivered = [(o, target) for o, target, _ in origins.attempts]
+    assert delivered[-1] == ("o2", wire.USAGE_HITS_PATH)
+    _, _, headers = origins.attempts[-1]
+    assert (
+        service.verify(
+            headers[service.HEADER],
+            [SERVICE_SECRET.encode()],
+            service.origin_audience("o2"),
+            "POST",
+            wire.USAGE_HITS_PATH,
+            batch.to_json(),
+            clock(),
+        ).values["op"]
+        == "hits"
+    )
+
+
+async def test_a_hit_batch_no_origin_counted_fails_so_it_is_sent_again_later() -> None:
+    origins = Origins(o1=[unreachable(delivered=False)], o2=[answer(503, "P6000")])
+    app, _ = make(origins)
+    batch = usage.HitBatch("0001-ab", (usage.HitCount("db1", "2026-12-06", usage.HIT, "s", 1, 10),))
+    with pytest.raises(RuntimeError, match="no origin counted the hit batch"):
+        await app._send_hits(batch)
