@@ -13,6 +13,7 @@ not infinity, both ways.)
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -91,28 +92,26 @@ def _decode_date(raw: tuple[int]) -> Any:
         return OutOfRange(date + era, raw)
 
 
-def _decode_timestamp(raw: tuple[int]) -> Any:
-    micros = raw[0]
-    if micros == _TS_INFINITY:
-        return OutOfRange("infinity", raw)
-    if micros == _TS_NEG_INFINITY:
-        return OutOfRange("-infinity", raw)
-    try:
-        return _TS_2000 + dt.timedelta(microseconds=micros)
-    except OverflowError:
-        return OutOfRange(_timestamp_text(micros, ""), raw)
+def _timestamp_decoder(epoch: dt.datetime, zone: str) -> Callable[[tuple[int]], Any]:
+    """A decoder of timestamps counted in microseconds from `epoch`; what Python cannot hold is
+    Postgres's text (with `zone` for timestamptz)."""
+
+    def decode(raw: tuple[int]) -> Any:
+        micros = raw[0]
+        if micros == _TS_INFINITY:
+            return OutOfRange("infinity", raw)
+        if micros == _TS_NEG_INFINITY:
+            return OutOfRange("-infinity", raw)
+        try:
+            return epoch + dt.timedelta(microseconds=micros)
+        except OverflowError:
+            return OutOfRange(_timestamp_text(micros, zone), raw)
+
+    return decode
 
 
-def _decode_timestamptz(raw: tuple[int]) -> Any:
-    micros = raw[0]
-    if micros == _TS_INFINITY:
-        return OutOfRange("infinity", raw)
-    if micros == _TS_NEG_INFINITY:
-        return OutOfRange("-infinity", raw)
-    try:
-        return _TSTZ_2000 + dt.timedelta(microseconds=micros)
-    except OverflowError:
-        return OutOfRange(_timestamp_text(micros, "+00"), raw)
+_decode_timestamp = _timestamp_decoder(_TS_2000, "")
+_decode_timestamptz = _timestamp_decoder(_TSTZ_2000, "+00")
 
 
 def _decode_time(raw: tuple[int]) -> Any:
