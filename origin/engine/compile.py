@@ -227,7 +227,6 @@ def _create_one(
 ) -> _Compiled:
     """createOne: one record, its nested writes, read back."""
     schema = c.schema
-    output = "one"
     steps: tuple[Any, ...]
     # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
     needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
@@ -241,7 +240,7 @@ def _create_one(
     else:
         bound = c.create(model, args["data"], "data")
         steps = (*c.steps, read_back(c, model, selection, bound))
-    return steps, output
+    return steps, "one"
 
 
 def _create_many(
@@ -272,7 +271,6 @@ def _update_one(
 ) -> _Compiled:
     """updateOne: one record by unique criteria (P2025 when there is none)."""
     schema = c.schema
-    output = "one"
     steps: tuple[Any, ...]
     _require(args, {"where", "data"}, {"where", "data"}, action)
     where = unique_filter(schema, model, args["where"])
@@ -305,7 +303,7 @@ def _update_one(
         updated = c.update_record(model, found, data, "data", missing=expect)
         # Read after the writes: a key the update changed has moved the related rows with it.
         steps = (*c.steps, read_back(c, model, selection, updated))
-    return steps, output
+    return steps, "one"
 
 
 def _upsert_one(
@@ -313,7 +311,6 @@ def _upsert_one(
 ) -> _Compiled:
     """upsertOne: the record's update when found, else its create."""
     schema = c.schema
-    output = "one"
     steps: tuple[Any, ...]
     _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
     where = unique_filter(schema, model, args["where"])
@@ -328,7 +325,7 @@ def _upsert_one(
     otherwise = tuple(c.steps)
     c.steps = [*outer, Branch(found, then, otherwise)]
     steps = (*c.steps, read_back(c, model, selection, result))
-    return steps, output
+    return steps, "one"
 
 
 def _delete_one(
@@ -336,7 +333,6 @@ def _delete_one(
 ) -> _Compiled:
     """deleteOne: one record by unique criteria (P2025 when there is none)."""
     schema = c.schema
-    output = "one"
     steps: tuple[Any, ...]
     _require(args, {"where"}, {"where"}, action)
     unique = unique_filter(schema, model, args["where"])
@@ -350,7 +346,7 @@ def _delete_one(
         {"cause": "Record to delete does not exist."},
     )
     steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),)
-    return steps, output
+    return steps, "one"
 
 
 def _many(c: WriteCompiler, model: Model, action: str, args: dict[str, Any], selection: Any) -> _Compiled:
