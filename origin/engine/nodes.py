@@ -97,6 +97,11 @@ class Related(Filter):
     inner: Filter
 
 
+def is_empty(f: Filter) -> bool:
+    """A condition that tests nothing: an AND or OR of no conditions."""
+    return isinstance(f, All | Any_) and not f.items
+
+
 # --- selection and order ------------------------------------------------------------------------
 
 
