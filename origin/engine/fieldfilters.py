@@ -14,6 +14,14 @@ from .schema import ScalarField, Schema
 from .values import converter, json_path, like_pattern, untag
 
 _COMPARE_OPS = {"equals": Op.EQ, "lt": Op.LT, "lte": Op.LTE, "gt": Op.GT, "gte": Op.GTE}
+# The list and Json keys whose value is compared as it is (named, not looked up by the Op's value).
+_VALUE_OPS = {
+    "hasEvery": Op.HAS_EVERY,
+    "hasSome": Op.HAS_SOME,
+    "array_contains": Op.ARRAY_CONTAINS,
+    "array_starts_with": Op.ARRAY_STARTS_WITH,
+    "array_ends_with": Op.ARRAY_ENDS_WITH,
+}
 _JSON_OPS = frozenset(
     {
         "string_contains",
@@ -180,7 +188,7 @@ def _compare(
             return compare(Op.HAS, value_source(schema, f, operand, path, element=True))
         # An empty list is tested as such (`@> '{}'`, `&& '{}'`: NULL for a NULL list, as Prisma's
         # engine has it).
-        return compare(Op(op), value_source(schema, f, operand, path))
+        return compare(_VALUE_OPS[op], value_source(schema, f, operand, path))
     if op in _JSON_OPS:
         if f.type != "Json":
             raise fail(f"`{op}` only applies to Json fields.", path)
@@ -189,7 +197,7 @@ def _compare(
             pattern = like_pattern(kind, path)
             src = Leaf(operand.index, pattern) if isinstance(operand, Slot) else Const(pattern(operand))
             return compare(Op.JSON_LIKE, src)
-        return compare(Op(op), value_source(schema, f, operand, path))
+        return compare(_VALUE_OPS[op], value_source(schema, f, operand, path))
     raise fail(f"Unknown filter `{op}` for field {f.name}.", path)
 
 

@@ -18,7 +18,7 @@ from .jsonsql import json_object, scalar_json
 from .nodes import ReadPlan, RelationCount, Selection
 from .quoting import column, ident
 from .sqlbuilder import Builder, link, model_table
-from .sqlfilters import render_filter, render_write_filter
+from .sqlfilters import render_filter, render_write_filter, write_condition
 from .sqlorder import cursor_condition, distinct_cursor, order_expr, reversed_order
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "rows_query",
     "scalar_json",
     "selection_json",
+    "write_condition",
 ]
 
 # `take: 0` is answered without reading the table, as Prisma's engine answers it.

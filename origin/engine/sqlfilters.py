@@ -76,6 +76,11 @@ def render_write_filter(b: Builder, f: Filter, alias: str, reverse: bool = False
     return render_filter(b, f, alias, reverse)
 
 
+def write_condition(b: Builder, f: Filter | None, alias: str) -> str:
+    """The condition of an UPDATE or DELETE (`render_write_filter`); every row without a filter."""
+    return render_write_filter(b, f, alias) if f is not None else "TRUE"
+
+
 def _has_to_one(f: Filter) -> bool:
     if isinstance(f, All | Any_):
         return any(_has_to_one(i) for i in f.items)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .nodes import Order, ReadPlan
+from .nodes import Op, Order, ReadPlan
 from .quoting import column, ident
 from .schema import Model
 from .sqlbuilder import AGGREGATE_SQL, Builder, link, model_table
@@ -179,21 +179,21 @@ def _loose_all(
     missing: it tests a NULL of an optional relation's required field as if it could not be NULL)."""
     loose = []
     for i, term in enumerate(client):
-        ands = [_loose(b, p, alias, model, "=", at_cursor(p)) for p in client[:i]]
+        ands = [_loose(b, p, alias, model, Op.EQ, at_cursor(p)) for p in client[:i]]
         last = i == len(client) - 1
-        op = (">=" if last else ">") if not term.descending else ("<=" if last else "<")
+        op = (Op.GTE if last else Op.GT) if not term.descending else (Op.LTE if last else Op.LT)
         ands.append(_loose(b, term, alias, model, op, at_cursor(term)))
         loose.append("(" + " AND ".join(ands) + ")")
     return f"({' OR '.join(loose)})"
 
 
-def _loose(b: Builder, o: Order, alias: str, model: Model, op: str, cursor_value: str) -> str:
+def _loose(b: Builder, o: Order, alias: str, model: Model, op: Op, cursor_value: str) -> str:
     mine = _term_expr(b, o, alias, model)
     field_nullable = o.count_of is None and o.field is not None and not o.field.required
     test = f"{mine} {op} {cursor_value}"
     if field_nullable:
         test = f"({test} OR {mine} IS NULL OR {cursor_value} IS NULL)"
-    if op != "=" and o.path and o.path[0].joined().kind == "fk_here":
+    if op != Op.EQ and o.path and o.path[0].joined().kind == "fk_here":
         # A row without the related record (its key NULL) passes the comparison, as Prisma's
         # engine writes it (not the equality).
         keys = [model.fields[mine_key] for mine_key, _ in o.path[0].joined().pairs]
@@ -220,7 +220,7 @@ def _after(b: Builder, o: Order, alias: str, model: Model, cursor_value: str) ->
     """The row sorts strictly after the cursor on this term (NULLs last unless asked otherwise for
     ASC, first for DESC, as Postgres sorts them)."""
     mine = _term_expr(b, o, alias, model)
-    beyond = f"{mine} {'<' if o.descending else '>'} {cursor_value}"
+    beyond = f"{mine} {Op.LT if o.descending else Op.GT} {cursor_value}"
     if not _nullable(o):
         return beyond
     nulls_last = o.nulls == "last" or (not o.nulls and not o.descending)

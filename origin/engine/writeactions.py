@@ -18,7 +18,7 @@ from .params import Bound
 from .program import Branch, Expect, Rebind, Statement
 from .reads import plan_selection
 from .schema import Model, Schema
-from .sql import Builder, render_filter, render_read, render_write_filter
+from .sql import Builder, render_filter, render_read, render_write_filter, write_condition
 from .writes import NOT_FOUND, WriteCompiler, read_back
 
 
@@ -227,10 +227,10 @@ def _many(c: WriteCompiler, model: Model, action: str, args: dict[str, Any], sel
     many = plan_where(schema, model, args.get("where"))
     if args.get("limit") is not None:
         # Prisma's `limit`: at most n rows, chosen by the database.
-        inner = render_write_filter(b, many, "l") if many is not None else "TRUE"
+        inner = write_condition(b, many, "l")
         condition = writesql.limited(b, model, inner, count_source(args["limit"], "limit"))
     else:
-        condition = render_write_filter(b, many, "t") if many is not None else "TRUE"
+        condition = write_condition(b, many, "t")
     c.wrote(model, deleting=action == "deleteMany")
     if action == "deleteMany":
         sql = writesql.delete(model, condition)
