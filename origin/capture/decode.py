@@ -126,7 +126,7 @@ def parse_scalar(kind: str, text: str) -> Any:
 def value(field: ScalarField, raw: object) -> Any:
     """A column's text value → its JSON-protocol encoding, as a query result would carry it."""
     if raw is None:
-        # A list field is never null for Prisma: a NULL array reads as [] (as in sql.scalar_json).
+        # A list field is never null for Prisma: a NULL array reads as [] (as in jsonsql.scalar_json).
         return [] if field.is_list else None
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:

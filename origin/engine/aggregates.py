@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .arguments import count_source, fail, input_error, items_of
-from .filters import plan_where, scalar_filter
+from .fieldfilters import scalar_filter
+from .filters import plan_where
 from .nodes import AggregatePlan, All, Any_, Constant, Filter, GroupByPlan, Negate, Order
 from .reads import plan_find, plan_order
 from .schema import Model, ScalarField, Schema

@@ -1,7 +1,7 @@
 """The plan: what a read, an aggregate or a groupBy asks for, as plain data resolved against the
-schema (filters, selections, order, windows). The planning modules (`filters`, `reads`,
-`aggregates`) build these nodes; `sql` renders them. No request values: those stay behind
-`params.Source`s.
+schema (filters, selections, order, windows). The planning modules (`filters`, `fieldfilters`,
+`reads`, `aggregates`) build these nodes; the Query stage (`sql` and its parts) renders them. No
+request values: those stay behind `params.Source`s.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class Constant(Filter):
 
 
 class Op(StrEnum):
-    """The comparison of a `Compare`: `filters` chooses it from Prisma's filter keys, `sql` renders
-    it. A member's value is its SQL operator where it has one, so it can go into the text as it is."""
+    """The comparison of a `Compare`: `fieldfilters` chooses it from Prisma's filter keys,
+    `sqlfilters` renders it (and `sqlorder` compares a cursor's terms with it). A member's value is
+    its SQL operator where it has one, so it can go into the text as it is."""
 
     EQ = "="
     NE = "<>"
@@ -95,6 +96,11 @@ class Related(Filter):
     model: Model  # the related model
     kind: str
     inner: Filter
+
+
+def is_empty(f: Filter) -> bool:
+    """A condition that tests nothing: an AND or OR of no conditions."""
+    return isinstance(f, All | Any_) and not f.items
 
 
 # --- selection and order ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """JSON-protocol values from Python values, for results the engine does not build in SQL.
 
-Query results are rendered to JSON inside Postgres (`sql.scalar_json`); change events are decoded
+Query results are rendered to JSON inside Postgres (`jsonsql.scalar_json`); change events are decoded
 from the replication stream in Python. This is the Python twin of `scalar_json`: the same tags and
 the same text for every type, so an event's record reads exactly like a query's row.
 """

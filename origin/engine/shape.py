@@ -1,6 +1,6 @@
 """A program's raw result → the JSON-protocol result text of the operation.
 
-Records are already JSON-protocol values when Postgres returns them (see `sql`); what is left is the
+Records are already JSON-protocol values when Postgres returns them (see `jsonsql`); what is left is the
 envelope of each kind of operation, and Prisma's "not found" error for the OrThrow actions.
 """
 
