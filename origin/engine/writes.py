@@ -26,7 +26,7 @@ from .arguments import fail, items_of, null_marker, value_source
 from .filters import plan_where, unique_filter
 from .fingerprint import Slot
 from .nodes import All, Compare, Filter, Op, ReadPlan
-from .params import Bound, Const, Generated, Source
+from .params import Bound, Const, DistinctCount, Generated, Source
 from .program import Branch, Expect, Rebind, Statement, Step
 from .reads import plan_selection
 from .schema import Model, RelationField, ScalarField, Schema
@@ -60,6 +60,8 @@ class WriteCompiler:
     read: set[str] = field(default_factory=set)
     # Bound records an update may not have found, and the error when something must link to them.
     maybe_missing: dict[str, tuple[Model, Expect]] = field(default_factory=dict)
+    # The criteria each bound record was looked up by: its filter's SQL and value sources.
+    criteria: dict[str, tuple[str, tuple[Source, ...]]] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
     # Per record being written: nested creates put off to the end of its nested writes (`later`).
     _later: list[list[Callable[[], None]]] = field(default_factory=list)
@@ -455,18 +457,20 @@ class WriteCompiler:
         self.read.add(model.name)
         bound = self.name()
         sql = writesql.select_row(model, condition)
+        self.criteria[bound] = (condition, tuple(b.sources))
         self.steps.append(self.statement(b, sql, bind=bound, expect=expect))
         return bound
 
     def all_distinct(self, model: Model, lookups: list[str]) -> None:
-        """Records found for a many-to-many connect must be as many as were named: two criteria for one
-        record are P2025, as Prisma's engine counts what it found."""
-        for found in range(1, len(lookups)):
-            b = self.builder()
-            sql = writesql.count_is(b, model, lookups, found)
-            cause = f"Expected {len(lookups)} records to be connected, found only {found}."
-            refuse = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
-            self.steps.append(self.statement(b, sql, refuse=refuse))
+        """Records found for a many-to-many connect must be as many as the distinct criteria named:
+        two criteria for one record are P2025 (Prisma's engine counts what it found), one criteria
+        named twice alike connects its record once."""
+        b = self.builder()
+        named = DistinctCount(tuple(self.criteria[record] for record in lookups))
+        sql = writesql.count_differs(b, model, lookups, named)
+        cause = "Expected as many records to be connected as were named, found fewer."
+        refuse = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
+        self.steps.append(self.statement(b, sql, refuse=refuse))
 
     def connect_or_create(
         self,
