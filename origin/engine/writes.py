@@ -52,6 +52,24 @@ _NESTED = frozenset(
 NOT_FOUND = "An operation failed because it depends on one or more records that were required but not found. "
 
 
+Position = tuple[list[Step], int]  # a place in a list of steps
+
+
+@dataclass(eq=False)
+class _Mark:
+    """A record of a nested write that Prisma's engine swaps with the lookup it waits for (see
+    `WriteCompiler.record_writes`): a nested create put off to the end of its record's nested
+    writes (`make`), or the create of a nested `connectOrCreate` (no `make`: it is made in place).
+    `start` is where its nested `create` (or the `connectOrCreate`) began, `after` where the
+    `connectOrCreate` ended; `returns` whether it writes a to-one relation of its own with
+    `connectOrCreate`."""
+
+    make: Callable[[], None] | None
+    start: Position
+    returns: bool
+    after: Position | None = None
+
+
 @dataclass
 class WriteCompiler:
     schema: Schema
@@ -63,25 +81,69 @@ class WriteCompiler:
     # The criteria each bound record was looked up by: its filter's SQL and value sources.
     criteria: dict[str, tuple[str, tuple[Source, ...]]] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
-    # Per record being written: nested creates put off to the end of its nested writes (`later`).
-    _later: list[list[Callable[[], None]]] = field(default_factory=list)
+    # Per record being written: its marked nested writes, nested creates put off among them.
+    _marks: list[list[_Mark]] = field(default_factory=list)
+    _first_mark: _Mark | None = None
 
     def name(self) -> str:
         return f"r{next(self._names)}"
 
     @contextlib.contextmanager
     def record_writes(self) -> Iterator[None]:
-        """The nested writes of one record. Prisma's engine makes a related record that itself
-        points at others (a create with a `connect` / `create` of its own to-one relations) after
-        every other nested write of the record, the last such first: so do these steps, so rows
-        get the same generated ids and the same write fails first."""
-        self._later.append([])
-        yield
-        for make in reversed(self._later.pop()):
-            make()
+        """The nested writes of one record, made in the order of Prisma's engine, so rows get the
+        same generated ids and the same write fails first. Its query graph has an edge from the
+        record to each nested write, run in the order the edges were made; a nested create that
+        points at other records itself (a `connect` / `create` / `connectOrCreate` of its own to-one
+        relations) is swapped with the lookup it waits for when the graph is finalized, which adds
+        an edge to that lookup at the end: so those are made after every other nested write of
+        the record, the last such first.
 
-    def later(self, make: Callable[[], None]) -> None:
-        self._later[-1].append(make) if self._later else make()
+        Edges are kept in an array, and removing one moves the last edge into its slot; two such
+        removals move one of those put-off creates forward:
+        - swapping the create of a nested `connectOrCreate` that points at other records (its edge
+          from the branch is re-made): the create swapped just before it moves to right after the
+          `connectOrCreate`;
+        - a `connectOrCreate` of a to-one relation adds return nodes, whose incoming edges are
+          re-made after all swaps: the create swapped last (the operation's first marked write)
+          moves to where the first such `connectOrCreate` was compiled."""
+        self._marks.append([])
+        yield
+        marks = self._marks.pop()
+        moves: list[tuple[int, int, _Mark, list[Step]]] = []  # (position, then, create, steps)
+        last: _Mark | None = None
+        for mark in reversed(marks):  # the order the engine swaps them in
+            if mark.make is None:
+                if last is not None and mark.after is not None:
+                    moves.append((mark.after[1], 0, last, mark.after[0]))
+                last = None
+            else:
+                last = mark
+        returns = next((m for m in marks if m.returns), None)
+        if last is not None and last is self._first_mark and returns is not None:
+            moves.append((returns.start[1], 1, last, returns.start[0]))
+        moved = [move[2] for move in moves]
+        # From the last place to the first, so earlier places keep their index; at one place the
+        # one made later goes in first.
+        for at, _then, mark, steps in sorted(moves, key=lambda m: (-m[0], -m[1])):
+            assert mark.make is not None
+            outer, self.steps = self.steps, []
+            mark.make()
+            steps[at:at] = self.steps
+            self.steps = outer
+        for mark in reversed(marks):
+            if mark.make is not None and not any(mark is m for m in moved):
+                mark.make()
+
+    def mark(self, mark: _Mark) -> None:
+        """Note a marked nested write of the record being written (`record_writes`); a put-off create
+        outside of one is made at once."""
+        if not self._marks:
+            if mark.make is not None:
+                mark.make()
+            return
+        self._marks[-1].append(mark)
+        if self._first_mark is None:
+            self._first_mark = mark
 
     def statement(self, b: Builder, sql: str, **kwargs: Any) -> Statement:
         return Statement(sql, tuple(b.sources), **kwargs)
@@ -321,6 +383,17 @@ class WriteCompiler:
             k != back and k in model.relations and model.relations[k].joined().kind == "fk_here" for k in data
         )
 
+    def connects_or_creates(self, model: Model, data: Any, back: str) -> bool:
+        """Whether nested create `data` writes a to-one relation of its own with `connectOrCreate`."""
+        return any(
+            k != back
+            and k in model.relations
+            and model.relations[k].joined().kind == "fk_here"
+            and isinstance(ops, dict)
+            and "connectOrCreate" in ops
+            for k, ops in data.items()
+        )
+
     def require(self, bound: str) -> None:
         """Before a record is linked to the bound record of an update that may not exist: it must
         (Prisma's engine fails such a nested write with P2025, other nested writes run regardless)."""
@@ -483,6 +556,13 @@ class WriteCompiler:
     ) -> str:
         if not isinstance(arg, dict) or set(arg) != {"where", "create"}:
             raise fail(f"`{path}` takes where and create.", path)
+        mark = None
+        if link_to is not None and self.points_elsewhere(model, arg["create"], link_to[0].back):
+            back = link_to[0].back
+            mark = _Mark(
+                None, (self.steps, len(self.steps)), self.connects_or_creates(model, arg["create"], back)
+            )
+            self.mark(mark)
         found = self.find_one(model, arg["where"], f"{path}.where", None)
         outer = self.steps
         self.steps = []
@@ -507,6 +587,8 @@ class WriteCompiler:
         otherwise = tuple(self.steps)
         self.steps = outer
         self.steps.append(Branch(found, then, otherwise))
+        if mark is not None:
+            mark.after = (self.steps, len(self.steps))
         return result
 
     # --- relations from an existing (or just created) parent --------------------------------------
@@ -552,6 +634,7 @@ class WriteCompiler:
                         at,
                     )
                 self.take_over_child(model, rel, child_fixed)
+                start = (self.steps, len(self.steps))
                 for i, item in enumerate(items):
 
                     def make(item: Any = item, where: str = f"{at}.{i}" if rel.is_list else at) -> None:
@@ -567,7 +650,7 @@ class WriteCompiler:
                             self.join_rows(rel, parent, created)
 
                     if self.points_elsewhere(target, item, rel.back):
-                        self.later(make)
+                        self.mark(_Mark(make, start, self.connects_or_creates(target, item, rel.back)))
                     else:
                         make()
             elif op == "createMany":
