@@ -62,12 +62,14 @@ class _Mark:
     writes (`make`), or the create of a nested `connectOrCreate` (no `make`: it is made in place).
     `start` is where its nested `create` (or the `connectOrCreate`) began, `after` where the
     `connectOrCreate` ended; `returns` whether it writes a to-one relation of its own with
-    `connectOrCreate`."""
+    `connectOrCreate`. Not `swapped`: the record's own to-one `connectOrCreate`, only where it
+    comes among the record's nested writes (its swap adds no edge that counts here)."""
 
     make: Callable[[], None] | None
     start: Position
     returns: bool
     after: Position | None = None
+    swapped: bool = True
 
 
 @dataclass
@@ -112,6 +114,8 @@ class WriteCompiler:
         moves: list[tuple[int, int, _Mark, list[Step]]] = []  # (position, then, create, steps)
         last: _Mark | None = None
         for mark in reversed(marks):  # the order the engine swaps them in
+            if not mark.swapped:
+                continue
             if mark.make is None:
                 if last is not None and mark.after is not None:
                     moves.append((mark.after[1], 0, last, mark.after[0]))
@@ -142,8 +146,13 @@ class WriteCompiler:
                 mark.make()
             return
         self._marks[-1].append(mark)
-        if self._first_mark is None:
+        if self._first_mark is None and mark.swapped:
             self._first_mark = mark
+
+    def own_connect_or_create(self, ops: Any) -> None:
+        """Note where the record's own to-one `connectOrCreate` comes among its nested writes."""
+        if isinstance(ops, dict) and "connectOrCreate" in ops:
+            self.mark(_Mark(None, (self.steps, len(self.steps)), returns=True, swapped=False))
 
     def statement(self, b: Builder, sql: str, **kwargs: Any) -> Statement:
         return Statement(sql, tuple(b.sources), **kwargs)
@@ -334,6 +343,8 @@ class WriteCompiler:
                 if rel.joined().kind != "fk_here":
                     at = f"{path}.{name}"
                     self.nested(model, rel, bound, ops, at, creating=True, found=connects.get(name))
+                else:
+                    self.own_connect_or_create(ops)
         return bound
 
     def check_without_back(self, rel: RelationField, ops: Any, path: str) -> None:
@@ -1011,8 +1022,7 @@ class WriteCompiler:
             at = f"{path}.{name}"
             if rel.joined().kind == "fk_here":
                 fixed.update(self.parent_side_update(model, rel, current, ops, at))
-            else:
-                after.append((rel, ops, at))
+            after.append((rel, ops, at))
         b = self.builder()
         sets = self.set_clause(b, model, data, path, fixed)
         updated = current
@@ -1025,7 +1035,10 @@ class WriteCompiler:
                 self.maybe_missing[updated] = (model, missing)
         with self.record_writes():
             for rel, ops, at in after:
-                self.nested(model, rel, updated, ops, at, creating=False)
+                if rel.joined().kind == "fk_here":
+                    self.own_connect_or_create(ops)
+                else:
+                    self.nested(model, rel, updated, ops, at, creating=False)
         if missing is not None:
             self.require(updated)  # nothing else failed: the record to update was not there
         return updated
