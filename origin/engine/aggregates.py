@@ -172,16 +172,21 @@ def _plan_having(
                 f"in the selection of the query. Missing fields: {', '.join(missing)}"
             )
         if isinstance(value, dict) and set(value) & set(_AGGREGATES):
+            # `mode` goes with the field's own filters; an aggregate's filter has none (Prisma's
+            # NestedStringFilter), so one there is refused as unknown.
+            mode = {"mode": value["mode"]} if "mode" in value else {}
             for op, inner in value.items():
+                if op == "mode":
+                    continue
                 if op not in _AGGREGATES:
-                    items.append(scalar_filter(schema, f, {op: inner}, at))
+                    items.append(scalar_filter(schema, f, {op: inner, **mode}, at))
                     continue
                 target = f
                 if op in ("_count",):
                     target = ScalarField(f.name, f.column, "Int")
                 elif op == "_avg":
                     target = ScalarField(f.name, f.column, "Decimal" if f.type == "Decimal" else "Float")
-                items.append(scalar_filter(schema, target, inner, f"{at}.{op}", aggregate=op))
+                items.append(scalar_filter(schema, target, inner, f"{at}.{op}", aggregate=op, nested=True))
         else:
             items.append(scalar_filter(schema, f, value, at))
     if not items:

@@ -92,6 +92,26 @@ class Generated(Source):
         return generators.generate(self.kind, self.version)
 
 
+@dataclass(frozen=True)
+class DistinctCount(Source):
+    """How many of `criteria` differ, each a shape (the SQL it renders to) and its value sources:
+    the criteria of a query's skeleton are placeholders, so which of them are alike is known only
+    when the values are bound."""
+
+    criteria: tuple[tuple[str, tuple[Source, ...]], ...]
+
+    def get(self, env: Env) -> int:
+        return len({(shape, _hashable(resolve(sources, env))) for shape, sources in self.criteria})
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_hashable(v) for v in value))
+    return (type(value).__name__, value)
+
+
 def _fill(tree: Any, leaves: list[Any]) -> Any:
     if isinstance(tree, Slot):
         return leaves[tree.index]

@@ -132,6 +132,12 @@ def _compare(b: Builder, c: Compare, alias: str, reverse: bool = False) -> str:
             return f"lower({col}) = ANY(SELECT lower(x) FROM unnest({b.param(c.value)}::text[]) AS x)"
         if op == Op.NOT_IN:
             return f"lower({col}) <> ALL(SELECT lower(x) FROM unnest({b.param(c.value)}::text[]) AS x)"
+        # Prisma's engine: (not) equals is the value as an ILIKE pattern, as sent (its % and _ are
+        # wildcards; a char(n) column keeps its padding); the orderings compare lower() of both.
+        if op == Op.EQ:
+            return f"{col} ILIKE {b.param(c.value)}"
+        if op == Op.NE:
+            return f"{col} NOT ILIKE {b.param(c.value)}"
         assert op in ORDERING, op
         return f"lower({col}) {op} lower({b.param(c.value)})"
     if op == Op.LIKE:

@@ -26,7 +26,7 @@ from .arguments import fail, items_of, null_marker, value_source
 from .filters import plan_where, unique_filter
 from .fingerprint import Slot
 from .nodes import All, Compare, Filter, Op, ReadPlan
-from .params import Bound, Const, Generated, Source
+from .params import Bound, Const, DistinctCount, Generated, Source
 from .program import Branch, Expect, Rebind, Statement, Step
 from .reads import plan_selection
 from .schema import Model, RelationField, ScalarField, Schema
@@ -52,6 +52,26 @@ _NESTED = frozenset(
 NOT_FOUND = "An operation failed because it depends on one or more records that were required but not found. "
 
 
+Position = tuple[list[Step], int]  # a place in a list of steps
+
+
+@dataclass(eq=False)
+class _Mark:
+    """A record of a nested write that Prisma's engine swaps with the lookup it waits for (see
+    `WriteCompiler.record_writes`): a nested create put off to the end of its record's nested
+    writes (`make`), or the create of a nested `connectOrCreate` (no `make`: it is made in place).
+    `start` is where its nested `create` (or the `connectOrCreate`) began, `after` where the
+    `connectOrCreate` ended; `returns` whether it writes a to-one relation of its own with
+    `connectOrCreate`. Not `swapped`: the record's own to-one `connectOrCreate`, only where it
+    comes among the record's nested writes (its swap adds no edge that counts here)."""
+
+    make: Callable[[], None] | None
+    start: Position
+    returns: bool
+    after: Position | None = None
+    swapped: bool = True
+
+
 @dataclass
 class WriteCompiler:
     schema: Schema
@@ -60,26 +80,79 @@ class WriteCompiler:
     read: set[str] = field(default_factory=set)
     # Bound records an update may not have found, and the error when something must link to them.
     maybe_missing: dict[str, tuple[Model, Expect]] = field(default_factory=dict)
+    # The criteria each bound record was looked up by: its filter's SQL and value sources.
+    criteria: dict[str, tuple[str, tuple[Source, ...]]] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
-    # Per record being written: nested creates put off to the end of its nested writes (`later`).
-    _later: list[list[Callable[[], None]]] = field(default_factory=list)
+    # Per record being written: its marked nested writes, nested creates put off among them.
+    _marks: list[list[_Mark]] = field(default_factory=list)
+    _first_mark: _Mark | None = None
 
     def name(self) -> str:
         return f"r{next(self._names)}"
 
     @contextlib.contextmanager
     def record_writes(self) -> Iterator[None]:
-        """The nested writes of one record. Prisma's engine makes a related record that itself
-        points at others (a create with a `connect` / `create` of its own to-one relations) after
-        every other nested write of the record, the last such first: so do these steps, so rows
-        get the same generated ids and the same write fails first."""
-        self._later.append([])
-        yield
-        for make in reversed(self._later.pop()):
-            make()
+        """The nested writes of one record, made in the order of Prisma's engine, so rows get the
+        same generated ids and the same write fails first. Its query graph has an edge from the
+        record to each nested write, run in the order the edges were made; a nested create that
+        points at other records itself (a `connect` / `create` / `connectOrCreate` of its own to-one
+        relations) is swapped with the lookup it waits for when the graph is finalized, which adds
+        an edge to that lookup at the end: so those are made after every other nested write of
+        the record, the last such first.
 
-    def later(self, make: Callable[[], None]) -> None:
-        self._later[-1].append(make) if self._later else make()
+        Edges are kept in an array, and removing one moves the last edge into its slot; two such
+        removals move one of those put-off creates forward:
+        - swapping the create of a nested `connectOrCreate` that points at other records (its edge
+          from the branch is re-made): the create swapped just before it moves to right after the
+          `connectOrCreate`;
+        - a `connectOrCreate` of a to-one relation adds return nodes, whose incoming edges are
+          re-made after all swaps: the create swapped last (the operation's first marked write)
+          moves to where the first such `connectOrCreate` was compiled."""
+        self._marks.append([])
+        yield
+        marks = self._marks.pop()
+        moves: list[tuple[int, int, _Mark, list[Step]]] = []  # (position, then, create, steps)
+        last: _Mark | None = None
+        for mark in reversed(marks):  # the order the engine swaps them in
+            if not mark.swapped:
+                continue
+            if mark.make is None:
+                if last is not None and mark.after is not None:
+                    moves.append((mark.after[1], 0, last, mark.after[0]))
+                last = None
+            else:
+                last = mark
+        returns = next((m for m in marks if m.returns), None)
+        if last is not None and last is self._first_mark and returns is not None:
+            moves.append((returns.start[1], 1, last, returns.start[0]))
+        moved = [move[2] for move in moves]
+        # From the last place to the first, so earlier places keep their index; at one place the
+        # one made later goes in first.
+        for at, _then, mark, steps in sorted(moves, key=lambda m: (-m[0], -m[1])):
+            assert mark.make is not None
+            outer, self.steps = self.steps, []
+            mark.make()
+            steps[at:at] = self.steps
+            self.steps = outer
+        for mark in reversed(marks):
+            if mark.make is not None and not any(mark is m for m in moved):
+                mark.make()
+
+    def mark(self, mark: _Mark) -> None:
+        """Note a marked nested write of the record being written (`record_writes`); a put-off create
+        outside of one is made at once."""
+        if not self._marks:
+            if mark.make is not None:
+                mark.make()
+            return
+        self._marks[-1].append(mark)
+        if self._first_mark is None and mark.swapped:
+            self._first_mark = mark
+
+    def own_connect_or_create(self, ops: Any) -> None:
+        """Note where the record's own to-one `connectOrCreate` comes among its nested writes."""
+        if isinstance(ops, dict) and "connectOrCreate" in ops:
+            self.mark(_Mark(None, (self.steps, len(self.steps)), returns=True, swapped=False))
 
     def statement(self, b: Builder, sql: str, **kwargs: Any) -> Statement:
         return Statement(sql, tuple(b.sources), **kwargs)
@@ -270,6 +343,8 @@ class WriteCompiler:
                 if rel.joined().kind != "fk_here":
                     at = f"{path}.{name}"
                     self.nested(model, rel, bound, ops, at, creating=True, found=connects.get(name))
+                else:
+                    self.own_connect_or_create(ops)
         return bound
 
     def check_without_back(self, rel: RelationField, ops: Any, path: str) -> None:
@@ -317,6 +392,17 @@ class WriteCompiler:
         """Whether nested create `data` writes a to-one relation of its own (other than `back`)."""
         return isinstance(data, dict) and any(
             k != back and k in model.relations and model.relations[k].joined().kind == "fk_here" for k in data
+        )
+
+    def connects_or_creates(self, model: Model, data: Any, back: str) -> bool:
+        """Whether nested create `data` writes a to-one relation of its own with `connectOrCreate`."""
+        return any(
+            k != back
+            and k in model.relations
+            and model.relations[k].joined().kind == "fk_here"
+            and isinstance(ops, dict)
+            and "connectOrCreate" in ops
+            for k, ops in data.items()
         )
 
     def require(self, bound: str) -> None:
@@ -455,18 +541,20 @@ class WriteCompiler:
         self.read.add(model.name)
         bound = self.name()
         sql = writesql.select_row(model, condition)
+        self.criteria[bound] = (condition, tuple(b.sources))
         self.steps.append(self.statement(b, sql, bind=bound, expect=expect))
         return bound
 
     def all_distinct(self, model: Model, lookups: list[str]) -> None:
-        """Records found for a many-to-many connect must be as many as were named: two criteria for one
-        record are P2025, as Prisma's engine counts what it found."""
-        for found in range(1, len(lookups)):
-            b = self.builder()
-            sql = writesql.count_is(b, model, lookups, found)
-            cause = f"Expected {len(lookups)} records to be connected, found only {found}."
-            refuse = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
-            self.steps.append(self.statement(b, sql, refuse=refuse))
+        """Records found for a many-to-many connect must be as many as the distinct criteria named:
+        two criteria for one record are P2025 (Prisma's engine counts what it found), one criteria
+        named twice alike connects its record once."""
+        b = self.builder()
+        named = DistinctCount(tuple(self.criteria[record] for record in lookups))
+        sql = writesql.count_differs(b, model, lookups, named)
+        cause = "Expected as many records to be connected as were named, found fewer."
+        refuse = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
+        self.steps.append(self.statement(b, sql, refuse=refuse))
 
     def connect_or_create(
         self,
@@ -479,6 +567,13 @@ class WriteCompiler:
     ) -> str:
         if not isinstance(arg, dict) or set(arg) != {"where", "create"}:
             raise fail(f"`{path}` takes where and create.", path)
+        mark = None
+        if link_to is not None and self.points_elsewhere(model, arg["create"], link_to[0].back):
+            back = link_to[0].back
+            mark = _Mark(
+                None, (self.steps, len(self.steps)), self.connects_or_creates(model, arg["create"], back)
+            )
+            self.mark(mark)
         found = self.find_one(model, arg["where"], f"{path}.where", None)
         outer = self.steps
         self.steps = []
@@ -503,6 +598,8 @@ class WriteCompiler:
         otherwise = tuple(self.steps)
         self.steps = outer
         self.steps.append(Branch(found, then, otherwise))
+        if mark is not None:
+            mark.after = (self.steps, len(self.steps))
         return result
 
     # --- relations from an existing (or just created) parent --------------------------------------
@@ -548,6 +645,7 @@ class WriteCompiler:
                         at,
                     )
                 self.take_over_child(model, rel, child_fixed)
+                start = (self.steps, len(self.steps))
                 for i, item in enumerate(items):
 
                     def make(item: Any = item, where: str = f"{at}.{i}" if rel.is_list else at) -> None:
@@ -563,7 +661,7 @@ class WriteCompiler:
                             self.join_rows(rel, parent, created)
 
                     if self.points_elsewhere(target, item, rel.back):
-                        self.later(make)
+                        self.mark(_Mark(make, start, self.connects_or_creates(target, item, rel.back)))
                     else:
                         make()
             elif op == "createMany":
@@ -924,8 +1022,7 @@ class WriteCompiler:
             at = f"{path}.{name}"
             if rel.joined().kind == "fk_here":
                 fixed.update(self.parent_side_update(model, rel, current, ops, at))
-            else:
-                after.append((rel, ops, at))
+            after.append((rel, ops, at))
         b = self.builder()
         sets = self.set_clause(b, model, data, path, fixed)
         updated = current
@@ -938,7 +1035,10 @@ class WriteCompiler:
                 self.maybe_missing[updated] = (model, missing)
         with self.record_writes():
             for rel, ops, at in after:
-                self.nested(model, rel, updated, ops, at, creating=False)
+                if rel.joined().kind == "fk_here":
+                    self.own_connect_or_create(ops)
+                else:
+                    self.nested(model, rel, updated, ops, at, creating=False)
         if missing is not None:
             self.require(updated)  # nothing else failed: the record to update was not there
         return updated

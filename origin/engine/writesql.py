@@ -236,15 +236,15 @@ def exists(model: Model, where: str, *, first: bool = False) -> str:
     return sql + " LIMIT 1" if first else sql
 
 
-def count_is(b: Builder, model: Model, records: Sequence[str], found: int) -> str:
-    """A row when exactly `found` rows of `model` are among the bound `records`."""
+def count_differs(b: Builder, model: Model, records: Sequence[str], expected: Source) -> str:
+    """A row when the rows of `model` among the bound `records` are not as many as `expected`."""
     keys = [model.fields[k] for k in model.identity()]
     each = " OR ".join(
         "(" + " AND ".join(f"{column(T, f.column)} = {b.param(Bound(record, f.column))}" for f in keys) + ")"
         for record in records
     )
     count = f"(SELECT count(*) FROM {model_table(model)} AS {ident(T)} WHERE {each})"
-    return f"SELECT 1 WHERE {count} = {found}"
+    return f"SELECT 1 WHERE {count} <> {b.param(expected)}::bigint"
 
 
 def no_row_binding(model: Model, where: str) -> str:
