@@ -73,11 +73,12 @@ INSERT INTO "Membership" ("userId", "groupId", role) VALUES (1, 1, 'owner'), (1,
 
 
 def q(model: str, action: str, where: dict[str, Any], selection: Any = None) -> JsonQuery:
-    return query(model, action, {"where": where}, selection)
+    made: JsonQuery = query(model, action, {"where": where}, selection)
+    return made
 
 
 async def alone(schema: Schema, conn: asyncpg.Connection, queries: list[JsonQuery]) -> list[Any]:
-    out = []
+    out: list[Any] = []
     for one in queries:
         try:
             out.append((await engine.run(schema, one, conn)).json)
@@ -98,7 +99,7 @@ async def together(
 
     conn.add_query_logger(log)
     merged = batch.plan(schema, queries)
-    out = []
+    out: list[Any] = []
     try:
         for one in queries:
             if merged.pending(one):
