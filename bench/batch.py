@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import subprocess
@@ -48,7 +49,17 @@ import asyncpg  # noqa: E402
 
 from bench.engine import CpuMeter  # noqa: E402
 from bwdev.stack import Stack, StackConfig  # noqa: E402
-from tests.prisma6.conftest import generate_client  # noqa: E402
+
+
+def generate_client(schema: str) -> Path:
+    """This checkout's Prisma 6 client for `schema` (tests/prisma6 generates and caches it)."""
+    spec = importlib.util.spec_from_file_location("prisma6_setup", ROOT / "tests" / "prisma6" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder: Path = module.generate_client(schema)
+    return folder
+
 
 MODES = ("batched", "single")
 USERS = 1000
