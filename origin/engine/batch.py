@@ -58,6 +58,10 @@ _READS = frozenset(
     {"findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "aggregate", "groupBy"}
 )
 _CACHE_SIZE = 500
+# Members of one statement at most: Postgres finds each row's queries by a scan of the arrays
+# (`array_positions`), so a statement's cost grows with the square of its members; past this,
+# one more statement costs less (a batch may hold 5000 queries, see request.py).
+MAX_GROUP = 500
 
 
 @dataclass(frozen=True)
@@ -139,23 +143,25 @@ class Merged:
 def plan(schema: Schema, queries: list[JsonQuery]) -> Merged:
     """Group the batch's mergeable findUniques; a group of one runs as it would have alone."""
     merged = Merged(schema)
-    segment: dict[tuple[str, str], _Group] = {}
-    segments = [segment]
+    segment: dict[tuple[str, str], _Group] = {}  # the open group of each key since the last write
+    groups: list[_Group] = []
     for query in queries:
         if query.action not in _READS:
             segment = {}
-            segments.append(segment)
             continue
         found = _member(schema, query)
         if found is None:
             continue
         group_key, member, merge = found
-        segment.setdefault(group_key, _Group(merge, [])).members.append(member)
-    for groups in segments:
-        for group in groups.values():
-            if len(group.members) > 1:
-                for member in group.members:
-                    merged.groups[id(member.query)] = group
+        group = segment.get(group_key)
+        if group is None or len(group.members) == MAX_GROUP:
+            group = segment[group_key] = _Group(merge, [])
+            groups.append(group)
+        group.members.append(member)
+    for group in groups:
+        if len(group.members) > 1:
+            for member in group.members:
+                merged.groups[id(member.query)] = group
     return merged
 
 

@@ -351,3 +351,15 @@ def test_a_merged_batch_answers_as_its_queries_one_by_one(
     # Each query alone costs a statement; each group one for all its members.
     groups = {id(group) for group in merged.groups.values()}
     assert statements == len(queries) - len(merged.groups) + len(groups)
+
+
+async def test_a_large_group_is_split_into_statements_of_at_most_MAX_GROUP(
+    rich: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn, schema, _ = rich
+    monkeypatch.setattr(batch, "MAX_GROUP", 3)
+    queries = [q("User", "findUnique", {"id": i}, {"email": True}) for i in (1, 2, 3, 4, 5, 99, 7)]
+    expected = await alone(schema, conn, queries)
+    got, statements, _ = await together(schema, conn, queries)
+    assert got == expected
+    assert statements == 3  # 3 + 3 merged, the last alone
