@@ -279,6 +279,11 @@ async def test_a_value_that_does_not_convert_fails_alone_and_the_rest_still_shar
     expected = await alone(things, conn, bad)
     got, _, _ = await together(things, conn, bad)
     assert got == expected and expected[1]["code"] != expected[0]
+    # Inside a transaction too: nothing reached the server, so the transaction is still usable.
+    async with conn.transaction():
+        got, _, _ = await together(things, conn, bad)
+        assert got == expected
+        assert await conn.fetchval("SELECT 1") == 1
 
 
 async def test_only_same_shapes_between_writes_merge(rich: Any) -> None:
