@@ -70,13 +70,19 @@ def prepare(schema: Schema, query: JsonQuery) -> tuple[programs.Program, Env]:
 
 def _prepared(schema: Schema, query: JsonQuery) -> tuple[programs.Program, Env, str]:
     shape_key, leaves = fingerprint(query.body)
+    compiled, key = compiled_for(schema, query, shape_key)
+    return compiled, Env(leaves), key
+
+
+def compiled_for(schema: Schema, query: JsonQuery, shape_key: str) -> tuple[programs.Program, str]:
+    """The (cached) program of the query's shape, and its cache key (what `shape_id` is made of)."""
     key = f"{query.model}.{query.action}:{shape_key}"
     cache = cache_of(schema)
     compiled = cache.get(key)
     if compiled is None:
         compiled = compile_operation(schema, query.action, query.model, skeleton(query.body))
         cache.put(key, compiled)
-    return compiled, Env(leaves), key
+    return compiled, key
 
 
 async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
@@ -88,6 +94,11 @@ async def run(schema: Schema, query: JsonQuery, conn: asyncpg.Connection) -> Out
         result = await programs.run(conn, compiled, env)
     except KnownRequestError as exc:
         raise in_field_names(schema, exc) from None
+    return outcome_of(schema, compiled, key, result)
+
+
+def outcome_of(schema: Schema, compiled: programs.Program, key: str, result: object) -> Outcome:
+    """The outcome of a program that gave `result` (raises the OrThrow actions' not-found error)."""
     return Outcome(
         shape(compiled, result),
         compiled.models_read,

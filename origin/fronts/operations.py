@@ -22,6 +22,7 @@ from bwcontract.wire import MODELS_READ, MODELS_WRITTEN, SHAPE
 
 from .. import readonly
 from ..caller import Caller
+from ..engine import batch as batches
 from ..engine import engine
 from ..engine.outcome import Outcome
 from ..engine.program import check_leaves
@@ -163,6 +164,14 @@ def _shaped(operations: list[tuple[Operation, JsonQuery]]) -> None:
             operation.shape = engine.shape_of(query)
 
 
+async def _merged(schema_for: SchemaFor, conn: asyncpg.Connection, batch: Batch) -> batches.Merged:
+    try:
+        schema = await schema_for(conn, False)
+    except BreakwaterError:
+        return batches.Merged()  # each query meets the error on its own
+    return batches.plan(schema, batch.queries)
+
+
 def isolation_of(batch: Batch) -> str | None:
     """The batch's isolation level as SQL names it (READ COMMITTED, …), None for the default."""
     if batch.isolation is None:
@@ -198,15 +207,26 @@ async def run_batch(
     into = record or Served(0)
     noted = {id(q): into.start(caller, protocol, q.model, q.action, tx_id) for q in batch.queries}
 
+    merged = batches.Merged()  # the findUniques one statement answers (origin/engine/batch.py)
+
     async def run(query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
-        with noted[id(query)].running() as operation:
-            outcome = await _run(schema_for, query, conn, read_only)
+        operation = noted[id(query)]
+        shared = merged.answered(query)
+        try:
+            with operation.running():
+                outcome = merged.answer(query) if shared else await _run(schema_for, query, conn, read_only)
+        finally:
+            if shared:
+                operation.duration_ms = merged.share_ms(query)
         _noted(operation, outcome)
         state.insights.notes.note(caller.database_id, query, outcome)
         return outcome
 
     async def in_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
+        nonlocal merged
         with queries_logged(conn, on_query):
+            if len(batch.queries) > 1:
+                merged = await _merged(schema_for, conn, batch)
             return await in_logged_connection(conn)
 
     async def in_logged_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
@@ -220,14 +240,20 @@ async def run_batch(
                     check_leaves(compiled.steps, env)
             if read_only:
                 async with readonly.transaction(conn, isolation):
-                    return [await run(q, conn) for q in batch.queries]
+                    return [await run_in_transaction(q, conn) for q in batch.queries]
             level = _ASYNCPG_ISOLATION[isolation] if isolation else None
             async with conn.transaction(isolation=level):
-                return [await run(q, conn) for q in batch.queries]
+                return [await run_in_transaction(q, conn) for q in batch.queries]
         results: list[Outcome | BreakwaterError] = []
         for q in batch.queries:
             try:
-                if not read_only or tx_id is not None:
+                if merged.pending(q):
+                    if read_only and tx_id is None:
+                        async with readonly.transaction(conn):
+                            await merged.run_group_of(q, conn, own=True)
+                    else:
+                        await merged.run_group_of(q, conn)
+                if merged.answered(q) or not read_only or tx_id is not None:
                     results.append(await run(q, conn))
                 else:
                     async with readonly.transaction(conn):
@@ -239,6 +265,11 @@ async def run_batch(
                     raise
                 results.append(exc)
         return results
+
+    async def run_in_transaction(query: JsonQuery, conn: asyncpg.Connection) -> Outcome:
+        if merged.pending(query):
+            await merged.run_group_of(query, conn)
+        return await run(query, conn)
 
     try:
         if tx_id is not None:

@@ -190,6 +190,33 @@ const scenarios = [
     const cached = await accelerated.user.findMany({ where: { email: 'cy@x.io' }, select: { email: true }, cacheStrategy: { ttl: 60 } });
     return { a, b, cached };
   }],
+  ['dataloader findUniques share one statement', async () => {
+    // findUnique calls of one tick go out as one batch; the origin answers a batch of one shape with
+    // one statement. Each answer must be what the same call awaited on its own gets.
+    const logged = new PrismaClient({ datasourceUrl: url, log: [{ emit: 'event', level: 'query' }] });
+    const events = [];
+    logged.$on('query', (e) => events.push(e));
+    const ask = (email) => logged.user.findUnique({
+      where: { email },
+      include: { posts: { select: { title: true, views: true, price: true, blob: true }, orderBy: { id: 'asc' } }, _count: { select: { posts: true } } },
+    });
+    const emails = ['ada@x.io', 'nobody@x.io', 'bob@x.io', 'ada@x.io'];
+    const together = await Promise.all(emails.map(ask));
+    const statements = events.filter((e) => e.query.includes('"public".')).length;
+    const alone = [];
+    for (const email of emails) alone.push(await ask(email));
+    const orThrow = await Promise.allSettled([
+      logged.user.findUniqueOrThrow({ where: { id: 424242 }, select: { email: true } }),
+      logged.user.findUniqueOrThrow({ where: { email: 'bob@x.io' }, select: { email: true } }),
+    ]);
+    await logged.$disconnect();
+    return {
+      same: JSON.stringify(plain(together)) === JSON.stringify(plain(alone)),
+      statements,
+      found: together.map((u) => u && u.email),
+      orThrow: orThrow.map((r) => (r.status === 'fulfilled' ? r.value : { code: r.reason.code })),
+    };
+  }],
   ['query logs', async () => {
     const logged = new PrismaClient({ datasourceUrl: url, log: [{ emit: 'event', level: 'query' }] });
     const events = [];

@@ -290,6 +290,12 @@ EXPECTED: dict[str, Any] = {
         "found": {"email": "ada@x.io"},
         "queries": [{"reads": True, "params": '["ada@x.io"]', "timed": True}],
     },
+    "dataloader findUniques share one statement": {
+        "same": True,
+        "statements": 1,
+        "found": ["ada@x.io", None, "bob@x.io", "ada@x.io"],
+        "orThrow": [{"code": "P2025"}, {"email": "bob@x.io"}],
+    },
     "dataloader batch and accelerate": {
         "a": {"email": "ada@x.io"},
         "b": {"email": "bob@x.io"},
