@@ -29,7 +29,8 @@ from bwcontract.offsets import ZERO, InvalidOffset, Position
 
 from . import cursors
 from .cursors import Cursor
-from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
+from .eventbatch import split_batch
+from .eventlog import Appended, BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
 from .ports import Clock, SqlStorage
 from .subscription import Subscription
 
@@ -119,6 +120,9 @@ class EventQueue:
         for statement in SCHEMA:
             sql.exec(statement)
         self._pumping: set[str] = set()
+        # Each open socket's subscription and cursor as last saved: storage stays the truth (it is
+        # what survives hibernation), this spares parsing a window's worth of offsets per page and ack.
+        self._socket_state: dict[str, tuple[Subscription, Cursor]] = {}
         self._again: set[str] = set()
         self._alarm_at: float | None = None
 
@@ -127,15 +131,13 @@ class EventQueue:
     async def append(self, body: str) -> dict[str, Any]:
         """Store a batch (`{"events": [...]}` in commit order) and serve it; returns what was stored."""
         try:
-            events = json.loads(body)["events"]
-            if not isinstance(events, list):
-                raise TypeError
-            appended = await self.log.append(events)
+            events, texts = split_batch(body)
+            appended = await self.log.append(events, texts)
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidBatch(str(exc) or "expected {events: [...]}") from None
         if appended.stored:
             await self._ensure_maintenance()
-            await self.pump_all()
+            await self.pump_all(appended if appended.whole else None)
         return {
             "stored": len(appended.stored),
             "duplicates": appended.duplicates,
@@ -177,6 +179,7 @@ class EventQueue:
             if previous and previous != socket_id:
                 # One consumer per name: the newest wins (a dropped consumer's socket may linger).
                 self._sql.exec("DELETE FROM sockets WHERE id = ?", previous)
+                self._socket_state.pop(str(previous), None)
                 old = self._sockets.get(str(previous))
                 if old is not None:
                     old.close(CLOSE_REPLACED, "another consumer connected to this stream")
@@ -233,6 +236,7 @@ class EventQueue:
         await self.pump(socket_id)
 
     async def closed(self, socket_id: str) -> None:
+        self._socket_state.pop(socket_id, None)
         self._sql.exec("DELETE FROM sockets WHERE id = ?", socket_id)
         self._sql.exec("DELETE FROM socket_keys WHERE socket = ?", socket_id)
         self._sql.exec("UPDATE streams SET socket = NULL WHERE socket = ?", socket_id)
@@ -266,10 +270,15 @@ class EventQueue:
         )
 
     def _load_socket(self, socket_id: str) -> tuple[Subscription, Cursor] | None:
+        cached = self._socket_state.get(socket_id)
+        if cached is not None:
+            return cached
         rows = self._sql.exec("SELECT subscription, cursor FROM sockets WHERE id = ?", socket_id)
         if not rows:
             return None
-        return Subscription.from_json(json.loads(rows[0][0])), Cursor.from_json(json.loads(rows[0][1]))
+        loaded = Subscription.from_json(json.loads(rows[0][0])), Cursor.from_json(json.loads(rows[0][1]))
+        self._socket_state[socket_id] = loaded
+        return loaded
 
     def _save_socket(self, socket_id: str, subscription: Subscription, cursor: Cursor) -> None:
         state = json.dumps(cursor.to_json())
@@ -290,15 +299,17 @@ class EventQueue:
                 subscription.name,
                 socket_id,
             )
+        self._socket_state[socket_id] = (subscription, cursor)
 
     # --- serving ----------------------------------------------------------------------------------
 
-    async def pump_all(self) -> None:
+    async def pump_all(self, fresh: Appended | None = None) -> None:
         for (socket_id,) in self._sql.exec("SELECT id FROM sockets"):
-            await self.pump(str(socket_id))
+            await self.pump(str(socket_id), fresh)
 
-    async def pump(self, socket_id: str) -> None:
-        """Send what this socket may receive now. Re-entrant calls fold into the running one."""
+    async def pump(self, socket_id: str, fresh: Appended | None = None) -> None:
+        """Send what this socket may receive now. Re-entrant calls fold into the running one.
+        `fresh`: events just appended, served as they are to a socket that has seen all before them."""
         if socket_id in self._pumping:
             self._again.add(socket_id)
             return
@@ -307,7 +318,8 @@ class EventQueue:
             pages = 0
             while True:
                 self._again.discard(socket_id)
-                progressed = await self._serve_page(socket_id)
+                progressed = await self._serve_page(socket_id, fresh)
+                fresh = None
                 pages += 1
                 if pages >= self.settings.pump_pages and (progressed or socket_id in self._again):
                     await self._schedule_soon()  # a long backlog continues from the alarm
@@ -317,7 +329,7 @@ class EventQueue:
         finally:
             self._pumping.discard(socket_id)
 
-    async def _serve_page(self, socket_id: str) -> bool:
+    async def _serve_page(self, socket_id: str, fresh: Appended | None = None) -> bool:
         loaded = self._load_socket(socket_id)
         socket = self._sockets.get(socket_id)
         if loaded is None or socket is None:
@@ -331,7 +343,10 @@ class EventQueue:
             return False
         selective = subscription.where or subscription.models or len(subscription.actions) < 3
         limit = self.settings.scan_limit if selective else min(self.settings.scan_limit, room)
-        page = await self.log.read_after(cursor.scanned, limit)
+        if fresh is not None and fresh.after == cursor.scanned:
+            page = fresh.stored[:limit]  # what a read would return, without reading it back
+        else:
+            page = await self.log.read_after(cursor.scanned, limit)
         if not page:
             return False
         reloaded = self._load_socket(socket_id)  # the read awaited: an ack may have come in

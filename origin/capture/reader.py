@@ -26,6 +26,8 @@ from . import decode, pgoutput
 from .pgwire import Connection, WireError, lsn_text
 
 log = logging.getLogger("breakwater.capture")
+# One encoder for every event (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 SchemaSource = Callable[[bool], Awaitable[Schema]]  # refresh -> the database's schema model
 Locate = Callable[[], Awaitable[str]]  # the capture DSN as it is now
@@ -230,7 +232,7 @@ class Reader:
                         table, message, Position(begin.final_lsn + self.target.lsn_base, seq), when
                     )
                     seq += 1
-                    session.pending.append(("e", json.dumps(found, separators=(",", ":"))))
+                    session.pending.append(("e", _encode(found)))
                     session.pending_events += 1
                 if session.pending_events >= self.settings.batch_events:
                     session.wake.set()
