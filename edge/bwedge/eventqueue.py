@@ -13,14 +13,15 @@ row per named stream (its acknowledged cursor). Messages on the wire (JSON text 
   consumer → server  {"type": "ack", "offset": "…"}                  cumulative
 
 One class, longer than most, on purpose: a Durable Object's handlers (appends, sockets, delivery,
-the alarm's maintenance) all read and write the same storage between awaits.
+the alarm's maintenance) all read and write the same storage between awaits. What needs none of its
+state lives beside it: batches (eventbatch.py), frames (eventframes.py), settings (eventsettings.py)
+and the console's figures (eventfigures.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from bwcontract import jsontext, offsets
@@ -30,7 +31,11 @@ from bwcontract.offsets import ZERO, InvalidOffset, Position
 from . import cursors
 from .cursors import Cursor
 from .eventbatch import split_batch
-from .eventlog import Appended, BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
+from .eventfigures import queue_figures
+from .eventframes import frames
+from .eventlog import Appended, BlobStore, EventLog, InvalidBatch, StoredEvent
+from .eventsettings import ENV_NAMES as ENV_NAMES
+from .eventsettings import QueueSettings as QueueSettings
 from .ports import Clock, SqlStorage
 from .subscription import Subscription
 
@@ -59,45 +64,6 @@ class Sockets(Protocol):
     """The open, accepted WebSockets of this object (hibernation API: `ctx.getWebSockets`)."""
 
     def get(self, socket_id: str) -> Socket | None: ...
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    limits: LogLimits = field(default_factory=LogLimits)
-    frame_bytes: int = 1_000_000  # one WebSocket message at most (Workers allow 32 MiB; stay well below)
-    scan_limit: int = 1_000  # events examined per read while serving a socket
-    pump_pages: int = 50  # reads per serving turn before yielding to the alarm
-    stream_ttl_seconds: float = 30 * 24 * 3600  # a named stream unused this long is dropped
-    maintenance_seconds: float = 60.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> QueueSettings:
-        def number(name: str, default: float) -> float:
-            return float(env.get(name) or default)
-
-        base = cls()
-        return cls(
-            limits=LogLimits(
-                inline_limit=int(number("EVENTS_INLINE_LIMIT", base.limits.inline_limit)),
-                hot_events=int(number("EVENTS_HOT_EVENTS", base.limits.hot_events)),
-                segment_events=int(number("EVENTS_SEGMENT_EVENTS", base.limits.segment_events)),
-                retention_seconds=number("EVENTS_RETENTION_SECONDS", base.limits.retention_seconds),
-            ),
-            frame_bytes=int(number("EVENTS_FRAME_BYTES", base.frame_bytes)),
-            stream_ttl_seconds=number("EVENTS_STREAM_TTL_SECONDS", base.stream_ttl_seconds),
-            maintenance_seconds=number("EVENTS_MAINTENANCE_SECONDS", base.maintenance_seconds),
-        )
-
-
-ENV_NAMES = (
-    "EVENTS_INLINE_LIMIT",
-    "EVENTS_HOT_EVENTS",
-    "EVENTS_SEGMENT_EVENTS",
-    "EVENTS_RETENTION_SECONDS",
-    "EVENTS_FRAME_BYTES",
-    "EVENTS_STREAM_TTL_SECONDS",
-    "EVENTS_MAINTENANCE_SECONDS",
-)
 
 
 class EventQueue:
@@ -362,7 +328,8 @@ class EventQueue:
             scanned_to = stored.position
             if self._wanted(subscription, stored):
                 chosen.append(stored)
-        self._send(socket, chosen)
+        for frame in frames(chosen, self.settings.frame_bytes):
+            socket.send(frame)
         cursor = cursors.sent(cursor, [e.position for e in chosen], scanned_to, self._clock())
         self._save_socket(socket_id, subscription, cursor)
         return True
@@ -377,80 +344,10 @@ class EventQueue:
             return True
         return subscription.wants(json.loads(stored.body))
 
-    def _send(self, socket: Socket, events: list[StoredEvent]) -> None:
-        limit = self.settings.frame_bytes
-        frame: list[str] = []
-        size = 0
-        for stored in events:
-            if len(stored.body) > limit:
-                if frame:
-                    socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
-                    frame, size = [], 0
-                self._send_parts(socket, stored, limit)
-                continue
-            if frame and size + len(stored.body) > limit:
-                socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
-                frame, size = [], 0
-            frame.append(stored.body)
-            size += len(stored.body) + 1
-        if frame:
-            socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
-
-    @staticmethod
-    def _send_parts(socket: Socket, stored: StoredEvent, limit: int) -> None:
-        body = stored.body
-        pieces = [body[i : i + limit] for i in range(0, len(body), limit)]
-        for index, piece in enumerate(pieces):
-            socket.send(
-                json.dumps(
-                    {
-                        "type": "part",
-                        "offset": stored.position.offset,
-                        "index": index,
-                        "last": index == len(pieces) - 1,
-                        "data": piece,
-                    }
-                )
-            )
-
     # --- figures (the console's) ------------------------------------------------------------------
 
     def figures(self) -> dict[str, Any]:
-        """What the console shows of this queue: its head and size, and each consumer's lag: named
-        streams (connected or not) and unnamed connections, with the events they have not
-        acknowledged and how long the oldest of those has waited."""
-        now = self._clock()
-        # A connected named stream's live cursor is its socket's (the stream row keeps the acked part).
-        consumers = [
-            self._lag(str(name), Cursor.from_json(json.loads(live or saved)), live is not None, now)
-            for name, saved, live in self._sql.exec(
-                "SELECT s.name, s.cursor, k.cursor FROM streams s LEFT JOIN sockets k ON k.id = s.socket"
-                " ORDER BY s.name"
-            )
-        ]
-        consumers += [
-            self._lag(None, Cursor.from_json(json.loads(state)), True, now)
-            for (state,) in self._sql.exec("SELECT cursor FROM sockets WHERE stream IS NULL ORDER BY id")
-        ]
-        oldest = self.log.oldest()
-        return {
-            "head": self.log.head().offset,
-            "events": self.log.count_after(ZERO),
-            "oldest": oldest.offset if oldest is not None else None,
-            "streams": consumers,
-        }
-
-    def _lag(self, name: str | None, cursor: Cursor, connected: bool, now: float) -> dict[str, Any]:
-        waiting_since = self.log.stored_at_after(cursor.acked)
-        return {
-            "name": name,
-            "connected": connected,
-            "acked": cursor.acked.offset,
-            "behind": self.log.count_after(cursor.acked),
-            "in_flight": len(cursor.inflight),
-            "oldest_unacked_seconds": round(now - waiting_since, 3) if waiting_since is not None else None,
-            "idle_seconds": round(cursors.idle_for(cursor, now), 3),
-        }
+        return queue_figures(self._sql, self.log, self._clock())
 
     # --- maintenance (the alarm) ------------------------------------------------------------------
 
