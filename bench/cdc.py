@@ -119,6 +119,18 @@ async def measure(writer: Writer, arrivals: Arrivals, latency_writes: int, rows:
     }
 
 
+async def until_flowing(writer: Writer, arrivals: Arrivals) -> None:
+    """Write rows until one reaches the consumer: its stream is open and capture is on (a row
+    committed before that is not delivered, by design)."""
+    while True:
+        key, _ = await writer.one()
+        try:
+            await arrivals.wait(key, timeout=2)
+            return
+        except TimeoutError:
+            continue
+
+
 async def recovery(
     stack: Stack, writer: Writer, arrivals: Arrivals, service: str, rounds: int, down: float
 ) -> list[float]:
@@ -213,7 +225,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             say("through the stack: origin capture → edge queue → WebSocket consumer")
             arrivals = Arrivals()
             consumer = asyncio.ensure_future(stack_consumer(made["url"], arrivals))
-            await asyncio.sleep(1.0)  # the stream is open and capture is on
+            await until_flowing(writer, arrivals)
             results["stack"] = await measure(writer, arrivals, args.latency_writes, args.rows)
 
             for service in ("edge", "origin"):

@@ -104,6 +104,16 @@ class Reader:
     async def run(self) -> None:
         """Stream until cancelled, reconnecting with backoff (Postgres restarts, slot still held by a
         dying walsender, network errors)."""
+        # Read the schema while the replication session opens: the stream's first message describes
+        # a table, and resolving it must not wait for an introspection started only then.
+        warm = asyncio.ensure_future(self._schema(False))
+        warm.add_done_callback(lambda task: task.cancelled() or task.exception())  # retried at need
+        try:
+            await self._run()
+        finally:
+            warm.cancel()
+
+    async def _run(self) -> None:
         delay = self.settings.retry_initial
         unreachable = 0
         in_use_since: float | None = None
