@@ -2,11 +2,17 @@
 the floor — the same writes read straight off a logical replication slot (pgoutput over our wire
 client, no decoding to events, no edge, no WebSocket) — measured in the same run on this machine.
 
+Then the time events take to flow again after the edge or the origin restarts: the service is stopped,
+a row is committed while it is down, and the clock runs from the service answering its health check
+again to the consumer holding that row's event (the capture reader's pushes and the client's
+reconnects retry meanwhile).
+
 Also measures what idle captured databases cost on a shared cluster (every slot's walsender reads the
 whole cluster's WAL): the active database's throughput and the walsenders' CPU with K idle captured
 neighbours, against K = 0.
 
-    .venv/bin/python bench/cdc.py [--latency-writes 300] [--rows 20000] [--neighbours 6] [--json]
+    .venv/bin/python bench/cdc.py [--latency-writes 300] [--rows 20000] [--restarts 3] [--down 1.0]
+                                  [--neighbours 6] [--json]
 """
 
 from __future__ import annotations
@@ -113,6 +119,34 @@ async def measure(writer: Writer, arrivals: Arrivals, latency_writes: int, rows:
     }
 
 
+async def until_flowing(writer: Writer, arrivals: Arrivals) -> None:
+    """Write rows until one reaches the consumer: its stream is open and capture is on (a row
+    committed before that is not delivered, by design)."""
+    while True:
+        key, _ = await writer.one()
+        try:
+            await arrivals.wait(key, timeout=2)
+            return
+        except TimeoutError:
+            continue
+
+
+async def recovery(
+    stack: Stack, writer: Writer, arrivals: Arrivals, service: str, rounds: int, down: float
+) -> list[float]:
+    """Seconds from `service` being back (healthy) to the consumer holding an event committed while
+    it was down; 0 when the event arrived before the health check answered."""
+    found = []
+    for _ in range(rounds):
+        await asyncio.to_thread(stack.stop_service, service)
+        key, _ = await writer.one()
+        await asyncio.sleep(down)
+        await asyncio.to_thread(stack.start_service, service)
+        back = time.perf_counter()
+        found.append(max(0.0, await arrivals.wait(key, timeout=120) - back))
+    return found
+
+
 async def floor_reader(dsn: str, slot: str, publication: str, arrivals: Arrivals) -> None:
     """Read the slot as Postgres streams it and note each insert's id: nothing more."""
     conn = await Connection.connect(dsn)
@@ -191,8 +225,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             say("through the stack: origin capture → edge queue → WebSocket consumer")
             arrivals = Arrivals()
             consumer = asyncio.ensure_future(stack_consumer(made["url"], arrivals))
-            await asyncio.sleep(1.0)  # the stream is open and capture is on
+            await until_flowing(writer, arrivals)
             results["stack"] = await measure(writer, arrivals, args.latency_writes, args.rows)
+
+            for service in ("edge", "origin"):
+                say(f"restarting the {service} {args.restarts} times ({args.down:.1f} s down each)")
+                results[f"{service}_restart_s"] = await recovery(
+                    stack, writer, arrivals, service, args.restarts, args.down
+                )
 
             say(f"shared cluster: {args.neighbours} idle captured neighbours")
             neighbours = []
@@ -236,6 +276,12 @@ def report(results: dict[str, Any]) -> None:
         through["events_per_s"] / floor["events_per_s"],
     )
     print(f"{'stack / floor':28}{ratios[0]:9.1f}x{ratios[1]:9.1f}x{ratios[2]:11.2f}x")
+    for service in ("edge", "origin"):
+        times = results.get(f"{service}_restart_s") or []
+        if times:
+            median, worst = statistics.median(times) * 1000, max(times) * 1000
+            label = f"{service} restart: back → first event"
+            print(f"{label:40} median {median:6.0f} ms   max {worst:6.0f} ms   (n={len(times)})")
     label = f"stack, {shared['walsenders'] - 1} idle neighbours"
     print(f"{label:28}{shared['p50_ms']:10.2f}{shared['p99_ms']:10.2f}{shared['events_per_s']:12.0f}")
     print(
@@ -248,6 +294,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-writes", type=int, default=300)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--restarts", type=int, default=3)
+    parser.add_argument("--down", type=float, default=1.0, help="seconds a restarted service stays down")
     parser.add_argument("--neighbours", type=int, default=6)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

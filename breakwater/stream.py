@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from bwcontract.codes import Code
 
 CLOSE_REPLACED = 4001
+REFUSED_QUICK_SECONDS = 30.0  # retry a refused connection at the first backoff's pace this long
 CLOSE_REVOKED = 4401  # the key was revoked: reconnecting cannot help
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -163,6 +165,7 @@ class EventStream:
 
     async def _connect(self) -> None:
         delay = self._backoff[0]
+        refused_since: float | None = None
         while True:
             url, headers = await self._url()
             try:
@@ -173,6 +176,15 @@ class EventStream:
                 error = _refusal(exc)
                 if not self.reconnect or error.status not in _RETRYABLE_STATUS:
                     raise error from None
+            except ConnectionRefusedError:
+                if not self.reconnect:
+                    raise
+                # Nothing listens (the edge restarting): a refused connect costs little, so for a
+                # while try again at the first backoff's pace rather than doubling, to be back at once.
+                refused_since = refused_since or time.monotonic()
+                if time.monotonic() - refused_since < REFUSED_QUICK_SECONDS:
+                    await asyncio.sleep(self._backoff[0] * (0.5 + random.random()))  # noqa: S311 (jitter)
+                    continue
             except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake):
                 if not self.reconnect:
                     raise

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,21 @@ class _Object:
     queue: EventQueue
     sockets: _Sockets
     lock: asyncio.Lock
+    storage: SqliteStorage
     alarm: asyncio.TimerHandle | None = None
+
+    @contextlib.asynccontextmanager
+    async def gate(self) -> AsyncIterator[None]:
+        """One call into the object at a time (the input gate), its writes committed together when
+        it ends, as a Durable Object coalesces the writes of a handler (one SQLite transaction, not
+        one per statement: that is ~10x the cost per event appended)."""
+        async with self.lock:
+            self.storage.exec("BEGIN")
+            try:
+                yield
+            finally:
+                # Also on an error: a Durable Object keeps what a failing handler wrote before it failed.
+                self.storage.exec("COMMIT")
 
 
 @dataclass(frozen=True)
@@ -123,7 +138,7 @@ class LocalQueues:
             queue = EventQueue(
                 database_id, storage, self._blobs, sockets, time.time, self._settings, schedule
             )
-            found = _Object(queue, sockets, asyncio.Lock())
+            found = _Object(queue, sockets, asyncio.Lock(), storage)
             self._objects[database_id] = found
         return found
 
@@ -131,14 +146,14 @@ class LocalQueues:
 
     async def append(self, database_id: str, body: str) -> dict[str, Any]:
         obj = self._get(database_id)
-        async with obj.lock:
+        async with obj.gate():
             return await obj.queue.append(body)
 
     async def append_part(
         self, database_id: str, offset: str, index: int, count: int, text: str
     ) -> dict[str, Any]:
         obj = self._get(database_id)
-        async with obj.lock:
+        async with obj.gate():
             return await obj.queue.append_part(offset, index, count, text)
 
     async def connect(self, database_id: str, subscription: dict[str, Any], key_id: str, request: Any) -> Any:
@@ -146,12 +161,12 @@ class LocalQueues:
 
     async def revoke(self, database_id: str, key_ids: list[str], everything: bool) -> int:
         obj = self._get(database_id)
-        async with obj.lock:
+        async with obj.gate():
             return await obj.queue.revoke(key_ids, everything)
 
     async def figures(self, database_id: str) -> dict[str, Any]:
         obj = self._get(database_id)
-        async with obj.lock:
+        async with obj.gate():
             return obj.queue.figures()
 
     # --- sockets ----------------------------------------------------------------------------------
@@ -164,7 +179,7 @@ class LocalQueues:
         obj.sockets.open[socket_id] = socket
         writer = asyncio.ensure_future(self._write(socket, send))
         try:
-            async with obj.lock:
+            async with obj.gate():
                 await obj.queue.open(socket_id, Subscription.from_json(upgrade.subscription), upgrade.key_id)
             while not socket.closed:
                 reading = asyncio.ensure_future(receive())
@@ -176,7 +191,7 @@ class LocalQueues:
                 if message["type"] == "websocket.disconnect":
                     break
                 text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
-                async with obj.lock:
+                async with obj.gate():
                     await obj.queue.message(socket_id, text)
         finally:
             socket.closed = True
@@ -184,7 +199,7 @@ class LocalQueues:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-            async with obj.lock:
+            async with obj.gate():
                 await obj.queue.closed(socket_id)
 
     @staticmethod
@@ -216,7 +231,7 @@ class LocalQueues:
         obj = self._get(database_id)
         obj.alarm = None
         try:
-            async with obj.lock:
+            async with obj.gate():
                 result = await obj.queue.alarm()
             log.debug("event queue maintenance", extra={"fields": {"database": database_id, **result}})
         except Exception:

@@ -19,6 +19,10 @@ class SqliteStorage:
     def exec(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return self._db.execute(sql, params).fetchall()
 
+    def exec_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement for each row, in one call (the event log's appends use it when present)."""
+        self._db.executemany(sql, rows)
+
     def close(self) -> None:
         self._db.close()
 

@@ -7,6 +7,7 @@ form (`offset`) is fixed-width hex, so offsets also sort correctly as strings.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -26,8 +27,9 @@ class Position:
     lsn: int
     seq: int
 
-    @property
+    @functools.cached_property
     def offset(self) -> str:
+        # Cached: a consumer's cursor writes the offsets of every event in flight at each save.
         return f"{self.lsn:016X}-{self.seq:08X}"
 
     @property
@@ -37,13 +39,17 @@ class Position:
 
     @classmethod
     def parse(cls, text: str) -> Position:
-        match = _TEXT.match(text.upper()) if isinstance(text, str) and len(text) == 25 else None
+        if not isinstance(text, str) or len(text) != 25:
+            raise InvalidOffset(f"{text!r} is not an event offset (16 hex digits, '-', 8 hex digits)")
+        match = _TEXT.match(text) or _TEXT.match(text.upper())
         if match is None:
             raise InvalidOffset(f"{text!r} is not an event offset (16 hex digits, '-', 8 hex digits)")
         lsn = int(match[1], 16)
         if lsn > MAX_LSN:
             raise InvalidOffset(f"{text!r} is past the end of any event log")
-        return cls(lsn, int(match[2], 16))
+        position = cls(lsn, int(match[2], 16))
+        position.__dict__["offset"] = match[0]  # the text is the offset already (upper case)
+        return position
 
 
 ZERO = Position(0, 0)

@@ -87,6 +87,26 @@ class Appended:
     stored: list[StoredEvent]
     duplicates: int
     head: Position
+    # The head before: `stored` are the log's events right after it. `whole`: every stored event
+    # carries its full text (none arrived in parts), so they may be served without reading them back.
+    after: Position = ZERO
+    whole: bool = False
+
+
+def _exec_many(sql: SqlStorage, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """One statement for each of `rows`: in one call where the storage takes a batch (the local
+    runtime's sqlite3 `executemany`, ~40 % less per row), else one `exec` per row (Workers)."""
+    many = getattr(sql, "exec_many", None)
+    if many is not None:
+        many(statement, rows)
+        return
+    for row in rows:
+        sql.exec(statement, *row)
+
+
+def _utf8_over(text: str, limit: int) -> bool:
+    """Whether `text` takes more than `limit` bytes of UTF-8 (encoding it only when it may)."""
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit)
 
 
 def _position(event: Any) -> Position:
@@ -124,21 +144,23 @@ class EventLog:
 
     # --- append -----------------------------------------------------------------------------------
 
-    async def append(self, events: list[Any]) -> Appended:
-        """Store the events after the head, in order; returns what was new."""
+    async def append(self, events: list[Any], texts: list[str] | None = None) -> Appended:
+        """Store the events after the head, in order; returns what was new. `texts`: each event's
+        compact JSON as received (encoded here when not given)."""
         positions = [_position(e) for e in events]
         if any(b <= a for a, b in itertools.pairwise(positions)):
             raise InvalidBatch("event positions must rise within a batch")
+        if texts is None:
+            texts = [json.dumps(e, separators=(",", ":")) for e in events]
         head = self.head()
         fresh: list[tuple[StoredEvent, str | None, int]] = []  # event, its R2 reference, its size
-        for event, position in zip(events, positions, strict=True):
+        for event, position, body in zip(events, positions, texts, strict=True):
             if position <= head:
                 continue
-            body = json.dumps(event, separators=(",", ":"))
             blob, size = None, len(body)
             if PARTS_KEY in event:
                 blob, size = self._parted(event, position)
-            elif len(body.encode()) > self.limits.inline_limit:
+            elif _utf8_over(body, self.limits.inline_limit):
                 # Written before the row that points at it; the key is the position, so a redelivered
                 # event overwrites the same object.
                 blob = f"{self._prefix}/oversize/{position.offset}.json"
@@ -146,31 +168,29 @@ class EventLog:
             model, action = str(event.get("modelName", "")), str(event.get("action", ""))
             fresh.append((StoredEvent(position, model, action, body), blob, size))
         # Synchronous from here: the head may have moved while R2 was written (a concurrent push).
-        head = self.head()
+        head = after = self.head()
+        whole = not any(PARTS_KEY in event for event in events)  # a parted event's body is its stub
         stored: list[StoredEvent] = []
+        rows: list[tuple[Any, ...]] = []
         now = self._clock()
         for stored_event, blob, size in fresh:
             if stored_event.position <= head:
                 continue
             p = stored_event.position
-            self._sql.exec(
-                "INSERT INTO events (lsn, seq, model, action, body, blob, size, stored_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                p.lsn,
-                p.seq,
-                stored_event.model,
-                stored_event.action,
-                None if blob else stored_event.body,
-                blob,
-                size,
-                now,
-            )
+            inline = None if blob else stored_event.body
+            rows.append((p.lsn, p.seq, stored_event.model, stored_event.action, inline, blob, size, now))
             stored.append(stored_event)
             head = p
+        _exec_many(
+            self._sql,
+            "INSERT INTO events (lsn, seq, model, action, body, blob, size, stored_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         if stored:
             self._sql.exec("INSERT OR REPLACE INTO log_meta (key, value) VALUES ('head', ?)", head.offset)
             self._sql.exec("DELETE FROM parts WHERE (lsn, seq) <= (?, ?)", head.lsn, head.seq)
-        return Appended(stored, len(events) - len(stored), head)
+        return Appended(stored, len(events) - len(stored), head, after, whole)
 
     async def store_part(self, position: Position, index: int, count: int, text: str) -> bool:
         """Keep part `index` of `count` of the event at `position` until its stub arrives; False if the
@@ -242,7 +262,10 @@ class EventLog:
             limit,
         )
         return [
-            await self._event(Position(int(r[0]), int(r[1])), str(r[2]), str(r[3]), r[4], r[5]) for r in rows
+            StoredEvent(Position(int(r[0]), int(r[1])), str(r[2]), str(r[3]), str(r[4]))
+            if r[4] is not None  # the common case, inline in tier 1: no coroutine per row
+            else await self._event(Position(int(r[0]), int(r[1])), str(r[2]), str(r[3]), r[4], r[5])
+            for r in rows
         ]
 
     async def _event(self, position: Position, model: str, action: str, body: Any, blob: Any) -> StoredEvent:

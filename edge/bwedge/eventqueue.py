@@ -13,14 +13,15 @@ row per named stream (its acknowledged cursor). Messages on the wire (JSON text 
   consumer → server  {"type": "ack", "offset": "…"}                  cumulative
 
 One class, longer than most, on purpose: a Durable Object's handlers (appends, sockets, delivery,
-the alarm's maintenance) all read and write the same storage between awaits.
+the alarm's maintenance) all read and write the same storage between awaits. What needs none of its
+state lives beside it: batches (eventbatch.py), frames (eventframes.py), settings (eventsettings.py)
+and the console's figures (eventfigures.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from bwcontract import jsontext, offsets
@@ -29,7 +30,12 @@ from bwcontract.offsets import ZERO, InvalidOffset, Position
 
 from . import cursors
 from .cursors import Cursor
-from .eventlog import BlobStore, EventLog, InvalidBatch, LogLimits, StoredEvent
+from .eventbatch import split_batch
+from .eventfigures import queue_figures
+from .eventframes import frames
+from .eventlog import Appended, BlobStore, EventLog, InvalidBatch, StoredEvent
+from .eventsettings import ENV_NAMES as ENV_NAMES
+from .eventsettings import QueueSettings as QueueSettings
 from .ports import Clock, SqlStorage
 from .subscription import Subscription
 
@@ -60,45 +66,6 @@ class Sockets(Protocol):
     def get(self, socket_id: str) -> Socket | None: ...
 
 
-@dataclass(frozen=True)
-class QueueSettings:
-    limits: LogLimits = field(default_factory=LogLimits)
-    frame_bytes: int = 1_000_000  # one WebSocket message at most (Workers allow 32 MiB; stay well below)
-    scan_limit: int = 1_000  # events examined per read while serving a socket
-    pump_pages: int = 50  # reads per serving turn before yielding to the alarm
-    stream_ttl_seconds: float = 30 * 24 * 3600  # a named stream unused this long is dropped
-    maintenance_seconds: float = 60.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> QueueSettings:
-        def number(name: str, default: float) -> float:
-            return float(env.get(name) or default)
-
-        base = cls()
-        return cls(
-            limits=LogLimits(
-                inline_limit=int(number("EVENTS_INLINE_LIMIT", base.limits.inline_limit)),
-                hot_events=int(number("EVENTS_HOT_EVENTS", base.limits.hot_events)),
-                segment_events=int(number("EVENTS_SEGMENT_EVENTS", base.limits.segment_events)),
-                retention_seconds=number("EVENTS_RETENTION_SECONDS", base.limits.retention_seconds),
-            ),
-            frame_bytes=int(number("EVENTS_FRAME_BYTES", base.frame_bytes)),
-            stream_ttl_seconds=number("EVENTS_STREAM_TTL_SECONDS", base.stream_ttl_seconds),
-            maintenance_seconds=number("EVENTS_MAINTENANCE_SECONDS", base.maintenance_seconds),
-        )
-
-
-ENV_NAMES = (
-    "EVENTS_INLINE_LIMIT",
-    "EVENTS_HOT_EVENTS",
-    "EVENTS_SEGMENT_EVENTS",
-    "EVENTS_RETENTION_SECONDS",
-    "EVENTS_FRAME_BYTES",
-    "EVENTS_STREAM_TTL_SECONDS",
-    "EVENTS_MAINTENANCE_SECONDS",
-)
-
-
 class EventQueue:
     def __init__(
         self,
@@ -119,6 +86,9 @@ class EventQueue:
         for statement in SCHEMA:
             sql.exec(statement)
         self._pumping: set[str] = set()
+        # Each open socket's subscription and cursor as last saved: storage stays the truth (it is
+        # what survives hibernation), this spares parsing a window's worth of offsets per page and ack.
+        self._socket_state: dict[str, tuple[Subscription, Cursor]] = {}
         self._again: set[str] = set()
         self._alarm_at: float | None = None
 
@@ -127,15 +97,13 @@ class EventQueue:
     async def append(self, body: str) -> dict[str, Any]:
         """Store a batch (`{"events": [...]}` in commit order) and serve it; returns what was stored."""
         try:
-            events = json.loads(body)["events"]
-            if not isinstance(events, list):
-                raise TypeError
-            appended = await self.log.append(events)
+            events, texts = split_batch(body)
+            appended = await self.log.append(events, texts)
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidBatch(str(exc) or "expected {events: [...]}") from None
         if appended.stored:
             await self._ensure_maintenance()
-            await self.pump_all()
+            await self.pump_all(appended if appended.whole else None)
         return {
             "stored": len(appended.stored),
             "duplicates": appended.duplicates,
@@ -177,6 +145,7 @@ class EventQueue:
             if previous and previous != socket_id:
                 # One consumer per name: the newest wins (a dropped consumer's socket may linger).
                 self._sql.exec("DELETE FROM sockets WHERE id = ?", previous)
+                self._socket_state.pop(str(previous), None)
                 old = self._sockets.get(str(previous))
                 if old is not None:
                     old.close(CLOSE_REPLACED, "another consumer connected to this stream")
@@ -233,6 +202,7 @@ class EventQueue:
         await self.pump(socket_id)
 
     async def closed(self, socket_id: str) -> None:
+        self._socket_state.pop(socket_id, None)
         self._sql.exec("DELETE FROM sockets WHERE id = ?", socket_id)
         self._sql.exec("DELETE FROM socket_keys WHERE socket = ?", socket_id)
         self._sql.exec("UPDATE streams SET socket = NULL WHERE socket = ?", socket_id)
@@ -266,10 +236,15 @@ class EventQueue:
         )
 
     def _load_socket(self, socket_id: str) -> tuple[Subscription, Cursor] | None:
+        cached = self._socket_state.get(socket_id)
+        if cached is not None:
+            return cached
         rows = self._sql.exec("SELECT subscription, cursor FROM sockets WHERE id = ?", socket_id)
         if not rows:
             return None
-        return Subscription.from_json(json.loads(rows[0][0])), Cursor.from_json(json.loads(rows[0][1]))
+        loaded = Subscription.from_json(json.loads(rows[0][0])), Cursor.from_json(json.loads(rows[0][1]))
+        self._socket_state[socket_id] = loaded
+        return loaded
 
     def _save_socket(self, socket_id: str, subscription: Subscription, cursor: Cursor) -> None:
         state = json.dumps(cursor.to_json())
@@ -290,15 +265,17 @@ class EventQueue:
                 subscription.name,
                 socket_id,
             )
+        self._socket_state[socket_id] = (subscription, cursor)
 
     # --- serving ----------------------------------------------------------------------------------
 
-    async def pump_all(self) -> None:
+    async def pump_all(self, fresh: Appended | None = None) -> None:
         for (socket_id,) in self._sql.exec("SELECT id FROM sockets"):
-            await self.pump(str(socket_id))
+            await self.pump(str(socket_id), fresh)
 
-    async def pump(self, socket_id: str) -> None:
-        """Send what this socket may receive now. Re-entrant calls fold into the running one."""
+    async def pump(self, socket_id: str, fresh: Appended | None = None) -> None:
+        """Send what this socket may receive now. Re-entrant calls fold into the running one.
+        `fresh`: events just appended, served as they are to a socket that has seen all before them."""
         if socket_id in self._pumping:
             self._again.add(socket_id)
             return
@@ -307,7 +284,8 @@ class EventQueue:
             pages = 0
             while True:
                 self._again.discard(socket_id)
-                progressed = await self._serve_page(socket_id)
+                progressed = await self._serve_page(socket_id, fresh)
+                fresh = None
                 pages += 1
                 if pages >= self.settings.pump_pages and (progressed or socket_id in self._again):
                     await self._schedule_soon()  # a long backlog continues from the alarm
@@ -317,7 +295,7 @@ class EventQueue:
         finally:
             self._pumping.discard(socket_id)
 
-    async def _serve_page(self, socket_id: str) -> bool:
+    async def _serve_page(self, socket_id: str, fresh: Appended | None = None) -> bool:
         loaded = self._load_socket(socket_id)
         socket = self._sockets.get(socket_id)
         if loaded is None or socket is None:
@@ -331,7 +309,10 @@ class EventQueue:
             return False
         selective = subscription.where or subscription.models or len(subscription.actions) < 3
         limit = self.settings.scan_limit if selective else min(self.settings.scan_limit, room)
-        page = await self.log.read_after(cursor.scanned, limit)
+        if fresh is not None and fresh.after == cursor.scanned:
+            page = fresh.stored[:limit]  # what a read would return, without reading it back
+        else:
+            page = await self.log.read_after(cursor.scanned, limit)
         if not page:
             return False
         reloaded = self._load_socket(socket_id)  # the read awaited: an ack may have come in
@@ -347,7 +328,8 @@ class EventQueue:
             scanned_to = stored.position
             if self._wanted(subscription, stored):
                 chosen.append(stored)
-        self._send(socket, chosen)
+        for frame in frames(chosen, self.settings.frame_bytes):
+            socket.send(frame)
         cursor = cursors.sent(cursor, [e.position for e in chosen], scanned_to, self._clock())
         self._save_socket(socket_id, subscription, cursor)
         return True
@@ -362,80 +344,10 @@ class EventQueue:
             return True
         return subscription.wants(json.loads(stored.body))
 
-    def _send(self, socket: Socket, events: list[StoredEvent]) -> None:
-        limit = self.settings.frame_bytes
-        frame: list[str] = []
-        size = 0
-        for stored in events:
-            if len(stored.body) > limit:
-                if frame:
-                    socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
-                    frame, size = [], 0
-                self._send_parts(socket, stored, limit)
-                continue
-            if frame and size + len(stored.body) > limit:
-                socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
-                frame, size = [], 0
-            frame.append(stored.body)
-            size += len(stored.body) + 1
-        if frame:
-            socket.send('{"type":"events","events":[' + ",".join(frame) + "]}")
-
-    @staticmethod
-    def _send_parts(socket: Socket, stored: StoredEvent, limit: int) -> None:
-        body = stored.body
-        pieces = [body[i : i + limit] for i in range(0, len(body), limit)]
-        for index, piece in enumerate(pieces):
-            socket.send(
-                json.dumps(
-                    {
-                        "type": "part",
-                        "offset": stored.position.offset,
-                        "index": index,
-                        "last": index == len(pieces) - 1,
-                        "data": piece,
-                    }
-                )
-            )
-
     # --- figures (the console's) ------------------------------------------------------------------
 
     def figures(self) -> dict[str, Any]:
-        """What the console shows of this queue: its head and size, and each consumer's lag: named
-        streams (connected or not) and unnamed connections, with the events they have not
-        acknowledged and how long the oldest of those has waited."""
-        now = self._clock()
-        # A connected named stream's live cursor is its socket's (the stream row keeps the acked part).
-        consumers = [
-            self._lag(str(name), Cursor.from_json(json.loads(live or saved)), live is not None, now)
-            for name, saved, live in self._sql.exec(
-                "SELECT s.name, s.cursor, k.cursor FROM streams s LEFT JOIN sockets k ON k.id = s.socket"
-                " ORDER BY s.name"
-            )
-        ]
-        consumers += [
-            self._lag(None, Cursor.from_json(json.loads(state)), True, now)
-            for (state,) in self._sql.exec("SELECT cursor FROM sockets WHERE stream IS NULL ORDER BY id")
-        ]
-        oldest = self.log.oldest()
-        return {
-            "head": self.log.head().offset,
-            "events": self.log.count_after(ZERO),
-            "oldest": oldest.offset if oldest is not None else None,
-            "streams": consumers,
-        }
-
-    def _lag(self, name: str | None, cursor: Cursor, connected: bool, now: float) -> dict[str, Any]:
-        waiting_since = self.log.stored_at_after(cursor.acked)
-        return {
-            "name": name,
-            "connected": connected,
-            "acked": cursor.acked.offset,
-            "behind": self.log.count_after(cursor.acked),
-            "in_flight": len(cursor.inflight),
-            "oldest_unacked_seconds": round(now - waiting_since, 3) if waiting_since is not None else None,
-            "idle_seconds": round(cursors.idle_for(cursor, now), 3),
-        }
+        return queue_figures(self._sql, self.log, self._clock())
 
     # --- maintenance (the alarm) ------------------------------------------------------------------
 

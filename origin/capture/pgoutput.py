@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
 UNCHANGED = object()  # a TOASTed column an update did not touch: its value is not in the WAL
 
 
@@ -130,19 +132,32 @@ class _Reader:
         return text
 
     def tuple(self) -> Tuple:
+        # The hot loop of capture (every column of every change): offsets and struct, no helpers.
+        data, pos = self.data, self.pos
         values: list[object] = []
-        for _ in range(self.int16()):
-            kind = self.byte()
-            if kind == "n":
-                values.append(None)
-            elif kind == "u":
-                values.append(UNCHANGED)
-            elif kind in ("t", "b"):
-                size = self.int32()
-                raw = self.take(size)
-                values.append(raw.decode("utf-8") if kind == "t" else raw)
-            else:
-                raise ProtocolError(f"unknown tuple column kind {kind!r}")
+        try:
+            (count,) = _INT16.unpack_from(data, pos)
+            pos += 2
+            for _ in range(count):
+                kind = data[pos]
+                pos += 1
+                if kind == 0x74 or kind == 0x62:  # t(ext) or b(inary)
+                    (size,) = _INT32.unpack_from(data, pos)
+                    pos += 4
+                    end = pos + size
+                    if size < 0 or end > len(data):
+                        raise ProtocolError("message ends early")
+                    values.append(data[pos:end].decode("utf-8") if kind == 0x74 else data[pos:end])
+                    pos = end
+                elif kind == 0x6E:  # n(ull)
+                    values.append(None)
+                elif kind == 0x75:  # u(nchanged TOAST)
+                    values.append(UNCHANGED)
+                else:
+                    raise ProtocolError(f"unknown tuple column kind {chr(kind)!r}")
+        except (struct.error, IndexError):
+            raise ProtocolError("message ends early") from None
+        self.pos = pos
         return tuple(values)
 
 

@@ -26,6 +26,8 @@ from bwservice import pinned
 # Microseconds between the Unix epoch and Postgres's epoch (2000-01-01).
 PG_EPOCH_OFFSET_US = 946_684_800_000_000
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+READ_CHUNK = 256 * 1024
+_INT32 = struct.Struct("!i")
 SSL_MODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
 
 
@@ -144,6 +146,10 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        # What the socket gave and no message has taken yet: the stream is read in large chunks, so
+        # the messages of a busy replication stream cost no await (and no read call) each.
+        self._buffer = bytearray()
+        self._pos = 0
         self.parameters: dict[str, str] = {}
         self.backend_pid = 0
 
@@ -240,9 +246,29 @@ class Connection:
                 raise WireError(fields.get("M", "connection refused"), fields)
 
     async def _read(self) -> tuple[bytes, bytes]:
-        header = await self._reader.readexactly(5)
-        length = struct.unpack("!i", header[1:])[0]
-        return header[:1], await self._reader.readexactly(length - 4)
+        buffer = self._buffer
+        while len(buffer) - self._pos < 5:
+            await self._fill()
+        start = self._pos
+        length = _INT32.unpack_from(buffer, start + 1)[0]
+        if length < 4:
+            raise WireError(f"a message with the impossible length {length}")
+        end = start + 1 + length
+        while len(buffer) < end:
+            await self._fill()
+            start = self._pos  # the buffer may have been compacted
+            end = start + 1 + length
+        self._pos = end
+        return bytes(buffer[start : start + 1]), bytes(buffer[start + 5 : end])
+
+    async def _fill(self) -> None:
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
+        chunk = await self._reader.read(READ_CHUNK)
+        if not chunk:
+            raise asyncio.IncompleteReadError(bytes(self._buffer), None)
+        self._buffer += chunk
 
     def _send(self, kind: bytes, payload: bytes) -> None:
         self._writer.write(kind + struct.pack("!i", len(payload) + 4) + payload)

@@ -65,6 +65,11 @@ class EdgePusher:
                 headers={service.HEADER: signature, "content-type": "application/json"},
                 timeout=60.0,
             )
+        except httpx.ConnectError as exc:
+            # Nothing listens there (the edge restarting): worth trying again soon, at little cost.
+            raise PushError(
+                f"the edge at {self._edge_url} refused the connection: {exc!r}", refused=True
+            ) from None
         except httpx.HTTPError as exc:
             raise PushError(f"the edge at {self._edge_url} could not be reached: {exc!r}") from None
         if response.status_code != 200:

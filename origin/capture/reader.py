@@ -26,6 +26,9 @@ from . import decode, pgoutput
 from .pgwire import Connection, WireError, lsn_text
 
 log = logging.getLogger("breakwater.capture")
+SLOT_IN_USE = "55006"  # object_in_use: the replication slot is active for another walsender
+# One encoder for every event (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 SchemaSource = Callable[[bool], Awaitable[Schema]]  # refresh -> the database's schema model
 Locate = Callable[[], Awaitable[str]]  # the capture DSN as it is now
@@ -53,6 +56,12 @@ class ReaderSettings:
     confirm_delay: float = 0.0  # fault tests widen the push→confirm window with this
     retry_initial: float = 0.05
     retry_max: float = 5.0
+    # A peer known to be there, momentarily not (the edge refusing connections while it restarts,
+    # the slot still held by the walsender of a reader that just died): retried at this pace, not
+    # backed off, so events flow again within this long of it being back. Such a retry costs a
+    # refused connect or one short round trip, and only a reader holding events makes it.
+    retry_known_peer: float = 0.1
+    known_peer_for: float = 30.0  # then backed off like any other failure
     relocate_after: int = 3  # failed connects in a row before asking where the database is now
 
 
@@ -95,8 +104,19 @@ class Reader:
     async def run(self) -> None:
         """Stream until cancelled, reconnecting with backoff (Postgres restarts, slot still held by a
         dying walsender, network errors)."""
+        # Read the schema while the replication session opens: the stream's first message describes
+        # a table, and resolving it must not wait for an introspection started only then.
+        warm = asyncio.ensure_future(self._schema(False))
+        warm.add_done_callback(lambda task: task.cancelled() or task.exception())  # retried at need
+        try:
+            await self._run()
+        finally:
+            warm.cancel()
+
+    async def _run(self) -> None:
         delay = self.settings.retry_initial
         unreachable = 0
+        in_use_since: float | None = None
         while True:
             started = time.monotonic()
             try:
@@ -113,8 +133,24 @@ class Reader:
                     "capture connection failed",
                     extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
                 )
-            except (OSError, EOFError, WireError, asyncio.IncompleteReadError, pgoutput.ProtocolError) as exc:
+            except WireError as exc:
                 unreachable = 0
+                self.connected.clear()
+                log.info(
+                    "capture session ended",
+                    extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
+                )
+                if exc.sqlstate == SLOT_IN_USE:
+                    # The walsender of the previous reader (a restarted origin's) has not exited yet.
+                    in_use_since = in_use_since or time.monotonic()
+                    if time.monotonic() - in_use_since < self.settings.known_peer_for:
+                        await asyncio.sleep(self.settings.retry_known_peer)
+                        continue
+                else:
+                    in_use_since = None
+            except (OSError, EOFError, asyncio.IncompleteReadError, pgoutput.ProtocolError) as exc:
+                unreachable = 0
+                in_use_since = None
                 self.connected.clear()
                 log.info(
                     "capture session ended",
@@ -230,7 +266,7 @@ class Reader:
                         table, message, Position(begin.final_lsn + self.target.lsn_base, seq), when
                     )
                     seq += 1
-                    session.pending.append(("e", json.dumps(found, separators=(",", ":"))))
+                    session.pending.append(("e", _encode(found)))
                     session.pending_events += 1
                 if session.pending_events >= self.settings.batch_events:
                     session.wake.set()
@@ -288,15 +324,23 @@ class Reader:
 
     async def _push_until_stored(self, events: list[str]) -> None:
         delay = self.settings.retry_initial
+        refused_since: float | None = None
         while True:
             try:
                 await self._push(self.target.database_id, events)
                 return
             except PushError as exc:
-                log.warning(
-                    "the edge did not store an event batch; retrying",
-                    extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
-                )
+                now = time.monotonic()
+                if not exc.refused or refused_since is None:
+                    log.warning(
+                        "the edge did not store an event batch; retrying",
+                        extra={"fields": {"database": self.target.database_id, "error": str(exc)}},
+                    )
+                if exc.refused:
+                    refused_since = refused_since or now
+                    if now - refused_since < self.settings.known_peer_for:
+                        await asyncio.sleep(self.settings.retry_known_peer)
+                        continue
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.retry_max)
 
@@ -315,4 +359,9 @@ class Reader:
 
 
 class PushError(Exception):
-    """The edge did not confirm it stored a batch (unreachable, or answered with an error)."""
+    """The edge did not confirm it stored a batch (unreachable, or answered with an error).
+    `refused`: the connection was refused, so the batch certainly did not reach it."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused

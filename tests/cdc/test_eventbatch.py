@@ -1,0 +1,69 @@
+"""An origin's batch split into events and their texts, and the capture reader's retries of a
+refused push (at a steady short pace for a while, never doubled)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from bwedge.eventbatch import split_batch
+from origin.capture import reader as reader_module
+from origin.capture.reader import CaptureTarget, PushError, Reader, ReaderSettings
+
+
+def test_a_compact_batch_keeps_each_event_text_as_sent() -> None:
+    texts = ['{"offset":"A","s":"]},{\\"x"}', '{"offset":"B","n":[1,{"a":null}]}']
+    events, cut = split_batch('{"events":[' + ",".join(texts) + "]}")
+    assert cut == texts
+    assert events == [json.loads(t) for t in texts]
+    assert split_batch('{"events":[]}') == ([], [])
+
+
+def test_any_other_layout_is_parsed_whole_and_encoded_compactly() -> None:
+    events, texts = split_batch('{ "events" : [ {"offset": "A"} , {"offset": "B"} ] }')
+    assert texts == ['{"offset":"A"}', '{"offset":"B"}']
+    assert events == [{"offset": "A"}, {"offset": "B"}]
+    assert split_batch('{"events":[{"a":1}],"extra":[]}')[1] == ['{"a":1}']
+
+
+@pytest.mark.parametrize(
+    "body", ['{"events":[{"a":1},]}', '{"events":[{"a":1}{"b":2}]}', '{"events":{"a":1}}', '{"events":[1]}]}']
+)
+def test_a_broken_batch_is_refused(body: str) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        split_batch(body)
+
+
+async def test_a_refused_push_is_retried_at_a_steady_pace_then_backed_off(monkeypatch: Any) -> None:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        await real_sleep(0)
+
+    clock = [0.0]
+    monkeypatch.setattr(reader_module.asyncio, "sleep", sleep)
+    monkeypatch.setattr(reader_module.time, "monotonic", lambda: clock[0])
+    failures = [PushError("refused", refused=True)] * 4 + [PushError("answered 503")] * 2
+    pushed: list[list[str]] = []
+
+    async def push(database_id: str, events: list[str]) -> dict[str, Any]:
+        clock[0] += 10.0  # each refused attempt "takes" 10 s: the steady pace lasts known_peer_for
+        if failures:
+            raise failures.pop(0)
+        pushed.append(events)
+        return {"stored": len(events)}
+
+    async def schema(refresh: bool) -> Any:
+        raise AssertionError("not read")
+
+    settings = ReaderSettings(retry_initial=0.05, retry_known_peer=0.1, known_peer_for=30.0)
+    reader = Reader(CaptureTarget("db1", "postgresql://u@127.0.0.1/d", "s", "p"), push, schema, settings)
+    await reader._push_until_stored(['{"offset":"x"}'])
+    assert pushed == [['{"offset":"x"}']]
+    # Refused: 0.1 s apart while within 30 s of the first refusal, then the doubling backoff resumes.
+    assert waits == [0.1, 0.1, 0.1, 0.05, 0.1, 0.2]
