@@ -62,7 +62,8 @@ async def test_waiting_requests_are_served_in_the_order_they_came(world: PoolWor
 
 
 async def test_a_request_that_waits_too_long_fails_with_prismas_pool_timeout(world: PoolWorld) -> None:
-    tenants = world.tenants(per_database=1, wait_seconds=0.05)
+    # A second's wait: long enough that the first connection opens within it on a loaded machine.
+    tenants = world.tenants(per_database=1, wait_seconds=1.0)
     try:
         held = await tenants.lease("db0")
         with pytest.raises(PoolTimeout) as caught:
@@ -71,9 +72,9 @@ async def test_a_request_that_waits_too_long_fails_with_prismas_pool_timeout(wor
             503,
             {
                 "code": "P2024",
-                "message": "Timed out fetching a new connection from the connection pool (waited 0.05s; "
+                "message": "Timed out fetching a new connection from the connection pool (waited 1s; "
                 "connection limit 1 for this database, 100 for its host).",
-                "meta": {"connection_limit": 1, "timeout": 0.05},
+                "meta": {"connection_limit": 1, "timeout": 1.0},
                 "hint": "Retry, use fewer concurrent requests, or raise the connection limit.",
             },
         )
