@@ -145,7 +145,11 @@ def requests(token: str) -> dict[str, Any]:
     """label -> a function of the request number that makes its request, and the answer expected."""
     body = json.dumps(QUERY).encode()
     good = Headers(
-        {"authorization": f"Bearer {token}", "content-type": "application/json", "cache-control": "max-age=3600"}
+        {
+            "authorization": f"Bearer {token}",
+            "content-type": "application/json",
+            "cache-control": "max-age=3600",
+        }
     )
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     bad = Headers({**dict(good.items()), "authorization": f"Bearer {forged}"})

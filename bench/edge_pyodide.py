@@ -47,28 +47,37 @@ def under_pyodide(n: int, rounds: int, profile: int) -> dict[str, Any]:
 
 
 def report(runs: dict[str, dict[str, Any]]) -> None:
-    figures = {name: {label: percentiles(run["samples"][label]) for label in LABELS} for name, run in runs.items()}
+    figures = {
+        name: {label: percentiles(run["samples"][label]) for label in LABELS} for name, run in runs.items()
+    }
     print(f"{'':18}{'n':>6}{'p50 µs':>10}{'p99 µs':>10}")
     for name, run in runs.items():
         for label in LABELS:
             p50, p99 = figures[name][label]
-            print(f"{name + ' ' + label:18}{len(run['samples'][label]):>6}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}")
+            count = len(run["samples"][label])
+            print(f"{name + ' ' + label:18}{count:>6}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}")
     print()
     for name in runs:
         f = figures[name]
         print(
-            f"{name:9} hit/floor p50 {f['hit'][0] / f['floor'][0]:5.2f}x p99 {f['hit'][1] / f['floor'][1]:5.2f}x"
+            f"{name:9} hit/floor p50 {f['hit'][0] / f['floor'][0]:5.2f}x"
+            f" p99 {f['hit'][1] / f['floor'][1]:5.2f}x"
             f"   hit/health p50 {f['hit'][0] / f['health'][0]:6.2f}x"
             f"   hit-floor p50 {(f['hit'][0] - f['floor'][0]) * 1000:7.1f} µs"
             f"   miss/hit p50 {f['miss'][0] / f['hit'][0]:5.2f}x"
         )
     if len(runs) == 2:
         p, c = figures["pyodide"], figures["cpython"]
-        print("pyodide/cpython   " + "   ".join(f"{label} p50 {p[label][0] / c[label][0]:5.2f}x" for label in LABELS))
+        print(
+            "pyodide/cpython   "
+            + "   ".join(f"{label} p50 {p[label][0] / c[label][0]:5.2f}x" for label in LABELS)
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=4000, help="samples per label and runtime")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved blocks of the labels")
     parser.add_argument("--profile", type=int, default=0, help="also profile this many hits")

@@ -39,8 +39,19 @@ class Headers:
         item = self._items.get(name.lower())
         return item[1] if item else default
 
+    @classmethod
+    def lowered(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
+        """Headers from pairs whose names are lower case already (ASGI's), without lowering each."""
+        headers = cls()
+        headers._items = {name: (name, value) for name, value in pairs}
+        return headers
+
     def items(self) -> list[tuple[str, str]]:
         return list(self._items.values())
+
+    def lower_items(self) -> list[tuple[str, str]]:
+        """(lower-case name, value) pairs, as HTTP/2 and ASGI want them."""
+        return [(name, item[1]) for name, item in self._items.items()]
 
     def copy(self) -> Headers:
         copied = Headers()

@@ -65,7 +65,11 @@ class CacheLayer:
         # What a hit would otherwise work out again each time (classify.KnownShapes, recent.py).
         self.shapes = classify.KnownShapes()
         self.recent = RecentEntries()
-        self._strategies: dict[tuple[str | None, str | None], tuple[policy.Strategy | None, tuple[str, ...]]] = {}
+        self._urls: dict[tuple[Any, ...], str] = {}
+        self._url_bytes = 0
+        self._strategies: dict[
+            tuple[str | None, str | None], tuple[policy.Strategy | None, tuple[str, ...]]
+        ] = {}
         # Answers given without the origin counting them (bwedge/usage.py): hits, stale hits, and
         # misses that shared another request's origin answer.
         self.hits = hits
@@ -90,8 +94,7 @@ class CacheLayer:
                 before = await self.versions.read(database_id, list(keyed))
             except Exception:  # the Durable Object is unreachable: answer uncached rather than fail
                 return await self._pass(request, route, claims, ctx, shape, "versions-unavailable")
-        key = cache_key(database_id, shape.material, before.epoch, [(t, before.tags[t]) for t in keyed])
-        url = entry.url_on(request.parts.netloc, key)
+        url = self._url(request.parts.netloc, database_id, shape.material, before, keyed)
         versions = before
 
         async def fetch() -> EdgeResponse:
@@ -132,6 +135,25 @@ class CacheLayer:
                 self._strategies.clear()
             known = self._strategies[headers] = (strategy, keyed)
         return known
+
+    def _url(
+        self, host: str, database_id: str, material: str, versions: Versions, keyed: tuple[str, ...]
+    ) -> str:
+        """The entry's synthetic URL (`cache_key` on the request's host), remembered: a hit would
+        otherwise hash the query's whole material again."""
+        folded = tuple(versions.tags[t] for t in keyed)
+        memo = (host, database_id, material, versions.epoch, keyed, folded)
+        url = self._urls.get(memo)
+        if url is None:
+            key = cache_key(database_id, material, versions.epoch, zip(keyed, folded, strict=True))
+            url = entry.url_on(host, key)
+            # Bounded like the shapes it repeats (materials are up to their bodies' size).
+            self._url_bytes += len(material) + 200
+            if self._url_bytes > 4 * 1024 * 1024:
+                self._urls.clear()
+                self._url_bytes = len(material) + 200
+            self._urls[memo] = url
+        return url
 
     def _count(self, database_id: str, kind: str, body: bytes, headers: Any) -> None:
         if self.hits is not None:

@@ -48,14 +48,14 @@ class RecentEntries:
         found = entry.decode(stored)
         if found is None:
             return None
-        ready = Ready(found, entry.http_date(found.produced_at), found.produced_at + _max_age(stored), 0)
         size = len(found.body) + sum(len(n) + len(v) for n, v in found.headers.items()) + len(url)
+        ready = Ready(found, entry.http_date(found.produced_at), found.produced_at + _max_age(stored), size)
         if size > MAX_ENTRY_BYTES or size > self._max_bytes or ready.expires <= found.produced_at:
             return ready
         self.drop(url)
         while self._entries and self._bytes + size > self._max_bytes:
             self.drop(next(iter(self._entries)))  # the oldest kept
-        self._entries[url] = Ready(ready.entry, ready.last_modified, ready.expires, size)
+        self._entries[url] = ready
         self._bytes += size
         return ready
 
