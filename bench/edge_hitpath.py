@@ -12,6 +12,8 @@ an origin call, not the origin's.
   health   GET /_bw/health (no authentication, no cache work)
   hit      a cached findMany (max-age=3600): key, plan limit, cache key, versions, Cache API, meter
   miss     a findMany that is new every time (distinct `skip`), answered by the stub origin and stored
+  cold     the hit's request with this isolate's memories of keys, shapes, entries and entry URLs
+           emptied before each: a hit as a fresh isolate serves it (from the Cache API)
 """
 
 from __future__ import annotations
@@ -165,7 +167,19 @@ def requests(token: str) -> dict[str, Any]:
         "health": (lambda i: EdgeRequest("GET", "https://edge.test/_bw/health", Headers()), (200, None)),
         "hit": (lambda i: EdgeRequest("POST", url, good, body), (200, "ttl")),
         "miss": (miss, (200, "miss")),
+        "cold": (lambda i: EdgeRequest("POST", url, good, body), (200, "ttl")),
     }
+
+
+def forget(app: EdgeApp) -> None:
+    """Empty what an isolate remembers between requests (where the edge has such memories)."""
+    from bwedge.cache import classify, recent
+
+    if hasattr(app, "verified_keys") and app.cache is not None:
+        app.verified_keys.forget()
+        app.cache.shapes = classify.KnownShapes()
+        app.cache.recent = recent.RecentEntries()
+        app.cache._urls.clear()
 
 
 async def run(n: int, rounds: int = 10, profile_hits: int = 0) -> dict[str, Any]:
@@ -181,6 +195,8 @@ async def run(n: int, rounds: int = 10, profile_hits: int = 0) -> dict[str, Any]
         make, (status, cache_status) = made[label]
         counter[0] += 1
         request = make(counter[0])
+        if label == "cold":
+            forget(app)
         started = time.perf_counter()
         response = await app.handle(request, ctx)
         took = (time.perf_counter() - started) * 1000

@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT / "edge"), str(ROOT), str(ROOT / "bench")]
 
 import edge_hitpath  # noqa: E402
 
-LABELS = ("floor", "health", "hit", "miss")
+LABELS = ("floor", "health", "hit", "cold", "miss")
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -64,7 +64,7 @@ def report(runs: dict[str, dict[str, Any]]) -> None:
             f" p99 {f['hit'][1] / f['floor'][1]:5.2f}x"
             f"   hit/health p50 {f['hit'][0] / f['health'][0]:6.2f}x"
             f"   hit-floor p50 {(f['hit'][0] - f['floor'][0]) * 1000:7.1f} µs"
-            f"   miss/hit p50 {f['miss'][0] / f['hit'][0]:5.2f}x"
+            f"   cold/hit p50 {f['cold'][0] / f['hit'][0]:5.2f}x"
         )
     if len(runs) == 2:
         p, c = figures["pyodide"], figures["cpython"]
