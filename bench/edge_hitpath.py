@@ -173,9 +173,9 @@ def requests(token: str) -> dict[str, Any]:
 
 def forget(app: EdgeApp) -> None:
     """Empty what an isolate remembers between requests (where the edge has such memories)."""
-    from bwedge.cache import classify, recent
-
     if hasattr(app, "verified_keys") and app.cache is not None:
+        from bwedge.cache import classify, recent
+
         app.verified_keys.forget()
         app.cache.shapes = classify.KnownShapes()
         app.cache.recent = recent.RecentEntries()
