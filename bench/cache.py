@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -117,6 +119,73 @@ async def over_http(stack: Stack, api_key: str, n: int) -> dict[str, list[float]
     return results
 
 
+class RawClient:
+    """One keep-alive HTTP/1.1 connection with prebuilt requests: the client's own cost per request
+    is a write and two reads, the same for every request, so the ratios are the server's."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.authority = parts.netloc
+
+    async def __aenter__(self) -> RawClient:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.writer.close()
+
+    def build(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+        lines = [f"{method} {path} HTTP/1.1", f"host: {self.authority}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body or method == "POST":
+            lines.append(f"content-length: {len(body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    async def send(self, raw: bytes) -> tuple[int, dict[bytes, bytes]]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        first, *rest = head[:-4].split(b"\r\n")
+        headers = dict(line.lower().split(b": ", 1) for line in rest)
+        await self.reader.readexactly(int(headers.get(b"content-length", b"0")))
+        return int(first.split(b" ", 2)[1]), headers
+
+
+async def over_raw_http(stack: Stack, api_key: str, n: int) -> dict[str, list[float]]:
+    """floor (health), floor401 (the hit's own request with a forged key: the same bytes in, an error
+    out) and hit, with a client whose cost is the same for each."""
+    body = json.dumps(QUERY).encode()
+    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
+    forged = {
+        **headers,
+        "authorization": f"Bearer {api_key[:-4]}{'AAAA' if not api_key.endswith('AAAA') else 'BBBB'}",
+    }
+    async with RawClient(stack.edge_url) as client:
+        raw = {
+            "floor": client.build("GET", "/_bw/health", {}),
+            "floor401": client.build("POST", "/v1/query", {**forged, "cache-control": "max-age=3600"}, body),
+            "hit": client.build("POST", "/v1/query", {**headers, "cache-control": "max-age=3600"}, body),
+        }
+        expected = {"floor": (200, None), "floor401": (401, None), "hit": (200, b"ttl")}
+
+        def sender(label: str) -> Callable[[int], Awaitable[str | None]]:
+            async def send(_: int) -> str | None:
+                status, got = await client.send(raw[label])
+                seen = (status, got.get(b"accelerate-cache-status"))
+                return None if seen == expected[label] else f"{label}: {seen}"
+
+            return send
+
+        await sender("hit")(0)
+        results: dict[str, list[float]] = {label: [] for label in raw}
+        blocks = 10
+        for block in range(blocks):  # interleaved: the machine's load falls on all three alike
+            for label in raw if block % 2 == 0 else reversed(list(raw)):
+                results[label] += await measure(f"raw {label}", max(n // blocks, 1), sender(label), None)
+    return results
+
+
 async def in_process(stack: Stack, api_key: str, n: int) -> dict[str, list[float]]:
     """The same hit and health answer through EdgeApp.handle, with the local runtime's ports."""
     from bwedge.http import EdgeRequest, Headers
@@ -138,11 +207,18 @@ async def in_process(stack: Stack, api_key: str, n: int) -> dict[str, list[float
         )
         return response.headers.get("accelerate-cache-status")
 
+    forged = Headers({**dict(headers.items()), "authorization": f"Bearer {api_key[:-4]}AAAA"})
+
+    async def floor401(_: int) -> str | None:
+        response = await local.app.handle(EdgeRequest("POST", "http://edge.test/v1/query", forged, body), ctx)
+        return None if response.status == 401 else str(response.status)
+
     await hit(0)
     try:
         return {
             "floor": await measure("in-process floor", n, floor, None),
             "hit": await measure("in-process hit", n, hit, "ttl"),
+            "floor401": await measure("in-process floor401", n, floor401, None),
         }
     finally:
         await local.origin.aclose()
@@ -315,6 +391,7 @@ def main() -> None:
                         process.wait(10)
             else:
                 http = asyncio.run(over_http(stack, made["api_key"], args.requests))
+                raw = asyncio.run(over_raw_http(stack, made["api_key"], args.requests))
                 local = asyncio.run(in_process(stack, made["api_key"], args.requests))
         finally:
             stack.stop()
@@ -323,6 +400,10 @@ def main() -> None:
         report_metering(over, "hits over HTTP")
         return
     report("through the local edge over HTTP (uvicorn, httpx, one connection)", http)
+    report("through the local edge over HTTP (uvicorn, prebuilt requests on one raw connection)", raw)
+    floor50, floor99 = percentiles(raw["floor401"])
+    hit50, hit99 = percentiles(raw["hit"])
+    print(f"hit/floor401: p50 {hit50 / floor50:.2f}x, p99 {hit99 / floor99:.2f}x")
     report("in-process (EdgeApp.handle, local runtime ports)", local)
 
 

@@ -120,8 +120,8 @@ class LocalEdge:
         else:
             request = EdgeRequest(scope["method"], _url(scope), received, bytes(body))
             response = await self.app.handle(request, LocalContext(self.background))
-        headers = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.items()]
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.lower_items()]
+        headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
@@ -167,7 +167,8 @@ class LocalEdge:
 
 
 def _headers(scope: Scope) -> Headers:
-    return Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"])
+    # ASGI servers hand header names over in lower case.
+    return Headers.lowered((n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"])
 
 
 def _url(scope: Scope) -> str:

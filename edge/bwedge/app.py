@@ -10,7 +10,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from bwcontract import keys, service, usage, wire
 from bwcontract.codes import Code
@@ -29,6 +29,7 @@ from .planlimits import PlanLimitView
 from .ports import Clock, Context, OriginPort, OriginUnreachable
 from .revocation import RevocationView
 from .usage import HitJournal, HitMeter, MemoryJournal
+from .verified import VerifiedKeys
 
 log = logging.getLogger("breakwater.edge")
 
@@ -80,6 +81,8 @@ class EdgeApp:
         self.revocations = revocations
         self.clock = clock
         self.full_lines = FullLines(clock)
+        # Signatures checked once per key and isolate (verified.py); revocation on every request.
+        self.verified_keys = VerifiedKeys(config.key_secrets, clock)
         # Databases over their workspace's limit (P6003), and the cache hits the origin never sees.
         self.plan_limits = plan_limits
         self.usage: HitMeter | None = None
@@ -179,13 +182,16 @@ class EdgeApp:
         query = request.query
         key = keys.key_from_request(request.headers.get("authorization"), query)
         try:
-            claims = keys.verify(key, self.config.key_secrets)
+            claims = self.verified_keys.verify(key)
         except keys.InvalidKey as exc:
             raise errors.invalid_key(exc.reason) from None
         named = request.headers.get("x-breakwater-database") or query.get("database")
         if named and named not in (claims.database_id, claims.database_name):
             raise errors.invalid_key(f"this key is for database {claims.database_name!r}, not {named!r}")
-        if await self.revocations.is_revoked(claims.key_id, claims.database_id):
+        revoked = self.revocations.fresh(claims.key_id, claims.database_id)
+        if revoked is None:
+            revoked = await self.revocations.is_revoked(claims.key_id, claims.database_id)
+        if revoked:
             raise errors.invalid_key("this key has been revoked")
         return claims
 
@@ -240,7 +246,7 @@ class EdgeApp:
         headers = Headers(
             (n, v) for n, v in request.headers.items() if n.lower() not in _NOT_FORWARDED or n.lower() in kept
         )
-        parts = urlsplit(request.url)
+        parts = request.parts
         headers["x-forwarded-host"] = parts.netloc
         headers["x-forwarded-proto"] = parts.scheme or "http"
         request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
@@ -262,9 +268,8 @@ class EdgeApp:
     @staticmethod
     def origin_target(request: EdgeRequest) -> str:
         """Path and query for the origin; the API key stays at the edge."""
-        parts = urlsplit(request.url)
         query = [(k, v) for k, v in request.query.items() if k != "api_key"]
-        return parts.path + (f"?{urlencode(query)}" if query else "")
+        return request.path + (f"?{urlencode(query)}" if query else "")
 
     def verify_service(self, request: EdgeRequest) -> service.ServiceClaims:
         """Calls from the origin are signed with the service secret (audience "edge")."""

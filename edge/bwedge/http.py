@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 
 class Headers:
@@ -38,11 +39,24 @@ class Headers:
         item = self._items.get(name.lower())
         return item[1] if item else default
 
+    @classmethod
+    def lowered(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
+        """Headers from pairs whose names are lower case already (ASGI's), without lowering each."""
+        headers = cls()
+        headers._items = {name: (name, value) for name, value in pairs}
+        return headers
+
     def items(self) -> list[tuple[str, str]]:
         return list(self._items.values())
 
+    def lower_items(self) -> list[tuple[str, str]]:
+        """(lower-case name, value) pairs, as HTTP/2 and ASGI want them."""
+        return [(name, item[1]) for name, item in self._items.items()]
+
     def copy(self) -> Headers:
-        return Headers(self.items())
+        copied = Headers()
+        copied._items = self._items.copy()  # already lower-cased: no need to go through __setitem__
+        return copied
 
     def __repr__(self) -> str:
         return f"Headers({self.items()!r})"
@@ -58,13 +72,21 @@ class EdgeRequest:
     # the origin is told, in the signed claims, not to count it.
     background: bool = False
 
+    # Parsed once per request: the pipeline reads the path, the query and the host several times.
+    @cached_property
+    def parts(self) -> SplitResult:
+        return urlsplit(self.url)
+
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path or "/"
+        return self.parts.path or "/"
 
     @property
     def query(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+        """The query parameters (a new dict each time: callers may change theirs)."""
+        if not self.parts.query:
+            return {}
+        return dict(parse_qsl(self.parts.query, keep_blank_values=True))
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")

@@ -53,6 +53,14 @@ class RevocationView:
         self._max_entries = max_entries
         self._answers: dict[tuple[str, str], tuple[float, bool]] = {}
 
+    def fresh(self, key_id: str, database_id: str) -> bool | None:
+        """The answer this isolate may still trust, without a coroutine (the hit path's check); None
+        when it must ask (`is_revoked`)."""
+        cached = self._answers.get((key_id, database_id))
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        return None
+
     async def is_revoked(self, key_id: str, database_id: str) -> bool:
         now = self._clock()
         cached = self._answers.get((key_id, database_id))

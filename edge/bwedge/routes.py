@@ -65,7 +65,24 @@ _TABLE: list[tuple[str, re.Pattern[str], Route | None]] = [
 ]
 
 
+def _exact_routes() -> dict[tuple[str, str], Route]:
+    """The table's fixed paths, looked up in one step: a path that is a literal pattern's text and that
+    no earlier entry of its method matches (the table's first match wins, and still does)."""
+    exact: dict[tuple[str, str], Route] = {}
+    for index, (method, pattern, route) in enumerate(_TABLE):
+        literal = pattern.pattern.replace("\\", "")
+        if route is None or re.escape(literal) != pattern.pattern:
+            continue
+        earlier = _TABLE[:index]
+        if not any(m == method and p.fullmatch(literal) for m, p, _ in earlier):
+            exact.setdefault((method, literal), route)
+    return exact
+
+
 def classify(method: str, path: str) -> Route | None:
+    exact = _EXACT.get((method, path))
+    if exact is not None:
+        return exact
     for want_method, pattern, route in _TABLE:
         if method != want_method:
             continue
@@ -77,3 +94,6 @@ def classify(method: str, path: str) -> Route | None:
         protocol = "v1" if path.startswith("/v1/") else "prisma6" if "/itx/" in path else "prisma7"
         return Route("tx_op", protocol, tx_id=match["tx"], tx_op=match["op"])
     return None
+
+
+_EXACT = _exact_routes()

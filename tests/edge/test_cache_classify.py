@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bwedge.cache.classify import Shape, shape_of
+from bwedge.cache.classify import KnownShapes, Shape, shape_of
 from bwedge.http import EdgeRequest, Headers
 from bwedge.routes import classify
 
@@ -112,3 +112,26 @@ def test_any_body_gets_a_shape_without_raising(path: str, body: Any) -> None:
     found = shape(path, body)
     assert found.cacheable == (found.reason == "")
     assert not found.cacheable or found.material
+
+
+def test_remembered_shapes_are_the_shapes_and_every_input_of_one_is_in_its_key() -> None:
+    known = KnownShapes()
+    cases = [
+        ("/v1/query", READ, {}),
+        ("/v1/query", {**READ, "action": "createOne"}, {}),
+        ("/v1/query?x=1", READ, {}),
+        ("/v1/query", READ, {"x-capture-telemetry": "1"}),
+        ("/v1/query", READ, {"x-transaction-id": "t1"}),
+        ("/query", PLAN_READ, {}),
+        ("/query", PLAN_READ, {"prisma-engine-hash": "abc"}),
+        (f"/6.19.3/{HASH}/graphql", READ, {}),
+    ]
+    for _ in range(2):  # the first round classifies, the second remembers
+        for path, body, headers in cases:
+            route = classify("POST", path.partition("?")[0])
+            assert route is not None
+            request = EdgeRequest(
+                "POST", f"http://edge.test{path}", Headers(headers), json.dumps(body).encode()
+            )
+            assert known.of(route, request) == shape_of(route, request)
+    assert len(known._known) == len(cases)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from bwedge import routes
 from bwedge.routes import Route, classify
 
 HASH = "a98a5835bb4906afd668e03bca0438e0926d4b1e8c7553f5d5a3e0bac90c3c06"
@@ -35,3 +36,11 @@ def test_requests_are_classified_by_method_and_path(method: str, path: str, expe
 )
 def test_anything_else_is_not_a_route(method: str, path: str) -> None:
     assert classify(method, path) is None
+
+
+def test_fixed_paths_looked_up_in_one_step_route_as_the_table_does() -> None:
+    assert routes._EXACT  # the hit path's routes are among them
+    assert routes._EXACT[("POST", "/v1/query")] == Route("query", "v1")
+    for (method, path), route in routes._EXACT.items():
+        first = next((r for m, pattern, r in routes._TABLE if m == method and pattern.fullmatch(path)), None)
+        assert first == route, (method, path)

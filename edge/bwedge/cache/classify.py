@@ -121,3 +121,44 @@ def _material(route: Route, request: EdgeRequest, body: dict[str, Any]) -> str:
     varying = [f"{name}={request.headers.get(name) or ''}" for name in _VARYING_HEADERS]
     params = sorted((k, v) for k, v in request.query.items() if k != "api_key")
     return "\n".join([identity, *varying, canonical([list(p) for p in params]), encoded])
+
+
+class KnownShapes:
+    """`shape_of`, remembered for requests this isolate has seen: a repeated query (what a cache hit
+    is) costs a dict lookup instead of a JSON parse and a canonical encoding of its body.
+
+    `shape_of` is a function of exactly what the key holds (route, method, URL, the headers it
+    reads, body), so a remembered shape is the one it would compute. Bodies over `max_body` bytes
+    are not kept; the map is bounded in bytes and starts over when full.
+    """
+
+    def __init__(self, max_body: int = 16 * 1024, max_bytes: int = 4 * 1024 * 1024) -> None:
+        self._max_body = max_body
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._known: dict[tuple[Any, ...], Shape] = {}
+
+    def of(self, route: Route, request: EdgeRequest) -> Shape:
+        body = request.body
+        if len(body) > self._max_body:
+            return shape_of(route, request)
+        headers = request.headers
+        key = (
+            route,
+            request.method,
+            request.url,
+            headers.get("x-transaction-id"),
+            headers.get("prisma-engine-hash"),
+            *(headers.get(name) for name in _VARYING_HEADERS),
+            body,
+        )
+        found = self._known.get(key)
+        if found is None:
+            found = shape_of(route, request)
+            size = len(body) + len(request.url) + len(found.material) + 200
+            if self._bytes + size > self._max_bytes:
+                self._known.clear()
+                self._bytes = 0
+            self._known[key] = found
+            self._bytes += size
+        return found

@@ -34,8 +34,12 @@ class CacheEntry:
 
 def cache_url(request_url: str, key: str) -> str:
     """The synthetic GET URL of a key, on the request's own host (the Worker's zone)."""
-    host = urlsplit(request_url).netloc or "edge.invalid"
-    return f"https://{host}{CACHE_PATH}{key}"
+    return url_on(urlsplit(request_url).netloc, key)
+
+
+def url_on(host: str, key: str) -> str:
+    """`cache_url` for a request whose host is known already."""
+    return f"https://{host or 'edge.invalid'}{CACHE_PATH}{key}"
 
 
 def encode(entry: CacheEntry, lifetime: int) -> EdgeResponse:

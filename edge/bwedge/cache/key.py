@@ -73,12 +73,8 @@ def fingerprint(value: Any, raw: bytes, ordered: bool = False) -> str:
 
 def digest(parts: Iterable[str]) -> str:
     """SHA-256 over length-prefixed parts, so no two part lists hash the same input."""
-    h = hashlib.sha256()
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass")
-        h.update(f"{len(data)}:".encode())
-        h.update(data)
-    return h.hexdigest()
+    encoded = [part.encode("utf-8", "surrogatepass") for part in parts]
+    return hashlib.sha256(b"".join(b"%d:%s" % (len(data), data) for data in encoded)).hexdigest()
 
 
 def cache_key(database_id: str, material: str, epoch: int, versions: Iterable[tuple[str, int]]) -> str:

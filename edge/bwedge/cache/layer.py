@@ -31,6 +31,7 @@ from . import classify, entry, policy, tags
 from .coalesce import SingleFlight
 from .key import cache_key
 from .ports import ResponseCache, TagVersionsPort, Versions
+from .recent import Ready, RecentEntries
 from .settings import CacheSettings
 from .versions import TagVersionView
 
@@ -61,6 +62,14 @@ class CacheLayer:
         self.forward = forward
         self.clock = clock
         self.flight: SingleFlight[EdgeResponse] = SingleFlight()
+        # What a hit would otherwise work out again each time (classify.KnownShapes, recent.py).
+        self.shapes = classify.KnownShapes()
+        self.recent = RecentEntries()
+        self._urls: dict[tuple[Any, ...], str] = {}
+        self._url_bytes = 0
+        self._strategies: dict[
+            tuple[str | None, str | None], tuple[policy.Strategy | None, tuple[str, ...]]
+        ] = {}
         # Answers given without the origin counting them (bwedge/usage.py): hits, stale hits, and
         # misses that shared another request's origin answer.
         self.hits = hits
@@ -74,38 +83,37 @@ class CacheLayer:
         self, request: EdgeRequest, route: Route, claims: KeyClaims, ctx: Context
     ) -> EdgeResponse:
         """A query outside a transaction: served from the cache when it asks to be and may be."""
-        strategy = policy.parse(
-            request.headers.get("cache-control"), request.headers.get("accelerate-cache-tags"), self.settings
-        )
-        shape = classify.shape_of(route, request)
+        strategy, keyed = self._strategy(request)
+        shape = self.shapes.of(route, request)
         if strategy is None or not shape.cacheable:
             return await self._pass(request, route, claims, ctx, shape, shape.reason or "no-strategy")
         database_id = claims.database_id
-        keyed = [tags.ALL, *(tags.client(t) for t in strategy.tags)]
-        try:
-            before = await self.versions.read(database_id, keyed)
-        except Exception:  # the Durable Object is unreachable: answer uncached rather than fail
-            return await self._pass(request, route, claims, ctx, shape, "versions-unavailable")
-        key = cache_key(database_id, shape.material, before.epoch, [(t, before.tags[t]) for t in keyed])
-        url = entry.cache_url(request.url, key)
+        before = self.versions.fresh(database_id, keyed)
+        if before is None:
+            try:
+                before = await self.versions.read(database_id, list(keyed))
+            except Exception:  # the Durable Object is unreachable: answer uncached rather than fail
+                return await self._pass(request, route, claims, ctx, shape, "versions-unavailable")
+        url = self._url(request.parts.netloc, database_id, shape.material, before, keyed)
+        versions = before
 
         async def fetch() -> EdgeResponse:
-            return await self._refresh(request, route, claims, ctx, url, strategy, before, shape)
+            return await self._refresh(request, route, claims, ctx, url, strategy, versions, shape)
 
         async def refresh() -> EdgeResponse:
             # Not a client's request (the client had the stale answer): the origin does not count it.
             background = dataclasses.replace(request, background=True)
-            return await self._refresh(background, route, claims, ctx, url, strategy, before, shape)
+            return await self._refresh(background, route, claims, ctx, url, strategy, versions, shape)
 
-        found = await self._lookup(database_id, url)
+        now = self.clock()
+        found = await self._lookup(database_id, url, now)
         if found is not None:
-            now = self.clock()
-            outcome = policy.outcome(now - found.produced_at, strategy)
+            outcome = policy.outcome(now - found.entry.produced_at, strategy)
             if outcome is policy.Outcome.SWR and not self.flight.busy(url):
                 ctx.wait_until(self.flight.run(url, refresh))
             if outcome is not policy.Outcome.MISS:
                 kind = usage.STALE if outcome is policy.Outcome.SWR else usage.HIT
-                self._count(database_id, kind, found.body, found.headers)
+                self._count(database_id, kind, found.entry.body, found.entry.headers)
                 return self._serve(found, outcome.value, now)
 
         shared, leader = await self.flight.run(url, fetch)
@@ -115,24 +123,67 @@ class CacheLayer:
         response.headers[STATUS_HEADER] = policy.Outcome.MISS.value
         return response
 
+    def _strategy(self, request: EdgeRequest) -> tuple[policy.Strategy | None, tuple[str, ...]]:
+        """The request's strategy and the tags folded into its key, remembered per header pair (a
+        refused header raises every time: only good ones are kept)."""
+        headers = (request.headers.get("cache-control"), request.headers.get("accelerate-cache-tags"))
+        known = self._strategies.get(headers)
+        if known is None:
+            strategy = policy.parse(headers[0], headers[1], self.settings)
+            keyed = (tags.ALL, *(tags.client(t) for t in strategy.tags)) if strategy else ()
+            if len(self._strategies) >= 1024:
+                self._strategies.clear()
+            known = self._strategies[headers] = (strategy, keyed)
+        return known
+
+    def _url(
+        self, host: str, database_id: str, material: str, versions: Versions, keyed: tuple[str, ...]
+    ) -> str:
+        """The entry's synthetic URL (`cache_key` on the request's host), remembered: a hit would
+        otherwise hash the query's whole material again."""
+        folded = tuple(versions.tags[t] for t in keyed)
+        memo = (host, database_id, material, versions.epoch, keyed, folded)
+        url = self._urls.get(memo)
+        if url is None:
+            key = cache_key(database_id, material, versions.epoch, zip(keyed, folded, strict=True))
+            url = entry.url_on(host, key)
+            # Bounded like the shapes it repeats (materials are up to their bodies' size).
+            self._url_bytes += len(material) + 200
+            if self._url_bytes > 4 * 1024 * 1024:
+                self._urls.clear()
+                self._url_bytes = len(material) + 200
+            self._urls[memo] = url
+        return url
+
     def _count(self, database_id: str, kind: str, body: bytes, headers: Any) -> None:
         if self.hits is not None:
             self.hits.record(database_id, kind, len(body), headers.get(SHAPE))
 
-    async def _lookup(self, database_id: str, url: str) -> entry.CacheEntry | None:
-        try:
-            stored = await self.store.match(url)
-        except Exception:  # a failing cache is a miss, never an error
-            return None
-        found = entry.decode(stored) if stored is not None else None
-        if found is None or not found.models:
+    async def _lookup(self, database_id: str, url: str, now: float) -> Ready | None:
+        found = self.recent.get(url, now)
+        if found is None:
+            try:
+                stored = await self.store.match(url)
+            except Exception:  # a failing cache is a miss, never an error
+                return None
+            found = self.recent.keep(url, stored) if stored is not None else None
+            if found is None:
+                return None
+        models = found.entry.models
+        if not models:
             return found
-        try:
-            now = await self.versions.read(database_id, list(found.models))
-        except Exception:
-            return None
-        # Any model written since the entry was produced makes it unreachable.
-        return found if all(now.tags[t] == v for t, v in found.models.items()) else None
+        current = self.versions.fresh(database_id, models)
+        if current is None:
+            try:
+                current = await self.versions.read(database_id, list(models))
+            except Exception:
+                return None
+        # Any model written since the entry was produced makes it unreachable (for good: versions
+        # only grow, so this isolate stops keeping it).
+        if all(current.tags[t] == v for t, v in models.items()):
+            return found
+        self.recent.drop(url)
+        return None
 
     async def _refresh(
         self,
@@ -180,18 +231,20 @@ class CacheLayer:
         if current.epoch != before.epoch or any(v > before.seq for v in current.tags.values()):
             return "raced-write"
         stored = entry.CacheEntry(response.status, response.headers, response.body, produced_at, current.tags)
+        encoded = entry.encode(stored, strategy.lifetime)
         try:
-            await self.store.put(url, entry.encode(stored, strategy.lifetime))
+            await self.store.put(url, encoded)
         except Exception:
             return "cache-unavailable"
+        self.recent.keep(url, encoded)  # as a match would find it, for this isolate's next hits
         return "stored"
 
-    def _serve(self, found: entry.CacheEntry, status: str, now: float) -> EdgeResponse:
-        headers = found.headers.copy()
+    def _serve(self, found: Ready, status: str, now: float) -> EdgeResponse:
+        headers = found.entry.headers.copy()
         headers[STATUS_HEADER] = status
-        headers["last-modified"] = entry.http_date(found.produced_at)
-        headers["age"] = str(max(int(now - found.produced_at), 0))
-        return EdgeResponse(found.status, headers, found.body)
+        headers["last-modified"] = found.last_modified
+        headers["age"] = str(max(int(now - found.entry.produced_at), 0))
+        return EdgeResponse(found.entry.status, headers, found.entry.body)
 
     async def _pass(
         self,
