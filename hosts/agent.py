@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 from bwcontract.codes import Code
 
-from . import capture, hypopg, moving
+from . import capture, hypopg, movepackage
 from .capacity import capacity
 from .fleet import Fleet, FleetError, Managed
 from .freezer import FreezerError
@@ -331,11 +331,11 @@ async def export(request: Request, agent: Agent) -> JSONResponse:
 
 async def export_bytes(request: Request, agent: Agent) -> Response:
     database_id = request.path_params["database_id"]
-    path = moving.spool_path(agent.fleet, database_id, "out")
+    path = movepackage.spool_path(agent.fleet, database_id, "out")
     if not path.exists():
         raise FleetError(f"no package of {database_id!r} is ready: export it first", 404)
     return StreamingResponse(
-        moving.package_chunks(path),
+        movepackage.package_chunks(path),
         media_type="application/octet-stream",
         headers={"content-length": str(path.stat().st_size)},
     )
@@ -351,7 +351,7 @@ async def import_database(request: Request, agent: Agent) -> JSONResponse:
         if b"\n" in head:
             line, _, rest = bytes(head).partition(b"\n")
             break
-        if len(head) > moving.MANIFEST_LIMIT:
+        if len(head) > movepackage.MANIFEST_LIMIT:
             raise ValueError("the package's manifest is too long")
     else:
         raise ValueError("the body holds no manifest line")
