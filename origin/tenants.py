@@ -9,19 +9,19 @@ short work); how pools are sized, shared and closed lives here only.
   (first come, first served) up to its wait time, then fails with P2024, Prisma's pool timeout,
   never with Postgres's "too many connections". At most `waiting_requests` (a per-database limit)
   wait at once; more get BW1429 at once.
-- Per host: at most `per_host` connections over all its databases, shared fairly (see "Fair share").
+- Per host: at most `per_host` connections over all its databases, shared fairly among the active
+  ones; a database far above its share gives connections back to a starving one (pool/host.py
+  states the rules).
 - Several origin processes divide both budgets: each holds its `Share` (shares.py, from the live
   origins peers.py sees) of `per_host` and of `per_database`, and the rules here work within it.
   When the share grows, the line gets the new slots at once; when it shrinks, idle connections
   beyond it close at once and connections in use close as they come back. The host's proxy refuses
   sessions beyond the host's whole budget (hosts/proxy.py), which covers the moments when the
-  origins' views of who is live differ; `_connect` waits through such a refusal.
+  origins' views of who is live differ; `connect` (pool/connect.py) waits through such a refusal.
 - A slot counts as used from the moment a connection is being opened until it is closed, and a
   close waits for the server to end the session, so Postgres never sees more than the budget.
 - Read-only callers get connections of the database's read-only role (`read_only=True`), from a
   second pool of the database that shares the database's limit (pool/database.py).
-- Per host, the budget is shared fairly among the active databases, and a database far above its
-  share gives connections back to a starving one (pool/host.py states the rules).
 
 Several hosts. Each database's connections go to its own host's proxy (the DSN the control plane
 holds), and each host has its own budget. A host whose proxy does not answer makes only its own
