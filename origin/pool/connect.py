@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import asyncpg
 
@@ -23,14 +24,17 @@ from .errors import Relocating
 from .settings import PoolSettings
 
 
-async def connect(dsn: str, limits: Limits, pool_settings: PoolSettings, host_id: str) -> asyncpg.Connection:
-    """Open a connection, retrying while the host's proxy restarts or the database wakes up."""
+async def connect(
+    dsn: str, limits: Callable[[], Limits], pool_settings: PoolSettings, host_id: str
+) -> asyncpg.Connection:
+    """Open a connection, retrying while the host's proxy restarts or the database wakes up; each
+    attempt under the database's `limits()` as they are then (they may change while it retries)."""
     started = time.monotonic()
     deadline = started + pool_settings.connect_seconds
     unreachable_until = started + min(pool_settings.unreachable_seconds, pool_settings.connect_seconds)
     delay = 0.02
     while True:
-        settings = limits.server_settings()
+        settings = limits().server_settings()
         try:
             conn = await asyncpg.connect(
                 dsn,

@@ -307,7 +307,7 @@ class DatabasePool:
     async def _connect(self) -> asyncpg.Connection:
         """Open a connection (connect.py), retrying while the host's proxy restarts or the database
         wakes up."""
-        return await connect(self.dsn, self.limits, self.settings, self.host.host_id)
+        return await connect(self.dsn, lambda: self.limits, self.settings, self.host.host_id)
 
     async def close_then(self, conn: asyncpg.Connection) -> None:
         """Close a connection (waiting for the server to end the session), then free its slot."""
