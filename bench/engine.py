@@ -356,7 +356,7 @@ LAYERS = [
     ),
     ("origin fronts", ("origin/fronts",)),
     ("engine (fingerprint, bind, shape)", ("origin/engine",)),
-    ("tenants / pool", ("origin/tenants.py", "asyncpg/pool.py")),
+    ("tenants / pool", ("origin/tenants.py", "origin/pool/", "asyncpg/pool.py")),
     ("asyncpg (protocol, statements)", ("asyncpg",)),
     ("json", ("json/", "_json")),
     ("asyncio event loop", ("asyncio",)),

@@ -35,7 +35,7 @@ from engine import DDL, OPERATIONS, CpuMeter, SignedOrigin, load  # noqa: E402
 from bwdev.stack import Stack, StackConfig  # noqa: E402
 from origin.engine.outcome import Outcome  # noqa: E402
 from origin.engine.request import JsonQuery  # noqa: E402
-from origin.insights import notes, stats  # noqa: E402
+from origin.insights import bursts, notes, stats  # noqa: E402
 from origin.observe import Observation  # noqa: E402
 
 
@@ -117,7 +117,7 @@ def in_process(n: int) -> None:
         for i in range(n)
     ]
     sink_us = (
-        min(timeit.repeat(lambda: stats.from_observations(seen, stats.Bursts()), number=1, repeat=5))
+        min(timeit.repeat(lambda: stats.from_observations(seen, bursts.Bursts()), number=1, repeat=5))
         / n
         * 1e6
     )

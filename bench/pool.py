@@ -40,7 +40,8 @@ from hosts.postgres import PostgresInstance  # noqa: E402
 from hosts.service_user import service_user  # noqa: E402
 from origin.control.store import Database  # noqa: E402
 from origin.limits import Limits, LimitsBook  # noqa: E402
-from origin.tenants import PoolSettings, Tenants  # noqa: E402
+from origin.pool.settings import PoolSettings  # noqa: E402
+from origin.tenants import Tenants  # noqa: E402
 
 
 class OneDatabase:

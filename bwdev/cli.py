@@ -11,10 +11,9 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from typing import Any
 
-from . import usagecli
+from . import hostcli, insightscli, usagecli
 from .cliutil import CliError, find_dev_json, table
 from .cliutil import call as _call
 from .cliutil import emit as _print
@@ -80,99 +79,6 @@ def cmd_db_move(args: argparse.Namespace) -> None:
         f"moved {move['database']} from {move['from']} to {move['to']} "
         f"(unavailable for {move['unavailable_ms']} ms; its URL and keys are unchanged)",
     )
-
-
-def _mib(value: Any) -> str:
-    return f"{int(value) // 2**20} MiB" if isinstance(value, int) else "?"
-
-
-def cmd_host_list(args: argparse.Namespace) -> None:
-    result = _call(args, "GET", "/admin/hosts")
-    rows = []
-    for h in result["hosts"]:
-        cap = h["capacity"]
-        seen = "never" if h["last_seen_seconds"] is None else f"{h['last_seen_seconds']}s ago"
-        limit = f"/{cap['max_databases']}" if cap.get("max_databases") else ""
-        rows.append(
-            [
-                h["id"],
-                h["state"],
-                "yes" if h["reachable"] else "NO",
-                seen,
-                f"{h['databases']}{limit}",
-                _mib(cap["memory_available_kb"] * 1024 if "memory_available_kb" in cap else None),
-                _mib(cap.get("disk_free_bytes")),
-                h["url"],
-            ]
-        )
-    header = ["HOST", "STATE", "REACHABLE", "REPORTED", "DATABASES", "MEMORY FREE", "DISK FREE", "AGENT"]
-    _print(args, result, table(header, rows) if rows else "no host has registered yet")
-
-
-def cmd_host_show(args: argparse.Namespace) -> None:
-    result = _call(args, "GET", f"/admin/hosts/{args.host_id}")
-    host = result["host"]
-    lines = [
-        f"host       {host['id']} ({host['state']}, {'reachable' if host['reachable'] else 'UNREACHABLE'})",
-        f"agent      {host['url']}   proxy {host['proxy']}",
-        f"reported   {host['last_seen_seconds']}s ago: {json.dumps(host['capacity'], sort_keys=True)}",
-        "",
-        table(
-            ["DATABASE", "PLACEMENT", "INSTANCE", "MOVING"],
-            [
-                [d["name"], d["placement"], d["instance"], "yes" if d["moving"] else ""]
-                for d in result["databases"]
-            ],
-        )
-        if result["databases"]
-        else "no databases",
-    ]
-    if result["moves"]:
-        lines += [
-            "",
-            table(
-                ["MOVE", "DATABASE", "FROM", "TO", "STATE", "STEP", "UNAVAILABLE", "ERROR"],
-                [
-                    [
-                        m["id"],
-                        m["database"],
-                        m["source"],
-                        m["target"],
-                        m["state"],
-                        m["step"],
-                        "" if m["unavailable_ms"] is None else f"{m['unavailable_ms']} ms",
-                        m["error"] or "",
-                    ]
-                    for m in result["moves"]
-                ],
-            ),
-        ]
-    _print(args, result, "\n".join(lines))
-
-
-def cmd_host_action(args: argparse.Namespace) -> None:
-    result = _call(args, "POST", f"/admin/hosts/{args.host_id}/{args.action}")
-    host = result["host"]
-    if args.action == "drain" and args.wait:
-        deadline = time.monotonic() + args.wait
-        while host["state"] == "draining" and time.monotonic() < deadline:
-            time.sleep(0.5)
-            host = _call(args, "GET", f"/admin/hosts/{args.host_id}")["host"]
-        if host["state"] == "draining":
-            raise CliError(
-                f"{args.host_id} still holds {host['databases']} database(s) after {args.wait:g}s.",
-                f"`breakwater host show {args.host_id}` lists them and the moves' errors.",
-            )
-        result = {"host": host}
-    said = {
-        "drain": "drained: it holds no databases"
-        if host["state"] == "drained"
-        else f"draining: its {host['databases']} database(s) move to other hosts",
-        "cordon": "cordoned: it takes no new databases",
-        "uncordon": "active: it takes new databases again",
-        "reset-token": "its next report binds a new agent token",
-    }[args.action]
-    _print(args, result, f"{args.host_id} {said}")
 
 
 def _limit_changes(settings: list[str]) -> dict[str, int | None]:
@@ -242,49 +148,6 @@ def cmd_table_full_images(args: argparse.Namespace) -> None:
         else "updates and deletes carry the primary key only in `before` / `deleted`"
     )
     _print(args, result, f"{args.name}.{args.table}: full images {args.state} ({meaning})")
-
-
-def cmd_insights(args: argparse.Namespace) -> None:
-    result = _call(args, "GET", f"/admin/databases/{args.name}/insights?window={args.window}")
-    _print(args, result, insights_text(result, args.top))
-
-
-def insights_text(result: dict[str, Any], top: int) -> str:
-    """The top shapes as a table, then each recommendation with its evidence and fix."""
-
-    def ms(value: Any) -> str:
-        return "-" if value is None else f"{value:g}"
-
-    rows = [
-        [
-            s["shape"],
-            f"{s['model'] or '-'}.{s['action']}",
-            str(s["calls"]),
-            str(s["errors"]),
-            ms(s["latency_ms"]["p50"]),
-            ms(s["latency_ms"]["p95"]),
-            ms(s["latency_ms"]["p99"]),
-            ms(s["latency_ms"]["total"]),
-            ms(s["rows"]["avg"]),
-            str(s["bytes"]["total"]),
-            f"{s['cache']['hits'] + s['cache']['stale']}/{s['calls']}",
-        ]
-        for s in result["shapes"][:top]
-    ]
-    lines = [f"database {result['database']}, last {result['window']} (since {result['since']})", ""]
-    header = ["SHAPE", "OPERATION", "CALLS", "ERRORS", "P50 MS", "P95 MS", "P99 MS", "TOTAL MS", "ROWS"]
-    lines.append(table([*header, "BYTES", "HITS/MISSES"], rows) if rows else "no queries in this window")
-    lines += ["", f"{len(result['recommendations'])} recommendation(s)"]
-    for number, found in enumerate(result["recommendations"], 1):
-        lines += [
-            "",
-            f"{number}. [{found['rule']}] {found['title']}",
-            f"   evidence: {json.dumps(found['evidence'], separators=(', ', ': '))}",
-            f"   gain:     {found['gain']}",
-            f"   fix:      {found['fix']}",
-        ]
-    lines += [f"note: {remark}" for remark in result.get("remarks", [])]
-    return "\n".join(lines)
 
 
 def cmd_env(args: argparse.Namespace) -> None:
@@ -402,26 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_key_revoke)
 
     usagecli.add_commands(sub, common, group)
-    host = group("host", "list, show, drain, cordon, uncordon, reset-token")
-    host.add_parser(
-        "list", help="the registered hosts: state, last report, databases, room", parents=common
-    ).set_defaults(run=cmd_host_list)
-    p = host.add_parser("show", help="a host's report, databases and recent moves", parents=common)
-    p.add_argument("host_id")
-    p.set_defaults(run=cmd_host_show)
-    for action, text in (
-        ("drain", "move every database of the host to other hosts, then mark it drained"),
-        ("cordon", "the host keeps its databases but takes no new ones"),
-        ("uncordon", "the host takes new databases again (stops a drain)"),
-        ("reset-token", "the host's next report binds a new agent token"),
-    ):
-        p = host.add_parser(action, help=text, parents=common)
-        p.add_argument("host_id")
-        if action == "drain":
-            p.add_argument(
-                "--wait", type=float, default=0, metavar="SECONDS", help="wait this long for it to finish"
-            )
-        p.set_defaults(run=cmd_host_action, action=action)
+    hostcli.add_commands(common, group)
 
     tables = group("table", "tables of a database: full-images")
     p = tables.add_parser(
@@ -434,13 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("state", choices=["on", "off"])
     p.set_defaults(run=cmd_table_full_images)
 
-    p = sub.add_parser(
-        "insights", help="a database's top query shapes and recommendations to speed them up", parents=common
-    )
-    p.add_argument("name", help="database")
-    p.add_argument("--window", choices=["hour", "day", "week"], default="day", help="default: day")
-    p.add_argument("--top", type=int, default=20, help="shapes listed (default 20)")
-    p.set_defaults(run=cmd_insights)
+    insightscli.add_command(sub, common)
 
     p = sub.add_parser(
         "env",

@@ -1,5 +1,6 @@
 """The host agent's HTTP service: provision, list, pause, resume, hibernate and destroy the tenant
-databases and instances of this machine; the wake-on-connect proxy runs in the same process.
+databases and instances of this machine; the wake-on-connect proxy runs in the same process (the
+agent's parts, started together: agentcore.py).
 
 Routes (Bearer token, except /health):
   POST   /databases                        {"id", "placement": "shared" | "dedicated"} → its DSNs
@@ -14,7 +15,7 @@ Routes (Bearer token, except /health):
   POST   /instances/{name}/{action}
   GET    /storage                          every database's latest storage sample (storage.py)
   POST   /storage/sample                   sample now (nothing is woken), then the same
-Moving a database to another host (moving.py; the origin's control/moves.py runs the steps):
+Moving a database to another host (moveroutes.py, the work moving.py's; control/moves.py runs them):
   POST   /databases/{id}/fence {"grace"}   refuse its roles, end their sessions → {"lsn"}
   POST   /databases/{id}/unfence           admit them again
   POST   /databases/{id}/export            spool its package → the manifest; GET: the package's bytes
@@ -26,82 +27,28 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import asyncpg
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bwcontract.codes import Code
 
-from . import capture, hypopg, moving
-from .capacity import capacity
-from .fleet import Fleet, FleetError, Managed
+from . import capture, hypopg
+from .agentcore import Agent
+from .fleet import FleetError, Managed
 from .freezer import FreezerError
+from .moveroutes import export, export_bytes, fence, import_database, release, unfence
 from .postgres import PostgresError
-from .proxy import Proxy
-from .reporting import Reporter
 from .settings import AgentSettings
-from .shared import SharedCluster
-from .storage import StorageSampler
 
 __all__ = ["Agent", "AgentSettings", "create_app"]
 
 log = logging.getLogger("breakwater.hosts")
-
-
-class Agent:
-    def __init__(self, settings: AgentSettings) -> None:
-        self.settings = settings
-        self.fleet = Fleet(settings)
-        self.proxy = Proxy(self.fleet, settings.connection_budget)
-        self.storage = StorageSampler(self.fleet, settings.storage_interval)
-        self.reporter = Reporter(settings, self.report)
-
-    @property
-    def shared(self) -> SharedCluster:
-        return self.fleet.shared
-
-    async def start(self) -> None:
-        """Adopt what is on disk and running, listen for proxied connections, apply the idle policy."""
-        await self.fleet.start()
-        await self.proxy.listen(self.settings.proxy_host, self._proxy_port())
-        self.fleet.start_idle_policy()
-        self.storage.start()
-        self.reporter.start()
-
-    async def stop(self) -> None:
-        # Instances keep running: they outlive the agent, and the next one adopts them.
-        await self.reporter.stop()
-        await self.storage.stop()
-        await self.fleet.stop()
-        await self.proxy.close()
-
-    def report(self) -> dict[str, Any]:
-        """What the control plane hears every few seconds (besides id, URL and token)."""
-        return {
-            "proxy": f"{self.settings.public_host}:{self.fleet.proxy_port}",
-            "capacity": capacity(self.fleet),
-        }
-
-    def _proxy_port(self) -> int:
-        """The configured port, else the one picked on the first start: DSNs handed out name it."""
-        path = self.settings.root / "agent.json"
-        saved: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-        if self.settings.proxy_port:
-            port = self.settings.proxy_port
-        else:
-            from .ports import free_port
-
-            port = int(saved.get("proxy_port") or free_port())
-        if saved.get("proxy_port") != port:
-            path.write_text(json.dumps({**saved, "proxy_port": port}))
-        return port
 
 
 def _authorized(request: Request) -> bool:
@@ -301,79 +248,6 @@ async def storage(request: Request, agent: Agent) -> JSONResponse:
 async def sample_storage(request: Request, agent: Agent) -> JSONResponse:
     await agent.storage.sample()
     return JSONResponse(agent.storage.report())
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ValueError("The request body is not JSON.") from None
-    if not isinstance(body, dict):
-        raise ValueError("The request body must be a JSON object.")
-    return body
-
-
-async def fence(request: Request, agent: Agent) -> JSONResponse:
-    body = await _json_body(request)
-    grace = float(body.get("grace", 2.0))
-    if not 0 <= grace <= 60:
-        raise ValueError("grace is 0 to 60 seconds")
-    return JSONResponse(await agent.fleet.relocation.fence(request.path_params["database_id"], grace))
-
-
-async def unfence(request: Request, agent: Agent) -> JSONResponse:
-    return JSONResponse(await agent.fleet.relocation.unfence(request.path_params["database_id"]))
-
-
-async def export(request: Request, agent: Agent) -> JSONResponse:
-    return JSONResponse(await agent.fleet.relocation.export(request.path_params["database_id"]))
-
-
-async def export_bytes(request: Request, agent: Agent) -> Response:
-    database_id = request.path_params["database_id"]
-    path = moving.spool_path(agent.fleet, database_id, "out")
-    if not path.exists():
-        raise FleetError(f"no package of {database_id!r} is ready: export it first", 404)
-    return StreamingResponse(
-        moving.package_chunks(path),
-        media_type="application/octet-stream",
-        headers={"content-length": str(path.stat().st_size)},
-    )
-
-
-async def import_database(request: Request, agent: Agent) -> JSONResponse:
-    """The body is the package's manifest (one line of JSON), then the package's bytes."""
-    stream = request.stream()
-    head = bytearray()
-    rest = b""
-    async for chunk in stream:
-        head += chunk
-        if b"\n" in head:
-            line, _, rest = bytes(head).partition(b"\n")
-            break
-        if len(head) > moving.MANIFEST_LIMIT:
-            raise ValueError("the package's manifest is too long")
-    else:
-        raise ValueError("the body holds no manifest line")
-    manifest = json.loads(line)
-    if not isinstance(manifest, dict):
-        raise ValueError("the manifest must be a JSON object")
-
-    async def remainder() -> AsyncIterator[bytes]:
-        if rest:
-            yield rest
-        async for more in stream:
-            yield more
-
-    return JSONResponse(await agent.fleet.relocation.import_(manifest, remainder()), status_code=201)
-
-
-async def release(request: Request, agent: Agent) -> JSONResponse:
-    body = await _json_body(request)
-    host, proxy = str(body.get("host", "")), str(body.get("proxy", ""))
-    if not host or not proxy:
-        raise ValueError('say where the database went: {"host", "proxy"}')
-    return JSONResponse(await agent.fleet.relocation.release(request.path_params["database_id"], host, proxy))
 
 
 def create_app(settings: AgentSettings | None = None, agent: Agent | None = None) -> Starlette:

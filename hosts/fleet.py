@@ -12,7 +12,8 @@ instances, the databases, the settings) with the parts that look after it, one m
 - idle.py: the idle policy and the loop that applies it;
 - routing.py: which instance a proxied connection goes to, or why it may not;
 - report.py: figures and summary; capacity.py: what the host reports to the control plane;
-- moving.py: this host's half of moving a database to another host.
+- moving.py: this host's half of moving a database to another host (its package on disk:
+  movepackage.py; its work inside Postgres: movepostgres.py).
 """
 
 from __future__ import annotations

@@ -36,6 +36,10 @@ class FleetError(Exception):
         self.status = status
 
 
+class MoveError(FleetError):
+    """A step of a move cannot be done as things stand (409) or failed (400 with the reason)."""
+
+
 @dataclass(eq=False)
 class Managed:
     """One instance as the agent runs it."""

@@ -22,56 +22,41 @@ on the instance's Unix socket, so a CHECK constraint or a generated column that 
 functions while rows are loaded runs them with the tenant's rights. What the platform itself made
 inside the database (owned by the superuser: capture's schema, event trigger and publication, the
 privileges on large-object functions) is left out of the restore and made again on the new host.
+
+The package on disk is movepackage.py; the work inside Postgres (sessions, pg_dump/pg_restore,
+settings) movepostgres.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
-import os
 import secrets
 import shutil
-import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from bwservice import pinned
 
 from . import capture, registry
-from .inventory import SHARED_INSTANCE, FleetError, Inventory, Managed
+from .inventory import SHARED_INSTANCE, FleetError, Inventory, Managed, MoveError
 from .lifecycle import Lifecycle, remove_instance
+from .movepackage import (
+    FORMAT,
+    archive_instance,
+    package_digest,
+    receive_package,
+    spool_path,
+    unpack_instance,
+)
+from .movepostgres import copy_settings, end_sessions, let_finish, restore_as_owner, run_client, socket_args
 from .ports import new_port
-from .postgres import PG_BIN, InstanceMeta, PostgresError, PostgresInstance
+from .postgres import PG_BIN, InstanceMeta, PostgresInstance
 from .provisioning import DURABLE_SESSION, Provisioner
 from .quoting import ident, literal
 
 log = logging.getLogger("breakwater.hosts")
-
-FORMAT = 1  # of the package's manifest
-MANIFEST_LIMIT = 64 * 1024
-# Files of an instance that stay behind: its log, its lock file, and instance.json (the manifest
-# carries what the new host keeps of it; the port and freezer group are the new host's own).
-_LEFT_BEHIND = {"postgres.log", "instance.json", ".pwfile"}
-_LEFT_BEHIND_IN_DATA = {"postmaster.pid", "postmaster.opts"}
-
-
-class MoveError(FleetError):
-    """A step of a move cannot be done as things stand (409) or failed (400 with the reason)."""
-
-
-def _spool_dir(inventory: Inventory) -> Path:
-    folder = inventory.root / "moving"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder
-
-
-def spool_path(inventory: Inventory, database_id: str, direction: str) -> Path:
-    return _spool_dir(inventory) / f"{registry.checked_id(database_id)}.{direction}"
 
 
 def _tenant_roles(database_id: str) -> list[str]:
@@ -109,8 +94,8 @@ class Relocation:
         async with self.lifecycle.awake(managed):
             admin = await pinned.connect(managed.instance.dsn(), server_settings=DURABLE_SESSION)
             try:
-                await _let_finish(admin, record.database, roles, grace)
-                ended = await _end_sessions(admin, record.database, roles)
+                await let_finish(admin, record.database, roles, grace)
+                ended = await end_sessions(admin, record.database, roles)
             finally:
                 await admin.close()
             inside = await pinned.connect(
@@ -148,7 +133,7 @@ class Relocation:
             manifest = await self._export_shared(record, managed, out)
         else:
             manifest = await self._export_dedicated(record, managed, out)
-        digest, size = await asyncio.to_thread(_digest, out)
+        digest, size = await asyncio.to_thread(package_digest, out)
         return {
             **manifest,
             "format": FORMAT,
@@ -193,7 +178,7 @@ class Relocation:
                 ]
             finally:
                 await admin.close()
-            await _run(
+            await run_client(
                 [
                     str(PG_BIN / "pg_dump"),
                     "--format=custom",
@@ -201,7 +186,7 @@ class Relocation:
                     "--no-subscriptions",
                     f"--exclude-schema={capture.GUARD_SCHEMA}",
                     f"--file={out}",
-                    *_socket_args(instance, instance.meta.superuser, record.database),
+                    *socket_args(instance, instance.meta.superuser, record.database),
                 ],
                 {"PGPASSWORD": instance.meta.superuser_password, "PGOPTIONS": pinned.pgoptions()},
             )
@@ -215,7 +200,7 @@ class Relocation:
         async with managed.lock:
             if managed.instance.pid() is not None:
                 raise MoveError(f"{managed.name} started again while it was being moved")
-            await asyncio.to_thread(_archive, managed.instance.root, out)
+            await asyncio.to_thread(archive_instance, managed.instance.root, out)
         meta = managed.instance.meta
         return {
             "instance": {
@@ -266,7 +251,9 @@ class Relocation:
             raise MoveError(f"database {database_id!r} exists already on this host and serves", 409)
         spooled = spool_path(self.inventory, database_id, "in")
         try:
-            await _receive(chunks, spooled, int(manifest.get("bytes", -1)), str(manifest.get("sha256", "")))
+            await receive_package(
+                chunks, spooled, int(manifest.get("bytes", -1)), str(manifest.get("sha256", ""))
+            )
             if found is not None:  # an earlier attempt that did not finish
                 await self._destroy(database_id)
             if placement == "shared":
@@ -305,7 +292,7 @@ class Relocation:
                 )
             finally:
                 await admin.close()
-            await _restore_as_owner(instance, database_id, package, restore_password)
+            await restore_as_owner(instance, database_id, package, restore_password)
             admin = await shared.admin()
             try:
                 async with admin.transaction():
@@ -318,7 +305,7 @@ class Relocation:
                             )
                         else:
                             await admin.execute(f"ALTER ROLE {ident(role)} PASSWORD NULL")
-                    await _copy_settings(
+                    await copy_settings(
                         admin, registry.database_name(database_id), manifest.get("settings") or []
                     )
             finally:
@@ -334,7 +321,7 @@ class Relocation:
         partial = instance.root.with_name(name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         try:
-            await asyncio.to_thread(_unpack, package, partial, inventory)
+            await asyncio.to_thread(unpack_instance, package, partial, inventory)
             partial.rename(instance.root)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
@@ -360,209 +347,3 @@ class Relocation:
             await asyncio.to_thread(remove_instance, instance)
             raise
         return name
-
-
-async def _let_finish(admin: asyncpg.Connection, database: str, roles: list[str], grace: float) -> None:
-    """Up to `grace` seconds for the sessions of `roles` in `database` to finish what they run
-    (polled: the work is in Postgres, which tells nobody when it is done)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max(0.0, grace)
-    while loop.time() < deadline:
-        busy = await admin.fetchval(
-            "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname OPERATOR(pg_catalog.=) $1 "
-            "AND usename OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.name[]) "
-            "AND state OPERATOR(pg_catalog.<>) 'idle'",
-            database,
-            roles,
-        )
-        if not busy:
-            return
-        await asyncio.sleep(0.02)
-
-
-async def _end_sessions(admin: asyncpg.Connection, database: str, roles: list[str]) -> int:
-    """End the sessions of `roles` in `database` and wait until they are gone (up to 10 s)."""
-    query = (
-        "FROM pg_catalog.pg_stat_activity WHERE datname OPERATOR(pg_catalog.=) $1 "
-        "AND usename OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.name[]) "
-        "AND pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()"
-    )
-    ended = int(
-        await admin.fetchval(f"SELECT count(pg_catalog.pg_terminate_backend(pid)) {query}", database, roles)
-    )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while await admin.fetchval(f"SELECT count(*) {query}", database, roles):
-        if loop.time() > deadline:
-            raise MoveError(f"sessions of {database} did not end")
-        await asyncio.sleep(0.01)
-    return ended
-
-
-def _socket_args(instance: PostgresInstance, user: str, database: str) -> list[str]:
-    return [
-        f"--host={instance.socket_dir()}",
-        f"--port={instance.port}",
-        f"--username={user}",
-        f"--dbname={database}",
-    ]
-
-
-async def _run(argv: list[str], env: dict[str, str]) -> str:
-    """Run a Postgres client program; its standard output, or PostgresError with its complaint."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "10", **env},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await process.communicate()
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await asyncio.shield(process.wait())
-        raise
-    if process.returncode != 0:
-        raise PostgresError(f"{Path(argv[0]).name} failed: {stderr.decode(errors='replace').strip()[-2000:]}")
-    return stdout.decode(errors="replace")
-
-
-def restore_list(toc: str, superuser: str) -> str:
-    """The dump's table of contents without what the platform made (owned by `superuser`): it is
-    made again on the new host, and the tenant's role could not restore it anyway."""
-    kept = []
-    for line in toc.splitlines():
-        if line.startswith(";") or not line.strip():
-            kept.append(line)
-            continue
-        if line.split()[-1] == superuser:
-            continue
-        kept.append(line)
-    return "\n".join(kept) + "\n"
-
-
-async def _restore_as_owner(
-    instance: PostgresInstance, database_id: str, package: Path, password: str
-) -> None:
-    owner, database = registry.role_name(database_id), registry.database_name(database_id)
-    toc = await _run([str(PG_BIN / "pg_restore"), "--list", str(package)], {})
-    listing = package.with_name(package.name + ".list")
-    listing.write_text(restore_list(toc, instance.meta.superuser))
-    try:
-        await _run(
-            [
-                str(PG_BIN / "pg_restore"),
-                "--single-transaction",
-                "--exit-on-error",
-                "--no-owner",
-                f"--use-list={listing}",
-                *_socket_args(instance, owner, database),
-                str(package),
-            ],
-            {"PGPASSWORD": password},
-        )
-    finally:
-        listing.unlink(missing_ok=True)
-
-
-async def _copy_settings(admin: asyncpg.Connection, database: str, settings: list[dict[str, Any]]) -> None:
-    """The tenant's `ALTER DATABASE/ROLE … SET` values, as the old host stored them: written into
-    the catalog as they were (bind parameters), so nothing is parsed or quoted on the way."""
-    oid = await admin.fetchval(
-        "SELECT oid FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) $1", database
-    )
-    for setting in settings:
-        role = setting.get("role")
-        role_oid = 0
-        if role is not None:
-            role_oid = await admin.fetchval(
-                "SELECT oid FROM pg_catalog.pg_authid WHERE rolname OPERATOR(pg_catalog.=) $1", str(role)
-            )
-            if role_oid is None:
-                continue
-        database_oid = oid if setting.get("database") else 0
-        await admin.execute(
-            "DELETE FROM pg_catalog.pg_db_role_setting WHERE setdatabase OPERATOR(pg_catalog.=) $1 "
-            "AND setrole OPERATOR(pg_catalog.=) $2",
-            database_oid,
-            role_oid,
-        )
-        await admin.execute(
-            "INSERT INTO pg_catalog.pg_db_role_setting (setdatabase, setrole, setconfig) "
-            "VALUES ($1, $2, $3::pg_catalog.text[])",
-            database_oid,
-            role_oid,
-            [str(item) for item in setting.get("config") or []],
-        )
-
-
-def _digest(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as source:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-async def package_chunks(path: Path) -> AsyncIterator[bytes]:
-    """A spooled package, in 1 MiB reads."""
-    source = await asyncio.to_thread(path.open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(source.read, 1 << 20):
-            yield chunk
-    finally:
-        source.close()
-
-
-async def _receive(chunks: AsyncIterator[bytes], path: Path, size: int, sha256: str) -> None:
-    """Spool what arrives; it must be exactly the package the manifest describes."""
-    digest = hashlib.sha256()
-    received = 0
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as target:
-        async for chunk in chunks:
-            received += len(chunk)
-            if received > size:
-                raise MoveError("the package is longer than its manifest says")
-            digest.update(chunk)
-            await asyncio.to_thread(target.write, chunk)
-    if received != size or digest.hexdigest() != sha256:
-        raise MoveError(f"the package arrived incomplete or changed ({received} of {size} bytes)")
-
-
-def _archive(root: Path, out: Path) -> None:
-    """A tar of a stopped instance's directory, without what stays behind."""
-
-    def keep(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
-        parts = Path(member.name).parts
-        if len(parts) == 1 and parts[0] in _LEFT_BEHIND:
-            return None
-        if len(parts) == 2 and parts[0] == "data" and parts[1] in _LEFT_BEHIND_IN_DATA:
-            return None
-        if member.isfifo() or member.ischr() or member.isblk():
-            return None
-        return member
-
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as target, tarfile.open(fileobj=target, mode="w") as archive:
-        for entry in sorted(root.iterdir()):
-            archive.add(entry, arcname=entry.name, filter=keep)
-
-
-def _unpack(package: Path, into: Path, inventory: Inventory) -> None:
-    """Unpack an instance's archive (the "data" filter refuses absolute paths, links out of the
-    folder and device files) and give every file to the service user."""
-    into.mkdir(mode=0o700)
-    with tarfile.open(package, mode="r") as archive:
-        archive.extractall(into, filter="data")
-    for folder, dirs, files in os.walk(into):
-        inventory.user.own(Path(folder))
-        for name in [*dirs, *files]:
-            inventory.user.own(Path(folder) / name)
-    os.chmod(into / "data", 0o700)
-    if not (into / "data" / "PG_VERSION").exists():
-        raise MoveError("the package holds no data directory")

@@ -11,7 +11,8 @@ import asyncpg
 from bwservice import pinned
 
 from . import capture, privileges, spares
-from .postgres import BASE_SETTINGS, PostgresInstance
+from .pgconfig import BASE_SETTINGS
+from .postgres import PostgresInstance
 from .quoting import ident, literal
 from .registry import capture_role_name, database_name, reader_role_name, role_name
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from bwservice import pinned
 
 from . import hardening, privileges
-from .postgres import BASE_SETTINGS, PostgresError, PostgresInstance
+from .pgconfig import BASE_SETTINGS
+from .postgres import PostgresError, PostgresInstance
 from .quoting import ident
 from .service_user import ServiceUser
 

@@ -8,7 +8,7 @@ Its timeout may not exceed the database's `transaction_timeout_ms` (P2028 beyond
 bounded like a request (guard.py: query timeout, response bytes) and by the transaction's deadline.
 The transaction is rolled back (and its id answers P2028 saying why) when it expires, when an
 operation has to be stopped because it ran past the query timeout, or when the pool takes its
-connection back for a database below its fair share (tenants.py, rule 4).
+connection back for a database below its fair share (pool/host.py, rule 4).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from .dberrors import map_database_error
 from .errors import BreakwaterError, QueryValidationError
 from .guard import GRACE_SECONDS, KILL_AFTER_SECONDS, Stop, bounded
 from .limits import Limits
-from .tenants import Lease, PoolTimeout, Tenants
+from .pool.errors import PoolTimeout
+from .tenants import Lease, Tenants
 
 log = logging.getLogger("breakwater.transactions")
 T = TypeVar("T")

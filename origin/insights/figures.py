@@ -1,4 +1,5 @@
-"""Reading a database's statistics back for a window: one `ShapeFigures` per shape."""
+"""Reading a database's statistics back for a window: one `ShapeFigures` per shape, the counters of
+its buckets (buckets.py) added up."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from .buckets import ADDED, LATENCY_BOUNDS_MS, MAXED, Counters
 from .notes import TTLS
-from .stats import LATENCY_BOUNDS_MS
 
 WINDOWS = {  # name: (bucket width, length)
     "hour": (300, dt.timedelta(hours=1)),
@@ -20,7 +21,9 @@ WINDOWS = {  # name: (bucket width, length)
 
 
 @dataclass
-class ShapeFigures:
+class ShapeFigures(Counters):
+    """A shape's figures over a window: its buckets' counters added up, and what it is."""
+
     shape: str
     protocol: str | None
     model: str | None
@@ -29,27 +32,8 @@ class ShapeFigures:
     facts: dict[str, Any]
     first_seen: dt.datetime
     last_seen: dt.datetime
-    calls: int = 0
-    errors: int = 0
-    timeouts: int = 0
-    tx_expired: int = 0
-    timed: int = 0
-    duration_ms: float = 0.0
-    duration_max: float = 0.0
-    rows_known: int = 0
-    rows: int = 0
-    rows_max: int = 0
-    bytes: int = 0
-    bytes_max: int = 0
-    cache_hits: int = 0
-    cache_stale: int = 0
-    cache_shared: int = 0
-    bursts: int = 0
-    burst_calls: int = 0
-    burst_max: int = 0
-    skip_max: int = 0
+    skip_max: int = 0  # these three are the serving process's notes (notes.py)
     reads: int = 0
-    latency: list[int] = field(default_factory=list)
     would_hit: list[int] = field(default_factory=list)
 
     def percentile(self, q: float) -> float | None:
@@ -109,11 +93,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-_SUMS = (
-    "calls", "errors", "timeouts", "tx_expired", "timed", "duration_ms", "rows_known", "rows", "bytes",
-    "cache_hits", "cache_stale", "cache_shared", "bursts", "burst_calls", "reads",
-)  # fmt: skip
-_MAXES = ("duration_max", "rows_max", "bytes_max", "burst_max", "skip_max")
+# The notes' columns are read back too (notes.py writes them, the sink does not).
+_SUMS = (*ADDED, "reads")
+_MAXES = (*MAXED, "skip_max")
 
 
 async def read(pool: asyncpg.Pool, database_id: str, window: str, now: dt.datetime) -> list[ShapeFigures]:

@@ -30,7 +30,7 @@ import asyncpg
 
 from ..engine.outcome import Outcome
 from ..engine.request import JsonQuery
-from .stats import WIDTHS, bucket_start
+from .buckets import WIDTHS, bucket_start
 
 log = logging.getLogger("breakwater.insights")
 

@@ -17,8 +17,9 @@ import asyncpg
 
 from .. import readonly
 from . import catalog as catalogs
-from . import explain, figures, rules
+from . import explain, figures, indexrules, proposals, rules
 from .figures import ShapeFigures
+from .recommendations import Explained, Recommendation
 from .stats import OTHER, UNSHAPED
 
 log = logging.getLogger("breakwater.insights")
@@ -59,12 +60,12 @@ async def build(
         explained = await _explain_all(conn, shapes, catalog, remarks)
     if not hypopg:
         remarks.append("hypopg is not available for this database: index gains are not costed")
-    found: list[rules.Recommendation] = []
+    found: list[Recommendation] = []
     for f in shapes:
         if f.shape in (OTHER, UNSHAPED):
             continue
         if f.shape in explained:
-            found += rules.unindexed(f, explained[f.shape], catalog)
+            found += indexrules.unindexed(f, explained[f.shape], catalog)
         found += rules.many_rows(f)
         found += rules.deep_skip(f)
         found += rules.n_plus_one(f)
@@ -72,7 +73,7 @@ async def build(
         found += rules.over_fetching(f, catalog)
         found += rules.timeouts(f)
     found += rules.transactions(shapes, catalog)
-    found += rules.index_hygiene(catalog)
+    found += indexrules.index_hygiene(catalog)
     return {
         "window": window,
         "since": (now - figures.WINDOWS[window][1]).isoformat(),
@@ -86,8 +87,8 @@ async def build(
 
 async def _explain_all(
     conn: asyncpg.Connection, shapes: list[ShapeFigures], catalog: catalogs.Catalog, remarks: list[str]
-) -> dict[str, rules.Explained]:
-    explained: dict[str, rules.Explained] = {}
+) -> dict[str, Explained]:
+    explained: dict[str, Explained] = {}
     candidates = [f for f in shapes if f.sql and f.action in _EXPLAINABLE][:MAX_EXPLAINED]
     for f in candidates:
         assert f.sql is not None
@@ -101,19 +102,19 @@ async def _explain_all(
     return explained
 
 
-async def _explain(conn: asyncpg.Connection, f: ShapeFigures, catalog: catalogs.Catalog) -> rules.Explained:
+async def _explain(conn: asyncpg.Connection, f: ShapeFigures, catalog: catalogs.Catalog) -> Explained:
     assert f.sql is not None
     plan, _ = await explain.generic_plans(conn, f.sql)
     for scan in plan.scans:
         table = catalog.table(scan.schema, scan.table)
-        if table is None or table.rows < rules.LARGE_TABLE_ROWS:
+        if table is None or table.rows < indexrules.LARGE_TABLE_ROWS:
             continue
-        proposed = rules.proposal(scan, table, catalog.indexes, bool(f.facts.get("leading_wildcard")))
+        proposed = proposals.proposal(scan, table, catalog.indexes, bool(f.facts.get("leading_wildcard")))
         if proposed is None:
             continue
         after = None
         hypothetical = proposed.hypothetical()
         if hypothetical is not None:
             _, after = await explain.generic_plans(conn, f.sql, hypothetical)
-        return rules.Explained(plan, scan, proposed, after)
-    return rules.Explained(plan)
+        return Explained(plan, scan, proposed, after)
+    return Explained(plan)

@@ -6,8 +6,8 @@ same control-plane transaction that counts it for usage, and every origin proces
 in the same rows. The hot path pays nothing more than metering's journal line.
 
 Each observation is added to two buckets of its arrival time: a 5-minute one (the last hour) and
-an hourly one (the last day and week). N+1 bursts are found here too, within a segment: a run of
-one key's calls of one shape whose arrivals are at most `BURST_GAP_SECONDS` apart.
+an hourly one (the last day and week), as `Figures` (the counters of buckets.py). N+1 bursts are
+found here too (bursts.py), within a segment and across segments of the same process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import bisect
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -25,47 +25,31 @@ from bwcontract.codes import Code
 from bwcontract.usage import HIT, SHARED, STALE, HitCount
 
 from ..observe import Observation
+from .buckets import (
+    ADDED,
+    FINEST,
+    FLOATS,
+    KEEP,
+    LATENCY_BOUNDS_MS,
+    MAXED,
+    WIDTHS,
+    Counters,
+    Key,
+    bucket_start,
+)
+from .bursts import BURST_ACTIONS, Bursts
 
-WIDTHS = (300, 3600)  # seconds: 5-minute buckets for the last hour, hourly ones for a day and a week
-FINEST = WIDTHS[0]  # every width is a multiple of it
-KEEP = {300: dt.timedelta(hours=2), 3600: dt.timedelta(days=8)}
 MAX_SHAPES = 500  # per database; more go to OTHER (raw SQL with literals makes a shape per value)
 OTHER = "~other"
 UNSHAPED = "~unshaped"  # an operation refused before the engine gave it a shape
 CACHED_ONLY = "~cached"  # the action of a shape seen in the edge's hits before the origin's count
-# Upper bounds of the latency histogram's buckets (ms); the last bucket is everything above.
-LATENCY_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
 LAST_SEEN_SECONDS = 60.0  # a shape's last_seen is as precise as this
-BURST_GAP_SECONDS = 0.25  # from one call's end to the next one's arrival
-BURST_MIN_CALLS = 10
-# Actions whose bursts are N+1 candidates: reads of one record (or of a relation's records).
-BURST_ACTIONS = frozenset(
-    {"findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate"}
-)
 
 
 @dataclass
-class Figures:
-    calls: int = 0
-    errors: int = 0
-    timeouts: int = 0
-    tx_expired: int = 0
-    timed: int = 0
-    duration_ms: float = 0.0
-    duration_max: float = 0.0
-    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
-    rows_known: int = 0
-    rows: int = 0
-    rows_max: int = 0
-    bytes: int = 0
-    bytes_max: int = 0
-    cache_hits: int = 0
-    cache_stale: int = 0
-    cache_shared: int = 0
-    cache_bytes: int = 0
-    bursts: int = 0
-    burst_calls: int = 0
-    burst_max: int = 0
+class Figures(Counters):
+    """A bucket's counters as the sink adds them up: an observation at a time (`add`), or another
+    bucket's (`merge`)."""
 
     def add(self, seen: Observation) -> None:
         self.calls += 1
@@ -95,9 +79,9 @@ class Figures:
             self.bytes_max = size
 
     def merge(self, other: Figures) -> None:
-        for name in _ADDED:
+        for name in ADDED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in _MAXED:
+        for name in MAXED:
             setattr(self, name, max(getattr(self, name), getattr(other, name)))
         self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
 
@@ -115,57 +99,8 @@ class ShapeSeen:
     last: float
 
 
-Key = tuple[str, str, int, float]  # database, shape, width, bucket start (unix)
-
-
-def bucket_start(unix: float, width: int) -> float:
-    return unix - unix % width
-
-
 def shape_of(seen: Observation) -> str:
     return seen.shape or UNSHAPED
-
-
-class Bursts:
-    """Runs of one key's calls of one shape, followed across journal segments (in this process's
-    memory: a run split between two origin processes is two shorter runs). A run is a burst once it
-    reaches BURST_MIN_CALLS distinct requests; each further call adds to it."""
-
-    MAX_RUNS = 50_000
-
-    def __init__(self) -> None:
-        # key: [last arrival, last end, length]
-        self._runs: dict[tuple[str, str, str], list[float]] = {}
-
-    def feed(
-        self, key: tuple[str, str, str], calls: Sequence[tuple[float, float]]
-    ) -> list[tuple[float, int, int]]:
-        """(arrival, bursts added, calls added) for the calls (arrival, end) that are in a burst. The
-        gap is from one call's end to the next one's arrival: a loop awaits each call."""
-        run = self._runs.get(key)
-        events: list[tuple[float, int, int]] = []
-        for at, end in sorted(set(calls)):
-            if run is not None and at == run[0]:
-                run[1] = max(run[1], end)
-                continue  # another operation of the same request (a batch)
-            if run is None or at - run[1] > BURST_GAP_SECONDS:
-                run = [at, end, 1.0]
-            else:
-                run[0], run[1], run[2] = at, max(run[1], end), run[2] + 1
-            if run[2] == BURST_MIN_CALLS:
-                events.append((at, 1, BURST_MIN_CALLS))
-            elif run[2] > BURST_MIN_CALLS:
-                events.append((at, 0, 1))
-        if run is not None:
-            self._runs[key] = run
-        if len(self._runs) > self.MAX_RUNS:
-            newest = max(r[1] for r in self._runs.values())
-            self._runs = {k: r for k, r in self._runs.items() if newest - r[1] <= BURST_GAP_SECONDS}
-        return events
-
-    def length(self, key: tuple[str, str, str]) -> int:
-        run = self._runs.get(key)
-        return int(run[2]) if run else 0
 
 
 def from_observations(
@@ -238,27 +173,6 @@ def from_hits(counts: Iterable[HitCount], now: float) -> dict[Key, Figures]:
     return buckets
 
 
-_ADDED = (
-    "calls",
-    "errors",
-    "timeouts",
-    "tx_expired",
-    "timed",
-    "duration_ms",
-    "rows_known",
-    "rows",
-    "bytes",
-    "cache_hits",
-    "cache_stale",
-    "cache_shared",
-    "cache_bytes",
-    "bursts",
-    "burst_calls",
-)
-_MAXED = ("duration_max", "rows_max", "bytes_max", "burst_max")
-_FLOATS = frozenset({"duration_ms", "duration_max"})
-
-
 def add_arrays(name: str) -> str:
     """`b.name + EXCLUDED.name` element by element (the shorter padded with zeros)."""
     return (
@@ -271,7 +185,7 @@ async def add_buckets(conn: asyncpg.Connection, buckets: dict[Key, Figures]) -> 
     if not buckets:
         return
     keys = list(buckets)
-    names = (*_ADDED, *_MAXED)
+    names = (*ADDED, *MAXED)
     columns: list[list[Any]] = [
         [k[0] for k in keys],
         [k[1] for k in keys],
@@ -282,7 +196,7 @@ async def add_buckets(conn: asyncpg.Connection, buckets: dict[Key, Figures]) -> 
     # Arrays of arrays must be rectangular: each histogram travels as text and is split back.
     columns.append([",".join(map(str, buckets[k].latency)) for k in keys])
     types = ["text", "text", "int4", "timestamptz"]
-    types += ["float8" if n in _FLOATS else "int8" for n in names]
+    types += ["float8" if n in FLOATS else "int8" for n in names]
     types.append("text")
     await _insert(conn, names, types, columns)
 
@@ -297,9 +211,9 @@ async def _insert(
         f"SELECT database_id, shape, width, start, {listed}, string_to_array(hist, ',')::bigint[] "
         f"FROM unnest({placeholders}) AS u(database_id, shape, width, start, {listed}, hist) "
         "ON CONFLICT (database_id, shape, width, start) DO UPDATE SET "
-        + ", ".join(f"{n} = b.{n} + EXCLUDED.{n}" for n in _ADDED)
+        + ", ".join(f"{n} = b.{n} + EXCLUDED.{n}" for n in ADDED)
         + ", "
-        + ", ".join(f"{n} = greatest(b.{n}, EXCLUDED.{n})" for n in _MAXED)
+        + ", ".join(f"{n} = greatest(b.{n}, EXCLUDED.{n})" for n in MAXED)
         + ", "
         + add_arrays("latency"),
         *columns,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..pgtime import OutOfRange
-from ..rawcodec import finite
+from ..rawcodec.results import finite
 from .errors import PlanError
 
 UTC = dt.UTC

@@ -12,7 +12,7 @@ from bwcontract.usage import HIT, SHARED, HitCount
 from origin.control.migrate import migrate
 from origin.engine.outcome import Outcome
 from origin.engine.request import JsonQuery
-from origin.insights import figures, notes, rules, stats
+from origin.insights import bursts, figures, notes, proposals, stats
 from origin.insights.catalog import Column, Index, Table
 from origin.insights.explain import Scan
 from origin.observe import Observation
@@ -53,7 +53,7 @@ def test_a_loop_of_calls_is_one_burst_and_a_batch_or_slow_calls_are_none() -> No
 
 
 def test_a_burst_split_between_journal_segments_is_followed() -> None:
-    tracker = stats.Bursts()
+    tracker = bursts.Bursts()
     first, _ = stats.from_observations([seen(T0 + i * 0.01) for i in range(6)], tracker)
     second, _ = stats.from_observations([seen(T0 + 0.06 + i * 0.01) for i in range(6)], tracker)
     assert first[("db1", "s1", 300, T0)].bursts == 0
@@ -225,7 +225,7 @@ PEOPLE = Table(
 def test_an_index_is_proposed_from_the_scans_filter_and_order(
     scan: Scan, wildcards: bool, statement: str | None
 ) -> None:
-    found = rules.proposal(scan, PEOPLE, [], wildcards)
+    found = proposals.proposal(scan, PEOPLE, [], wildcards)
     assert (found.statement() if found else None) == statement
 
 
@@ -233,6 +233,6 @@ def test_no_index_is_proposed_when_one_already_leads_with_the_columns() -> None:
     definition = "CREATE INDEX p_email ON public.people USING btree (email)"
     existing = Index("public", "people", "p_email", definition, False, False, (2,), True, 0, 8192)
     assert (
-        rules.proposal(Scan("Seq Scan", "public", "people", "(t0.email = $1)"), PEOPLE, [existing], False)
+        proposals.proposal(Scan("Seq Scan", "public", "people", "(t0.email = $1)"), PEOPLE, [existing], False)
         is None
     )

@@ -15,7 +15,8 @@ import pytest
 from origin.control.store import Database
 from origin.guard import ResultMeter, Stop, TenantConnection, meter_of
 from origin.limits import Limits, LimitsBook, QueryTimeout, ResponseTooLarge
-from origin.tenants import PoolSettings, Tenants
+from origin.pool.settings import PoolSettings
+from origin.tenants import Tenants
 
 LIMITS = Limits(query_timeout_ms=300, response_bytes=256 * 1024)
 

@@ -15,6 +15,8 @@ import pytest
 
 from origin import rawcodec
 from origin.errors import KnownRequestError
+from origin.rawcodec import params as rawparams
+from origin.rawcodec import results
 
 
 class Type(NamedTuple):
@@ -90,8 +92,8 @@ CELLS: list[tuple[Type, Any, str, Any]] = [
 def test_raw_values_are_sent_as_prismas_executor_sends_them(
     pg_type: Type, value: Any, kind: str, sent: Any
 ) -> None:
-    columns = rawcodec.columns_of(["c"], [pg_type])
-    assert rawcodec.result(["c"], columns, [[value], [None]]) == {
+    columns = results.columns_of(["c"], [pg_type])
+    assert results.result(["c"], columns, [[value], [None]]) == {
         "columns": ["c"],
         "types": [kind],
         "rows": [[sent], [None]],
@@ -111,8 +113,8 @@ def test_raw_values_are_sent_as_prismas_executor_sends_them(
     ],
 )
 def test_types_prisma_cannot_read_are_refused(pg_type: Type) -> None:
-    with pytest.raises(rawcodec.UnsupportedColumn, match="Failed to deserialize column of type"):
-        rawcodec.columns_of(["c"], [pg_type])
+    with pytest.raises(results.UnsupportedColumn, match="Failed to deserialize column of type"):
+        results.columns_of(["c"], [pg_type])
 
 
 @pytest.mark.parametrize(
@@ -134,15 +136,15 @@ def test_types_prisma_cannot_read_are_refused(pg_type: Type) -> None:
     ],
 )
 def test_parameters_are_the_text_prismas_driver_sends(value: Any, scalar: str, text: str | bytes) -> None:
-    assert rawcodec.param_text(rawcodec.Param(value, scalar)) == text
+    assert rawparams.param_text(rawcodec.Param(value, scalar)) == text
 
 
 def test_list_parameters_are_array_literals() -> None:
     param = rawcodec.Param(["a", 'b"c', None], "string", is_list=True)
-    assert rawcodec.param_text(param) == '{"a","b\\"c",NULL}'
+    assert rawparams.param_text(param) == '{"a","b\\"c",NULL}'
     dates = rawcodec.Param(["2020-01-01T00:00:00.000Z"], "datetime", is_list=True)
-    assert rawcodec.param_text(dates) == '{"2020-01-01 00:00:00"}'
-    assert rawcodec.param_text(rawcodec.Param([[1, 2], [3]], "decimal", is_list=True)) == '{{"1","2"},{"3"}}'
+    assert rawparams.param_text(dates) == '{"2020-01-01 00:00:00"}'
+    assert rawparams.param_text(rawcodec.Param([[1, 2], [3]], "decimal", is_list=True)) == '{{"1","2"},{"3"}}'
 
 
 async def test_postgres_parses_each_parameter_for_its_placeholder(pg_database: str) -> None:
@@ -226,4 +228,4 @@ async def test_a_statement_with_a_column_prisma_cannot_read_runs_then_fails(pg_d
     ],
 )
 def test_numbers_print_as_javascript_prints_them(number: float, text: str) -> None:
-    assert rawcodec.js_number_text(number) == text
+    assert rawparams.js_number_text(number) == text

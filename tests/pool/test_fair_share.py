@@ -1,4 +1,4 @@
-"""Fair share of a host (origin/tenants.py, rules 1-4): databases holding open transactions or long
+"""Fair share of a host (origin/pool/host.py, rules 1-4): databases holding open transactions or long
 statements above their share give a connection back to a database below it, one within its share
 keeps its connections, the budget is never exceeded, and each database's line is bounded."""
 
@@ -14,7 +14,8 @@ import pytest
 from bwcontract.keys import KeyClaims
 from origin.caller import Caller
 from origin.limits import Limits, LimitsBook, TooManyWaiting
-from origin.tenants import Reclaimed, Tenants
+from origin.pool.errors import Reclaimed
+from origin.tenants import Tenants
 from origin.transactions import TransactionError, TransactionManager
 from tests.pool.conftest import PoolWorld
 

@@ -13,7 +13,8 @@ import pytest
 
 from hosts.postgres import PostgresInstance
 from origin.control.store import Database
-from origin.tenants import PoolSettings, Tenants
+from origin.pool.settings import PoolSettings
+from origin.tenants import Tenants
 
 
 @dataclasses.dataclass

@@ -1,5 +1,5 @@
 """Several origins divide a host's budget and each database's limit (origin/shares.py, the resize
-rules of origin/tenants.py): the parts add up to the whole, a share that shrinks is reached without
+rules of origin/pool/): the parts add up to the whole, a share that shrinks is reached without
 interrupting anyone, one that grows goes to the line at once, and fair share works within a share."""
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ import pytest
 
 from origin.auth import database_gone
 from origin.errors import HostUnavailable, Unauthorized
-from origin.tenants import DatabaseGone, PoolSettings, PoolTimeout, Tenants
+from origin.pool.errors import DatabaseGone, PoolTimeout
+from origin.pool.settings import PoolSettings
+from origin.tenants import Tenants
 from tests.pool.conftest import PoolWorld
 
 

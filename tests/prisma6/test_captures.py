@@ -26,7 +26,7 @@ CREATE TABLE "Post" (id SERIAL PRIMARY KEY, title TEXT NOT NULL, published BOOLE
                      "authorId" INTEGER NOT NULL REFERENCES "User" (id));
 """
 # A moment of `now()`: the capture has the Rust engine's milliseconds; Breakwater sends what Prisma's
-# driver-adapter executor sends (microseconds, origin/rawcodec.py), which the client reads the same.
+# driver-adapter executor sends (microseconds, origin/rawcodec/results.py), which the client reads the same.
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00")
 
 
