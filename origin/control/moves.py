@@ -52,6 +52,14 @@ log = logging.getLogger("breakwater.moves")
 MOVE_LOCK = 0x42574D56  # "BWMV": one mover per database
 CHANNEL = "breakwater_moves"  # payload: the database id; origins refresh what they know of it
 
+# The moves whose mover may be gone: running, switched but not released, or failed with an undo due.
+_UNFINISHED = (
+    "SELECT m.id, m.database_id, m.source, m.target, m.state, m.step, m.error, d.dsn, d.host_id "
+    "FROM moves m JOIN databases d ON d.id = m.database_id "
+    "WHERE (m.state = 'running' OR (m.state = 'done' AND m.step = 'switched') "
+    "OR (m.state = 'failed' AND m.step = 'undo pending'))"
+)
+
 
 @dataclass(frozen=True)
 class MoveSettings:
@@ -307,26 +315,26 @@ class Mover:
 
     async def recover(self) -> int:
         """Finish or undo the moves whose mover is gone; returns how many it dealt with."""
-        rows = await self._control.fetch(
-            "SELECT m.id, m.database_id, m.source, m.target, m.state, m.step, m.error, d.dsn, d.host_id "
-            "FROM moves m JOIN databases d ON d.id = m.database_id "
-            "WHERE m.state = 'running' OR (m.state = 'done' AND m.step = 'switched') "
-            "OR (m.state = 'failed' AND m.step = 'undo pending')"
-        )
+        rows = await self._control.fetch(_UNFINISHED)
         dealt = 0
-        for row in rows:
+        for listed in rows:
             lock = await asyncpg.connect(self._control_dsn)
             try:
                 if not await lock.fetchval(
-                    "SELECT pg_try_advisory_lock($1, hashtext($2))", MOVE_LOCK, row["database_id"]
+                    "SELECT pg_try_advisory_lock($1, hashtext($2))", MOVE_LOCK, listed["database_id"]
                 ):
                     continue  # its mover is at work
+                # Read again under the lock: a mover that finished between the list and the lock
+                # has moved the row on (acting on the listed state would undo a finished move).
+                row = await self._control.fetchrow(_UNFINISHED + " AND m.id = $1", listed["id"])
+                if row is None:
+                    continue
                 if await self._recover_one(row):
                     dealt += 1
             except (BreakwaterError, ValueError, OSError, asyncpg.PostgresError) as exc:
                 log.info(
                     "a move could not be finished yet",
-                    extra={"fields": {"move": row["id"], "error": repr(exc)}},
+                    extra={"fields": {"move": listed["id"], "error": repr(exc)}},
                 )
             finally:
                 with contextlib.suppress(Exception):
