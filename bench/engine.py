@@ -216,12 +216,52 @@ async def _overhead(pool: asyncpg.Pool, schema: Schema, make: Callable[[], dict[
 # --- (b) over HTTP ----------------------------------------------------------------------------------
 
 
+class RawHttp:
+    """A lean HTTP/1.1 client: keep-alive connections, one request at a time on each, the answer read by
+    its content-length. httpx costs this process ~1.5 ms of CPU per request, more than the servers
+    under test; on 2 shared cores that load generator would be most of what is measured."""
+
+    def __init__(self, url: str) -> None:
+        host, _, port = url.removeprefix("http://").rstrip("/").partition(":")
+        self.host, self.port = host, int(port or 80)
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes]:
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        lines = [f"{method} {target} HTTP/1.1", f"host: {self.host}", f"content-length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            raise RuntimeError(f"no content-length in the answer: {head!r}")
+        answer = await reader.readexactly(length)
+        self.idle.append((reader, writer))
+        return status, answer
+
+    async def aclose(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
 class SignedOrigin:
     """Requests straight to an origin, signed the way the edge signs them."""
 
-    def __init__(self, url: str, secret: bytes, tenant: dict[str, Any]) -> None:
-        self.http = httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=64))
+    def __init__(self, url: str, secret: bytes, tenant: dict[str, Any], origin_id: str = "o1") -> None:
+        self.http = RawHttp(url)
         self.secret = secret
+        self.audience = service.origin_audience(origin_id)
         self.claims = {
             "k": tenant["key"]["id"],
             "w": "bench",  # not checked by the origin: the key id and database are
@@ -230,17 +270,17 @@ class SignedOrigin:
             "s": "read-write",
         }
 
-    async def post(self, payload: dict[str, Any]) -> httpx.Response:
+    async def post(self, payload: dict[str, Any]) -> bytes:
         content = json.dumps(payload).encode()
         header = service.sign(
-            self.secret, service.origin_audience("o1"), self.claims, "POST", "/v1/query", content, time.time()
+            self.secret, self.audience, self.claims, "POST", "/v1/query", content, time.time()
         )
-        response = await self.http.post(
-            "/v1/query", content=content, headers={service.HEADER: header, "content-type": "application/json"}
+        status, answer = await self.http.request(
+            "POST", "/v1/query", {service.HEADER: header, "content-type": "application/json"}, content
         )
-        if response.status_code != 200:
-            raise RuntimeError(response.text)
-        return response
+        if status != 200:
+            raise RuntimeError(answer.decode())
+        return answer
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -418,23 +458,30 @@ def profile_report(path: Path, requests: int) -> None:
 async def profiled(stack: Stack, tenant: dict[str, Any], ops: int, concurrency: int) -> None:
     port = free_port()
     out = Path(tempfile.mkdtemp()) / "origin.prof"
-    env = {**stack.env_origin(), "BREAKWATER_ORIGIN_ID": "o2"}
+    env = stack.env_origin("origin-2")  # o2, with its own usage journal
+    log = (out.parent / "origin.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "origin", "--port", str(port)],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     try:
         async with httpx.AsyncClient() as probe:
-            for _ in range(300):
+            deadline = time.monotonic() + 120  # start-up under cProfile on a loaded machine is slow
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"the profiled origin exited: {(out.parent / 'origin.log').read_text()}"
+                    )
                 try:
                     if (await probe.get(f"http://127.0.0.1:{port}/_bw/health")).status_code == 200:
                         break
                 except httpx.HTTPError:
-                    await asyncio.sleep(0.05)
-        origin = SignedOrigin(f"http://127.0.0.1:{port}", stack.secrets["service_secret"].encode(), tenant)
+                    await asyncio.sleep(0.1)
+        secret = stack.secrets["service_secret"].encode()
+        origin = SignedOrigin(f"http://127.0.0.1:{port}", secret, tenant, origin_id="o2")
         print(f"(profile) origin under cProfile, findUnique by id, {ops} ops, {concurrency} concurrent")
         one = lambda: origin.post(find_unique())  # noqa: E731
         await load(100, concurrency, one)
@@ -477,17 +524,17 @@ async def over_http_all(stack: Stack, tenant: dict[str, Any], args: argparse.Nam
     origin = SignedOrigin(stack.origin_url, stack.secrets["service_secret"].encode(), tenant)
     await over_http("client → origin (signed here)", origin.post, args.http_ops, args.concurrency, meter)
     await origin.http.aclose()
-    async with httpx.AsyncClient(
-        base_url=stack.edge_url, headers={"authorization": f"Bearer {tenant['api_key']}"}, timeout=30
-    ) as edge:
+    edge = RawHttp(stack.edge_url)
+    headers = {"authorization": f"Bearer {tenant['api_key']}", "content-type": "application/json"}
 
-        async def via_edge(payload: dict[str, Any]) -> Any:
-            response = await edge.post("/v1/query", json=payload)
-            if response.status_code != 200:
-                raise RuntimeError(response.text)
-            return response
+    async def via_edge(payload: dict[str, Any]) -> bytes:
+        status, answer = await edge.request("POST", "/v1/query", headers, json.dumps(payload).encode())
+        if status != 200:
+            raise RuntimeError(answer.decode())
+        return answer
 
-        await over_http("client → edge → origin", via_edge, args.http_ops, args.concurrency, meter)
+    await over_http("client → edge → origin", via_edge, args.http_ops, args.concurrency, meter)
+    await edge.aclose()
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -34,14 +33,13 @@ from .control.moves import Mover, MoveSettings
 from .control.movewatch import MoveWatch
 from .control.placement import PlacementRules
 from .control.store import ControlStore, Database
-from .errors import BreakwaterError
 from .fronts import prisma6, prisma7, v1
-from .http import BodyLimit, UnexpectedErrors, handle_breakwater_error
+from .http import OriginApp
 from .insights import routes as insights_routes
 from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
 from .metering import admin as metering_admin
 from .metering import routes as metering_routes
-from .observe import ObservationHub, Observed
+from .observe import ObservationHub
 from .peers import Membership
 from .replay import ReplayGuard
 from .revocations import RevocationWatch
@@ -73,7 +71,7 @@ def all_routes() -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> OriginApp:
     settings = settings or Settings.from_env()
     logs.configure()
     # Every operation served is published here (observe.py): metering subscribes in the lifespan.
@@ -191,15 +189,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await http.aclose()
             await control.close()
 
-    return Starlette(
-        routes=all_routes(),
-        lifespan=lifespan,
-        # Outermost first: operations are observed as answered (the origin's own failures included),
-        # the origin answers its own failures, then bodies are bounded.
-        middleware=[
-            Middleware(Observed, hub=hub),
-            Middleware(UnexpectedErrors),
-            Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES),
-        ],
-        exception_handlers={BreakwaterError: handle_breakwater_error},
-    )
+    # Operations are observed as answered (the origin's own failures included), the origin answers its
+    # own failures, bodies are bounded: all in OriginApp's one layer (http.py).
+    return OriginApp(routes=all_routes(), lifespan=lifespan, hub=hub, max_body_bytes=MAX_REQUEST_BYTES)

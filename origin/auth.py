@@ -54,8 +54,11 @@ async def signed_by_edge(
     return signed
 
 
+_CALLER = "breakwater.caller"  # the request's verified caller, kept in its scope once known
+
+
 async def caller_of(request: Request) -> Caller:
-    cached: Caller | None = getattr(request.state, "caller", None)
+    cached: Caller | None = request.scope.get(_CALLER)
     if cached is not None:
         return cached
     state = state_of(request)
@@ -74,5 +77,5 @@ async def caller_of(request: Request) -> Caller:
     size = len(await request.body())
     if size > limit:
         raise payload_too_large("request body", limit, size)
-    request.state.caller = caller
+    request.scope[_CALLER] = caller
     return caller

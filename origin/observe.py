@@ -3,8 +3,8 @@ to whoever subscribed (metering first; query insights next).
 
 An operation is what a client asked the database for: a Prisma model operation, a raw query, a `/v1`
 query, a Prisma 7 plan; each query of a batch is one. A front notes its operations on the request's
-`Served` as soon as it has read them (`Served.start`), times each while it runs, and the `Observed`
-middleware publishes them once the response's last byte is handed to the server, with the bytes sent
+`Served` as soon as it has read them (`Served.start`), times each while it runs, and the app's `Answer`
+publishes them once the response's last byte is handed to the server, with the bytes sent
 and, when the whole answer is an error, its code. So what is published is exactly what was answered:
 an operation refused before it was read (a bad key, a malformed body, the plan limit) is none.
 
@@ -22,12 +22,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from .caller import Caller
 from .engine.outcome import shape_id
 
-__all__ = ["Observation", "ObservationHub", "Observed", "Operation", "Served", "served", "shape_id"]
+__all__ = [
+    "Answer",
+    "Observation",
+    "ObservationHub",
+    "Operation",
+    "Served",
+    "served",
+    "served_from",
+    "shape_id",
+]
 
 log = logging.getLogger("breakwater.observe")
 
@@ -143,49 +152,47 @@ class Served:
 
 
 def served(request: Request) -> Served:
-    """The request's record of operations (a fresh one when no middleware made one: tests, tools)."""
-    found = request.scope.get(_SCOPE_KEY)
+    """The request's record of operations (a fresh one when no app made one: tests, tools)."""
+    return served_from(request.scope)
+
+
+def served_from(scope: Scope) -> Served:
+    found = scope.get(_SCOPE_KEY)
     if not isinstance(found, Served):
-        found = request.scope[_SCOPE_KEY] = Served(time.time())
+        found = scope[_SCOPE_KEY] = Served(time.time())
     return found
 
 
-class Observed:
-    """Publishes a request's operations when its last body byte goes out (so a response the server
-    sent is one the subscribers saw: a crash after that loses nothing they would have counted)."""
+class Answer:
+    """Watches a request's answer on its way out (`send` in its place) and publishes the request's
+    operations when its last body byte is handed to the server, so a response the server sent is one
+    the subscribers saw: a crash after that loses nothing they would have counted."""
 
-    def __init__(self, app: ASGIApp, hub: ObservationHub) -> None:
-        self.app = app
-        self.hub = hub
+    __slots__ = ("_hub", "_published", "_record", "_send", "error", "sent", "started")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        record = scope[_SCOPE_KEY] = Served(time.time())
-        sent = 0
-        error: str | None = None
-        published = False
+    def __init__(self, send: Send, record: Served, hub: ObservationHub) -> None:
+        self._send = send
+        self._record = record
+        self._hub = hub
+        self._published = False
+        self.started = False
+        self.sent = 0
+        self.error: str | None = None  # the code of an answer that is an error (Prisma-Error-Code)
 
-        def publish() -> None:
-            nonlocal published
-            if record.operations and not published:
-                published = True
-                self.hub.publish(record.observations(sent, error))
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            for name, value in message.get("headers", ()):
+                if name.lower() == b"prisma-error-code":
+                    self.error = value.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            self.sent += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.publish()
+        await self._send(message)
 
-        async def watched(message: Message) -> None:
-            nonlocal sent, error
-            if message["type"] == "http.response.start":
-                for name, value in message.get("headers", ()):
-                    if name.lower() == b"prisma-error-code":
-                        error = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    publish()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched)
-        finally:
-            publish()  # an answer that never finished still served what ran
+    def publish(self) -> None:
+        """Publish the operations once (also for an answer that never finished: they still ran)."""
+        if self._record.operations and not self._published:
+            self._published = True
+            self._hub.publish(self._record.observations(self.sent, self.error))

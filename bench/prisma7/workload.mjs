@@ -1,24 +1,27 @@
 // One Prisma 7 workload phase against one server: node workload.mjs CLIENT_DIR URL OPERATION SECONDS CONCURRENCY
 // Prints {"operation", "count", "seconds", "latencies_ms", "errors"} as JSON.
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
 
 const [clientDir, url, operation, seconds, concurrency] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 const { PrismaClient } = require(path.resolve(clientDir));
-// BW_SERVICE_SECRET + BW_CLAIMS: talk to the origin directly, signing each request as the edge does
-// (bwcontract/service.py), to measure the origin without the local edge's hop.
+// BW_SERVICE_SECRET + BW_CLAIMS (+ BW_ORIGIN_ID): talk to the origin directly, signing each request as
+// the edge does (bwcontract/service.py: v2, for that origin's audience, a fresh nonce each), to measure
+// the origin without the local edge's hop.
 if (process.env.BW_SERVICE_SECRET) {
   const secret = process.env.BW_SERVICE_SECRET;
+  const audience = `origin:${process.env.BW_ORIGIN_ID ?? "o1"}`;
   const claims = Buffer.from(process.env.BW_CLAIMS).toString("base64url");
   const plainFetch = globalThis.fetch;
   globalThis.fetch = async (input, init = {}) => {
     const target = new URL(typeof input === "string" ? input : input.url);
     const body = init.body ? Buffer.from(init.body) : Buffer.alloc(0);
-    const head = `v1.${Math.floor(Date.now() / 1000)}.${claims}`;
+    const nonce = randomBytes(16).toString("base64url");
+    const head = `v2.${Math.floor(Date.now() / 1000)}.${nonce}.${claims}`;
     const digest = createHash("sha256").update(body).digest("hex");
-    const message = [head, "origin", (init.method ?? "GET").toUpperCase(), target.pathname + target.search, digest];
+    const message = [head, audience, (init.method ?? "GET").toUpperCase(), target.pathname + target.search, digest];
     const mac = createHmac("sha256", secret).update(message.join("\n")).digest("base64url");
     const headers = new Headers(init.headers);
     headers.set("x-breakwater-service", `${head}.${mac}`);

@@ -71,9 +71,46 @@ class PlanRequest:
     def raw(self) -> bool:
         return self.operation in _RAW_OPERATIONS
 
-    def shape(self) -> str:
-        """The plan without its values (they travel in `params`): one id per query shape."""
-        return shape_id(json.dumps(self.plan, separators=(",", ":"), default=str))
+    def checked(self, client_version: str | None) -> tuple[check.PlanFacts, str]:
+        """The plan checked (`check.check`: every node known, the tables its SQL touches) and its shape
+        id; the plan without its values (they travel in `params`) is one per query shape."""
+        return _checked_plans.check(
+            json.dumps(self.plan, separators=(",", ":"), default=str), self.plan, client_version
+        )
+
+
+class CheckedPlans:
+    """What checking a plan found, by the plan's text: a client sends the same few plans over and over
+    (values travel apart, in `params`), and walking every node of each again was a large part of a
+    request's work. Keyed by the whole text (never a digest of it: two plans that differ must never
+    share an answer); a plan that fails its check is not kept, so it fails again."""
+
+    MAX_PLANS = 2048
+    MAX_TEXT = 64 * 1024  # larger plans (long IN lists) are checked every time
+
+    def __init__(self) -> None:
+        self._found: dict[str, tuple[frozenset[str], frozenset[str], int, str]] = {}
+
+    def check(self, text: str, plan: Any, client_version: str | None) -> tuple[check.PlanFacts, str]:
+        found = self._found.get(text)
+        if found is None:
+            facts = check.check(plan, client_version)
+            found = (
+                frozenset(facts.tables_read),
+                frozenset(facts.tables_written),
+                facts.statements,
+                shape_id(text),
+            )
+            if len(text) <= self.MAX_TEXT:
+                if len(self._found) >= self.MAX_PLANS:
+                    self._found.clear()
+                self._found[text] = found
+        read, written, statements, shape = found
+        # Fresh sets: the run adds what the plan's statements touched (raw SQL) to them.
+        return check.PlanFacts(set(read), set(written), statements), shape
+
+
+_checked_plans = CheckedPlans()
 
 
 def parse_plan_request(body: bytes) -> PlanRequest:
@@ -214,9 +251,8 @@ async def query(http: Request) -> Response:
     state = state_of(http)
     try:
         request = parse_plan_request(await http.body())
-        facts = check.check(request.plan, _client_version(http))
+        facts, shape = request.checked(_client_version(http))
         await state.metering.gate.admit(caller)
-        shape = request.shape()
         operation = served(http).start(caller, "prisma7", request.model, request.operation, None)
         operation.shape = shape
         with operation.running():
@@ -249,13 +285,12 @@ async def transaction_query(http: Request) -> Response:
     tx_id = http.path_params["tx_id"]
     try:
         request = parse_plan_request(await http.body())
-        facts = check.check(request.plan, _client_version(http))
+        facts, shape = request.checked(_client_version(http))
 
         async def run(conn: asyncpg.Connection) -> Any:
             return await _run_plan(conn, caller, request, capture, True, facts)
 
         await state.metering.gate.admit(caller)
-        shape = request.shape()
         operation = served(http).start(caller, "prisma7", request.model, request.operation, tx_id)
         operation.shape = shape
         with operation.running():

@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -22,8 +20,8 @@ from bwedge.errors import EdgeError
 from bwedge.http import EdgeResponse, Headers
 from edge_local.origin import HttpOrigin
 from hosts.ports import free_port
-from origin.errors import BreakwaterError
-from origin.http import UnexpectedErrors, handle_breakwater_error
+from origin.http import OriginApp
+from origin.observe import ObservationHub
 
 
 async def fails(request: Request) -> JSONResponse:
@@ -36,12 +34,13 @@ async def works(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-def origin_like_app() -> Starlette:
-    """The origin's error handling (origin/app.py) around two routes."""
-    return Starlette(
+def origin_like_app() -> OriginApp:
+    """The origin's application class (origin/app.py) with two routes."""
+    return OriginApp(
         routes=[Route("/fails", fails, methods=["POST"]), Route("/works", works, methods=["POST"])],
-        middleware=[Middleware(UnexpectedErrors)],
-        exception_handlers={BreakwaterError: handle_breakwater_error},
+        lifespan=None,
+        hub=ObservationHub(),
+        max_body_bytes=1000,
     )
 
 

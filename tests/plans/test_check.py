@@ -3,12 +3,14 @@ plans are plan errors, and the tables a plan's SQL reads and writes are found.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from origin.fronts.prisma7 import CheckedPlans
 from origin.plans.check import MAX_PLAN_DEPTH, TESTED_CLIENT_VERSIONS, check, tables_of
 from origin.plans.errors import PlanError, PlanTooDeep, UnsupportedPlan
 from tests.plans.plans import INSERT_NOTE, SELECT_NOTES, raw
@@ -168,3 +170,18 @@ def test_plans_nest_at_most_max_plan_depth_nodes_deep() -> None:
     with pytest.raises(PlanTooDeep) as refused:
         check(_lets(MAX_PLAN_DEPTH + 1), None)
     assert (refused.value.status, refused.value.code) == (400, "BW1302")
+
+
+def test_a_plan_checked_before_gives_the_same_facts_and_a_failing_one_fails_every_time() -> None:
+    checked = CheckedPlans()
+    plan = {"type": "seq", "args": [INSERT_NOTE, SELECT_NOTES]}
+    text = json.dumps(plan, separators=(",", ":"))
+    first, shape = checked.check(text, plan, None)
+    first.tables_read.add("Other")  # a run adds what raw statements touched: never to the memory
+    again, shape_again = checked.check(text, plan, None)
+    assert (again.tables_read, again.tables_written, again.statements) == ({"Note"}, {"Note"}, 2)
+    assert shape_again == shape
+    unknown = {"type": "seq", "args": [{"type": "unit"}, {"type": "teleport"}]}
+    for _ in range(2):
+        with pytest.raises(UnsupportedPlan):
+            checked.check(json.dumps(unknown), unknown, None)
