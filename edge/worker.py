@@ -1,12 +1,13 @@
-"""The Cloudflare Worker shell: converts Workers types at the boundary and delegates to `bwedge`.
+"""The Cloudflare Worker shell: the entrypoint and the Durable Object classes wrangler.toml names.
+It converts Workers types at the boundary and delegates to `bwedge`; the runtime's objects behind
+bwedge's ports are in `workerports`.
 
-Only this module touches `js` / `workers`; everything it calls is the same code the local runtime
-(edge_local) runs on CPython. Keep logic out of here.
+Only these two modules touch `js` / `workers`; everything they call is the same code the local
+runtime (edge_local) runs on CPython. Keep logic out of here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
@@ -14,13 +15,27 @@ from typing import Any
 
 import js
 from pyodide.ffi import to_js
-from workers import DurableObject, Response, WorkerEntrypoint, fetch
+from workerports import (
+    JS_NULL,
+    KEY_HEADER,
+    SUBSCRIPTION_HEADER,
+    DurablePlanLimits,
+    DurableQueues,
+    DurableRevocations,
+    DurableTagVersions,
+    HibernatableSockets,
+    R2Blobs,
+    WorkerCache,
+    WorkerContext,
+    WorkerOrigin,
+    WorkerSql,
+)
+from workers import DurableObject, Response, WorkerEntrypoint
 
 from bwcontract.usage import PlanLimit
 from bwedge import eventqueue
 from bwedge.app import EdgeApp
 from bwedge.cache.layer import CacheParts
-from bwedge.cache.ports import Versions
 from bwedge.cache.settings import ENV_NAMES as CACHE_ENV_NAMES
 from bwedge.cache.settings import CacheSettings
 from bwedge.cache.versions import TagVersionStore
@@ -29,7 +44,6 @@ from bwedge.eventlog import InvalidBatch
 from bwedge.eventroutes import EventRoutes
 from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from bwedge.planlimits import PlanLimitStore, PlanLimitView
-from bwedge.ports import OriginUnreachable
 from bwedge.revocation import RevocationStore, RevocationView
 from bwedge.subscription import Subscription
 
@@ -50,13 +64,6 @@ _ENV_NAMES = (
     *CACHE_ENV_NAMES,
     *eventqueue.ENV_NAMES,
 )
-SUBSCRIPTION_HEADER = "x-breakwater-subscription"
-KEY_HEADER = "x-breakwater-key-id"
-
-try:  # JS null reaches Python as pyodide.ffi.jsnull on newer Pyodide, as None before
-    from pyodide.ffi import jsnull as _JS_NULL
-except ImportError:  # pragma: no cover
-    _JS_NULL = None
 
 # One app per isolate: config parsing and the revocation cache survive across requests.
 _app: EdgeApp | None = None
@@ -71,169 +78,17 @@ def _env_mapping(env: Any) -> dict[str, str]:
     return values
 
 
-class _WorkerSql:
-    """Durable Object SQLite storage as the core's SqlStorage port."""
-
-    def __init__(self, storage: Any) -> None:
-        raw = getattr(storage, "_binding", storage)
-        self._sql = raw.sql
-
-    def exec(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        cursor = self._sql.exec(sql, *params)
-        return [tuple(row) for row in cursor.raw().toArray().to_py()]
-
-
-class _WorkerOrigin:
-    def __init__(self, config: EdgeConfig) -> None:
-        self._config = config
-
-    async def fetch(
-        self, origin_id: str | None, method: str, target: str, headers: Headers, body: bytes
-    ) -> EdgeResponse:
-        base = self._config.origins[origin_id or self._config.default_origin]
-        try:
-            response = await fetch(
-                base + target,
-                method=method,
-                headers=dict(headers.items()),
-                body=body if body and method not in ("GET", "HEAD") else None,
-                redirect="manual",  # a console form's 303 goes back to the browser, as the local edge does
-            )
-            payload = await response.bytes()
-        except Exception as exc:
-            # The runtime's fetch does not say whether the request left; when Cloudflare knows it
-            # did not, it answers 521-523 instead of failing (bwedge/dispatch.py reads those).
-            raise OriginUnreachable(f"{type(exc).__name__}: {exc}", delivered=True) from None
-        return EdgeResponse(response.status, Headers(dict(response.headers).items()), payload)
-
-
-class _DurableRevocations:
-    def __init__(self, env: Any) -> None:
-        self._env = env
-
-    def _stub(self) -> Any:
-        return self._env.REVOCATIONS.getByName("global")
-
-    async def is_revoked(self, key_id: str, database_id: str) -> bool:
-        return bool(await self._stub().is_revoked(key_id, database_id))
-
-    async def revoke(self, key_ids: list[str], database_ids: list[str]) -> None:
-        await self._stub().revoke(json.dumps(key_ids), json.dumps(database_ids))
-
-
-class _DurablePlanLimits:
-    """The one PlanLimits Durable Object ("global"), called over RPC with JSON strings."""
-
-    def __init__(self, env: Any) -> None:
-        self._env = env
-
-    def _stub(self) -> Any:
-        return self._env.PLAN_LIMITS.getByName("global")
-
-    async def get(self, database_id: str) -> PlanLimit:
-        return PlanLimit.from_dict(json.loads(str(await self._stub().get(database_id))))
-
-    async def apply(self, limits: list[PlanLimit]) -> None:
-        await self._stub().apply(json.dumps([limit.as_dict() for limit in limits]))
-
-
-class _WorkerCache:
-    """`caches.default` as the cache's ResponseCache port (synthetic GET URLs, real Responses)."""
-
-    async def match(self, url: str) -> EdgeResponse | None:
-        found = await js.caches.default.match(url)
-        if found is None:
-            return None
-        body = bytes((await found.arrayBuffer()).to_py())
-        headers = Headers((str(pair[0]), str(pair[1])) for pair in found.headers.entries())
-        return EdgeResponse(int(found.status), headers, body)
-
-    async def put(self, url: str, response: EdgeResponse) -> None:
-        stored = Response(response.body, status=response.status, headers=dict(response.headers.items()))
-        await js.caches.default.put(url, stored.js_object)
-
-
-class _DurableTagVersions:
-    """One TagVersions Durable Object per database, called over RPC with JSON strings."""
-
-    def __init__(self, env: Any) -> None:
-        self._env = env
-
-    def _stub(self, database_id: str) -> Any:
-        return self._env.TAG_VERSIONS.getByName(database_id)
-
-    async def read(self, database_id: str, tags: list[str]) -> Versions:
-        return Versions.from_json(str(await self._stub(database_id).read(json.dumps(tags))))
-
-    async def bump(self, database_id: str, tags: list[str]) -> Versions:
-        return Versions.from_json(str(await self._stub(database_id).bump(json.dumps(tags))))
-
-    async def hold(self, database_id: str, tx_id: str, tags: list[str]) -> None:
-        await self._stub(database_id).hold(tx_id, json.dumps(tags))
-
-    async def release(self, database_id: str, tx_id: str, commit: bool) -> Versions:
-        return Versions.from_json(str(await self._stub(database_id).release(tx_id, bool(commit))))
-
-
-class _WorkerContext:
-    def __init__(self, ctx: Any) -> None:
-        self._ctx = ctx
-
-    def wait_until(self, awaitable: Any) -> None:
-        self._ctx.waitUntil(asyncio.ensure_future(awaitable))
-
-
-def _js_object(value: dict[str, Any]) -> Any:
-    return to_js(value, dict_converter=js.Object.fromEntries)
-
-
-def _queue_answer(raw: Any) -> dict[str, Any]:
-    """An EventQueue RPC's JSON answer; its `error` (a refused batch or part) raised again here."""
-    answer: dict[str, Any] = json.loads(str(raw))
-    if "error" in answer:
-        raise InvalidBatch(answer["error"])
-    return answer
-
-
-class _DurableQueues:
-    """The EventQueue namespace as the core's QueuesPort: RPC for appends, fetch for sockets."""
-
-    def __init__(self, env: Any) -> None:
-        self._namespace = getattr(env.EVENT_QUEUES, "_binding", env.EVENT_QUEUES)
-
-    async def append(self, database_id: str, body: str) -> dict[str, Any]:
-        return _queue_answer(await self._namespace.getByName(database_id).append(body))
-
-    async def append_part(
-        self, database_id: str, offset: str, index: int, count: int, text: str
-    ) -> dict[str, Any]:
-        return _queue_answer(
-            await self._namespace.getByName(database_id).append_part(offset, index, count, text)
-        )
-
-    async def connect(self, database_id: str, subscription: dict[str, Any], key_id: str, request: Any) -> Any:
-        headers = {"upgrade": "websocket", SUBSCRIPTION_HEADER: json.dumps(subscription), KEY_HEADER: key_id}
-        upgrade = js.Request.new(f"https://queue/{database_id}", _js_object({"headers": headers}))
-        return await self._namespace.getByName(database_id).fetch(upgrade)
-
-    async def revoke(self, database_id: str, key_ids: list[str], everything: bool) -> int:
-        return int(await self._namespace.getByName(database_id).revoke(json.dumps(key_ids), bool(everything)))
-
-    async def figures(self, database_id: str) -> dict[str, Any]:
-        return _queue_answer(await self._namespace.getByName(database_id).figures())
-
-
 def _get_app(env: Any) -> EdgeApp:
     global _app
     if _app is None:
         values = _env_mapping(env)
         config = EdgeConfig.from_env(values)
-        revocations = RevocationView(_DurableRevocations(env), time.time, config.revocation_ttl)
-        cache = CacheParts(_WorkerCache(), _DurableTagVersions(env), CacheSettings.from_env(values))
-        limits = PlanLimitView(_DurablePlanLimits(env), time.time, config.plan_limits_ttl)
+        revocations = RevocationView(DurableRevocations(env), time.time, config.revocation_ttl)
+        cache = CacheParts(WorkerCache(), DurableTagVersions(env), CacheSettings.from_env(values))
+        limits = PlanLimitView(DurablePlanLimits(env), time.time, config.plan_limits_ttl)
         # An isolate has no disk: its cache hits wait in memory until flushed (bwedge/usage.py).
-        _app = EdgeApp(config, _WorkerOrigin(config), revocations, time.time, cache, limits)
-        EventRoutes(_app, _DurableQueues(env)).install()
+        _app = EdgeApp(config, WorkerOrigin(config), revocations, time.time, cache, limits)
+        EventRoutes(_app, DurableQueues(env)).install()
     return _app
 
 
@@ -259,7 +114,7 @@ class Default(WorkerEntrypoint):
         refused = app.refuse_body(str(length) if isinstance(length, str) else None)
         if refused is not None:  # not read: a body over the limit never reaches this isolate's memory
             return _native(refused)
-        response = await app.handle(await _edge_request(request), _WorkerContext(self.ctx))
+        response = await app.handle(await _edge_request(request), WorkerContext(self.ctx))
         if response.native is not None:
             return Response(response.native)  # the queue's 101 with the consumer's WebSocket
         return _native(response)
@@ -270,7 +125,7 @@ class Revocations(DurableObject):
 
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
-        self.store = RevocationStore(_WorkerSql(ctx.storage), time.time)
+        self.store = RevocationStore(WorkerSql(ctx.storage), time.time)
 
     async def is_revoked(self, key_id: str, database_id: str) -> bool:
         return self.store.is_revoked(key_id, database_id)
@@ -284,7 +139,7 @@ class PlanLimits(DurableObject):
 
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
-        self.store = PlanLimitStore(_WorkerSql(ctx.storage), time.time)
+        self.store = PlanLimitStore(WorkerSql(ctx.storage), time.time)
 
     async def get(self, database_id: str) -> str:
         return json.dumps(self.store.get(database_id).as_dict())
@@ -298,7 +153,7 @@ class TagVersions(DurableObject):
 
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
-        self.store = TagVersionStore(_WorkerSql(ctx.storage), time.time)
+        self.store = TagVersionStore(WorkerSql(ctx.storage), time.time)
 
     async def read(self, tags_json: str) -> str:
         return self.store.read(json.loads(tags_json)).to_json()
@@ -311,47 +166,6 @@ class TagVersions(DurableObject):
 
     async def release(self, tx_id: str, commit: bool) -> str:
         return self.store.release(tx_id, bool(commit)).to_json()
-
-
-class _R2Blobs:
-    """An R2 bucket as the event log's tier 2."""
-
-    def __init__(self, bucket: Any) -> None:
-        self._bucket = getattr(bucket, "_binding", bucket)
-
-    async def put(self, key: str, text: str) -> None:
-        await self._bucket.put(key, text)
-
-    async def get(self, key: str) -> str | None:
-        found = await self._bucket.get(key)
-        if found is None or found is _JS_NULL:
-            return None
-        return str(await found.text())
-
-    async def delete(self, keys: list[str]) -> None:
-        await self._bucket.delete(to_js(keys))
-
-
-class _HibernatableSockets:
-    """Sockets accepted with the hibernation API, found again by their id tag after a wake-up."""
-
-    def __init__(self, ctx: Any) -> None:
-        self._ctx = ctx
-
-    def get(self, socket_id: str) -> eventqueue.Socket | None:
-        found = list(self._ctx.getWebSockets(socket_id))
-        return _Socket(found[0]) if found else None
-
-
-class _Socket:
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-
-    def send(self, text: str) -> None:
-        self._ws.send(text)
-
-    def close(self, code: int, reason: str) -> None:
-        self._ws.close(code, reason)
 
 
 class EventQueue(DurableObject):
@@ -368,9 +182,9 @@ class EventQueue(DurableObject):
         # R2 keys are prefixed with this object's id (one object per database).
         self.queue = eventqueue.EventQueue(
             str(ctx.id.toString()),
-            _WorkerSql(ctx.storage),
-            _R2Blobs(env.EVENTS_BUCKET),
-            _HibernatableSockets(ctx),
+            WorkerSql(ctx.storage),
+            R2Blobs(env.EVENTS_BUCKET),
+            HibernatableSockets(ctx),
             time.time,
             settings,
             schedule,
@@ -396,7 +210,7 @@ class EventQueue(DurableObject):
         socket_id = secrets.token_hex(8)
         self.ctx.acceptWebSocket(server, to_js([socket_id]))
         server.serializeAttachment(socket_id)
-        await self.queue.open(socket_id, subscription, "" if key_id in (None, _JS_NULL) else str(key_id))
+        await self.queue.open(socket_id, subscription, "" if key_id in (None, JS_NULL) else str(key_id))
         return Response(None, status=101, web_socket=client)
 
     async def revoke(self, key_ids_json: str, everything: bool) -> int:

@@ -298,7 +298,7 @@ worker._app.revocations.forget()  # as if this isolate's cache had expired
 gone = await call(f"http://edge.test/query?api_key={token}", method="POST", body="{}")
 shell["revoked_status"] = gone.status
 
-store = worker.RevocationStore(worker._WorkerSql(bw.storage), lambda: 0.0)
+store = worker.RevocationStore(worker.WorkerSql(bw.storage), lambda: 0.0)
 shell["do_sql_adapter"] = [store.is_revoked("key1", "db1"), store.is_revoked("key2", "db1")]
 
 # The cache: Cache API and TagVersions Durable Object paths of the shell.
@@ -392,7 +392,7 @@ queue["revocation_reached_queue"] = [
 unsigned = await call(f"http://edge.test{path}", method="POST", body=body.decode())
 queue["unsigned_push_status"] = unsigned.status
 
-blobs = worker._R2Blobs(bw.env.EVENTS_BUCKET)
+blobs = worker.R2Blobs(bw.env.EVENTS_BUCKET)
 await blobs.put("events/x/a.json", '{"big":true}')
 queue["r2_round_trip"] = [await blobs.get("events/x/a.json"), await blobs.get("events/x/missing")]
 await blobs.delete(["events/x/a.json"])

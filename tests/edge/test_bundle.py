@@ -25,6 +25,7 @@ def test_wrangler_bundles_the_worker(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "worker.py").exists()
+    assert (tmp_path / "workerports.py").exists()
     assert (tmp_path / "python_modules/workers/__init__.py").exists()
     assert "bwedge/app.py" in result.stdout
     assert "REVOCATIONS" in result.stdout  # the Durable Object binding is declared
