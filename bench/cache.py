@@ -10,6 +10,7 @@ then measures sequential requests, one at a time, on one keep-alive connection:
   miss   a findMany that is new every time (distinct `skip`): the origin and Postgres answer
 and, in-process (EdgeApp.handle called directly, no HTTP), a hit against the health answer, which
 isolates the cache's own work from the HTTP server's. Prints p50/p99 and the hit/floor ratios.
+One script (over 400 lines) on purpose: its measurements share one stack and one raw client.
 
 `--metering` (issue 15): the hit path with metering on against the same edge without it, in the same
 run, alternating blocks of requests, two ways:

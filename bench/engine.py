@@ -10,6 +10,9 @@ measures, side by side in one run on this machine:
 (b) the same operations over HTTP: straight to the origin (requests signed here, as the edge would)
     and through the local edge, so the serving overhead is visible;
 (c) compile time per query with a cold shape cache (plan + SQL) and a warm one (lookup + bind).
+
+One file over 400 lines on purpose: a benchmark is one script a reader runs and reads top to bottom,
+its three parts sharing one stack, one seeded database and one way of printing ratios.
 With --profile, (b) is repeated against a second origin process running under cProfile and the time
 is broken down by layer.
 """

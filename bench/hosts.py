@@ -17,6 +17,9 @@ a baseline measured in the same run:
   density            N idle dedicated instances and M shared databases: memory (MemAvailable drop and
                      the processes' PSS), disk, instances per GiB; N is chosen from free memory, the
                      SysV shared-memory segment limit, free PIDs and free disk unless given.
+
+One file over 400 lines on purpose: a benchmark is one script, its measurements sharing one agent
+process and one way of printing ratios against their baselines.
 """
 
 from __future__ import annotations

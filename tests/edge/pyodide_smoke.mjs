@@ -3,6 +3,7 @@
 // (edge/worker.py) with real Fetch API objects: a Request in, an origin reached with fetch(),
 // a Response out. The runtime-only modules the Workers SDK imports are supplied here as they are
 // by workerd. Prints one JSON line of results for tests/edge/test_pyodide.py to check.
+// One script (over 400 lines) because a Pyodide start costs seconds: every scenario shares one.
 import { loadPyodide } from "pyodide";
 import fs from "node:fs";
 import http from "node:http";

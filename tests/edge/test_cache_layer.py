@@ -1,5 +1,6 @@
 """The cache stage of the edge pipeline, end to end in-process: injected clock, the local runtime's
-Cache API and TagVersions objects, a scripted origin."""
+Cache API and TagVersions objects, a scripted origin. One module (over 400 lines) because its
+scenarios share that in-process world and read best side by side."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 //   node checks.mjs CLIENT_DIR URL [NAME_FILTER]
 // Prints one JSON line per check: {"name", "ok", "error"?}. tests/plans/test_prisma7_client.py runs it
 // once per generated client (with and without the relationJoins preview feature).
+// One file (over 400 lines) on purpose: the checks share one client per run and read as a list.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import path from "node:path";

@@ -4,7 +4,8 @@
 //   {kind: "raw", action, sql, params}        $queryRawUnsafe / $executeRawUnsafe
 //   {kind: "batch", ops, isolationLevel?}     $transaction([...])
 //   {kind: "itx", ops, rollback}              $transaction(async (tx) => ...), thrown out when rollback
-
+// One module (over 400 lines) because every part of the surface draws on the same model and value
+// choosers; the smaller parts (raw SQL, order totalizing) are beside it.
 import { MODELS, isNumeric, uniqueSelectors } from "./schema.mjs";
 import { JSON_KEYS, STRINGS, WORDS, misfit, sample, sampleList } from "./values.mjs";
 import { rawOperation } from "./raw.mjs";
