@@ -5,7 +5,8 @@
 - plan: `nodes` (the plan's types), built by `filters` (where; a field's own filter in
   `fieldfilters`), `reads` (selection, find, order, cursor, distinct), `aggregates` (aggregate,
   groupBy) on `arguments` (values as bind sources), and `writes` (nested writes → ordered
-  statements), joined up by `compile` into a `program.Program` (writes: one function per action in
+  statements; its parts `writesteps`, `writelinks`, `writecreates`, `writeupdates`), joined up by
+  `compile` into a `program.Program` (writes: one function per action in
   `writeactions`);
 - SQL: `sql` renders read plans, on `sqlbuilder` (parameters, aliases, joins), `jsonsql` (values),
   `sqlfilters` (conditions), `sqlorder` (order, cursors) and `aggregatesql`; `writesql` renders the

@@ -18,7 +18,8 @@ from .reads import READ_ACTIONS, plan_read, plan_selection
 from .schema import Model, Schema
 from .sql import NOTHING_READ, Builder, render_aggregate, render_group_by, render_read
 from .writeactions import WRITES, check_returned_relations
-from .writes import NOT_FOUND, WriteCompiler
+from .writes import WriteCompiler
+from .writesteps import NOT_FOUND
 
 WRITE_ACTIONS = frozenset(
     {

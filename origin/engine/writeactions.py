@@ -19,7 +19,8 @@ from .program import Branch, Expect, Rebind, Statement
 from .reads import plan_selection
 from .schema import Model, Schema
 from .sql import Builder, render_filter, render_read, render_write_filter, write_condition
-from .writes import NOT_FOUND, WriteCompiler, read_back
+from .writes import WriteCompiler, read_back
+from .writesteps import NOT_FOUND
 
 
 def _require(args: dict[str, Any], allowed: set[str], required: set[str], action: str) -> None:
