@@ -11,6 +11,7 @@ from .filters import plan_where
 from .nodes import AggregatePlan, All, Any_, Constant, Filter, GroupByPlan, Negate, Order
 from .reads import plan_find, plan_order
 from .schema import Model, ScalarField, Schema
+from .stableorder import stable_order
 
 # --- aggregates ---------------------------------------------------------------------------------
 
@@ -57,18 +58,13 @@ def plan_aggregate(schema: Schema, model: Model, args: dict[str, Any], selection
         raise fail(f"The `select` statement for type Aggregate{model.name} must not be empty.", "selection")
     read = plan_find(schema, model, args, {"$scalars": True}, "", single=False)
     client_order = [o for o in read.order if not o.implicit]
-    if read.cursor_where is not None:
-        # Prisma's engine pages an aggregate from a cursor only over an order of required fields
-        # that holds a unique one.
-        unique = {c[0] for c in model.unique_criteria() if len(c) == 1}
-        fields = [o.field for o in client_order if not o.path and o.count_of is None and o.relevance is None]
-        stable = len(fields) == len(client_order) and all(f is not None and f.required for f in fields)
-        if not stable or not any(f is not None and f.name in unique for f in fields):
-            raise input_error(
-                "Unable to process combination of query arguments for aggregation query. Please note "
-                "that it is not possible at the moment to have a null-cursor, or a cursor and orderBy "
-                "combination that not stable (unique)."
-            )
+    if read.cursor_where is not None and not stable_order(schema, model, client_order):
+        # Prisma's engine would page from this cursor in memory, which it cannot do for an aggregate.
+        raise input_error(
+            "Unable to process combination of query arguments for aggregation query. Please note "
+            "that it is not possible at the moment to have a null-cursor, or a cursor and orderBy "
+            "combination that not stable (unique)."
+        )
     return AggregatePlan(model, read, parts)
 
 

@@ -12,6 +12,7 @@ from .quoting import column, ident
 from .schema import Model
 from .sqlbuilder import AGGREGATE_SQL, Builder, link, model_table
 from .sqlfilters import render_filter
+from .stableorder import stable_order
 
 
 def order_expr(b: Builder, o: Order, alias: str, model: Model) -> str:
@@ -79,7 +80,7 @@ def cursor_condition(
     """The rows of a page from a cursor, as Prisma's engine selects them.
 
     Its SQL keeps rows by a loose test over the client's order terms (a NULL on either side of a
-    nullable field matches). Over a stable order (`_stable`) that is all. Otherwise, and for nested
+    nullable field matches). Over a stable order (`stable_order`) that is all. Otherwise, and for nested
     lists, it pages in memory: the page starts at the cursor record among the rows found (none if it
     is not among them), which is the rows at or after it in the order, NULLs placed as ORDER BY
     places them. Without an order it is the id order, from the cursor on (paged in memory too when
@@ -99,7 +100,7 @@ def cursor_condition(
     client = [o for o in terms if not o.implicit] if read.client_order else []
     # `distinct` beside a cursor is done in memory by Prisma's engine, and the page with it.
     paged_in_memory = in_memory and (read.relation is not None or bool(read.distinct))
-    if client and _stable(read.model, client) and not paged_in_memory:
+    if client and stable_order(b.schema, read.model, client) and not paged_in_memory:
         return _loose_all(b, client, alias, read.model, at_cursor)
     exists_alias = b.alias()
     found = render_filter(b, cursor_where, exists_alias)
@@ -108,7 +109,7 @@ def cursor_condition(
     if (
         in_memory
         and read.filter is not None
-        and (paged_in_memory or client or not _stable(read.model, terms))
+        and (paged_in_memory or client or not stable_order(b.schema, read.model, terms))
     ):
         found += f" AND {render_filter(b, read.filter, exists_alias)}"
     if in_memory and client:
@@ -156,20 +157,6 @@ def distinct_cursor(b: Builder, read: ReadPlan, alias: str) -> tuple[str, str, s
         ors.append("(" + " AND ".join(_same(b, p, alias, read.model, at_cursor(p)) for p in terms) + ")")
     position = f"({' OR '.join(ors)})" if ors else "TRUE"
     return loose, position, render_filter(b, cursor_where, alias)
-
-
-def _stable(model: Model, terms: list[Order]) -> bool:
-    """An order Prisma's engine pages in SQL: one of its plain fields is unique, and no term can be
-    NULL (a nullable field, or one reached through an optional relation; a relation's `_count` never
-    is). Otherwise it pages in memory."""
-    if any(o.aggregate or (o.field is None and o.count_of is None and o.relevance is None) for o in terms):
-        return False
-    for o in terms:
-        if o.field is not None and (not o.field.required or any(not r.required for r in o.path)):
-            return False
-    names = {o.field.name for o in terms if o.field is not None and not o.path and o.count_of is None}
-    # A unique key of one field: a compound one (`@@id([a, b])`) does not make it stable to Prisma.
-    return any(len(c) == 1 and c[0] in names and model.fields[c[0]].required for c in model.unique_criteria())
 
 
 def _loose_all(

@@ -236,7 +236,8 @@ class Links(WriteSteps):
             raise AssertionError("handled by the parent update")
         fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
         b = self.builder()
-        sets = ", ".join(writesql.to_null(fk_fields) + writesql.touched_at(b, target))
+        # Letting go leaves the related records' `@updatedAt` alone, as by Prisma's engine.
+        sets = ", ".join(writesql.to_null(fk_fields))
         where = self.linked(b, rel, parent, "t")
         if not everything and arg is not True and not rel.is_list:
             # A to-one disconnect takes a filter on the related record (a WhereInput, `{}` is any).

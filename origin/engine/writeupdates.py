@@ -157,14 +157,18 @@ class Updates(Creates):
         path: str,
         fixed: dict[str, Source] | None = None,
         alias: str = "t",
+        quiet: frozenset[str] = frozenset(),
     ) -> str:
+        """The SET list of an update. `quiet` names fields of `fixed` that leave `@updatedAt` alone
+        when nothing else changes (a disconnect's foreign key: Prisma's engine does not touch it)."""
         assigned = self.assignments(b, model, data, path, update=True, alias=alias)
         for name, source in (fixed or {}).items():
             assigned.append((model.fields[name], b.param(source)))
         if assigned or any(k in model.relations for k in data):
             names = {f.name for f, _ in assigned}
+            touched = any(f.name not in quiet for f, _ in assigned)
             for f in model.fields.values():
-                if f.updated_at and f.name not in names and assigned:
+                if f.updated_at and f.name not in names and touched:
                     assigned.append((f, b.param(Generated("now", (f.native_type or "").lower()))))
         self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
         return writesql.assignments(assigned)
@@ -181,6 +185,7 @@ class Updates(Creates):
         if missing is not None:
             self.maybe_missing[current] = (model, missing)
         fixed: dict[str, Source] = {}
+        quiet: set[str] = set()
         after: list[tuple[RelationField, Any, str]] = []
         for name, ops in data.items():
             rel = model.relations.get(name)
@@ -188,10 +193,10 @@ class Updates(Creates):
                 continue
             at = f"{path}.{name}"
             if rel.joined().kind == "fk_here":
-                fixed.update(self.parent_side_update(model, rel, current, ops, at))
+                fixed.update(self.parent_side_update(model, rel, current, ops, at, quiet))
             after.append((rel, ops, at))
         b = self.builder()
-        sets = self.set_clause(b, model, data, path, fixed)
+        sets = self.set_clause(b, model, data, path, fixed, quiet=frozenset(quiet))
         updated = current
         if sets:
             where = writesql.same_record(b, model, current)
@@ -211,8 +216,10 @@ class Updates(Creates):
         return updated
 
     def parent_side_update(
-        self, model: Model, rel: RelationField, current: str, ops: Any, path: str
+        self, model: Model, rel: RelationField, current: str, ops: Any, path: str, quiet: set[str]
     ) -> dict[str, Source]:
+        """The foreign key `rel`'s nested writes give the record being updated; those a disconnect
+        sets (to NULL) go into `quiet`, as they leave `@updatedAt` alone."""
         target = self.schema.models[rel.target]
         joined = rel.joined()
         if not isinstance(ops, dict):
@@ -225,12 +232,14 @@ class Updates(Creates):
                 keys = self.resolve_parent_side(model, rel, {op: arg}, path)
                 self.take_over(model, rel, keys, keep=current)
                 fixed.update(keys)
+                quiet.difference_update(keys)
             elif op == "disconnect":
                 if arg is False:
                     continue
                 if any(model.fields[mine].required for mine, _ in joined.pairs):
                     raise required_relation(rel, model, target, at)
                 fixed.update({mine: Const(None) for mine, _ in joined.pairs})
+                quiet.update(mine for mine, _ in joined.pairs)
             elif op == "update":
                 self.nested_update(model, rel, current, arg, at)
             elif op == "upsert":
