@@ -12,11 +12,13 @@ from pathlib import Path
 from tests.conftest import PROJECT_ROOT
 
 # Lowest first. A package may import the packages of the floors below its own, never its own floor's
-# peers, never a floor above. `worker` is the Worker shell (edge/worker.py).
+# peers, never a floor above. `worker` is the Worker shell (edge/worker.py), over `workerports`
+# (edge/workerports.py: the runtime's objects behind bwedge's ports).
 LAYERS: list[tuple[str, ...]] = [
     ("bwcontract",),  # the wire contract: keys, signing, offsets, txids, filters, error codes
     ("bwservice",),  # what service processes share: serving, logging, pinned Postgres sessions
     ("hosts", "bwedge"),  # the host agent; the edge's stdlib core
+    ("workerports",),  # the Workers runtime behind the edge core's ports
     ("edge_local", "worker", "origin"),  # the edge's two runtimes; the origin
     ("breakwater",),  # the Python client
     ("bwdev",),  # dev tooling: the CLI and the stack runner
@@ -26,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
 # without the server's packages.
 ONLY: dict[str, set[str]] = {
     "bwedge": {"bwcontract"},
-    "worker": {"bwedge", "bwcontract"},
+    "workerports": {"bwedge", "bwcontract"},
+    "worker": {"workerports", "bwedge", "bwcontract"},
     "origin": {"bwcontract", "bwservice"},
     "breakwater": {"bwcontract"},
 }
@@ -38,8 +41,8 @@ WORKER_RUNTIME = {"js", "pyodide", "workers"}
 def _module_files() -> Iterator[tuple[str, Path]]:
     """(dotted module name, path) of every module of every layer."""
     for package in FLOOR:
-        if package == "worker":
-            yield "worker", PROJECT_ROOT / "edge/worker.py"
+        if package in ("worker", "workerports"):
+            yield package, PROJECT_ROOT / f"edge/{package}.py"
             continue
         root = PROJECT_ROOT / package
         if not root.is_dir():
@@ -98,13 +101,13 @@ def test_the_contract_and_the_edge_core_import_the_standard_library_alone() -> N
     wrong = []
     for name, path in MODULES.items():
         own = name.partition(".")[0]
-        if own not in ("bwcontract", "bwedge", "worker"):
+        if own not in ("bwcontract", "bwedge", "workerports", "worker"):
             continue
         for imported, line in _imports(name, path):
             top = imported.partition(".")[0]
             if top in sys.stdlib_module_names or top == "__future__" or _ours(imported) is not None:
                 continue
-            if own == "worker" and top in WORKER_RUNTIME:
+            if own in ("worker", "workerports") and top in WORKER_RUNTIME:
                 continue
             wrong.append(f"{path.relative_to(PROJECT_ROOT)}:{line}: {imported}")
     assert wrong == []
