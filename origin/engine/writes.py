@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -770,7 +770,8 @@ class WriteCompiler:
         pointing = [
             (owner.fields[mine], Bound(child, target.fields[theirs].column)) for mine, theirs in joined.pairs
         ]
-        sets = ", ".join(writesql.set_to(b, pointing))
+        # A connect touches the record it points, as Prisma's engine does (a disconnect does not).
+        sets = ", ".join(writesql.set_to(b, pointing) + writesql.touched_at(b, owner))
         where = writesql.same_record(b, owner, parent, alias="")
         self.wrote(owner)
         self.steps.append(self.statement(b, writesql.update(owner, sets, where, aliased=False), count=True))
@@ -823,7 +824,8 @@ class WriteCompiler:
             raise AssertionError("handled by the parent update")
         fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
         b = self.builder()
-        sets = ", ".join(writesql.to_null(fk_fields) + writesql.touched_at(b, target))
+        # Prisma's engine leaves `@updatedAt` alone on the records a disconnect lets go of.
+        sets = ", ".join(writesql.to_null(fk_fields))
         where = self.linked(b, rel, parent, "t")
         if not everything and arg is not True and not rel.is_list:
             # A to-one disconnect takes a filter on the related record (a WhereInput, `{}` is any).
@@ -990,14 +992,17 @@ class WriteCompiler:
         path: str,
         fixed: dict[str, Source] | None = None,
         alias: str = "t",
+        quiet: Collection[str] = (),
     ) -> str:
+        """`quiet` names the fixed keys that alone leave `@updatedAt` as it was (a disconnect's)."""
         assigned = self.assignments(b, model, data, path, update=True, alias=alias)
         for name, source in (fixed or {}).items():
             assigned.append((model.fields[name], b.param(source)))
+        touching = any(f.name not in quiet for f, _ in assigned)
         if assigned or any(k in model.relations for k in data):
             names = {f.name for f, _ in assigned}
             for f in model.fields.values():
-                if f.updated_at and f.name not in names and assigned:
+                if f.updated_at and f.name not in names and touching:
                     assigned.append((f, b.param(Generated("now", (f.native_type or "").lower()))))
         self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
         return writesql.assignments(assigned)
@@ -1014,6 +1019,7 @@ class WriteCompiler:
         if missing is not None:
             self.maybe_missing[current] = (model, missing)
         fixed: dict[str, Source] = {}
+        quiet: set[str] = set()
         after: list[tuple[RelationField, Any, str]] = []
         for name, ops in data.items():
             rel = model.relations.get(name)
@@ -1021,10 +1027,13 @@ class WriteCompiler:
                 continue
             at = f"{path}.{name}"
             if rel.joined().kind == "fk_here":
-                fixed.update(self.parent_side_update(model, rel, current, ops, at))
+                keys = self.parent_side_update(model, rel, current, ops, at)
+                fixed.update(keys)
+                if not {"create", "connect", "connectOrCreate"} & set(ops):
+                    quiet.update(keys)  # a disconnect: Prisma's engine leaves `@updatedAt` alone
             after.append((rel, ops, at))
         b = self.builder()
-        sets = self.set_clause(b, model, data, path, fixed)
+        sets = self.set_clause(b, model, data, path, fixed, quiet=quiet)
         updated = current
         if sets:
             where = writesql.same_record(b, model, current)
