@@ -183,7 +183,8 @@ class Links(WriteSteps):
         pointing = [
             (owner.fields[mine], Bound(child, target.fields[theirs].column)) for mine, theirs in joined.pairs
         ]
-        sets = ", ".join(writesql.set_to(b, pointing))
+        # A connect touches the record it points, as Prisma's engine does (a disconnect does not).
+        sets = ", ".join(writesql.set_to(b, pointing) + writesql.touched_at(b, owner))
         where = writesql.same_record(b, owner, parent, alias="")
         self.wrote(owner)
         self.steps.append(self.statement(b, writesql.update(owner, sets, where, aliased=False), count=True))

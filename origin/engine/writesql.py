@@ -55,7 +55,8 @@ def set_to(b: Builder, keys: Sequence[tuple[ScalarField, Source]]) -> list[str]:
 
 
 def touched_at(b: Builder, model: Model) -> list[str]:
-    """`@updatedAt` columns set to now: a record whose key a nested write changes is updated."""
+    """`@updatedAt` columns set to now: a record a nested connect points elsewhere is updated (a
+    disconnect leaves it alone, as Prisma's engine does)."""
     return [
         f"{ident(f.column)} = {b.param(Generated('now', (f.native_type or '').lower()))}"
         for f in model.fields.values()
