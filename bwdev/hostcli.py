@@ -1,5 +1,5 @@
 """The CLI's host commands: `host list|show|drain|cordon|uncordon|reset-token` (the control plane's
-hosts, origin/control/hostadmin.py)."""
+hosts, origin/api/hostadmin.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The CLI's metering commands: `usage`, `workspace create|list|show`, `plan list|create|update|set`,
-`limit set|show` (the admin API of origin/metering/admin.py)."""
+`limit set|show` (the admin API of origin/api/meteringadmin.py)."""
 
 from __future__ import annotations
 

@@ -18,11 +18,13 @@ from bwservice import logs
 from . import auth, capture
 from . import insights as insights_
 from . import metering as metering_
-from .capture import routes as capture_routes
+from .api import admin, hostadmin
+from .api import capture as capture_routes
+from .api import insights as insights_routes
+from .api import metering as metering_routes
+from .api import meteringadmin as metering_admin
 from .console import routes as console_routes
-from .console.latency import RecentLatency
-from .console.sessions import SessionStore
-from .control import admin, hostadmin
+from .consolesessions import SessionStore
 from .control.clients import EdgeClient
 from .control.drains import Drainer
 from .control.hostbook import HostBook
@@ -35,10 +37,8 @@ from .control.placement import PlacementRules
 from .control.store import ControlStore, Database
 from .fronts import prisma6, prisma7, v1
 from .http import OriginApp
-from .insights import routes as insights_routes
+from .latency import RecentLatency
 from .limits import MAX_REQUEST_BYTES, LimitsBook, defaults_from_env
-from .metering import admin as metering_admin
-from .metering import routes as metering_routes
 from .observe import ObservationHub
 from .peers import Membership
 from .replay import ReplayGuard

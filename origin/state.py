@@ -8,8 +8,7 @@ import httpx
 from starlette.requests import Request
 
 from .capture.supervisor import CaptureSupervisor
-from .console.latency import RecentLatency
-from .console.sessions import SessionStore
+from .consolesessions import SessionStore
 from .control.clients import EdgeClient
 from .control.drains import Drainer
 from .control.hostbook import HostBook
@@ -19,6 +18,7 @@ from .control.moves import Mover
 from .control.placement import PlacementRules
 from .control.store import ControlStore
 from .insights import Insights
+from .latency import RecentLatency
 from .metering import Metering
 from .replay import ReplayGuard
 from .schemas import SchemaCache

@@ -123,6 +123,52 @@ def test_no_modules_import_each_other_in_a_circle() -> None:
     assert _circles(graph) == []
 
 
+# Inside the origin each sub-package and each top-level module is a room. On top, what serves HTTP:
+# the composition root (`app`, `__main__`, `state`: every service, built once), who is calling
+# (`auth`), the HTTP layer (`http`, `routes`) and the handlers (`fronts/`, `api/`, `console/`). Below,
+# the services (`control/`, `metering/`, `insights/`, `capture/`, `tenants`, `pool/`, `engine/`, ...),
+# which never reach up to them: a service takes what it needs as arguments, never the app's state.
+ORIGIN_HTTP_ROOMS = {"app", "__main__", "state", "auth", "http", "routes", "fronts", "api", "console"}
+
+
+def _origin_room(module: str) -> str | None:
+    """The origin's room that holds `module` (`origin` itself for the package's __init__)."""
+    parts = module.split(".")
+    if parts[0] != "origin":
+        return None
+    return parts[1] if len(parts) > 1 else "origin"
+
+
+def _origin_room_imports() -> Iterator[tuple[str, str, str]]:
+    """(room, room it imports, where) for every import from one room of the origin to another."""
+    for name, path in MODULES.items():
+        room = _origin_room(name)
+        if room is None:
+            continue
+        for imported, line in _imports(name, path):
+            target = _ours(imported)
+            other = _origin_room(target) if target else None
+            if other is not None and other != room:
+                yield room, other, f"{path.relative_to(PROJECT_ROOT)}:{line}: {imported}"
+
+
+def test_no_rooms_of_the_origin_import_each_other_in_a_circle() -> None:
+    graph: dict[str, set[str]] = {}
+    for room, other, _where in _origin_room_imports():
+        graph.setdefault(room, set()).add(other)
+        graph.setdefault(other, set())
+    assert _circles(graph) == []
+
+
+def test_the_origin_services_never_import_what_serves_http() -> None:
+    wrong = [
+        where
+        for room, other, where in _origin_room_imports()
+        if room not in ORIGIN_HTTP_ROOMS and other in ORIGIN_HTTP_ROOMS
+    ]
+    assert wrong == []
+
+
 def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
     index: dict[str, int] = {}

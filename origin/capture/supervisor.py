@@ -12,29 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import asyncpg
 
-from bwcontract.codes import Code
-from bwservice import pinned
-
-from ..errors import BreakwaterError
+from ..slots import CHANNEL, ENABLE_LOCK, ensure_slot, lock_key
 from .reader import CaptureTarget, Locate, Push, Reader, ReaderSettings, SchemaSource
 
 log = logging.getLogger("breakwater.capture")
 
 LEADER_LOCK = 0x42574344  # "BWCD": one reader per database
-ENABLE_LOCK = 0x42574345  # "BWCE": one enabler per database
-CHANNEL = "breakwater_capture"
-
-
-def lock_key(database_id: str) -> int:
-    """A stable 32-bit key per database (a collision only makes one process lead both)."""
-    return int.from_bytes(hashlib.sha256(database_id.encode()).digest()[:4], "big", signed=True)
 
 
 def slot_name(database_id: str) -> str:
@@ -50,10 +39,6 @@ class CaptureHosts(Protocol):
     async def capture_address(self, database_id: str) -> str: ...
 
     async def disable_capture(self, database_id: str) -> None: ...
-
-
-class CaptureUnavailable(BreakwaterError):
-    code = Code.CAPTURE_UNAVAILABLE
 
 
 # What the lock session can fail with; any of them means the session is no longer to be trusted.
@@ -261,35 +246,3 @@ class CaptureSupervisor:
         for _reader, task in readers.values():
             task.cancel()
         await asyncio.gather(*(task for _r, task in readers.values()), return_exceptions=True)
-
-
-async def ensure_slot(dsn: str, slot: str) -> None:
-    """Create the logical slot unless it exists. It waits for transactions open in the cluster, so it
-    is bounded: a long-running transaction elsewhere makes the stream open fail with a retry hint.
-
-    The session is the capture role's (REPLICATION) in the tenant's database: pinned, so nothing in
-    it resolves a name the tenant defined."""
-    conn = await pinned.connect(dsn, server_settings={"statement_timeout": "15s"})
-    try:
-        if await conn.fetchval(
-            "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1", slot
-        ):
-            return
-        try:
-            await conn.execute("SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')", slot)
-        except asyncpg.DuplicateObjectError:
-            return
-        except asyncpg.ConfigurationLimitExceededError as exc:
-            raise CaptureUnavailable(
-                f"Change capture could not start: the database's host has no free replication slot ({exc}).",
-                hint="Raise max_replication_slots and max_wal_senders on the host, or turn capture off "
-                "for databases that no longer stream.",
-            ) from None
-        except asyncpg.QueryCanceledError:
-            raise CaptureUnavailable(
-                "Change capture could not start: a long-running transaction on the database's host "
-                "kept the replication slot from being created.",
-                hint="Retry once long transactions on the host have finished.",
-            ) from None
-    finally:
-        await conn.close()

@@ -21,9 +21,9 @@ from typing import Any
 from .. import limits as limits_
 from ..control.store import ApiKey, Database
 from ..errors import BreakwaterError
+from ..latency import Latency
 from ..state import OriginState
 from . import usage as usage_
-from .latency import Latency
 
 _POOL_COUNTS = ("in_use", "idle", "opening", "waiting", "acquired", "timeouts", "refused", "reclaimed")
 

@@ -16,10 +16,10 @@ from starlette.requests import Request
 from bwcontract.codes import Code
 from bwcontract.wire import CONSOLE_CLAIM
 
+from .. import consolesessions as sessions
 from ..auth import signed_by_edge
 from ..errors import Forbidden, Unauthorized
 from ..state import OriginState, state_of
-from . import sessions
 from .viewer import Viewer
 
 

@@ -20,11 +20,12 @@ from starlette.routing import Route
 from bwcontract import keys
 from bwcontract.codes import Code
 
-from ..control.admin import connection_url, revoke
+from .. import consolesessions as sessions
+from ..api.admin import connection_url, revoke
 from ..control.store import Database
 from ..errors import BreakwaterError, NotFound
 from ..state import OriginState
-from . import figures, forms, gate, insights, pages, sessions
+from . import figures, forms, gate, insights, pages
 from .viewer import Action, Viewer
 
 log = logging.getLogger("breakwater.console")

@@ -39,9 +39,9 @@ import asyncpg
 from bwcontract.codes import Code
 from bwservice import pinned
 
-from ..capture.supervisor import CHANNEL as CAPTURE_CHANNEL
-from ..capture.supervisor import ENABLE_LOCK, ensure_slot, lock_key
 from ..errors import BreakwaterError, NotFound, UpstreamError, database_moving
+from ..slots import CHANNEL as CAPTURE_CHANNEL
+from ..slots import ENABLE_LOCK, ensure_slot, lock_key
 from .clients import HostsClient
 from .hostbook import HostBook
 from .ids import new_id

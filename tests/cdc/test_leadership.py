@@ -20,10 +20,11 @@ from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from origin.capture.push import EdgePusher
 from origin.capture.reader import SchemaSource
-from origin.capture.supervisor import LEADER_LOCK, CaptureSupervisor, lock_key
+from origin.capture.supervisor import LEADER_LOCK, CaptureSupervisor
 from origin.control.clients import HostsClient
 from origin.engine.introspect import introspect
 from origin.engine.schema import Schema
+from origin.slots import lock_key
 from tests.conftest import TenantDatabase
 
 pytestmark = pytest.mark.e2e

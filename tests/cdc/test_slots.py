@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from origin.capture.supervisor import CaptureUnavailable, ensure_slot
+from origin.slots import CaptureUnavailable, ensure_slot
 
 
 async def test_a_host_without_free_slots_refuses_capture_with_a_hint(pg_database: str) -> None:

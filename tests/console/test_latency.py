@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from origin.console.latency import RecentLatency, percentile
+from origin.latency import RecentLatency, percentile
 from origin.observe import Observation
 
 

@@ -1,4 +1,4 @@
--- Console sessions (origin/console/sessions.py). A browser holds a random token in an HttpOnly cookie;
+-- Console sessions (origin/consolesessions.py). A browser holds a random token in an HttpOnly cookie;
 -- only its SHA-256 is kept. A session is the operator's, tied to the admin token it signed in with
 -- (by digest: a new admin token ends it), or one API key's (revoking the key ends it).
 CREATE TABLE console_sessions (

@@ -22,10 +22,10 @@ from starlette.routing import Route
 from bwcontract.codes import Code
 
 from .. import jsoninput
+from ..control.hostrecords import HostRecord
 from ..errors import BreakwaterError, NotFound, Unauthorized, database_moving
 from ..state import OriginState, state_of
 from .admin import _authorize, _database_named
-from .hostrecords import HostRecord
 
 HOST_ID = r"^[a-z0-9][a-z0-9-]{0,39}$"
 

@@ -20,8 +20,8 @@ from bwcontract.codes import Code
 
 from ..auth import caller_of, signed_by_edge
 from ..errors import BadRequest, Unauthorized
+from ..metering.daily import database_month
 from ..state import state_of
-from .daily import database_month
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 

@@ -20,11 +20,11 @@ from bwcontract import eventfilter
 
 from .. import jsoninput
 from ..auth import caller_of
-from ..control.admin import _authorize, _database_named
 from ..engine.quoting import table as quoted_table
 from ..engine.schema import Model, Schema
 from ..errors import BadRequest, NotFound, QueryValidationError
 from ..state import OriginState, state_of
+from .admin import _authorize, _database_named
 
 
 class StreamPreparation(BaseModel):

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..observe import Observation
+from .observe import Observation
 
 _MOST_DATABASES = 10_000  # past this, databases with nothing recent are forgotten at the next note
 

@@ -30,15 +30,15 @@ from starlette.routing import Route
 from bwcontract.codes import Code
 
 from .. import jsoninput
-from ..control.admin import NAME_PATTERN, NAME_RULE, _authorize, _database_named
 from ..control.store import Workspace
 from ..errors import BreakwaterError, NotFound, UpstreamError
+from ..metering.daily import database_month, databases_month
+from ..metering.plans import DEFAULT_PLAN, NewPlan, PlanTerms, money
+from ..metering.standing import Account
+from ..metering.webhooks import MAX_ATTEMPTS
 from ..state import OriginState
-from .daily import database_month, databases_month
-from .plans import DEFAULT_PLAN, NewPlan, PlanTerms, money
-from .routes import month_of
-from .standing import Account
-from .webhooks import MAX_ATTEMPTS
+from .admin import NAME_PATTERN, NAME_RULE, _authorize, _database_named
+from .metering import month_of
 
 
 class NewWorkspace(BaseModel):

@@ -16,11 +16,11 @@ from bwcontract.codes import Code
 
 from .. import jsoninput
 from .. import limits as limits_
+from ..control.ids import new_id
+from ..control.placement import choose
+from ..control.store import ApiKey, Database
 from ..errors import BreakwaterError, HostUnavailable, NotFound, Unauthorized, database_moving
 from ..state import OriginState, state_of
-from .ids import new_id
-from .placement import choose
-from .store import ApiKey, Database
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 NAME_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit"

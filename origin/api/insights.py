@@ -22,11 +22,11 @@ from starlette.routing import Route
 
 from .. import jsoninput
 from ..auth import caller_of
-from ..control.admin import _authorize, _database_named
 from ..errors import BadRequest
+from ..insights import report
+from ..insights.figures import WINDOWS
 from ..state import OriginState, state_of
-from . import report
-from .figures import WINDOWS
+from .admin import _authorize, _database_named
 
 
 class Switch(BaseModel):
