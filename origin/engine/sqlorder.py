@@ -89,13 +89,7 @@ def cursor_condition(
     assert read.cursor_where is not None
     cursor_where = read.cursor_where
     table_sql = model_table(read.model)
-
-    def at_cursor(term: Order) -> str:
-        c = b.alias()
-        found = render_filter(b, cursor_where, c)
-        value = _term_expr(b, term, c, read.model)
-        return f"(SELECT {value} FROM {table_sql} AS {ident(c)} WHERE {found} LIMIT 1)"
-
+    at_cursor = _at_cursor(b, read)
     terms = reversed_order(read.order) if read.reverse else read.order
     client = [o for o in terms if not o.implicit] if read.client_order else []
     # `distinct` beside a cursor is done in memory by Prisma's engine, and the page with it.
@@ -119,13 +113,7 @@ def cursor_condition(
     exists = f"EXISTS (SELECT 1 FROM {table_sql} AS {ident(exists_alias)} WHERE {found})"
     if not terms:
         return exists
-    ors = []
-    for i, term in enumerate(terms):
-        ands = [_same(b, p, alias, read.model, at_cursor(p)) for p in terms[:i]]
-        ands.append(_after(b, term, alias, read.model, at_cursor(term)))
-        ors.append("(" + " AND ".join(ands) + ")")
-    ors.append("(" + " AND ".join(_same(b, p, alias, read.model, at_cursor(p)) for p in terms) + ")")
-    position = f"({' OR '.join(ors)})"
+    position = _at_or_after(b, terms, alias, read.model, at_cursor)
     if not client:
         return f"({exists} AND {position})"
     return f"({exists} AND {position} AND {_loose_all(b, client, alias, read.model, at_cursor)})"
@@ -136,6 +124,17 @@ def distinct_cursor(b: Builder, read: ReadPlan, alias: str) -> tuple[str, str, s
     is no order of the client's), the position at or after the cursor record, and the test that a
     row is the cursor record."""
     assert read.cursor_where is not None
+    at_cursor = _at_cursor(b, read)
+    terms = reversed_order(read.order) if read.reverse else read.order
+    client = [o for o in terms if not o.implicit] if read.client_order else []
+    loose = _loose_all(b, client, alias, read.model, at_cursor) if client else ""
+    position = _at_or_after(b, terms, alias, read.model, at_cursor)
+    return loose, position, render_filter(b, read.cursor_where, alias)
+
+
+def _at_cursor(b: Builder, read: ReadPlan) -> Callable[[Order], str]:
+    """The value of an order term for the cursor record, as a subquery (a fresh alias each time)."""
+    assert read.cursor_where is not None
     cursor_where = read.cursor_where
     table_sql = model_table(read.model)
 
@@ -145,18 +144,22 @@ def distinct_cursor(b: Builder, read: ReadPlan, alias: str) -> tuple[str, str, s
         value = _term_expr(b, term, c, read.model)
         return f"(SELECT {value} FROM {table_sql} AS {ident(c)} WHERE {found} LIMIT 1)"
 
-    terms = reversed_order(read.order) if read.reverse else read.order
-    client = [o for o in terms if not o.implicit] if read.client_order else []
-    loose = _loose_all(b, client, alias, read.model, at_cursor) if client else ""
+    return at_cursor
+
+
+def _at_or_after(
+    b: Builder, terms: list[Order], alias: str, model: Model, at_cursor: Callable[[Order], str]
+) -> str:
+    """The row `alias` is the cursor record or sorts after it over `terms` ("TRUE" with none)."""
+    if not terms:
+        return "TRUE"
     ors = []
     for i, term in enumerate(terms):
-        ands = [_same(b, p, alias, read.model, at_cursor(p)) for p in terms[:i]]
-        ands.append(_after(b, term, alias, read.model, at_cursor(term)))
+        ands = [_same(b, p, alias, model, at_cursor(p)) for p in terms[:i]]
+        ands.append(_after(b, term, alias, model, at_cursor(term)))
         ors.append("(" + " AND ".join(ands) + ")")
-    if terms:
-        ors.append("(" + " AND ".join(_same(b, p, alias, read.model, at_cursor(p)) for p in terms) + ")")
-    position = f"({' OR '.join(ors)})" if ors else "TRUE"
-    return loose, position, render_filter(b, cursor_where, alias)
+    ors.append("(" + " AND ".join(_same(b, p, alias, model, at_cursor(p)) for p in terms) + ")")
+    return f"({' OR '.join(ors)})"
 
 
 def _loose_all(
