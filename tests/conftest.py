@@ -9,8 +9,11 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,14 +78,21 @@ async def pg_database(postgres: PostgresInstance) -> AsyncIterator[str]:
         await admin.close()
 
 
+@contextmanager
+def running_stack(config: StackConfig) -> Iterator[Stack]:
+    """A whole stack, started for the block and stopped after it (also when the block fails)."""
+    started = Stack(config)
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(session_dir: Path) -> Iterator[Stack]:
-    running = Stack(StackConfig(root=session_dir / "stack", durable=False))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    with running_stack(StackConfig(root=session_dir / "stack", durable=False)) as started:
+        yield started
 
 
 @dataclass
@@ -102,9 +112,11 @@ class TenantDatabase:
             await conn.close()
 
 
-def create_tenant(stack: Stack, prefix: str = "db") -> TenantDatabase:
-    name = f"{prefix}{next(_names)}"
-    made = stack.admin("POST", "/admin/databases", {"name": name})
+def create_tenant(stack: Stack, prefix: str = "db", *, name: str = "", **fields: str) -> TenantDatabase:
+    """A database made through the admin API (`fields`: placement, workspace, host...), named
+    `name` or a fresh name starting with `prefix`."""
+    name = name or f"{prefix}{next(_names)}"
+    made = stack.admin("POST", "/admin/databases", {"name": name, **fields})
     return TenantDatabase(
         name=name,
         id=made["database"]["id"],
@@ -112,6 +124,26 @@ def create_tenant(stack: Stack, prefix: str = "db") -> TenantDatabase:
         url=made["url"],
         dsn=made["postgres_dsn"],
         key_id=made["key"]["id"],
+    )
+
+
+def run_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator's command line (`bwdev.cli`) against `stack`'s origin, as an operator runs it."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bwdev.cli",
+            "--origin",
+            stack.origin_url,
+            # One word: a token may start with "-", which argparse would take for an option.
+            f"--admin-token={stack.secrets['admin_token']}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -23,7 +23,7 @@ from breakwater.stream import EventStream
 from bwdev.stack import Stack, StackConfig
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
-from tests.conftest import TenantDatabase, create_tenant
+from tests.conftest import TenantDatabase, create_tenant, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +42,8 @@ def fault_stack(session_dir: Path) -> Iterator[Stack]:
             "BREAKWATER_CAPTURE_TAKEOVER_SECONDS": "0.2",
         },
     )
-    stack = Stack(config)
-    stack.start()
-    try:
+    with running_stack(config) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 class Ledger:

@@ -33,17 +33,7 @@ FIND_ITEMS = {
 
 
 def dedicated_tenant(stack: Stack, name: str, workspace: str) -> TenantDatabase:
-    made = stack.admin(
-        "POST", "/admin/databases", {"name": name, "placement": "dedicated", "workspace": workspace}
-    )
-    return TenantDatabase(
-        name=name,
-        id=made["database"]["id"],
-        api_key=made["api_key"],
-        url=made["url"],
-        dsn=made["postgres_dsn"],
-        key_id=made["key"]["id"],
-    )
+    return create_tenant(stack, name=name, placement="dedicated", workspace=workspace)
 
 
 async def sign_in_by_keyboard(page: Page, edge: str, secret: str) -> None:

@@ -15,27 +15,9 @@ import httpx
 import pytest
 
 from bwdev.stack import Stack
+from tests.conftest import run_cli as cli
 
 pytestmark = pytest.mark.e2e
-
-
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bwdev.cli",
-            "--origin",
-            stack.origin_url,
-            # One word: a token may start with "-", which argparse would take for an option.
-            f"--admin-token={stack.secrets['admin_token']}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_db_create_prints_a_working_connection_url(stack: Stack) -> None:

@@ -9,8 +9,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from bwcontract import keys, service
 from bwdev.processes import StackError
 from bwdev.stack import Stack
 from tests.conftest import TenantDatabase, create_tenant
+from tests.conftest import run_cli as cli
 from tests.plans.plans import raw, seq
 
 pytestmark = pytest.mark.e2e
@@ -70,25 +69,6 @@ async def no_sleepers(db: TenantDatabase) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
-
-
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bwdev.cli",
-            "--origin",
-            stack.origin_url,
-            "--admin-token",
-            stack.secrets["admin_token"],
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 # --- operators -----------------------------------------------------------------------------------

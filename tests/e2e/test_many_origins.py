@@ -36,7 +36,7 @@ from bwdev.stack import Stack, StackConfig
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from tests.cdc.test_faults import Consumer, Ledger, as_expected
-from tests.conftest import TenantDatabase, create_tenant
+from tests.conftest import TenantDatabase, create_tenant, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -57,12 +57,8 @@ def three(session_dir: Path) -> Iterator[Stack]:
             "BREAKWATER_CAPTURE_TAKEOVER_SECONDS": "0.2",
         },
     )
-    stack = Stack(config)
-    stack.start()
-    try:
+    with running_stack(config) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def in_thread(work: Callable[[], object]) -> None:

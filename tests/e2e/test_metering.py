@@ -123,15 +123,7 @@ def prisma7(tenant: TenantDatabase, steps: list[dict[str, Any]]) -> list[dict[st
 
 
 def database_in(stack: Stack, workspace: str, name: str) -> TenantDatabase:
-    made = stack.admin("POST", "/admin/databases", {"name": name, "workspace": workspace})
-    return TenantDatabase(
-        name=name,
-        id=made["database"]["id"],
-        api_key=made["api_key"],
-        url=made["url"],
-        dsn=made["postgres_dsn"],
-        key_id=made["key"]["id"],
-    )
+    return create_tenant(stack, name=name, workspace=workspace)
 
 
 @pytest.mark.node

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from bwdev.stack import Stack
+from tests.conftest import run_cli as cli
 from tests.e2e.metering_support import Tenant, flush, read, seed
-from tests.e2e.test_cli import cli
 from tests.e2e.test_metering import database_in
 
 pytestmark = pytest.mark.e2e

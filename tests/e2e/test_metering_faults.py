@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from bwdev.stack import Stack, StackConfig
-from tests.conftest import TenantDatabase, create_tenant
+from tests.conftest import TenantDatabase, create_tenant, running_stack
 from tests.e2e.metering_support import (
     Tenant,
     control,
@@ -61,12 +61,8 @@ def metered(session_dir: Path) -> Iterator[Stack]:
             "PLAN_LIMITS_TTL_SECONDS": "0.5",
         },
     )
-    stack = Stack(config)
-    stack.start()
-    try:
+    with running_stack(config) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bwdev.stack import Stack, StackConfig
-from tests.conftest import TenantDatabase, _names
+from tests.conftest import TenantDatabase, create_tenant, running_stack
 
 FIND_MANY = {
     "modelName": "notes",
@@ -21,7 +21,7 @@ FIND_MANY = {
 
 @pytest.fixture(scope="package")
 def two_hosts(session_dir: Path) -> Iterator[Stack]:
-    running = Stack(
+    with running_stack(
         StackConfig(
             root=session_dir / "two-hosts",
             durable=False,
@@ -33,26 +33,12 @@ def two_hosts(session_dir: Path) -> Iterator[Stack]:
                 "BREAKWATER_HOSTS_SPARES": "0",
             },
         )
-    )
-    running.start()
-    try:
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def make_database(stack: Stack, host: str | None = None, placement: str = "shared") -> TenantDatabase:
-    name = f"mh{next(_names)}"
-    body = {"name": name, "placement": placement, **({"host": host} if host else {})}
-    made = stack.admin("POST", "/admin/databases", body)
-    return TenantDatabase(
-        name=name,
-        id=made["database"]["id"],
-        api_key=made["api_key"],
-        url=made["url"],
-        dsn=made["postgres_dsn"],
-        key_id=made["key"]["id"],
-    )
+    return create_tenant(stack, "mh", placement=placement, **({"host": host} if host else {}))
 
 
 def host_of(stack: Stack, name: str) -> str:

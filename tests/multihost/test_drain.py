@@ -5,8 +5,6 @@ get BW3011 with a Retry-After, never a 500."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from typing import Any
 
 import asyncpg
@@ -15,29 +13,11 @@ import pytest
 
 from bwdev.stack import CONTROL_DATABASE, Stack
 from tests.conftest import TenantDatabase
+from tests.conftest import run_cli as cli
 
 from .conftest import FIND_MANY, host_of, make_database
 
 pytestmark = pytest.mark.e2e
-
-
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bwdev.cli",
-            "--origin",
-            stack.origin_url,
-            "--admin-token",
-            stack.secrets["admin_token"],
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def create_note(body: str) -> dict[str, Any]:
