@@ -185,9 +185,7 @@ def report(results: dict[str, Totals], size: int) -> None:
 def main() -> None:
     client = generate_client(SCHEMA) / "client"
     with tempfile.TemporaryDirectory(prefix="bw-bench-batch-") as tmp:
-        stack = Stack(StackConfig(root=Path(tmp), durable=False), progress=say)
-        stack.start()
-        try:
+        with Stack(StackConfig(root=Path(tmp), durable=False), progress=say) as stack:
             made = stack.admin("POST", "/admin/databases", {"name": "benchbatch"})
             asyncio.run(seed(made["postgres_dsn"]))
             url = made["url"].replace("localhost", "127.0.0.1")
@@ -205,8 +203,6 @@ def main() -> None:
                     warm_up = 20 * (ARGS.size if mode == "batched" else 1)
                     results[mode].add(result, spent, warm_up)
             report(results, ARGS.size)
-        finally:
-            stack.stop()
 
 
 if __name__ == "__main__":

@@ -375,9 +375,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bw-bench-cache-") as tmp:
-        stack = Stack(StackConfig(root=Path(tmp), durable=False), progress=say)
-        stack.start()
-        try:
+        with Stack(StackConfig(root=Path(tmp), durable=False), progress=say) as stack:
             made = stack.admin("POST", "/admin/databases", {"name": "bench"})
             asyncio.run(seed(made["postgres_dsn"]))
             if args.metering:
@@ -394,8 +392,6 @@ def main() -> None:
                 http = asyncio.run(over_http(stack, made["api_key"], args.requests))
                 raw = asyncio.run(over_raw_http(stack, made["api_key"], args.requests))
                 local = asyncio.run(in_process(stack, made["api_key"], args.requests))
-        finally:
-            stack.stop()
     if args.metering:
         report_metering(found, "in-process hits")
         report_metering(over, "hits over HTTP")

@@ -145,9 +145,7 @@ def main() -> None:
     parser.add_argument("--record-cases", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bw-conformance-") as tmp:
-        stack = Stack(StackConfig(root=Path(tmp), durable=False), progress=say)
-        stack.start()
-        try:
+        with Stack(StackConfig(root=Path(tmp), durable=False), progress=say) as stack:
             if args.record_cases:
                 record_cases(stack)
                 return
@@ -166,8 +164,6 @@ def main() -> None:
                 thread.start()
             for thread in threads:
                 thread.join()
-        finally:
-            stack.stop()
     sys.exit(1 if found else 0)
 
 

@@ -145,12 +145,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bw-bench-") as root:
-        stack = Stack(StackConfig(root=Path(root) / "stack", durable=False))
-        stack.start()
-        try:
+        with Stack(StackConfig(root=Path(root) / "stack", durable=False)) as stack:
             asyncio.run(run(stack, args))
-        finally:
-            stack.stop()
 
 
 if __name__ == "__main__":

@@ -85,6 +85,14 @@ class Stack(StackLayout):
 
     # --- lifecycle ------------------------------------------------------------------------------
 
+    def __enter__(self) -> Stack:
+        """`with Stack(config) as stack:` runs the stack for the block (a failed start cleans up)."""
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._take_lock()

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,20 +77,9 @@ async def pg_database(postgres: PostgresInstance) -> AsyncIterator[str]:
         await admin.close()
 
 
-@contextmanager
-def running_stack(config: StackConfig) -> Iterator[Stack]:
-    """A whole stack, started for the block and stopped after it (also when the block fails)."""
-    started = Stack(config)
-    started.start()
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
 @pytest.fixture(scope="session")
 def stack(session_dir: Path) -> Iterator[Stack]:
-    with running_stack(StackConfig(root=session_dir / "stack", durable=False)) as started:
+    with Stack(StackConfig(root=session_dir / "stack", durable=False)) as started:
         yield started
 
 

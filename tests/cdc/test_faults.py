@@ -23,7 +23,7 @@ from breakwater.stream import EventStream
 from bwdev.stack import Stack, StackConfig
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
-from tests.conftest import TenantDatabase, create_tenant, running_stack
+from tests.conftest import TenantDatabase, create_tenant
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def fault_stack(session_dir: Path) -> Iterator[Stack]:
             "BREAKWATER_CAPTURE_TAKEOVER_SECONDS": "0.2",
         },
     )
-    with running_stack(config) as stack:
+    with Stack(config) as stack:
         yield stack
 
 

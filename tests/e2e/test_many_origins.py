@@ -36,7 +36,7 @@ from bwdev.stack import Stack, StackConfig
 from hosts.postgres import PostgresInstance
 from hosts.service_user import service_user
 from tests.cdc.test_faults import Consumer, Ledger, as_expected
-from tests.conftest import TenantDatabase, create_tenant, running_stack
+from tests.conftest import TenantDatabase, create_tenant
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +57,7 @@ def three(session_dir: Path) -> Iterator[Stack]:
             "BREAKWATER_CAPTURE_TAKEOVER_SECONDS": "0.2",
         },
     )
-    with running_stack(config) as stack:
+    with Stack(config) as stack:
         yield stack
 
 

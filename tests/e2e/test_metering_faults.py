@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from bwdev.stack import Stack, StackConfig
-from tests.conftest import TenantDatabase, create_tenant, running_stack
+from tests.conftest import TenantDatabase, create_tenant
 from tests.e2e.metering_support import (
     Tenant,
     control,
@@ -61,7 +61,7 @@ def metered(session_dir: Path) -> Iterator[Stack]:
             "PLAN_LIMITS_TTL_SECONDS": "0.5",
         },
     )
-    with running_stack(config) as stack:
+    with Stack(config) as stack:
         yield stack
 
 

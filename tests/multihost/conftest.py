@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bwdev.stack import Stack, StackConfig
-from tests.conftest import TenantDatabase, create_tenant, running_stack
+from tests.conftest import TenantDatabase, create_tenant
 
 FIND_MANY = {
     "modelName": "notes",
@@ -21,7 +21,7 @@ FIND_MANY = {
 
 @pytest.fixture(scope="package")
 def two_hosts(session_dir: Path) -> Iterator[Stack]:
-    with running_stack(
+    with Stack(
         StackConfig(
             root=session_dir / "two-hosts",
             durable=False,
