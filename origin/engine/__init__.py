@@ -5,9 +5,9 @@
 - plan: `nodes` (the plan's types), built by `filters` (where; a field's own filter in
   `fieldfilters`), `reads` (selection, find, order, cursor, distinct), `aggregates` (aggregate,
   groupBy) on `arguments` (values as bind sources), and `writes` (nested writes → ordered
-  statements as `writenodes`; its parts `writesteps`, `writelinks`, `writecreates`, `writeupdates`), joined up by
-  `compile` into a `program.Program` (writes: one function per action in
-  `writeactions`);
+  statements as `writenodes`; its parts `writesteps`, `writelinks`, `writecreates`,
+  `writeupdates`), joined up by `compile` into a `program.Program` (writes: one function per action
+  in `writeactions`);
 - SQL: `sql` renders read plans, on `sqlbuilder` (parameters, aliases, joins), `jsonsql` (values),
   `sqlfilters` (conditions), `sqlorder` (order, cursors) and `aggregatesql`; `writesql` renders the
   `writenodes` plan of writes; all with `$n` parameters (`params` says where each value comes from,
