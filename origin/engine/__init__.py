@@ -5,12 +5,12 @@
 - plan: `nodes` (the plan's types), built by `filters` (where; a field's own filter in
   `fieldfilters`), `reads` (selection, find, order, cursor, distinct), `aggregates` (aggregate,
   groupBy) on `arguments` (values as bind sources), and `writes` (nested writes → ordered
-  statements; its parts `writesteps`, `writelinks`, `writecreates`, `writeupdates`), joined up by
-  `compile` into a `program.Program` (writes: one function per action in
-  `writeactions`);
+  statements as `writenodes`; its parts `writesteps`, `writelinks`, `writecreates`,
+  `writeupdates`), joined up by `compile` into a `program.Program` (writes: one function per action
+  in `writeactions`);
 - SQL: `sql` renders read plans, on `sqlbuilder` (parameters, aliases, joins), `jsonsql` (values),
   `sqlfilters` (conditions), `sqlorder` (order, cursors) and `aggregatesql`; `writesql` renders the
-  statements of writes; all with `$n` parameters (`params` says where each value comes from,
+  `writenodes` plan of writes; all with `$n` parameters (`params` says where each value comes from,
   `values` converts and validates them); identifiers and schema-derived names are quoted only in
   `quoting`;
 - execute: `program.run`, one statement or several in one transaction; `raw` for queryRaw/executeRaw;

@@ -19,6 +19,7 @@ from .schema import Model, Schema
 from .sql import NOTHING_READ, Builder, render_aggregate, render_group_by, render_read
 from .writeactions import WRITES, check_returned_relations
 from .writes import WriteCompiler
+from .writesql import render_steps
 from .writesteps import NOT_FOUND
 
 WRITE_ACTIONS = frozenset(
@@ -144,7 +145,10 @@ def _compile_write(
         read_models |= _selection_reads(schema, model, selection)
     read_models |= c.read
     return Program(
-        tuple(steps), output, models_read=frozenset(read_models), models_written=frozenset(c.written)
+        render_steps(schema, steps),
+        output,
+        models_read=frozenset(read_models),
+        models_written=frozenset(c.written),
     )
 
 

@@ -10,15 +10,30 @@ from typing import Any
 
 from bwcontract.codes import Code
 
-from . import writesql
 from .arguments import count_source, fail
 from .filters import plan_where, unique_filter
-from .nodes import ReadPlan
-from .params import Bound
-from .program import Branch, Expect, Rebind, Statement
+from .nodes import Filter, ReadPlan
+from .program import Expect, Rebind
 from .reads import plan_selection
 from .schema import Model, Schema
-from .sql import Builder, render_filter, render_read, render_write_filter, write_condition
+from .writenodes import (
+    AmongWritten,
+    Branch,
+    Cond,
+    DeleteRows,
+    InsertMany,
+    InsertRow,
+    Limited,
+    Matches,
+    PlanStep,
+    Run,
+    SelectRow,
+    SelectUnchanged,
+    UpdateRows,
+    WithWritten,
+    Write,
+    WrittenKeys,
+)
 from .writes import WriteCompiler, read_back
 from .writesteps import NOT_FOUND
 
@@ -87,7 +102,7 @@ def _reads_model(schema: Schema, model: Model, selection: Any, wanted: str) -> b
 
 
 # A write's program steps and its output ("one", "many" or "count").
-_Compiled = tuple[tuple[Any, ...], str]
+_Compiled = tuple[tuple[PlanStep, ...], str]
 
 
 def _create_one(
@@ -95,7 +110,7 @@ def _create_one(
 ) -> _Compiled:
     """createOne: one record, its nested writes, read back."""
     schema = c.schema
-    steps: tuple[Any, ...]
+    steps: tuple[PlanStep, ...]
     # Without `data` the record is made of its defaults, when it can be (Prisma's engine).
     needs = [f for f in model.fields.values() if f.required and not f.has_default and not f.is_list]
     _require(args, {"data"}, {"data"} if needs else set(), action)
@@ -103,8 +118,8 @@ def _create_one(
     if not _has_relations(model, args["data"]) and not _reads_model(schema, model, selection, model.name):
         c.create(model, args["data"], "data")
         insert = c.steps.pop()
-        assert isinstance(insert, Statement)
-        steps = (_returning(c, insert, model, selection, single=True),)
+        assert isinstance(insert, Run) and isinstance(insert.node, InsertRow)
+        steps = (_returning(c, insert.node, model, selection, single=True),)
     else:
         bound = c.create(model, args["data"], "data")
         steps = (*c.steps, read_back(c, model, selection, bound))
@@ -116,17 +131,18 @@ def _create_many(
 ) -> _Compiled:
     """createMany / createManyAndReturn: one INSERT of many rows."""
     output = "one"
-    steps: tuple[Any, ...]
+    steps: tuple[PlanStep, ...]
     _require(args, {"data", "skipDuplicates"}, {"data"}, action)
     returning = action == "createManyAndReturn"
     statement = c.create_many(
         model, args["data"], "data", bool(args.get("skipDuplicates")), returning=returning
     )
+    assert isinstance(statement.node, InsertMany)
     if returning and _selects_relations(model, selection):
-        steps = _returning_many(c, statement, model, selection)
+        steps = _returning_many(c, statement.node, model, selection)
         output = "many"
     elif returning:
-        steps = (_returning(c, statement, model, selection, single=False),)
+        steps = (_returning(c, statement.node, model, selection, single=False),)
         output = "many"
     else:
         steps = tuple(c.steps)
@@ -139,7 +155,7 @@ def _update_one(
 ) -> _Compiled:
     """updateOne: one record by unique criteria (P2025 when there is none)."""
     schema = c.schema
-    steps: tuple[Any, ...]
+    steps: tuple[PlanStep, ...]
     _require(args, {"where", "data"}, {"where", "data"}, action)
     where = unique_filter(schema, model, args["where"])
     expect = Expect(
@@ -148,19 +164,15 @@ def _update_one(
         {"cause": "Record to update not found."},
     )
     if not _has_relations(model, args["data"]) and not _selects_relations(model, selection):
-        b = Builder(schema)
         data = c.check_data(model, args["data"], "data")
         c.check_input(model, data, "data")
         c.wrote(model)
-        sets = c.set_clause(b, model, data, "data")
-        condition = (render_write_filter if sets else render_filter)(b, where, "t")
-        if sets:
-            sql = writesql.update(model, sets, condition, returning="row")
-        else:
-            sql = writesql.select_written_row(model, condition)
-        steps = (
-            _returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),
+        sets = c.set_clause(model, data, "data")
+        condition = Matches(where, write=bool(sets))
+        write: Write = (
+            UpdateRows(model, sets, condition, returning="row") if sets else SelectUnchanged(model, condition)
         )
+        steps = (_returning(c, write, model, selection, single=True, expect=expect),)
     else:
         # A missing record is found out where Prisma's engine finds it: after the writes of the
         # records it points at (their errors come first), at its own update.
@@ -179,7 +191,7 @@ def _upsert_one(
 ) -> _Compiled:
     """upsertOne: the record's update when found, else its create."""
     schema = c.schema
-    steps: tuple[Any, ...]
+    steps: tuple[PlanStep, ...]
     _require(args, {"where", "create", "update"}, {"where", "create", "update"}, action)
     where = unique_filter(schema, model, args["where"])
     found = _find_for_update(c, model, where, None)
@@ -201,19 +213,17 @@ def _delete_one(
 ) -> _Compiled:
     """deleteOne: one record by unique criteria (P2025 when there is none)."""
     schema = c.schema
-    steps: tuple[Any, ...]
+    steps: tuple[PlanStep, ...]
     _require(args, {"where"}, {"where"}, action)
     unique = unique_filter(schema, model, args["where"])
-    b = Builder(schema)
     c.wrote(model, deleting=True)
-    condition = render_write_filter(b, unique, "t")
-    sql = writesql.delete(model, condition, returning="row")
+    delete = DeleteRows(model, Matches(unique, write=True), returning="row")
     expect = Expect(
         Code.RECORD_NOT_FOUND,
         NOT_FOUND + "Record to delete does not exist.",
         {"cause": "Record to delete does not exist."},
     )
-    steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=True, expect=expect),)
+    steps = (_returning(c, delete, model, selection, single=True, expect=expect),)
     return steps, "one"
 
 
@@ -221,37 +231,34 @@ def _many(c: WriteCompiler, model: Model, action: str, args: dict[str, Any], sel
     """updateMany / updateManyAndReturn / deleteMany: the records a filter finds (at most `limit`)."""
     schema = c.schema
     output = "one"
-    steps: tuple[Any, ...]
+    steps: tuple[PlanStep, ...]
     allowed = {"where", "limit"} | ({"data"} if action != "deleteMany" else set())
     _require(args, allowed, {"data"} if action != "deleteMany" else set(), action)
-    b = Builder(schema)
     many = plan_where(schema, model, args.get("where"))
+    condition: Cond = Matches(many, write=True)
     if args.get("limit") is not None:
         # Prisma's `limit`: at most n rows, chosen by the database.
-        inner = write_condition(b, many, "l")
-        condition = writesql.limited(b, model, inner, count_source(args["limit"], "limit"))
-    else:
-        condition = write_condition(b, many, "t")
+        condition = Limited(model, condition, count_source(args["limit"], "limit"))
     c.wrote(model, deleting=action == "deleteMany")
     if action == "deleteMany":
-        sql = writesql.delete(model, condition)
-        steps = (Statement(sql, tuple(b.sources), count=True),)
+        steps = (Run(DeleteRows(model, condition), count=True),)
         output = "count"
     else:
         data = c.check_data(model, args["data"], "data")
         if _has_relations(model, data):
             raise fail(f"`{action}` does not take nested relations.", "data")
-        sets = c.set_clause(b, model, data, "data") or writesql.unchanged(model)
+        # No data still counts (and returns) the rows matched: a SET that changes nothing.
+        sets = c.set_clause(model, data, "data")
         returning = "row" if action == "updateManyAndReturn" else ""
-        sql = writesql.update(model, sets, condition, returning=returning)
+        update = UpdateRows(model, sets, condition, returning=returning, where_first=True)
         if action == "updateMany":
-            steps = (Statement(sql, tuple(b.sources), count=True),)
+            steps = (Run(update, count=True),)
             output = "count"
         else:
             if _selects_relations(model, selection):
-                steps = _returning_many(c, Statement(sql, tuple(b.sources)), model, selection)
+                steps = _returning_many(c, update, model, selection)
             else:
-                steps = (_returning(c, Statement(sql, tuple(b.sources)), model, selection, single=False),)
+                steps = (_returning(c, update, model, selection, single=False),)
             output = "many"
     return steps, output
 
@@ -270,45 +277,33 @@ WRITES: dict[str, Callable[[WriteCompiler, Model, str, dict[str, Any], Any], _Co
 
 
 def _find_for_update(
-    c: WriteCompiler, model: Model, where: Any, expect: Expect | None, *, write: bool = False
+    c: WriteCompiler, model: Model, where: Filter, expect: Expect | None, *, write: bool = False
 ) -> str:
     """The record an update or upsert changes; `write`: found as an UPDATE's condition finds it."""
-    b = Builder(c.schema)
     bound = c.name()
-    condition = (render_write_filter if write else render_filter)(b, where, "t")
-    sql = writesql.select_row(model, condition, for_update=True)
-    c.steps.append(Statement(sql, tuple(b.sources), bind=bound, expect=expect))
+    select = SelectRow(model, Matches(where, write=write), for_update=True)
+    c.steps.append(Run(select, bind=bound, expect=expect))
     return bound
 
 
 def _returning(
     c: WriteCompiler,
-    statement: Statement,
+    write: Write,
     model: Model,
     selection: Any,
     *,
     single: bool,
     expect: Expect | None = None,
-) -> Statement:
-    """`WITH w AS (<write> RETURNING *) <selection over w>`: the write and its result in one statement."""
-    b = Builder(c.schema, list(statement.params))
+) -> Run:
+    """The write and the selection of the rows it returned, in one statement."""
     read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=single)
-    body = render_read(b, read, source=writesql.WRITTEN)
-    sql = writesql.with_written(statement.sql, body)
-    return Statement(sql, tuple(b.sources), expect=expect, result=True)
+    return Run(WithWritten(write, read), expect=expect, result=True)
 
 
-def _returning_many(
-    c: WriteCompiler, statement: Statement, model: Model, selection: Any
-) -> tuple[Statement, Statement]:
+def _returning_many(c: WriteCompiler, write: Write, model: Model, selection: Any) -> tuple[Run, Run]:
     """A many-row write whose selection reads related records: the write, keeping the written rows'
     identities, then the read (a statement of its own sees what the write changed, such as a parent
     written in the same statement)."""
-    b = Builder(c.schema, list(statement.params))
     name = c.name()
-    write = Statement(writesql.written_keys(model, statement.sql), tuple(b.sources), bind=name)
-    rb = Builder(c.schema)
     read = ReadPlan(model, plan_selection(c.schema, model, selection, "select"), single=False)
-    among_written = writesql.among_written(model, rb.param(Bound(name, "keys")))
-    body = render_read(rb, read, where=among_written)
-    return write, Statement(body, tuple(rb.sources), result=True)
+    return Run(WrittenKeys(model, write), bind=name), Run(AmongWritten(model, read, name), result=True)

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import writesql
 from .arguments import fail, items_of, null_marker, value_source
 from .fingerprint import Slot
 from .params import Bound, Const, Generated, Source
-from .program import Statement
 from .schema import Model, RelationField, ScalarField
-from .sql import Builder
 from .writelinks import Links
+from .writenodes import ATOMIC_OPS, Assign, Atomic, InsertMany, InsertRow, Push, Run, SetValue, Value
 from .writesteps import connect_expect
 
-_SCALAR_OPS = frozenset({"set", *writesql.ATOMIC, "push", "unset"})
+_SCALAR_OPS = frozenset({"set", *ATOMIC_OPS, "push", "unset"})
 
 
 class Creates(Links):
@@ -36,11 +34,9 @@ class Creates(Links):
             return Const(None)
         return value_source(self.schema, f, value, path)
 
-    def assignments(
-        self, b: Builder, model: Model, data: dict[str, Any], path: str, *, update: bool, alias: str = ""
-    ) -> list[tuple[ScalarField, str]]:
-        """(field, SQL expression) for the scalar fields in `data`."""
-        out: list[tuple[ScalarField, str]] = []
+    def assignments(self, model: Model, data: dict[str, Any], path: str, *, update: bool) -> list[Assign]:
+        """(field, value) for the scalar fields in `data`."""
+        out: list[Assign] = []
         for name, value in data.items():
             f = model.fields.get(name)
             if f is None:
@@ -54,19 +50,19 @@ class Creates(Links):
                 and (f.type != "Json" or f.is_list)
             )
             if not is_ops:
-                out.append((f, b.param(self.scalar_value(model, f, value, at))))
+                out.append((f, Value(self.scalar_value(model, f, value, at))))
                 continue
             if len(value) != 1:
                 raise fail(f"`{at}` takes exactly one operation.", at)
             op, operand = next(iter(value.items()))
             if op == "set":
-                out.append((f, b.param(self.scalar_value(model, f, operand, f"{at}.set"))))
-            elif op in writesql.ATOMIC:
+                out.append((f, Value(self.scalar_value(model, f, operand, f"{at}.set"))))
+            elif op in ATOMIC_OPS:
                 if not update:
                     raise fail(f"`{op}` is only available in updates.", at)
                 if f.type not in ("Int", "BigInt", "Float", "Decimal") or f.is_list:
                     raise fail(f"`{op}` needs a number field; {f.name} is {f.type}.", at)
-                out.append((f, writesql.atomic(b, alias, f, op, value_source(self.schema, f, operand, at))))
+                out.append((f, Atomic(op, value_source(self.schema, f, operand, at))))
             elif op == "push":
                 if not f.is_list or not update:
                     raise fail("`push` applies to list fields in updates.", at)
@@ -75,7 +71,7 @@ class Creates(Links):
                     not isinstance(operand, list) and not (isinstance(operand, Slot) and operand.kind == "l")
                 )
                 src = value_source(self.schema, f, operand, at, element=element)
-                out.append((f, writesql.push(b, alias, f, src, element=element)))
+                out.append((f, Push(src, element)))
             else:
                 raise fail(f"`{op}` is not available here.", at)
         return out
@@ -129,31 +125,29 @@ class Creates(Links):
                 connects[name] = [
                     self.find_one(target, item, at, connect_expect(model, rel, target)) for item in items
                 ]
-        b = self.builder()
-        assigned = self.assignments(b, model, data, path, update=False)
+        assigned = self.assignments(model, data, path, update=False)
         names = {f.name for f, _ in assigned}
         for fname, source in fixed.items():
             if fname in names:
                 raise fail(f"`{fname}` is set both directly and through a relation.", f"{path}.{fname}")
-            assigned.append((model.fields[fname], b.param(source)))
+            assigned.append((model.fields[fname], Value(source)))
             names.add(fname)
         for f in model.fields.values():
             if f.name in names:
                 continue
             generated = default_source(f)
             if generated is not None:
-                assigned.append((f, b.param(generated)))
+                assigned.append((f, Value(generated)))
             elif f.required and not f.has_default and not f.is_list:
                 raise fail(
                     f"Argument `{f.name}` is missing in `{path}` (model {model.name}).",
                     f"{path}.{f.name}",
                     modelName=model.name,
                 )
-        sql = writesql.insert(model, assigned)
         if requires:
             self.require(requires)
         bound = self.name()
-        self.steps.append(self.statement(b, sql, bind=bound))
+        self.steps.append(Run(InsertRow(model, tuple(assigned)), bind=bound))
         with self.record_writes():
             for name, ops in relations.items():
                 rel = model.relations[name]
@@ -247,37 +241,35 @@ class Creates(Links):
         *,
         fixed: dict[str, Source] | None = None,
         returning: bool = False,
-    ) -> Statement:
+    ) -> Run:
         rows = items_of(data, path)
         self.wrote(model)
         fixed = fixed or {}
-        b = self.builder()
         columns: list[ScalarField] = []
-        per_row: list[dict[str, str]] = []
+        per_row: list[tuple[tuple[str, SetValue], ...]] = []
         for i, row in enumerate(rows):
             at = f"{path}.{i}"
             row = self.check_data(model, row, at)
             for name in row:
                 if name in model.relations:
                     raise fail("`createMany` does not take nested relations.", f"{at}.{name}")
-            assigned = dict((f.name, expr) for f, expr in self.assignments(b, model, row, at, update=False))
-            for name, source in fixed.items():
-                assigned[name] = b.param(source)
+            # In order, a name set twice too (the later value wins, in the earlier place).
+            assigned = [(f.name, v) for f, v in self.assignments(model, row, at, update=False)]
+            assigned += [(name, Value(source)) for name, source in fixed.items()]
+            names = {name for name, _ in assigned}
             for f in model.fields.values():
-                if f.name not in assigned:
+                if f.name not in names:
                     generated = default_source(f)
                     if generated is not None:
-                        assigned[f.name] = b.param(generated)
+                        assigned.append((f.name, Value(generated)))
                     elif f.required and not f.has_default and not f.is_list:
                         raise fail(f"Argument `{f.name}` is missing in `{at}`.", f"{at}.{f.name}")
-            per_row.append(assigned)
-            for name in assigned:
+            per_row.append(tuple(assigned))
+            for name, _ in assigned:
                 if model.fields[name] not in columns:
                     columns.append(model.fields[name])
-        sql = writesql.insert_many(
-            model, columns, per_row, skip_duplicates=skip_duplicates, returning=returning
-        )
-        statement = self.statement(b, sql, count=not returning)
+        insert = InsertMany(model, tuple(columns), tuple(per_row), skip_duplicates, returning)
+        statement = Run(insert, count=not returning)
         if not returning:
             self.steps.append(statement)
         return statement

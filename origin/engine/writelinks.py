@@ -8,14 +8,34 @@ from typing import Any
 
 from bwcontract.codes import Code
 
-from . import writesql
 from .arguments import fail, items_of
 from .filters import plan_where, unique_filter
-from .params import Bound, DistinctCount, Source
-from .program import Branch, Expect, Rebind
+from .params import Bound, Source
+from .program import Expect, Rebind
 from .schema import Model, RelationField
-from .sql import Builder, render_filter
-from .writesteps import NOT_FOUND, Mark, WriteSteps
+from .writenodes import (
+    AnyOf,
+    Assign,
+    Both,
+    Branch,
+    Cond,
+    CountDiffers,
+    DeleteJoinRows,
+    EqualTo,
+    Exists,
+    InsertJoinRow,
+    Linked,
+    Matches,
+    NoRowBinding,
+    Null,
+    OtherRecord,
+    Run,
+    SameRecord,
+    SelectRow,
+    UpdateRows,
+    Value,
+)
+from .writesteps import NOT_FOUND, Mark, WriteSteps, touched_at
 
 
 class Links(WriteSteps):
@@ -28,25 +48,21 @@ class Links(WriteSteps):
         path: str,
         expect: Expect | None,
     ) -> str:
-        b = self.builder()
-        condition = render_filter(b, unique_filter(self.schema, model, where, path), "t")
+        criteria = unique_filter(self.schema, model, where, path)
         self.read.add(model.name)
         bound = self.name()
-        sql = writesql.select_row(model, condition)
-        self.criteria[bound] = (condition, tuple(b.sources))
-        self.steps.append(self.statement(b, sql, bind=bound, expect=expect))
+        self.criteria[bound] = criteria
+        self.steps.append(Run(SelectRow(model, Matches(criteria)), bind=bound, expect=expect))
         return bound
 
     def all_distinct(self, model: Model, lookups: list[str]) -> None:
         """Records found for a many-to-many connect must be as many as the distinct criteria named:
         two criteria for one record are P2025 (Prisma's engine counts what it found), one criteria
         named twice alike connects its record once."""
-        b = self.builder()
-        named = DistinctCount(tuple(self.criteria[record] for record in lookups))
-        sql = writesql.count_differs(b, model, lookups, named)
+        named = tuple(self.criteria[record] for record in lookups)
         cause = "Expected as many records to be connected as were named, found fewer."
         refuse = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
-        self.steps.append(self.statement(b, sql, refuse=refuse))
+        self.steps.append(Run(CountDiffers(model, tuple(lookups), named), refuse=refuse))
 
     def take_over(self, holder: Model, rel: RelationField, keys: dict[str, Source], keep: str = "") -> None:
         """Before a record of `holder` points its one-to-one `rel` at another (foreign key `keys`),
@@ -56,10 +72,9 @@ class Links(WriteSteps):
         fk = {mine for mine, _ in rel.joined().pairs}
         if not keys or not any(set(c) == fk for c in holder.unique_criteria()):
             return  # not one-to-one: many records may point at the same one
-        b = self.builder()
-        where = writesql.equal_to(b, holder, keys)
+        where: Cond = EqualTo(holder, tuple(keys.items()))
         if keep:
-            where = writesql.both(where, f"({writesql.other_record(b, holder, keep)})")
+            where = Both(where, OtherRecord(holder, keep))
         if any(holder.fields[f].required for f in fk):
             other = self.schema.models[rel.target]
             message = (
@@ -73,11 +88,11 @@ class Links(WriteSteps):
             }
             refuse = Expect(Code.REQUIRED_RELATION, message, meta)
             self.read.add(holder.name)
-            self.steps.append(self.statement(b, writesql.exists(holder, where, first=True), refuse=refuse))
+            self.steps.append(Run(Exists(holder, where, first=True), refuse=refuse))
             return
-        sets = ", ".join(writesql.to_null([holder.fields[f] for f in fk]))
+        sets = tuple((holder.fields[f], Null()) for f in fk)
         self.wrote(holder)
-        self.steps.append(self.statement(b, writesql.update(holder, sets, where), count=True))
+        self.steps.append(Run(UpdateRows(holder, sets, where), count=True))
 
     def take_over_child(
         self, model: Model, rel: RelationField, child_keys: dict[str, Source], keep: str = ""
@@ -141,17 +156,12 @@ class Links(WriteSteps):
             return {}
         return {theirs: Bound(parent, model.fields[mine].column) for mine, theirs in joined.pairs}
 
-    def linked(self, b: Builder, rel: RelationField, parent: str, alias: str) -> str:
-        return writesql.linked(b, self.schema, rel, parent, alias)
-
     def join_rows(self, rel: RelationField, parent: str, child: str) -> None:
         self.require(parent)
         owner = self.schema.models[rel.owner]
         target = self.schema.models[rel.target]
-        b = self.builder()
-        sql = writesql.insert_join_row(b, self.schema, rel, parent, child)
         self.written.update({owner.name, target.name})
-        self.steps.append(self.statement(b, sql, count=True))
+        self.steps.append(Run(InsertJoinRow(rel, parent, child), count=True))
 
     def connect_existing(self, rel: RelationField, parent: str, child: str) -> None:
         joined = rel.joined()
@@ -166,50 +176,45 @@ class Links(WriteSteps):
                 theirs: Bound(parent, owner.fields[mine].column) for mine, theirs in joined.pairs
             }
             self.take_over_child(owner, rel, child_keys, keep=child)
-            b = self.builder()
-            keys = [
-                (target.fields[theirs], Bound(parent, owner.fields[mine].column))
+            keys: list[Assign] = [
+                (target.fields[theirs], Value(Bound(parent, owner.fields[mine].column)))
                 for mine, theirs in joined.pairs
             ]
-            sets = ", ".join(writesql.set_to(b, keys) + writesql.touched_at(b, target))
-            where = writesql.same_record(b, target, child, alias="")
+            sets = (*keys, *touched_at(target))
             self.wrote(target)
-            self.steps.append(
-                self.statement(b, writesql.update(target, sets, where, aliased=False), count=True)
-            )
+            update = UpdateRows(target, sets, SameRecord(target, child), aliased=False)
+            self.steps.append(Run(update, count=True))
             return
         # fk_here on an existing parent: point the parent at the child.
-        b = self.builder()
-        pointing = [
-            (owner.fields[mine], Bound(child, target.fields[theirs].column)) for mine, theirs in joined.pairs
+        pointing: list[Assign] = [
+            (owner.fields[mine], Value(Bound(child, target.fields[theirs].column)))
+            for mine, theirs in joined.pairs
         ]
         # A connect touches the record it points, as Prisma's engine does (a disconnect does not).
-        sets = ", ".join(writesql.set_to(b, pointing) + writesql.touched_at(b, owner))
-        where = writesql.same_record(b, owner, parent, alias="")
+        sets = (*pointing, *touched_at(owner))
         self.wrote(owner)
-        self.steps.append(self.statement(b, writesql.update(owner, sets, where, aliased=False), count=True))
+        self.steps.append(Run(UpdateRows(owner, sets, SameRecord(owner, parent), aliased=False), count=True))
 
     def connect_by_update(self, model: Model, rel: RelationField, parent: str, where: Any, path: str) -> None:
         """Connect to a list relation whose records hold the key: point the record named by `where`
         at the parent, and fail (P2018) when there was none, as Prisma's engine does."""
         self.require(parent)
         target = self.schema.models[rel.target]
-        b = self.builder()
         owner = self.schema.models[rel.owner]
-        pointing = [
-            (target.fields[theirs], Bound(parent, owner.fields[mine].column))
+        pointing: list[Assign] = [
+            (target.fields[theirs], Value(Bound(parent, owner.fields[mine].column)))
             for mine, theirs in rel.joined().pairs
         ]
-        sets = ", ".join(writesql.set_to(b, pointing) + writesql.touched_at(b, target))
-        condition = render_filter(b, unique_filter(self.schema, target, where, path), "t")
+        sets = (*pointing, *touched_at(target))
+        condition = Matches(unique_filter(self.schema, target, where, path))
         message = (
             "The required connected records were not found. Expected 1 records to be connected after "
             f"connect operation on one-to-many relation '{rel.relation_name}', found 0."
         )
         expect = Expect(Code.CONNECTED_RECORDS_MISSING, message, {"details": message})
         self.wrote(target)
-        sql = writesql.update(target, sets, condition, returning="one")
-        self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
+        update = UpdateRows(target, sets, condition, returning="one")
+        self.steps.append(Run(update, bind=self.name(), expect=expect))
 
     def disconnect(
         self, model: Model, rel: RelationField, parent: str, arg: Any, path: str, *, everything: bool = False
@@ -219,37 +224,31 @@ class Links(WriteSteps):
         if arg is False:
             return
         if joined.kind == "m2m":
-            b = self.builder()
             named = None
             if not everything and arg is not True:
                 items = items_of(arg, path)
                 if not items:
                     return  # nothing to disconnect
-
-                def named() -> list[str]:
-                    return [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
-
-            sql = writesql.delete_join_rows(b, self.schema, rel, parent, named)
+                named = tuple(Matches(unique_filter(self.schema, target, w, path)) for w in items)
             self.written.update({model.name, target.name})
-            self.steps.append(self.statement(b, sql, count=True))
+            self.steps.append(Run(DeleteJoinRows(rel, parent, named), count=True))
             return
         if joined.kind == "fk_here":
             raise AssertionError("handled by the parent update")
         fk_fields = [target.fields[theirs] for _, theirs in joined.pairs]
-        b = self.builder()
         # Letting go leaves the related records' `@updatedAt` alone, as by Prisma's engine.
-        sets = ", ".join(writesql.to_null(fk_fields))
-        where = self.linked(b, rel, parent, "t")
+        sets = tuple((f, Null()) for f in fk_fields)
+        where: Cond = Linked(rel, parent)
         if not everything and arg is not True and not rel.is_list:
             # A to-one disconnect takes a filter on the related record (a WhereInput, `{}` is any).
             condition = plan_where(self.schema, target, arg, path)
             if condition is not None:
-                where = writesql.both(where, render_filter(b, condition, "t"))
+                where = Both(where, Matches(condition))
         elif not everything and arg is not True:
             items = items_of(arg, path)
             # None named: FALSE, nothing to disconnect.
-            conds = [render_filter(b, unique_filter(self.schema, target, w, path), "t") for w in items]
-            where = writesql.both(where, writesql.any_of(conds))
+            conds = tuple(Matches(unique_filter(self.schema, target, w, path)) for w in items)
+            where = Both(where, AnyOf(conds))
         if any(f.required for f in fk_fields):
             # The related records cannot let go of a required relation: refused (P2014) when the
             # write runs, whether any is connected or not, as by Prisma's engine.
@@ -263,8 +262,8 @@ class Links(WriteSteps):
                 "model_b_name": model.name,
             }
             # Its statement still binds the filter's values, so a bad one is refused first.
-            sql = writesql.no_row_binding(target, where)
-            self.steps.append(self.statement(b, sql, refuse=Expect(Code.REQUIRED_RELATION, message, meta)))
+            refuse = Expect(Code.REQUIRED_RELATION, message, meta)
+            self.steps.append(Run(NoRowBinding(target, where), refuse=refuse))
             return
         self.wrote(target)
-        self.steps.append(self.statement(b, writesql.update(target, sets, where), count=True))
+        self.steps.append(Run(UpdateRows(target, sets, where), count=True))

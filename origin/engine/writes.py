@@ -6,7 +6,8 @@ row points at first (their keys fill its foreign keys), then the row, then recor
 (and implicit many-to-many join rows); the selection is read back last by the row's identity.
 
 This module plans: which statements run, in which order, with which values and which Prisma error
-when one finds nothing. Their SQL text is `writesql`'s. `WriteCompiler` is one object over one list
+when one finds nothing, as `writenodes` plan nodes; their SQL text is `writesql`'s, which renders
+the plan. `WriteCompiler` is one object over one list
 of steps because the nested operations call each other recursively (a create's nested
 connectOrCreate creates, whose nested writes connect, …); its parts are a chain of classes, one
 module each: `writesteps` (the step list, the order of nested writes, input checks) ←
@@ -22,10 +23,9 @@ from typing import Any
 from .arguments import fail, items_of
 from .nodes import All, Compare, Filter, Op, ReadPlan
 from .params import Bound
-from .program import Statement
 from .reads import plan_selection
 from .schema import Model, RelationField, Schema
-from .sql import render_read
+from .writenodes import ReadBack, Run
 from .writesteps import Mark, connect_expect
 from .writeupdates import Updates
 
@@ -180,9 +180,7 @@ def identity_read(schema: Schema, model: Model, selection: Any, bound: str, path
     return read
 
 
-def read_back(compiler: WriteCompiler, model: Model, selection: Any, bound: str) -> Statement:
+def read_back(compiler: WriteCompiler, model: Model, selection: Any, bound: str) -> Run:
     if not model.identity():
         raise fail(f"Model {model.name} has no id or required unique field to read the result by.", "select")
-    b = compiler.builder()
-    sql = render_read(b, identity_read(compiler.schema, model, selection, bound))
-    return Statement(sql, tuple(b.sources), result=True)
+    return Run(ReadBack(identity_read(compiler.schema, model, selection, bound)), result=True)

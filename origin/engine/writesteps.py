@@ -18,17 +18,17 @@ from typing import Any
 
 from bwcontract.codes import Code
 
-from . import writesql
 from .arguments import fail
-from .params import Source
-from .program import Expect, Statement, Step
-from .schema import Model, RelationField, Schema
-from .sql import Builder
+from .nodes import Filter
+from .params import Generated, Source
+from .program import Expect
+from .schema import Model, RelationField, ScalarField, Schema
+from .writenodes import Assign, Exists, PlanStep, Run, SameRecord, Value
 
 NOT_FOUND = "An operation failed because it depends on one or more records that were required but not found. "
 
 
-Position = tuple[list[Step], int]  # a place in a list of steps
+Position = tuple[list[PlanStep], int]  # a place in a list of steps
 
 
 @dataclass(eq=False)
@@ -53,13 +53,13 @@ class WriteSteps(ABC):
     """The state of one write's planning and the helpers every part of it uses."""
 
     schema: Schema
-    steps: list[Step] = field(default_factory=list)
+    steps: list[PlanStep] = field(default_factory=list)
     written: set[str] = field(default_factory=set)
     read: set[str] = field(default_factory=set)
     # Bound records an update may not have found, and the error when something must link to them.
     maybe_missing: dict[str, tuple[Model, Expect]] = field(default_factory=dict)
-    # The criteria each bound record was looked up by: its filter's SQL and value sources.
-    criteria: dict[str, tuple[str, tuple[Source, ...]]] = field(default_factory=dict)
+    # The criteria each bound record was looked up by (its unique filter).
+    criteria: dict[str, Filter] = field(default_factory=dict)
     _names: itertools.count[int] = field(default_factory=itertools.count)
     # Per record being written: its marked nested writes, nested creates put off among them.
     _marks: list[list[Mark]] = field(default_factory=list)
@@ -89,7 +89,7 @@ class WriteSteps(ABC):
         self._marks.append([])
         yield
         marks = self._marks.pop()
-        moves: list[tuple[int, int, Mark, list[Step]]] = []  # (position, then, create, steps)
+        moves: list[tuple[int, int, Mark, list[PlanStep]]] = []  # (position, then, create, steps)
         last: Mark | None = None
         for mark in reversed(marks):  # the order the engine swaps them in
             if not mark.swapped:
@@ -132,12 +132,6 @@ class WriteSteps(ABC):
         if isinstance(ops, dict) and "connectOrCreate" in ops:
             self.mark(Mark(None, (self.steps, len(self.steps)), returns=True, swapped=False))
 
-    def statement(self, b: Builder, sql: str, **kwargs: Any) -> Statement:
-        return Statement(sql, tuple(b.sources), **kwargs)
-
-    def builder(self) -> Builder:
-        return Builder(self.schema)
-
     def wrote(self, model: Model, *, deleting: bool = False) -> None:
         self.written.add(model.name)
         if deleting:
@@ -177,9 +171,7 @@ class WriteSteps(ABC):
         if found is None:
             return
         model, expect = found
-        b = self.builder()
-        sql = writesql.exists(model, writesql.same_record(b, model, bound))
-        self.steps.append(self.statement(b, sql, bind=self.name(), expect=expect))
+        self.steps.append(Run(Exists(model, SameRecord(model, bound)), bind=self.name(), expect=expect))
 
     # --- the input of writes -----------------------------------------------------------------------
 
@@ -280,6 +272,17 @@ class WriteSteps(ABC):
             and "connectOrCreate" in ops
             for k, ops in data.items()
         )
+
+
+def touched_at(model: Model) -> list[Assign]:
+    """`@updatedAt` columns set to now: a record a nested connect points elsewhere is updated (a
+    disconnect leaves it alone, as Prisma's engine does)."""
+    return [(f, now(f)) for f in model.fields.values() if f.updated_at]
+
+
+def now(f: ScalarField) -> Value:
+    """The moment of the operation, as field `f` stores it."""
+    return Value(Generated("now", (f.native_type or "").lower()))
 
 
 def required_relation(rel: RelationField, model: Model, target: Model, path: str) -> Exception:

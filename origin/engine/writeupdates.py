@@ -7,19 +7,46 @@ from typing import Any
 
 from bwcontract.codes import Code
 
-from . import writesql
 from .arguments import fail, items_of
 from .filters import plan_where, unique_filter
-from .params import Const, Generated, Source
-from .program import Branch, Expect
+from .params import Const, Source
+from .program import Expect
 from .schema import Model, RelationField
-from .sql import Builder, render_filter
 from .writecreates import Creates
-from .writesteps import NOT_FOUND, referencing, required_relation
+from .writenodes import (
+    Assign,
+    Both,
+    Branch,
+    Cond,
+    DeleteRows,
+    Linked,
+    Matches,
+    Run,
+    SameRecord,
+    SelectRow,
+    UpdateRows,
+    Value,
+)
+from .writesteps import NOT_FOUND, now, referencing, required_relation
 
 
 class Updates(Creates):
     """Updates of bound records, and the nested updates, upserts and deletes from a parent."""
+
+    def related(self, rel: RelationField, parent: str, where: Any, path: str) -> Cond:
+        """The records of `rel` of the bound parent, narrowed by `where` when given: unique criteria
+        on a list relation, a filter on a to-one."""
+        condition: Cond = Linked(rel, parent)
+        if where is not None:
+            target = self.schema.models[rel.target]
+            planned = (
+                unique_filter(self.schema, target, where, path)
+                if rel.is_list
+                else plan_where(self.schema, target, where, path)
+            )
+            if planned is not None:
+                condition = Both(condition, Matches(planned))
+        return condition
 
     def nested_update(self, model: Model, rel: RelationField, parent: str, item: Any, path: str) -> None:
         target = self.schema.models[rel.target]
@@ -32,42 +59,29 @@ class Updates(Creates):
                 where, data = item.get("where"), item["data"]
             else:
                 where, data = None, item
-        b = self.builder()
-        condition = self.linked(b, rel, parent, "t")
-        if where is not None:
-            planned = (
-                unique_filter(self.schema, target, where, f"{path}.where")
-                if rel.is_list
-                else plan_where(self.schema, target, where, f"{path}.where")
-            )
-            if planned is not None:
-                condition = writesql.both(condition, render_filter(b, planned, "t"))
+        condition = self.related(rel, parent, where, f"{path}.where")
         found = self.name()
         cause = f"No '{target.name}' record was found for a nested update on relation '{rel.relation_name}'."
         expect = Expect(Code.RECORD_NOT_FOUND, NOT_FOUND + cause, {"cause": cause})
-        sql = writesql.select_row(target, condition, for_update=True)
-        self.steps.append(self.statement(b, sql, bind=found, expect=expect))
+        self.steps.append(Run(SelectRow(target, condition, for_update=True), bind=found, expect=expect))
         self.update_record(target, found, data, f"{path}.data")
 
     def nested_many(self, rel: RelationField, parent: str, item: Any, path: str, *, delete: bool) -> None:
         target = self.schema.models[rel.target]
         if not isinstance(item, dict):
             raise fail(f"`{path}` must be an object.", path)
-        b = self.builder()
-        condition = self.linked(b, rel, parent, "t")
+        condition: Cond = Linked(rel, parent)
         planned = plan_where(self.schema, target, item.get("where"), f"{path}.where", scalars_only=True)
         if planned is not None:
-            condition = writesql.both(condition, render_filter(b, planned, "t"))
+            condition = Both(condition, Matches(planned))
         self.wrote(target, deleting=delete)
         if delete:
-            sql = writesql.delete(target, condition)
-        else:
-            data = self.check_data(target, item.get("data"), f"{path}.data")
-            sets = self.set_clause(b, target, data, f"{path}.data")
-            if not sets:
-                return
-            sql = writesql.update(target, sets, condition)
-        self.steps.append(self.statement(b, sql, count=True))
+            self.steps.append(Run(DeleteRows(target, condition), count=True))
+            return
+        data = self.check_data(target, item.get("data"), f"{path}.data")
+        sets = self.set_clause(target, data, f"{path}.data")
+        if sets:
+            self.steps.append(Run(UpdateRows(target, sets, condition, where_first=True), count=True))
 
     def nested_delete(self, model: Model, rel: RelationField, parent: str, arg: Any, path: str) -> None:
         target = self.schema.models[rel.target]
@@ -75,16 +89,7 @@ class Updates(Creates):
         if arg is False:
             return
         for where in items:
-            b = self.builder()
-            condition = self.linked(b, rel, parent, "t")
-            if where is not None:
-                planned = (
-                    unique_filter(self.schema, target, where, path)
-                    if rel.is_list
-                    else plan_where(self.schema, target, where, path)
-                )
-                if planned is not None:
-                    condition = writesql.both(condition, render_filter(b, planned, "t"))
+            condition = self.related(rel, parent, where, path)
             self.wrote(target, deleting=True)
             if rel.is_list:
                 message = (
@@ -98,8 +103,7 @@ class Updates(Creates):
             expect = Expect(
                 Code.RECORDS_NOT_CONNECTED if rel.is_list else Code.RECORD_NOT_FOUND, message, meta
             )
-            sql = writesql.delete(target, condition, returning="one")
-            self.steps.append(self.statement(b, sql, expect=expect))
+            self.steps.append(Run(DeleteRows(target, condition, returning="one"), expect=expect))
 
     def nested_upsert(self, model: Model, rel: RelationField, parent: str, item: Any, path: str) -> None:
         target = self.schema.models[rel.target]
@@ -110,19 +114,9 @@ class Updates(Creates):
             or not set(item) <= keys | {"where"}
         ):
             raise fail(f"`{path}` takes {', '.join(sorted(keys))}.", path)
-        b = self.builder()
-        condition = self.linked(b, rel, parent, "t")
-        if item.get("where") is not None:
-            planned = (
-                unique_filter(self.schema, target, item["where"], f"{path}.where")
-                if rel.is_list
-                else plan_where(self.schema, target, item["where"], f"{path}.where")
-            )
-            if planned is not None:
-                condition = writesql.both(condition, render_filter(b, planned, "t"))
+        condition = self.related(rel, parent, item.get("where"), f"{path}.where")
         found = self.name()
-        sql = writesql.select_row(target, condition, for_update=True)
-        self.steps.append(self.statement(b, sql, bind=found))
+        self.steps.append(Run(SelectRow(target, condition, for_update=True), bind=found))
         outer = self.steps
         self.steps = []
         self.update_record(target, found, item["update"], f"{path}.update")
@@ -151,27 +145,25 @@ class Updates(Creates):
 
     def set_clause(
         self,
-        b: Builder,
         model: Model,
         data: dict[str, Any],
         path: str,
         fixed: dict[str, Source] | None = None,
-        alias: str = "t",
         quiet: frozenset[str] = frozenset(),
-    ) -> str:
+    ) -> tuple[Assign, ...]:
         """The SET list of an update. `quiet` names fields of `fixed` that leave `@updatedAt` alone
         when nothing else changes (a disconnect's foreign key: Prisma's engine does not touch it)."""
-        assigned = self.assignments(b, model, data, path, update=True, alias=alias)
+        assigned = self.assignments(model, data, path, update=True)
         for name, source in (fixed or {}).items():
-            assigned.append((model.fields[name], b.param(source)))
+            assigned.append((model.fields[name], Value(source)))
         if assigned or any(k in model.relations for k in data):
             names = {f.name for f, _ in assigned}
             touched = any(f.name not in quiet for f, _ in assigned)
             for f in model.fields.values():
                 if f.updated_at and f.name not in names and touched:
-                    assigned.append((f, b.param(Generated("now", (f.native_type or "").lower()))))
+                    assigned.append((f, now(f)))
         self.written.update(referencing(self.schema, model, {f.name for f, _ in assigned}))
-        return writesql.assignments(assigned)
+        return tuple(assigned)
 
     def update_record(
         self, model: Model, current: str, data: Any, path: str, missing: Expect | None = None
@@ -195,14 +187,12 @@ class Updates(Creates):
             if rel.joined().kind == "fk_here":
                 fixed.update(self.parent_side_update(model, rel, current, ops, at, quiet))
             after.append((rel, ops, at))
-        b = self.builder()
-        sets = self.set_clause(b, model, data, path, fixed, quiet=frozenset(quiet))
+        sets = self.set_clause(model, data, path, fixed, quiet=frozenset(quiet))
         updated = current
         if sets:
-            where = writesql.same_record(b, model, current)
             updated = self.name()
-            sql = writesql.update(model, sets, where, returning="row")
-            self.steps.append(self.statement(b, sql, bind=updated))
+            update = UpdateRows(model, sets, SameRecord(model, current), returning="row")
+            self.steps.append(Run(update, bind=updated))
             if missing is not None:
                 self.maybe_missing[updated] = (model, missing)
         with self.record_writes():
