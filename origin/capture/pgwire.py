@@ -261,6 +261,11 @@ class Connection:
         self._pos = end
         return bytes(buffer[start : start + 1]), bytes(buffer[start + 5 : end])
 
+    def has_message(self) -> bool:
+        """Whether a whole message is buffered already: the next read returns without waiting."""
+        available = len(self._buffer) - self._pos
+        return available >= 5 and available > _INT32.unpack_from(self._buffer, self._pos + 1)[0]
+
     async def _fill(self) -> None:
         if self._pos:
             del self._buffer[: self._pos]

@@ -227,6 +227,11 @@ class Reader:
         seq = 0
         queued_enough = min(self.settings.batch_events, self.settings.max_pending_events)
         while True:
+            if session.commits_pending and not conn.has_message():
+                # What completed goes out when nothing more has arrived: a busy stream's transactions
+                # that came in together go in one push (the edge's cost is mostly per push), and a
+                # lone commit goes at once.
+                session.wake.set()
             data = await conn.read_copy()
             if data is None:
                 raise EOFError("the server ended the replication stream")
@@ -264,7 +269,6 @@ class Reader:
                 session.in_transaction = False
                 session.pending.append(("c", message.end_lsn))
                 session.commits_pending += 1
-                session.wake.set()
             elif isinstance(message, pgoutput.Relation):
                 described = await self._resolve(message, refresh=message.oid in tables)
                 tables[message.oid], inserts[message.oid] = described, InsertText(described)
