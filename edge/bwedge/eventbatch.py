@@ -26,7 +26,7 @@ _SUFFIX = "]}"
 _DECODER = json.JSONDecoder()
 # The head of every event the origin writes (origin/capture: the id, then these, in this order).
 _HEAD = re.compile(
-    r'\{"id":"[^"\\]*","offset":"([0-9A-F]{16}-[0-9A-F]{8})","modelName":"((?:[^"\\]|\\.)*)",'
+    r'\{"id":"[^"\\]*","offset":"([0-9A-F]{16}-[0-9A-F]{8})","modelName":"([^"\\]*)",'
     r'"action":"([a-z]+)"[,}]'
 )
 _PARTS = json.dumps(PARTS_KEY)
@@ -64,13 +64,10 @@ def _cut_at_lengths(body: str) -> tuple[list[Any], list[str]]:
             raise ValueError("not a compact batch")
         text = body[pos:after]
         head = _HEAD.match(text)
-        if head is None or _PARTS in text:
+        if head is None or _PARTS in text:  # (a model name with escapes has another head too)
             events.append(json.loads(text))
         else:
-            model = head[2]
-            if "\\" in model:
-                model = json.loads(f'"{model}"')
-            events.append({"offset": head[1], "modelName": model, "action": head[3]})
+            events.append({"offset": head[1], "modelName": head[2], "action": head[3]})
         texts.append(text)
         pos = after + 1
     if pos != end + (1 if lengths else 0):

@@ -45,15 +45,15 @@ def test_a_batch_with_lengths_is_cut_at_them_and_only_event_heads_are_read() -> 
     assert cut == texts
     assert events == [
         {"offset": "0000000000000001-00000000", "modelName": "Item", "action": "create"},
-        {"offset": "0000000000000001-00000001", "modelName": 'Qu"ote\\d', "action": "delete"},
-        {"offset": "0000000000000002-00000000", "modelName": "Ünï", "action": "truncate"},
+        json.loads(texts[1]),  # a model name with escapes: parsed whole
+        json.loads(texts[2]),
     ]
     assert split_batch(event_batch([])) == ([], [])
 
 
 def test_an_event_with_another_head_or_parts_is_parsed_whole() -> None:
     texts = ['{"offset":"0000000000000001-00000000","modelName":"A","action":"create"}']
-    texts.append(event("0000000000000002-00000000", **{"$parts": 3}))
+    texts.append(event("0000000000000002-00000000")[:-1] + ',"$parts":3}')
     events, cut = split_batch(event_batch(texts))
     assert (events, cut) == ([json.loads(t) for t in texts], texts)
 
