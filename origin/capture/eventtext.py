@@ -56,10 +56,21 @@ def converter(field: ScalarField, type_oid: int) -> Converter:
     return lambda text: _encode(decode.value(field, text))
 
 
+class Transaction:
+    """What the events of one transaction share: the texts around their sequence numbers."""
+
+    __slots__ = ("id_head", "offset_head", "tail")
+
+    def __init__(self, lsn: int, when: str) -> None:
+        self.id_head = f'{{"id":"ev_{lsn:x}_'
+        self.offset_head = f'","offset":"{lsn:016X}-'
+        self.tail = ',"commitTime":' + _string(when) + "}"
+
+
 class InsertText:
     """The event text of an insert into one table, as the stream described the table."""
 
-    __slots__ = ("_columns", "_head", "_tail")
+    __slots__ = ("_columns", "_head")
 
     def __init__(self, table: decode.Table) -> None:
         # Per column: its key text (`"name":`, None if no model field is there), the converter of
@@ -77,22 +88,24 @@ class InsertText:
                     )
                 )
         self._columns = tuple(columns)
-        self._head = ',"modelName":' + _string(table.model_name) + ',"action":"create","created":'
-        self._tail = ',"commitTime":'
+        self._head = '","modelName":' + _string(table.model_name) + ',"action":"create","created":'
 
-    def event(self, data: bytes, pos: int, lsn: int, seq: int, when: str) -> str | None:
-        """The event of the insert whose new tuple starts at `pos` in `data`, at position (lsn, seq)
-        with commit time `when`; None when the general path must take it."""
+    def event(self, data: bytes, pos: int, transaction: Transaction, seq: int) -> str | None:
+        """The event of the insert whose new tuple starts at `pos` in `data`, change `seq` of
+        `transaction`; None when the general path must take it."""
         record = self._record(data, pos)
         if record is None:
             return None
-        return (
-            f'{{"id":"ev_{lsn:x}_{seq}","offset":"{lsn:016X}-{seq:08X}"'
-            + self._head
-            + record
-            + self._tail
-            + _string(when)
-            + "}"
+        return "".join(
+            (
+                transaction.id_head,
+                str(seq),
+                transaction.offset_head,
+                f"{seq:08X}",
+                self._head,
+                record,
+                transaction.tail,
+            )
         )
 
     def _record(self, data: bytes, pos: int) -> str | None:

@@ -23,7 +23,7 @@ from bwcontract.offsets import Position
 
 from ..engine.schema import Schema
 from . import decode, pgoutput
-from .eventtext import InsertText
+from .eventtext import InsertText, Transaction
 from .pgwire import Connection, WireError, lsn_text
 
 log = logging.getLogger("breakwater.capture")
@@ -224,21 +224,24 @@ class Reader:
         begin: pgoutput.Begin | None = None
         lsn = 0  # the position of the transaction's changes (its commit LSN, moved by lsn_base)
         when = ""
+        transaction = Transaction(0, "")
         seq = 0
         queued_enough = min(self.settings.batch_events, self.settings.max_pending_events)
         while True:
-            if session.commits_pending and not conn.has_message():
-                # What completed goes out when nothing more has arrived: a busy stream's transactions
-                # that came in together go in one push (the edge's cost is mostly per push), and a
-                # lone commit goes at once.
-                session.wake.set()
-            data = await conn.read_copy()
+            data = conn.buffered_copy()
             if data is None:
-                raise EOFError("the server ended the replication stream")
+                if session.commits_pending and not conn.has_message():
+                    # What completed goes out when nothing more has arrived: a busy stream's
+                    # transactions that came in together go in one push (the edge's cost is mostly
+                    # per push), and a lone commit goes at once.
+                    session.wake.set()
+                data = await conn.read_copy()
+                if data is None:
+                    raise EOFError("the server ended the replication stream")
             if data[25:26] == b"I" and data[:1] == b"w" and data[30:31] == b"N" and begin is not None:
                 # An insert (the bulk of a busy stream): its tuple read straight into the event's text.
                 writes = inserts.get(_UINT32.unpack_from(data, 26)[0])
-                text = writes.event(data, 31, lsn, seq, when) if writes is not None else None
+                text = writes.event(data, 31, transaction, seq) if writes is not None else None
                 if text is not None:
                     seq += 1
                     session.pending.append(("e", text))
@@ -265,6 +268,7 @@ class Reader:
                 begin, seq, session.in_transaction = message, 0, True
                 lsn = message.final_lsn + self.target.lsn_base
                 when = decode.commit_time(message.commit_time_us)
+                transaction = Transaction(lsn, when)
             elif isinstance(message, pgoutput.Commit):
                 session.in_transaction = False
                 session.pending.append(("c", message.end_lsn))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bwcontract.offsets import Position
 from origin.capture import decode, pgoutput
-from origin.capture.eventtext import InsertText
+from origin.capture.eventtext import InsertText, Transaction
 from origin.capture.pgwire import Connection, WireError
 from origin.engine import engine, request
 from origin.engine.introspect import introspect
@@ -132,7 +132,7 @@ async def test_an_insert_written_straight_to_text_is_the_general_paths_text(
         table = decode.resolve(relation, schema)
         general = decode.event(table, change, Position(begin.final_lsn, 7), when)
         # After the message kind, the relation's oid and 'N': the new tuple.
-        text = InsertText(table).event(data, 6, begin.final_lsn, 7, when)
+        text = InsertText(table).event(data, 6, Transaction(begin.final_lsn, when), 7)
         assert text == json.dumps(general, separators=(",", ":"))
 
 
@@ -150,11 +150,11 @@ def test_an_insert_the_straight_path_cannot_read_is_left_to_the_general_path() -
         return b"t" + struct.pack("!i", len(value)) + value
 
     ok = tuple_of(text(b"5"), text(b"secret"))
-    assert writes.event(ok, 0, 16, 0, "t") == (
+    assert writes.event(ok, 0, Transaction(16, "t"), 0) == (
         '{"id":"ev_10_0","offset":"0000000000000010-00000000","modelName":"T","action":"create",'
         '"created":{"id":5},"commitTime":"t"}'
     )
-    assert writes.event(tuple_of(b"n", b"n"), 0, 16, 0, "t") is not None
+    assert writes.event(tuple_of(b"n", b"n"), 0, Transaction(16, "t"), 0) is not None
     for unreadable in (
         tuple_of(text(b"5")),  # fewer columns than the relation has
         tuple_of(text(b"5"), b"u"),  # unchanged TOAST (never in an insert)
@@ -163,7 +163,7 @@ def test_an_insert_the_straight_path_cannot_read_is_left_to_the_general_path() -
         tuple_of(text(b"5"), b"t" + struct.pack("!i", -5)),
         tuple_of(text(b"\xff"), text(b"x")),  # not UTF-8
     ):
-        assert writes.event(unreadable, 0, 16, 0, "t") is None
+        assert writes.event(unreadable, 0, Transaction(16, "t"), 0) is None
 
 
 async def test_updates_and_deletes_carry_key_images_unless_the_table_has_full_identity(
