@@ -21,7 +21,10 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,7 +104,17 @@ class Arrivals:
         return await asyncio.wait_for(future, timeout)
 
 
-async def measure(writer: Writer, arrivals: Arrivals, latency_writes: int, rows: int) -> dict[str, float]:
+async def measure(
+    writer: Writer,
+    arrivals: Arrivals,
+    latency_writes: int,
+    rows: int,
+    pids: dict[str, int] | None = None,
+    profile: Path | None = None,
+) -> dict[str, float]:
+    """Latency of single writes, then throughput of `rows`; with `pids` (name → process), also the
+    CPU each of those processes spent per event during the throughput phase, and with `profile` their
+    py-spy profiles of it (collapsed stacks, `<name>.txt` in that directory)."""
     for _ in range(20):  # warm up the path
         key, _ = await writer.one()
         await arrivals.wait(key)
@@ -109,14 +122,20 @@ async def measure(writer: Writer, arrivals: Arrivals, latency_writes: int, rows:
     for _ in range(latency_writes):
         key, committed = await writer.one()
         latencies.append((await arrivals.wait(key)) - committed)
+    cpu_before = {name: process_cpu([pid]) for name, pid in (pids or {}).items()}
+    profilers = await asyncio.to_thread(start_profilers, pids or {}, profile) if profile else []
     start = await writer.many(rows, 100)
     last = writer.next_id - 1
     finished = await arrivals.wait(last, timeout=300)
-    return {
+    await asyncio.to_thread(stop_profilers, profilers)
+    found = {
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "events_per_s": rows / (finished - start),
     }
+    for name, pid in (pids or {}).items():
+        found[f"{name}_cpu_us_per_event"] = (process_cpu([pid]) - cpu_before[name]) / rows * 1e6
+    return found
 
 
 async def until_flowing(writer: Writer, arrivals: Arrivals) -> None:
@@ -180,7 +199,32 @@ async def stack_consumer(url: str, arrivals: Arrivals) -> None:
             arrivals.arrived(int(event["created"]["id"]))
 
 
-def walsender_cpu(pids: list[int]) -> float:
+def start_profilers(pids: dict[str, int], directory: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy (in this venv, or on PATH) sampling each process until stopped."""
+    spy = shutil.which(
+        "py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    directory.mkdir(parents=True, exist_ok=True)
+    found = []
+    for name, pid in pids.items():
+        argv = [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking"]
+        argv += ["--output", str(directory / f"{name}.txt")]
+        found.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(0.5)  # attached before the work starts
+    return found
+
+
+def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
+    for process in profilers:
+        process.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    for process in profilers:
+        process.wait(timeout=60)
+
+
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes `pids` have used so far."""
     total = 0.0
     for pid in pids:
         try:
@@ -192,7 +236,7 @@ def walsender_cpu(pids: list[int]) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_average_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="bw-bench-cdc-") as tmp:
         stack = Stack(StackConfig(root=Path(tmp) / "stack", durable=False), progress=say)
         await asyncio.to_thread(stack.start)
@@ -215,7 +259,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             reader = asyncio.ensure_future(
                 floor_reader(shared.dsn(db_name), "bench_floor", "bench_floor", arrivals)
             )
-            results["floor"] = await measure(writer, arrivals, args.latency_writes, args.rows)
+            results["floor"] = await measure(
+                writer, arrivals, args.latency_writes, args.rows, {"bench": os.getpid()}
+            )
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             await asyncio.sleep(0.2)
@@ -226,7 +272,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             arrivals = Arrivals()
             consumer = asyncio.ensure_future(stack_consumer(made["url"], arrivals))
             await until_flowing(writer, arrivals)
-            results["stack"] = await measure(writer, arrivals, args.latency_writes, args.rows)
+            watched = {s.name: s.process.pid for s in stack.services if s.name in ("origin", "edge")}
+            watched["bench"] = os.getpid()  # the consumer (and the writer)
+            results["stack"] = await measure(
+                writer, arrivals, args.latency_writes, args.rows, watched, args.profile
+            )
 
             for service in ("edge", "origin"):
                 say(f"restarting the {service} {args.restarts} times ({args.down:.1f} s down each)")
@@ -247,12 +297,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(1.0)
             pg = await asyncpg.connect(shared.dsn())
             pids = [int(r["pid"]) for r in await pg.fetch("SELECT pid FROM pg_stat_replication")]
-            idle_before = walsender_cpu(pids)
+            idle_before = process_cpu(pids)
             await asyncio.sleep(5.0)
-            results["idle_walsender_cpu_s_per_min"] = (walsender_cpu(pids) - idle_before) * 12
-            before = walsender_cpu(pids)
+            results["idle_walsender_cpu_s_per_min"] = (process_cpu(pids) - idle_before) * 12
+            before = process_cpu(pids)
             results["with_neighbours"] = await measure(writer, arrivals, args.latency_writes // 3, args.rows)
-            results["with_neighbours"]["walsender_cpu_s"] = walsender_cpu(pids) - before
+            results["with_neighbours"]["walsender_cpu_s"] = process_cpu(pids) - before
             results["with_neighbours"]["walsenders"] = len(pids)
             await pg.close()
             consumer.cancel()
@@ -261,12 +311,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await admin.close()
         finally:
             await asyncio.to_thread(stack.stop)
+    results["load_average_after"] = os.getloadavg()
     return results
 
 
 def report(results: dict[str, Any]) -> None:
     floor, through, shared = results["floor"], results["stack"], results["with_neighbours"]
     print("change events: commit → consumer (same machine, same run)")
+    before, after = results["load_average_before"], results["load_average_after"]
+    print(
+        f"load average (1, 5, 15 min): {before[0]:.1f} {before[1]:.1f} {before[2]:.1f} before, "
+        f"{after[0]:.1f} {after[1]:.1f} {after[2]:.1f} after"
+    )
     print(f"{'':28}{'p50 ms':>10}{'p99 ms':>10}{'events/s':>12}")
     for label, row in (("slot read directly (floor)", floor), ("through the local stack", through)):
         print(f"{label:28}{row['p50_ms']:10.2f}{row['p99_ms']:10.2f}{row['events_per_s']:12.0f}")
@@ -276,6 +332,18 @@ def report(results: dict[str, Any]) -> None:
         through["events_per_s"] / floor["events_per_s"],
     )
     print(f"{'stack / floor':28}{ratios[0]:9.1f}x{ratios[1]:9.1f}x{ratios[2]:11.2f}x")
+    spent = [
+        (k.removesuffix("_cpu_us_per_event"), v)
+        for k, v in through.items()
+        if k.endswith("_cpu_us_per_event")
+    ]
+    if spent:
+        floor_bench = floor.get("bench_cpu_us_per_event", 0.0)
+        print(
+            "CPU per event in the throughput phase: "
+            + ", ".join(f"{name} {us:.1f} µs" for name, us in spent)
+            + f" (the floor's bench process: {floor_bench:.1f} µs)"
+        )
     for service in ("edge", "origin"):
         times = results.get(f"{service}_restart_s") or []
         if times:
@@ -298,6 +366,12 @@ def main() -> None:
     parser.add_argument("--down", type=float, default=1.0, help="seconds a restarted service stays down")
     parser.add_argument("--neighbours", type=int, default=6)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="write py-spy profiles of the stack's throughput phase here",
+    )
     args = parser.parse_args()
     results = asyncio.run(run(args))
     if args.json:

@@ -14,9 +14,15 @@ PRIVATE_UMASK = 0o077
 
 
 def serve(
-    prog: str, factory: str, default_port: int, description: str | None, keep_alive_seconds: int = 5
+    prog: str,
+    factory: str,
+    default_port: int,
+    description: str | None,
+    keep_alive_seconds: int = 5,
+    ws: str = "auto",
 ) -> None:
-    """Parse --host/--port/--log-level and run the ASGI app built by `factory` ("module:function")."""
+    """Parse --host/--port/--log-level and run the ASGI app built by `factory` ("module:function");
+    `ws`: uvicorn's WebSocket protocol (a name, or "module:Class")."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
@@ -41,6 +47,7 @@ def serve(
         log_level=args.log_level,
         access_log=False,
         timeout_keep_alive=keep_alive_seconds,
+        ws=ws,
     )
 
 

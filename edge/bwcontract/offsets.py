@@ -41,14 +41,15 @@ class Position:
     def parse(cls, text: str) -> Position:
         if not isinstance(text, str) or len(text) != 25:
             raise InvalidOffset(f"{text!r} is not an event offset (16 hex digits, '-', 8 hex digits)")
-        match = _TEXT.match(text) or _TEXT.match(text.upper())
-        if match is None:
-            raise InvalidOffset(f"{text!r} is not an event offset (16 hex digits, '-', 8 hex digits)")
-        lsn = int(match[1], 16)
+        if _TEXT.match(text) is None:
+            if _TEXT.match(text.upper()) is None:
+                raise InvalidOffset(f"{text!r} is not an event offset (16 hex digits, '-', 8 hex digits)")
+            text = text.upper()
+        lsn = int(text[:16], 16)
         if lsn > MAX_LSN:
             raise InvalidOffset(f"{text!r} is past the end of any event log")
-        position = cls(lsn, int(match[2], 16))
-        position.__dict__["offset"] = match[0]  # the text is the offset already (upper case)
+        position = cls(lsn, int(text[17:], 16))
+        position.__dict__["offset"] = text  # the text is the offset already (upper case)
         return position
 
 

@@ -21,8 +21,19 @@ EVENTS_PATH = "/_bw/events/{database_id}"
 EVENT_PART_PATH = "/_bw/events/{database_id}/parts/{offset}/{index}/{count}"
 EVENT_FIGURES_PATH = "/_bw/events/{database_id}/figures"
 PARTS_KEY = "$parts"
+# A batch names each event's length before the events (`{"lengths":[…],"events":[…]}`), so the edge
+# cuts the events out without parsing them (bwedge/eventbatch.py).
+BATCH_LENGTHS = '{"lengths":['
+BATCH_EVENTS = '],"events":['
 CONSOLE_CLAIM = "console"
 
 USAGE_HITS_PATH = "/_bw/usage/hits"  # edge -> origin: a batch of cache hits (bwcontract.usage)
 USAGE_FLUSH_PATH = "/_bw/usage/flush"  # origin -> edge: report the hits counted so far now
 PLAN_LIMITS_PATH = "/_bw/limits"  # origin -> edge: databases whose workspace reached a limit
+
+
+def event_batch(texts: list[str]) -> str:
+    """The push body of these event texts (compact JSON, in commit order), their lengths first."""
+    return (
+        BATCH_LENGTHS + ",".join([str(len(text)) for text in texts]) + BATCH_EVENTS + ",".join(texts) + "]}"
+    )

@@ -14,6 +14,7 @@ The clock is passed in (`now`): it records when a stream was last active, for id
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,7 +76,8 @@ def ack(cursor: Cursor, position: Position, now: float) -> Cursor:
         raise AckError(f"offset {position.offset} was never sent on this stream")
     if position <= cursor.acked:
         return replace(cursor, active_at=now)  # a repeated or late acknowledgement
-    inflight = tuple(p for p in cursor.inflight if p > position)
+    # Ascending: what stays in flight is a tail, found by bisection (a window holds thousands).
+    inflight = cursor.inflight[bisect.bisect_right(cursor.inflight, position) :]
     acked = position if inflight else cursor.scanned
     return replace(cursor, acked=acked, inflight=inflight, active_at=now)
 

@@ -15,12 +15,13 @@ Object; R2 writes happen before the rows that point at them.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bwcontract.offsets import ZERO, Position
 from bwcontract.wire import PARTS_KEY
@@ -74,8 +75,10 @@ class LogLimits:
     retention_seconds: float = 7 * 24 * 3600
 
 
-@dataclass(frozen=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
+    """An event in the log. A named tuple, immutable as a frozen dataclass but ~4x cheaper to build:
+    one is built per event appended or read, by the thousand per batch."""
+
     position: Position
     model: str
     action: str
@@ -148,39 +151,41 @@ class EventLog:
         """Store the events after the head, in order; returns what was new. `texts`: each event's
         compact JSON as received (encoded here when not given)."""
         positions = [_position(e) for e in events]
-        if any(b <= a for a, b in itertools.pairwise(positions)):
+        # Compared as tuples: the batch's events by the thousand, and positions rise within it, so
+        # what is at or before the head (a redelivery) is a prefix, found by bisection.
+        keys = [(p.lsn, p.seq) for p in positions]
+        if any(b <= a for a, b in itertools.pairwise(keys)):
             raise InvalidBatch("event positions must rise within a batch")
         if texts is None:
             texts = [json.dumps(e, separators=(",", ":")) for e in events]
         head = self.head()
-        fresh: list[tuple[StoredEvent, str | None, int]] = []  # event, its R2 reference, its size
-        for event, position, body in zip(events, positions, texts, strict=True):
-            if position <= head:
-                continue
-            blob, size = None, len(body)
+        first = bisect.bisect_right(keys, (head.lsn, head.seq))
+        limit = self.limits.inline_limit
+        referenced: dict[int, tuple[str | None, int]] = {}  # event index → its R2 reference and its size
+        for i in range(first, len(events)):
+            event, body = events[i], texts[i]
             if PARTS_KEY in event:
-                blob, size = self._parted(event, position)
-            elif _utf8_over(body, self.limits.inline_limit):
+                referenced[i] = self._parted(event, positions[i])
+            elif len(body) * 4 > limit and _utf8_over(body, limit):
                 # Written before the row that points at it; the key is the position, so a redelivered
                 # event overwrites the same object.
-                blob = f"{self._prefix}/oversize/{position.offset}.json"
-                await self._blobs.put(blob, body)
-            model, action = str(event.get("modelName", "")), str(event.get("action", ""))
-            fresh.append((StoredEvent(position, model, action, body), blob, size))
+                key = f"{self._prefix}/oversize/{positions[i].offset}.json"
+                await self._blobs.put(key, body)
+                referenced[i] = (key, len(body))
         # Synchronous from here: the head may have moved while R2 was written (a concurrent push).
         head = after = self.head()
         whole = not any(PARTS_KEY in event for event in events)  # a parted event's body is its stub
         stored: list[StoredEvent] = []
         rows: list[tuple[Any, ...]] = []
         now = self._clock()
-        for stored_event, blob, size in fresh:
-            if stored_event.position <= head:
-                continue
-            p = stored_event.position
-            inline = None if blob else stored_event.body
-            rows.append((p.lsn, p.seq, stored_event.model, stored_event.action, inline, blob, size, now))
-            stored.append(stored_event)
-            head = p
+        for i in range(max(first, bisect.bisect_right(keys, (head.lsn, head.seq))), len(events)):
+            event, p, body = events[i], positions[i], texts[i]
+            model, action = str(event.get("modelName", "")), str(event.get("action", ""))
+            blob, size = referenced.get(i, (None, len(body)))
+            rows.append((p.lsn, p.seq, model, action, None if blob else body, blob, size, now))
+            stored.append(StoredEvent(p, model, action, body))
+        if stored:
+            head = stored[-1].position
         _exec_many(
             self._sql,
             "INSERT INTO events (lsn, seq, model, action, body, blob, size, stored_at)"

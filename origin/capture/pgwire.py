@@ -261,6 +261,24 @@ class Connection:
         self._pos = end
         return bytes(buffer[start : start + 1]), bytes(buffer[start + 5 : end])
 
+    def buffered_copy(self) -> bytes | None:
+        """The next CopyData payload if it is whole in the buffer already, taken without an await
+        (the bulk of a busy stream); None otherwise, and `read_copy` reads whatever comes next."""
+        buffer, start = self._buffer, self._pos
+        if len(buffer) - start < 5 or buffer[start] != 0x64:  # d(ata)
+            return None
+        length = _INT32.unpack_from(buffer, start + 1)[0]
+        end = start + 1 + length
+        if length < 4 or end > len(buffer):
+            return None
+        self._pos = end
+        return bytes(buffer[start + 5 : end])
+
+    def has_message(self) -> bool:
+        """Whether a whole message is buffered already: the next read returns without waiting."""
+        available = len(self._buffer) - self._pos
+        return available >= 5 and available > _INT32.unpack_from(self._buffer, self._pos + 1)[0]
+
     async def _fill(self) -> None:
         if self._pos:
             del self._buffer[: self._pos]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from bwcontract import service
-from bwcontract.wire import EVENT_PART_PATH, EVENTS_PATH, PARTS_KEY
+from bwcontract.wire import EVENT_PART_PATH, EVENTS_PATH, PARTS_KEY, event_batch
 
 from .reader import PushError
 
@@ -39,7 +39,7 @@ class EdgePusher:
         sent = [
             await self._parted(database_id, text) if len(text) > self._part_chars else text for text in events
         ]
-        body = ('{"events":[' + ",".join(sent) + "]}").encode()
+        body = event_batch(sent).encode()
         return await self._post(database_id, EVENTS_PATH.format(database_id=database_id), body)
 
     async def _parted(self, database_id: str, text: str) -> str:

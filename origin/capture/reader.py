@@ -23,9 +23,11 @@ from bwcontract.offsets import Position
 
 from ..engine.schema import Schema
 from . import decode, pgoutput
+from .eventtext import InsertText, Transaction
 from .pgwire import Connection, WireError, lsn_text
 
 log = logging.getLogger("breakwater.capture")
+_UINT32 = struct.Struct("!I")
 SLOT_IN_USE = "55006"  # object_in_use: the replication slot is active for another walsender
 # One encoder for every event (json.dumps with options builds a new one per call).
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -218,13 +220,35 @@ class Reader:
 
     async def _receive(self, conn: Connection, session: _Session) -> None:
         tables: dict[int, decode.Table] = {}
+        inserts: dict[int, InsertText] = {}  # per table: its inserts' events written straight to text
         begin: pgoutput.Begin | None = None
+        lsn = 0  # the position of the transaction's changes (its commit LSN, moved by lsn_base)
         when = ""
+        transaction = Transaction(0, "")
         seq = 0
+        queued_enough = min(self.settings.batch_events, self.settings.max_pending_events)
         while True:
-            data = await conn.read_copy()
+            data = conn.buffered_copy()
             if data is None:
-                raise EOFError("the server ended the replication stream")
+                if session.commits_pending and not conn.has_message():
+                    # What completed goes out when nothing more has arrived: a busy stream's
+                    # transactions that came in together go in one push (the edge's cost is mostly
+                    # per push), and a lone commit goes at once.
+                    session.wake.set()
+                data = await conn.read_copy()
+                if data is None:
+                    raise EOFError("the server ended the replication stream")
+            if data[25:26] == b"I" and data[:1] == b"w" and data[30:31] == b"N" and begin is not None:
+                # An insert (the bulk of a busy stream): its tuple read straight into the event's text.
+                writes = inserts.get(_UINT32.unpack_from(data, 26)[0])
+                text = writes.event(data, 31, transaction, seq) if writes is not None else None
+                if text is not None:
+                    seq += 1
+                    session.pending.append(("e", text))
+                    session.pending_events += 1
+                    if session.pending_events >= queued_enough:
+                        await self._queued(session)
+                    continue
             if data[:1] == b"k":
                 wal_end, _, reply = struct.unpack_from("!QqB", data, 1)
                 if session.idle() and wal_end > session.confirmed:
@@ -242,14 +266,16 @@ class Reader:
             message = pgoutput.parse(data[25:])
             if isinstance(message, pgoutput.Begin):
                 begin, seq, session.in_transaction = message, 0, True
+                lsn = message.final_lsn + self.target.lsn_base
                 when = decode.commit_time(message.commit_time_us)
+                transaction = Transaction(lsn, when)
             elif isinstance(message, pgoutput.Commit):
                 session.in_transaction = False
                 session.pending.append(("c", message.end_lsn))
                 session.commits_pending += 1
-                session.wake.set()
             elif isinstance(message, pgoutput.Relation):
-                tables[message.oid] = await self._resolve(message, refresh=message.oid in tables)
+                described = await self._resolve(message, refresh=message.oid in tables)
+                tables[message.oid], inserts[message.oid] = described, InsertText(described)
             elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete | pgoutput.Truncate):
                 if begin is None:
                     raise pgoutput.ProtocolError("a change outside a transaction")
@@ -262,17 +288,19 @@ class Reader:
                     table = tables.get(oid)
                     if table is None:
                         raise pgoutput.ProtocolError("a change for a relation the stream never described")
-                    found = decode.event(
-                        table, message, Position(begin.final_lsn + self.target.lsn_base, seq), when
-                    )
+                    found = decode.event(table, message, Position(lsn, seq), when)
                     seq += 1
                     session.pending.append(("e", _encode(found)))
                     session.pending_events += 1
-                if session.pending_events >= self.settings.batch_events:
-                    session.wake.set()
-                while session.pending_events >= self.settings.max_pending_events:
-                    session.room.clear()
-                    await session.room.wait()
+                await self._queued(session)
+
+    async def _queued(self, session: _Session) -> None:
+        """Events were queued: wake the pusher for a full batch, wait while too many are pending."""
+        if session.pending_events >= self.settings.batch_events:
+            session.wake.set()
+        while session.pending_events >= self.settings.max_pending_events:
+            session.room.clear()
+            await session.room.wait()
 
     async def _resolve(self, relation: pgoutput.Relation, refresh: bool) -> decode.Table:
         table = decode.resolve(relation, await self._schema(refresh))

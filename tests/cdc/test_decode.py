@@ -4,6 +4,7 @@ returns for the same row (the engine's own findMany over the same table)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 from typing import Any
 
@@ -14,9 +15,11 @@ from hypothesis import strategies as st
 
 from bwcontract.offsets import Position
 from origin.capture import decode, pgoutput
+from origin.capture.eventtext import InsertText, Transaction
 from origin.capture.pgwire import Connection, WireError
 from origin.engine import engine, request
 from origin.engine.introspect import introspect
+from origin.engine.schema import ScalarField
 
 TABLE = """
 CREATE TYPE mood AS ENUM ('happy', 'sad');
@@ -41,8 +44,9 @@ VALUES (-3, 42, 9007199254740993, 1.5, -2.25e-10, 1234.5600, true, 'quote " and 
 """
 
 
-async def read_changes(dsn: str, slot: str, count: int) -> list[Any]:
-    """The next `count` changes on `slot`, each with the Relation describing it."""
+async def read_changes(dsn: str, slot: str, count: int, raw: list[bytes] | None = None) -> list[Any]:
+    """The next `count` changes on `slot`, each with the Relation describing it (and in `raw`, each
+    change's pgoutput message as it came)."""
     conn = await Connection.connect(dsn)
     found: list[Any] = []
     relations: dict[int, pgoutput.Relation] = {}
@@ -65,6 +69,8 @@ async def read_changes(dsn: str, slot: str, count: int) -> list[Any]:
             elif isinstance(message, pgoutput.Insert | pgoutput.Update | pgoutput.Delete):
                 assert begin is not None
                 found.append((relations[message.relation_oid], message, begin))
+                if raw is not None:
+                    raw.append(data[25:])
             elif isinstance(message, pgoutput.Truncate):
                 assert begin is not None
                 found.append((tuple(relations[oid] for oid in message.relation_oids), message, begin))
@@ -107,6 +113,57 @@ async def test_inserted_values_decode_exactly_as_a_query_returns_them(sample: An
     assert [e["created"] for e in events] == expected
     assert events[0]["modelName"] == "sample" and events[0]["action"] == "create"
     assert events[0]["offset"] == Position(changes[0][2].final_lsn, 0).offset
+
+
+async def test_an_insert_written_straight_to_text_is_the_general_paths_text(
+    sample: Any, pg_database: str
+) -> None:
+    await sample.execute(ROW)
+    await sample.execute(
+        "INSERT INTO sample (small, n, big, flag, label, code, letter, tags) "
+        "VALUES (0, -2147483648, -9223372036854775808, false, $1, 'é', '😀', '{}')",
+        'ünï \u2028 \\ " \t\n 😀',
+    )
+    schema = await introspect(sample)
+    raw: list[bytes] = []
+    changes = await read_changes(pg_database, "decode_test", 3, raw)
+    when = "2024-01-02T03:04:05.678Z"
+    for (relation, change, begin), data in zip(changes, raw, strict=True):
+        table = decode.resolve(relation, schema)
+        general = decode.event(table, change, Position(begin.final_lsn, 7), when)
+        # After the message kind, the relation's oid and 'N': the new tuple.
+        text = InsertText(table).event(data, 6, Transaction(begin.final_lsn, when), 7)
+        assert text == json.dumps(general, separators=(",", ":"))
+
+
+def test_an_insert_the_straight_path_cannot_read_is_left_to_the_general_path() -> None:
+    relation = pgoutput.Relation(
+        1, "public", "t", "d", (pgoutput.Column("id", 23, True), pgoutput.Column("hidden", 25, False))
+    )
+    table = decode.Table(relation, "T", (ScalarField("id", "id", "Int"), None), (0,))
+    writes = InsertText(table)
+
+    def tuple_of(*columns: bytes) -> bytes:
+        return struct.pack("!h", len(columns)) + b"".join(columns)
+
+    def text(value: bytes) -> bytes:
+        return b"t" + struct.pack("!i", len(value)) + value
+
+    ok = tuple_of(text(b"5"), text(b"secret"))
+    assert writes.event(ok, 0, Transaction(16, "t"), 0) == (
+        '{"id":"ev_10_0","offset":"0000000000000010-00000000","modelName":"T","action":"create",'
+        '"created":{"id":5},"commitTime":"t"}'
+    )
+    assert writes.event(tuple_of(b"n", b"n"), 0, Transaction(16, "t"), 0) is not None
+    for unreadable in (
+        tuple_of(text(b"5")),  # fewer columns than the relation has
+        tuple_of(text(b"5"), b"u"),  # unchanged TOAST (never in an insert)
+        tuple_of(text(b"5"), b"b" + struct.pack("!i", 1) + b"x"),  # binary
+        ok[:-2],  # ends early
+        tuple_of(text(b"5"), b"t" + struct.pack("!i", -5)),
+        tuple_of(text(b"\xff"), text(b"x")),  # not UTF-8
+    ):
+        assert writes.event(unreadable, 0, Transaction(16, "t"), 0) is None
 
 
 async def test_updates_and_deletes_carry_key_images_unless_the_table_has_full_identity(

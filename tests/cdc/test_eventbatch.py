@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bwcontract.wire import event_batch
 from bwedge.eventbatch import split_batch
 from origin.capture import reader as reader_module
 from origin.capture.reader import CaptureTarget, PushError, Reader, ReaderSettings
@@ -29,8 +30,50 @@ def test_any_other_layout_is_parsed_whole_and_encoded_compactly() -> None:
     assert split_batch('{"events":[{"a":1}],"extra":[]}')[1] == ['{"a":1}']
 
 
+def event(offset: str, model: str = "Item", action: str = "create", **rest: Any) -> str:
+    found = {"id": "ev_1_0", "offset": offset, "modelName": model, "action": action, **rest}
+    return json.dumps(found, separators=(",", ":"))
+
+
+def test_a_batch_with_lengths_is_cut_at_them_and_only_event_heads_are_read() -> None:
+    texts = [
+        event("0000000000000001-00000000", created={"s": ']},{"x', "n": [1, {"a": None}]}),
+        event("0000000000000001-00000001", model='Qu"ote\\d', action="delete", deleted={}),
+        event("0000000000000002-00000000", model="Ünï", action="truncate"),
+    ]
+    events, cut = split_batch(event_batch(texts))
+    assert cut == texts
+    assert events == [
+        {"offset": "0000000000000001-00000000", "modelName": "Item", "action": "create"},
+        json.loads(texts[1]),  # a model name with escapes: parsed whole
+        json.loads(texts[2]),
+    ]
+    assert split_batch(event_batch([])) == ([], [])
+
+
+def test_an_event_with_another_head_or_parts_is_parsed_whole() -> None:
+    texts = ['{"offset":"0000000000000001-00000000","modelName":"A","action":"create"}']
+    texts.append(event("0000000000000002-00000000")[:-1] + ',"$parts":3}')
+    events, cut = split_batch(event_batch(texts))
+    assert (events, cut) == ([json.loads(t) for t in texts], texts)
+
+
+@pytest.mark.parametrize("lengths", ["[10,5]", "[0]", "[99]", "[]"])
+def test_lengths_that_do_not_fall_on_the_events_are_not_trusted(lengths: str) -> None:
+    texts = [event("0000000000000001-00000000"), event("0000000000000001-00000001")]
+    body = '{"lengths":' + lengths + ',"events":[' + ",".join(texts) + "]}"
+    assert split_batch(body) == ([json.loads(t) for t in texts], texts)
+
+
 @pytest.mark.parametrize(
-    "body", ['{"events":[{"a":1},]}', '{"events":[{"a":1}{"b":2}]}', '{"events":{"a":1}}', '{"events":[1]}]}']
+    "body",
+    [
+        '{"events":[{"a":1},]}',
+        '{"events":[{"a":1}{"b":2}]}',
+        '{"events":{"a":1}}',
+        '{"events":[1]}]}',
+        '{"lengths":[x],"events":[{"a":1}]}',
+    ],
 )
 def test_a_broken_batch_is_refused(body: str) -> None:
     with pytest.raises((ValueError, TypeError)):
