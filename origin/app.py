@@ -114,6 +114,9 @@ def create_app(settings: Settings | None = None) -> OriginApp:
         revocations.start()
         schemas = SchemaCache()
         supervisor = capture.build(settings, control, http, tenants, schemas, hosts)
+        # Leadership first: its lock session and replication sessions open while the rest starts, so
+        # a restarted origin's events flow again sooner (issue 19).
+        await supervisor.start()
         edge = EdgeClient(settings.edge_url, settings.service_secrets[0], http)
         metering = metering_.build(
             metering_.MeteringSettings(
@@ -170,7 +173,6 @@ def create_app(settings: Settings | None = None) -> OriginApp:
         )
         await metering.start(settings.control_dsn)
         insights.start()
-        await supervisor.start()
         moves.start()
         drainer.start()
         try:
