@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+
+from bwservice.tasks import cancel_and_wait
 
 from . import freezer
 from .inventory import Inventory
@@ -46,11 +47,8 @@ class IdlePolicy:
             self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def apply(self) -> None:
         """One pass: pause or hibernate what has been idle long enough."""

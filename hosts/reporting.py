@@ -12,12 +12,13 @@ registration token alone cannot take over an existing host's databases.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+from bwservice.tasks import cancel_and_wait
 
 from .settings import AgentSettings
 
@@ -47,10 +48,7 @@ class Reporter:
         self._task = asyncio.ensure_future(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         async with httpx.AsyncClient(timeout=5.0) as http:

@@ -5,11 +5,12 @@ takes one when there is one, and makes its database on the spot when there is no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
 import asyncpg
+
+from bwservice.tasks import cancel_and_wait
 
 from . import spares
 from .inventory import SHARED_INSTANCE, Inventory
@@ -69,11 +70,8 @@ class SpareStock:
             await self._task
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _refill(self) -> None:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from bwservice import pinned
+from bwservice.tasks import cancel_and_wait
 
 from . import resources
 from .inventory import SHARED_INSTANCE, Inventory
@@ -122,8 +123,5 @@ class StorageSampler:
             await asyncio.sleep(self.interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

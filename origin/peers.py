@@ -25,6 +25,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from bwservice.tasks import cancel_and_wait
+
 from .shares import Share
 
 log = logging.getLogger("breakwater.peers")
@@ -82,10 +84,7 @@ class Membership:
 
     async def stop(self) -> None:
         """Leave: the others take this origin's share at once (call it after the pools are closed)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._session is not None:
             with contextlib.suppress(*_SESSION_ERRORS):
                 if self._holding:

@@ -10,10 +10,11 @@ REVOCATION_TTL_SECONDS by default (2 + 2 < 5). Its streams are the edge's (event
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import asyncpg
+
+from bwservice.tasks import cancel_and_wait
 
 from .control.keygate import KeyGate
 from .transactions import TransactionManager
@@ -33,10 +34,7 @@ class RevocationWatch:
         self._task = asyncio.ensure_future(self._sweep_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _revoked(self, key_or_database_id: str) -> None:
         ended = await self._transactions.revoke({key_or_database_id}, {key_or_database_id})

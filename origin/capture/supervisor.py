@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from bwservice.tasks import cancel_and_wait
+
 from ..slots import CHANNEL, ENABLE_LOCK, ensure_slot, lock_key
 from .reader import CaptureTarget, Locate, Push, Reader, ReaderSettings, SchemaSource
 
@@ -77,10 +79,7 @@ class CaptureSupervisor:
         self._loop_task = asyncio.ensure_future(self._loop())
 
     async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        await cancel_and_wait(self._loop_task)
         await self._stop_all_readers()
         if self._locks is not None:
             # Closing the session releases its locks; others take over at once through NOTIFY.

@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
 import asyncpg
+
+from bwservice.tasks import cancel_and_wait
 
 from ..control.hostbook import HostBook
 from ..errors import BreakwaterError
@@ -53,10 +54,7 @@ class Insights:
         self._task = asyncio.create_task(self._pruning())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self.notes.stop()
 
     async def _pruning(self) -> None:

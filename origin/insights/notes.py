@@ -28,6 +28,8 @@ from typing import Any
 
 import asyncpg
 
+from bwservice.tasks import cancel_and_wait
+
 from ..engine.outcome import Outcome
 from ..engine.request import JsonQuery
 from .buckets import WIDTHS, bucket_start
@@ -185,10 +187,7 @@ class Notes:
                 log.warning("insights notes could not be flushed", extra={"fields": {"error": str(exc)}})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), timeout=5)
 

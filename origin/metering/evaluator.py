@@ -21,6 +21,7 @@ from collections.abc import Callable
 import asyncpg
 
 from bwcontract.usage import OK, PlanLimit
+from bwservice.tasks import cancel_and_wait
 
 from ..control.clients import EdgeClient
 from ..control.ids import new_id
@@ -181,7 +182,4 @@ class Evaluator:
                 log.warning("limits could not be evaluated", extra={"fields": {"error": str(exc)}})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)

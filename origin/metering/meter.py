@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from bwservice.journal import Journal
+from bwservice.tasks import cancel_and_wait
 
 from ..observe import Observation
 from .ledger import Ledger
@@ -125,10 +126,7 @@ class Meter:
                 log.warning("usage could not be counted yet", extra={"fields": {"error": str(exc)}})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), timeout=5)
         self.journal.close()

@@ -10,12 +10,13 @@ GiB-months are computed from (plans.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from typing import Any
 
 import asyncpg
+
+from bwservice.tasks import cancel_and_wait
 
 from ..control.hostbook import HostBook
 from ..errors import UpstreamError
@@ -80,7 +81,4 @@ class StorageRecorder:
             await asyncio.sleep(self._interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)

@@ -22,6 +22,8 @@ import time
 import asyncpg
 import httpx
 
+from bwservice.tasks import cancel_and_wait
+
 log = logging.getLogger("breakwater.metering")
 
 SIGNATURE_HEADER = "x-breakwater-signature"
@@ -117,7 +119,4 @@ class Webhooks:
                 log.warning("alerts could not be delivered", extra={"fields": {"error": str(exc)}})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
