@@ -192,6 +192,16 @@ def profile(args: argparse.Namespace, pid: int, name: str) -> subprocess.Popen[b
     return subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def pools(stack: Stack) -> None:
+    """The origin's pools after the run: connections opened against connections lent (a pool that
+    keeps opening connections pays a connect and its password exchange each time)."""
+    print()
+    print("origin pools: database, acquired, opened, closed, timeouts")
+    for pool in stack.admin("GET", "/admin/pool")["databases"]:
+        keys = ("acquired", "opened", "closed", "timeouts")
+        print(f"  {pool['database_id']:<40}" + "".join(f"{pool[k]:>9}" for k in keys))
+
+
 def report(results: dict[str, dict[str, Totals]], operations: list[str], sides: list[str]) -> None:
     print(f"{'operation':<17}{'server':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms/req':>12}")
     for operation in operations:
@@ -284,6 +294,7 @@ def main() -> None:
                             spy.wait(60)
                         results[side][operation].add(result, {k: after[k] - before[k] for k in after})
             report(results, operations, list(sides))
+            pools(stack)
         finally:
             if executor is not None:
                 executor.terminate()
