@@ -313,9 +313,12 @@ class Tenants:
             host.close()
         for key in list(self._pools):
             await self._forget_pool(key)
-        for task in list(self._tasks):
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await task
+        # A reset that finishes now closes its connection, in a task of its own: wait for those too.
+        while self._tasks:
+            for task in list(self._tasks):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task
+                self._tasks.discard(task)
 
     def figures(self) -> dict[str, Any]:
         """Per database: in use, idle, waiting, wait times; per host: the budget and its use."""

@@ -108,3 +108,13 @@ async def test_settings_do_not_leak_between_concurrent_requests(world: PoolWorld
         assert writers & readers
     finally:
         await tenants.close()
+
+
+async def test_closing_waits_for_the_resets_under_way(world: PoolWorld) -> None:
+    database = await prepare(world)
+    tenants = Tenants(world.directory, PoolSettings(per_database=2))  # type: ignore[arg-type]
+    await asyncio.gather(*(write(tenants, database) for _ in range(2)))
+    await tenants.close()  # straight after the answers: both connections are still being reset
+    # Nothing of the pool's is left running (the connections' closes included)...
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()] == []
+    assert await world.backends() == 0  # ...and Postgres has ended both sessions
