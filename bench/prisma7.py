@@ -18,6 +18,10 @@ Cloudflare, off the origin's machine) and against the executor directly. Prints 
 p50/p99 per side and the ratios, and the CPU time the server processes spent per request (edge and
 origin; the executor's process; Postgres and the client left out), which the noise of a shared
 machine disturbs least.
+
+`--sides origin,qpe` and `--operations create` run a subset; `--profile DIR` records the origin with
+py-spy (`--py-spy PATH`, default `py-spy` on PATH) during its `origin` phases, collapsed stacks per
+operation and round in DIR (the sampling costs the origin some CPU: leave it off for the figures).
 """
 
 from __future__ import annotations
@@ -177,27 +181,52 @@ class Totals:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def report(results: dict[str, dict[str, Totals]]) -> None:
+def profile(args: argparse.Namespace, pid: int, name: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling the origin for one phase (its warm-up included), as collapsed stacks (one line
+    per stack and its sample count: flamegraph.pl's input, and easy to sum by function)."""
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / f"{name}.txt"
+    seconds = max(1, round(args.seconds / args.rounds))
+    command = [args.py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw"]
+    command += ["--output", str(out)]
+    return subprocess.Popen([*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def pools(stack: Stack) -> None:
+    """The origin's pools after the run: connections opened against connections lent (a pool that
+    keeps opening connections pays a connect and its password exchange each time)."""
+    print()
+    print("origin pools: database, acquired, opened, closed, timeouts")
+    for pool in stack.admin("GET", "/admin/pool")["databases"]:
+        keys = ("acquired", "opened", "closed", "timeouts")
+        print(f"  {pool['database_id']:<40}" + "".join(f"{pool[k]:>9}" for k in keys))
+
+
+def report(results: dict[str, dict[str, Totals]], operations: list[str], sides: list[str]) -> None:
     print(f"{'operation':<17}{'server':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms/req':>12}")
-    for operation in OPERATIONS:
-        for side in SIDES:
+    for operation in operations:
+        for side in sides:
             t = results[side][operation]
             print(
                 f"{operation:<17}{side:<12}{t.throughput:>9.0f}{t.percentile(0.5):>9.2f}"
                 f"{t.percentile(0.99):>9.2f}{t.cpu_ms_per_request:>12.2f}"
             )
     for side in ("breakwater", "origin"):
+        if side not in sides or "qpe" not in sides:
+            continue
         print()
         print(f"{side + ' / qpe':<24}{'throughput':>11}{'p99':>8}{'cpu/req':>10}")
-        for operation in OPERATIONS:
+        for operation in operations:
             ours, theirs = results[side][operation], results["qpe"][operation]
             ratio = ours.throughput / theirs.throughput
             p99 = ours.percentile(0.99) / theirs.percentile(0.99)
             cpu = ours.cpu_ms_per_request / theirs.cpu_ms_per_request
             print(f"{operation:<24}{ratio:>10.2f}x{p99:>7.2f}x{cpu:>9.2f}x")
+    if "breakwater" not in sides:
+        return
     print()
     print("Breakwater's CPU ms per request by process:")
-    for operation in OPERATIONS:
+    for operation in operations:
         ours = results["breakwater"][operation]
         print(f"{operation:<17}edge {ours.cpu_ms('edge'):.2f}  origin {ours.cpu_ms('origin'):.2f}")
 
@@ -207,7 +236,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--sides", default=",".join(SIDES), help="e.g. origin,qpe")
+    parser.add_argument("--operations", default=",".join(OPERATIONS), help="e.g. create")
+    parser.add_argument("--profile", type=Path, help="a directory for py-spy flame graphs of the origin")
+    parser.add_argument("--py-spy", default="py-spy")
     args = parser.parse_args()
+    operations = [op for op in args.operations.split(",") if op]
+    chosen = [side for side in args.sides.split(",") if side]
+    if not set(operations) <= set(OPERATIONS) or not set(chosen) <= set(SIDES):
+        parser.error(f"operations among {OPERATIONS}, sides among {SIDES}")
     npm_install()
     client = generate_client()
     with tempfile.TemporaryDirectory(prefix="bw-bench-p7-") as tmp:
@@ -221,11 +258,12 @@ def main() -> None:
             asyncio.run(seed(theirs["postgres_dsn"]))
             executor, qpe_url = start_executor(theirs["postgres_dsn"])
             bw_url = ours["url"].replace("localhost", "127.0.0.1")
-            sides = {
+            every_side = {
                 "breakwater": bw_url,
                 "origin": f"prisma+postgres://localhost:{stack.ports['origin']}/?api_key=x",
                 "qpe": qpe_url,
             }
+            sides = {side: every_side[side] for side in SIDES if side in chosen}
             signing = {
                 "BW_SERVICE_SECRET": stack.secrets["service_secret"],
                 "BW_CLAIMS": json.dumps(claims_of(ours["api_key"])),
@@ -239,18 +277,24 @@ def main() -> None:
             }
             results = {side: {op: Totals() for op in OPERATIONS} for side in sides}
             per_round = args.seconds / args.rounds
-            for operation in OPERATIONS:
+            for operation in operations:
                 say(f"{operation}: {args.rounds} rounds of {per_round:g}s per server")
                 for round_number in range(args.rounds):
                     order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
                     for side in order:
+                        spy = None
+                        if args.profile and side == "origin":
+                            spy = profile(args, processes["origin"], f"{operation}-{round_number}")
                         before = cpu_seconds(pids[side])
                         result = phase(
                             client, sides[side], operation, per_round, args.concurrency, envs[side]
                         )
                         after = cpu_seconds(pids[side])
+                        if spy is not None:
+                            spy.wait(60)
                         results[side][operation].add(result, {k: after[k] - before[k] for k in after})
-            report(results)
+            report(results, operations, list(sides))
+            pools(stack)
         finally:
             if executor is not None:
                 executor.terminate()

@@ -86,6 +86,14 @@ class Lease:
         # Shielded: a cancelled caller must not leak the connection.
         await asyncio.shield(self._pool.release(self.conn))
 
+    def release_soon(self) -> None:
+        """Give the connection back, its reset running after the caller's answer went out (the
+        reset's round trip off the request's path); nobody gets it before the reset is done."""
+        if self._released:
+            return
+        self._released = True
+        self._pool.release_soon(self.conn)
+
 
 @dataclass
 class _Opening:
@@ -247,7 +255,9 @@ class Tenants:
     ) -> AsyncIterator[asyncpg.Connection]:
         """A connection for one request's work, within the database's limits (query time, result
         bytes; see guard.py) and given up if the fair-share rule takes it back (BW3003); with
-        `read_only`, one of the database's read-only role."""
+        `read_only`, one of the database's read-only role. The connection is reset after the block,
+        in the background (`Lease.release_soon`): the answer does not wait for the reset's round trip,
+        and the connection is lent again only once it is reset."""
         lease = await self.lease(database_id, read_only=read_only)
         try:
             async with bounded(lease.conn, lease._pool.limits) as scope:
@@ -273,7 +283,7 @@ class Tenants:
                 raise database_moving(database_id) from None
             raise
         finally:
-            await lease.release()
+            lease.release_soon()
 
     async def _moves_now(self, database_id: str) -> bool:
         if database_id in self._moving:
@@ -303,9 +313,12 @@ class Tenants:
             host.close()
         for key in list(self._pools):
             await self._forget_pool(key)
-        for task in list(self._tasks):
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await task
+        # A reset that finishes now closes its connection, in a task of its own: wait for those too.
+        while self._tasks:
+            for task in list(self._tasks):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task
+                self._tasks.discard(task)
 
     def figures(self) -> dict[str, Any]:
         """Per database: in use, idle, waiting, wait times; per host: the budget and its use."""

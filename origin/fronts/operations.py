@@ -11,8 +11,9 @@ limit lets it run (origin/observe.py: what metering and insights see), and timed
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -67,8 +68,8 @@ class Models:
         return headers
 
 
-@contextlib.contextmanager
-def queries_logged(conn: asyncpg.Connection, on_query: OnQuery | None) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def queries_logged(conn: asyncpg.Connection, on_query: OnQuery | None) -> AsyncIterator[None]:
     """Report every statement `conn` runs meanwhile (the client's `log: ['query']`)."""
     if on_query is None:
         yield
@@ -81,6 +82,10 @@ def queries_logged(conn: asyncpg.Connection, on_query: OnQuery | None) -> Iterat
     try:
         yield
     finally:
+        # asyncpg hands each record to its loggers with `call_soon`: one turn of the loop delivers
+        # the last statement's before the answer is made (nothing else waits a turn after it now
+        # that the connection's reset runs after the answer).
+        await asyncio.sleep(0)
         conn.remove_query_logger(logged)
 
 
@@ -131,7 +136,7 @@ async def run_one(
     noted = (record or Served(0)).start(caller, protocol, query.model, query.action, tx_id)
 
     async def in_connection(conn: asyncpg.Connection) -> Outcome:
-        with queries_logged(conn, on_query):
+        async with queries_logged(conn, on_query):
             if not read_only or tx_id is not None:
                 return await _run(schema_for, query, conn, read_only)
             async with readonly.transaction(conn):
@@ -224,7 +229,7 @@ async def run_batch(
 
     async def in_connection(conn: asyncpg.Connection) -> list[Outcome | BreakwaterError]:
         nonlocal merged
-        with queries_logged(conn, on_query):
+        async with queries_logged(conn, on_query):
             if len(batch.queries) > 1:
                 merged = await _merged(schema_for, conn, batch)
             return await in_logged_connection(conn)

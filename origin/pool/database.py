@@ -64,6 +64,7 @@ class DatabasePool:
         self.limits = limits or Limits()
         self.idle: list[Idle] = []  # most recently used last
         self.in_use = 0
+        self.resetting = 0  # given back, their reset not done yet: they come back to the line
         self.loans: dict[asyncpg.Connection, Loan] = {}
         self.opening = 0
         self.requested = 0  # slots asked of the host, not granted yet
@@ -164,20 +165,47 @@ class DatabasePool:
         loan = self.loans[conn] = Loan(conn, time.monotonic())
         return loan
 
-    async def release(self, conn: asyncpg.Connection) -> None:
+    def release_soon(self, conn: asyncpg.Connection) -> None:
+        """Give a connection back without waiting for its reset: the request's answer goes out
+        first, and the reset's round trip runs after it. The connection stays counted in use until
+        its reset is done, so nobody is lent a connection that was not reset; a waiter counts on it
+        rather than opening another (`_grow`)."""
+        self.resetting += 1
+        self.spawn(self._release_counted(conn))
+
+    async def _release_counted(self, conn: asyncpg.Connection) -> None:
+        await self.release(conn, counted=True)
+
+    async def release(self, conn: asyncpg.Connection, *, counted: bool = False) -> None:
         self.last_used = time.monotonic()
-        loan = self.loans.pop(conn, None)
+        loan = self.loans.pop(conn, None)  # from now on the fair-share rule cannot take it back
         taken_back = loan is not None and loan.reclaimed
+        try:
+            if not taken_back and not conn.is_closed():
+                await self._reset(conn)
+        finally:
+            if counted:
+                self.resetting -= 1
+            self._returned(conn, taken_back)
+
+    @staticmethod
+    async def _reset(conn: asyncpg.Connection) -> None:
+        try:
+            # What asyncpg.Pool does on release: roll back, close cursors, unlisten, RESET ALL.
+            # It first waits for a cancelled statement to end; one that does not, ends the session.
+            await conn.reset(timeout=KILL_AFTER_SECONDS)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+            conn.terminate()
+        except BaseException:
+            conn.terminate()  # cancelled mid-reset: a session that was not reset is never lent again
+            raise
+
+    def _returned(self, conn: asyncpg.Connection, taken_back: bool) -> None:
+        """After its reset: the connection goes to the line, or is closed."""
+        self.last_used = time.monotonic()
         if taken_back:
             self.host.reclaiming -= 1
             self.reclaimed += 1
-        elif not conn.is_closed():
-            try:
-                # What asyncpg.Pool does on release: roll back, close cursors, unlisten, RESET ALL.
-                # It first waits for a cancelled statement to end; one that does not, ends the session.
-                await conn.reset(timeout=KILL_AFTER_SECONDS)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-                conn.terminate()
         self.in_use -= 1
         if conn.is_closed():
             self._lost()
@@ -263,7 +291,7 @@ class DatabasePool:
         """Ask for as many slots as there are waiters without a connection coming, within the limit."""
         if self.closed:
             return
-        while self._live_waiters() > self.opening + self.requested:
+        while self._live_waiters() > self.opening + self.requested + self.resetting:
             if self._family_used() >= self.limit:
                 if self._reclaim_from_sibling():
                     continue

@@ -141,6 +141,8 @@ async def test_changed_limits_reach_new_connections(pg_database: str) -> None:
     try:
         async with tenants.serving("db") as conn:
             first = await conn.fetchval("SELECT pg_backend_pid()")
+        while not tenants.figures()["databases"][0]["idle"]:  # its reset runs after the request
+            await asyncio.sleep(0.01)
         book.defaults = dataclasses.replace(LIMITS, query_timeout_ms=700)
         book.forget("db")
         async with tenants.serving("db") as conn:  # the idle one still had 300 ms: used once more
