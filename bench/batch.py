@@ -20,9 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -48,6 +45,7 @@ sys.path[:0] = [str(STACK_ROOT), str(STACK_ROOT / "edge"), str(ROOT)]
 import asyncpg  # noqa: E402
 
 from bench.engine import CpuMeter  # noqa: E402
+from bench.workloads import node_workload  # noqa: E402
 from bwdev.stack import Stack, StackConfig  # noqa: E402
 
 
@@ -115,30 +113,9 @@ async def seed(dsn: str) -> None:
 
 
 def phase(client: Path, url: str, mode: str, seconds: float, size: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            "node",
-            str(ROOT / "bench" / "batch.cjs"),
-            str(client),
-            url,
-            mode,
-            str(seconds),
-            str(size),
-            str(USERS),
-        ],
-        cwd=ROOT / "tests" / "prisma6",
-        env={**os.environ, "PRISMA_HIDE_UPDATE_MESSAGE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=seconds + 120,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"workload {mode} failed:\n{done.stdout}\n{done.stderr}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if result["errors"]:
-        raise RuntimeError(f"workload {mode} had {result['errors']} errors:\n{done.stderr}")
-    return result
+    script = str(ROOT / "bench" / "batch.cjs")
+    argv = [script, str(client), url, mode, str(seconds), str(size), str(USERS)]
+    return node_workload(argv, ROOT / "tests" / "prisma6", seconds, mode, {"PRISMA_HIDE_UPDATE_MESSAGE": "1"})
 
 
 @dataclass

@@ -46,6 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "edge")]
 
+from bench.workloads import node_workload  # noqa: E402
 from bwdev.stack import Stack, StackConfig  # noqa: E402
 from hosts.ports import free_port  # noqa: E402
 
@@ -120,21 +121,8 @@ def start_executor(dsn: str) -> tuple[subprocess.Popen[bytes], str]:
 def phase(
     client: Path, url: str, operation: str, seconds: float, concurrency: int, env: dict[str, str]
 ) -> dict[str, Any]:
-    done = subprocess.run(
-        ["node", "workload.mjs", str(client), url, operation, str(seconds), str(concurrency)],
-        cwd=PROJECT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=seconds + 120,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"workload {operation} failed:\n{done.stdout}\n{done.stderr}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if result["errors"]:
-        raise RuntimeError(f"workload {operation} had {result['errors']} errors:\n{done.stderr}")
-    return result
+    argv = ["workload.mjs", str(client), url, operation, str(seconds), str(concurrency)]
+    return node_workload(argv, PROJECT, seconds, operation, env)
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:

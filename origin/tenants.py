@@ -51,6 +51,7 @@ from typing import Any
 import asyncpg
 
 from bwcontract.codes import Code
+from bwservice.tasks import cancel_and_wait
 
 from .control.store import ControlStore, Database
 from .dberrors import session_ended
@@ -304,11 +305,8 @@ class Tenants:
             await pool.close(error)
 
     async def close(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
-            self._reaper = None
+        await cancel_and_wait(self._reaper)
+        self._reaper = None
         for host in self._hosts.values():
             host.close()
         for key in list(self._pools):
