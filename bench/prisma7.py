@@ -226,7 +226,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--sides", default=",".join(SIDES), help="e.g. origin,qpe")
     parser.add_argument("--operations", default=",".join(OPERATIONS), help="e.g. create")
-    parser.add_argument("--profile", type=Path, help="a directory for py-spy flame graphs of the origin")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="a directory for py-spy flame graphs of the origin (and of the edge, through it)",
+    )
     parser.add_argument("--py-spy", default="py-spy")
     args = parser.parse_args()
     operations = [op for op in args.operations.split(",") if op]
@@ -271,8 +275,10 @@ def main() -> None:
                     order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
                     for side in order:
                         spy = None
-                        if args.profile and side == "origin":
-                            spy = profile(args, processes["origin"], f"{operation}-{round_number}")
+                        if args.profile and side in ("origin", "breakwater"):
+                            # Through the edge, the edge is what the origin side does not show.
+                            process = processes["edge" if side == "breakwater" else "origin"]
+                            spy = profile(args, process, f"{side}-{operation}-{round_number}")
                         before = cpu_seconds(pids[side])
                         result = phase(
                             client, sides[side], operation, per_round, args.concurrency, envs[side]

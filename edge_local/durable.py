@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -24,15 +25,21 @@ class LocalNamespace(Generic[T]):
         self._name = name
         self._state_dir = state_dir
         self._factory = factory
-        self._objects: dict[str, tuple[T, asyncio.Lock]] = {}
+        self._objects: dict[str, tuple[T, asyncio.Lock, SqliteStorage]] = {}
 
-    def get_by_name(self, name: str) -> tuple[T, asyncio.Lock]:
+    @contextlib.asynccontextmanager
+    async def call(self, name: str) -> AsyncIterator[T]:
+        """One call into the object named `name`: one at a time (its input gate), its writes
+        coalesced into one commit."""
         found = self._objects.get(name)
         if found is None:
             storage = SqliteStorage(object_path(self._state_dir, self._name, name))
-            found = (self._factory(storage), asyncio.Lock())
+            found = (self._factory(storage), asyncio.Lock(), storage)
             self._objects[name] = found
-        return found
+        store, lock, storage = found
+        async with lock:
+            with storage.coalesced():
+                yield store
 
 
 class LocalRevocations:
@@ -44,13 +51,11 @@ class LocalRevocations:
         )
 
     async def is_revoked(self, key_id: str, database_id: str) -> bool:
-        store, lock = self._namespace.get_by_name("global")
-        async with lock:
+        async with self._namespace.call("global") as store:
             return store.is_revoked(key_id, database_id)
 
     async def revoke(self, key_ids: list[str], database_ids: list[str]) -> None:
-        store, lock = self._namespace.get_by_name("global")
-        async with lock:
+        async with self._namespace.call("global") as store:
             store.revoke(key_ids, database_ids)
 
 
@@ -63,13 +68,11 @@ class LocalPlanLimits:
         )
 
     async def get(self, database_id: str) -> PlanLimit:
-        store, lock = self._namespace.get_by_name("global")
-        async with lock:
+        async with self._namespace.call("global") as store:
             return store.get(database_id)
 
     async def apply(self, limits: list[PlanLimit]) -> None:
-        store, lock = self._namespace.get_by_name("global")
-        async with lock:
+        async with self._namespace.call("global") as store:
             store.apply(limits)
 
 
@@ -82,21 +85,17 @@ class LocalTagVersions:
         )
 
     async def read(self, database_id: str, tags: list[str]) -> Versions:
-        store, lock = self._namespace.get_by_name(database_id)
-        async with lock:
+        async with self._namespace.call(database_id) as store:
             return store.read(tags)
 
     async def bump(self, database_id: str, tags: list[str]) -> Versions:
-        store, lock = self._namespace.get_by_name(database_id)
-        async with lock:
+        async with self._namespace.call(database_id) as store:
             return store.bump(tags)
 
     async def hold(self, database_id: str, tx_id: str, tags: list[str]) -> None:
-        store, lock = self._namespace.get_by_name(database_id)
-        async with lock:
+        async with self._namespace.call(database_id) as store:
             store.hold(tx_id, tags)
 
     async def release(self, database_id: str, tx_id: str, commit: bool) -> Versions:
-        store, lock = self._namespace.get_by_name(database_id)
-        async with lock:
+        async with self._namespace.call(database_id) as store:
             return store.release(tx_id, commit)

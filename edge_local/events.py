@@ -97,16 +97,10 @@ class _Object:
 
     @contextlib.asynccontextmanager
     async def gate(self) -> AsyncIterator[None]:
-        """One call into the object at a time (the input gate), its writes committed together when
-        it ends, as a Durable Object coalesces the writes of a handler (one SQLite transaction, not
-        one per statement: that is ~10x the cost per event appended)."""
+        """One call into the object at a time (the input gate), its writes coalesced."""
         async with self.lock:
-            self.storage.exec("BEGIN")
-            try:
+            with self.storage.coalesced():
                 yield
-            finally:
-                # Also on an error: a Durable Object keeps what a failing handler wrote before it failed.
-                self.storage.exec("COMMIT")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,18 @@ class SqliteStorage:
     def exec_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """One statement for each row, in one call (the event log's appends use it when present)."""
         self._db.executemany(sql, rows)
+
+    @contextlib.contextmanager
+    def coalesced(self) -> Iterator[None]:
+        """One call into the object: its writes committed together when it ends, as a Durable Object
+        coalesces the writes of a handler (one SQLite transaction, not one per statement: a commit
+        each is ~10x the cost of the write). Committed on an error too: a Durable Object keeps what
+        a failing handler wrote before it failed."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
