@@ -1,6 +1,7 @@
 """Opening one tenant connection through the host's wake-on-connect proxy, retrying while the proxy
 restarts or the database wakes up, and setting the connection up as the pool lends it (metered,
-bounded by the database's limits, values decoded as Prisma's driver does).
+bounded by the database's limits, values decoded as Prisma's driver does); resetting it when it comes
+back (SECURITY.md: nothing a tenant's session set reaches the next request).
 
 Connections go to the host's wake-on-connect proxy (the DSN the control plane holds), which thaws
 a paused instance before it forwards a byte to it: a pooled connection survives a pause, and its
@@ -18,7 +19,7 @@ import asyncpg
 
 from .. import pgtime
 from ..errors import UpstreamError, host_unavailable
-from ..guard import TenantConnection
+from ..guard import KILL_AFTER_SECONDS, TenantConnection
 from ..limits import Limits
 from .errors import Relocating
 from .settings import PoolSettings
@@ -85,3 +86,16 @@ async def read_as_prisma_does(conn: asyncpg.Connection) -> None:
     or timestamp Python cannot hold (infinity, year 10000, BC) is Postgres's text (`pgtime`)."""
     await conn.set_type_codec("float4", schema="pg_catalog", encoder=str, decoder=float, format="text")
     await pgtime.install(conn)
+
+
+async def reset(conn: asyncpg.Connection) -> None:
+    """Make a connection that served a request fit to be lent again, or end its session."""
+    try:
+        # What asyncpg.Pool does on release: roll back, close cursors, unlisten, RESET ALL.
+        # It first waits for a cancelled statement to end; one that does not, ends the session.
+        await conn.reset(timeout=KILL_AFTER_SECONDS)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        conn.terminate()
+    except BaseException:
+        conn.terminate()  # cancelled mid-reset: a session that was not reset is never lent again
+        raise

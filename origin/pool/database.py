@@ -26,9 +26,8 @@ from typing import Any
 import asyncpg
 
 from ..errors import BreakwaterError, UpstreamError
-from ..guard import KILL_AFTER_SECONDS
 from ..limits import Limits, too_many_waiting
-from .connect import connect
+from .connect import connect, reset
 from .errors import PoolTimeout
 from .host import HostBudget
 from .loans import Idle, Loan
@@ -182,23 +181,11 @@ class DatabasePool:
         taken_back = loan is not None and loan.reclaimed
         try:
             if not taken_back and not conn.is_closed():
-                await self._reset(conn)
+                await reset(conn)
         finally:
             if counted:
                 self.resetting -= 1
             self._returned(conn, taken_back)
-
-    @staticmethod
-    async def _reset(conn: asyncpg.Connection) -> None:
-        try:
-            # What asyncpg.Pool does on release: roll back, close cursors, unlisten, RESET ALL.
-            # It first waits for a cancelled statement to end; one that does not, ends the session.
-            await conn.reset(timeout=KILL_AFTER_SECONDS)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-            conn.terminate()
-        except BaseException:
-            conn.terminate()  # cancelled mid-reset: a session that was not reset is never lent again
-            raise
 
     def _returned(self, conn: asyncpg.Connection, taken_back: bool) -> None:
         """After its reset: the connection goes to the line, or is closed."""
