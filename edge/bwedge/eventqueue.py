@@ -95,7 +95,8 @@ class EventQueue:
     # --- appending (the origin's pushes) ------------------------------------------------------------
 
     async def append(self, body: str) -> dict[str, Any]:
-        """Store a batch (`{"events": [...]}` in commit order) and serve it; returns what was stored."""
+        """Store a batch (`{"lengths"?: [...], "events": [...]}` in commit order, bwcontract.wire) and
+        serve it; returns what was stored."""
         try:
             events, texts = split_batch(body)
             appended = await self.log.append(events, texts)
