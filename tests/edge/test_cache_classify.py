@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -135,3 +136,17 @@ def test_remembered_shapes_are_the_shapes_and_every_input_of_one_is_in_its_key()
             )
             assert known.of(route, request) == shape_of(route, request)
     assert len(known._known) == len(cases)
+
+
+def test_a_shape_without_material_differs_only_in_it_and_is_remembered_apart() -> None:
+    known = KnownShapes()
+    write = {**READ, "action": "createOne"}
+    for path, body in (("/v1/query", READ), ("/query", PLAN_READ), ("/v1/query", write)):
+        route = classify("POST", path)
+        assert route is not None
+        request = EdgeRequest("POST", f"http://edge.test{path}", Headers({}), json.dumps(body).encode())
+        full, bare = shape_of(route, request), shape_of(route, request, with_material=False)
+        assert bare == dataclasses.replace(full, material="")
+        # A request with a cache strategy after one without still gets its key material.
+        assert known.of(route, request, with_material=False) == bare
+        assert known.of(route, request) == full

@@ -49,7 +49,9 @@ class Shape:
     guessed_writes: tuple[str, ...] = ()
 
 
-def shape_of(route: Route, request: EdgeRequest) -> Shape:
+def shape_of(route: Route, request: EdgeRequest, with_material: bool = True) -> Shape:
+    """`with_material`: whether a cacheable read needs its key material (only a request with a cache
+    strategy does; the material encodes the whole body, a large part of a miss's work)."""
     if request.method != "POST":
         return Shape(False, "not-a-query")
     try:
@@ -62,7 +64,7 @@ def shape_of(route: Route, request: EdgeRequest) -> Shape:
         shape = _plan_shape(body) if route.protocol == "prisma7" else _json_shape(body)
         return Shape(False, "transaction", shape.model, guessed_writes=shape.guessed_writes)
     shape = _plan_shape(body) if route.protocol == "prisma7" else _json_shape(body)
-    if not shape.cacheable:
+    if not shape.cacheable or not with_material:
         return shape
     try:
         material = _material(route, request, body)
@@ -138,12 +140,13 @@ class KnownShapes:
         self._bytes = 0
         self._known: dict[tuple[Any, ...], Shape] = {}
 
-    def of(self, route: Route, request: EdgeRequest) -> Shape:
+    def of(self, route: Route, request: EdgeRequest, with_material: bool = True) -> Shape:
         body = request.body
         if len(body) > self._max_body:
-            return shape_of(route, request)
+            return shape_of(route, request, with_material)
         headers = request.headers
         key = (
+            with_material,
             route,
             request.method,
             request.url,
@@ -154,7 +157,7 @@ class KnownShapes:
         )
         found = self._known.get(key)
         if found is None:
-            found = shape_of(route, request)
+            found = shape_of(route, request, with_material)
             size = len(body) + len(request.url) + len(found.material) + 200
             if self._bytes + size > self._max_bytes:
                 self._known.clear()

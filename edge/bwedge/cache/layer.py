@@ -84,7 +84,7 @@ class CacheLayer:
     ) -> EdgeResponse:
         """A query outside a transaction: served from the cache when it asks to be and may be."""
         strategy, keyed = self._strategy(request)
-        shape = self.shapes.of(route, request)
+        shape = self.shapes.of(route, request, with_material=strategy is not None)
         if strategy is None or not shape.cacheable:
             return await self._pass(request, route, claims, ctx, shape, shape.reason or "no-strategy")
         database_id = claims.database_id
