@@ -35,7 +35,7 @@ from .writenodes import (
     UpdateRows,
     Value,
 )
-from .writesteps import NOT_FOUND, Mark, WriteSteps, touched_at
+from .writesteps import NOT_FOUND, Mark, WriteSteps, required_relation_refused, touched_at
 
 
 class Links(WriteSteps):
@@ -76,17 +76,7 @@ class Links(WriteSteps):
         if keep:
             where = Both(where, OtherRecord(holder, keep))
         if any(holder.fields[f].required for f in fk):
-            other = self.schema.models[rel.target]
-            message = (
-                f"The change you are trying to make would violate the required relation "
-                f"'{rel.relation_name}' between the `{holder.name}` and `{other.name}` models."
-            )
-            meta = {
-                "relation_name": rel.relation_name,
-                "model_a_name": holder.name,
-                "model_b_name": other.name,
-            }
-            refuse = Expect(Code.REQUIRED_RELATION, message, meta)
+            refuse = required_relation_refused(rel, holder, self.schema.models[rel.target])
             self.read.add(holder.name)
             self.steps.append(Run(Exists(holder, where, first=True), refuse=refuse))
             return
@@ -252,17 +242,8 @@ class Links(WriteSteps):
         if any(f.required for f in fk_fields):
             # The related records cannot let go of a required relation: refused (P2014) when the
             # write runs, whether any is connected or not, as by Prisma's engine.
-            message = (
-                f"The change you are trying to make would violate the required relation "
-                f"'{rel.relation_name}' between the `{target.name}` and `{model.name}` models."
-            )
-            meta = {
-                "relation_name": rel.relation_name,
-                "model_a_name": target.name,
-                "model_b_name": model.name,
-            }
             # Its statement still binds the filter's values, so a bad one is refused first.
-            refuse = Expect(Code.REQUIRED_RELATION, message, meta)
+            refuse = required_relation_refused(rel, target, model)
             self.steps.append(Run(NoRowBinding(target, where), refuse=refuse))
             return
         self.wrote(target)

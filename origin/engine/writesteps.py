@@ -293,6 +293,17 @@ def required_relation(rel: RelationField, model: Model, target: Model, path: str
     )
 
 
+def required_relation_refused(rel: RelationField, model_a: Model, model_b: Model) -> Expect:
+    """P2014 as Prisma's engine words it when a write runs: records of `model_a` cannot let go of
+    their required relation `rel` to `model_b`."""
+    message = (
+        f"The change you are trying to make would violate the required relation "
+        f"'{rel.relation_name}' between the `{model_a.name}` and `{model_b.name}` models."
+    )
+    meta = {"relation_name": rel.relation_name, "model_a_name": model_a.name, "model_b_name": model_b.name}
+    return Expect(Code.REQUIRED_RELATION, message, meta)
+
+
 def connect_expect(model: Model, rel: RelationField, target: Model) -> Expect:
     kind = "one-to-many" if rel.is_list or (rel.back and not rel.is_list) else "one-to-one"
     cause = (
