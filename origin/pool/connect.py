@@ -43,9 +43,13 @@ async def connect(
                 server_settings=settings,
                 connection_class=TenantConnection,
             )
-            conn.install_meter()
-            conn.startup_settings = settings
-            await read_as_prisma_does(conn)
+            try:
+                conn.install_meter()
+                conn.startup_settings = settings
+                await read_as_prisma_does(conn)
+            except BaseException:
+                conn.terminate()  # half set up, or cancelled: the session is not left open unowned
+                raise
             return conn
         except OSError as exc:
             # Nobody listens at the host's proxy: its agent restarts (back in a second or two),

@@ -44,12 +44,15 @@ class PoolWorld:
         return Tenants(self.directory, PoolSettings(**settings))  # type: ignore[arg-type]
 
     async def backends(self) -> int:
-        """Sessions open on the test databases right now, as Postgres sees them."""
+        """Client sessions open on the test databases right now, as Postgres sees them (an autovacuum
+        worker visiting a fresh database is listed too, and is not the pool's)."""
         conn = await asyncpg.connect(self.postgres.dsn("postgres"))
         try:
             return int(
                 await conn.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY($1::text[])", self.names
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = ANY($1::text[]) AND backend_type = 'client backend'",
+                    self.names,
                 )
             )
         finally:
