@@ -27,7 +27,6 @@ from bwservice.journal import Journal
 from .cache import LocalCacheStorage
 from .durable import LocalPlanLimits, LocalRevocations, LocalTagVersions
 from .events import LocalQueues, LocalUpgrade
-from .hitjournal import GroupedJournal
 from .origin import HttpOrigin
 
 log = logging.getLogger("breakwater.edge")
@@ -62,13 +61,15 @@ class LocalEdge:
         store = LocalCacheStorage(time.time, budget)
         cache = CacheParts(store, LocalTagVersions(state_dir), CacheSettings.from_env(env))
         limits = PlanLimitView(LocalPlanLimits(state_dir), time.time, self.config.plan_limits_ttl)
-        # Cache hits are journaled on disk here, written in groups (hitjournal.py: a process killed
-        # with -9 loses at most its last 50 ms of hits); without a state directory they wait in
-        # memory, as in a Worker isolate.
+        # Cache hits are journaled on disk here, their sums written every 50 ms (bwedge/usage.py: a
+        # process killed with -9 loses at most its last 50 ms of hits); without a state directory
+        # they wait in memory, as in a Worker isolate.
         journal: HitJournal | None = None
         if state_dir is not None:
-            journal = GroupedJournal(Journal(state_dir / "usage"))
-        self.app = EdgeApp(self.config, self.origin, revocations, time.time, cache, limits, journal)
+            journal = Journal(state_dir / "usage")
+        self.app = EdgeApp(
+            self.config, self.origin, revocations, time.time, cache, limits, journal, hits_written_every=0.05
+        )
         self._pause_after_send = float(env.get("LOCAL_USAGE_FAULT_PAUSE_MS") or 0) / 1000
         if self.app.usage is not None and self._pause_after_send:
             self.app.usage.send = self._paused_send(self.app.usage.send)

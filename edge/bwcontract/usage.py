@@ -98,16 +98,6 @@ def _count(row: Any) -> HitCount:
     return HitCount(database_id, day, kind, shape, count, size)
 
 
-def aggregate(hits: Iterable[tuple[str, str, str, str, int]]) -> tuple[HitCount, ...]:
-    """(database, day, kind, shape, bytes) per answer, summed per (database, day, kind, shape)."""
-    sums: dict[tuple[str, str, str, str], list[int]] = {}
-    for database_id, day, kind, shape, size in hits:
-        found = sums.setdefault((database_id, day, kind, shape), [0, 0])
-        found[0] += 1
-        found[1] += size
-    return tuple(HitCount(*key, count, size) for key, (count, size) in sums.items())
-
-
 @dataclass(frozen=True)
 class PlanLimit:
     """A database's plan-limit state, with the answer its refused requests get (P6003)."""

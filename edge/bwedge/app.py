@@ -75,6 +75,8 @@ class EdgeApp:
         cache: CacheParts | None = None,
         plan_limits: PlanLimitView | None = None,
         hit_journal: HitJournal | None = None,
+        *,
+        hits_written_every: float | None = None,
     ):
         self.config = config
         self.origin = origin
@@ -95,6 +97,7 @@ class EdgeApp:
                 config.usage_batch_hits,
                 # A failed delivery is tried again a little later than the next flush would be.
                 retry_seconds=2.5 * config.usage_flush_seconds,
+                write_seconds=hits_written_every if hit_journal is not None else None,
             )
         self.origins = OriginSet(list(config.origins), clock)
         self.dispatcher = Dispatcher(self.origins, origin, config.service_secrets[0], clock)

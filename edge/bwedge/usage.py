@@ -8,8 +8,13 @@ that it counted it, and the origin counts an id once. So a flush that fails, or 
 crash, is sent again later under the same id and counted once: at-least-once delivery, exactly-once
 counting.
 
-What survives a crash is the journal's to say: the local runtime keeps it in files, written in
-groups (a process killed with -9 loses at most its last 50 ms of hits); in the Workers runtime an
+A hit costs one dictionary update: hits are summed in memory per (database, day, kind, shape) and
+go to the journal as one line per sum (`write()`), at each flush and, where the journal is on disk,
+`write_seconds` after the first hit since the last write. A line is thus already what the batch
+carries; formatting and later parsing a line per hit cost more than the rest of the hit's metering.
+
+What survives a crash is the journal's to say: the local runtime keeps it in files, written every
+50 ms (a process killed with -9 loses at most its last 50 ms of hits); in the Workers runtime an
 isolate has no disk, so `MemoryJournal` keeps it in memory, and the hits of an isolate evicted or
 crashed before its next flush are lost (never counted twice). Flushes start from requests
 (`due()`, then `ctx.wait_until(flush())`) and, in the local runtime, also on a timer.
@@ -24,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bwcontract.usage import KINDS, HitBatch, aggregate
+from bwcontract.usage import KINDS, HitBatch, HitCount
 
 log = logging.getLogger("breakwater.edge")
 
@@ -34,7 +39,7 @@ Send = Callable[[HitBatch], Awaitable[None]]  # delivers a batch; returns once t
 class HitJournal(Protocol):
     """Append-only records in segments (bwservice.journal.Journal has this shape)."""
 
-    def append(self, record: bytes) -> None: ...
+    def append_many(self, records: list[bytes]) -> None: ...
 
     def seal(self) -> str | None: ...
 
@@ -53,8 +58,8 @@ class MemoryJournal:
         self._sealed: dict[str, list[bytes]] = {}
         self._seq = 0
 
-    def append(self, record: bytes) -> None:
-        self._open.append(record)
+    def append_many(self, records: list[bytes]) -> None:
+        self._open.extend(records)
 
     def seal(self) -> str | None:
         if not self._open:
@@ -83,6 +88,7 @@ class HitMeter:
         flush_seconds: float = 2.0,
         batch_hits: int = 1000,
         retry_seconds: float = 5.0,
+        write_seconds: float | None = None,
     ) -> None:
         self.journal = journal
         self.send = send
@@ -96,19 +102,53 @@ class HitMeter:
         self._retry_at = 0.0  # a failed delivery waits until then
         self._waiting = bool(journal.sealed())  # segments a crashed process left to deliver
         self._claimed = False  # a caller was told a flush is due and has not run it yet
-        self._day_number = -1
-        self._day = ""
+        self._day = ""  # the UTC day of the hits being summed, which ends at `_day_ends`
+        self._day_ends = float("-inf")
+        # Hits of `_day` not in the journal yet: (database, kind, shape) -> [answers, bytes].
+        self._sums: dict[tuple[str, str, str], list[int]] = {}
+        self._write_seconds = write_seconds  # None: written at each flush only (no disk to crash with)
+        self._write_timer: asyncio.TimerHandle | None = None
 
-    def record(self, database_id: str, kind: str, size: int, shape: str | None) -> None:
-        """One answer given without the origin (synchronously: it is in the journal once this returns)."""
-        now = self._clock()
-        number = int(now // 86400)
-        if number != self._day_number:
-            self._day_number, self._day = number, time.strftime("%Y-%m-%d", time.gmtime(now))
-        self.journal.append(f"{database_id}\t{self._day}\t{kind}\t{shape or ''}\t{size}".encode())
+    def record(
+        self, database_id: str, kind: str, size: int, shape: str | None, now: float | None = None
+    ) -> None:
+        """One answer given without the origin (at `now`, by the meter's clock), summed in memory
+        until the next `write()`."""
+        if now is None:
+            now = self._clock()
+        if now >= self._day_ends:
+            self._start_day(now)
+        key = (database_id, kind, shape or "")
+        found = self._sums.get(key)
+        if found is None:
+            self._sums[key] = [1, size]
+            if self._write_seconds is not None and self._write_timer is None:
+                self._write_timer = asyncio.get_running_loop().call_later(self._write_seconds, self.write)
+        else:
+            found[0] += 1
+            found[1] += size
         if self._pending == 0:
             self._first = now
         self._pending += 1
+
+    def _start_day(self, now: float) -> None:
+        self.write()  # the day's sums so far, under their day
+        midnight = now - now % 86400
+        self._day, self._day_ends = time.strftime("%Y-%m-%d", time.gmtime(midnight)), midnight + 86400
+
+    def write(self) -> None:
+        """Put the hits summed since the last write into the journal, one line per sum."""
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+        if self._sums:
+            sums, self._sums = self._sums, {}
+            day = self._day
+            lines = [
+                "\t".join((database_id, day, kind, shape, str(n), str(size))).encode()
+                for (database_id, kind, shape), (n, size) in sums.items()
+            ]
+            self.journal.append_many(lines)
 
     def due(self) -> bool:
         """Whether a flush should start now: hits waiting long enough or many enough, or a delivery
@@ -138,11 +178,12 @@ class HitMeter:
             self._claimed = False
             delivered = 0
             try:
+                self.write()
                 self.journal.seal()
                 self._pending = 0
                 for segment in self.journal.sealed():
                     self._waiting = True
-                    counts = aggregate(_hits(self.journal.read(segment)))
+                    counts = _sums(self.journal.read(segment))
                     if counts:
                         await self.send(HitBatch(segment, counts))
                     self.journal.drop(segment)
@@ -154,13 +195,21 @@ class HitMeter:
             return delivered
 
 
-def _hits(lines: list[bytes]) -> list[tuple[str, str, str, str, int]]:
-    found = []
+def _sums(lines: list[bytes]) -> tuple[HitCount, ...]:
+    """The journal's lines summed per (database, day, kind, shape). A line is a sum of answers
+    (database, day, kind, shape, answers, bytes), or, written before hits were summed in memory and
+    left by a process that crashed then, one answer (database, day, kind, shape, bytes)."""
+    sums: dict[tuple[str, str, str, str], list[int]] = {}
     for line in lines:
         try:
-            database_id, day, kind, shape, size = line.decode().split("\t")
+            fields = line.decode().split("\t")
+            if len(fields) == 5:
+                fields.insert(4, "1")
+            database_id, day, kind, shape, answers, size = fields
             if kind in KINDS:
-                found.append((database_id, day, kind, shape, int(size)))
+                found = sums.setdefault((database_id, day, kind, shape), [0, 0])
+                found[0] += int(answers)
+                found[1] += int(size)
         except ValueError:
             log.error("a journal line of cache hits could not be read")
-    return found
+    return tuple(HitCount(*key, n, size) for key, (n, size) in sums.items())

@@ -149,7 +149,7 @@ async def test_ten_thousand_operations_are_counted_exactly_once_through_crashes(
     await tenant.query(read(1), "max-age=3600")
     await tenant.query(read(1), "max-age=3600")  # a hit to report right now
     caught["edge's hits"] = await counted_not_forgotten(metered, edge_journal)
-    # The local edge writes hits to its journal in groups (edge_local/hitjournal.py): a kill -9 within
+    # The local edge writes its hits' sums to its journal every 50 ms (bwedge/usage.py): a kill -9 within
     # a group's 50 ms loses its hits, by design. What is tested here is that what was written is
     # counted once, so the kill comes after the last hit's group is on disk.
     await asyncio.sleep(0.2)

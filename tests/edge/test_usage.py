@@ -4,6 +4,7 @@ a batch sent again carries the same id."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -87,10 +88,13 @@ async def test_a_journal_on_disk_delivers_after_a_crash_what_was_counted_or_not(
     meter.record("db1", HIT, 7, None)
     await meter.flush()  # delivered and forgotten
     meter.record("db1", HIT, 7, None)
+    meter.write()
     journal.seal()  # a flush that was cut short after "counted" and before "forgotten"…
     (segment,) = journal.sealed()
     await origin.send(HitBatch(segment, (HitCount("db1", "2026-05-28", HIT, "", 1, 7),)))
-    meter.record("db1", HIT, 7, None)  # …and one more hit, still in the open segment
+    meter.record("db1", HIT, 7, None)  # …and one more hit, written to the open segment…
+    meter.write()
+    meter.record("db1", HIT, 7, None)  # …and one summed in memory only, which the crash loses
     journal.close()
     # A new process on the same folder: the open segment is sealed as it stands, both are delivered.
     reopened = Journal(tmp_path / "usage")
@@ -98,6 +102,41 @@ async def test_a_journal_on_disk_delivers_after_a_crash_what_was_counted_or_not(
     assert restarted.due()
     assert await restarted.flush() == 2
     assert origin.hits() == 3 and not reopened.sealed()
+
+
+async def test_hits_are_summed_in_memory_and_written_as_one_line_per_sum(tmp_path: Path) -> None:
+    origin, clock = Origin(), Clock()
+    journal = Journal(tmp_path / "usage")
+    meter = HitMeter(journal, origin.send, clock, write_seconds=0.01)
+    for _ in range(500):
+        meter.record("db1", HIT, 10, "shape1")
+    meter.record("db2", STALE, 3, None)
+    assert journal.records == 0  # nothing written on a hit's path…
+    await asyncio.sleep(0.05)
+    assert journal.records == 2  # …the timer wrote one line per sum
+    meter.record("db1", HIT, 10, "shape1")
+    clock.now += 86400  # the next UTC day's hits are a sum of their own: the day's go out first
+    meter.record("db1", HIT, 10, "shape1")
+    assert journal.records == 3
+    meter.record("db1", HIT, 10, "shape1")
+    assert await meter.flush() == 1  # a flush writes what is left first
+    (batch,) = origin.received
+    assert sorted(batch.counts, key=lambda c: (c.day, c.database_id)) == [
+        HitCount("db1", "2026-05-28", HIT, "shape1", 501, 5010),
+        HitCount("db2", "2026-05-28", STALE, "", 1, 3),
+        HitCount("db1", "2026-05-29", HIT, "shape1", 2, 20),
+    ]
+
+
+async def test_a_journal_left_with_one_line_per_hit_is_still_counted(tmp_path: Path) -> None:
+    # Before hits were summed in memory a line was one answer; a process that crashed then left them.
+    journal = Journal(tmp_path / "usage")
+    journal.append_many([b"db1\t2026-05-28\thit\ts1\t7", b"db1\t2026-05-28\thit\ts1\t5", b"bad line"])
+    journal.close()
+    origin = Origin()
+    restarted = HitMeter(Journal(tmp_path / "usage"), origin.send, Clock())
+    assert restarted.due() and await restarted.flush() == 1
+    assert origin.received[0].counts == (HitCount("db1", "2026-05-28", HIT, "s1", 2, 12),)
 
 
 def test_a_killed_writer_loses_no_record_it_appended(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ class CacheLayer:
                 ctx.wait_until(self.flight.run(url, refresh))
             if outcome is not policy.Outcome.MISS:
                 kind = usage.STALE if outcome is policy.Outcome.SWR else usage.HIT
-                self._count(database_id, kind, found.entry.body, found.entry.headers)
+                self._count(database_id, kind, found.entry.body, found.entry.headers, now)
                 return self._serve(found, outcome.value, now)
 
         shared, leader = await self.flight.run(url, fetch)
@@ -155,9 +155,11 @@ class CacheLayer:
             self._urls[memo] = url
         return url
 
-    def _count(self, database_id: str, kind: str, body: bytes, headers: Any) -> None:
+    def _count(
+        self, database_id: str, kind: str, body: bytes, headers: Any, now: float | None = None
+    ) -> None:
         if self.hits is not None:
-            self.hits.record(database_id, kind, len(body), headers.get(SHAPE))
+            self.hits.record(database_id, kind, len(body), headers.get(SHAPE), now)
 
     async def _lookup(self, database_id: str, url: str, now: float) -> Ready | None:
         found = self.recent.get(url, now)
