@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hosts.ports import free_port
+from hosts.ports import free_ports
 from hosts.postgres import PostgresInstance
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,16 +51,14 @@ class StackLayout:
             ("hosts" if i == 1 else f"hosts{i}"): ("local" if i == 1 else f"h{i}")
             for i in range(1, max(1, config.hosts) + 1)
         }
-        self.ports = {
-            "edge": config.edge_port or free_port(),
-            "origin": config.origin_port or free_port(),
-            **{
-                name: (config.hosts_port if name == "hosts" else 0) or free_port()
-                for name in self.host_services
-            },
+        chosen = {
+            "edge": config.edge_port,
+            "origin": config.origin_port,
+            **{name: config.hosts_port if name == "hosts" else 0 for name in self.host_services},
+            **{f"origin-{number}": 0 for number in range(2, config.origins + 1)},
         }
-        for number in range(2, config.origins + 1):
-            self.ports[f"origin-{number}"] = free_port()
+        spare = iter(free_ports(sum(1 for port in chosen.values() if not port)))
+        self.ports = {name: port or next(spare) for name, port in chosen.items()}
 
     # --- addresses ------------------------------------------------------------------------------
 

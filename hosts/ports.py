@@ -12,6 +12,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` different free ports: each socket stays bound until all are chosen (free_port()
+    called again may hand back the port it just gave)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def port_free(port: int) -> bool:
     """Whether Postgres could listen on `port`. Like Postgres, with SO_REUSEADDR: connections the
     instance had before it slept linger in TIME_WAIT, and they must not move it to another port

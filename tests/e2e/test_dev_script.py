@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from hosts.ports import free_port
+from hosts.ports import free_ports
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -32,12 +32,12 @@ def wait_for_url(process: subprocess.Popen[str], log: Path, timeout: float = 120
 
 
 async def test_scripts_dev_serves_rows_to_curl_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    edge_port = free_port()
+    edge_port, origin_port, hosts_port = free_ports(3)
     env = {
         **os.environ,
         "BREAKWATER_HOME": str(tmp_path / "home"),
-        "BREAKWATER_ORIGIN_PORT": str(free_port()),
-        "BREAKWATER_HOSTS_PORT": str(free_port()),
+        "BREAKWATER_ORIGIN_PORT": str(origin_port),
+        "BREAKWATER_HOSTS_PORT": str(hosts_port),
     }
     log = tmp_path / "dev.log"
     with open(log, "w") as stderr:
@@ -126,7 +126,7 @@ def _refused(process: subprocess.Popen[str], log: Path) -> str:
 def test_a_second_start_is_refused_and_a_later_start_on_other_ports_prints_their_url(
     tmp_path: Path,
 ) -> None:
-    ports = [free_port() for _ in range(6)]
+    ports = free_ports(6)
     first_log = tmp_path / "first.log"
     first = _start_dev(tmp_path / "home", ports[0], first_log, ports[1], ports[2])
     try:

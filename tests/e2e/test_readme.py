@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hosts.ports import free_port
+from hosts.ports import free_ports
 from tests.conftest import PROJECT_ROOT
 from tests.e2e import readme_blocks
 from tests.e2e.test_dev_script import wait_for_url
@@ -41,7 +41,7 @@ def test_every_skipped_block_says_why_and_every_block_is_closed() -> None:
 
 def test_the_readme_runs_verbatim_against_a_fresh_dev_stack(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    edge_port, origin_port, hosts_port = free_port(), free_port(), free_port()
+    edge_port, origin_port, hosts_port = free_ports(3)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("BREAKWATER_")},
         "BREAKWATER_HOME": str(home),
