@@ -8,6 +8,8 @@ import socket
 
 import uvicorn
 
+from .httpprotocol import CoalescingHttpToolsProtocol
+
 # What a service writes holds tenant data or secrets (logs, the host's Postgres logs and capture
 # passwords, the local edge's event queues): readable by the service's own user only.
 PRIVATE_UMASK = 0o077
@@ -48,6 +50,7 @@ def serve(
         access_log=False,
         timeout_keep_alive=keep_alive_seconds,
         ws=ws,
+        http=CoalescingHttpToolsProtocol,
     )
 
 
