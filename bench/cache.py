@@ -20,6 +20,10 @@ run, alternating blocks of requests, two ways:
   over HTTP   two local edge processes started beside the stack's, the same way (`--port`), one
               with USAGE_METERING=on, one with off; one keep-alive connection each
 Prints both and the on/off ratios at p50 and p99.
+
+`--baseline DIR` (issue 19): the local edge of another tree (e.g. `git archive main | tar -x -C DIR`)
+against this tree's, two edge processes beside the stack's, measured in the same run: floor (health)
+and hit on one raw keep-alive connection each, in alternating blocks. Prints hit/floor for each.
 """
 
 from __future__ import annotations
@@ -297,14 +301,20 @@ async def metering_over_http(
     return {"samples": samples, "unsent_segments": 0}
 
 
-def start_edge(stack: Stack, root: Path, metering: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Another local edge process beside the stack's, with USAGE_METERING=`metering`."""
+def start_edge(
+    stack: Stack, root: Path, metering: str, code: Path | None = None, name: str = ""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Another local edge process beside the stack's, with USAGE_METERING=`metering`, running the
+    code of the tree `code` (this one when None)."""
     port = free_port()
-    env = {**stack.env_edge(), "USAGE_METERING": metering, "EDGE_STATE_DIR": str(root / f"edge-{metering}")}
-    log = (root / f"edge-{metering}.log").open("wb")
+    name = name or metering
+    env = {**stack.env_edge(), "USAGE_METERING": metering, "EDGE_STATE_DIR": str(root / f"edge-{name}")}
+    tree = code or Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = f"{tree / 'edge'}:{tree}"  # ahead of the editable install's finder
+    log = (root / f"edge-{name}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "edge_local", "--port", str(port)],
-        env=env, stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent,
+        env=env, stdout=log, stderr=log, cwd=tree,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -317,6 +327,60 @@ def start_edge(stack: Stack, root: Path, metering: str) -> tuple[subprocess.Pope
         time.sleep(0.1)
     process.kill()
     raise SystemExit(f"the edge with metering {metering} did not start")
+
+
+async def against_baseline(api_key: str, n: int, urls: dict[str, str], blocks: int = 20) -> dict[str, Any]:
+    """floor and hit on each edge in `urls` (name → URL), one raw connection each, alternating blocks."""
+    body = json.dumps(QUERY).encode()
+    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
+    samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "hit": []} for name in urls}
+    clients = {name: RawClient(url) for name, url in urls.items()}
+    for client in clients.values():
+        await client.__aenter__()
+    try:
+        raw = {
+            name: {
+                "floor": client.build("GET", "/_bw/health", {}),
+                "hit": client.build("POST", "/v1/query", {**headers, "cache-control": "max-age=3600"}, body),
+            }
+            for name, client in clients.items()
+        }
+        expected = {"floor": (200, None), "hit": (200, b"ttl")}
+
+        def sender(name: str, label: str) -> Callable[[int], Awaitable[str | None]]:
+            async def send(_: int) -> str | None:
+                status, got = await clients[name].send(raw[name][label])
+                seen = (status, got.get(b"accelerate-cache-status"))
+                return None if seen == expected[label] else f"{name} {label}: {seen}"
+
+            return send
+
+        for name in urls:
+            await sender(name, "hit")(0)  # the miss that fills this edge's cache
+        names = list(urls)
+        for block in range(blocks):
+            for name in names if block % 2 == 0 else reversed(names):
+                for label in ("floor", "hit") if (block // 2) % 2 == 0 else ("hit", "floor"):
+                    samples[name][label] += await measure(
+                        f"{name} {label}", max(n // blocks, 1), sender(name, label), None
+                    )
+    finally:
+        for client in clients.values():
+            await client.__aexit__()
+    return samples
+
+
+def report_baseline(found: dict[str, dict[str, list[float]]]) -> None:
+    print("\nbaseline vs this tree (local edges over HTTP, raw connections, alternating blocks)")
+    print(f"{'':16}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, results in found.items():
+        for label, samples in results.items():
+            p50, p99 = percentiles(samples)
+            print(f"{name + ' ' + label:16}{len(samples):>7}{p50:>10.4f}{p99:>10.4f}")
+    for name, results in found.items():
+        floor50, floor99 = percentiles(results["floor"])
+        hit50, hit99 = percentiles(results["hit"])
+        print(f"{name}: hit/floor p50 {hit50 / floor50:.3f}x, p99 {hit99 / floor99:.3f}x")
 
 
 def report_metering(found: dict[str, Any], title: str) -> None:
@@ -373,12 +437,29 @@ def main() -> None:
     parser.add_argument(
         "--metering", action="store_true", help="only the hit path with metering on vs off (issue 15)"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="only hit/floor of this tree's local edge against DIR's (issue 19)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bw-bench-cache-") as tmp:
         with Stack(StackConfig(root=Path(tmp), durable=False), progress=say) as stack:
             made = stack.admin("POST", "/admin/databases", {"name": "bench"})
             asyncio.run(seed(made["postgres_dsn"]))
-            if args.metering:
+            if args.baseline:
+                pair = {
+                    name: start_edge(stack, Path(tmp), "on", code, name)
+                    for name, code in (("baseline", args.baseline.resolve()), ("this", None))
+                }
+                try:
+                    named = {name: url for name, (_, url) in pair.items()}
+                    compared = asyncio.run(against_baseline(made["api_key"], args.requests, named))
+                finally:
+                    for process, _ in pair.values():
+                        process.terminate()
+                        process.wait(10)
+                report_baseline(compared)
+                return
+            elif args.metering:
                 found = asyncio.run(metering(stack, made["api_key"], args.requests, Path(tmp) / "edges"))
                 edges = [start_edge(stack, Path(tmp), switch) for switch in ("on", "off")]
                 try:
