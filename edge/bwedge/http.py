@@ -53,6 +53,13 @@ class Headers:
         """(lower-case name, value) pairs, as HTTP/2 and ASGI want them."""
         return [(name, item[1]) for name, item in self._items.items()]
 
+    def with_lowered(self, pairs: Iterable[tuple[str, str]]) -> Headers:
+        """A copy with these pairs set, their names in lower case already (as `lowered` takes them)."""
+        copied = self.copy()
+        for name, value in pairs:
+            copied._items[name] = (name, value)
+        return copied
+
     def copy(self) -> Headers:
         copied = Headers()
         copied._items = self._items.copy()  # already lower-cased: no need to go through __setitem__
