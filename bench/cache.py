@@ -380,7 +380,10 @@ def report_baseline(found: dict[str, dict[str, list[float]]]) -> None:
     for name, results in found.items():
         floor50, floor99 = percentiles(results["floor"])
         hit50, hit99 = percentiles(results["hit"])
-        print(f"{name}: hit/floor p50 {hit50 / floor50:.3f}x, p99 {hit99 / floor99:.3f}x")
+        print(
+            f"{name}: hit/floor p50 {hit50 / floor50:.3f}x, p99 {hit99 / floor99:.3f}x; "
+            f"hit - floor p50 {(hit50 - floor50) * 1000:.1f} us"
+        )
 
 
 def report_metering(found: dict[str, Any], title: str) -> None:

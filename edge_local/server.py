@@ -113,9 +113,7 @@ class LocalEdge:
         if response is None:
             request = EdgeRequest(scope["method"], _url(scope), received, body)
             response = await self.app.handle(request, self.context)
-        # uvicorn writes the head and the body as two sends whatever is done here (ASGI has no message
-        # for both); the headers are encoded in one pass, names being lower case already.
-        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.lower_items()]
+        headers = response.headers.encoded()
         headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
@@ -178,7 +176,7 @@ class LocalEdge:
 
 def _headers(scope: Scope) -> Headers:
     # ASGI servers hand header names over in lower case.
-    return Headers.lowered([(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]])
+    return Headers.decoded(scope["headers"])
 
 
 _HTTP_SCHEMES = {"ws": "http", "wss": "https"}  # a WebSocket upgrade is an HTTP request to the pipeline

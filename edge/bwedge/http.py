@@ -46,6 +46,13 @@ class Headers:
         headers._items = {name: (name, value) for name, value in pairs}
         return headers
 
+    @classmethod
+    def decoded(cls, pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """`lowered`, from the latin-1 bytes an HTTP server hands over (ASGI's), in one pass."""
+        headers = cls()
+        headers._items = {(name := n.decode("latin-1")): (name, v.decode("latin-1")) for n, v in pairs}
+        return headers
+
     def items(self) -> list[tuple[str, str]]:
         return list(self._items.values())
 
@@ -59,6 +66,10 @@ class Headers:
         for name, value in pairs:
             copied._items[name] = (name, value)
         return copied
+
+    def encoded(self) -> list[tuple[bytes, bytes]]:
+        """`lower_items` in latin-1 bytes, as an HTTP server takes them (ASGI's)."""
+        return [(name.encode("latin-1"), item[1].encode("latin-1")) for name, item in self._items.items()]
 
     def copy(self) -> Headers:
         copied = Headers()

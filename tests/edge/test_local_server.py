@@ -123,3 +123,18 @@ async def test_an_announced_body_over_the_limit_is_never_read() -> None:
     await exchange.run(http_scope([(b"host", b"h"), (b"content-length", b"101")]), [b"x" * 101])
     assert (exchange.seen, exchange.received, exchange.status) == ([], 0, 413)
     assert (b"prisma-error-code", b"BW1413") in exchange.headers
+
+
+def test_headers_cross_the_asgi_boundary_in_latin_1_with_the_last_value_kept() -> None:
+    raw = [(b"x-a", b"caf\xe9"), (b"x-b", b"1"), (b"x-a", b"2")]
+    decoded = Headers.decoded(raw)
+    lowered = Headers.lowered([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
+    assert decoded.items() == lowered.items() == [("x-a", "2"), ("x-b", "1")]
+    assert (decoded.get("X-A"), decoded.get("x-b")) == ("2", "1")
+    mixed = Headers({"X-Mixed": "caf\xe9", "age": "0"})
+    mixed["Set-Later"] = "v"
+    expected = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in mixed.lower_items()]
+    assert mixed.encoded() == expected == [(b"x-mixed", b"caf\xe9"), (b"age", b"0"), (b"set-later", b"v")]
+    served = mixed.with_lowered([("age", "5"), ("x-new", "n")])
+    assert served.lower_items() == [("x-mixed", "caf\xe9"), ("age", "5"), ("set-later", "v"), ("x-new", "n")]
+    assert mixed.get("age") == "0"  # the original is untouched
