@@ -24,7 +24,8 @@ Prints both and the on/off ratios at p50 and p99.
 `--baseline DIR` (issue 19): the local edge of another tree (e.g. `git archive main | tar -x -C DIR`)
 against this tree's, two edge processes beside the stack's, measured in the same run: floor (health)
 and hit on one raw keep-alive connection each, a floor and a hit per round (which first alternates), in
-blocks that alternate between the edges. Prints hit/floor for each.
+blocks that alternate between the edges. Prints hit/floor for each. Both edges meter hits as the
+stack's does; `--edge-metering off` leaves it out of both.
 """
 
 from __future__ import annotations
@@ -450,6 +451,9 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="only hit/floor of this tree's local edge against DIR's (issue 19)"
     )
+    parser.add_argument(
+        "--edge-metering", choices=("on", "off"), default="on", help="USAGE_METERING of the --baseline edges"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bw-bench-cache-") as tmp:
         with Stack(StackConfig(root=Path(tmp), durable=False), progress=say) as stack:
@@ -457,7 +461,7 @@ def main() -> None:
             asyncio.run(seed(made["postgres_dsn"]))
             if args.baseline:
                 pair = {
-                    name: start_edge(stack, Path(tmp), "on", code, name)
+                    name: start_edge(stack, Path(tmp), args.edge_metering, code, name)
                     for name, code in (("baseline", args.baseline.resolve()), ("this", None))
                 }
                 try:
