@@ -20,6 +20,12 @@ run, alternating blocks of requests, two ways:
   over HTTP   two local edge processes started beside the stack's, the same way (`--port`), one
               with USAGE_METERING=on, one with off; one keep-alive connection each
 Prints both and the on/off ratios at p50 and p99.
+
+`--baseline DIR` (issue 19): the local edge of another tree (e.g. `git archive main | tar -x -C DIR`)
+against this tree's, two edge processes beside the stack's, measured in the same run: floor (health)
+and hit on one raw keep-alive connection each, a floor and a hit per round (which first alternates), in
+blocks that alternate between the edges. Prints hit/floor for each. Both edges meter hits as the
+stack's does; `--edge-metering off` leaves it out of both.
 """
 
 from __future__ import annotations
@@ -297,14 +303,20 @@ async def metering_over_http(
     return {"samples": samples, "unsent_segments": 0}
 
 
-def start_edge(stack: Stack, root: Path, metering: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Another local edge process beside the stack's, with USAGE_METERING=`metering`."""
+def start_edge(
+    stack: Stack, root: Path, metering: str, code: Path | None = None, name: str = ""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Another local edge process beside the stack's, with USAGE_METERING=`metering`, running the
+    code of the tree `code` (this one when None)."""
     port = free_port()
-    env = {**stack.env_edge(), "USAGE_METERING": metering, "EDGE_STATE_DIR": str(root / f"edge-{metering}")}
-    log = (root / f"edge-{metering}.log").open("wb")
+    name = name or metering
+    env = {**stack.env_edge(), "USAGE_METERING": metering, "EDGE_STATE_DIR": str(root / f"edge-{name}")}
+    tree = code or Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = f"{tree / 'edge'}:{tree}"  # ahead of the editable install's finder
+    log = (root / f"edge-{name}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "edge_local", "--port", str(port)],
-        env=env, stdout=log, stderr=log, cwd=Path(__file__).resolve().parent.parent,
+        env=env, stdout=log, stderr=log, cwd=tree,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -317,6 +329,69 @@ def start_edge(stack: Stack, root: Path, metering: str) -> tuple[subprocess.Pope
         time.sleep(0.1)
     process.kill()
     raise SystemExit(f"the edge with metering {metering} did not start")
+
+
+async def against_baseline(api_key: str, n: int, urls: dict[str, str], blocks: int = 20) -> dict[str, Any]:
+    """floor and hit on each edge in `urls` (name → URL), one raw connection each: `n` rounds of a
+    floor and a hit (which goes first alternates) on one edge at a time, in blocks that alternate
+    between the edges. A burst of the machine's load falls on a floor and a hit alike, p99s included,
+    and each edge stays warm through its block (switching processes every request would add a cold
+    start to every row and flatter the ratios)."""
+    body = json.dumps(QUERY).encode()
+    headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
+    samples: dict[str, dict[str, list[float]]] = {name: {"floor": [], "hit": []} for name in urls}
+    clients = {name: RawClient(url) for name, url in urls.items()}
+    for client in clients.values():
+        await client.__aenter__()
+    try:
+        raw = {
+            name: {
+                "floor": client.build("GET", "/_bw/health", {}),
+                "hit": client.build("POST", "/v1/query", {**headers, "cache-control": "max-age=3600"}, body),
+            }
+            for name, client in clients.items()
+        }
+        expected = {"floor": (200, None), "hit": (200, b"ttl")}
+
+        async def send(name: str, label: str) -> float:
+            started = time.perf_counter()
+            status, got = await clients[name].send(raw[name][label])
+            took = (time.perf_counter() - started) * 1000
+            if (status, got.get(b"accelerate-cache-status")) != expected[label]:
+                raise SystemExit(f"{name} {label}: {status} {got}")
+            return took
+
+        for name in urls:
+            await clients[name].send(raw[name]["hit"])  # the miss that fills this edge's cache
+        names = list(urls)
+        for block in range(blocks):
+            for name in names if block % 2 == 0 else reversed(names):
+                for i in range(-20, max(n // blocks, 1)):  # 20 rounds of warm-up, not counted
+                    for label in ("floor", "hit") if i % 2 == 0 else ("hit", "floor"):
+                        took = await send(name, label)
+                        if i >= 0:
+                            samples[name][label].append(took)
+        say(f"{n} rounds on each of {len(names)} edges")
+    finally:
+        for client in clients.values():
+            await client.__aexit__()
+    return samples
+
+
+def report_baseline(found: dict[str, dict[str, list[float]]]) -> None:
+    print("\nbaseline vs this tree (local edges over HTTP, raw connections, floor and hit interleaved)")
+    print(f"{'':16}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, results in found.items():
+        for label, samples in results.items():
+            p50, p99 = percentiles(samples)
+            print(f"{name + ' ' + label:16}{len(samples):>7}{p50:>10.4f}{p99:>10.4f}")
+    for name, results in found.items():
+        floor50, floor99 = percentiles(results["floor"])
+        hit50, hit99 = percentiles(results["hit"])
+        print(
+            f"{name}: hit/floor p50 {hit50 / floor50:.3f}x, p99 {hit99 / floor99:.3f}x; "
+            f"hit - floor p50 {(hit50 - floor50) * 1000:.1f} us"
+        )
 
 
 def report_metering(found: dict[str, Any], title: str) -> None:
@@ -373,12 +448,32 @@ def main() -> None:
     parser.add_argument(
         "--metering", action="store_true", help="only the hit path with metering on vs off (issue 15)"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="only hit/floor of this tree's local edge against DIR's (issue 19)"
+    )
+    parser.add_argument(
+        "--edge-metering", choices=("on", "off"), default="on", help="USAGE_METERING of the --baseline edges"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bw-bench-cache-") as tmp:
         with Stack(StackConfig(root=Path(tmp), durable=False), progress=say) as stack:
             made = stack.admin("POST", "/admin/databases", {"name": "bench"})
             asyncio.run(seed(made["postgres_dsn"]))
-            if args.metering:
+            if args.baseline:
+                pair = {
+                    name: start_edge(stack, Path(tmp), args.edge_metering, code, name)
+                    for name, code in (("baseline", args.baseline.resolve()), ("this", None))
+                }
+                try:
+                    named = {name: url for name, (_, url) in pair.items()}
+                    compared = asyncio.run(against_baseline(made["api_key"], args.requests, named))
+                finally:
+                    for process, _ in pair.values():
+                        process.terminate()
+                        process.wait(10)
+                report_baseline(compared)
+                return
+            elif args.metering:
                 found = asyncio.run(metering(stack, made["api_key"], args.requests, Path(tmp) / "edges"))
                 edges = [start_edge(stack, Path(tmp), switch) for switch in ("on", "off")]
                 try:

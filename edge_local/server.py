@@ -18,7 +18,7 @@ from bwedge.config import EdgeConfig
 from bwedge.errors import payload_too_large
 from bwedge.eventqueue import QueueSettings
 from bwedge.eventroutes import EventRoutes
-from bwedge.http import EdgeRequest, Headers
+from bwedge.http import EdgeRequest, EdgeResponse, Headers
 from bwedge.planlimits import PlanLimitView
 from bwedge.revocation import RevocationView
 from bwedge.usage import HitJournal, Send
@@ -76,6 +76,7 @@ class LocalEdge:
         self.queues = LocalQueues(state_dir, QueueSettings.from_env(env))
         EventRoutes(self.app, self.queues).install()
         self.background: set[asyncio.Task[Any]] = set()
+        self.context = LocalContext(self.background)  # holds nothing of one request: shared by all
         self._flusher: asyncio.Task[None] | None = None
 
     def _paused_send(self, send: Send) -> Send:
@@ -97,41 +98,48 @@ class LocalEdge:
                 await usage.flush()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-            return
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            elif scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
             return
         received = _headers(scope)
-        refused = self.app.refuse_body(received.get("content-length"))
-        body = bytearray()
-        while refused is None:
+        response = self.app.refuse_body(received.get("content-length"))
+        if response is None:
             message = await receive()
-            body += message.get("body", b"")
-            if len(body) > self.config.max_request_bytes:
-                # Stop reading: the rest never reaches memory (the connection is closed after the answer).
-                refused = payload_too_large(self.config.max_request_bytes).response()
-            if not message.get("more_body"):
-                break
-        if refused is not None:
-            response = refused
-        else:
-            request = EdgeRequest(scope["method"], _url(scope), received, bytes(body))
-            response = await self.app.handle(request, LocalContext(self.background))
-        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.lower_items()]
+            body = message.get("body", b"")
+            if message.get("more_body") or len(body) > self.config.max_request_bytes:
+                body, response = await self._rest_of_body(body, message, receive)
+        if response is None:
+            request = EdgeRequest(scope["method"], _url(scope), received, body)
+            response = await self.app.handle(request, self.context)
+        headers = response.headers.encoded()
         headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
+
+    async def _rest_of_body(
+        self, first: bytes, message: dict[str, Any], receive: Any
+    ) -> tuple[bytes, EdgeResponse | None]:
+        """A body in more than one message (or one over the limit): (body, None), or (b"", the refusal)
+        as soon as it is over the limit, reading no further (the rest never reaches memory; the
+        connection is closed after the answer). The usual body comes in one message and is not copied."""
+        body = bytearray(first)
+        while True:
+            if len(body) > self.config.max_request_bytes:
+                return b"", payload_too_large(self.config.max_request_bytes).response()
+            if not message.get("more_body"):
+                return bytes(body), None
+            message = await receive()
+            body += message.get("body", b"")
 
     async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
         """A WebSocket upgrade goes through the same pipeline; a 101 hands the socket to its queue."""
         if (await receive())["type"] != "websocket.connect":
             return
         request = EdgeRequest("GET", _url(scope), _headers(scope))
-        response = await self.app.handle(request, LocalContext(self.background))
+        response = await self.app.handle(request, self.context)
         if response.status == 101 and isinstance(response.native, LocalUpgrade):
             await send({"type": "websocket.accept"})
             await self.queues.serve(response.native, receive, send)
@@ -169,18 +177,29 @@ class LocalEdge:
 
 def _headers(scope: Scope) -> Headers:
     # ASGI servers hand header names over in lower case.
-    return Headers.lowered((n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"])
+    return Headers.decoded(scope["headers"])
+
+
+_HTTP_SCHEMES = {"ws": "http", "wss": "https"}  # a WebSocket upgrade is an HTTP request to the pipeline
 
 
 def _url(scope: Scope) -> str:
-    host = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"host"), None)
+    host = None
+    for name, value in scope["headers"]:  # the first Host header (clients send it first)
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
     if host is None:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
-    query = scope.get("query_string", b"").decode("latin-1")
-    path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
-    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+    raw_path = scope.get("raw_path")
+    path = (raw_path if raw_path is not None else scope["path"].encode()).decode("latin-1")
+    scheme = scope.get("scheme", "http")
+    scheme = _HTTP_SCHEMES.get(scheme, scheme)
+    query = scope.get("query_string")
+    if query:
+        return f"{scheme}://{host}{path}?{query.decode('latin-1')}"
+    return f"{scheme}://{host}{path}"
 
 
 def create_app() -> LocalEdge:

@@ -46,12 +46,30 @@ class Headers:
         headers._items = {name: (name, value) for name, value in pairs}
         return headers
 
+    @classmethod
+    def decoded(cls, pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """`lowered`, from the latin-1 bytes an HTTP server hands over (ASGI's), in one pass."""
+        headers = cls()
+        headers._items = {(name := n.decode("latin-1")): (name, v.decode("latin-1")) for n, v in pairs}
+        return headers
+
     def items(self) -> list[tuple[str, str]]:
         return list(self._items.values())
 
     def lower_items(self) -> list[tuple[str, str]]:
         """(lower-case name, value) pairs, as HTTP/2 and ASGI want them."""
         return [(name, item[1]) for name, item in self._items.items()]
+
+    def with_lowered(self, pairs: Iterable[tuple[str, str]]) -> Headers:
+        """A copy with these pairs set, their names in lower case already (as `lowered` takes them)."""
+        copied = self.copy()
+        for name, value in pairs:
+            copied._items[name] = (name, value)
+        return copied
+
+    def encoded(self) -> list[tuple[bytes, bytes]]:
+        """`lower_items` in latin-1 bytes, as an HTTP server takes them (ASGI's)."""
+        return [(name.encode("latin-1"), item[1].encode("latin-1")) for name, item in self._items.items()]
 
     def copy(self) -> Headers:
         copied = Headers()

@@ -106,6 +106,29 @@ async def test_a_revocation_pushed_by_the_origin_locks_the_key_out() -> None:
     assert response.status == 401 and b"revoked" in response.body
 
 
+async def test_revocation_is_asked_once_per_ttl_and_a_revocation_made_elsewhere_is_seen_after_it() -> None:
+    clock = Clock()
+    port = CountingPort(RevocationStore(MemorySql(), clock))
+    config = EdgeConfig.from_env(
+        {"KEY_SECRET": KEY_SECRET, "SERVICE_SECRET": SERVICE_SECRET, "ORIGIN_URL": "http://origin"}
+    )
+    app = EdgeApp(config, RecordingOrigin(), RevocationView(port, clock, ttl=5), clock)
+    token = keys.mint(CLAIMS, KEY_SECRET.encode())
+    for _ in range(3):  # the first asks; the next two are answered by what this isolate knows
+        assert (await app.handle(request("/v1/query", token), NoContext())).status == 200
+    assert port.calls == 1
+    port.store.revoke(["key1"], [])  # through another isolate: this one trusts its answer for 5 s
+    assert (await app.handle(request("/v1/query", token), NoContext())).status == 200
+    clock.now += 5
+    for _ in range(2):  # asked again, then known to be revoked
+        response = await app.handle(request("/v1/query", token), NoContext())
+        assert response.status == 401 and b"revoked" in response.body
+    assert port.calls == 2
+    # A bad key is refused the same way whether or not its revocation is known.
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert (await app.handle(request("/v1/query", forged), NoContext())).status == 401
+
+
 async def test_an_edge_signature_is_not_accepted_as_an_origin_one() -> None:
     """The audience is signed: a header the edge made for the origin cannot push revocations."""
     app, _, clock = make_app()

@@ -92,6 +92,25 @@ async def test_a_bump_through_the_view_is_seen_by_it_at_once() -> None:
     assert (await view.read("db1", ["m:User", "m:Post"])).tags == {"m:User": 2, "m:Post": 1}
 
 
+async def test_unchanged_tells_what_fresh_would_without_asking() -> None:
+    clock = Clock()
+    port = CountingVersions(clock)
+    view = TagVersionView(port, clock, ttl=1.0)
+    assert view.unchanged("db1", {}) is True  # an entry with no models: nothing to compare
+    assert view.unchanged("db1", {"m:Post": 0}) is None  # nothing known of db1
+    await view.read("db1", ["m:Post"])
+    assert view.unchanged("db1", {"m:Post": 0}) is True
+    assert view.unchanged("db1", {"m:Post": 0, "m:User": 0}) is None  # m:User never asked
+    await view.bump("db1", ["m:Post"])
+    assert view.unchanged("db1", {"m:Post": 0}) is False
+    assert view.unchanged("db1", {"m:Post": 1}) is True
+    # Unknown beats changed, as `fresh` answers None for the whole set: the object is asked.
+    assert view.unchanged("db1", {"m:Post": 0, "m:User": 0}) is None
+    clock.now += 1.0
+    assert view.unchanged("db1", {"m:Post": 1}) is None  # past the ttl
+    assert len(port.reads) == 1
+
+
 async def test_a_zero_ttl_view_always_asks_the_object() -> None:
     clock = Clock()
     port = CountingVersions(clock)

@@ -152,7 +152,7 @@ class KnownShapes:
             request.url,
             headers.get("x-transaction-id"),
             headers.get("prisma-engine-hash"),
-            *(headers.get(name) for name in _VARYING_HEADERS),
+            *[headers.get(name) for name in _VARYING_HEADERS],
             body,
         )
         found = self._known.get(key)

@@ -41,6 +41,8 @@ STATUS_HEADER = "accelerate-cache-status"
 # Why a response was or was not cached: stored | no-strategy | write | raw | batch | transaction |
 # error | too-large; size=…; limit=… | raced-write | versions-unavailable | cache-unavailable | ….
 NOTE_HEADER = "x-breakwater-cache"
+# The outcomes' values, read once (an Enum member's `.value` is a Python-level descriptor).
+_TTL, _SWR, _MISS = policy.Outcome.TTL.value, policy.Outcome.SWR.value, policy.Outcome.MISS.value
 
 
 @dataclass(frozen=True)
@@ -95,33 +97,59 @@ class CacheLayer:
             except Exception:  # the Durable Object is unreachable: answer uncached rather than fail
                 return await self._pass(request, route, claims, ctx, shape, "versions-unavailable")
         url = self._url(request.parts.netloc, database_id, shape.material, before, keyed)
-        versions = before
-
-        async def fetch() -> EdgeResponse:
-            return await self._refresh(request, route, claims, ctx, url, strategy, versions, shape)
-
-        async def refresh() -> EdgeResponse:
-            # Not a client's request (the client had the stale answer): the origin does not count it.
-            background = dataclasses.replace(request, background=True)
-            return await self._refresh(background, route, claims, ctx, url, strategy, versions, shape)
-
         now = self.clock()
-        found = await self._lookup(database_id, url, now)
+        # A repeated hit is answered without a coroutine: the entry kept here, its models' versions
+        # known to this isolate (the Cache API and the Durable Object are asked otherwise).
+        found = self.recent.get(url, now)
+        current = self.versions.unchanged(database_id, found.entry.models) if found is not None else None
+        if current is None:
+            found = await self._lookup(database_id, url, now)
+        elif not current:
+            found = None
+            self.recent.drop(url)  # for good: versions only grow
         if found is not None:
             outcome = policy.outcome(now - found.entry.produced_at, strategy)
-            if outcome is policy.Outcome.SWR and not self.flight.busy(url):
-                ctx.wait_until(self.flight.run(url, refresh))
-            if outcome is not policy.Outcome.MISS:
-                kind = usage.STALE if outcome is policy.Outcome.SWR else usage.HIT
-                self._count(database_id, kind, found.entry.body, found.entry.headers, now)
-                return self._serve(found, outcome.value, now)
+            if outcome is policy.Outcome.TTL:
+                self._count(database_id, usage.HIT, found.entry.body, found.entry.headers, now)
+                return self._serve(found, _TTL, now)
+            if outcome is policy.Outcome.SWR:
+                if not self.flight.busy(url):
+                    # Not a client's request (the client had the stale answer): the origin does not count it.
+                    background = dataclasses.replace(request, background=True)
+                    ctx.wait_until(
+                        self.flight.run(
+                            url, self._refresher(background, route, claims, ctx, url, strategy, before, shape)
+                        )
+                    )
+                self._count(database_id, usage.STALE, found.entry.body, found.entry.headers, now)
+                return self._serve(found, _SWR, now)
 
-        shared, leader = await self.flight.run(url, fetch)
+        shared, leader = await self.flight.run(
+            url, self._refresher(request, route, claims, ctx, url, strategy, before, shape)
+        )
         if not leader:  # the origin counted the leader's request (or none, for a refresh), not this one
             self._count(database_id, usage.SHARED, shared.body, shared.headers)
         response = EdgeResponse(shared.status, shared.headers.copy(), shared.body)
-        response.headers[STATUS_HEADER] = policy.Outcome.MISS.value
+        response.headers[STATUS_HEADER] = _MISS
         return response
+
+    def _refresher(
+        self,
+        request: EdgeRequest,
+        route: Route,
+        claims: KeyClaims,
+        ctx: Context,
+        url: str,
+        strategy: policy.Strategy,
+        before: Versions,
+        shape: classify.Shape,
+    ) -> Callable[[], Awaitable[EdgeResponse]]:
+        """`_refresh` of these, for the single flight to run (made only when the origin is asked)."""
+
+        async def refresh() -> EdgeResponse:
+            return await self._refresh(request, route, claims, ctx, url, strategy, before, shape)
+
+        return refresh
 
     def _strategy(self, request: EdgeRequest) -> tuple[policy.Strategy | None, tuple[str, ...]]:
         """The request's strategy and the tags folded into its key, remembered per header pair (a
@@ -141,7 +169,7 @@ class CacheLayer:
     ) -> str:
         """The entry's synthetic URL (`cache_key` on the request's host), remembered: a hit would
         otherwise hash the query's whole material again."""
-        folded = tuple(versions.tags[t] for t in keyed)
+        folded = tuple([versions.tags[t] for t in keyed])
         memo = (host, database_id, material, versions.epoch, keyed, folded)
         url = self._urls.get(memo)
         if url is None:
@@ -174,15 +202,16 @@ class CacheLayer:
         models = found.entry.models
         if not models:
             return found
-        current = self.versions.fresh(database_id, models)
+        current = self.versions.unchanged(database_id, models)
         if current is None:
             try:
-                current = await self.versions.read(database_id, list(models))
+                versions = await self.versions.read(database_id, list(models))
             except Exception:
                 return None
+            current = all(versions.tags[t] == v for t, v in models.items())
         # Any model written since the entry was produced makes it unreachable (for good: versions
         # only grow, so this isolate stops keeping it).
-        if all(current.tags[t] == v for t, v in models.items()):
+        if current:
             return found
         self.recent.drop(url)
         return None
@@ -242,10 +271,10 @@ class CacheLayer:
         return "stored"
 
     def _serve(self, found: Ready, status: str, now: float) -> EdgeResponse:
-        headers = found.entry.headers.copy()
-        headers[STATUS_HEADER] = status
-        headers["last-modified"] = found.last_modified
-        headers["age"] = str(max(int(now - found.entry.produced_at), 0))
+        age = str(max(int(now - found.entry.produced_at), 0))
+        headers = found.entry.headers.with_lowered(
+            ((STATUS_HEADER, status), ("last-modified", found.last_modified), ("age", age))
+        )
         return EdgeResponse(found.entry.status, headers, found.entry.body)
 
     async def _pass(

@@ -18,7 +18,7 @@ commit would let a concurrent read store pre-commit data under the new version.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..ports import Clock, SqlStorage
@@ -138,6 +138,25 @@ class TagVersionView:
                 return None
             found[tag] = entry[0]
         return Versions(known.epoch, known.seq, found)
+
+    def unchanged(self, database_id: str, versions: Mapping[str, int]) -> bool | None:
+        """Whether every tag is still at its version in `versions` (an entry's models), as `fresh`
+        would tell, without building its answer (the hit path); None when it must ask the Durable
+        Object. No tags: True."""
+        if not versions:
+            return True
+        known = self._known.get(database_id)
+        now = self._clock()
+        if known is None or known.until <= now:
+            return None
+        unchanged = True
+        for tag, version in versions.items():
+            entry = known.tags.get(tag)
+            if entry is None or entry[1] <= now:
+                return None
+            if entry[0] != version:
+                unchanged = False
+        return unchanged
 
     async def read(self, database_id: str, tags: list[str]) -> Versions:
         now = self._clock()
