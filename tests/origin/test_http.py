@@ -1,6 +1,6 @@
 """An unexpected failure in the origin is answered by the origin (500, a code, the request id) and the
 connection stays open, so the edge's other requests on its pooled keep-alive connections never see a
-dropped connection (502) because of it. Real uvicorn, real aiohttp, as in the stack."""
+dropped connection (502) because of it. Real uvicorn, the local edge's own client, as in the stack."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ async def test_the_edge_never_answers_502_for_a_request_because_another_one_fail
     )
     # Few connections, so a request waits for one and takes it the moment the last answer is read:
     # had the origin closed it after that answer, this request would fail on it.
-    origin = HttpOrigin(config, connections=1)
+    origin = HttpOrigin(config)
     paths = ["/fails", "/works"] * 50
     answers: list[object] = []
     try:
