@@ -11,6 +11,7 @@ request wrote bumps those models' versions, so the next cached read is fresh.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -118,38 +119,23 @@ class CacheLayer:
                     background = dataclasses.replace(request, background=True)
                     ctx.wait_until(
                         self.flight.run(
-                            url, self._refresher(background, route, claims, ctx, url, strategy, before, shape)
+                            url,
+                            functools.partial(
+                                self._refresh, background, route, claims, ctx, url, strategy, before, shape
+                            ),
                         )
                     )
                 self._count(database_id, usage.STALE, found.entry.body, found.entry.headers, now)
                 return self._serve(found, _SWR, now)
 
         shared, leader = await self.flight.run(
-            url, self._refresher(request, route, claims, ctx, url, strategy, before, shape)
+            url, functools.partial(self._refresh, request, route, claims, ctx, url, strategy, before, shape)
         )
         if not leader:  # the origin counted the leader's request (or none, for a refresh), not this one
             self._count(database_id, usage.SHARED, shared.body, shared.headers)
         response = EdgeResponse(shared.status, shared.headers.copy(), shared.body)
         response.headers[STATUS_HEADER] = _MISS
         return response
-
-    def _refresher(
-        self,
-        request: EdgeRequest,
-        route: Route,
-        claims: KeyClaims,
-        ctx: Context,
-        url: str,
-        strategy: policy.Strategy,
-        before: Versions,
-        shape: classify.Shape,
-    ) -> Callable[[], Awaitable[EdgeResponse]]:
-        """`_refresh` of these, for the single flight to run (made only when the origin is asked)."""
-
-        async def refresh() -> EdgeResponse:
-            return await self._refresh(request, route, claims, ctx, url, strategy, before, shape)
-
-        return refresh
 
     def _strategy(self, request: EdgeRequest) -> tuple[policy.Strategy | None, tuple[str, ...]]:
         """The request's strategy and the tags folded into its key, remembered per header pair (a
