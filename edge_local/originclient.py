@@ -82,8 +82,9 @@ class _Exchange(asyncio.Protocol):
         self._reusable = self._parser.should_keep_alive()
         self._parser = None
         answer, self._answer = self._answer, None
+        headers, body, self._headers, self._body = self._headers, self._body, [], []  # not kept while idle
         if answer is not None and not answer.done():
-            answer.set_result(EdgeResponse(self._status, Headers(self._headers), b"".join(self._body)))
+            answer.set_result(EdgeResponse(self._status, Headers(headers), b"".join(body)))
 
     # --- the exchange -----------------------------------------------------------------------------
 
