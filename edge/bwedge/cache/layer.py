@@ -117,14 +117,8 @@ class CacheLayer:
                 if not self.flight.busy(url):
                     # Not a client's request (the client had the stale answer): the origin does not count it.
                     background = dataclasses.replace(request, background=True)
-                    ctx.wait_until(
-                        self.flight.run(
-                            url,
-                            functools.partial(
-                                self._refresh, background, route, claims, ctx, url, strategy, before, shape
-                            ),
-                        )
-                    )
+                    again = (background, route, claims, ctx, url, strategy, before, shape)
+                    ctx.wait_until(self.flight.run(url, functools.partial(self._refresh, *again)))
                 self._count(database_id, usage.STALE, found.entry.body, found.entry.headers, now)
                 return self._serve(found, _SWR, now)
 
