@@ -145,11 +145,12 @@ class LocalEdge:
             await self.queues.serve(response.native, receive, send)
             return
         if "websocket.http.response" in scope.get("extensions", {}):
-            headers = [
-                (n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.items()
-            ]
             await send(
-                {"type": "websocket.http.response.start", "status": response.status, "headers": headers}
+                {
+                    "type": "websocket.http.response.start",
+                    "status": response.status,
+                    "headers": response.headers.encoded(),
+                }
             )
             await send({"type": "websocket.http.response.body", "body": response.body})
         else:

@@ -40,15 +40,9 @@ class Headers:
         return item[1] if item else default
 
     @classmethod
-    def lowered(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
-        """Headers from pairs whose names are lower case already (ASGI's), without lowering each."""
-        headers = cls()
-        headers._items = {name: (name, value) for name, value in pairs}
-        return headers
-
-    @classmethod
     def decoded(cls, pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
-        """`lowered`, from the latin-1 bytes an HTTP server hands over (ASGI's), in one pass."""
+        """Headers from the latin-1 pairs an HTTP server hands over, names in lower case already (ASGI's):
+        decoded in one pass, without lowering each name."""
         headers = cls()
         headers._items = {(name := n.decode("latin-1")): (name, v.decode("latin-1")) for n, v in pairs}
         return headers
@@ -61,7 +55,7 @@ class Headers:
         return [(name, item[1]) for name, item in self._items.items()]
 
     def with_lowered(self, pairs: Iterable[tuple[str, str]]) -> Headers:
-        """A copy with these pairs set, their names in lower case already (as `lowered` takes them)."""
+        """A copy with these pairs set, their names in lower case already."""
         copied = self.copy()
         for name, value in pairs:
             copied._items[name] = (name, value)
