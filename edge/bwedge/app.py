@@ -157,7 +157,12 @@ class EdgeApp:
                 return await self._internal(request)
             if route.kind == "console":
                 return await self.forward_console(request, ctx)
-            claims = self.known_claims(request) or await self.authenticate(request)
+            claims = self._signed_claims(request)
+            revoked = self.revocations.fresh(claims.key_id, claims.database_id)
+            if revoked is None:  # asked only when this isolate does not know: a hit makes no coroutine
+                revoked = await self.revocations.is_revoked(claims.key_id, claims.database_id)
+            if revoked:
+                raise errors.invalid_key("this key has been revoked")
             if self.plan_limits is not None and planlimits.runs_operations(route):
                 limit = self.plan_limits.fresh(claims.database_id) or await self.plan_limits.get(
                     claims.database_id
@@ -180,24 +185,6 @@ class EdgeApp:
                 extra={"fields": {"path": request.path, "request_id": request_id}},
             )
             return errors.unexpected(request_id).response()
-
-    async def authenticate(self, request: EdgeRequest) -> KeyClaims:
-        claims = self._signed_claims(request)
-        revoked = self.revocations.fresh(claims.key_id, claims.database_id)
-        if revoked is None:
-            revoked = await self.revocations.is_revoked(claims.key_id, claims.database_id)
-        if revoked:
-            raise errors.invalid_key("this key has been revoked")
-        return claims
-
-    def known_claims(self, request: EdgeRequest) -> KeyClaims | None:
-        """`authenticate` without a coroutine when this isolate knows whether the key is revoked (the
-        hit path); None when it must ask. Raises as `authenticate` does."""
-        claims = self._signed_claims(request)
-        revoked = self.revocations.fresh(claims.key_id, claims.database_id)
-        if revoked:
-            raise errors.invalid_key("this key has been revoked")
-        return None if revoked is None else claims
 
     def _signed_claims(self, request: EdgeRequest) -> KeyClaims:
         """The claims of the request's key, its signature checked, for the database it names."""
