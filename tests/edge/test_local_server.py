@@ -63,7 +63,7 @@ def http_scope(headers: list[tuple[bytes, bytes]], **extra: Any) -> dict[str, An
         "type": "http",
         "method": "POST",
         "scheme": "http",
-        "server": ("127.0.0.1", 8787),
+        "server": ("127.0.0.1", 40001),  # never bound: where a request without Host says it arrived
         "path": "/v1/query",
         "raw_path": b"/v1/query",
         "query_string": b"",
@@ -93,7 +93,7 @@ async def test_a_body_in_one_message_and_a_request_without_host() -> None:
     del scope["raw_path"]  # optional in ASGI: the path is used
     await exchange.run(scope, [b""])
     (request,) = exchange.seen
-    assert (request.url, request.body) == ("http://127.0.0.1:8787/_bw/health", b"")
+    assert (request.url, request.body) == ("http://127.0.0.1:40001/_bw/health", b"")
     assert exchange.received == 1
 
 
